@@ -1,0 +1,111 @@
+// Authentication and authorization shared by every server.
+//
+// A caller presents "authorization: Bearer <token>". The server holds only
+// SHA-256 hashes of tokens (the tokens file), each mapped to a principal: a
+// name, a role and a scope. The scope is a region id or a village id (or "*"
+// for the whole system); a principal may act only on things whose ancestry
+// contains its scope, and only as far as its role allows.
+#ifndef FIVESTAR_COMMON_AUTH_H_
+#define FIVESTAR_COMMON_AUTH_H_
+
+#include <grpcpp/server_context.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/types/span.h"
+
+namespace fivestar {
+
+// What a principal may do, each role including the ones below it.
+enum class Role {
+  // Reads inside its scope.
+  kViewer = 1,
+  // Also reports progress and indicator values inside its scope.
+  kReporter = 2,
+  // Also creates and changes villages, projects and targets in its scope.
+  kOperator = 3,
+  // Also manages regions, imports and the rubric in its scope.
+  kAdmin = 4,
+};
+
+// "viewer", "reporter", "operator", "admin".
+absl::string_view RoleName(Role role);
+absl::StatusOr<Role> ParseRole(absl::string_view name);
+
+// The scope that covers the whole system.
+inline constexpr absl::string_view kGlobalScope = "*";
+
+// Who is calling.
+struct Principal {
+  std::string name;
+  Role role = Role::kViewer;
+  // A region id, a village id, or kGlobalScope.
+  std::string scope;
+
+  bool is_global() const { return scope == kGlobalScope; }
+};
+
+// Lowercase hex SHA-256 of `data`.
+std::string Sha256Hex(absl::string_view data);
+
+// The principals known to a server, keyed by the hash of their token.
+//
+// File format, one principal per line, '#' starts a comment:
+//   <sha256-hex-of-token> <role> <scope> <name>
+// e.g. "9f86d0...0f00a08 operator 411323-huiche huiche-office".
+class TokenTable {
+ public:
+  // Parses the text of a tokens file. INVALID_ARGUMENT names the line.
+  static absl::StatusOr<TokenTable> Parse(absl::string_view text);
+  // Reads and parses a tokens file.
+  static absl::StatusOr<TokenTable> Load(const std::string& path);
+
+  // The principal holding `token`, or nullptr.
+  const Principal* Find(absl::string_view token) const;
+  size_t size() const { return by_hash_.size(); }
+
+ private:
+  absl::flat_hash_map<std::string, Principal> by_hash_;
+};
+
+// Turns the metadata of a call into a principal.
+class Authenticator {
+ public:
+  // Authentication on: every call needs a known bearer token.
+  explicit Authenticator(TokenTable tokens);
+  // Authentication off (only by the operator's explicit choice): every call
+  // acts as a global admin named "anonymous".
+  static Authenticator Disabled();
+
+  bool enabled() const { return enabled_; }
+
+  // UNAUTHENTICATED when the token is missing, malformed or unknown.
+  absl::StatusOr<Principal> Authenticate(
+      const grpc::ServerContextBase& context) const;
+
+ private:
+  Authenticator() = default;
+  bool enabled_ = false;
+  TokenTable tokens_;
+};
+
+// Checks that `principal` may act with `required` role on a thing whose
+// ancestry is `chain` (the thing's own id first, then its ancestors' ids up
+// to the root). PERMISSION_DENIED names `what` and the principal otherwise.
+absl::Status Authorize(const Principal& principal, Role required,
+                       absl::Span<const std::string> chain,
+                       absl::string_view what);
+
+// Checks only the role (for calls that touch nothing scoped).
+absl::Status AuthorizeRole(const Principal& principal, Role required,
+                           absl::string_view what);
+
+}  // namespace fivestar
+
+#endif  // FIVESTAR_COMMON_AUTH_H_

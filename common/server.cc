@@ -1,0 +1,167 @@
+#include "common/server.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "common/logging.h"
+
+ABSL_FLAG(std::string, host, "0.0.0.0",
+          "Address to listen on for gRPC and metrics.");
+ABSL_FLAG(int, port, 50051, "gRPC port (0 picks a free one).");
+ABSL_FLAG(int, metrics_port, 9090,
+          "Port of the Prometheus /metrics endpoint; -1 disables it.");
+ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
+          "On SIGTERM/SIGINT, how long calls in flight may finish before "
+          "they are cancelled.");
+ABSL_FLAG(std::string, log_level, "info",
+          "Log level: trace, debug, info, warn, error or off.");
+ABSL_FLAG(std::string, tokens_file, "",
+          "File of bearer-token hashes and their principals, one per line: "
+          "<sha256-hex> <role> <scope> <name>. Required unless "
+          "--disable_auth.");
+ABSL_FLAG(bool, disable_auth, false,
+          "Serve every caller as a global admin, without tokens. For local "
+          "demos only.");
+
+namespace fivestar {
+
+absl::StatusOr<ServerConfig> ServerConfigFromFlags(const std::string& name) {
+  if (absl::Status status = InitLogging(name, absl::GetFlag(FLAGS_log_level));
+      !status.ok()) {
+    return status;
+  }
+  ServerConfig config;
+  config.name = name;
+  const std::string host = absl::GetFlag(FLAGS_host);
+  const int port = absl::GetFlag(FLAGS_port);
+  if (port < 0 || port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("port: must be 0..65535, got ", port));
+  }
+  // IPv6 literals need brackets in a host:port address.
+  const std::string bracketed =
+      host.find(':') != std::string::npos && host.front() != '['
+          ? absl::StrCat("[", host, "]")
+          : host;
+  config.listen_address = absl::StrCat(bracketed, ":", port);
+  const int metrics_port = absl::GetFlag(FLAGS_metrics_port);
+  if (metrics_port < -1 || metrics_port > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "metrics_port: must be -1 (off) or 0..65535, got ", metrics_port));
+  }
+  if (metrics_port >= 0) {
+    config.metrics_address = absl::StrCat(bracketed, ":", metrics_port);
+  }
+  config.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
+  if (config.shutdown_grace < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("shutdown_grace: must not be negative");
+  }
+  return config;
+}
+
+absl::StatusOr<Authenticator> AuthenticatorFromFlags() {
+  const std::string path = absl::GetFlag(FLAGS_tokens_file);
+  if (absl::GetFlag(FLAGS_disable_auth)) {
+    if (!path.empty()) {
+      return absl::InvalidArgumentError(
+          "disable_auth: cannot be combined with --tokens_file");
+    }
+    spdlog::warn("msg={}", LogValue("authentication disabled by "
+                                    "--disable_auth: every caller is admin"));
+    return Authenticator::Disabled();
+  }
+  if (path.empty()) {
+    return absl::InvalidArgumentError(
+        "tokens_file: required (or pass --disable_auth for a local demo)");
+  }
+  absl::StatusOr<TokenTable> tokens = TokenTable::Load(path);
+  if (!tokens.ok()) return tokens.status();
+  spdlog::info("msg=tokens_loaded principals={}", tokens->size());
+  return Authenticator(*std::move(tokens));
+}
+
+absl::StatusOr<std::unique_ptr<ServerHost>> ServerHost::Start(
+    const ServerConfig& config, const std::vector<HostedService>& services) {
+  std::unique_ptr<ServerHost> host(new ServerHost());
+  host->config_ = config;
+  host->metrics_ = std::make_unique<ServerMetrics>();
+  if (!config.metrics_address.empty()) {
+    if (absl::Status status = host->metrics_->Serve(config.metrics_address);
+        !status.ok()) {
+      return status;
+    }
+  }
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(config.listen_address,
+                           config.credentials != nullptr
+                               ? config.credentials
+                               : grpc::InsecureServerCredentials(),
+                           &host->port_);
+  for (const HostedService& hosted : services) {
+    builder.RegisterService(hosted.service);
+    host->service_names_.push_back(hosted.full_name);
+  }
+  std::vector<
+      std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+      interceptors;
+  interceptors.push_back(host->metrics_->NewInterceptorFactory());
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
+  host->server_ = builder.BuildAndStart();
+  if (host->server_ == nullptr || host->port_ == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", config.listen_address));
+  }
+  host->SetServing(false);
+  spdlog::info("msg=listening address={} port={} metrics_port={}",
+               config.listen_address, host->port_, host->metrics_port());
+  return host;
+}
+
+ServerHost::~ServerHost() { Shutdown(); }
+
+void ServerHost::SetServing(bool serving) {
+  grpc::HealthCheckServiceInterface* health =
+      server_->GetHealthCheckService();
+  health->SetServingStatus(serving);
+  for (const std::string& name : service_names_) {
+    health->SetServingStatus(name, serving);
+  }
+}
+
+void ServerHost::Shutdown() {
+  if (shut_down_ || server_ == nullptr) return;
+  shut_down_ = true;
+  SetServing(false);
+  spdlog::info("msg=draining grace_ms={}",
+               absl::ToInt64Milliseconds(config_.shutdown_grace));
+  server_->Shutdown(absl::ToChronoTime(absl::Now() + config_.shutdown_grace));
+  server_->Wait();
+  spdlog::info("msg=stopped");
+}
+
+void BlockTerminationSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+int WaitForTerminationSignal() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  int signal_number = 0;
+  sigwait(&set, &signal_number);
+  return signal_number;
+}
+
+}  // namespace fivestar

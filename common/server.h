@@ -1,0 +1,97 @@
+// The one way every fivestar server starts and stops: gRPC with the health
+// service (grpc.health.v1) and reflection, Prometheus metrics, structured
+// logs, and graceful shutdown on SIGTERM/SIGINT.
+//
+// main.cc of a service reads its configuration with ServerConfigFromFlags()
+// and AuthenticatorFromFlags(), builds its service objects, starts them with
+// ServerHost::Start(), marks itself serving, and waits for a signal. Tests
+// start the same ServerHost on port 0.
+#ifndef FIVESTAR_COMMON_SERVER_H_
+#define FIVESTAR_COMMON_SERVER_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/auth.h"
+#include "common/metrics.h"
+
+namespace fivestar {
+
+// How to run one server.
+struct ServerConfig {
+  // Short name for logs and the default database file, e.g. "registry".
+  std::string name;
+  // gRPC listen address; port 0 picks a free port.
+  std::string listen_address = "127.0.0.1:0";
+  // Prometheus listen address; empty serves no metrics.
+  std::string metrics_address;
+  // How long calls in flight may run on after a shutdown begins.
+  absl::Duration shutdown_grace = absl::Seconds(10);
+  // Transport security; insecure when null.
+  std::shared_ptr<grpc::ServerCredentials> credentials;
+};
+
+// A gRPC service to host together with the full name health reports it under
+// (e.g. "fivestar.registry.v1.RegistryService").
+struct HostedService {
+  grpc::Service* service;  // Not owned; must outlive the host.
+  std::string full_name;
+};
+
+// Reads the common server flags (--host, --port, --metrics_port,
+// --shutdown_grace, --log_level) and sets up logging for `name`.
+absl::StatusOr<ServerConfig> ServerConfigFromFlags(const std::string& name);
+
+// Reads --tokens_file / --disable_auth. Authentication is on unless
+// --disable_auth is given; then --tokens_file is required.
+absl::StatusOr<Authenticator> AuthenticatorFromFlags();
+
+// A running gRPC server with health, reflection and metrics.
+class ServerHost {
+ public:
+  // Builds and starts the server. Every hosted service, and the server as a
+  // whole (""), reports NOT_SERVING until SetServing(true).
+  static absl::StatusOr<std::unique_ptr<ServerHost>> Start(
+      const ServerConfig& config, const std::vector<HostedService>& services);
+
+  ~ServerHost();
+
+  // The bound gRPC port.
+  int port() const { return port_; }
+  // The bound metrics port, or 0 when metrics are off.
+  int metrics_port() const { return metrics_->port(); }
+  ServerMetrics& metrics() { return *metrics_; }
+
+  // Sets the health status of every hosted service and of "".
+  void SetServing(bool serving);
+
+  // Drains: reports NOT_SERVING, stops taking calls, lets calls in flight
+  // finish within the grace period, then cancels what is left. Idempotent.
+  void Shutdown();
+
+ private:
+  ServerHost() = default;
+
+  ServerConfig config_;
+  std::vector<std::string> service_names_;
+  std::unique_ptr<ServerMetrics> metrics_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  bool shut_down_ = false;
+};
+
+// Blocks SIGTERM and SIGINT in the calling thread and in every thread started
+// after it; call first thing in main.
+void BlockTerminationSignals();
+
+// Waits until SIGTERM or SIGINT arrives; returns the signal number.
+int WaitForTerminationSignal();
+
+}  // namespace fivestar
+
+#endif  // FIVESTAR_COMMON_SERVER_H_

@@ -1,0 +1,51 @@
+// Status helpers shared by every service: the one place where absl::Status
+// becomes grpc::Status (and back), the propagation macros Debian's Abseil
+// lacks, and constructors for the project's error messages.
+#ifndef FIVESTAR_COMMON_STATUS_H_
+#define FIVESTAR_COMMON_STATUS_H_
+
+#include <grpcpp/support/status.h>
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace fivestar {
+
+// Converts an internal status to the status sent on the wire. Codes map one
+// to one; the message is kept.
+grpc::Status ToGrpcStatus(const absl::Status& status);
+
+// Converts a status received from a peer service to an internal one.
+absl::Status FromGrpcStatus(const grpc::Status& status);
+
+// INVALID_ARGUMENT naming the field and the rule it breaks, in the form
+// "village.target_level: must be 0..5, got 7".
+absl::Status FieldError(absl::string_view field, absl::string_view rule);
+
+}  // namespace fivestar
+
+#define FIVESTAR_STATUS_CONCAT_INNER_(a, b) a##b
+#define FIVESTAR_STATUS_CONCAT_(a, b) FIVESTAR_STATUS_CONCAT_INNER_(a, b)
+
+// Returns from the enclosing function when `expr` (an absl::Status) is not OK.
+#define RETURN_IF_ERROR(expr)                                \
+  do {                                                       \
+    ::absl::Status fivestar_status_ = (expr);                \
+    if (!fivestar_status_.ok()) return fivestar_status_;     \
+  } while (false)
+
+// Evaluates `rexpr` (an absl::StatusOr<T>); returns its status when not OK,
+// otherwise moves its value into `lhs` (a declaration or an lvalue).
+#define ASSIGN_OR_RETURN(lhs, rexpr)                                       \
+  ASSIGN_OR_RETURN_IMPL_(                                                  \
+      FIVESTAR_STATUS_CONCAT_(fivestar_statusor_, __LINE__), lhs, rexpr)
+
+#define ASSIGN_OR_RETURN_IMPL_(statusor, lhs, rexpr) \
+  auto statusor = (rexpr);                           \
+  if (!statusor.ok()) return statusor.status();      \
+  lhs = std::move(statusor).value()
+
+#endif  // FIVESTAR_COMMON_STATUS_H_

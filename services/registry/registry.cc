@@ -1,0 +1,732 @@
+#include "services/registry/registry.h"
+
+#include <algorithm>
+
+#include "absl/algorithm/container.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/status.h"
+#include "common/validation.h"
+#include "google/protobuf/util/field_mask_util.h"
+
+namespace fivestar::registry {
+namespace {
+
+using ::google::protobuf::FieldMask;
+using ::google::protobuf::util::FieldMaskUtil;
+
+constexpr int kDefaultPageSize = 100;
+constexpr int kMaxPageSize = 1000;
+constexpr int kMaxBatchGet = 1000;
+
+const std::vector<std::string>& RegionMutableFields() {
+  static const auto* fields = new std::vector<std::string>{
+      "name", "name_en", "parent_id", "signature_industries"};
+  return *fields;
+}
+
+const std::vector<std::string>& VillageMutableFields() {
+  static const auto* fields = new std::vector<std::string>{
+      "name",          "name_en",           "region_id",
+      "kind",          "branch_secretary",  "committee_members",
+      "party_members", "households",        "population",
+      "grids",         "signature_industries", "guidance_officer",
+      "target_level",  "target_year"};
+  return *fields;
+}
+
+// Copies the fields named by `mask` from `source` onto `target`, after
+// checking that each names a field that may change.
+template <typename Resource>
+absl::Status ApplyUpdateMask(const FieldMask& mask,
+                             const std::vector<std::string>& mutable_fields,
+                             const Resource& source, Resource* target) {
+  if (mask.paths().empty()) {
+    return FieldError("update_mask",
+                      "must name the fields to change (or \"*\" for all)");
+  }
+  FieldMask effective;
+  for (int i = 0; i < mask.paths_size(); ++i) {
+    const std::string& path = mask.paths(i);
+    if (path == "*") {
+      if (mask.paths_size() != 1) {
+        return FieldError("update_mask.paths",
+                          "\"*\" must be the only path when given");
+      }
+      for (const std::string& field : mutable_fields) {
+        effective.add_paths(field);
+      }
+      break;
+    }
+    if (!absl::c_linear_search(mutable_fields, path)) {
+      return FieldError(
+          absl::StrCat("update_mask.paths[", i, "]"),
+          absl::StrCat("\"", path, "\" cannot be changed; choose from ",
+                       absl::StrJoin(mutable_fields, ", "), " or \"*\""));
+    }
+    effective.add_paths(path);
+  }
+  FieldMaskUtil::MergeOptions options;
+  options.set_replace_repeated_fields(true);
+  FieldMaskUtil::MergeMessageTo(source, effective, options, target);
+  return absl::OkStatus();
+}
+
+int KindRank(RegionKind kind) { return static_cast<int>(kind); }
+
+std::string KindName(RegionKind kind) { return v1::RegionKind_Name(kind); }
+
+}  // namespace
+
+absl::Status Registry::ValidateRegionFields(const Region& region,
+                                            absl::string_view field) {
+  const std::string f(field);
+  RETURN_IF_ERROR(ValidateId(f + ".id", region.id()));
+  if (region.kind() == v1::REGION_KIND_UNSPECIFIED) {
+    return FieldError(f + ".kind",
+                      "required: PROVINCE, CITY, COUNTY, TOWNSHIP or DISTRICT");
+  }
+  if (!v1::RegionKind_IsValid(region.kind())) {
+    return FieldError(f + ".kind",
+                      absl::StrCat("unknown value ", region.kind()));
+  }
+  RETURN_IF_ERROR(ValidateText(f + ".name", region.name(), 1, 100));
+  RETURN_IF_ERROR(ValidateText(f + ".name_en", region.name_en(), 0, 100));
+  if (!region.parent_id().empty()) {
+    RETURN_IF_ERROR(ValidateId(f + ".parent_id", region.parent_id()));
+    if (region.parent_id() == region.id()) {
+      return FieldError(f + ".parent_id", "a region cannot be its own parent");
+    }
+  }
+  return ValidateTags(f + ".signature_industries",
+                      region.signature_industries(), 20, 64);
+}
+
+absl::Status Registry::ValidateVillageFields(const Village& village,
+                                             absl::string_view field) {
+  const std::string f(field);
+  RETURN_IF_ERROR(ValidateId(f + ".id", village.id()));
+  RETURN_IF_ERROR(ValidateText(f + ".name", village.name(), 1, 100));
+  RETURN_IF_ERROR(ValidateText(f + ".name_en", village.name_en(), 0, 100));
+  RETURN_IF_ERROR(ValidateId(f + ".region_id", village.region_id()));
+  if (village.kind() == v1::VILLAGE_KIND_UNSPECIFIED) {
+    return FieldError(f + ".kind", "required: VILLAGE or COMMUNITY");
+  }
+  if (!v1::VillageKind_IsValid(village.kind())) {
+    return FieldError(f + ".kind",
+                      absl::StrCat("unknown value ", village.kind()));
+  }
+  RETURN_IF_ERROR(
+      ValidateText(f + ".branch_secretary", village.branch_secretary(), 0, 100));
+  RETURN_IF_ERROR(
+      ValidateRange(f + ".committee_members", village.committee_members(), 0, 50));
+  RETURN_IF_ERROR(
+      ValidateRange(f + ".party_members", village.party_members(), 0, 100'000));
+  RETURN_IF_ERROR(
+      ValidateRange(f + ".households", village.households(), 0, 1'000'000));
+  RETURN_IF_ERROR(
+      ValidateRange(f + ".population", village.population(), 0, 10'000'000));
+  RETURN_IF_ERROR(ValidateRange(f + ".grids", village.grids(), 0, 10'000));
+  RETURN_IF_ERROR(ValidateTags(f + ".signature_industries",
+                               village.signature_industries(), 20, 64));
+  RETURN_IF_ERROR(
+      ValidateText(f + ".guidance_officer", village.guidance_officer(), 0, 100));
+  RETURN_IF_ERROR(
+      ValidateRange(f + ".target_level", village.target_level(), 0, 5));
+  if (village.target_level() > 0 && village.target_year() == 0) {
+    return FieldError(f + ".target_year",
+                      "required when target_level is set (2000..2100)");
+  }
+  if (village.target_year() != 0) {
+    RETURN_IF_ERROR(
+        ValidateRange(f + ".target_year", village.target_year(), 2000, 2100));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Registry::ValidateParent(const Region& region,
+                                      absl::string_view field) {
+  if (region.parent_id().empty()) return absl::OkStatus();
+  absl::StatusOr<Region> parent = store_->GetRegion(region.parent_id());
+  if (absl::IsNotFound(parent.status())) {
+    return FieldError(absl::StrCat(field, ".parent_id"),
+                      absl::StrCat("region ", region.parent_id(),
+                                   " does not exist"));
+  }
+  RETURN_IF_ERROR(parent.status());
+  if (KindRank(parent->kind()) >= KindRank(region.kind())) {
+    return FieldError(
+        absl::StrCat(field, ".parent_id"),
+        absl::StrCat("a ", KindName(region.kind()), " cannot sit under ",
+                     region.parent_id(), " (a ", KindName(parent->kind()),
+                     "); the parent must be of a higher kind"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<std::string>> Registry::VillageRegionLineage(
+    const std::string& region_id, absl::string_view field) {
+  absl::StatusOr<Region> region = store_->GetRegion(region_id);
+  if (absl::IsNotFound(region.status())) {
+    return FieldError(field,
+                      absl::StrCat("region ", region_id, " does not exist"));
+  }
+  RETURN_IF_ERROR(region.status());
+  if (region->kind() != v1::TOWNSHIP && region->kind() != v1::DISTRICT) {
+    return FieldError(field, absl::StrCat("region ", region_id, " is a ",
+                                          KindName(region->kind()),
+                                          "; villages belong to a TOWNSHIP "
+                                          "or DISTRICT"));
+  }
+  return store_->RegionLineage(region_id);
+}
+
+absl::StatusOr<std::vector<std::string>> Registry::VillageLineage(
+    const Village& village) {
+  ASSIGN_OR_RETURN(std::vector<std::string> lineage,
+                   store_->RegionLineage(village.region_id()));
+  lineage.insert(lineage.begin(), village.id());
+  return lineage;
+}
+
+absl::StatusOr<std::string> Registry::ScopeRegion(const Principal& principal) {
+  if (principal.is_global()) return std::string();
+  absl::StatusOr<Region> region = store_->GetRegion(principal.scope);
+  if (!region.ok()) return region.status();
+  return principal.scope;
+}
+
+// --- Regions ---------------------------------------------------------------
+
+absl::StatusOr<Region> Registry::CreateRegion(const Principal& principal,
+                                              const Region& region) {
+  RETURN_IF_ERROR(ValidateRegionFields(region, "region"));
+  RETURN_IF_ERROR(ValidateParent(region, "region"));
+  std::vector<std::string> chain = {region.id()};
+  if (!region.parent_id().empty()) {
+    ASSIGN_OR_RETURN(chain, store_->RegionLineage(region.parent_id()));
+    chain.insert(chain.begin(), region.id());
+  }
+  RETURN_IF_ERROR(Authorize(principal, Role::kAdmin, chain,
+                        absl::StrCat("create region ", region.id())));
+  return store_->CreateRegion(region);
+}
+
+absl::StatusOr<Region> Registry::GetRegion(const Principal& principal,
+                                           const std::string& id) {
+  RETURN_IF_ERROR(ValidateId("id", id));
+  ASSIGN_OR_RETURN(std::vector<std::string> chain, store_->RegionLineage(id));
+  RETURN_IF_ERROR(
+      Authorize(principal, Role::kViewer, chain, absl::StrCat("read region ", id)));
+  return store_->GetRegion(id);
+}
+
+absl::StatusOr<Region> Registry::UpdateRegion(const Principal& principal,
+                                              const Region& region,
+                                              const FieldMask& update_mask) {
+  RETURN_IF_ERROR(ValidateId("region.id", region.id()));
+  ASSIGN_OR_RETURN(Region current, store_->GetRegion(region.id()));
+  ASSIGN_OR_RETURN(std::vector<std::string> chain,
+                   store_->RegionLineage(region.id()));
+  const std::string what = absl::StrCat("update region ", region.id());
+  RETURN_IF_ERROR(Authorize(principal, Role::kAdmin, chain, what));
+  if (!region.etag().empty() && region.etag() != current.etag()) {
+    return absl::AbortedError(absl::StrCat(
+        "region ", region.id(),
+        " was changed by someone else (etag mismatch); read it again and "
+        "retry"));
+  }
+  Region updated = current;
+  RETURN_IF_ERROR(
+      ApplyUpdateMask(update_mask, RegionMutableFields(), region, &updated));
+  RETURN_IF_ERROR(ValidateRegionFields(updated, "region"));
+  if (updated.parent_id() != current.parent_id()) {
+    if (updated.parent_id().empty()) {
+      RETURN_IF_ERROR(Authorize(principal, Role::kAdmin, {updated.id()}, what));
+    } else {
+      RETURN_IF_ERROR(ValidateParent(updated, "region"));
+      ASSIGN_OR_RETURN(std::vector<std::string> new_chain,
+                       store_->RegionLineage(updated.parent_id()));
+      RETURN_IF_ERROR(Authorize(principal, Role::kAdmin, new_chain, what));
+    }
+  }
+  return store_->UpdateRegion(updated, current.etag());
+}
+
+absl::Status Registry::DeleteRegion(const Principal& principal,
+                                    const std::string& id,
+                                    const std::string& etag) {
+  RETURN_IF_ERROR(ValidateId("id", id));
+  ASSIGN_OR_RETURN(std::vector<std::string> chain, store_->RegionLineage(id));
+  RETURN_IF_ERROR(Authorize(principal, Role::kAdmin, chain,
+                        absl::StrCat("delete region ", id)));
+  return store_->DeleteRegion(id, etag);
+}
+
+absl::StatusOr<v1::ListRegionsResponse> Registry::ListRegions(
+    const Principal& principal, const v1::ListRegionsRequest& request) {
+  ASSIGN_OR_RETURN(int page_size,
+                   EffectivePageSize(request.page_size(), kDefaultPageSize,
+                                     kMaxPageSize));
+  if (!v1::RegionKind_IsValid(request.kind())) {
+    return FieldError("kind", absl::StrCat("unknown value ", request.kind()));
+  }
+  RegionQuery query;
+  query.kind = request.kind();
+  query.limit = page_size + 1;
+  if (!request.ancestor_id().empty()) {
+    RETURN_IF_ERROR(ValidateId("ancestor_id", request.ancestor_id()));
+    absl::StatusOr<std::vector<std::string>> chain =
+        store_->RegionLineage(request.ancestor_id());
+    if (absl::IsNotFound(chain.status())) {
+      return FieldError("ancestor_id", absl::StrCat("region ",
+                                                    request.ancestor_id(),
+                                                    " does not exist"));
+    }
+    RETURN_IF_ERROR(chain.status());
+    RETURN_IF_ERROR(Authorize(principal, Role::kViewer, *chain,
+                          absl::StrCat("list regions below ",
+                                       request.ancestor_id())));
+    query.ancestor_id = request.ancestor_id();
+  } else if (!principal.is_global()) {
+    absl::StatusOr<std::string> scope = ScopeRegion(principal);
+    if (!scope.ok()) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          principal.name, " may not list regions: its scope ",
+          principal.scope, " is not a region"));
+    }
+    RETURN_IF_ERROR(AuthorizeRole(principal, Role::kViewer, "list regions"));
+    query.ancestor_id = *scope;
+  }
+  const std::string filters =
+      absl::StrCat("regions|", query.ancestor_id, "|", query.kind);
+  ASSIGN_OR_RETURN(query.after_id,
+                   DecodePageToken(request.page_token(), filters));
+  ASSIGN_OR_RETURN(std::vector<Region> regions, store_->ListRegions(query));
+  v1::ListRegionsResponse response;
+  const bool more = static_cast<int>(regions.size()) > page_size;
+  if (more) regions.resize(page_size);
+  for (Region& region : regions) *response.add_regions() = std::move(region);
+  if (more) {
+    response.set_next_page_token(
+        EncodePageToken(filters, response.regions().rbegin()->id()));
+  }
+  return response;
+}
+
+// --- Villages --------------------------------------------------------------
+
+absl::StatusOr<Village> Registry::CreateVillage(const Principal& principal,
+                                                const Village& village) {
+  RETURN_IF_ERROR(ValidateVillageFields(village, "village"));
+  ASSIGN_OR_RETURN(std::vector<std::string> chain,
+                   VillageRegionLineage(village.region_id(),
+                                        "village.region_id"));
+  chain.insert(chain.begin(), village.id());
+  RETURN_IF_ERROR(Authorize(principal, Role::kOperator, chain,
+                        absl::StrCat("create village ", village.id())));
+  return store_->CreateVillage(village);
+}
+
+absl::StatusOr<Village> Registry::GetVillage(const Principal& principal,
+                                             const std::string& id) {
+  RETURN_IF_ERROR(ValidateId("id", id));
+  ASSIGN_OR_RETURN(Village village, store_->GetVillage(id));
+  ASSIGN_OR_RETURN(std::vector<std::string> chain, VillageLineage(village));
+  RETURN_IF_ERROR(
+      Authorize(principal, Role::kViewer, chain, absl::StrCat("read village ", id)));
+  return village;
+}
+
+absl::StatusOr<Village> Registry::UpdateVillage(const Principal& principal,
+                                                const Village& village,
+                                                const FieldMask& update_mask) {
+  RETURN_IF_ERROR(ValidateId("village.id", village.id()));
+  ASSIGN_OR_RETURN(Village current, store_->GetVillage(village.id()));
+  ASSIGN_OR_RETURN(std::vector<std::string> chain, VillageLineage(current));
+  const std::string what = absl::StrCat("update village ", village.id());
+  RETURN_IF_ERROR(Authorize(principal, Role::kOperator, chain, what));
+  if (!village.etag().empty() && village.etag() != current.etag()) {
+    return absl::AbortedError(absl::StrCat(
+        "village ", village.id(),
+        " was changed by someone else (etag mismatch); read it again and "
+        "retry"));
+  }
+  Village updated = current;
+  RETURN_IF_ERROR(
+      ApplyUpdateMask(update_mask, VillageMutableFields(), village, &updated));
+  RETURN_IF_ERROR(ValidateVillageFields(updated, "village"));
+  if (updated.region_id() != current.region_id()) {
+    ASSIGN_OR_RETURN(std::vector<std::string> new_chain,
+                     VillageRegionLineage(updated.region_id(),
+                                          "village.region_id"));
+    RETURN_IF_ERROR(Authorize(principal, Role::kOperator, new_chain, what));
+  }
+  return store_->UpdateVillage(updated, current.etag());
+}
+
+absl::Status Registry::DeleteVillage(const Principal& principal,
+                                     const std::string& id,
+                                     const std::string& etag) {
+  RETURN_IF_ERROR(ValidateId("id", id));
+  ASSIGN_OR_RETURN(Village current, store_->GetVillage(id));
+  ASSIGN_OR_RETURN(std::vector<std::string> chain, VillageLineage(current));
+  RETURN_IF_ERROR(Authorize(principal, Role::kOperator, chain,
+                        absl::StrCat("delete village ", id)));
+  return store_->DeleteVillage(id, etag);
+}
+
+absl::StatusOr<v1::ListVillagesResponse> Registry::ListVillages(
+    const Principal& principal, const v1::ListVillagesRequest& request) {
+  ASSIGN_OR_RETURN(int page_size,
+                   EffectivePageSize(request.page_size(), kDefaultPageSize,
+                                     kMaxPageSize));
+  if (request.target_level() != 0) {
+    RETURN_IF_ERROR(ValidateRange("target_level", request.target_level(), 1, 5));
+  }
+  VillageQuery query;
+  query.target_level = request.target_level();
+  query.limit = page_size + 1;
+  if (!request.ancestor_id().empty()) {
+    RETURN_IF_ERROR(ValidateId("ancestor_id", request.ancestor_id()));
+    absl::StatusOr<std::vector<std::string>> chain =
+        store_->RegionLineage(request.ancestor_id());
+    if (absl::IsNotFound(chain.status())) {
+      return FieldError("ancestor_id", absl::StrCat("region ",
+                                                    request.ancestor_id(),
+                                                    " does not exist"));
+    }
+    RETURN_IF_ERROR(chain.status());
+    RETURN_IF_ERROR(Authorize(principal, Role::kViewer, *chain,
+                          absl::StrCat("list villages below ",
+                                       request.ancestor_id())));
+    query.ancestor_id = request.ancestor_id();
+  } else if (!principal.is_global()) {
+    RETURN_IF_ERROR(AuthorizeRole(principal, Role::kViewer, "list villages"));
+    absl::StatusOr<std::string> scope = ScopeRegion(principal);
+    if (!scope.ok()) {
+      // A principal scoped to one village sees just that village.
+      v1::ListVillagesResponse response;
+      if (request.page_token().empty()) {
+        absl::StatusOr<Village> own = store_->GetVillage(principal.scope);
+        if (own.ok() && (query.target_level == 0 ||
+                         own->target_level() == query.target_level)) {
+          *response.add_villages() = *std::move(own);
+        }
+      }
+      return response;
+    }
+    query.ancestor_id = *scope;
+  }
+  const std::string filters =
+      absl::StrCat("villages|", query.ancestor_id, "|", query.target_level);
+  ASSIGN_OR_RETURN(query.after_id,
+                   DecodePageToken(request.page_token(), filters));
+  ASSIGN_OR_RETURN(std::vector<Village> villages, store_->ListVillages(query));
+  v1::ListVillagesResponse response;
+  const bool more = static_cast<int>(villages.size()) > page_size;
+  if (more) villages.resize(page_size);
+  for (Village& village : villages) {
+    *response.add_villages() = std::move(village);
+  }
+  if (more) {
+    response.set_next_page_token(
+        EncodePageToken(filters, response.villages().rbegin()->id()));
+  }
+  return response;
+}
+
+absl::StatusOr<v1::BatchGetVillagesResponse> Registry::BatchGetVillages(
+    const Principal& principal, const v1::BatchGetVillagesRequest& request) {
+  if (request.ids().empty()) return FieldError("ids", "required: 1..1000 ids");
+  if (request.ids_size() > kMaxBatchGet) {
+    return FieldError("ids", absl::StrCat("at most ", kMaxBatchGet,
+                                          " ids, got ", request.ids_size()));
+  }
+  std::vector<std::string> ids;
+  ids.reserve(request.ids_size());
+  for (int i = 0; i < request.ids_size(); ++i) {
+    RETURN_IF_ERROR(ValidateId(absl::StrCat("ids[", i, "]"), request.ids(i)));
+    ids.push_back(request.ids(i));
+  }
+  ASSIGN_OR_RETURN(std::vector<Village> villages, store_->GetVillages(ids));
+  v1::BatchGetVillagesResponse response;
+  // Villages share regions; look each lineage up once.
+  absl::flat_hash_map<std::string, std::vector<std::string>> lineages;
+  for (Village& village : villages) {
+    auto it = lineages.find(village.region_id());
+    if (it == lineages.end()) {
+      ASSIGN_OR_RETURN(std::vector<std::string> lineage,
+                       store_->RegionLineage(village.region_id()));
+      it = lineages.emplace(village.region_id(), std::move(lineage)).first;
+    }
+    std::vector<std::string> chain = it->second;
+    chain.insert(chain.begin(), village.id());
+    RETURN_IF_ERROR(Authorize(principal, Role::kViewer, chain,
+                          absl::StrCat("read village ", village.id())));
+    *response.add_villages() = std::move(village);
+  }
+  return response;
+}
+
+absl::StatusOr<v1::GetAncestorsResponse> Registry::GetAncestors(
+    const Principal& principal, const v1::GetAncestorsRequest& request) {
+  std::vector<std::string> chain;
+  switch (request.subject_case()) {
+    case v1::GetAncestorsRequest::kVillageId: {
+      RETURN_IF_ERROR(ValidateId("village_id", request.village_id()));
+      ASSIGN_OR_RETURN(Village village,
+                       store_->GetVillage(request.village_id()));
+      ASSIGN_OR_RETURN(chain, VillageLineage(village));
+      break;
+    }
+    case v1::GetAncestorsRequest::kRegionId: {
+      RETURN_IF_ERROR(ValidateId("region_id", request.region_id()));
+      ASSIGN_OR_RETURN(chain, store_->RegionLineage(request.region_id()));
+      break;
+    }
+    case v1::GetAncestorsRequest::SUBJECT_NOT_SET:
+      return FieldError("subject", "set village_id or region_id");
+  }
+  RETURN_IF_ERROR(Authorize(principal, Role::kViewer, chain,
+                        absl::StrCat("read the ancestors of ", chain.front())));
+  v1::GetAncestorsResponse response;
+  for (size_t i = 1; i < chain.size(); ++i) {
+    ASSIGN_OR_RETURN(*response.add_ancestors(), store_->GetRegion(chain[i]));
+  }
+  return response;
+}
+
+// --- Import and export -----------------------------------------------------
+
+absl::StatusOr<std::unique_ptr<RegistryImport>> Registry::StartImport(
+    const Principal& principal) {
+  RETURN_IF_ERROR(AuthorizeRole(principal, Role::kAdmin, "import"));
+  return std::unique_ptr<RegistryImport>(new RegistryImport(this, principal));
+}
+
+absl::Status RegistryImport::Add(const v1::ImportRegistryRequest& chunk) {
+  if (records_received_ == 0) validate_only_ = chunk.validate_only();
+  if (chunk.records_size() > kMaxImportChunkRecords) {
+    return FieldError("records", absl::StrCat("at most ", kMaxImportChunkRecords,
+                                              " per chunk, got ",
+                                              chunk.records_size()));
+  }
+  if (records_received_ + chunk.records_size() > kMaxImportRecords) {
+    return FieldError("records", absl::StrCat("at most ", kMaxImportRecords,
+                                              " in one import"));
+  }
+  for (const RegistryRecord& record : chunk.records()) {
+    const int64_t index = records_received_++;
+    const std::string field = absl::StrCat("records[", index, "]");
+    switch (record.record_case()) {
+      case RegistryRecord::kRegion: {
+        RETURN_IF_ERROR(Registry::ValidateRegionFields(
+            record.region(), absl::StrCat(field, ".region")));
+        auto [it, inserted] = region_index_.try_emplace(
+            record.region().id(), Seen{index, regions_.size()});
+        if (!inserted) {
+          return FieldError(absl::StrCat(field, ".region.id"),
+                            absl::StrCat("\"", record.region().id(),
+                                         "\" already appears at records[",
+                                         it->second.record, "]"));
+        }
+        regions_.push_back(record.region());
+        break;
+      }
+      case RegistryRecord::kVillage: {
+        RETURN_IF_ERROR(Registry::ValidateVillageFields(
+            record.village(), absl::StrCat(field, ".village")));
+        auto [it, inserted] = village_index_.try_emplace(
+            record.village().id(), Seen{index, villages_.size()});
+        if (!inserted) {
+          return FieldError(absl::StrCat(field, ".village.id"),
+                            absl::StrCat("\"", record.village().id(),
+                                         "\" already appears at records[",
+                                         it->second.record, "]"));
+        }
+        villages_.push_back(record.village());
+        break;
+      }
+      case RegistryRecord::RECORD_NOT_SET:
+        return FieldError(field, "set region or village");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<RegionKind> RegistryImport::KindOf(const std::string& region_id,
+                                                  absl::string_view field) {
+  auto it = region_index_.find(region_id);
+  if (it != region_index_.end()) return regions_[it->second.position].kind();
+  absl::StatusOr<Region> stored = registry_->store_->GetRegion(region_id);
+  if (absl::IsNotFound(stored.status())) {
+    return FieldError(field, absl::StrCat("region ", region_id,
+                                          " is neither in the import nor "
+                                          "stored"));
+  }
+  RETURN_IF_ERROR(stored.status());
+  return stored->kind();
+}
+
+absl::StatusOr<std::vector<std::string>> RegistryImport::LineageAfterImport(
+    const std::string& region_id) {
+  std::vector<std::string> lineage;
+  std::string id = region_id;
+  // Kinds strictly rise toward the root (checked before), so this ends.
+  while (!id.empty()) {
+    lineage.push_back(id);
+    auto it = region_index_.find(id);
+    if (it != region_index_.end()) {
+      id = regions_[it->second.position].parent_id();
+      continue;
+    }
+    ASSIGN_OR_RETURN(std::vector<std::string> stored,
+                     registry_->store_->RegionLineage(id));
+    lineage.insert(lineage.end(), stored.begin() + 1, stored.end());
+    break;
+  }
+  return lineage;
+}
+
+absl::StatusOr<ImportCounts> RegistryImport::Finish() {
+  // Kinds first: they make the tree acyclic and give the apply order.
+  for (const Region& region : regions_) {
+    const std::string field =
+        absl::StrCat("records[", region_index_[region.id()].record, "].region");
+    absl::StatusOr<Region> stored = registry_->store_->GetRegion(region.id());
+    if (stored.ok() && stored->kind() != region.kind()) {
+      return FieldError(absl::StrCat(field, ".kind"),
+                        absl::StrCat("region ", region.id(), " is stored as a ",
+                                     KindName(stored->kind()),
+                                     "; a region's kind cannot change"));
+    }
+    if (region.parent_id().empty()) continue;
+    ASSIGN_OR_RETURN(RegionKind parent_kind,
+                     KindOf(region.parent_id(), field + ".parent_id"));
+    if (KindRank(parent_kind) >= KindRank(region.kind())) {
+      return FieldError(
+          absl::StrCat(field, ".parent_id"),
+          absl::StrCat("a ", KindName(region.kind()), " cannot sit under ",
+                       region.parent_id(), " (a ", KindName(parent_kind),
+                       "); the parent must be of a higher kind"));
+    }
+  }
+  for (const Village& village : villages_) {
+    const std::string field = absl::StrCat(
+        "records[", village_index_[village.id()].record,
+        "].village.region_id");
+    ASSIGN_OR_RETURN(RegionKind kind, KindOf(village.region_id(), field));
+    if (kind != v1::TOWNSHIP && kind != v1::DISTRICT) {
+      return FieldError(field, absl::StrCat("region ", village.region_id(),
+                                            " is a ", KindName(kind),
+                                            "; villages belong to a TOWNSHIP "
+                                            "or DISTRICT"));
+    }
+  }
+  // Permission for every record, where it will sit after the import.
+  if (!principal_.is_global()) {
+    for (const Region& region : regions_) {
+      ASSIGN_OR_RETURN(std::vector<std::string> chain,
+                       LineageAfterImport(region.id()));
+      RETURN_IF_ERROR(Authorize(principal_, Role::kAdmin, chain,
+                                absl::StrCat("import region ", region.id())));
+    }
+    for (const Village& village : villages_) {
+      ASSIGN_OR_RETURN(std::vector<std::string> chain,
+                       LineageAfterImport(village.region_id()));
+      chain.insert(chain.begin(), village.id());
+      RETURN_IF_ERROR(Authorize(principal_, Role::kAdmin, chain,
+                                absl::StrCat("import village ", village.id())));
+      // A village moved by the import must also be the principal's now.
+      absl::StatusOr<Village> stored =
+          registry_->store_->GetVillage(village.id());
+      if (stored.ok() && stored->region_id() != village.region_id()) {
+        ASSIGN_OR_RETURN(std::vector<std::string> old_chain,
+                         registry_->VillageLineage(*stored));
+        RETURN_IF_ERROR(Authorize(principal_, Role::kAdmin, old_chain,
+                                  absl::StrCat("move village ", village.id())));
+      }
+    }
+  }
+  std::vector<Region> ordered = regions_;
+  std::stable_sort(ordered.begin(), ordered.end(),
+                   [](const Region& a, const Region& b) {
+                     return KindRank(a.kind()) < KindRank(b.kind());
+                   });
+  return registry_->store_->Import(ordered, villages_, validate_only_);
+}
+
+absl::StatusOr<std::unique_ptr<RegistryExport>> Registry::StartExport(
+    const Principal& principal, const v1::ExportRegistryRequest& request) {
+  std::string root = request.root_id();
+  if (root.empty() && !principal.is_global()) {
+    absl::StatusOr<std::string> scope = ScopeRegion(principal);
+    if (!scope.ok()) {
+      return absl::PermissionDeniedError(
+          absl::StrCat(principal.name, " may not export: its scope ",
+                       principal.scope, " is not a region"));
+    }
+    root = *scope;
+  }
+  if (!root.empty()) {
+    RETURN_IF_ERROR(ValidateId("root_id", root));
+    absl::StatusOr<std::vector<std::string>> chain =
+        store_->RegionLineage(root);
+    if (absl::IsNotFound(chain.status())) {
+      return FieldError("root_id",
+                        absl::StrCat("region ", root, " does not exist"));
+    }
+    RETURN_IF_ERROR(chain.status());
+    RETURN_IF_ERROR(Authorize(principal, Role::kViewer, *chain,
+                          absl::StrCat("export region ", root)));
+  } else {
+    RETURN_IF_ERROR(AuthorizeRole(principal, Role::kViewer, "export"));
+  }
+  return std::unique_ptr<RegistryExport>(new RegistryExport(store_, root));
+}
+
+absl::StatusOr<std::vector<RegistryRecord>> RegistryExport::Next(
+    int max_records) {
+  std::vector<RegistryRecord> out;
+  if (!root_sent_) {
+    root_sent_ = true;
+    if (!root_id_.empty()) {
+      ASSIGN_OR_RETURN(*out.emplace_back().mutable_region(),
+                       store_->GetRegion(root_id_));
+    }
+  }
+  while (static_cast<int>(out.size()) < max_records && kind_ <= v1::DISTRICT) {
+    RegionQuery query;
+    query.ancestor_id = root_id_;
+    query.kind = static_cast<RegionKind>(kind_);
+    query.after_id = after_id_;
+    query.limit = max_records - static_cast<int>(out.size());
+    ASSIGN_OR_RETURN(std::vector<Region> regions, store_->ListRegions(query));
+    for (Region& region : regions) {
+      after_id_ = region.id();
+      *out.emplace_back().mutable_region() = std::move(region);
+    }
+    if (static_cast<int>(regions.size()) < query.limit) {
+      ++kind_;
+      after_id_.clear();
+    }
+  }
+  while (static_cast<int>(out.size()) < max_records && !villages_done_) {
+    VillageQuery query;
+    query.ancestor_id = root_id_;
+    query.after_id = after_id_;
+    query.limit = max_records - static_cast<int>(out.size());
+    ASSIGN_OR_RETURN(std::vector<Village> villages,
+                     store_->ListVillages(query));
+    for (Village& village : villages) {
+      after_id_ = village.id();
+      *out.emplace_back().mutable_village() = std::move(village);
+    }
+    if (static_cast<int>(villages.size()) < query.limit) villages_done_ = true;
+  }
+  return out;
+}
+
+}  // namespace fivestar::registry

@@ -1,0 +1,158 @@
+// The registry's domain logic: the rules a region or village must follow,
+// who may do what where, update masks, paging and the import/export format.
+// It knows nothing of gRPC; RegistryServiceImpl translates calls into it.
+#ifndef FIVESTAR_SERVICES_REGISTRY_REGISTRY_H_
+#define FIVESTAR_SERVICES_REGISTRY_REGISTRY_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "common/auth.h"
+#include "fivestar/registry/v1/registry.pb.h"
+#include "google/protobuf/field_mask.pb.h"
+#include "services/registry/registry_store.h"
+
+namespace fivestar::registry {
+
+using v1::RegistryRecord;
+
+// Most records one import may hold in total, and in one chunk.
+inline constexpr int64_t kMaxImportRecords = 2'000'000;
+inline constexpr int kMaxImportChunkRecords = 10'000;
+
+class Registry;
+
+// Collects the chunks of one import, checking each record as it arrives, and
+// applies them all at once in Finish().
+class RegistryImport {
+ public:
+  // Checks the records of a chunk (field rules, duplicates, permission) and
+  // keeps them. The first chunk's validate_only decides for the import.
+  absl::Status Add(const v1::ImportRegistryRequest& chunk);
+  int64_t records_received() const { return records_received_; }
+  bool validate_only() const { return validate_only_; }
+  // Checks the references between records and against stored data, then
+  // writes everything in one transaction (or nothing, with validate_only).
+  absl::StatusOr<ImportCounts> Finish();
+
+ private:
+  friend class Registry;
+  RegistryImport(Registry* registry, Principal principal)
+      : registry_(registry), principal_(std::move(principal)) {}
+
+  // The kind of a region that is either in this import or stored.
+  absl::StatusOr<RegionKind> KindOf(const std::string& region_id,
+                                    absl::string_view field);
+  // The id chain (self first, up to the root) of a region as it will be
+  // after the import.
+  absl::StatusOr<std::vector<std::string>> LineageAfterImport(
+      const std::string& region_id);
+
+  Registry* registry_;
+  Principal principal_;
+  bool validate_only_ = false;
+  int64_t records_received_ = 0;
+  std::vector<Region> regions_;
+  std::vector<Village> villages_;
+  // Where each id was seen: its index in the whole import (for messages
+  // such as "records[12]") and its position in regions_ or villages_.
+  struct Seen {
+    int64_t record;
+    size_t position;
+  };
+  absl::flat_hash_map<std::string, Seen> region_index_;
+  absl::flat_hash_map<std::string, Seen> village_index_;
+};
+
+// Streams a subtree (or everything) as records: regions parents first, then
+// villages, one page at a time.
+class RegistryExport {
+ public:
+  // The next records (at most `max_records`); empty when done.
+  absl::StatusOr<std::vector<RegistryRecord>> Next(int max_records);
+
+ private:
+  friend class Registry;
+  RegistryExport(RegistryStore* store, std::string root_id)
+      : store_(store), root_id_(std::move(root_id)) {}
+
+  RegistryStore* store_;
+  std::string root_id_;
+  bool root_sent_ = false;
+  // Regions go out kind by kind from the top, so parents precede children.
+  int kind_ = v1::PROVINCE;
+  std::string after_id_;
+  bool villages_done_ = false;
+};
+
+class Registry {
+ public:
+  // `store` must outlive the registry.
+  explicit Registry(RegistryStore* store) : store_(store) {}
+
+  absl::StatusOr<Region> CreateRegion(const Principal& principal,
+                                      const Region& region);
+  absl::StatusOr<Region> GetRegion(const Principal& principal,
+                                   const std::string& id);
+  absl::StatusOr<Region> UpdateRegion(
+      const Principal& principal, const Region& region,
+      const google::protobuf::FieldMask& update_mask);
+  absl::Status DeleteRegion(const Principal& principal, const std::string& id,
+                            const std::string& etag);
+  absl::StatusOr<v1::ListRegionsResponse> ListRegions(
+      const Principal& principal, const v1::ListRegionsRequest& request);
+
+  absl::StatusOr<Village> CreateVillage(const Principal& principal,
+                                        const Village& village);
+  absl::StatusOr<Village> GetVillage(const Principal& principal,
+                                     const std::string& id);
+  absl::StatusOr<Village> UpdateVillage(
+      const Principal& principal, const Village& village,
+      const google::protobuf::FieldMask& update_mask);
+  absl::Status DeleteVillage(const Principal& principal, const std::string& id,
+                             const std::string& etag);
+  absl::StatusOr<v1::ListVillagesResponse> ListVillages(
+      const Principal& principal, const v1::ListVillagesRequest& request);
+  absl::StatusOr<v1::BatchGetVillagesResponse> BatchGetVillages(
+      const Principal& principal, const v1::BatchGetVillagesRequest& request);
+  absl::StatusOr<v1::GetAncestorsResponse> GetAncestors(
+      const Principal& principal, const v1::GetAncestorsRequest& request);
+
+  // Starts an import on behalf of `principal` (who needs the admin role).
+  absl::StatusOr<std::unique_ptr<RegistryImport>> StartImport(
+      const Principal& principal);
+  // Starts an export of `request.root_id` (default: the principal's scope).
+  absl::StatusOr<std::unique_ptr<RegistryExport>> StartExport(
+      const Principal& principal, const v1::ExportRegistryRequest& request);
+
+  // Field rules that need no stored data; `field` prefixes the names in
+  // errors ("region", "records[3].region").
+  static absl::Status ValidateRegionFields(const Region& region,
+                                           absl::string_view field);
+  static absl::Status ValidateVillageFields(const Village& village,
+                                            absl::string_view field);
+
+ private:
+  friend class RegistryImport;
+
+  // Rules against stored data: the parent exists and is of a higher kind.
+  absl::Status ValidateParent(const Region& region, absl::string_view field);
+  // The region exists and can hold villages; returns its lineage.
+  absl::StatusOr<std::vector<std::string>> VillageRegionLineage(
+      const std::string& region_id, absl::string_view field);
+  // The id chain of a village: itself, then its region's lineage.
+  absl::StatusOr<std::vector<std::string>> VillageLineage(
+      const Village& village);
+  // The region a scoped principal is confined to; empty for global ones and
+  // NOT_FOUND when the scope is not a region (e.g. a village).
+  absl::StatusOr<std::string> ScopeRegion(const Principal& principal);
+
+  RegistryStore* store_;
+};
+
+}  // namespace fivestar::registry
+
+#endif  // FIVESTAR_SERVICES_REGISTRY_REGISTRY_H_

@@ -1,0 +1,256 @@
+#include "services/registry/registry_service.h"
+
+#include <memory>
+
+#include "common/rpc.h"
+#include "common/status.h"
+
+namespace fivestar::registry {
+namespace {
+
+// Records per export message: small enough to stay far below gRPC's message
+// size limit, large enough to amortize the per-message cost.
+constexpr int kExportChunkRecords = 500;
+
+// Receives an import chunk by chunk, answering each with progress, and
+// applies it when the client half-closes.
+class ImportReactor final
+    : public grpc::ServerBidiReactor<v1::ImportRegistryRequest,
+                                     v1::ImportRegistryResponse> {
+ public:
+  explicit ImportReactor(
+      absl::StatusOr<std::unique_ptr<RegistryImport>> import) {
+    if (!import.ok()) {
+      Finish(ToGrpcStatus(import.status()));
+      return;
+    }
+    import_ = *std::move(import);
+    StartRead(&request_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {  // The client half-closed: everything has arrived.
+      absl::StatusOr<ImportCounts> counts = import_->Finish();
+      if (!counts.ok()) {
+        Finish(ToGrpcStatus(counts.status()));
+        return;
+      }
+      response_.Clear();
+      response_.set_phase(v1::ImportRegistryResponse::DONE);
+      response_.set_records_received(import_->records_received());
+      response_.set_created(counts->created);
+      response_.set_updated(counts->updated);
+      response_.set_unchanged(counts->unchanged);
+      StartWriteAndFinish(&response_, grpc::WriteOptions(), grpc::Status::OK);
+      return;
+    }
+    if (absl::Status status = import_->Add(request_); !status.ok()) {
+      Finish(ToGrpcStatus(status));
+      return;
+    }
+    response_.Clear();
+    response_.set_phase(v1::ImportRegistryResponse::RECEIVED);
+    response_.set_records_received(import_->records_received());
+    StartWrite(&response_);
+  }
+
+  void OnWriteDone(bool ok) override {
+    if (!ok) {
+      Finish(grpc::Status(grpc::StatusCode::CANCELLED,
+                          "import abandoned: the client went away"));
+      return;
+    }
+    StartRead(&request_);
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  std::unique_ptr<RegistryImport> import_;
+  v1::ImportRegistryRequest request_;
+  v1::ImportRegistryResponse response_;
+};
+
+// Writes an export page by page, each page read when the last is sent.
+class ExportReactor final
+    : public grpc::ServerWriteReactor<v1::ExportRegistryResponse> {
+ public:
+  explicit ExportReactor(
+      absl::StatusOr<std::unique_ptr<RegistryExport>> export_or) {
+    if (!export_or.ok()) {
+      Finish(ToGrpcStatus(export_or.status()));
+      return;
+    }
+    export_ = *std::move(export_or);
+    WriteNext();
+  }
+
+  void OnWriteDone(bool ok) override {
+    if (!ok) {
+      Finish(grpc::Status(grpc::StatusCode::CANCELLED,
+                          "export abandoned: the client went away"));
+      return;
+    }
+    WriteNext();
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  void WriteNext() {
+    absl::StatusOr<std::vector<RegistryRecord>> records =
+        export_->Next(kExportChunkRecords);
+    if (!records.ok()) {
+      Finish(ToGrpcStatus(records.status()));
+      return;
+    }
+    if (records->empty()) {
+      Finish(grpc::Status::OK);
+      return;
+    }
+    response_.Clear();
+    for (RegistryRecord& record : *records) {
+      *response_.add_records() = std::move(record);
+    }
+    StartWrite(&response_);
+  }
+
+  std::unique_ptr<RegistryExport> export_;
+  v1::ExportRegistryResponse response_;
+};
+
+}  // namespace
+
+grpc::ServerUnaryReactor* RegistryServiceImpl::CreateRegion(
+    grpc::CallbackServerContext* context,
+    const v1::CreateRegionRequest* request, v1::Region* response) {
+  return RunUnary(context, *authenticator_, [&](const Principal& principal) {
+    ASSIGN_OR_RETURN(*response,
+                     registry_->CreateRegion(principal, request->region()));
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* RegistryServiceImpl::GetRegion(
+    grpc::CallbackServerContext* context, const v1::GetRegionRequest* request,
+    v1::Region* response) {
+  return RunUnary(context, *authenticator_, [&](const Principal& principal) {
+    ASSIGN_OR_RETURN(*response, registry_->GetRegion(principal, request->id()));
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* RegistryServiceImpl::UpdateRegion(
+    grpc::CallbackServerContext* context,
+    const v1::UpdateRegionRequest* request, v1::Region* response) {
+  return RunUnary(context, *authenticator_, [&](const Principal& principal) {
+    ASSIGN_OR_RETURN(*response,
+                     registry_->UpdateRegion(principal, request->region(),
+                                             request->update_mask()));
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* RegistryServiceImpl::DeleteRegion(
+    grpc::CallbackServerContext* context,
+    const v1::DeleteRegionRequest* request, google::protobuf::Empty*) {
+  return RunUnary(context, *authenticator_, [&](const Principal& principal) {
+    return registry_->DeleteRegion(principal, request->id(), request->etag());
+  });
+}
+
+grpc::ServerUnaryReactor* RegistryServiceImpl::ListRegions(
+    grpc::CallbackServerContext* context, const v1::ListRegionsRequest* request,
+    v1::ListRegionsResponse* response) {
+  return RunUnary(context, *authenticator_, [&](const Principal& principal) {
+    ASSIGN_OR_RETURN(*response, registry_->ListRegions(principal, *request));
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* RegistryServiceImpl::CreateVillage(
+    grpc::CallbackServerContext* context,
+    const v1::CreateVillageRequest* request, v1::Village* response) {
+  return RunUnary(context, *authenticator_, [&](const Principal& principal) {
+    ASSIGN_OR_RETURN(*response,
+                     registry_->CreateVillage(principal, request->village()));
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* RegistryServiceImpl::GetVillage(
+    grpc::CallbackServerContext* context, const v1::GetVillageRequest* request,
+    v1::Village* response) {
+  return RunUnary(context, *authenticator_, [&](const Principal& principal) {
+    ASSIGN_OR_RETURN(*response,
+                     registry_->GetVillage(principal, request->id()));
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* RegistryServiceImpl::UpdateVillage(
+    grpc::CallbackServerContext* context,
+    const v1::UpdateVillageRequest* request, v1::Village* response) {
+  return RunUnary(context, *authenticator_, [&](const Principal& principal) {
+    ASSIGN_OR_RETURN(*response,
+                     registry_->UpdateVillage(principal, request->village(),
+                                              request->update_mask()));
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* RegistryServiceImpl::DeleteVillage(
+    grpc::CallbackServerContext* context,
+    const v1::DeleteVillageRequest* request, google::protobuf::Empty*) {
+  return RunUnary(context, *authenticator_, [&](const Principal& principal) {
+    return registry_->DeleteVillage(principal, request->id(), request->etag());
+  });
+}
+
+grpc::ServerUnaryReactor* RegistryServiceImpl::ListVillages(
+    grpc::CallbackServerContext* context,
+    const v1::ListVillagesRequest* request,
+    v1::ListVillagesResponse* response) {
+  return RunUnary(context, *authenticator_, [&](const Principal& principal) {
+    ASSIGN_OR_RETURN(*response, registry_->ListVillages(principal, *request));
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* RegistryServiceImpl::BatchGetVillages(
+    grpc::CallbackServerContext* context,
+    const v1::BatchGetVillagesRequest* request,
+    v1::BatchGetVillagesResponse* response) {
+  return RunUnary(context, *authenticator_, [&](const Principal& principal) {
+    ASSIGN_OR_RETURN(*response,
+                     registry_->BatchGetVillages(principal, *request));
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* RegistryServiceImpl::GetAncestors(
+    grpc::CallbackServerContext* context,
+    const v1::GetAncestorsRequest* request,
+    v1::GetAncestorsResponse* response) {
+  return RunUnary(context, *authenticator_, [&](const Principal& principal) {
+    ASSIGN_OR_RETURN(*response, registry_->GetAncestors(principal, *request));
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerBidiReactor<v1::ImportRegistryRequest, v1::ImportRegistryResponse>*
+RegistryServiceImpl::ImportRegistry(grpc::CallbackServerContext* context) {
+  absl::StatusOr<Principal> principal = authenticator_->Authenticate(*context);
+  if (!principal.ok()) return new ImportReactor(principal.status());
+  return new ImportReactor(registry_->StartImport(*principal));
+}
+
+grpc::ServerWriteReactor<v1::ExportRegistryResponse>*
+RegistryServiceImpl::ExportRegistry(grpc::CallbackServerContext* context,
+                                    const v1::ExportRegistryRequest* request) {
+  absl::StatusOr<Principal> principal = authenticator_->Authenticate(*context);
+  if (!principal.ok()) return new ExportReactor(principal.status());
+  return new ExportReactor(registry_->StartExport(*principal, *request));
+}
+
+}  // namespace fivestar::registry

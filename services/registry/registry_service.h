@@ -1,0 +1,71 @@
+// The gRPC face of the registry: authenticates each call, hands it to the
+// Registry logic and maps the result onto the wire.
+#ifndef FIVESTAR_SERVICES_REGISTRY_REGISTRY_SERVICE_H_
+#define FIVESTAR_SERVICES_REGISTRY_REGISTRY_SERVICE_H_
+
+#include "common/auth.h"
+#include "fivestar/registry/v1/registry.grpc.pb.h"
+#include "services/registry/registry.h"
+
+namespace fivestar::registry {
+
+class RegistryServiceImpl final : public v1::RegistryService::CallbackService {
+ public:
+  // `registry` and `authenticator` must outlive the service.
+  RegistryServiceImpl(Registry* registry, const Authenticator* authenticator)
+      : registry_(registry), authenticator_(authenticator) {}
+
+  grpc::ServerUnaryReactor* CreateRegion(grpc::CallbackServerContext* context,
+                                         const v1::CreateRegionRequest* request,
+                                         v1::Region* response) override;
+  grpc::ServerUnaryReactor* GetRegion(grpc::CallbackServerContext* context,
+                                      const v1::GetRegionRequest* request,
+                                      v1::Region* response) override;
+  grpc::ServerUnaryReactor* UpdateRegion(grpc::CallbackServerContext* context,
+                                         const v1::UpdateRegionRequest* request,
+                                         v1::Region* response) override;
+  grpc::ServerUnaryReactor* DeleteRegion(grpc::CallbackServerContext* context,
+                                         const v1::DeleteRegionRequest* request,
+                                         google::protobuf::Empty* response) override;
+  grpc::ServerUnaryReactor* ListRegions(grpc::CallbackServerContext* context,
+                                        const v1::ListRegionsRequest* request,
+                                        v1::ListRegionsResponse* response) override;
+  grpc::ServerUnaryReactor* CreateVillage(
+      grpc::CallbackServerContext* context,
+      const v1::CreateVillageRequest* request, v1::Village* response) override;
+  grpc::ServerUnaryReactor* GetVillage(grpc::CallbackServerContext* context,
+                                       const v1::GetVillageRequest* request,
+                                       v1::Village* response) override;
+  grpc::ServerUnaryReactor* UpdateVillage(
+      grpc::CallbackServerContext* context,
+      const v1::UpdateVillageRequest* request, v1::Village* response) override;
+  grpc::ServerUnaryReactor* DeleteVillage(
+      grpc::CallbackServerContext* context,
+      const v1::DeleteVillageRequest* request,
+      google::protobuf::Empty* response) override;
+  grpc::ServerUnaryReactor* ListVillages(
+      grpc::CallbackServerContext* context,
+      const v1::ListVillagesRequest* request,
+      v1::ListVillagesResponse* response) override;
+  grpc::ServerUnaryReactor* BatchGetVillages(
+      grpc::CallbackServerContext* context,
+      const v1::BatchGetVillagesRequest* request,
+      v1::BatchGetVillagesResponse* response) override;
+  grpc::ServerUnaryReactor* GetAncestors(
+      grpc::CallbackServerContext* context,
+      const v1::GetAncestorsRequest* request,
+      v1::GetAncestorsResponse* response) override;
+  grpc::ServerBidiReactor<v1::ImportRegistryRequest, v1::ImportRegistryResponse>*
+  ImportRegistry(grpc::CallbackServerContext* context) override;
+  grpc::ServerWriteReactor<v1::ExportRegistryResponse>* ExportRegistry(
+      grpc::CallbackServerContext* context,
+      const v1::ExportRegistryRequest* request) override;
+
+ private:
+  Registry* registry_;
+  const Authenticator* authenticator_;
+};
+
+}  // namespace fivestar::registry
+
+#endif  // FIVESTAR_SERVICES_REGISTRY_REGISTRY_SERVICE_H_

@@ -1,0 +1,99 @@
+// Storage of regions and villages, behind an interface so that the embedded
+// SQLite store and a future PostgreSQL store are interchangeable. A store
+// keeps its data consistent on its own (every method is atomic; parents and
+// regions referenced by villages must exist; etags are compared inside the
+// write) but knows nothing of field rules or permissions: those belong to
+// the Registry logic above it.
+#ifndef FIVESTAR_SERVICES_REGISTRY_REGISTRY_STORE_H_
+#define FIVESTAR_SERVICES_REGISTRY_REGISTRY_STORE_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "fivestar/registry/v1/registry.pb.h"
+
+namespace fivestar::registry {
+
+using ::fivestar::registry::v1::Region;
+using ::fivestar::registry::v1::RegionKind;
+using ::fivestar::registry::v1::Village;
+
+// Which regions to list: those strictly below `ancestor_id` (any depth; all
+// when empty), of `kind` (any when unspecified), with id > `after_id`, in id
+// order, at most `limit`.
+struct RegionQuery {
+  std::string ancestor_id;
+  RegionKind kind = v1::REGION_KIND_UNSPECIFIED;
+  std::string after_id;
+  int limit = 100;
+};
+
+// Which villages to list: those below `ancestor_id` (all when empty), with
+// `target_level` (any when 0), with id > `after_id`, in id order, at most
+// `limit`.
+struct VillageQuery {
+  std::string ancestor_id;
+  int target_level = 0;
+  std::string after_id;
+  int limit = 100;
+};
+
+// What an import did (or, dry, would do).
+struct ImportCounts {
+  int64_t created = 0;
+  int64_t updated = 0;
+  int64_t unchanged = 0;
+};
+
+class RegistryStore {
+ public:
+  virtual ~RegistryStore() = default;
+
+  // NOT_FOUND when absent.
+  virtual absl::StatusOr<Region> GetRegion(const std::string& id) = 0;
+  // The ids from the region itself up to its root. NOT_FOUND when absent.
+  virtual absl::StatusOr<std::vector<std::string>> RegionLineage(
+      const std::string& id) = 0;
+  virtual absl::StatusOr<std::vector<Region>> ListRegions(
+      const RegionQuery& query) = 0;
+  // Stores a new region, setting create/update times and etag.
+  // ALREADY_EXISTS when the id is taken; FAILED_PRECONDITION when the parent
+  // does not exist.
+  virtual absl::StatusOr<Region> CreateRegion(const Region& region) = 0;
+  // Replaces a region (moving its subtree when the parent changed) if its
+  // etag is still `expected_etag`; ABORTED otherwise.
+  virtual absl::StatusOr<Region> UpdateRegion(
+      const Region& region, const std::string& expected_etag) = 0;
+  // Deletes a region if `expected_etag` is empty or current (ABORTED
+  // otherwise). FAILED_PRECONDITION while it has child regions or villages.
+  virtual absl::Status DeleteRegion(const std::string& id,
+                                    const std::string& expected_etag) = 0;
+
+  virtual absl::StatusOr<Village> GetVillage(const std::string& id) = 0;
+  // The villages in the order of `ids`; NOT_FOUND names the first missing.
+  virtual absl::StatusOr<std::vector<Village>> GetVillages(
+      const std::vector<std::string>& ids) = 0;
+  virtual absl::StatusOr<std::vector<Village>> ListVillages(
+      const VillageQuery& query) = 0;
+  // ALREADY_EXISTS when the id is taken; FAILED_PRECONDITION when the region
+  // does not exist.
+  virtual absl::StatusOr<Village> CreateVillage(const Village& village) = 0;
+  virtual absl::StatusOr<Village> UpdateVillage(
+      const Village& village, const std::string& expected_etag) = 0;
+  virtual absl::Status DeleteVillage(const std::string& id,
+                                     const std::string& expected_etag) = 0;
+
+  // Creates or replaces all `regions` (ordered parents first) and then all
+  // `villages` in one transaction. Records equal to the stored ones (output
+  // fields aside) are left untouched. With `dry_run`, counts and rolls back.
+  virtual absl::StatusOr<ImportCounts> Import(
+      const std::vector<Region>& regions, const std::vector<Village>& villages,
+      bool dry_run) = 0;
+};
+
+}  // namespace fivestar::registry
+
+#endif  // FIVESTAR_SERVICES_REGISTRY_REGISTRY_STORE_H_

@@ -1,0 +1,521 @@
+#include "services/registry/sqlite_registry_store.h"
+
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <google/protobuf/util/time_util.h>
+
+#include <algorithm>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/status.h"
+
+namespace fivestar::registry {
+namespace {
+
+using ::google::protobuf::util::TimeUtil;
+
+const SqliteMigration kMigrations[] = {
+    {1, "regions and villages", R"sql(
+CREATE TABLE regions (
+  id TEXT PRIMARY KEY,
+  parent_id TEXT REFERENCES regions(id),
+  kind INTEGER NOT NULL,
+  path TEXT NOT NULL UNIQUE,
+  version INTEGER NOT NULL,
+  create_time_us INTEGER NOT NULL,
+  update_time_us INTEGER NOT NULL,
+  body BLOB NOT NULL
+);
+CREATE INDEX regions_by_parent ON regions(parent_id);
+CREATE TABLE villages (
+  id TEXT PRIMARY KEY,
+  region_id TEXT NOT NULL REFERENCES regions(id),
+  target_level INTEGER NOT NULL,
+  version INTEGER NOT NULL,
+  create_time_us INTEGER NOT NULL,
+  update_time_us INTEGER NOT NULL,
+  body BLOB NOT NULL
+);
+CREATE INDEX villages_by_region ON villages(region_id, id);
+)sql"},
+};
+
+// The serialized form of a resource without its output-only fields, which
+// live in their own columns. Deterministic, so equal resources give equal
+// bytes (the import's "unchanged" test relies on it).
+template <typename Resource>
+std::string Body(const Resource& resource) {
+  Resource copy = resource;
+  copy.clear_create_time();
+  copy.clear_update_time();
+  copy.clear_etag();
+  std::string bytes;
+  google::protobuf::io::StringOutputStream stream(&bytes);
+  google::protobuf::io::CodedOutputStream coded(&stream);
+  coded.SetSerializationDeterministic(true);
+  copy.SerializeToCodedStream(&coded);
+  coded.Trim();
+  return bytes;
+}
+
+std::string Etag(int64_t version, int64_t update_time_us) {
+  return absl::StrCat(version, "-", update_time_us);
+}
+
+// Reads a resource from columns (body, version, create_time_us,
+// update_time_us) starting at `first`.
+template <typename Resource>
+absl::StatusOr<Resource> ReadResource(const SqliteStatement& stmt,
+                                      int first = 0) {
+  Resource resource;
+  if (!resource.ParseFromString(stmt.ColumnBlob(first))) {
+    return absl::DataLossError("stored record does not parse");
+  }
+  const int64_t version = stmt.ColumnInt64(first + 1);
+  const int64_t create_us = stmt.ColumnInt64(first + 2);
+  const int64_t update_us = stmt.ColumnInt64(first + 3);
+  *resource.mutable_create_time() =
+      TimeUtil::MicrosecondsToTimestamp(create_us);
+  *resource.mutable_update_time() =
+      TimeUtil::MicrosecondsToTimestamp(update_us);
+  resource.set_etag(Etag(version, update_us));
+  return resource;
+}
+
+// The exclusive upper bound of the paths below `path` (which ends in '/').
+std::string PathEnd(const std::string& path) {
+  std::string end = path;
+  end.back() = '/' + 1;
+  return end;
+}
+
+absl::Status EtagMismatch(absl::string_view kind, absl::string_view id) {
+  return absl::AbortedError(
+      absl::StrCat(kind, " ", id,
+                   " was changed by someone else (etag mismatch); read it "
+                   "again and retry"));
+}
+
+template <typename Resource>
+absl::StatusOr<std::vector<Resource>> ReadAll(SqliteStatement& stmt) {
+  std::vector<Resource> out;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) break;
+    ASSIGN_OR_RETURN(Resource resource, ReadResource<Resource>(stmt));
+    out.push_back(std::move(resource));
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<SqliteRegistryStore>> SqliteRegistryStore::Open(
+    const std::string& path, const Clock* clock) {
+  ASSIGN_OR_RETURN(std::unique_ptr<SqliteDatabase> db,
+                   SqliteDatabase::Open(path));
+  RETURN_IF_ERROR(db->Migrate(kMigrations));
+  return std::unique_ptr<SqliteRegistryStore>(
+      new SqliteRegistryStore(std::move(db), clock));
+}
+
+absl::StatusOr<std::string> SqliteRegistryStore::PathOf(const std::string& id) {
+  ASSIGN_OR_RETURN(SqliteStatement stmt,
+                   db_->Prepare("SELECT path FROM regions WHERE id = ?"));
+  stmt.Bind(1, id);
+  ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row) return absl::NotFoundError(absl::StrCat("region ", id, " not found"));
+  return stmt.ColumnText(0);
+}
+
+absl::StatusOr<Region> SqliteRegistryStore::GetRegionLocked(
+    const std::string& id) {
+  ASSIGN_OR_RETURN(SqliteStatement stmt,
+                   db_->Prepare("SELECT body, version, create_time_us, "
+                                "update_time_us FROM regions WHERE id = ?"));
+  stmt.Bind(1, id);
+  ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row) return absl::NotFoundError(absl::StrCat("region ", id, " not found"));
+  return ReadResource<Region>(stmt);
+}
+
+absl::StatusOr<Region> SqliteRegistryStore::GetRegion(const std::string& id) {
+  absl::MutexLock lock(&mu_);
+  return GetRegionLocked(id);
+}
+
+absl::StatusOr<std::vector<std::string>> SqliteRegistryStore::RegionLineage(
+    const std::string& id) {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(std::string path, PathOf(id));
+  std::vector<std::string> lineage =
+      absl::StrSplit(path, '/', absl::SkipEmpty());
+  std::reverse(lineage.begin(), lineage.end());
+  return lineage;
+}
+
+absl::StatusOr<std::vector<Region>> SqliteRegistryStore::ListRegions(
+    const RegionQuery& query) {
+  absl::MutexLock lock(&mu_);
+  std::string lower = "/";
+  std::string upper = "0";  // Just past every path, which all start with '/'.
+  if (!query.ancestor_id.empty()) {
+    ASSIGN_OR_RETURN(std::string path, PathOf(query.ancestor_id));
+    upper = PathEnd(path);
+    lower = path;
+  }
+  ASSIGN_OR_RETURN(
+      SqliteStatement stmt,
+      db_->Prepare("SELECT body, version, create_time_us, update_time_us "
+                   "FROM regions WHERE path > ?1 AND path < ?2 "
+                   "AND (?3 = 0 OR kind = ?3) AND id > ?4 "
+                   "ORDER BY id LIMIT ?5"));
+  stmt.Bind(1, lower)
+      .Bind(2, upper)
+      .Bind(3, static_cast<int>(query.kind))
+      .Bind(4, query.after_id)
+      .Bind(5, query.limit);
+  return ReadAll<Region>(stmt);
+}
+
+absl::StatusOr<Region> SqliteRegistryStore::InsertRegionLocked(
+    const Region& region) {
+  std::string path = "/";
+  if (!region.parent_id().empty()) {
+    absl::StatusOr<std::string> parent_path = PathOf(region.parent_id());
+    if (absl::IsNotFound(parent_path.status())) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "region.parent_id: region ", region.parent_id(), " does not exist"));
+    }
+    RETURN_IF_ERROR(parent_path.status());
+    path = *parent_path;
+  }
+  absl::StrAppend(&path, region.id(), "/");
+  const int64_t now = absl::ToUnixMicros(clock_->Now());
+  ASSIGN_OR_RETURN(
+      SqliteStatement stmt,
+      db_->Prepare("INSERT INTO regions(id, parent_id, kind, path, version, "
+                   "create_time_us, update_time_us, body) "
+                   "VALUES(?, NULLIF(?, ''), ?, ?, 1, ?, ?, ?)"));
+  stmt.Bind(1, region.id())
+      .Bind(2, region.parent_id())
+      .Bind(3, static_cast<int>(region.kind()))
+      .Bind(4, path)
+      .Bind(5, now)
+      .Bind(6, now)
+      .BindBlob(7, Body(region));
+  absl::Status status = stmt.Run();
+  if (absl::IsAlreadyExists(status)) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("region ", region.id(), " already exists"));
+  }
+  RETURN_IF_ERROR(status);
+  Region stored = region;
+  *stored.mutable_create_time() = TimeUtil::MicrosecondsToTimestamp(now);
+  *stored.mutable_update_time() = TimeUtil::MicrosecondsToTimestamp(now);
+  stored.set_etag(Etag(1, now));
+  return stored;
+}
+
+absl::StatusOr<Region> SqliteRegistryStore::CreateRegion(const Region& region) {
+  absl::MutexLock lock(&mu_);
+  return InsertRegionLocked(region);
+}
+
+absl::StatusOr<Region> SqliteRegistryStore::ReplaceRegionLocked(
+    const Region& current, const Region& region) {
+  const int64_t now = absl::ToUnixMicros(clock_->Now());
+  if (region.parent_id() != current.parent_id()) {
+    ASSIGN_OR_RETURN(std::string old_path, PathOf(region.id()));
+    std::string new_path = "/";
+    if (!region.parent_id().empty()) {
+      absl::StatusOr<std::string> parent_path = PathOf(region.parent_id());
+      if (absl::IsNotFound(parent_path.status())) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("region.parent_id: region ", region.parent_id(),
+                         " does not exist"));
+      }
+      RETURN_IF_ERROR(parent_path.status());
+      new_path = *parent_path;
+    }
+    absl::StrAppend(&new_path, region.id(), "/");
+    if (absl::StartsWith(new_path, old_path)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("region.parent_id: ", region.parent_id(),
+                       " lies below ", region.id(), "; a region cannot "
+                       "become its own ancestor"));
+    }
+    // Move the region and its whole subtree in one statement.
+    ASSIGN_OR_RETURN(
+        SqliteStatement move,
+        db_->Prepare("UPDATE regions SET path = ?1 || substr(path, ?2) "
+                     "WHERE path >= ?3 AND path < ?4"));
+    move.Bind(1, new_path)
+        .Bind(2, static_cast<int64_t>(old_path.size()) + 1)
+        .Bind(3, old_path)
+        .Bind(4, PathEnd(old_path));
+    RETURN_IF_ERROR(move.Run());
+  }
+  ASSIGN_OR_RETURN(
+      SqliteStatement stmt,
+      db_->Prepare("UPDATE regions SET parent_id = NULLIF(?2, ''), "
+                   "version = version + 1, update_time_us = ?3, body = ?4 "
+                   "WHERE id = ?1 RETURNING version, create_time_us"));
+  stmt.Bind(1, region.id())
+      .Bind(2, region.parent_id())
+      .Bind(3, now)
+      .BindBlob(4, Body(region));
+  ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row) {
+    return absl::NotFoundError(absl::StrCat("region ", region.id(), " not found"));
+  }
+  Region stored = region;
+  *stored.mutable_create_time() =
+      TimeUtil::MicrosecondsToTimestamp(stmt.ColumnInt64(1));
+  *stored.mutable_update_time() = TimeUtil::MicrosecondsToTimestamp(now);
+  stored.set_etag(Etag(stmt.ColumnInt64(0), now));
+  return stored;
+}
+
+absl::StatusOr<Region> SqliteRegistryStore::UpdateRegion(
+    const Region& region, const std::string& expected_etag) {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(auto txn, SqliteTransaction::Begin(db_.get()));
+  ASSIGN_OR_RETURN(Region current, GetRegionLocked(region.id()));
+  if (current.etag() != expected_etag) {
+    return EtagMismatch("region", region.id());
+  }
+  ASSIGN_OR_RETURN(Region stored, ReplaceRegionLocked(current, region));
+  RETURN_IF_ERROR(txn->Commit());
+  return stored;
+}
+
+absl::Status SqliteRegistryStore::DeleteRegion(
+    const std::string& id, const std::string& expected_etag) {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(auto txn, SqliteTransaction::Begin(db_.get()));
+  ASSIGN_OR_RETURN(Region current, GetRegionLocked(id));
+  if (!expected_etag.empty() && current.etag() != expected_etag) {
+    return EtagMismatch("region", id);
+  }
+  ASSIGN_OR_RETURN(
+      SqliteStatement children,
+      db_->Prepare("SELECT (SELECT COUNT(*) FROM regions WHERE parent_id = ?1),"
+                   " (SELECT COUNT(*) FROM villages WHERE region_id = ?1)"));
+  children.Bind(1, id);
+  RETURN_IF_ERROR(children.Step().status());
+  const int64_t regions = children.ColumnInt64(0);
+  const int64_t villages = children.ColumnInt64(1);
+  if (regions > 0 || villages > 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "region ", id, " still has ", regions, " child regions and ", villages,
+        " villages; delete or move them first"));
+  }
+  ASSIGN_OR_RETURN(SqliteStatement del,
+                   db_->Prepare("DELETE FROM regions WHERE id = ?"));
+  RETURN_IF_ERROR(del.Bind(1, id).Run());
+  return txn->Commit();
+}
+
+absl::StatusOr<Village> SqliteRegistryStore::GetVillageLocked(
+    const std::string& id) {
+  ASSIGN_OR_RETURN(SqliteStatement stmt,
+                   db_->Prepare("SELECT body, version, create_time_us, "
+                                "update_time_us FROM villages WHERE id = ?"));
+  stmt.Bind(1, id);
+  ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row) {
+    return absl::NotFoundError(absl::StrCat("village ", id, " not found"));
+  }
+  return ReadResource<Village>(stmt);
+}
+
+absl::StatusOr<Village> SqliteRegistryStore::GetVillage(const std::string& id) {
+  absl::MutexLock lock(&mu_);
+  return GetVillageLocked(id);
+}
+
+absl::StatusOr<std::vector<Village>> SqliteRegistryStore::GetVillages(
+    const std::vector<std::string>& ids) {
+  absl::MutexLock lock(&mu_);
+  std::vector<Village> villages;
+  villages.reserve(ids.size());
+  for (const std::string& id : ids) {
+    ASSIGN_OR_RETURN(Village village, GetVillageLocked(id));
+    villages.push_back(std::move(village));
+  }
+  return villages;
+}
+
+absl::StatusOr<std::vector<Village>> SqliteRegistryStore::ListVillages(
+    const VillageQuery& query) {
+  absl::MutexLock lock(&mu_);
+  if (query.ancestor_id.empty()) {
+    ASSIGN_OR_RETURN(
+        SqliteStatement stmt,
+        db_->Prepare("SELECT body, version, create_time_us, update_time_us "
+                     "FROM villages WHERE (?1 = 0 OR target_level = ?1) "
+                     "AND id > ?2 ORDER BY id LIMIT ?3"));
+    stmt.Bind(1, query.target_level).Bind(2, query.after_id).Bind(3, query.limit);
+    return ReadAll<Village>(stmt);
+  }
+  ASSIGN_OR_RETURN(std::string path, PathOf(query.ancestor_id));
+  ASSIGN_OR_RETURN(
+      SqliteStatement stmt,
+      db_->Prepare("SELECT body, version, create_time_us, update_time_us "
+                   "FROM villages WHERE region_id IN "
+                   "(SELECT id FROM regions WHERE path >= ?1 AND path < ?2) "
+                   "AND (?3 = 0 OR target_level = ?3) AND id > ?4 "
+                   "ORDER BY id LIMIT ?5"));
+  stmt.Bind(1, path)
+      .Bind(2, PathEnd(path))
+      .Bind(3, query.target_level)
+      .Bind(4, query.after_id)
+      .Bind(5, query.limit);
+  return ReadAll<Village>(stmt);
+}
+
+absl::StatusOr<Village> SqliteRegistryStore::InsertVillageLocked(
+    const Village& village) {
+  absl::StatusOr<std::string> region_path = PathOf(village.region_id());
+  if (absl::IsNotFound(region_path.status())) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "village.region_id: region ", village.region_id(), " does not exist"));
+  }
+  RETURN_IF_ERROR(region_path.status());
+  const int64_t now = absl::ToUnixMicros(clock_->Now());
+  ASSIGN_OR_RETURN(
+      SqliteStatement stmt,
+      db_->Prepare("INSERT INTO villages(id, region_id, target_level, version, "
+                   "create_time_us, update_time_us, body) "
+                   "VALUES(?, ?, ?, 1, ?, ?, ?)"));
+  stmt.Bind(1, village.id())
+      .Bind(2, village.region_id())
+      .Bind(3, village.target_level())
+      .Bind(4, now)
+      .Bind(5, now)
+      .BindBlob(6, Body(village));
+  absl::Status status = stmt.Run();
+  if (absl::IsAlreadyExists(status)) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("village ", village.id(), " already exists"));
+  }
+  RETURN_IF_ERROR(status);
+  Village stored = village;
+  *stored.mutable_create_time() = TimeUtil::MicrosecondsToTimestamp(now);
+  *stored.mutable_update_time() = TimeUtil::MicrosecondsToTimestamp(now);
+  stored.set_etag(Etag(1, now));
+  return stored;
+}
+
+absl::StatusOr<Village> SqliteRegistryStore::CreateVillage(
+    const Village& village) {
+  absl::MutexLock lock(&mu_);
+  return InsertVillageLocked(village);
+}
+
+absl::StatusOr<Village> SqliteRegistryStore::ReplaceVillageLocked(
+    const Village& current, const Village& village) {
+  if (village.region_id() != current.region_id()) {
+    absl::StatusOr<std::string> region_path = PathOf(village.region_id());
+    if (absl::IsNotFound(region_path.status())) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("village.region_id: region ", village.region_id(),
+                       " does not exist"));
+    }
+    RETURN_IF_ERROR(region_path.status());
+  }
+  const int64_t now = absl::ToUnixMicros(clock_->Now());
+  ASSIGN_OR_RETURN(
+      SqliteStatement stmt,
+      db_->Prepare("UPDATE villages SET region_id = ?2, target_level = ?3, "
+                   "version = version + 1, update_time_us = ?4, body = ?5 "
+                   "WHERE id = ?1 RETURNING version, create_time_us"));
+  stmt.Bind(1, village.id())
+      .Bind(2, village.region_id())
+      .Bind(3, village.target_level())
+      .Bind(4, now)
+      .BindBlob(5, Body(village));
+  ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row) {
+    return absl::NotFoundError(
+        absl::StrCat("village ", village.id(), " not found"));
+  }
+  Village stored = village;
+  *stored.mutable_create_time() =
+      TimeUtil::MicrosecondsToTimestamp(stmt.ColumnInt64(1));
+  *stored.mutable_update_time() = TimeUtil::MicrosecondsToTimestamp(now);
+  stored.set_etag(Etag(stmt.ColumnInt64(0), now));
+  return stored;
+}
+
+absl::StatusOr<Village> SqliteRegistryStore::UpdateVillage(
+    const Village& village, const std::string& expected_etag) {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(auto txn, SqliteTransaction::Begin(db_.get()));
+  ASSIGN_OR_RETURN(Village current, GetVillageLocked(village.id()));
+  if (current.etag() != expected_etag) {
+    return EtagMismatch("village", village.id());
+  }
+  ASSIGN_OR_RETURN(Village stored, ReplaceVillageLocked(current, village));
+  RETURN_IF_ERROR(txn->Commit());
+  return stored;
+}
+
+absl::Status SqliteRegistryStore::DeleteVillage(
+    const std::string& id, const std::string& expected_etag) {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(auto txn, SqliteTransaction::Begin(db_.get()));
+  ASSIGN_OR_RETURN(Village current, GetVillageLocked(id));
+  if (!expected_etag.empty() && current.etag() != expected_etag) {
+    return EtagMismatch("village", id);
+  }
+  ASSIGN_OR_RETURN(SqliteStatement del,
+                   db_->Prepare("DELETE FROM villages WHERE id = ?"));
+  RETURN_IF_ERROR(del.Bind(1, id).Run());
+  return txn->Commit();
+}
+
+absl::StatusOr<ImportCounts> SqliteRegistryStore::Import(
+    const std::vector<Region>& regions, const std::vector<Village>& villages,
+    bool dry_run) {
+  absl::MutexLock lock(&mu_);
+  ImportCounts counts;
+  ASSIGN_OR_RETURN(auto txn, SqliteTransaction::Begin(db_.get()));
+  for (const Region& region : regions) {
+    absl::StatusOr<Region> current = GetRegionLocked(region.id());
+    if (absl::IsNotFound(current.status())) {
+      RETURN_IF_ERROR(InsertRegionLocked(region).status());
+      ++counts.created;
+      continue;
+    }
+    RETURN_IF_ERROR(current.status());
+    if (Body(*current) == Body(region)) {
+      ++counts.unchanged;
+      continue;
+    }
+    RETURN_IF_ERROR(ReplaceRegionLocked(*current, region).status());
+    ++counts.updated;
+  }
+  for (const Village& village : villages) {
+    absl::StatusOr<Village> current = GetVillageLocked(village.id());
+    if (absl::IsNotFound(current.status())) {
+      RETURN_IF_ERROR(InsertVillageLocked(village).status());
+      ++counts.created;
+      continue;
+    }
+    RETURN_IF_ERROR(current.status());
+    if (Body(*current) == Body(village)) {
+      ++counts.unchanged;
+      continue;
+    }
+    RETURN_IF_ERROR(ReplaceVillageLocked(*current, village).status());
+    ++counts.updated;
+  }
+  if (!dry_run) RETURN_IF_ERROR(txn->Commit());
+  return counts;
+}
+
+}  // namespace fivestar::registry
