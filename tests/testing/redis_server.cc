@@ -1,0 +1,115 @@
+#include "tests/testing/redis_server.h"
+
+#include <arpa/inet.h>
+#include <hiredis/hiredis.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+
+namespace fivestar::testing {
+
+absl::StatusOr<int> PickFreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return absl::UnavailableError("socket() failed");
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = 0;
+  socklen_t length = sizeof(address);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+    close(fd);
+    return absl::UnavailableError("cannot bind a loopback port");
+  }
+  const int port = ntohs(address.sin_port);
+  close(fd);
+  return port;
+}
+
+namespace {
+
+bool Pings(int port) {
+  timeval timeout{0, 200'000};
+  redisContext* context =
+      redisConnectWithTimeout("127.0.0.1", port, timeout);
+  if (context == nullptr) return false;
+  bool ok = false;
+  if (context->err == 0) {
+    auto* reply = static_cast<redisReply*>(redisCommand(context, "PING"));
+    ok = reply != nullptr && reply->type == REDIS_REPLY_STATUS &&
+         std::string(reply->str, reply->len) == "PONG";
+    if (reply != nullptr) freeReplyObject(reply);
+  }
+  redisFree(context);
+  return ok;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<RedisServer>> RedisServer::Start() {
+  std::unique_ptr<RedisServer> server(new RedisServer());
+  // Another process may take the port between picking and binding; retry.
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    absl::StatusOr<int> port = PickFreePort();
+    if (!port.ok()) return port.status();
+    const std::string port_text = std::to_string(*port);
+    const std::string log = server->dir_.File("redis.log");
+    std::vector<std::string> args = {
+        "redis-server", "--port",    port_text,        "--bind",
+        "127.0.0.1",    "--save",    "",               "--appendonly",
+        "no",           "--dir",     server->dir_.path(), "--logfile",
+        log,            "--daemonize", "no"};
+    pid_t pid = fork();
+    if (pid < 0) return absl::UnavailableError("fork failed");
+    if (pid == 0) {
+      std::vector<char*> argv;
+      for (std::string& arg : args) argv.push_back(arg.data());
+      argv.push_back(nullptr);
+      execvp("redis-server", argv.data());
+      _exit(127);
+    }
+    server->pid_ = pid;
+    server->port_ = *port;
+    const absl::Time deadline = absl::Now() + absl::Seconds(5);
+    while (absl::Now() < deadline) {
+      if (Pings(*port)) return server;
+      int status = 0;
+      if (waitpid(pid, &status, WNOHANG) == pid) {
+        server->pid_ = -1;  // Exited: most likely the port was taken.
+        break;
+      }
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+    server->Stop();
+  }
+  return absl::UnavailableError(
+      "redis-server did not start (is it installed and on PATH?)");
+}
+
+RedisServer::~RedisServer() { Stop(); }
+
+void RedisServer::Stop() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGTERM);
+  const absl::Time deadline = absl::Now() + absl::Seconds(5);
+  int status = 0;
+  while (waitpid(pid_, &status, WNOHANG) == 0) {
+    if (absl::Now() > deadline) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, &status, 0);
+      break;
+    }
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  pid_ = -1;
+}
+
+}  // namespace fivestar::testing

@@ -1,0 +1,40 @@
+// A real redis-server for tests: started on a free loopback port in its own
+// temporary directory, with persistence off, and stopped by pid.
+#ifndef FIVESTAR_TESTS_TESTING_REDIS_SERVER_H_
+#define FIVESTAR_TESTS_TESTING_REDIS_SERVER_H_
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "tests/testing/temp_dir.h"
+
+namespace fivestar::testing {
+
+class RedisServer {
+ public:
+  // Starts redis-server (from PATH) and waits until it answers PING.
+  // UNAVAILABLE when it cannot be started within a few seconds.
+  static absl::StatusOr<std::unique_ptr<RedisServer>> Start();
+  ~RedisServer();
+
+  int port() const { return port_; }
+  std::string host() const { return "127.0.0.1"; }
+  // Stops the server now (SIGTERM, then SIGKILL); later calls do nothing.
+  void Stop();
+
+ private:
+  RedisServer() = default;
+  TempDir dir_;
+  pid_t pid_ = -1;
+  int port_ = 0;
+};
+
+// A TCP port on 127.0.0.1 that was free a moment ago.
+absl::StatusOr<int> PickFreePort();
+
+}  // namespace fivestar::testing
+
+#endif  // FIVESTAR_TESTS_TESTING_REDIS_SERVER_H_
