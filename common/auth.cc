@@ -43,8 +43,8 @@ std::string Sha256Hex(absl::string_view data) {
   unsigned char digest[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(),
          digest);
-  return absl::BytesToHexString(absl::string_view(
-      reinterpret_cast<const char*>(digest), sizeof(digest)));
+  return absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(digest), sizeof(digest)));
 }
 
 absl::StatusOr<TokenTable> TokenTable::Parse(absl::string_view text) {
@@ -116,7 +116,9 @@ absl::StatusOr<Principal> Authenticator::Authenticate(
         "missing \"authorization: Bearer <token>\" metadata");
   }
   absl::string_view value(it->second.data(), it->second.size());
-  if (!absl::ConsumePrefix(&value, "Bearer ") || value.empty()) {
+  // The scheme name is case-insensitive (RFC 6750 via RFC 7235).
+  if (!absl::StartsWithIgnoreCase(value, "bearer ") ||
+      (value.remove_prefix(7), value.empty())) {
     return absl::UnauthenticatedError(
         "authorization metadata must be \"Bearer <token>\"");
   }
@@ -130,9 +132,9 @@ absl::StatusOr<Principal> Authenticator::Authenticate(
 absl::Status AuthorizeRole(const Principal& principal, Role required,
                            absl::string_view what) {
   if (principal.role < required) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        principal.name, " (", RoleName(principal.role), ") may not ", what,
-        ": needs role ", RoleName(required)));
+    return absl::PermissionDeniedError(
+        absl::StrCat(principal.name, " (", RoleName(principal.role),
+                     ") may not ", what, ": needs role ", RoleName(required)));
   }
   return absl::OkStatus();
 }
@@ -147,9 +149,9 @@ absl::Status Authorize(const Principal& principal, Role required,
   if (principal.is_global() || absl::c_linear_search(chain, principal.scope)) {
     return absl::OkStatus();
   }
-  return absl::PermissionDeniedError(
-      absl::StrCat(principal.name, " may not ", what, ": outside its scope ",
-                   principal.scope));
+  return absl::PermissionDeniedError(absl::StrCat(principal.name, " may not ",
+                                                  what, ": outside its scope ",
+                                                  principal.scope));
 }
 
 }  // namespace fivestar

@@ -21,8 +21,8 @@ absl::Status InitLogging(absl::string_view service, absl::string_view level) {
   }
   spdlog::drop(std::string(service));
   auto logger = spdlog::stderr_logger_mt(std::string(service));
-  logger->set_pattern(absl::StrCat("ts=%Y-%m-%dT%H:%M:%S.%e%z level=%l service=",
-                                   service, " %v"));
+  logger->set_pattern(absl::StrCat(
+      "ts=%Y-%m-%dT%H:%M:%S.%e%z level=%l service=", service, " %v"));
   logger->set_level(parsed);
   logger->flush_on(spdlog::level::warn);
   spdlog::set_default_logger(std::move(logger));
@@ -35,7 +35,8 @@ std::string LogValue(absl::string_view value) {
   }
   return absl::StrCat(
       "\"",
-      absl::StrReplaceAll(value, {{"\\", "\\\\"}, {"\"", "\\\""}, {"\n", "\\n"}}),
+      absl::StrReplaceAll(value,
+                          {{"\\", "\\\\"}, {"\"", "\\\""}, {"\n", "\\n"}}),
       "\"");
 }
 

@@ -127,8 +127,7 @@ absl::StatusOr<std::unique_ptr<ServerHost>> ServerHost::Start(
 ServerHost::~ServerHost() { Shutdown(); }
 
 void ServerHost::SetServing(bool serving) {
-  grpc::HealthCheckServiceInterface* health =
-      server_->GetHealthCheckService();
+  grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
   health->SetServingStatus(serving);
   for (const std::string& name : service_names_) {
     health->SetServingStatus(name, serving);

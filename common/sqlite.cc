@@ -2,9 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
-#include "common/logging.h"
-
 #include "absl/strings/str_cat.h"
+#include "common/logging.h"
 
 namespace fivestar {
 
@@ -102,8 +101,8 @@ absl::StatusOr<std::unique_ptr<SqliteDatabase>> SqliteDatabase::Open(
       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
       nullptr);
   if (rc != SQLITE_OK) {
-    std::string message = handle != nullptr ? sqlite3_errmsg(handle)
-                                            : sqlite3_errstr(rc);
+    std::string message =
+        handle != nullptr ? sqlite3_errmsg(handle) : sqlite3_errstr(rc);
     sqlite3_close(handle);
     return absl::UnavailableError(
         absl::StrCat("cannot open database ", path, ": ", message));
@@ -125,8 +124,8 @@ SqliteDatabase::~SqliteDatabase() {
 
 absl::Status SqliteDatabase::Execute(absl::string_view sql) {
   char* message = nullptr;
-  int rc = sqlite3_exec(db_, std::string(sql).c_str(), nullptr, nullptr,
-                        &message);
+  int rc =
+      sqlite3_exec(db_, std::string(sql).c_str(), nullptr, nullptr, &message);
   if (rc != SQLITE_OK) {
     std::string text = message != nullptr ? message : sqlite3_errstr(rc);
     sqlite3_free(message);
@@ -200,9 +199,8 @@ absl::Status SqliteDatabase::Migrate(
     absl::StatusOr<SqliteStatement> record = Prepare(
         "INSERT INTO schema_migrations(version, description) VALUES(?, ?)");
     if (!record.ok()) return record.status();
-    status = record->Bind(1, migration.version)
-                 .Bind(2, migration.description)
-                 .Run();
+    status =
+        record->Bind(1, migration.version).Bind(2, migration.description).Run();
     if (!status.ok()) return status;
     status = (*txn)->Commit();
     if (!status.ok()) return status;
@@ -219,9 +217,8 @@ int64_t SqliteDatabase::LastInsertRowId() const {
 int SqliteDatabase::Changes() const { return sqlite3_changes(db_); }
 
 absl::Status SqliteDatabase::Error(int code, absl::string_view context) const {
-  std::string message =
-      absl::StrCat(sqlite3_errstr(code), " (", sqlite3_errmsg(db_), ") in: ",
-                   context);
+  std::string message = absl::StrCat(sqlite3_errstr(code), " (",
+                                     sqlite3_errmsg(db_), ") in: ", context);
   switch (code & 0xff) {
     case SQLITE_CONSTRAINT:
       if (code == SQLITE_CONSTRAINT_PRIMARYKEY ||

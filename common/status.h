@@ -31,16 +31,16 @@ absl::Status FieldError(absl::string_view field, absl::string_view rule);
 #define FIVESTAR_STATUS_CONCAT_(a, b) FIVESTAR_STATUS_CONCAT_INNER_(a, b)
 
 // Returns from the enclosing function when `expr` (an absl::Status) is not OK.
-#define RETURN_IF_ERROR(expr)                                \
-  do {                                                       \
-    ::absl::Status fivestar_status_ = (expr);                \
-    if (!fivestar_status_.ok()) return fivestar_status_;     \
+#define RETURN_IF_ERROR(expr)                            \
+  do {                                                   \
+    ::absl::Status fivestar_status_ = (expr);            \
+    if (!fivestar_status_.ok()) return fivestar_status_; \
   } while (false)
 
 // Evaluates `rexpr` (an absl::StatusOr<T>); returns its status when not OK,
 // otherwise moves its value into `lhs` (a declaration or an lvalue).
-#define ASSIGN_OR_RETURN(lhs, rexpr)                                       \
-  ASSIGN_OR_RETURN_IMPL_(                                                  \
+#define ASSIGN_OR_RETURN(lhs, rexpr) \
+  ASSIGN_OR_RETURN_IMPL_(            \
       FIVESTAR_STATUS_CONCAT_(fivestar_statusor_, __LINE__), lhs, rexpr)
 
 #define ASSIGN_OR_RETURN_IMPL_(statusor, lhs, rexpr) \

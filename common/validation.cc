@@ -12,9 +12,8 @@ namespace fivestar {
 absl::Status ValidateId(absl::string_view field, absl::string_view id) {
   if (id.empty()) return FieldError(field, "required");
   if (id.size() > 64) {
-    return FieldError(field,
-                      absl::StrCat("must be at most 64 characters, got ",
-                                   id.size()));
+    return FieldError(
+        field, absl::StrCat("must be at most 64 characters, got ", id.size()));
   }
   for (char c : id) {
     if (!absl::ascii_isalnum(c) && c != '.' && c != '_' && c != '-') {
@@ -40,17 +39,17 @@ absl::Status ValidateText(absl::string_view field, absl::string_view text,
   const size_t length = Utf8Length(text);
   if (length == 0 && min_chars > 0) return FieldError(field, "required");
   if (length < min_chars || length > max_chars) {
-    return FieldError(field, absl::StrCat("must be ", min_chars, "..",
-                                          max_chars, " characters, got ",
-                                          length));
+    return FieldError(field,
+                      absl::StrCat("must be ", min_chars, "..", max_chars,
+                                   " characters, got ", length));
   }
   for (char c : text) {
     if (absl::ascii_iscntrl(c)) {
       return FieldError(field, "must not contain control characters");
     }
   }
-  if (!text.empty() && (absl::ascii_isspace(text.front()) ||
-                        absl::ascii_isspace(text.back()))) {
+  if (!text.empty() &&
+      (absl::ascii_isspace(text.front()) || absl::ascii_isspace(text.back()))) {
     return FieldError(field, "must not start or end with whitespace");
   }
   return absl::OkStatus();
@@ -59,8 +58,8 @@ absl::Status ValidateText(absl::string_view field, absl::string_view text,
 absl::Status ValidateRange(absl::string_view field, int64_t value, int64_t min,
                            int64_t max) {
   if (value < min || value > max) {
-    return FieldError(field,
-                      absl::StrCat("must be ", min, "..", max, ", got ", value));
+    return FieldError(
+        field, absl::StrCat("must be ", min, "..", max, ", got ", value));
   }
   return absl::OkStatus();
 }
@@ -92,8 +91,8 @@ absl::StatusOr<int> EffectivePageSize(int requested, int default_size,
                                       int max) {
   if (requested == 0) return default_size;
   if (requested < 0 || requested > max) {
-    return FieldError("page_size", absl::StrCat("must be 0..", max, ", got ",
-                                                requested));
+    return FieldError("page_size",
+                      absl::StrCat("must be 0..", max, ", got ", requested));
   }
   return requested;
 }

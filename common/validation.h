@@ -32,13 +32,12 @@ absl::Status ValidateRange(absl::string_view field, int64_t value, int64_t min,
 // Free tags: at most max_tags, each 1..max_chars characters, no duplicates.
 absl::Status ValidateTags(
     absl::string_view field,
-    const google::protobuf::RepeatedPtrField<std::string>& tags,
-    int max_tags, size_t max_chars);
+    const google::protobuf::RepeatedPtrField<std::string>& tags, int max_tags,
+    size_t max_chars);
 
 // The page size to use for a List request: `requested` when 1..max,
 // `default_size` when 0, INVALID_ARGUMENT otherwise.
-absl::StatusOr<int> EffectivePageSize(int requested, int default_size,
-                                      int max);
+absl::StatusOr<int> EffectivePageSize(int requested, int default_size, int max);
 
 // Page tokens: opaque to clients, bound to the request's filters. Encodes
 // the position after which the next page starts.

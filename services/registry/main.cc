@@ -2,12 +2,11 @@
 // environment variables) configure it; see --help.
 #include <spdlog/spdlog.h>
 
-#include "common/logging.h"
-
 #include <cstdlib>
 
 #include "absl/flags/flag.h"
 #include "common/flags.h"
+#include "common/logging.h"
 #include "common/server.h"
 #include "services/registry/registry.h"
 #include "services/registry/registry_service.h"
@@ -42,7 +41,8 @@ int Run() {
   registry::Registry logic(store->get());
   registry::RegistryServiceImpl service(&logic, &*authenticator);
   auto host = ServerHost::Start(
-      *config, {{&service, registry::v1::RegistryService::service_full_name()}});
+      *config,
+      {{&service, registry::v1::RegistryService::service_full_name()}});
   if (!host.ok()) {
     spdlog::critical("msg=cannot_start error=\"{}\"", host.status().message());
     return 1;

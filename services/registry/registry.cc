@@ -27,12 +27,21 @@ const std::vector<std::string>& RegionMutableFields() {
 }
 
 const std::vector<std::string>& VillageMutableFields() {
-  static const auto* fields = new std::vector<std::string>{
-      "name",          "name_en",           "region_id",
-      "kind",          "branch_secretary",  "committee_members",
-      "party_members", "households",        "population",
-      "grids",         "signature_industries", "guidance_officer",
-      "target_level",  "target_year"};
+  static const auto* fields =
+      new std::vector<std::string>{"name",
+                                   "name_en",
+                                   "region_id",
+                                   "kind",
+                                   "branch_secretary",
+                                   "committee_members",
+                                   "party_members",
+                                   "households",
+                                   "population",
+                                   "grids",
+                                   "signature_industries",
+                                   "guidance_officer",
+                                   "target_level",
+                                   "target_year"};
   return *fields;
 }
 
@@ -117,10 +126,10 @@ absl::Status Registry::ValidateVillageFields(const Village& village,
     return FieldError(f + ".kind",
                       absl::StrCat("unknown value ", village.kind()));
   }
-  RETURN_IF_ERROR(
-      ValidateText(f + ".branch_secretary", village.branch_secretary(), 0, 100));
-  RETURN_IF_ERROR(
-      ValidateRange(f + ".committee_members", village.committee_members(), 0, 50));
+  RETURN_IF_ERROR(ValidateText(f + ".branch_secretary",
+                               village.branch_secretary(), 0, 100));
+  RETURN_IF_ERROR(ValidateRange(f + ".committee_members",
+                                village.committee_members(), 0, 50));
   RETURN_IF_ERROR(
       ValidateRange(f + ".party_members", village.party_members(), 0, 100'000));
   RETURN_IF_ERROR(
@@ -130,8 +139,8 @@ absl::Status Registry::ValidateVillageFields(const Village& village,
   RETURN_IF_ERROR(ValidateRange(f + ".grids", village.grids(), 0, 10'000));
   RETURN_IF_ERROR(ValidateTags(f + ".signature_industries",
                                village.signature_industries(), 20, 64));
-  RETURN_IF_ERROR(
-      ValidateText(f + ".guidance_officer", village.guidance_officer(), 0, 100));
+  RETURN_IF_ERROR(ValidateText(f + ".guidance_officer",
+                               village.guidance_officer(), 0, 100));
   RETURN_IF_ERROR(
       ValidateRange(f + ".target_level", village.target_level(), 0, 5));
   if (village.target_level() > 0 && village.target_year() == 0) {
@@ -150,9 +159,9 @@ absl::Status Registry::ValidateParent(const Region& region,
   if (region.parent_id().empty()) return absl::OkStatus();
   absl::StatusOr<Region> parent = store_->GetRegion(region.parent_id());
   if (absl::IsNotFound(parent.status())) {
-    return FieldError(absl::StrCat(field, ".parent_id"),
-                      absl::StrCat("region ", region.parent_id(),
-                                   " does not exist"));
+    return FieldError(
+        absl::StrCat(field, ".parent_id"),
+        absl::StrCat("region ", region.parent_id(), " does not exist"));
   }
   RETURN_IF_ERROR(parent.status());
   if (KindRank(parent->kind()) >= KindRank(region.kind())) {
@@ -209,7 +218,7 @@ absl::StatusOr<Region> Registry::CreateRegion(const Principal& principal,
     chain.insert(chain.begin(), region.id());
   }
   RETURN_IF_ERROR(Authorize(principal, Role::kAdmin, chain,
-                        absl::StrCat("create region ", region.id())));
+                            absl::StrCat("create region ", region.id())));
   return store_->CreateRegion(region);
 }
 
@@ -217,8 +226,8 @@ absl::StatusOr<Region> Registry::GetRegion(const Principal& principal,
                                            const std::string& id) {
   RETURN_IF_ERROR(ValidateId("id", id));
   ASSIGN_OR_RETURN(std::vector<std::string> chain, store_->RegionLineage(id));
-  RETURN_IF_ERROR(
-      Authorize(principal, Role::kViewer, chain, absl::StrCat("read region ", id)));
+  RETURN_IF_ERROR(Authorize(principal, Role::kViewer, chain,
+                            absl::StrCat("read region ", id)));
   return store_->GetRegion(id);
 }
 
@@ -260,15 +269,15 @@ absl::Status Registry::DeleteRegion(const Principal& principal,
   RETURN_IF_ERROR(ValidateId("id", id));
   ASSIGN_OR_RETURN(std::vector<std::string> chain, store_->RegionLineage(id));
   RETURN_IF_ERROR(Authorize(principal, Role::kAdmin, chain,
-                        absl::StrCat("delete region ", id)));
+                            absl::StrCat("delete region ", id)));
   return store_->DeleteRegion(id, etag);
 }
 
 absl::StatusOr<v1::ListRegionsResponse> Registry::ListRegions(
     const Principal& principal, const v1::ListRegionsRequest& request) {
-  ASSIGN_OR_RETURN(int page_size,
-                   EffectivePageSize(request.page_size(), kDefaultPageSize,
-                                     kMaxPageSize));
+  ASSIGN_OR_RETURN(
+      int page_size,
+      EffectivePageSize(request.page_size(), kDefaultPageSize, kMaxPageSize));
   if (!v1::RegionKind_IsValid(request.kind())) {
     return FieldError("kind", absl::StrCat("unknown value ", request.kind()));
   }
@@ -280,21 +289,21 @@ absl::StatusOr<v1::ListRegionsResponse> Registry::ListRegions(
     absl::StatusOr<std::vector<std::string>> chain =
         store_->RegionLineage(request.ancestor_id());
     if (absl::IsNotFound(chain.status())) {
-      return FieldError("ancestor_id", absl::StrCat("region ",
-                                                    request.ancestor_id(),
-                                                    " does not exist"));
+      return FieldError(
+          "ancestor_id",
+          absl::StrCat("region ", request.ancestor_id(), " does not exist"));
     }
     RETURN_IF_ERROR(chain.status());
-    RETURN_IF_ERROR(Authorize(principal, Role::kViewer, *chain,
-                          absl::StrCat("list regions below ",
-                                       request.ancestor_id())));
+    RETURN_IF_ERROR(
+        Authorize(principal, Role::kViewer, *chain,
+                  absl::StrCat("list regions below ", request.ancestor_id())));
     query.ancestor_id = request.ancestor_id();
   } else if (!principal.is_global()) {
     absl::StatusOr<std::string> scope = ScopeRegion(principal);
     if (!scope.ok()) {
-      return absl::PermissionDeniedError(absl::StrCat(
-          principal.name, " may not list regions: its scope ",
-          principal.scope, " is not a region"));
+      return absl::PermissionDeniedError(
+          absl::StrCat(principal.name, " may not list regions: its scope ",
+                       principal.scope, " is not a region"));
     }
     RETURN_IF_ERROR(AuthorizeRole(principal, Role::kViewer, "list regions"));
     query.ancestor_id = *scope;
@@ -320,12 +329,12 @@ absl::StatusOr<v1::ListRegionsResponse> Registry::ListRegions(
 absl::StatusOr<Village> Registry::CreateVillage(const Principal& principal,
                                                 const Village& village) {
   RETURN_IF_ERROR(ValidateVillageFields(village, "village"));
-  ASSIGN_OR_RETURN(std::vector<std::string> chain,
-                   VillageRegionLineage(village.region_id(),
-                                        "village.region_id"));
+  ASSIGN_OR_RETURN(
+      std::vector<std::string> chain,
+      VillageRegionLineage(village.region_id(), "village.region_id"));
   chain.insert(chain.begin(), village.id());
   RETURN_IF_ERROR(Authorize(principal, Role::kOperator, chain,
-                        absl::StrCat("create village ", village.id())));
+                            absl::StrCat("create village ", village.id())));
   return store_->CreateVillage(village);
 }
 
@@ -334,8 +343,8 @@ absl::StatusOr<Village> Registry::GetVillage(const Principal& principal,
   RETURN_IF_ERROR(ValidateId("id", id));
   ASSIGN_OR_RETURN(Village village, store_->GetVillage(id));
   ASSIGN_OR_RETURN(std::vector<std::string> chain, VillageLineage(village));
-  RETURN_IF_ERROR(
-      Authorize(principal, Role::kViewer, chain, absl::StrCat("read village ", id)));
+  RETURN_IF_ERROR(Authorize(principal, Role::kViewer, chain,
+                            absl::StrCat("read village ", id)));
   return village;
 }
 
@@ -358,9 +367,9 @@ absl::StatusOr<Village> Registry::UpdateVillage(const Principal& principal,
       ApplyUpdateMask(update_mask, VillageMutableFields(), village, &updated));
   RETURN_IF_ERROR(ValidateVillageFields(updated, "village"));
   if (updated.region_id() != current.region_id()) {
-    ASSIGN_OR_RETURN(std::vector<std::string> new_chain,
-                     VillageRegionLineage(updated.region_id(),
-                                          "village.region_id"));
+    ASSIGN_OR_RETURN(
+        std::vector<std::string> new_chain,
+        VillageRegionLineage(updated.region_id(), "village.region_id"));
     RETURN_IF_ERROR(Authorize(principal, Role::kOperator, new_chain, what));
   }
   return store_->UpdateVillage(updated, current.etag());
@@ -373,17 +382,18 @@ absl::Status Registry::DeleteVillage(const Principal& principal,
   ASSIGN_OR_RETURN(Village current, store_->GetVillage(id));
   ASSIGN_OR_RETURN(std::vector<std::string> chain, VillageLineage(current));
   RETURN_IF_ERROR(Authorize(principal, Role::kOperator, chain,
-                        absl::StrCat("delete village ", id)));
+                            absl::StrCat("delete village ", id)));
   return store_->DeleteVillage(id, etag);
 }
 
 absl::StatusOr<v1::ListVillagesResponse> Registry::ListVillages(
     const Principal& principal, const v1::ListVillagesRequest& request) {
-  ASSIGN_OR_RETURN(int page_size,
-                   EffectivePageSize(request.page_size(), kDefaultPageSize,
-                                     kMaxPageSize));
+  ASSIGN_OR_RETURN(
+      int page_size,
+      EffectivePageSize(request.page_size(), kDefaultPageSize, kMaxPageSize));
   if (request.target_level() != 0) {
-    RETURN_IF_ERROR(ValidateRange("target_level", request.target_level(), 1, 5));
+    RETURN_IF_ERROR(
+        ValidateRange("target_level", request.target_level(), 1, 5));
   }
   VillageQuery query;
   query.target_level = request.target_level();
@@ -393,14 +403,14 @@ absl::StatusOr<v1::ListVillagesResponse> Registry::ListVillages(
     absl::StatusOr<std::vector<std::string>> chain =
         store_->RegionLineage(request.ancestor_id());
     if (absl::IsNotFound(chain.status())) {
-      return FieldError("ancestor_id", absl::StrCat("region ",
-                                                    request.ancestor_id(),
-                                                    " does not exist"));
+      return FieldError(
+          "ancestor_id",
+          absl::StrCat("region ", request.ancestor_id(), " does not exist"));
     }
     RETURN_IF_ERROR(chain.status());
-    RETURN_IF_ERROR(Authorize(principal, Role::kViewer, *chain,
-                          absl::StrCat("list villages below ",
-                                       request.ancestor_id())));
+    RETURN_IF_ERROR(
+        Authorize(principal, Role::kViewer, *chain,
+                  absl::StrCat("list villages below ", request.ancestor_id())));
     query.ancestor_id = request.ancestor_id();
   } else if (!principal.is_global()) {
     RETURN_IF_ERROR(AuthorizeRole(principal, Role::kViewer, "list villages"));
@@ -464,7 +474,7 @@ absl::StatusOr<v1::BatchGetVillagesResponse> Registry::BatchGetVillages(
     std::vector<std::string> chain = it->second;
     chain.insert(chain.begin(), village.id());
     RETURN_IF_ERROR(Authorize(principal, Role::kViewer, chain,
-                          absl::StrCat("read village ", village.id())));
+                              absl::StrCat("read village ", village.id())));
     *response.add_villages() = std::move(village);
   }
   return response;
@@ -489,8 +499,9 @@ absl::StatusOr<v1::GetAncestorsResponse> Registry::GetAncestors(
     case v1::GetAncestorsRequest::SUBJECT_NOT_SET:
       return FieldError("subject", "set village_id or region_id");
   }
-  RETURN_IF_ERROR(Authorize(principal, Role::kViewer, chain,
-                        absl::StrCat("read the ancestors of ", chain.front())));
+  RETURN_IF_ERROR(
+      Authorize(principal, Role::kViewer, chain,
+                absl::StrCat("read the ancestors of ", chain.front())));
   v1::GetAncestorsResponse response;
   for (size_t i = 1; i < chain.size(); ++i) {
     ASSIGN_OR_RETURN(*response.add_ancestors(), store_->GetRegion(chain[i]));
@@ -507,11 +518,11 @@ absl::StatusOr<std::unique_ptr<RegistryImport>> Registry::StartImport(
 }
 
 absl::Status RegistryImport::Add(const v1::ImportRegistryRequest& chunk) {
-  if (records_received_ == 0) validate_only_ = chunk.validate_only();
+  if (chunks_received_++ == 0) validate_only_ = chunk.validate_only();
   if (chunk.records_size() > kMaxImportChunkRecords) {
-    return FieldError("records", absl::StrCat("at most ", kMaxImportChunkRecords,
-                                              " per chunk, got ",
-                                              chunk.records_size()));
+    return FieldError("records",
+                      absl::StrCat("at most ", kMaxImportChunkRecords,
+                                   " per chunk, got ", chunk.records_size()));
   }
   if (records_received_ + chunk.records_size() > kMaxImportRecords) {
     return FieldError("records", absl::StrCat("at most ", kMaxImportRecords,
@@ -615,8 +626,7 @@ absl::StatusOr<ImportCounts> RegistryImport::Finish() {
   }
   for (const Village& village : villages_) {
     const std::string field = absl::StrCat(
-        "records[", village_index_[village.id()].record,
-        "].village.region_id");
+        "records[", village_index_[village.id()].record, "].village.region_id");
     ASSIGN_OR_RETURN(RegionKind kind, KindOf(village.region_id(), field));
     if (kind != v1::TOWNSHIP && kind != v1::DISTRICT) {
       return FieldError(field, absl::StrCat("region ", village.region_id(),
@@ -680,7 +690,7 @@ absl::StatusOr<std::unique_ptr<RegistryExport>> Registry::StartExport(
     }
     RETURN_IF_ERROR(chain.status());
     RETURN_IF_ERROR(Authorize(principal, Role::kViewer, *chain,
-                          absl::StrCat("export region ", root)));
+                              absl::StrCat("export region ", root)));
   } else {
     RETURN_IF_ERROR(AuthorizeRole(principal, Role::kViewer, "export"));
   }

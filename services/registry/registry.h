@@ -54,6 +54,7 @@ class RegistryImport {
   Registry* registry_;
   Principal principal_;
   bool validate_only_ = false;
+  int64_t chunks_received_ = 0;
   int64_t records_received_ = 0;
   std::vector<Region> regions_;
   std::vector<Village> villages_;

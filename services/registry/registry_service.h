@@ -24,12 +24,14 @@ class RegistryServiceImpl final : public v1::RegistryService::CallbackService {
   grpc::ServerUnaryReactor* UpdateRegion(grpc::CallbackServerContext* context,
                                          const v1::UpdateRegionRequest* request,
                                          v1::Region* response) override;
-  grpc::ServerUnaryReactor* DeleteRegion(grpc::CallbackServerContext* context,
-                                         const v1::DeleteRegionRequest* request,
-                                         google::protobuf::Empty* response) override;
-  grpc::ServerUnaryReactor* ListRegions(grpc::CallbackServerContext* context,
-                                        const v1::ListRegionsRequest* request,
-                                        v1::ListRegionsResponse* response) override;
+  grpc::ServerUnaryReactor* DeleteRegion(
+      grpc::CallbackServerContext* context,
+      const v1::DeleteRegionRequest* request,
+      google::protobuf::Empty* response) override;
+  grpc::ServerUnaryReactor* ListRegions(
+      grpc::CallbackServerContext* context,
+      const v1::ListRegionsRequest* request,
+      v1::ListRegionsResponse* response) override;
   grpc::ServerUnaryReactor* CreateVillage(
       grpc::CallbackServerContext* context,
       const v1::CreateVillageRequest* request, v1::Village* response) override;
@@ -55,7 +57,8 @@ class RegistryServiceImpl final : public v1::RegistryService::CallbackService {
       grpc::CallbackServerContext* context,
       const v1::GetAncestorsRequest* request,
       v1::GetAncestorsResponse* response) override;
-  grpc::ServerBidiReactor<v1::ImportRegistryRequest, v1::ImportRegistryResponse>*
+  grpc::ServerBidiReactor<v1::ImportRegistryRequest,
+                          v1::ImportRegistryResponse>*
   ImportRegistry(grpc::CallbackServerContext* context) override;
   grpc::ServerWriteReactor<v1::ExportRegistryResponse>* ExportRegistry(
       grpc::CallbackServerContext* context,

@@ -126,7 +126,8 @@ absl::StatusOr<std::string> SqliteRegistryStore::PathOf(const std::string& id) {
                    db_->Prepare("SELECT path FROM regions WHERE id = ?"));
   stmt.Bind(1, id);
   ASSIGN_OR_RETURN(bool row, stmt.Step());
-  if (!row) return absl::NotFoundError(absl::StrCat("region ", id, " not found"));
+  if (!row)
+    return absl::NotFoundError(absl::StrCat("region ", id, " not found"));
   return stmt.ColumnText(0);
 }
 
@@ -137,7 +138,8 @@ absl::StatusOr<Region> SqliteRegistryStore::GetRegionLocked(
                                 "update_time_us FROM regions WHERE id = ?"));
   stmt.Bind(1, id);
   ASSIGN_OR_RETURN(bool row, stmt.Step());
-  if (!row) return absl::NotFoundError(absl::StrCat("region ", id, " not found"));
+  if (!row)
+    return absl::NotFoundError(absl::StrCat("region ", id, " not found"));
   return ReadResource<Region>(stmt);
 }
 
@@ -242,10 +244,10 @@ absl::StatusOr<Region> SqliteRegistryStore::ReplaceRegionLocked(
     }
     absl::StrAppend(&new_path, region.id(), "/");
     if (absl::StartsWith(new_path, old_path)) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("region.parent_id: ", region.parent_id(),
-                       " lies below ", region.id(), "; a region cannot "
-                       "become its own ancestor"));
+      return absl::FailedPreconditionError(absl::StrCat(
+          "region.parent_id: ", region.parent_id(), " lies below ", region.id(),
+          "; a region cannot "
+          "become its own ancestor"));
     }
     // Move the region and its whole subtree in one statement.
     ASSIGN_OR_RETURN(
@@ -269,7 +271,8 @@ absl::StatusOr<Region> SqliteRegistryStore::ReplaceRegionLocked(
       .BindBlob(4, Body(region));
   ASSIGN_OR_RETURN(bool row, stmt.Step());
   if (!row) {
-    return absl::NotFoundError(absl::StrCat("region ", region.id(), " not found"));
+    return absl::NotFoundError(
+        absl::StrCat("region ", region.id(), " not found"));
   }
   Region stored = region;
   *stored.mutable_create_time() =
@@ -358,7 +361,9 @@ absl::StatusOr<std::vector<Village>> SqliteRegistryStore::ListVillages(
         db_->Prepare("SELECT body, version, create_time_us, update_time_us "
                      "FROM villages WHERE (?1 = 0 OR target_level = ?1) "
                      "AND id > ?2 ORDER BY id LIMIT ?3"));
-    stmt.Bind(1, query.target_level).Bind(2, query.after_id).Bind(3, query.limit);
+    stmt.Bind(1, query.target_level)
+        .Bind(2, query.after_id)
+        .Bind(3, query.limit);
     return ReadAll<Village>(stmt);
   }
   ASSIGN_OR_RETURN(std::string path, PathOf(query.ancestor_id));

@@ -64,9 +64,9 @@ TEST_F(RegistryAuthTest, NoTokenIsUnauthenticated) {
 }
 
 TEST_F(RegistryAuthTest, UnknownTokenIsUnauthenticated) {
-  EXPECT_THAT(GetVillage("not-a-real-token", "411323-huiche-north-01"),
-              StatusIs(absl::StatusCode::kUnauthenticated,
-                       "unknown bearer token"));
+  EXPECT_THAT(
+      GetVillage("not-a-real-token", "411323-huiche-north-01"),
+      StatusIs(absl::StatusCode::kUnauthenticated, "unknown bearer token"));
 }
 
 TEST_F(RegistryAuthTest, NonBearerSchemeIsUnauthenticated) {
@@ -88,11 +88,12 @@ TEST_F(RegistryAuthTest, TownshipOperatorActsInsideItsTownship) {
 }
 
 TEST_F(RegistryAuthTest, OperatorOfAnotherTownshipIsDeniedAndChangesNothing) {
-  EXPECT_THAT(SetTarget(kOtherTownshipOperatorToken, "411323-huiche-south-04", 2),
-              StatusIs(absl::StatusCode::kPermissionDenied,
-                       "other-operator may not update village "
-                       "411323-huiche-south-04: outside its scope "
-                       "411323-other"));
+  EXPECT_THAT(
+      SetTarget(kOtherTownshipOperatorToken, "411323-huiche-south-04", 2),
+      StatusIs(absl::StatusCode::kPermissionDenied,
+               "other-operator may not update village "
+               "411323-huiche-south-04: outside its scope "
+               "411323-other"));
   v1::Village village;
   ASSERT_OK(GetVillage(kAdminToken, "411323-huiche-south-04", &village));
   EXPECT_EQ(village.target_level(), 0);
@@ -103,15 +104,16 @@ TEST_F(RegistryAuthTest, ViewerMayReadButNotWrite) {
   EXPECT_THAT(GetVillage(kNorthViewerToken, "411323-huiche-south-01"),
               StatusIs(absl::StatusCode::kPermissionDenied,
                        "outside its scope 411323-huiche-north"));
-  EXPECT_THAT(SetTarget(kNorthViewerToken, "411323-huiche-north-02", 4),
-              StatusIs(absl::StatusCode::kPermissionDenied,
-                       "needs role operator"));
+  EXPECT_THAT(
+      SetTarget(kNorthViewerToken, "411323-huiche-north-02", 4),
+      StatusIs(absl::StatusCode::kPermissionDenied, "needs role operator"));
 }
 
 TEST_F(RegistryAuthTest, VillageScopedReporterSeesOnlyItsVillage) {
   ASSERT_OK(GetVillage(kMaoheReporterToken, "411323-huiche-north-01"));
-  EXPECT_THAT(GetVillage(kMaoheReporterToken, "411323-huiche-north-02"),
-              StatusIs(absl::StatusCode::kPermissionDenied, "outside its scope"));
+  EXPECT_THAT(
+      GetVillage(kMaoheReporterToken, "411323-huiche-north-02"),
+      StatusIs(absl::StatusCode::kPermissionDenied, "outside its scope"));
   grpc::Status status;
   EXPECT_THAT(ListVillageIds(kMaoheReporterToken, "", &status),
               ::testing::ElementsAre("411323-huiche-north-01"));
@@ -127,8 +129,9 @@ TEST_F(RegistryAuthTest, ListingIsConfinedToTheScope) {
   EXPECT_THAT(status, StatusIs(absl::StatusCode::kPermissionDenied,
                                "north-viewer may not list villages below "
                                "411323-huiche"));
-  EXPECT_THAT(ListVillageIds(kHuicheOperatorToken, "411323-huiche-west", &status),
-              ::testing::SizeIs(3));
+  EXPECT_THAT(
+      ListVillageIds(kHuicheOperatorToken, "411323-huiche-west", &status),
+      ::testing::SizeIs(3));
 }
 
 TEST_F(RegistryAuthTest, ScopedAdminCannotCreateOutsideItsSubtree) {
@@ -150,9 +153,9 @@ TEST_F(RegistryAuthTest, ScopedAdminCannotCreateOutsideItsSubtree) {
 }
 
 TEST_F(RegistryAuthTest, ImportNeedsAdminOverEveryRecord) {
-  EXPECT_THAT(env_.Import(HuicheRecords(), kHuicheOperatorToken),
-              StatusIs(absl::StatusCode::kPermissionDenied,
-                       "needs role admin"));
+  EXPECT_THAT(
+      env_.Import(HuicheRecords(), kHuicheOperatorToken),
+      StatusIs(absl::StatusCode::kPermissionDenied, "needs role admin"));
   // The Huiche admin may not (re)import the county and province above it.
   EXPECT_THAT(env_.Import(HuicheRecords(), kHuicheAdminToken),
               StatusIs(absl::StatusCode::kPermissionDenied,
@@ -166,8 +169,9 @@ TEST_F(RegistryAuthTest, ImportNeedsAdminOverEveryRecord) {
 TEST_F(RegistryAuthTest, ScopedExportDefaultsToTheScope) {
   ASSERT_OK_AND_ASSIGN(auto records, env_.Export("", kNorthViewerToken));
   EXPECT_EQ(records.size(), 5u);
-  EXPECT_THAT(env_.Export("411323", kNorthViewerToken),
-              StatusIs(absl::StatusCode::kPermissionDenied, "outside its scope"));
+  EXPECT_THAT(
+      env_.Export("411323", kNorthViewerToken),
+      StatusIs(absl::StatusCode::kPermissionDenied, "outside its scope"));
 }
 
 }  // namespace

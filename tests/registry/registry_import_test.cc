@@ -13,10 +13,10 @@ namespace {
 
 using ::fivestar::testing::NewContext;
 using ::fivestar::testing::StatusIs;
-using ::testing::SizeIs;
 using testing::HuicheRecords;
 using testing::kAdminToken;
 using testing::RegistryTestEnv;
+using ::testing::SizeIs;
 
 // Output-only fields aside, so imported and exported records compare.
 v1::RegistryRecord WithoutOutputFields(v1::RegistryRecord record) {
@@ -91,7 +91,8 @@ TEST_F(RegistryImportTest, ChangedRecordsAreUpdatedOthersUnchanged) {
 TEST_F(RegistryImportTest, RecordsMayComeInAnyOrder) {
   std::vector<v1::RegistryRecord> records = HuicheRecords();
   std::reverse(records.begin(), records.end());  // Villages before regions.
-  ASSERT_OK_AND_ASSIGN(auto result, env_.Import(records, kAdminToken, false, 3));
+  ASSERT_OK_AND_ASSIGN(auto result,
+                       env_.Import(records, kAdminToken, false, 3));
   EXPECT_EQ(result.created(), 30);
   EXPECT_EQ(CountVillages(), 21);
 }
@@ -121,9 +122,10 @@ TEST_F(RegistryImportTest, ProgressIsReportedPerChunk) {
 TEST_F(RegistryImportTest, OneBadRecordRejectsTheWholeImport) {
   std::vector<v1::RegistryRecord> records = HuicheRecords();
   records[25].mutable_village()->set_target_level(8);
-  EXPECT_THAT(env_.Import(records),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       "records[25].village.target_level: must be 0..5, got 8"));
+  EXPECT_THAT(
+      env_.Import(records),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               "records[25].village.target_level: must be 0..5, got 8"));
   EXPECT_EQ(CountVillages(), 0);
 }
 

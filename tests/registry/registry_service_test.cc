@@ -15,15 +15,13 @@ namespace {
 using ::fivestar::testing::NewContext;
 using ::fivestar::testing::StatusIs;
 using ::testing::ElementsAre;
-using ::testing::SizeIs;
 using testing::kAdminToken;
 using testing::RegistryTestEnv;
+using ::testing::SizeIs;
 
 class RegistryServiceTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    ASSERT_OK(env_.Import(testing::HuicheRecords()));
-  }
+  void SetUp() override { ASSERT_OK(env_.Import(testing::HuicheRecords())); }
 
   absl::StatusOr<v1::Region> CreateRegion(const v1::Region& region) {
     v1::CreateRegionRequest request;
@@ -246,11 +244,10 @@ INSTANTIATE_TEST_SUITE_P(
         VillageRule{"RegionIsCounty",
                     [](v1::Village& v) { v.set_region_id("411323"); },
                     "village.region_id: region 411323 is a COUNTY"},
-        VillageRule{"NoKind",
-                    [](v1::Village& v) {
-                      v.set_kind(v1::VILLAGE_KIND_UNSPECIFIED);
-                    },
-                    "village.kind: required"},
+        VillageRule{
+            "NoKind",
+            [](v1::Village& v) { v.set_kind(v1::VILLAGE_KIND_UNSPECIFIED); },
+            "village.kind: required"},
         VillageRule{"CommitteeTooLarge",
                     [](v1::Village& v) { v.set_committee_members(51); },
                     "village.committee_members: must be 0..50, got 51"},
@@ -263,8 +260,7 @@ INSTANTIATE_TEST_SUITE_P(
         VillageRule{"NegativePopulation",
                     [](v1::Village& v) { v.set_population(-1); },
                     "village.population: must be 0..10000000, got -1"},
-        VillageRule{"TooManyGrids",
-                    [](v1::Village& v) { v.set_grids(10001); },
+        VillageRule{"TooManyGrids", [](v1::Village& v) { v.set_grids(10001); },
                     "village.grids: must be 0..10000, got 10001"},
         VillageRule{"DuplicateIndustry",
                     [](v1::Village& v) {
@@ -307,12 +303,12 @@ INSTANTIATE_TEST_SUITE_P(
 TEST_F(RegistryServiceTest, RegionFieldRulesNameTheField) {
   v1::Region region = NewTownship("dinghe");
   region.set_kind(v1::REGION_KIND_UNSPECIFIED);
-  EXPECT_THAT(CreateRegion(region),
-              StatusIs(absl::StatusCode::kInvalidArgument, "region.kind: required"));
+  EXPECT_THAT(CreateRegion(region), StatusIs(absl::StatusCode::kInvalidArgument,
+                                             "region.kind: required"));
   region = NewTownship("dinghe");
   region.set_name("");
-  EXPECT_THAT(CreateRegion(region),
-              StatusIs(absl::StatusCode::kInvalidArgument, "region.name: required"));
+  EXPECT_THAT(CreateRegion(region), StatusIs(absl::StatusCode::kInvalidArgument,
+                                             "region.name: required"));
   region = NewTownship("dinghe");
   region.set_parent_id("dinghe");
   EXPECT_THAT(CreateRegion(region),
@@ -399,7 +395,8 @@ TEST_F(RegistryServiceTest, DeletingARegionWithChildrenFails) {
 }
 
 TEST_F(RegistryServiceTest, UpdateVillageChangesOnlyMaskedFields) {
-  ASSERT_OK_AND_ASSIGN(v1::Village before, GetVillage("411323-huiche-north-01"));
+  ASSERT_OK_AND_ASSIGN(v1::Village before,
+                       GetVillage("411323-huiche-north-01"));
   env_.clock().Advance(absl::Minutes(5));
   v1::Village change;
   change.set_id(before.id());
@@ -581,8 +578,9 @@ TEST_F(RegistryServiceTest, BatchGetKeepsRequestOrder) {
       StatusIs(absl::StatusCode::kNotFound, "village nowhere not found"));
   v1::BatchGetVillagesRequest empty;
   auto empty_context = NewContext(kAdminToken);
-  EXPECT_THAT(env_.stub().BatchGetVillages(empty_context.get(), empty, &response),
-              StatusIs(absl::StatusCode::kInvalidArgument, "ids: required"));
+  EXPECT_THAT(
+      env_.stub().BatchGetVillages(empty_context.get(), empty, &response),
+      StatusIs(absl::StatusCode::kInvalidArgument, "ids: required"));
 }
 
 TEST_F(RegistryServiceTest, AncestorsRunFromNearestToRoot) {

@@ -74,8 +74,8 @@ RegistryTestEnv::RegistryTestEnv()
   auto tokens = TokenTable::Parse(TokensFile());
   if (!tokens.ok()) std::abort();
   authenticator_ = std::make_unique<Authenticator>(*std::move(tokens));
-  service_ =
-      std::make_unique<RegistryServiceImpl>(registry_.get(), authenticator_.get());
+  service_ = std::make_unique<RegistryServiceImpl>(registry_.get(),
+                                                   authenticator_.get());
   server_ = std::make_unique<fivestar::testing::TestServer>(
       std::vector<HostedService>{
           {service_.get(), v1::RegistryService::service_full_name()}});

@@ -60,16 +60,16 @@ TEST_F(SqliteRegistryStoreTest, DataSurvivesReopening) {
 }
 
 TEST_F(SqliteRegistryStoreTest, LineageFollowsAMove) {
-  EXPECT_THAT(store_->RegionLineage("d"),
-              ::fivestar::testing::IsOkAndHolds(
-                  ElementsAre("d", "t1", "c", "p")));
+  EXPECT_THAT(
+      store_->RegionLineage("d"),
+      ::fivestar::testing::IsOkAndHolds(ElementsAre("d", "t1", "c", "p")));
   ASSERT_OK_AND_ASSIGN(Region d, store_->GetRegion("d"));
   Region moved = d;
   moved.set_parent_id("t2");
   ASSERT_OK(store_->UpdateRegion(moved, d.etag()));
-  EXPECT_THAT(store_->RegionLineage("d"),
-              ::fivestar::testing::IsOkAndHolds(
-                  ElementsAre("d", "t2", "c", "p")));
+  EXPECT_THAT(
+      store_->RegionLineage("d"),
+      ::fivestar::testing::IsOkAndHolds(ElementsAre("d", "t2", "c", "p")));
   VillageQuery query;
   query.ancestor_id = "t2";
   ASSERT_OK_AND_ASSIGN(std::vector<Village> below_t2,

@@ -38,8 +38,7 @@ namespace {
 
 bool Pings(int port) {
   timeval timeout{0, 200'000};
-  redisContext* context =
-      redisConnectWithTimeout("127.0.0.1", port, timeout);
+  redisContext* context = redisConnectWithTimeout("127.0.0.1", port, timeout);
   if (context == nullptr) return false;
   bool ok = false;
   if (context->err == 0) {
@@ -62,11 +61,21 @@ absl::StatusOr<std::unique_ptr<RedisServer>> RedisServer::Start() {
     if (!port.ok()) return port.status();
     const std::string port_text = std::to_string(*port);
     const std::string log = server->dir_.File("redis.log");
-    std::vector<std::string> args = {
-        "redis-server", "--port",    port_text,        "--bind",
-        "127.0.0.1",    "--save",    "",               "--appendonly",
-        "no",           "--dir",     server->dir_.path(), "--logfile",
-        log,            "--daemonize", "no"};
+    std::vector<std::string> args = {"redis-server",
+                                     "--port",
+                                     port_text,
+                                     "--bind",
+                                     "127.0.0.1",
+                                     "--save",
+                                     "",
+                                     "--appendonly",
+                                     "no",
+                                     "--dir",
+                                     server->dir_.path(),
+                                     "--logfile",
+                                     log,
+                                     "--daemonize",
+                                     "no"};
     pid_t pid = fork();
     if (pid < 0) return absl::UnavailableError("fork failed");
     if (pid == 0) {

@@ -47,11 +47,11 @@ MATCHER_P(IsOkAndHolds, inner, "") {
 
 }  // namespace fivestar::testing
 
-#define EXPECT_OK(expr)                                                 \
-  EXPECT_THAT(::fivestar::testing::GetStatus(expr),                     \
+#define EXPECT_OK(expr)                             \
+  EXPECT_THAT(::fivestar::testing::GetStatus(expr), \
               ::fivestar::testing::StatusIs(absl::StatusCode::kOk, ""))
-#define ASSERT_OK(expr)                                                 \
-  ASSERT_THAT(::fivestar::testing::GetStatus(expr),                     \
+#define ASSERT_OK(expr)                             \
+  ASSERT_THAT(::fivestar::testing::GetStatus(expr), \
               ::fivestar::testing::StatusIs(absl::StatusCode::kOk, ""))
 
 // Asserts that `rexpr` (a StatusOr) is OK and moves its value into `lhs`.

@@ -1,0 +1,51 @@
+#include "tools/cli/invocation.h"
+
+#include <chrono>
+#include <utility>
+
+#include "absl/strings/cord.h"
+#include "absl/strings/str_cat.h"
+
+namespace fivestar::cli {
+namespace {
+
+// Marks a status as a usage error; the payload's value is unused.
+constexpr absl::string_view kUsagePayload = "fivestar.cli/usage";
+
+}  // namespace
+
+Invocation::Invocation(std::string command, std::vector<std::string> args,
+                       OutputFormat output, ConnectionOptions connection)
+    : command_(std::move(command)),
+      args_(std::move(args)),
+      output_(output),
+      connection_(std::move(connection)) {}
+
+std::shared_ptr<grpc::Channel> Invocation::RegistryChannel() const {
+  if (registry_channel_ == nullptr) {
+    registry_channel_ = grpc::CreateChannel(connection_.registry_address,
+                                            grpc::InsecureChannelCredentials());
+  }
+  return registry_channel_;
+}
+
+void Invocation::PrepareContext(grpc::ClientContext* context) const {
+  context->set_deadline(std::chrono::system_clock::now() +
+                        absl::ToChronoNanoseconds(connection_.deadline));
+  if (!connection_.token.empty()) {
+    context->AddMetadata("authorization",
+                         absl::StrCat("Bearer ", connection_.token));
+  }
+}
+
+absl::Status UsageError(absl::string_view message) {
+  absl::Status status = absl::InvalidArgumentError(message);
+  status.SetPayload(kUsagePayload, absl::Cord());
+  return status;
+}
+
+bool IsUsageError(const absl::Status& status) {
+  return status.GetPayload(kUsagePayload).has_value();
+}
+
+}  // namespace fivestar::cli

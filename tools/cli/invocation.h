@@ -1,0 +1,88 @@
+// What every command of the `fivestar` command-line client receives (its
+// arguments, the output format, a way to call the services) and the shape of
+// the command table. A command is one function plus one row in the table in
+// main.cc.
+#ifndef FIVESTAR_TOOLS_CLI_INVOCATION_H_
+#define FIVESTAR_TOOLS_CLI_INVOCATION_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace fivestar::cli {
+
+// How results are printed: readable text, or protobuf's JSON mapping (one
+// JSON document per line for lists).
+enum class OutputFormat { kText, kJson };
+
+// Where and how to reach the services; the global flags.
+struct ConnectionOptions {
+  // gRPC target of the registry, e.g. "127.0.0.1:50051".
+  std::string registry_address;
+  // Bearer token; sent as "authorization: Bearer <token>" when non-empty.
+  std::string token;
+  // Deadline of each RPC (for a streaming call, of the whole stream).
+  absl::Duration deadline = absl::Seconds(30);
+};
+
+// One run of one command.
+class Invocation {
+ public:
+  Invocation(std::string command, std::vector<std::string> args,
+             OutputFormat output, ConnectionOptions connection);
+
+  // The command's name, e.g. "get-region".
+  const std::string& command() const { return command_; }
+  // Positional arguments after the command name.
+  const std::vector<std::string>& args() const { return args_; }
+  OutputFormat output() const { return output_; }
+
+  // The channel to the registry, created on first use.
+  std::shared_ptr<grpc::Channel> RegistryChannel() const;
+
+  // Sets the deadline and the credentials of one call on `context`.
+  void PrepareContext(grpc::ClientContext* context) const;
+
+ private:
+  std::string command_;
+  std::vector<std::string> args_;
+  OutputFormat output_;
+  ConnectionOptions connection_;
+  mutable std::shared_ptr<grpc::Channel> registry_channel_;
+};
+
+// A command: does its work and prints its result on stdout. Returns the
+// error to report otherwise (a UsageError for a misused command line).
+using CommandFunction = absl::Status (*)(const Invocation&);
+
+// One row of the command table.
+struct Command {
+  // What the user types, e.g. "get-region".
+  const char* name;
+  // Its arguments and flags for the usage text, e.g. "<region-id>".
+  const char* synopsis;
+  // One line saying what it does.
+  const char* summary;
+  // How many positional arguments it takes.
+  int min_args;
+  int max_args;
+  // The command-specific flags it reads (names without "--"); any other
+  // command-specific flag set on the command line is a usage error.
+  std::vector<std::string> flags;
+  CommandFunction function;
+};
+
+// An error in how the command was called (exit status 2), as opposed to an
+// error while running it (exit status 1).
+absl::Status UsageError(absl::string_view message);
+bool IsUsageError(const absl::Status& status);
+
+}  // namespace fivestar::cli
+
+#endif  // FIVESTAR_TOOLS_CLI_INVOCATION_H_

@@ -1,0 +1,255 @@
+// fivestar: the command-line client of the Five-Star platform.
+//
+//   fivestar [flags] <command> [args]
+//
+// Global flags say where the services are and how to print; each command is
+// one function (in *_commands.cc) plus one row of kCommands below. Exit
+// status: 0 on success, 1 when the command fails, 2 on a usage error.
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "absl/algorithm/container.h"
+#include "absl/flags/flag.h"
+#include "absl/flags/reflection.h"
+#include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
+#include "absl/time/time.h"
+#include "common/flags.h"
+#include "tools/cli/invocation.h"
+#include "tools/cli/registry_commands.h"
+#include "tools/cli/token_commands.h"
+
+ABSL_FLAG(std::string, registry, "127.0.0.1:50051",
+          "Address (gRPC target) of the registry service.");
+ABSL_FLAG(std::string, token, "",
+          "Bearer token to call the services with; empty sends none. Prefer "
+          "the FIVESTAR_TOKEN environment variable, which stays out of the "
+          "process list.");
+ABSL_FLAG(absl::Duration, deadline, absl::Seconds(30),
+          "Deadline of each call to a service (for a stream, of the whole "
+          "stream), e.g. 30s or 5m.");
+ABSL_FLAG(std::string, output, "text",
+          "How to print results: text (readable) or json (protobuf's JSON "
+          "mapping, one document per line).");
+
+namespace {
+
+using fivestar::cli::Command;
+using fivestar::cli::Invocation;
+using fivestar::cli::OutputFormat;
+
+absl::Status Help(const Invocation& invocation);
+
+// Every command. To add one, write its function and add its row here.
+const std::vector<Command>& Commands() {
+  namespace cli = fivestar::cli;
+  static const auto* commands = new std::vector<Command>{
+      {"hash-token",
+       "<token|->",
+       "print the SHA-256 of a token (\"-\" reads it from stdin)",
+       1,
+       1,
+       {},
+       cli::HashToken},
+      {"new-token",
+       "<role> <scope> <name>",
+       "print a new random token, then its tokens-file line",
+       3,
+       3,
+       {},
+       cli::NewToken},
+      {"import-registry",
+       "[--validate_only] <file.ndjson|->",
+       "import regions and villages, one JSON record per line",
+       1,
+       1,
+       {"validate_only"},
+       cli::ImportRegistry},
+      {"export-registry",
+       "[--root=<region-id>] [--keep_output_only]",
+       "write regions and villages to stdout in the import format",
+       0,
+       0,
+       {"root", "keep_output_only"},
+       cli::ExportRegistry},
+      {"get-region",
+       "<region-id>",
+       "show one region",
+       1,
+       1,
+       {},
+       cli::GetRegion},
+      {"get-village",
+       "<village-id>",
+       "show one village",
+       1,
+       1,
+       {},
+       cli::GetVillage},
+      {"list-regions",
+       "[--ancestor=<region-id>] [--kind=<kind>]",
+       "list regions (all pages)",
+       0,
+       0,
+       {"ancestor", "kind"},
+       cli::ListRegions},
+      {"list-villages",
+       "[--ancestor=<region-id>] [--target_level=<1..5>]",
+       "list villages (all pages)",
+       0,
+       0,
+       {"ancestor", "target_level"},
+       cli::ListVillages},
+      {"ancestors",
+       "<village-id>",
+       "list the regions above a village, nearest first",
+       1,
+       1,
+       {},
+       cli::Ancestors},
+      {"registry-summary",
+       "<region-id>",
+       "a region's chain, child regions, villages and targets",
+       1,
+       1,
+       {},
+       cli::RegistrySummary},
+      {"help", "", "show this help", 0, 0, {}, Help},
+  };
+  return *commands;
+}
+
+// The flags that belong to a single command; a command rejects those of
+// others so that a misplaced option is not silently ignored.
+std::vector<std::string> CommandSpecificFlags() {
+  std::vector<std::string> names;
+  for (const Command& command : Commands()) {
+    names.insert(names.end(), command.flags.begin(), command.flags.end());
+  }
+  return names;
+}
+
+std::string UsageText() {
+  std::string text =
+      "the Five-Star platform's command-line client.\n\n"
+      "usage: fivestar [flags] <command> [args]\n\ncommands:\n";
+  for (const Command& command : Commands()) {
+    const std::string line =
+        absl::StrFormat("  %-17s %s", command.name, command.synopsis);
+    absl::StrAppend(&text, absl::StripTrailingAsciiWhitespace(line), "\n      ",
+                    command.summary, "\n");
+  }
+  absl::StrAppend(
+      &text,
+      "\nGlobal flags: --registry, --token, --deadline, --output. Every flag "
+      "may\nalso be set as FIVESTAR_<FLAG_NAME>, e.g. "
+      "FIVESTAR_TOKEN=... . Exit status:\n0 done, 1 the command failed, 2 "
+      "usage error. See --help for every flag.");
+  return text;
+}
+
+absl::Status Help(const Invocation&) {
+  std::printf("fivestar: %s\n", UsageText().c_str());
+  return absl::OkStatus();
+}
+
+const Command* FindCommand(const std::string& name) {
+  for (const Command& command : Commands()) {
+    if (name == command.name) return &command;
+  }
+  return nullptr;
+}
+
+// Checks the arguments and flags against the command's row.
+absl::Status CheckUsage(const Command& command,
+                        const std::vector<std::string>& args) {
+  const int count = static_cast<int>(args.size());
+  if (count < command.min_args || count > command.max_args) {
+    return fivestar::cli::UsageError(
+        command.min_args == command.max_args
+            ? absl::StrCat("takes ", command.min_args, " argument",
+                           command.min_args == 1 ? "" : "s", ", got ", count)
+            : absl::StrCat("takes ", command.min_args, " to ", command.max_args,
+                           " arguments, got ", count));
+  }
+  for (const std::string& name : CommandSpecificFlags()) {
+    if (absl::c_linear_search(command.flags, name)) continue;
+    const absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
+    if (flag != nullptr && flag->CurrentValue() != flag->DefaultValue()) {
+      return fivestar::cli::UsageError(
+          absl::StrCat("--", name, " does not apply to this command (is ",
+                       fivestar::EnvironmentVariableForFlag(name), " set?)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+int Run(const std::vector<std::string>& positional) {
+  if (positional.empty()) {
+    std::fprintf(stderr, "fivestar: %s\n", UsageText().c_str());
+    return 2;
+  }
+  const std::string& name = positional[0];
+  const Command* command = FindCommand(name);
+  if (command == nullptr) {
+    std::fprintf(stderr,
+                 "fivestar: unknown command \"%s\"; \"fivestar help\" lists "
+                 "them\n",
+                 name.c_str());
+    return 2;
+  }
+  std::vector<std::string> args(positional.begin() + 1, positional.end());
+  absl::Status status = CheckUsage(*command, args);
+  OutputFormat output = OutputFormat::kText;
+  if (status.ok()) {
+    const std::string format = absl::GetFlag(FLAGS_output);
+    if (format == "json") {
+      output = OutputFormat::kJson;
+    } else if (format != "text") {
+      status = fivestar::cli::UsageError(
+          absl::StrCat("--output: must be text or json, got \"", format, "\""));
+    }
+  }
+  if (status.ok()) {
+    fivestar::cli::ConnectionOptions connection;
+    connection.registry_address = absl::GetFlag(FLAGS_registry);
+    connection.token = absl::GetFlag(FLAGS_token);
+    connection.deadline = absl::GetFlag(FLAGS_deadline);
+    Invocation invocation(name, std::move(args), output, std::move(connection));
+    status = command->function(invocation);
+  }
+  if (status.ok()) return 0;
+  if (fivestar::cli::IsUsageError(status)) {
+    std::fprintf(stderr, "fivestar: %s: %s\nusage: fivestar [flags] %s %s\n",
+                 name.c_str(), std::string(status.message()).c_str(),
+                 command->name, command->synopsis);
+    return 2;
+  }
+  std::fprintf(stderr, "fivestar: %s: %s: %s\n", name.c_str(),
+               absl::StatusCodeToString(status.code()).c_str(),
+               std::string(status.message()).c_str());
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::FlagsUsageConfig usage_config;
+  // --help lists the client's own flags (the default would look for a file
+  // named after the program).
+  usage_config.contains_help_flags = [](absl::string_view file) {
+    return absl::StrContains(file, "tools/cli/");
+  };
+  absl::SetFlagsUsageConfig(usage_config);
+  std::vector<char*> positional =
+      fivestar::ParseFlagsWithEnvironment(argc, argv, UsageText());
+  // ParseCommandLine keeps the program name first.
+  return Run(
+      std::vector<std::string>(positional.begin() + 1, positional.end()));
+}

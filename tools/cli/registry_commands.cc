@@ -1,0 +1,698 @@
+#include "tools/cli/registry_commands.h"
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/flags/flag.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
+#include "common/status.h"
+#include "fivestar/registry/v1/registry.grpc.pb.h"
+#include "tools/cli/output.h"
+
+ABSL_FLAG(bool, validate_only, false,
+          "import-registry: check every record and report what would change, "
+          "but write nothing.");
+ABSL_FLAG(std::string, root, "",
+          "export-registry: export only this region's subtree (the region, "
+          "its descendants and their villages). The root keeps its parent_id, "
+          "so importing the file elsewhere needs that parent to exist.");
+ABSL_FLAG(bool, keep_output_only, false,
+          "export-registry: also write the output-only fields (create_time, "
+          "update_time, etag), which import ignores.");
+ABSL_FLAG(std::string, ancestor, "",
+          "list-regions, list-villages: only those below this region.");
+ABSL_FLAG(std::string, kind, "",
+          "list-regions: only regions of this kind: province, city, county, "
+          "township or district.");
+ABSL_FLAG(int, target_level, 0,
+          "list-villages: only villages with this target level (1..5).");
+
+namespace fivestar::cli {
+namespace {
+
+using registry::v1::Region;
+using registry::v1::RegistryRecord;
+using registry::v1::RegistryService;
+using registry::v1::Village;
+using Stub = RegistryService::Stub;
+
+// The largest page the registry serves: fewest round trips.
+constexpr int kPageSize = 1000;
+// Records per import message: well below the server's limit of 10,000,
+// large enough to amortize a round trip. A chunk also ends at
+// kImportChunkBytes, far from gRPC's default 4 MiB message limit even when
+// records are as large as the registry allows.
+constexpr int kImportChunkRecords = 1000;
+constexpr size_t kImportChunkBytes = 1 << 20;
+// Village names listed per child region by registry-summary.
+constexpr int kSummaryNamesPerChild = 30;
+
+std::unique_ptr<Stub> NewStub(const Invocation& invocation) {
+  return RegistryService::NewStub(invocation.RegistryChannel());
+}
+
+// Calls a List method page after page, handing each response to `on_page`,
+// until the last page.
+template <typename Request, typename Response, typename OnPage>
+absl::Status ForEachPage(const Invocation& invocation, Request request,
+                         grpc::Status (Stub::*method)(grpc::ClientContext*,
+                                                      const Request&,
+                                                      Response*),
+                         OnPage on_page) {
+  std::unique_ptr<Stub> stub = NewStub(invocation);
+  request.set_page_size(kPageSize);
+  while (true) {
+    grpc::ClientContext context;
+    invocation.PrepareContext(&context);
+    Response response;
+    RETURN_IF_ERROR(
+        FromGrpcStatus(((*stub).*method)(&context, request, &response)));
+    RETURN_IF_ERROR(on_page(response));
+    if (response.next_page_token().empty()) return absl::OkStatus();
+    if (response.next_page_token() == request.page_token()) {
+      return absl::InternalError(
+          "the server returned the same page token twice");
+    }
+    request.set_page_token(response.next_page_token());
+  }
+}
+
+std::string WithEnglish(const std::string& name, const std::string& name_en) {
+  return name_en.empty() ? name : absl::StrCat(name, " (", name_en, ")");
+}
+
+std::string RegionLine(const Region& region) {
+  std::string line =
+      absl::StrFormat("%-24s %-9s %s", region.id(),
+                      registry::v1::RegionKind_Name(region.kind()),
+                      WithEnglish(region.name(), region.name_en()));
+  if (!region.parent_id().empty()) {
+    absl::StrAppend(&line, "  parent ", region.parent_id());
+  }
+  return line;
+}
+
+std::string TargetText(const Village& village) {
+  if (village.target_level() == 0) return "no target";
+  return absl::StrCat("target ", village.target_level(), "-star (",
+                      village.target_year(), ")");
+}
+
+std::string VillageLine(const Village& village) {
+  return absl::StrFormat("%-24s %s  in %s  %s", village.id(),
+                         WithEnglish(village.name(), village.name_en()),
+                         village.region_id(), TargetText(village));
+}
+
+// Prints one resource as --output asks.
+absl::Status PrintResource(const Invocation& invocation,
+                           const google::protobuf::Message& message) {
+  if (invocation.output() == OutputFormat::kJson) {
+    return PrintJsonLine(message);
+  }
+  PrintFields(message);
+  return absl::OkStatus();
+}
+
+// Drops what the server sets, so exported records are exactly what an
+// import of them would store.
+void ClearOutputOnlyFields(RegistryRecord* record) {
+  if (record->has_region()) {
+    Region* region = record->mutable_region();
+    region->clear_create_time();
+    region->clear_update_time();
+    region->clear_etag();
+  } else if (record->has_village()) {
+    Village* village = record->mutable_village();
+    village->clear_create_time();
+    village->clear_update_time();
+    village->clear_etag();
+  }
+}
+
+// Where the records of an import file came from, to turn the server's
+// "records[N]..." into "file:line: records[N]...".
+class ImportSource {
+ public:
+  explicit ImportSource(std::string name) : name_(std::move(name)) {}
+
+  const std::string& name() const { return name_; }
+  void AddRecord(int line) { lines_.push_back(line); }
+
+  absl::Status AtLine(int line, const absl::Status& status) const {
+    return absl::Status(status.code(),
+                        absl::StrCat(name_, ":", line, ": ", status.message()));
+  }
+
+  // Names the file and line of the record a server error is about.
+  absl::Status Locate(absl::Status status) const {
+    absl::string_view message = status.message();
+    if (!absl::ConsumePrefix(&message, "records[")) return status;
+    const size_t end = message.find(']');
+    size_t index = 0;
+    if (end == absl::string_view::npos ||
+        !absl::SimpleAtoi(message.substr(0, end), &index) ||
+        index >= lines_.size()) {
+      return status;
+    }
+    return AtLine(lines_[index], status);
+  }
+
+ private:
+  std::string name_;
+  std::vector<int> lines_;
+};
+
+// One ImportRegistry call: chunks out, progress back, the summary at the
+// end. The server applies nothing before the client half-closes, so a call
+// abandoned on the way (or destroyed unfinished) leaves the registry as it
+// was.
+class ImportCall {
+ public:
+  explicit ImportCall(const Invocation& invocation)
+      : stub_(NewStub(invocation)) {
+    invocation.PrepareContext(&context_);
+    stream_ = stub_->ImportRegistry(&context_);
+  }
+  ~ImportCall() { Abandon(); }
+
+  // Sends one chunk and waits for the server to acknowledge it.
+  absl::StatusOr<registry::v1::ImportRegistryResponse> Send(
+      const registry::v1::ImportRegistryRequest& chunk) {
+    if (!stream_->Write(chunk)) return Failed();
+    registry::v1::ImportRegistryResponse progress;
+    if (!stream_->Read(&progress)) return Failed();
+    if (progress.phase() != registry::v1::ImportRegistryResponse::RECEIVED) {
+      return Unexpected("RECEIVED", progress);
+    }
+    return progress;
+  }
+
+  // Half-closes and returns the server's DONE summary.
+  absl::StatusOr<registry::v1::ImportRegistryResponse> Close() {
+    stream_->WritesDone();
+    registry::v1::ImportRegistryResponse done;
+    if (!stream_->Read(&done)) return Failed();
+    if (done.phase() != registry::v1::ImportRegistryResponse::DONE) {
+      return Unexpected("DONE", done);
+    }
+    registry::v1::ImportRegistryResponse extra;
+    if (stream_->Read(&extra)) {
+      return Unexpected("the end of the stream", extra);
+    }
+    finished_ = true;
+    RETURN_IF_ERROR(FromGrpcStatus(stream_->Finish()));
+    return done;
+  }
+
+  // Cancels the call unless it has finished.
+  void Abandon() {
+    if (finished_) return;
+    finished_ = true;
+    context_.TryCancel();
+    stream_->Finish();
+  }
+
+ private:
+  // The status of a stream the server has ended.
+  absl::Status Failed() {
+    registry::v1::ImportRegistryResponse ignored;
+    while (stream_->Read(&ignored)) {
+    }
+    finished_ = true;
+    absl::Status status = FromGrpcStatus(stream_->Finish());
+    if (status.ok()) {
+      return absl::InternalError("the server ended the import stream early");
+    }
+    return status;
+  }
+
+  absl::Status Unexpected(absl::string_view expected,
+                          const registry::v1::ImportRegistryResponse& got) {
+    Abandon();
+    return absl::InternalError(absl::StrCat(
+        "expected ", expected, " from the server, got phase ",
+        registry::v1::ImportRegistryResponse::Phase_Name(got.phase())));
+  }
+
+  std::unique_ptr<Stub> stub_;
+  grpc::ClientContext context_;
+  std::unique_ptr<
+      grpc::ClientReaderWriter<registry::v1::ImportRegistryRequest,
+                               registry::v1::ImportRegistryResponse>>
+      stream_;
+  bool finished_ = false;
+};
+
+// Streams the records of `in`, one JSON record per line, through `call` in
+// chunks; returns the server's summary.
+absl::StatusOr<registry::v1::ImportRegistryResponse> StreamImport(
+    std::istream& in, bool validate_only, ImportSource* source,
+    ImportCall* call) {
+  registry::v1::ImportRegistryRequest chunk;
+  chunk.set_validate_only(validate_only);
+  size_t chunk_bytes = 0;
+  bool sent_any = false;
+  auto send = [&]() -> absl::Status {
+    absl::StatusOr<registry::v1::ImportRegistryResponse> progress =
+        call->Send(chunk);
+    if (!progress.ok()) return source->Locate(progress.status());
+    std::fprintf(stderr, "import-registry: %lld records received\n",
+                 static_cast<long long>(progress->records_received()));
+    chunk.clear_records();
+    chunk_bytes = 0;
+    sent_any = true;
+    return absl::OkStatus();
+  };
+  std::string line;
+  int line_number = 0;
+  while (std::getline(in, line)) {
+    ++line_number;
+    if (absl::StripAsciiWhitespace(line).empty()) continue;
+    RegistryRecord* record = chunk.add_records();
+    absl::Status parsed = FromJsonLine(line, record);
+    if (!parsed.ok()) return source->AtLine(line_number, parsed);
+    source->AddRecord(line_number);
+    chunk_bytes += record->ByteSizeLong();
+    if (chunk.records_size() == kImportChunkRecords ||
+        chunk_bytes >= kImportChunkBytes) {
+      RETURN_IF_ERROR(send());
+    }
+  }
+  if (in.bad()) {
+    return absl::DataLossError(
+        absl::StrCat(source->name(), ":", line_number + 1, ": read error"));
+  }
+  // The last chunk, and at least one so that validate_only gets there.
+  if (chunk.records_size() > 0 || !sent_any) RETURN_IF_ERROR(send());
+  absl::StatusOr<registry::v1::ImportRegistryResponse> done = call->Close();
+  if (!done.ok()) return source->Locate(done.status());
+  return done;
+}
+
+}  // namespace
+
+absl::Status ImportRegistry(const Invocation& invocation) {
+  const std::string& path = invocation.args()[0];
+  std::ifstream file;
+  if (path != "-") {
+    file.open(path);
+    if (!file) {
+      return absl::NotFoundError(absl::StrCat(path, ": cannot be opened"));
+    }
+  }
+  std::istream& in = path == "-" ? std::cin : file;
+  ImportSource source(path == "-" ? "stdin" : path);
+  const bool validate_only = absl::GetFlag(FLAGS_validate_only);
+
+  ImportCall call(invocation);
+  ASSIGN_OR_RETURN(registry::v1::ImportRegistryResponse done,
+                   StreamImport(in, validate_only, &source, &call));
+  if (invocation.output() == OutputFormat::kJson) return PrintJsonLine(done);
+  std::printf("%s%s\n",
+              absl::StrCat("created ", done.created(), ", updated ",
+                           done.updated(), ", unchanged ", done.unchanged())
+                  .c_str(),
+              validate_only ? " (validate only: nothing was written)" : "");
+  return absl::OkStatus();
+}
+
+absl::Status ExportRegistry(const Invocation& invocation) {
+  registry::v1::ExportRegistryRequest request;
+  request.set_root_id(absl::GetFlag(FLAGS_root));
+  const bool keep_output_only = absl::GetFlag(FLAGS_keep_output_only);
+  std::unique_ptr<Stub> stub = NewStub(invocation);
+  grpc::ClientContext context;
+  invocation.PrepareContext(&context);
+  std::unique_ptr<grpc::ClientReader<registry::v1::ExportRegistryResponse>>
+      reader = stub->ExportRegistry(&context, request);
+  registry::v1::ExportRegistryResponse response;
+  while (reader->Read(&response)) {
+    for (RegistryRecord& record : *response.mutable_records()) {
+      if (!keep_output_only) ClearOutputOnlyFields(&record);
+      RETURN_IF_ERROR(PrintJsonLine(record));
+    }
+  }
+  RETURN_IF_ERROR(FromGrpcStatus(reader->Finish()));
+  if (std::fflush(stdout) != 0) {
+    return absl::DataLossError("cannot write the records to stdout");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status GetRegion(const Invocation& invocation) {
+  registry::v1::GetRegionRequest request;
+  request.set_id(invocation.args()[0]);
+  grpc::ClientContext context;
+  invocation.PrepareContext(&context);
+  Region region;
+  RETURN_IF_ERROR(FromGrpcStatus(
+      NewStub(invocation)->GetRegion(&context, request, &region)));
+  return PrintResource(invocation, region);
+}
+
+absl::Status GetVillage(const Invocation& invocation) {
+  registry::v1::GetVillageRequest request;
+  request.set_id(invocation.args()[0]);
+  grpc::ClientContext context;
+  invocation.PrepareContext(&context);
+  Village village;
+  RETURN_IF_ERROR(FromGrpcStatus(
+      NewStub(invocation)->GetVillage(&context, request, &village)));
+  return PrintResource(invocation, village);
+}
+
+absl::Status ListRegions(const Invocation& invocation) {
+  registry::v1::ListRegionsRequest request;
+  request.set_ancestor_id(absl::GetFlag(FLAGS_ancestor));
+  if (const std::string kind = absl::GetFlag(FLAGS_kind); !kind.empty()) {
+    registry::v1::RegionKind parsed;
+    if (!registry::v1::RegionKind_Parse(absl::AsciiStrToUpper(kind), &parsed) ||
+        parsed == registry::v1::REGION_KIND_UNSPECIFIED) {
+      return UsageError(absl::StrCat(
+          "--kind: must be province, city, county, township or district, got "
+          "\"",
+          kind, "\""));
+    }
+    request.set_kind(parsed);
+  }
+  return ForEachPage(
+      invocation, request, &Stub::ListRegions,
+      [&](const registry::v1::ListRegionsResponse& page) -> absl::Status {
+        for (const Region& region : page.regions()) {
+          if (invocation.output() == OutputFormat::kJson) {
+            RETURN_IF_ERROR(PrintJsonLine(region));
+          } else {
+            std::printf("%s\n", RegionLine(region).c_str());
+          }
+        }
+        return absl::OkStatus();
+      });
+}
+
+absl::Status ListVillages(const Invocation& invocation) {
+  registry::v1::ListVillagesRequest request;
+  request.set_ancestor_id(absl::GetFlag(FLAGS_ancestor));
+  request.set_target_level(absl::GetFlag(FLAGS_target_level));
+  return ForEachPage(
+      invocation, request, &Stub::ListVillages,
+      [&](const registry::v1::ListVillagesResponse& page) -> absl::Status {
+        for (const Village& village : page.villages()) {
+          if (invocation.output() == OutputFormat::kJson) {
+            RETURN_IF_ERROR(PrintJsonLine(village));
+          } else {
+            std::printf("%s\n", VillageLine(village).c_str());
+          }
+        }
+        return absl::OkStatus();
+      });
+}
+
+absl::Status Ancestors(const Invocation& invocation) {
+  registry::v1::GetAncestorsRequest request;
+  request.set_village_id(invocation.args()[0]);
+  grpc::ClientContext context;
+  invocation.PrepareContext(&context);
+  registry::v1::GetAncestorsResponse response;
+  RETURN_IF_ERROR(FromGrpcStatus(
+      NewStub(invocation)->GetAncestors(&context, request, &response)));
+  for (const Region& region : response.ancestors()) {
+    if (invocation.output() == OutputFormat::kJson) {
+      RETURN_IF_ERROR(PrintJsonLine(region));
+    } else {
+      std::printf("%s\n", RegionLine(region).c_str());
+    }
+  }
+  return absl::OkStatus();
+}
+
+namespace {
+
+// What registry-summary reports about one region.
+struct RegionSummary {
+  Region region;
+  // Names from the root down to the region itself.
+  std::vector<std::string> chain;
+  // The region's direct children, in id order, each with the villages
+  // anywhere below it.
+  struct Child {
+    Region region;
+    std::vector<Village> villages;
+  };
+  std::vector<Child> children;
+  // Villages whose region is the summarized region itself.
+  std::vector<Village> direct_villages;
+  // Villages per target level; [0] counts those without a target.
+  std::array<int, 6> per_target_level = {};
+  int village_count = 0;
+};
+
+absl::StatusOr<RegionSummary> SummarizeRegion(const Invocation& invocation,
+                                              const std::string& id) {
+  RegionSummary summary;
+  std::unique_ptr<Stub> stub = NewStub(invocation);
+  {
+    registry::v1::GetRegionRequest request;
+    request.set_id(id);
+    grpc::ClientContext context;
+    invocation.PrepareContext(&context);
+    RETURN_IF_ERROR(
+        FromGrpcStatus(stub->GetRegion(&context, request, &summary.region)));
+  }
+  {
+    registry::v1::GetAncestorsRequest request;
+    request.set_region_id(id);
+    grpc::ClientContext context;
+    invocation.PrepareContext(&context);
+    registry::v1::GetAncestorsResponse response;
+    RETURN_IF_ERROR(
+        FromGrpcStatus(stub->GetAncestors(&context, request, &response)));
+    for (auto it = response.ancestors().rbegin();
+         it != response.ancestors().rend(); ++it) {
+      summary.chain.push_back(it->name());
+    }
+    summary.chain.push_back(summary.region.name());
+  }
+
+  // Every region below, to find the child each village sits under.
+  absl::flat_hash_map<std::string, std::string> parent_of;
+  std::map<std::string, size_t> child_index;  // child id -> position
+  registry::v1::ListRegionsRequest regions_request;
+  regions_request.set_ancestor_id(id);
+  RETURN_IF_ERROR(ForEachPage(
+      invocation, regions_request, &Stub::ListRegions,
+      [&](const registry::v1::ListRegionsResponse& page) -> absl::Status {
+        for (const Region& region : page.regions()) {
+          parent_of[region.id()] = region.parent_id();
+          if (region.parent_id() == id) {
+            child_index[region.id()] = summary.children.size();
+            summary.children.push_back({region, {}});
+          }
+        }
+        return absl::OkStatus();
+      }));
+  auto child_of =
+      [&](const Village& village) -> absl::StatusOr<RegionSummary::Child*> {
+    std::string current = village.region_id();
+    // Bounded, in case the tree the server sent is not one.
+    for (size_t steps = 0; steps <= parent_of.size(); ++steps) {
+      if (current == id) return nullptr;
+      auto child = child_index.find(current);
+      if (child != child_index.end()) return &summary.children[child->second];
+      auto parent = parent_of.find(current);
+      if (parent == parent_of.end()) break;
+      current = parent->second;
+    }
+    return absl::InternalError(
+        absl::StrCat("village ", village.id(), " is listed below ", id,
+                     " but its region ", village.region_id(), " is not"));
+  };
+
+  registry::v1::ListVillagesRequest villages_request;
+  villages_request.set_ancestor_id(id);
+  RETURN_IF_ERROR(ForEachPage(
+      invocation, villages_request, &Stub::ListVillages,
+      [&](const registry::v1::ListVillagesResponse& page) -> absl::Status {
+        for (const Village& village : page.villages()) {
+          ASSIGN_OR_RETURN(RegionSummary::Child * child, child_of(village));
+          (child == nullptr ? summary.direct_villages : child->villages)
+              .push_back(village);
+          const int level = village.target_level();
+          if (level < 0 ||
+              level >= static_cast<int>(summary.per_target_level.size())) {
+            return absl::InternalError(absl::StrCat("village ", village.id(),
+                                                    " has target level ", level,
+                                                    ", outside 0..5"));
+          }
+          ++summary.per_target_level[level];
+          ++summary.village_count;
+        }
+        return absl::OkStatus();
+      }));
+  return summary;
+}
+
+std::string Plural(int count, absl::string_view one, absl::string_view many) {
+  return absl::StrCat(count, " ", count == 1 ? one : many);
+}
+
+// "districts" when every child is a district, "child regions" when mixed.
+std::string ChildrenNoun(const RegionSummary& summary) {
+  static const auto* nouns = new std::map<registry::v1::RegionKind,
+                                          std::pair<const char*, const char*>>{
+      {registry::v1::CITY, {"city", "cities"}},
+      {registry::v1::COUNTY, {"county", "counties"}},
+      {registry::v1::TOWNSHIP, {"township", "townships"}},
+      {registry::v1::DISTRICT, {"district", "districts"}}};
+  const int count = static_cast<int>(summary.children.size());
+  std::pair<const char*, const char*> noun = {"child region", "child regions"};
+  if (count > 0) {
+    const registry::v1::RegionKind kind = summary.children[0].region.kind();
+    bool same = true;
+    for (const auto& child : summary.children) {
+      same = same && child.region.kind() == kind;
+    }
+    if (auto it = nouns->find(kind); same && it != nouns->end()) {
+      noun = it->second;
+    }
+  }
+  return Plural(count, noun.first, noun.second);
+}
+
+std::string VillageNames(const std::vector<Village>& villages) {
+  std::vector<std::string> names;
+  for (const Village& village : villages) {
+    if (static_cast<int>(names.size()) == kSummaryNamesPerChild) {
+      names.push_back(absl::StrCat(
+          "… and ", villages.size() - kSummaryNamesPerChild, " more"));
+      break;
+    }
+    names.push_back(village.name());
+  }
+  return absl::StrJoin(names, ", ");
+}
+
+// "four-star target: 3, three-star: 7, two-star: 9, none: 2".
+std::string TargetLevelsText(const std::array<int, 6>& per_level) {
+  static constexpr const char* kLevelNames[] = {
+      "none", "one-star", "two-star", "three-star", "four-star", "five-star"};
+  std::vector<std::string> parts;
+  for (int level = 5; level >= 1; --level) {
+    if (per_level[level] == 0) continue;
+    parts.push_back(absl::StrCat(kLevelNames[level],
+                                 parts.empty() ? " target" : "", ": ",
+                                 per_level[level]));
+  }
+  if (per_level[0] > 0) {
+    parts.push_back(absl::StrCat("none: ", per_level[0]));
+  }
+  return absl::StrJoin(parts, ", ");
+}
+
+void PrintSummaryText(const RegionSummary& summary) {
+  const Region& region = summary.region;
+  std::printf("%s  %s %s\n",
+              WithEnglish(region.name(), region.name_en()).c_str(),
+              registry::v1::RegionKind_Name(region.kind()).c_str(),
+              region.id().c_str());
+  std::printf("%s\n", absl::StrJoin(summary.chain, " › ").c_str());
+  const std::string villages =
+      Plural(summary.village_count, "village", "villages");
+  if (summary.children.empty()) {
+    std::printf("%s%s%s\n", villages.c_str(),
+                summary.village_count > 0 ? ": " : "",
+                VillageNames(summary.direct_villages).c_str());
+  } else {
+    std::printf("%s in %s\n", villages.c_str(), ChildrenNoun(summary).c_str());
+  }
+  for (const RegionSummary::Child& child : summary.children) {
+    const int count = static_cast<int>(child.villages.size());
+    std::printf("  %s (%s): %s%s%s\n", child.region.name().c_str(),
+                child.region.id().c_str(),
+                Plural(count, "village", "villages").c_str(),
+                count > 0 ? ": " : "", VillageNames(child.villages).c_str());
+  }
+  if (!summary.children.empty() && !summary.direct_villages.empty()) {
+    std::printf("  directly in %s: %s: %s\n", region.name().c_str(),
+                Plural(static_cast<int>(summary.direct_villages.size()),
+                       "village", "villages")
+                    .c_str(),
+                VillageNames(summary.direct_villages).c_str());
+  }
+  if (summary.village_count > 0) {
+    std::printf("targets (定星): %s\n",
+                TargetLevelsText(summary.per_target_level).c_str());
+  }
+}
+
+std::string VillagesJson(const std::vector<Village>& villages) {
+  std::vector<std::string> items;
+  items.reserve(villages.size());
+  for (const Village& village : villages) {
+    items.push_back(absl::StrCat("{\"id\":", JsonQuote(village.id()),
+                                 ",\"name\":", JsonQuote(village.name()),
+                                 ",\"target_level\":", village.target_level(),
+                                 "}"));
+  }
+  return absl::StrCat("[", absl::StrJoin(items, ","), "]");
+}
+
+// The summary as one JSON object, its keys in a fixed order.
+std::string SummaryJson(const RegionSummary& summary) {
+  const Region& region = summary.region;
+  std::vector<std::string> chain;
+  for (const std::string& name : summary.chain) {
+    chain.push_back(JsonQuote(name));
+  }
+  std::vector<std::string> children;
+  for (const RegionSummary::Child& child : summary.children) {
+    children.push_back(absl::StrCat(
+        "{\"id\":", JsonQuote(child.region.id()),
+        ",\"name\":", JsonQuote(child.region.name()), ",\"kind\":",
+        JsonQuote(registry::v1::RegionKind_Name(child.region.kind())),
+        ",\"village_count\":", child.villages.size(),
+        ",\"villages\":", VillagesJson(child.villages), "}"));
+  }
+  std::vector<std::string> per_level;
+  for (size_t level = 0; level < summary.per_target_level.size(); ++level) {
+    per_level.push_back(
+        absl::StrCat("\"", level, "\":", summary.per_target_level[level]));
+  }
+  return absl::StrCat(
+      "{\"id\":", JsonQuote(region.id()),
+      ",\"name\":", JsonQuote(region.name()),
+      ",\"kind\":", JsonQuote(registry::v1::RegionKind_Name(region.kind())),
+      ",\"chain\":[", absl::StrJoin(chain, ","), "]",
+      ",\"village_count\":", summary.village_count, ",\"children\":[",
+      absl::StrJoin(children, ","), "]",
+      ",\"direct_villages\":", VillagesJson(summary.direct_villages),
+      ",\"villages_per_target_level\":{", absl::StrJoin(per_level, ","), "}}");
+}
+
+}  // namespace
+
+absl::Status RegistrySummary(const Invocation& invocation) {
+  ASSIGN_OR_RETURN(RegionSummary summary,
+                   SummarizeRegion(invocation, invocation.args()[0]));
+  if (invocation.output() == OutputFormat::kJson) {
+    std::printf("%s\n", SummaryJson(summary).c_str());
+    return absl::OkStatus();
+  }
+  PrintSummaryText(summary);
+  return absl::OkStatus();
+}
+
+}  // namespace fivestar::cli
