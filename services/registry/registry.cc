@@ -7,14 +7,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/status.h"
+#include "common/update_mask.h"
 #include "common/validation.h"
-#include "google/protobuf/util/field_mask_util.h"
 
 namespace fivestar::registry {
 namespace {
 
 using ::google::protobuf::FieldMask;
-using ::google::protobuf::util::FieldMaskUtil;
 
 constexpr int kDefaultPageSize = 100;
 constexpr int kMaxPageSize = 1000;
@@ -43,43 +42,6 @@ const std::vector<std::string>& VillageMutableFields() {
                                    "target_level",
                                    "target_year"};
   return *fields;
-}
-
-// Copies the fields named by `mask` from `source` onto `target`, after
-// checking that each names a field that may change.
-template <typename Resource>
-absl::Status ApplyUpdateMask(const FieldMask& mask,
-                             const std::vector<std::string>& mutable_fields,
-                             const Resource& source, Resource* target) {
-  if (mask.paths().empty()) {
-    return FieldError("update_mask",
-                      "must name the fields to change (or \"*\" for all)");
-  }
-  FieldMask effective;
-  for (int i = 0; i < mask.paths_size(); ++i) {
-    const std::string& path = mask.paths(i);
-    if (path == "*") {
-      if (mask.paths_size() != 1) {
-        return FieldError("update_mask.paths",
-                          "\"*\" must be the only path when given");
-      }
-      for (const std::string& field : mutable_fields) {
-        effective.add_paths(field);
-      }
-      break;
-    }
-    if (!absl::c_linear_search(mutable_fields, path)) {
-      return FieldError(
-          absl::StrCat("update_mask.paths[", i, "]"),
-          absl::StrCat("\"", path, "\" cannot be changed; choose from ",
-                       absl::StrJoin(mutable_fields, ", "), " or \"*\""));
-    }
-    effective.add_paths(path);
-  }
-  FieldMaskUtil::MergeOptions options;
-  options.set_replace_repeated_fields(true);
-  FieldMaskUtil::MergeMessageTo(source, effective, options, target);
-  return absl::OkStatus();
 }
 
 int KindRank(RegionKind kind) { return static_cast<int>(kind); }
