@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
 
@@ -143,9 +144,18 @@ absl::StatusOr<SqliteStatement> SqliteDatabase::Prepare(absl::string_view sql) {
     return SqliteStatement(this, stmt);
   }
   sqlite3_stmt* stmt = nullptr;
+  const char* tail = nullptr;
   int rc = sqlite3_prepare_v3(db_, key.data(), static_cast<int>(key.size()),
-                              SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+                              SQLITE_PREPARE_PERSISTENT, &stmt, &tail);
   if (rc != SQLITE_OK) return Error(rc, key);
+  if (!absl::StripAsciiWhitespace(
+           absl::string_view(tail, key.data() + key.size() - tail))
+           .empty()) {
+    sqlite3_finalize(stmt);
+    return absl::InternalError(
+        absl::StrCat("Prepare takes one statement; use Execute for several: ",
+                     key));
+  }
   sql_of_[stmt] = key;
   return SqliteStatement(this, stmt);
 }
@@ -179,7 +189,14 @@ absl::Status SqliteDatabase::Migrate(
     absl::Span<const SqliteMigration> migrations) {
   absl::StatusOr<int> current = SchemaVersion();
   if (!current.ok()) return current.status();
-  const int known = migrations.empty() ? 0 : migrations.back().version;
+  for (size_t i = 0; i < migrations.size(); ++i) {
+    if (migrations[i].version != static_cast<int>(i) + 1) {
+      return absl::InternalError(absl::StrCat(
+          "migrations must be numbered 1, 2, 3, ... in order; entry ", i,
+          " has version ", migrations[i].version));
+    }
+  }
+  const int known = static_cast<int>(migrations.size());
   if (*current > known) {
     return absl::FailedPreconditionError(absl::StrCat(
         "database schema is at version ", *current,

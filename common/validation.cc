@@ -3,6 +3,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/auth.h"
 #include "common/status.h"
@@ -43,13 +44,21 @@ absl::Status ValidateText(absl::string_view field, absl::string_view text,
                       absl::StrCat("must be ", min_chars, "..", max_chars,
                                    " characters, got ", length));
   }
-  for (char c : text) {
-    if (absl::ascii_iscntrl(c)) {
+  for (size_t i = 0; i < text.size(); ++i) {
+    // C0 controls and DEL, and C1 controls (U+0080..U+009F: 0xC2 0x80..0x9F).
+    const auto byte = static_cast<unsigned char>(text[i]);
+    const bool c1 = byte == 0xC2 && i + 1 < text.size() &&
+                    static_cast<unsigned char>(text[i + 1]) <= 0x9F;
+    if (absl::ascii_iscntrl(text[i]) || c1) {
       return FieldError(field, "must not contain control characters");
     }
   }
+  // ASCII whitespace or the full-width space U+3000 common in Chinese input.
+  constexpr absl::string_view kIdeographicSpace = "\xE3\x80\x80";
   if (!text.empty() &&
-      (absl::ascii_isspace(text.front()) || absl::ascii_isspace(text.back()))) {
+      (absl::ascii_isspace(text.front()) || absl::ascii_isspace(text.back()) ||
+       absl::StartsWith(text, kIdeographicSpace) ||
+       absl::EndsWith(text, kIdeographicSpace))) {
     return FieldError(field, "must not start or end with whitespace");
   }
   return absl::OkStatus();

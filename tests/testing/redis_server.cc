@@ -76,12 +76,14 @@ absl::StatusOr<std::unique_ptr<RedisServer>> RedisServer::Start() {
                                      log,
                                      "--daemonize",
                                      "no"};
+    // Built before fork(): the child of a multithreaded process may only
+    // call async-signal-safe functions, so no allocation there.
+    std::vector<char*> argv;
+    for (std::string& arg : args) argv.push_back(arg.data());
+    argv.push_back(nullptr);
     pid_t pid = fork();
     if (pid < 0) return absl::UnavailableError("fork failed");
     if (pid == 0) {
-      std::vector<char*> argv;
-      for (std::string& arg : args) argv.push_back(arg.data());
-      argv.push_back(nullptr);
       execvp("redis-server", argv.data());
       _exit(127);
     }

@@ -1,0 +1,294 @@
+// Tests of common/auth: the tokens file, token hashing, and the role and
+// scope checks. Authenticate() needs a live call; rpc_test.cc covers it
+// through a real in-process server.
+#include "common/auth.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
+
+namespace fivestar {
+namespace {
+
+using ::fivestar::testing::StatusIs;
+using ::testing::IsNull;
+using ::testing::NotNull;
+
+// sha256("abc"), the FIPS 180-2 example.
+constexpr char kAbcHash[] =
+    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+
+TEST(Sha256HexTest, MatchesTheFipsVectorForAbc) {
+  EXPECT_EQ(Sha256Hex("abc"), kAbcHash);
+}
+
+TEST(Sha256HexTest, HashesTheEmptyString) {
+  EXPECT_EQ(Sha256Hex(""),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+}
+
+TEST(RoleTest, NamesRoundTrip) {
+  for (Role role :
+       {Role::kViewer, Role::kReporter, Role::kOperator, Role::kAdmin}) {
+    EXPECT_THAT(ParseRole(RoleName(role)),
+                ::fivestar::testing::IsOkAndHolds(role));
+  }
+}
+
+TEST(RoleTest, UnknownOrWrongCaseNameIsInvalid) {
+  EXPECT_THAT(ParseRole("root"),
+              StatusIs(absl::StatusCode::kInvalidArgument, "\"root\""));
+  EXPECT_THAT(ParseRole("Admin"),
+              StatusIs(absl::StatusCode::kInvalidArgument, "\"Admin\""));
+}
+
+TEST(TokenTableTest, ParsesPrincipalsSkippingCommentsAndBlankLines) {
+  const std::string text = absl::StrCat(
+      "# tokens of the test deployment\n", "\n", "   \n",
+      Sha256Hex("viewer-token"), " viewer 411323 county-viewer\n", "  ",
+      Sha256Hex("operator-token"),
+      "\toperator   411323-huiche huiche-office  # trailing comment\n",
+      // Upper-case hex is accepted: the table matches hashes case-blind.
+      absl::AsciiStrToUpper(Sha256Hex("admin-token")), " admin * root\n");
+
+  absl::StatusOr<TokenTable> table = TokenTable::Parse(text);
+
+  ASSERT_OK(table);
+  EXPECT_EQ(table->size(), 3u);
+  const Principal* viewer = table->Find("viewer-token");
+  ASSERT_THAT(viewer, NotNull());
+  EXPECT_EQ(viewer->name, "county-viewer");
+  EXPECT_EQ(viewer->role, Role::kViewer);
+  EXPECT_EQ(viewer->scope, "411323");
+  EXPECT_FALSE(viewer->is_global());
+  const Principal* op = table->Find("operator-token");
+  ASSERT_THAT(op, NotNull());
+  EXPECT_EQ(op->name, "huiche-office");
+  EXPECT_EQ(op->role, Role::kOperator);
+  EXPECT_EQ(op->scope, "411323-huiche");
+  const Principal* admin = table->Find("admin-token");
+  ASSERT_THAT(admin, NotNull());
+  EXPECT_EQ(admin->role, Role::kAdmin);
+  EXPECT_TRUE(admin->is_global());
+}
+
+TEST(TokenTableTest, FindsNothingForUnknownTokenOrForTheHashItself) {
+  ASSERT_OK_AND_ASSIGN(TokenTable table, TokenTable::Parse(absl::StrCat(
+                                             kAbcHash, " viewer * someone\n")));
+  EXPECT_THAT(table.Find("abc"), NotNull());
+  EXPECT_THAT(table.Find("abd"), IsNull());
+  EXPECT_THAT(table.Find(""), IsNull());
+  // Holding the file must not let one call with the hash as the token.
+  EXPECT_THAT(table.Find(kAbcHash), IsNull());
+}
+
+TEST(TokenTableTest, EmptyTextGivesEmptyTable) {
+  ASSERT_OK_AND_ASSIGN(TokenTable table, TokenTable::Parse(""));
+  EXPECT_EQ(table.size(), 0u);
+}
+
+TEST(TokenTableTest, ParsesLastLineWithoutNewlineAndCrLfEndings) {
+  ASSERT_OK_AND_ASSIGN(TokenTable table,
+                       TokenTable::Parse(absl::StrCat(
+                           "# c\r\n", Sha256Hex("a"), " viewer * a\r\n",
+                           Sha256Hex("b"), " reporter * b")));
+  EXPECT_EQ(table.size(), 2u);
+  ASSERT_THAT(table.Find("a"), NotNull());
+  EXPECT_EQ(table.Find("a")->name, "a");
+  ASSERT_THAT(table.Find("b"), NotNull());
+  EXPECT_EQ(table.Find("b")->role, Role::kReporter);
+}
+
+// One malformed tokens file and the error Parse must give for it.
+struct MalformedCase {
+  std::string test_name;
+  std::string text;
+  std::string message;
+};
+
+// Keeps ctest's listing short: the name, not the struct's bytes.
+void PrintTo(const MalformedCase& c, std::ostream* os) { *os << c.test_name; }
+
+class TokenTableMalformedTest : public ::testing::TestWithParam<MalformedCase> {
+};
+
+TEST_P(TokenTableMalformedTest, IsInvalidArgumentNamingTheLine) {
+  EXPECT_THAT(TokenTable::Parse(GetParam().text),
+              StatusIs(absl::StatusCode::kInvalidArgument, GetParam().message));
+}
+
+std::string GoodLine(absl::string_view token) {
+  return absl::StrCat(Sha256Hex(token), " viewer * ", token, "\n");
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    AllMalformations, TokenTableMalformedTest,
+    ::testing::Values(
+        MalformedCase{"ThreeFields",
+                      absl::StrCat("# header\n", GoodLine("a"), Sha256Hex("b"),
+                                   " viewer *\n"),
+                      "tokens file line 3: want \"<sha256-hex> <role> "
+                      "<scope> <name>\""},
+        MalformedCase{"FiveFields",
+                      absl::StrCat(Sha256Hex("b"), " viewer * b extra\n"),
+                      "tokens file line 1: want"},
+        MalformedCase{
+            "HashTooShort",
+            absl::StrCat(GoodLine("a"), std::string(63, 'a'), " viewer * b\n"),
+            "tokens file line 2: token hash must be 64 hex digits"},
+        MalformedCase{"HashTooLong",
+                      absl::StrCat(std::string(65, 'a'), " viewer * b\n"),
+                      "tokens file line 1: token hash must be 64 hex digits"},
+        MalformedCase{
+            "HashNotHex",
+            absl::StrCat("\n\n", std::string(63, 'a'), "g", " viewer * b\n"),
+            "tokens file line 3: token hash must be 64 hex digits"},
+        MalformedCase{"UnknownRole",
+                      absl::StrCat(Sha256Hex("b"), " superuser * b\n"),
+                      "tokens file line 1: role: must be one of viewer, "
+                      "reporter, operator, admin; got \"superuser\""},
+        MalformedCase{"DuplicateHash",
+                      absl::StrCat(GoodLine("a"), GoodLine("b"), "# again\n",
+                                   Sha256Hex("a"), " admin * other\n"),
+                      "tokens file line 4: token hash appears twice"},
+        MalformedCase{
+            "DuplicateHashDifferingOnlyInCase",
+            absl::StrCat(GoodLine("a"), absl::AsciiStrToUpper(Sha256Hex("a")),
+                         " admin * other\n"),
+            "tokens file line 2: token hash appears twice"}),
+    [](const ::testing::TestParamInfo<MalformedCase>& info) {
+      return info.param.test_name;
+    });
+
+TEST(TokenTableTest, LoadReadsAFile) {
+  testing::TempDir dir;
+  const std::string path = dir.File("tokens");
+  {
+    FILE* file = std::fopen(path.c_str(), "w");
+    ASSERT_THAT(file, NotNull());
+    const std::string text = GoodLine("t");
+    std::fwrite(text.data(), 1, text.size(), file);
+    std::fclose(file);
+  }
+  ASSERT_OK_AND_ASSIGN(TokenTable table, TokenTable::Load(path));
+  EXPECT_EQ(table.size(), 1u);
+  EXPECT_THAT(table.Find("t"), NotNull());
+}
+
+TEST(TokenTableTest, LoadOfMissingFileIsNotFound) {
+  testing::TempDir dir;
+  EXPECT_THAT(TokenTable::Load(dir.File("absent")),
+              StatusIs(absl::StatusCode::kNotFound, "cannot be read"));
+}
+
+TEST(TokenTableTest, LoadOfMalformedFileNamesPathAndLine) {
+  testing::TempDir dir;
+  const std::string path = dir.File("tokens");
+  {
+    FILE* file = std::fopen(path.c_str(), "w");
+    ASSERT_THAT(file, NotNull());
+    std::fputs("# only a bad line\nnot-a-hash viewer * x\n", file);
+    std::fclose(file);
+  }
+  EXPECT_THAT(TokenTable::Load(path),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       absl::StrCat(path, ": tokens file line 2: ")));
+}
+
+Principal MakePrincipal(Role role, std::string scope) {
+  return Principal{"alice", role, std::move(scope)};
+}
+
+TEST(AuthorizeRoleTest, RoleAtOrAboveRequiredIsAllowed) {
+  EXPECT_OK(AuthorizeRole(MakePrincipal(Role::kOperator, "r"), Role::kOperator,
+                          "edit villages"));
+  EXPECT_OK(AuthorizeRole(MakePrincipal(Role::kAdmin, "r"), Role::kViewer,
+                          "read villages"));
+}
+
+TEST(AuthorizeRoleTest, RoleBelowRequiredIsDeniedNamingWhoAndWhat) {
+  EXPECT_THAT(
+      AuthorizeRole(MakePrincipal(Role::kReporter, "r"), Role::kOperator,
+                    "edit villages"),
+      StatusIs(absl::StatusCode::kPermissionDenied,
+               "alice (reporter) may not edit villages: needs role operator"));
+}
+
+TEST(AuthorizeRoleTest, EveryRoleIsOrderedAboveTheOneBefore) {
+  const std::vector<Role> roles = {Role::kViewer, Role::kReporter,
+                                   Role::kOperator, Role::kAdmin};
+  for (size_t held = 0; held < roles.size(); ++held) {
+    for (size_t needed = 0; needed < roles.size(); ++needed) {
+      const absl::Status status =
+          AuthorizeRole(MakePrincipal(roles[held], "*"), roles[needed], "x");
+      SCOPED_TRACE(absl::StrCat(RoleName(roles[held]), " needs ",
+                                RoleName(roles[needed])));
+      EXPECT_EQ(status.code(), held >= needed
+                                   ? absl::StatusCode::kOk
+                                   : absl::StatusCode::kPermissionDenied);
+    }
+  }
+}
+
+// A village and its ancestry: village, township, county.
+const std::vector<std::string> kChain = {"411323-huiche-v01", "411323-huiche",
+                                         "411323"};
+
+TEST(AuthorizeTest, ScopeAnywhereInTheChainIsAllowed) {
+  for (const std::string& scope : kChain) {
+    SCOPED_TRACE(scope);
+    EXPECT_OK(Authorize(MakePrincipal(Role::kReporter, scope), Role::kReporter,
+                        kChain, "report progress"));
+  }
+}
+
+TEST(AuthorizeTest, ScopeOutsideTheChainIsDenied) {
+  EXPECT_THAT(Authorize(MakePrincipal(Role::kAdmin, "411324"), Role::kViewer,
+                        kChain, "read village"),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       "alice may not read village: outside its scope 411324"));
+}
+
+TEST(AuthorizeTest, ScopeIsMatchedExactlyNotByPrefix) {
+  EXPECT_THAT(Authorize(MakePrincipal(Role::kAdmin, "41132"), Role::kViewer,
+                        kChain, "read village"),
+              StatusIs(absl::StatusCode::kPermissionDenied, "outside"));
+}
+
+TEST(AuthorizeTest, GlobalScopeCoversAnyChainIncludingAnEmptyOne) {
+  EXPECT_OK(Authorize(MakePrincipal(Role::kViewer, std::string(kGlobalScope)),
+                      Role::kViewer, kChain, "read village"));
+  EXPECT_OK(Authorize(MakePrincipal(Role::kViewer, std::string(kGlobalScope)),
+                      Role::kViewer, {}, "read everything"));
+}
+
+TEST(AuthorizeTest, RoleIsCheckedBeforeScope) {
+  EXPECT_THAT(
+      Authorize(MakePrincipal(Role::kViewer, "411323"), Role::kOperator, kChain,
+                "edit village"),
+      StatusIs(absl::StatusCode::kPermissionDenied, "needs role operator"));
+  EXPECT_THAT(
+      Authorize(MakePrincipal(Role::kViewer, std::string(kGlobalScope)),
+                Role::kAdmin, kChain, "edit rubric"),
+      StatusIs(absl::StatusCode::kPermissionDenied, "needs role admin"));
+}
+
+TEST(AuthenticatorTest, EnabledWithTokenTable) {
+  ASSERT_OK_AND_ASSIGN(TokenTable table, TokenTable::Parse(GoodLine("t")));
+  Authenticator authenticator(std::move(table));
+  EXPECT_TRUE(authenticator.enabled());
+}
+
+TEST(AuthenticatorTest, DisabledIsNotEnabled) {
+  EXPECT_FALSE(Authenticator::Disabled().enabled());
+}
+
+}  // namespace
+}  // namespace fivestar

@@ -1,0 +1,403 @@
+// Tests of common/server (ServerHost and the flag readers) and, through it,
+// common/metrics: real servers on loopback ports, real health checks with
+// the standard grpc.health.v1 stubs, and real HTTP scrapes of /metrics.
+#include "common/server.h"
+
+#include <arpa/inet.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <memory>
+#include <string>
+
+#include "absl/flags/declare.h"
+#include "absl/flags/flag.h"
+#include "absl/flags/reflection.h"
+#include "absl/strings/str_cat.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "tests/common/echo_service.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
+#include "tests/testing/test_server.h"
+
+ABSL_DECLARE_FLAG(std::string, host);
+ABSL_DECLARE_FLAG(int, port);
+ABSL_DECLARE_FLAG(int, metrics_port);
+ABSL_DECLARE_FLAG(absl::Duration, shutdown_grace);
+ABSL_DECLARE_FLAG(std::string, log_level);
+ABSL_DECLARE_FLAG(std::string, tokens_file);
+ABSL_DECLARE_FLAG(bool, disable_auth);
+
+namespace fivestar::testing {
+namespace {
+
+using ::grpc::health::v1::Health;
+using ::grpc::health::v1::HealthCheckRequest;
+using ::grpc::health::v1::HealthCheckResponse;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+// A TCP socket listening on 127.0.0.1 at a kernel-chosen port, without
+// SO_REUSEPORT, so nobody else can bind that port while it lives.
+class HeldPort {
+ public:
+  HeldPort() {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof(address);
+    if (fd_ < 0 ||
+        bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) !=
+            0 ||
+        listen(fd_, 1) != 0 ||
+        getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+      ADD_FAILURE() << "cannot hold a loopback port";
+      return;
+    }
+    port_ = ntohs(address.sin_port);
+  }
+  ~HeldPort() {
+    if (fd_ >= 0) close(fd_);
+  }
+  int port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
+// GET http://127.0.0.1:<port><path> over a plain socket; the whole response
+// (status line, headers and body), or "" when the connection fails.
+std::string HttpGet(int port, const std::string& path) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return "";
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) !=
+      0) {
+    close(fd);
+    return "";
+  }
+  const std::string request =
+      absl::StrCat("GET ", path,
+                   " HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+  if (send(fd, request.data(), request.size(), 0) !=
+      static_cast<ssize_t>(request.size())) {
+    close(fd);
+    return "";
+  }
+  std::string response;
+  char buffer[4096];
+  ssize_t n;
+  while ((n = recv(fd, buffer, sizeof(buffer), 0)) > 0) {
+    response.append(buffer, static_cast<size_t>(n));
+  }
+  close(fd);
+  return response;
+}
+
+// Health status of `service` ("" for the whole server), or the call's error.
+absl::StatusOr<HealthCheckResponse::ServingStatus> CheckHealth(
+    const std::shared_ptr<grpc::Channel>& channel, const std::string& service) {
+  std::unique_ptr<Health::Stub> stub = Health::NewStub(channel);
+  HealthCheckRequest request;
+  request.set_service(service);
+  HealthCheckResponse response;
+  std::unique_ptr<grpc::ClientContext> context = NewContext();
+  grpc::Status status = stub->Check(context.get(), request, &response);
+  if (!status.ok()) return FromGrpcStatus(status);
+  return response.status();
+}
+
+std::shared_ptr<grpc::Channel> ChannelTo(int port) {
+  return grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
+                             grpc::InsecureChannelCredentials());
+}
+
+class ServerHostTest : public ::testing::Test {
+ protected:
+  ServerHostTest()
+      : authenticator_(Authenticator::Disabled()), echo_(&authenticator_) {}
+
+  ServerConfig Config() const {
+    ServerConfig config;
+    config.name = "test";
+    config.listen_address = "127.0.0.1:0";
+    config.shutdown_grace = absl::Seconds(2);
+    return config;
+  }
+
+  std::vector<HostedService> Services() {
+    return {{&echo_, EchoServiceImpl::FullName()}};
+  }
+
+  Authenticator authenticator_;
+  EchoServiceImpl echo_;
+};
+
+TEST_F(ServerHostTest, StartsOnAFreePortWithoutMetricsByDefault) {
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<ServerHost> host,
+                       ServerHost::Start(Config(), Services()));
+  EXPECT_GT(host->port(), 0);
+  EXPECT_EQ(host->metrics_port(), 0);
+}
+
+TEST_F(ServerHostTest, ReportsNotServingUntilSetServing) {
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<ServerHost> host,
+                       ServerHost::Start(Config(), Services()));
+  auto channel = ChannelTo(host->port());
+  EXPECT_THAT(CheckHealth(channel, ""),
+              IsOkAndHolds(HealthCheckResponse::NOT_SERVING));
+  EXPECT_THAT(CheckHealth(channel, EchoServiceImpl::FullName()),
+              IsOkAndHolds(HealthCheckResponse::NOT_SERVING));
+
+  host->SetServing(true);
+  EXPECT_THAT(CheckHealth(channel, ""),
+              IsOkAndHolds(HealthCheckResponse::SERVING));
+  EXPECT_THAT(CheckHealth(channel, "fivestar.testing.v1.EchoService"),
+              IsOkAndHolds(HealthCheckResponse::SERVING));
+
+  host->SetServing(false);
+  EXPECT_THAT(CheckHealth(channel, ""),
+              IsOkAndHolds(HealthCheckResponse::NOT_SERVING));
+  EXPECT_THAT(CheckHealth(channel, EchoServiceImpl::FullName()),
+              IsOkAndHolds(HealthCheckResponse::NOT_SERVING));
+}
+
+TEST_F(ServerHostTest, HealthOfUnhostedServiceIsNotFound) {
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<ServerHost> host,
+                       ServerHost::Start(Config(), Services()));
+  host->SetServing(true);
+  EXPECT_THAT(CheckHealth(ChannelTo(host->port()), "no.such.Service"),
+              StatusIs(absl::StatusCode::kNotFound, ""));
+}
+
+TEST_F(ServerHostTest, HostedServiceAnswersCalls) {
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<ServerHost> host,
+                       ServerHost::Start(Config(), Services()));
+  auto stub = v1::EchoService::NewStub(ChannelTo(host->port()));
+  v1::EchoRequest request;
+  request.set_message("回车镇");
+  v1::EchoResponse response;
+  ASSERT_OK(stub->Echo(NewContext().get(), request, &response));
+  EXPECT_EQ(response.message(), "回车镇");
+}
+
+TEST_F(ServerHostTest, PortInUseIsUnavailable) {
+  HeldPort held;
+  ServerConfig config = Config();
+  config.listen_address = absl::StrCat("127.0.0.1:", held.port());
+  EXPECT_THAT(
+      ServerHost::Start(config, Services()),
+      StatusIs(absl::StatusCode::kUnavailable,
+               absl::StrCat("cannot listen on 127.0.0.1:", held.port())));
+}
+
+TEST_F(ServerHostTest, MetricsPortInUseIsUnavailable) {
+  HeldPort held;
+  ServerConfig config = Config();
+  config.metrics_address = absl::StrCat("127.0.0.1:", held.port());
+  EXPECT_THAT(
+      ServerHost::Start(config, Services()),
+      StatusIs(absl::StatusCode::kUnavailable,
+               absl::StrCat("metrics endpoint 127.0.0.1:", held.port())));
+}
+
+TEST_F(ServerHostTest, AfterShutdownNewCallsAreUnavailable) {
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<ServerHost> host,
+                       ServerHost::Start(Config(), Services()));
+  host->SetServing(true);
+  const int port = host->port();
+  auto channel = ChannelTo(port);
+  ASSERT_THAT(CheckHealth(channel, ""),
+              IsOkAndHolds(HealthCheckResponse::SERVING));
+
+  host->Shutdown();
+  host->Shutdown();  // Idempotent.
+
+  EXPECT_THAT(CheckHealth(channel, ""),
+              StatusIs(absl::StatusCode::kUnavailable, ""));
+  EXPECT_THAT(CheckHealth(ChannelTo(port), ""),
+              StatusIs(absl::StatusCode::kUnavailable, ""));
+}
+
+class ServerMetricsTest : public ServerHostTest {
+ protected:
+  void SetUp() override {
+    ServerConfig config = Config();
+    config.metrics_address = "127.0.0.1:0";
+    ASSERT_OK_AND_ASSIGN(host_, ServerHost::Start(config, Services()));
+    host_->SetServing(true);
+    ASSERT_GT(host_->metrics_port(), 0);
+  }
+
+  std::string Scrape() { return HttpGet(host_->metrics_port(), "/metrics"); }
+
+  std::unique_ptr<ServerHost> host_;
+};
+
+TEST_F(ServerMetricsTest, CountsAHealthCheckByMethodAndCode) {
+  EXPECT_THAT(Scrape(), Not(HasSubstr("/grpc.health.v1.Health/Check")));
+  ASSERT_THAT(CheckHealth(ChannelTo(host_->port()), ""),
+              IsOkAndHolds(HealthCheckResponse::SERVING));
+
+  const std::string response = Scrape();
+  EXPECT_THAT(response, HasSubstr("200 OK"));
+  EXPECT_THAT(response,
+              HasSubstr("\nfivestar_grpc_server_handled_total{code=\"OK\","
+                        "method=\"/grpc.health.v1.Health/Check\"} 1\n"));
+  EXPECT_THAT(response,
+              HasSubstr("\nfivestar_grpc_server_handling_seconds_count{"
+                        "method=\"/grpc.health.v1.Health/Check\"} 1\n"));
+}
+
+TEST_F(ServerMetricsTest, CountsFailuresUnderTheirCode) {
+  auto stub = v1::EchoService::NewStub(ChannelTo(host_->port()));
+  v1::EchoRequest request;
+  v1::EchoResponse response;
+  ASSERT_OK(stub->Echo(NewContext().get(), request, &response));
+  request.set_fail_with_code(static_cast<int>(grpc::StatusCode::NOT_FOUND));
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(stub->Echo(NewContext().get(), request, &response).error_code(),
+              grpc::StatusCode::NOT_FOUND);
+  }
+
+  const std::string scrape = Scrape();
+  EXPECT_THAT(scrape,
+              HasSubstr("\nfivestar_grpc_server_handled_total{code=\"OK\","
+                        "method=\"/fivestar.testing.v1.EchoService/Echo\"} "
+                        "1\n"));
+  EXPECT_THAT(scrape,
+              HasSubstr("\nfivestar_grpc_server_handled_total{code=\"NOT_"
+                        "FOUND\",method=\"/fivestar.testing.v1.EchoService/"
+                        "Echo\"} 2\n"));
+  EXPECT_THAT(scrape,
+              HasSubstr("\nfivestar_grpc_server_handling_seconds_count{"
+                        "method=\"/fivestar.testing.v1.EchoService/Echo\"} "
+                        "3\n"));
+}
+
+TEST(StatusCodeNameTest, NamesEveryCodeAsGoogleRpcCode) {
+  EXPECT_STREQ(StatusCodeName(grpc::StatusCode::OK), "OK");
+  EXPECT_STREQ(StatusCodeName(grpc::StatusCode::INVALID_ARGUMENT),
+               "INVALID_ARGUMENT");
+  EXPECT_STREQ(StatusCodeName(grpc::StatusCode::UNAUTHENTICATED),
+               "UNAUTHENTICATED");
+  EXPECT_STREQ(StatusCodeName(static_cast<grpc::StatusCode>(99)), "UNKNOWN");
+}
+
+// The flag readers. FlagSaver restores every flag after each test.
+class ServerFlagsTest : public ::testing::Test {
+ protected:
+  absl::FlagSaver saver_;
+};
+
+TEST_F(ServerFlagsTest, DefaultsListenOnAllAddressesWithMetrics) {
+  ASSERT_OK_AND_ASSIGN(ServerConfig config, ServerConfigFromFlags("registry"));
+  EXPECT_EQ(config.name, "registry");
+  EXPECT_EQ(config.listen_address, "0.0.0.0:50051");
+  EXPECT_EQ(config.metrics_address, "0.0.0.0:9090");
+  EXPECT_EQ(config.shutdown_grace, absl::Seconds(10));
+  EXPECT_EQ(config.credentials, nullptr);
+}
+
+TEST_F(ServerFlagsTest, HostPortAndMetricsPortAreCombined) {
+  absl::SetFlag(&FLAGS_host, "127.0.0.1");
+  absl::SetFlag(&FLAGS_port, 0);
+  absl::SetFlag(&FLAGS_metrics_port, 9100);
+  absl::SetFlag(&FLAGS_shutdown_grace, absl::Milliseconds(1500));
+  ASSERT_OK_AND_ASSIGN(ServerConfig config, ServerConfigFromFlags("scoring"));
+  EXPECT_EQ(config.listen_address, "127.0.0.1:0");
+  EXPECT_EQ(config.metrics_address, "127.0.0.1:9100");
+  EXPECT_EQ(config.shutdown_grace, absl::Milliseconds(1500));
+}
+
+TEST_F(ServerFlagsTest, Ipv6HostIsBracketed) {
+  absl::SetFlag(&FLAGS_host, "::1");
+  ASSERT_OK_AND_ASSIGN(ServerConfig config, ServerConfigFromFlags("registry"));
+  EXPECT_EQ(config.listen_address, "[::1]:50051");
+  EXPECT_EQ(config.metrics_address, "[::1]:9090");
+}
+
+TEST_F(ServerFlagsTest, MetricsPortMinusOneServesNoMetrics) {
+  absl::SetFlag(&FLAGS_metrics_port, -1);
+  ASSERT_OK_AND_ASSIGN(ServerConfig config, ServerConfigFromFlags("registry"));
+  EXPECT_EQ(config.metrics_address, "");
+}
+
+TEST_F(ServerFlagsTest, OutOfRangePortsAreInvalid) {
+  absl::SetFlag(&FLAGS_port, 65536);
+  EXPECT_THAT(ServerConfigFromFlags("registry"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "port: must be 0..65535, got 65536"));
+  absl::SetFlag(&FLAGS_port, -1);
+  EXPECT_THAT(ServerConfigFromFlags("registry"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "port: must be 0..65535, got -1"));
+  absl::SetFlag(&FLAGS_port, 50051);
+  absl::SetFlag(&FLAGS_metrics_port, -2);
+  EXPECT_THAT(ServerConfigFromFlags("registry"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "metrics_port: must be -1 (off) or 0..65535, got -2"));
+}
+
+TEST_F(ServerFlagsTest, NegativeShutdownGraceIsInvalid) {
+  absl::SetFlag(&FLAGS_shutdown_grace, absl::Seconds(-1));
+  EXPECT_THAT(ServerConfigFromFlags("registry"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "shutdown_grace: must not be negative"));
+}
+
+TEST_F(ServerFlagsTest, UnknownLogLevelIsInvalid) {
+  absl::SetFlag(&FLAGS_log_level, "chatty");
+  EXPECT_THAT(ServerConfigFromFlags("registry"),
+              StatusIs(absl::StatusCode::kInvalidArgument, "chatty"));
+}
+
+TEST_F(ServerFlagsTest, AuthIsRequiredByDefault) {
+  EXPECT_THAT(
+      AuthenticatorFromFlags(),
+      StatusIs(absl::StatusCode::kInvalidArgument, "tokens_file: required"));
+}
+
+TEST_F(ServerFlagsTest, DisableAuthGivesDisabledAuthenticator) {
+  absl::SetFlag(&FLAGS_disable_auth, true);
+  ASSERT_OK_AND_ASSIGN(Authenticator authenticator, AuthenticatorFromFlags());
+  EXPECT_FALSE(authenticator.enabled());
+}
+
+TEST_F(ServerFlagsTest, DisableAuthWithTokensFileIsInvalid) {
+  absl::SetFlag(&FLAGS_disable_auth, true);
+  absl::SetFlag(&FLAGS_tokens_file, "/etc/fivestar/tokens");
+  EXPECT_THAT(AuthenticatorFromFlags(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "disable_auth: cannot be combined with --tokens_file"));
+}
+
+TEST_F(ServerFlagsTest, TokensFileIsLoaded) {
+  TempDir dir;
+  const std::string path = dir.File("tokens");
+  FILE* file = std::fopen(path.c_str(), "w");
+  ASSERT_NE(file, nullptr);
+  std::fputs(absl::StrCat(Sha256Hex("t"), " viewer * v\n").c_str(), file);
+  std::fclose(file);
+  absl::SetFlag(&FLAGS_tokens_file, path);
+  ASSERT_OK_AND_ASSIGN(Authenticator authenticator, AuthenticatorFromFlags());
+  EXPECT_TRUE(authenticator.enabled());
+}
+
+TEST_F(ServerFlagsTest, MissingTokensFileIsNotFound) {
+  TempDir dir;
+  absl::SetFlag(&FLAGS_tokens_file, dir.File("absent"));
+  EXPECT_THAT(AuthenticatorFromFlags(),
+              StatusIs(absl::StatusCode::kNotFound, "cannot be read"));
+}
+
+}  // namespace
+}  // namespace fivestar::testing
