@@ -16,8 +16,9 @@ std::string EnvironmentVariableForFlag(absl::string_view flag_name);
 
 // Applies FIVESTAR_* environment variables to the matching flags, then parses
 // the command line. Call once per process, first thing in main (Abseil
-// allows setting the usage message only once). Exits with a message naming the variable when one holds
-// a value its flag cannot take. Returns the positional arguments.
+// allows setting the usage message only once). Exits with a message naming the
+// variable when one holds a value its flag cannot take. Returns the positional
+// arguments.
 std::vector<char*> ParseFlagsWithEnvironment(int argc, char** argv,
                                              absl::string_view usage);
 

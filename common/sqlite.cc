@@ -152,9 +152,8 @@ absl::StatusOr<SqliteStatement> SqliteDatabase::Prepare(absl::string_view sql) {
            absl::string_view(tail, key.data() + key.size() - tail))
            .empty()) {
     sqlite3_finalize(stmt);
-    return absl::InternalError(
-        absl::StrCat("Prepare takes one statement; use Execute for several: ",
-                     key));
+    return absl::InternalError(absl::StrCat(
+        "Prepare takes one statement; use Execute for several: ", key));
   }
   sql_of_[stmt] = key;
   return SqliteStatement(this, stmt);

@@ -152,9 +152,9 @@ TEST_F(SqliteTest, MisnumberedMigrationsAreRefusedBeforeAnyStep) {
 }
 
 TEST_F(SqliteTest, PrepareRefusesMoreThanOneStatement) {
-  EXPECT_THAT(db_->Prepare("SELECT 1; SELECT 2"),
-              StatusIs(absl::StatusCode::kInternal,
-                       "Prepare takes one statement"));
+  EXPECT_THAT(
+      db_->Prepare("SELECT 1; SELECT 2"),
+      StatusIs(absl::StatusCode::kInternal, "Prepare takes one statement"));
   ASSERT_OK(db_->Prepare("SELECT 1;  \n"));
 }
 

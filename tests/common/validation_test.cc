@@ -120,11 +120,14 @@ TEST(ValidateTextTest, FullWidthSpaceAtEitherEndIsRejected) {
 }
 
 TEST(ValidateTextTest, C1ControlCharactersAreRejected) {
-  EXPECT_THAT(ValidateText("village.name", "a\xC2\x85" "b", 1, 10),
-              StatusIs(kInvalid,
-                       "village.name: must not contain control characters"));
+  EXPECT_THAT(
+      ValidateText("village.name",
+                   "a\xC2\x85"
+                   "b",
+                   1, 10),
+      StatusIs(kInvalid, "village.name: must not contain control characters"));
   EXPECT_OK(ValidateText("village.name", "caf\xC3\xA9", 1, 10));  // é
-  EXPECT_OK(ValidateText("village.name", "\xC2\xB7", 1, 10));  // U+00B7 ·
+  EXPECT_OK(ValidateText("village.name", "\xC2\xB7", 1, 10));     // U+00B7 ·
 }
 
 TEST(ValidateRangeTest, AcceptsBothBoundsAndBetween) {
