@@ -62,7 +62,7 @@ for _ in $(seq 1 150); do  # 150 × 0.1 s: at most about 15 s
     cat "$WORK/registry.log" >&2
     exit 1
   fi
-  if fivestar --deadline=1s list-regions >/dev/null 2>&1; then
+  if fivestar --deadline=1s health "127.0.0.1:$PORT" >/dev/null 2>&1; then
     ready=yes
     break
   fi

@@ -1,10 +1,10 @@
 #include "tools/cli/invocation.h"
 
-#include <chrono>
 #include <utility>
 
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
+#include "common/peer_client.h"
 
 namespace fivestar::cli {
 namespace {
@@ -30,12 +30,7 @@ std::shared_ptr<grpc::Channel> Invocation::RegistryChannel() const {
 }
 
 void Invocation::PrepareContext(grpc::ClientContext* context) const {
-  context->set_deadline(std::chrono::system_clock::now() +
-                        absl::ToChronoNanoseconds(connection_.deadline));
-  if (!connection_.token.empty()) {
-    context->AddMetadata("authorization",
-                         absl::StrCat("Bearer ", connection_.token));
-  }
+  PreparePeerCall(*context, connection_.token, connection_.deadline);
 }
 
 absl::Status UsageError(absl::string_view message) {

@@ -21,6 +21,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "common/flags.h"
+#include "tools/cli/health_commands.h"
 #include "tools/cli/invocation.h"
 #include "tools/cli/registry_commands.h"
 #include "tools/cli/token_commands.h"
@@ -120,6 +121,13 @@ const std::vector<Command>& Commands() {
        1,
        {},
        cli::RegistrySummary},
+      {"health",
+       "<address> [<service>]",
+       "probe a server's grpc.health.v1 status (exit 0 only when SERVING)",
+       1,
+       2,
+       {},
+       cli::Health},
       {"help", "", "show this help", 0, 0, {}, Help},
   };
   return *commands;
