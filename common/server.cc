@@ -11,9 +11,11 @@
 
 ABSL_FLAG(std::string, host, "0.0.0.0",
           "Address to listen on for gRPC and metrics.");
-ABSL_FLAG(int, port, 50051, "gRPC port (0 picks a free one).");
+ABSL_FLAG(int, port, 50051,
+          "gRPC port (0 picks a free one); each service has its own default.");
 ABSL_FLAG(int, metrics_port, 9090,
-          "Port of the Prometheus /metrics endpoint; -1 disables it.");
+          "Port of the Prometheus /metrics endpoint (each service has its own "
+          "default); -1 disables it.");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
           "On SIGTERM/SIGINT, how long calls in flight may finish before "
           "they are cancelled.");
@@ -28,6 +30,11 @@ ABSL_FLAG(bool, disable_auth, false,
           "demos only.");
 
 namespace fivestar {
+
+void SetDefaultPorts(int grpc_port, int metrics_port) {
+  absl::SetFlag(&FLAGS_port, grpc_port);
+  absl::SetFlag(&FLAGS_metrics_port, metrics_port);
+}
 
 absl::StatusOr<ServerConfig> ServerConfigFromFlags(const std::string& name) {
   if (absl::Status status = InitLogging(name, absl::GetFlag(FLAGS_log_level));

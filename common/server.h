@@ -43,6 +43,12 @@ struct HostedService {
   std::string full_name;
 };
 
+// Sets the defaults of --port and --metrics_port for this binary, so that
+// the services can run side by side on one host with no flags (registry
+// 50051/9090, projects 50052/9091, scoring 50053/9092). Call before
+// ParseFlagsWithEnvironment; the environment and command line still win.
+void SetDefaultPorts(int grpc_port, int metrics_port);
+
 // Reads the common server flags (--host, --port, --metrics_port,
 // --shutdown_grace, --log_level) and sets up logging for `name`.
 absl::StatusOr<ServerConfig> ServerConfigFromFlags(const std::string& name);

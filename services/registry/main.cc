@@ -59,6 +59,7 @@ int Run() {
 
 int main(int argc, char** argv) {
   fivestar::BlockTerminationSignals();
+  fivestar::SetDefaultPorts(50051, 9090);
   fivestar::ParseFlagsWithEnvironment(
       argc, argv,
       "fivestar-registry: regions and villages of the Five-Star campaign.\n"
