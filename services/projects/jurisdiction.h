@@ -1,0 +1,72 @@
+// Who may act on which village, with the registry's region tree as the map:
+// the permission chain of anything about a village is [village, its region,
+// ..., root], as the VillageDirectory tells it.
+#ifndef FIVESTAR_SERVICES_PROJECTS_JURISDICTION_H_
+#define FIVESTAR_SERVICES_PROJECTS_JURISDICTION_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "common/auth.h"
+#include "services/projects/village_directory.h"
+
+namespace fivestar::projects {
+
+// The village filters of a list request, with the field names to blame.
+struct VillageFilter {
+  std::string village_id;
+  std::string village_field = "village_id";
+  std::string region_id;
+  std::string region_field = "ancestor_region_id";
+};
+
+class Jurisdiction {
+ public:
+  // `directory` must outlive the jurisdiction.
+  explicit Jurisdiction(VillageDirectory* directory) : directory_(directory) {}
+
+  VillageDirectory* directory() const { return directory_; }
+
+  // For a write about a village: checks that `principal` may act there with
+  // `role` and returns the village's lineage (always asked of the
+  // directory, so a write fails with UNAVAILABLE rather than go unchecked
+  // when the registry is down). When the registry does not know the
+  // village: INVALID_ARGUMENT naming `field`, or FAILED_PRECONDITION when
+  // `field` is empty (a stored record whose village has left the registry).
+  absl::StatusOr<std::vector<std::string>> AuthorizeVillage(
+      const Principal& principal, Role role, const std::string& village_id,
+      absl::string_view field, absl::string_view what) const;
+
+  // For a read of something in a village: as AuthorizeVillage with the
+  // viewer role, but a principal with global scope needs no lookup, so
+  // such reads keep working while the registry is down.
+  absl::Status AuthorizeVillageRead(const Principal& principal,
+                                    const std::string& village_id,
+                                    absl::string_view what) const;
+
+  // Checks that `principal` may act on a region with `role` and returns the
+  // region's lineage. When the registry does not know the region:
+  // INVALID_ARGUMENT naming `field`, or NOT_FOUND when `field` is empty.
+  absl::StatusOr<std::vector<std::string>> AuthorizeRegion(
+      const Principal& principal, Role role, const std::string& region_id,
+      absl::string_view field, absl::string_view what) const;
+
+  // The villages a list may show to `principal` (viewer role) given its
+  // filters: nullopt for "every village" (a global principal without
+  // filters), else the ids (possibly none). A filter outside the
+  // principal's scope is PERMISSION_DENIED; without filters, a scoped
+  // principal sees its own subtree (or its own village).
+  absl::StatusOr<std::optional<std::vector<std::string>>> VisibleVillages(
+      const Principal& principal, const VillageFilter& filter,
+      absl::string_view what) const;
+
+ private:
+  VillageDirectory* directory_;
+};
+
+}  // namespace fivestar::projects
+
+#endif  // FIVESTAR_SERVICES_PROJECTS_JURISDICTION_H_

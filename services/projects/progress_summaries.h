@@ -1,0 +1,36 @@
+// Summaries of a village or of every village below a region up to the end
+// of a month: practical tasks total vs delivered (the article's 193 / 145 →
+// 75.1 %), overdue tasks, weekly reporting compliance (一周一汇报) and
+// indicator totals.
+#ifndef FIVESTAR_SERVICES_PROJECTS_PROGRESS_SUMMARIES_H_
+#define FIVESTAR_SERVICES_PROJECTS_PROGRESS_SUMMARIES_H_
+
+#include "absl/status/statusor.h"
+#include "common/auth.h"
+#include "common/clock.h"
+#include "services/projects/jurisdiction.h"
+#include "services/projects/projects_store.h"
+
+namespace fivestar::projects {
+
+class ProgressSummaries {
+ public:
+  // Every argument must outlive the summaries.
+  ProgressSummaries(ProjectsStore* store, const Jurisdiction* jurisdiction,
+                    const Clock* clock)
+      : store_(store), jurisdiction_(jurisdiction), clock_(clock) {}
+
+  // The figures as of the end of `request.period` (or now, for the current
+  // month), as the Summary message defines them.
+  absl::StatusOr<v1::Summary> GetSummary(const Principal& principal,
+                                         const v1::GetSummaryRequest& request);
+
+ private:
+  ProjectsStore* store_;
+  const Jurisdiction* jurisdiction_;
+  const Clock* clock_;
+};
+
+}  // namespace fivestar::projects
+
+#endif  // FIVESTAR_SERVICES_PROJECTS_PROGRESS_SUMMARIES_H_

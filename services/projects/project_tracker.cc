@@ -1,0 +1,761 @@
+#include "services/projects/project_tracker.h"
+
+#include <google/protobuf/util/time_util.h>
+
+#include <algorithm>
+#include <cmath>
+#include <utility>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/status.h"
+#include "common/update_mask.h"
+#include "common/validation.h"
+#include "services/projects/calendar.h"
+#include "services/projects/field_rules.h"
+
+namespace fivestar::projects {
+namespace {
+
+using ::google::protobuf::FieldMask;
+using ::google::protobuf::Timestamp;
+using ::google::protobuf::util::TimeUtil;
+
+constexpr int kDefaultPageSize = 100;
+constexpr int kMaxPageSize = 1000;
+constexpr double kMaxQuantity = 1e12;
+// A report may be timed at most this far ahead of the server's clock.
+constexpr absl::Duration kReportClockSkew = absl::Minutes(5);
+// Attempts at an optimistic write that lost a race (ABORTED from the
+// store) before giving the conflict to the caller.
+constexpr int kWriteAttempts = 5;
+
+const std::vector<std::string>& ProjectMutableFields() {
+  static const auto* fields = new std::vector<std::string>{
+      "title", "title_en",   "star",     "target_quantity",
+      "unit",  "start_date", "due_date", "owner"};
+  return *fields;
+}
+
+// The tolerance of quantity comparisons at the scale of `target`.
+double Tolerance(double target) {
+  return 1e-9 * std::max(1.0, std::fabs(target));
+}
+
+// The client-settable fields of a project, as they count for "is this the
+// same project": everything but the output-only fields.
+Project ClientFields(const Project& project) {
+  Project copy = project;
+  copy.clear_id();
+  copy.clear_status();
+  copy.clear_delivered_quantity();
+  copy.clear_over_delivered();
+  copy.clear_overdue();
+  copy.clear_report_count();
+  copy.clear_last_report_time();
+  copy.clear_cancel_reason();
+  copy.clear_cancel_time();
+  copy.clear_create_time();
+  copy.clear_update_time();
+  copy.clear_etag();
+  return copy;
+}
+
+// The mutable fields of `from` copied over `to`; start_date only when set.
+Project WithMutableFields(Project to, const Project& from) {
+  to.set_title(from.title());
+  to.set_title_en(from.title_en());
+  to.set_star(from.star());
+  to.set_target_quantity(from.target_quantity());
+  to.set_unit(from.unit());
+  if (!from.start_date().empty()) to.set_start_date(from.start_date());
+  to.set_due_date(from.due_date());
+  to.set_owner(from.owner());
+  return to;
+}
+
+// Status and over-delivery after the target or the totals changed.
+void Rederive(Project* project) {
+  if (project->status() != v1::CANCELLED) {
+    project->set_status(DerivedStatus(project->report_count(),
+                                      project->delivered_quantity(),
+                                      project->target_quantity()));
+  }
+  project->set_over_delivered(project->delivered_quantity() >
+                              project->target_quantity() +
+                                  Tolerance(project->target_quantity()));
+}
+
+absl::Status Cancelled(const Project& project, absl::string_view what) {
+  return absl::FailedPreconditionError(
+      absl::StrCat("project ", project.id(), " is CANCELLED (",
+                   project.cancel_reason(), "); it ", what));
+}
+
+// "village/id" of the last project of a page; ids hold no '/'.
+std::string ProjectPosition(const Project& project) {
+  return absl::StrCat(project.village_id(), "/", project.id());
+}
+
+}  // namespace
+
+bool Reached(double delivered, double target) {
+  return delivered >= target - Tolerance(target);
+}
+
+ProjectStatus DerivedStatus(int64_t reports, double delivered, double target) {
+  if (reports == 0) return v1::PLANNED;
+  return Reached(delivered, target) ? v1::DELIVERED : v1::IN_PROGRESS;
+}
+
+// --- Field rules -------------------------------------------------------------
+
+absl::Status ProjectTracker::ValidateProjectFields(const Project& project,
+                                                   absl::string_view field,
+                                                   bool start_date_required) {
+  const std::string f(field);
+  RETURN_IF_ERROR(ValidateId(f + ".village_id", project.village_id()));
+  RETURN_IF_ERROR(ValidateText(f + ".title", project.title(), 1, 200));
+  RETURN_IF_ERROR(ValidateText(f + ".title_en", project.title_en(), 0, 200));
+  if (project.star() == fivestar::common::v1::STAR_UNSPECIFIED) {
+    return FieldError(f + ".star",
+                      "required: BRANCH_STRONG, INDUSTRY_THRIVING, "
+                      "ECO_LIVABLE, SAFE_LAWFUL or CIVILIZED_HAPPY");
+  }
+  if (!fivestar::common::v1::Star_IsValid(project.star())) {
+    return FieldError(f + ".star",
+                      absl::StrCat("unknown value ", project.star()));
+  }
+  if (std::isfinite(project.target_quantity()) &&
+      project.target_quantity() <= 0) {
+    return FieldError(f + ".target_quantity",
+                      absl::StrCat("must be > 0, got ",
+                                   FormatNumber(project.target_quantity())));
+  }
+  RETURN_IF_ERROR(ValidateNumber(f + ".target_quantity",
+                                 project.target_quantity(), 0, kMaxQuantity));
+  RETURN_IF_ERROR(ValidateText(f + ".unit", project.unit(), 1, 32));
+  std::optional<absl::CivilDay> start;
+  if (!project.start_date().empty() || start_date_required) {
+    ASSIGN_OR_RETURN(start, ParseDate(f + ".start_date", project.start_date()));
+  }
+  if (project.due_date().empty())
+    return FieldError(f + ".due_date", "required");
+  ASSIGN_OR_RETURN(absl::CivilDay due,
+                   ParseDate(f + ".due_date", project.due_date()));
+  if (start.has_value() && due < *start) {
+    return FieldError(
+        f + ".due_date",
+        absl::StrCat("must not be before start_date ", project.start_date(),
+                     ", got ", project.due_date()));
+  }
+  return ValidateText(f + ".owner", project.owner(), 0, 100);
+}
+
+absl::Status ProjectTracker::ValidateReportFields(const ProgressReport& report,
+                                                  absl::string_view field) {
+  const std::string f(field);
+  RETURN_IF_ERROR(ValidateNumber(f + ".quantity", report.quantity(),
+                                 -kMaxQuantity, kMaxQuantity));
+  RETURN_IF_ERROR(ValidateText(f + ".note", report.note(), 0, 1000));
+  if (report.quantity() == 0 && report.note().empty()) {
+    return FieldError(f + ".note",
+                      "required when quantity is 0 (a progress note)");
+  }
+  if (!report.request_id().empty()) {
+    RETURN_IF_ERROR(ValidateRequestId(f + ".request_id", report.request_id()));
+  }
+  if (report.has_report_time()) {
+    RETURN_IF_ERROR(
+        ValidateTimestamp(f + ".report_time", report.report_time()).status());
+  }
+  return absl::OkStatus();
+}
+
+// --- Helpers -----------------------------------------------------------------
+
+Project ProjectTracker::Decorate(Project project) const {
+  const std::string today = FormatDate(DayInChina(clock_->Now()));
+  project.set_overdue(
+      project.due_date() < today &&
+      (project.status() == v1::PLANNED || project.status() == v1::IN_PROGRESS));
+  return project;
+}
+
+std::string ProjectTracker::ProjectFingerprint(const Project& project) {
+  return Fingerprint(ClientFields(project));
+}
+
+std::string ProjectTracker::ReportFingerprint(const ProgressReport& report) {
+  // The project is compared on its own: import records carry no project id.
+  ProgressReport essentials;
+  essentials.set_quantity(report.quantity());
+  essentials.set_note(report.note());
+  if (report.has_report_time()) {
+    *essentials.mutable_report_time() = report.report_time();
+  }
+  return Fingerprint(essentials);
+}
+
+absl::StatusOr<Timestamp> ProjectTracker::EffectiveReportTime(
+    const ProgressReport& report, const Project& project,
+    absl::string_view field) const {
+  const absl::Time now = clock_->Now();
+  if (!report.has_report_time()) {
+    return TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(now));
+  }
+  const std::string f = absl::StrCat(field, ".report_time");
+  ASSIGN_OR_RETURN(absl::Time time, ValidateTimestamp(f, report.report_time()));
+  if (time < StartOfDay(kFirstDay)) {
+    return FieldError(f, "must not be before 2000-01-01");
+  }
+  if (time > now + kReportClockSkew) {
+    return FieldError(f, absl::StrCat("must not be more than 5 minutes in the "
+                                      "future, got ",
+                                      absl::FormatTime(time)));
+  }
+  ASSIGN_OR_RETURN(absl::CivilDay start,
+                   ParseDate("project.start_date", project.start_date()));
+  if (time < StartOfDay(start)) {
+    return FieldError(f, absl::StrCat("must not be before the project's "
+                                      "start_date ",
+                                      project.start_date(), " (China time)"));
+  }
+  return report.report_time();
+}
+
+absl::StatusOr<Project> ProjectTracker::WithReport(const Project& project,
+                                                   const ProgressReport& report,
+                                                   absl::string_view field) {
+  Project updated = project;
+  double delivered = project.delivered_quantity() + report.quantity();
+  if (delivered < 0) {
+    if (delivered < -Tolerance(project.target_quantity())) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(field, ".quantity: ", FormatNumber(report.quantity()),
+                       " would take the delivered total of project ",
+                       project.id().empty() ? "(new)" : project.id(), " from ",
+                       FormatNumber(project.delivered_quantity()), " to ",
+                       FormatNumber(delivered), "; it may never go below 0"));
+    }
+    delivered = 0;  // Rounding residue of a correction to exactly zero.
+  }
+  updated.set_delivered_quantity(delivered);
+  updated.set_report_count(project.report_count() + 1);
+  if (!project.has_last_report_time() ||
+      TimeUtil::TimestampToNanoseconds(report.report_time()) >
+          TimeUtil::TimestampToNanoseconds(project.last_report_time())) {
+    *updated.mutable_last_report_time() = report.report_time();
+  }
+  Rederive(&updated);
+  return updated;
+}
+
+absl::StatusOr<std::vector<std::string>> ProjectTracker::AuthorizeProjectChange(
+    const Principal& principal, const Project& project,
+    absl::string_view what) {
+  return jurisdiction_->AuthorizeVillage(principal, Role::kOperator,
+                                         project.village_id(), "", what);
+}
+
+// --- Projects ----------------------------------------------------------------
+
+absl::StatusOr<Project> ProjectTracker::CreateProject(
+    const Principal& principal, const v1::CreateProjectRequest& request) {
+  const Project& project = request.project();
+  RETURN_IF_ERROR(ValidateProjectFields(project, "project",
+                                        /*start_date_required=*/false));
+  if (!request.request_id().empty()) {
+    RETURN_IF_ERROR(ValidateRequestId("request_id", request.request_id()));
+  }
+  ASSIGN_OR_RETURN(
+      std::vector<std::string> lineage,
+      jurisdiction_->AuthorizeVillage(
+          principal, Role::kOperator, project.village_id(),
+          "project.village_id",
+          absl::StrCat("create projects in village ", project.village_id())));
+  const RequestKey key{request.request_id(), ProjectFingerprint(project)};
+  Project fresh = ClientFields(project);
+  if (fresh.start_date().empty()) {
+    fresh.set_start_date(FormatDate(DayInChina(clock_->Now())));
+  }
+  fresh.set_status(v1::PLANNED);
+  // Two rounds at most: a concurrent first use of the same request_id makes
+  // the insert fail, and the second round finds the project it created.
+  for (int round = 0; round < 2; ++round) {
+    if (!key.request_id.empty()) {
+      absl::StatusOr<std::pair<Project, std::string>> earlier =
+          store_->FindProjectByRequest(key.request_id);
+      if (earlier.ok()) {
+        if (earlier->second != key.fingerprint) {
+          return absl::AlreadyExistsError(
+              absl::StrCat("request_id ", key.request_id,
+                           " was already used to create project ",
+                           earlier->first.id(), " with different content"));
+        }
+        return Decorate(std::move(earlier->first));
+      }
+      if (!absl::IsNotFound(earlier.status())) return earlier.status();
+    }
+    absl::StatusOr<Project> created =
+        store_->CreateProject(fresh, key, LineagePath(lineage));
+    if (absl::IsAlreadyExists(created.status()) && round == 0) continue;
+    RETURN_IF_ERROR(created.status());
+    return Decorate(*std::move(created));
+  }
+  return absl::InternalError("request_id race did not settle");
+}
+
+absl::StatusOr<Project> ProjectTracker::GetProject(const Principal& principal,
+                                                   const std::string& id) {
+  RETURN_IF_ERROR(ValidateId("id", id));
+  ASSIGN_OR_RETURN(Project project, store_->GetProject(id));
+  RETURN_IF_ERROR(jurisdiction_->AuthorizeVillageRead(
+      principal, project.village_id(), absl::StrCat("read project ", id)));
+  return Decorate(std::move(project));
+}
+
+absl::StatusOr<Project> ProjectTracker::UpdateProject(
+    const Principal& principal, const Project& project,
+    const FieldMask& update_mask) {
+  RETURN_IF_ERROR(ValidateId("project.id", project.id()));
+  for (int attempt = 1;; ++attempt) {
+    ASSIGN_OR_RETURN(Project current, store_->GetProject(project.id()));
+    ASSIGN_OR_RETURN(
+        std::vector<std::string> lineage,
+        AuthorizeProjectChange(principal, current,
+                               absl::StrCat("update project ", project.id())));
+    if (!project.etag().empty() && project.etag() != current.etag()) {
+      return absl::AbortedError(absl::StrCat(
+          "project ", project.id(),
+          " was changed by someone else (etag mismatch); read it again and "
+          "retry"));
+    }
+    if (current.status() == v1::CANCELLED) {
+      return Cancelled(current, "can no longer change");
+    }
+    Project updated = current;
+    RETURN_IF_ERROR(ApplyUpdateMask(update_mask, ProjectMutableFields(),
+                                    project, &updated));
+    RETURN_IF_ERROR(ValidateProjectFields(updated, "project",
+                                          /*start_date_required=*/true));
+    if (updated.start_date() > current.start_date()) {
+      ASSIGN_OR_RETURN(std::optional<absl::Time> earliest,
+                       store_->EarliestReportTime(current.id()));
+      if (earliest.has_value() &&
+          FormatDate(DayInChina(*earliest)) < updated.start_date()) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "project.start_date: ", updated.start_date(),
+            " falls after the project's first progress report, dated ",
+            FormatDate(DayInChina(*earliest))));
+      }
+    }
+    Rederive(&updated);
+    absl::StatusOr<Project> stored =
+        store_->UpdateProject(updated, current.etag(), LineagePath(lineage));
+    // A report or another update slipped in after the read: with an etag
+    // from the caller that is the caller's conflict, without one redo it.
+    if (absl::IsAborted(stored.status()) && project.etag().empty() &&
+        attempt < kWriteAttempts) {
+      continue;
+    }
+    RETURN_IF_ERROR(stored.status());
+    return Decorate(*std::move(stored));
+  }
+}
+
+absl::Status ProjectTracker::DeleteProject(const Principal& principal,
+                                           const std::string& id,
+                                           const std::string& etag) {
+  RETURN_IF_ERROR(ValidateId("id", id));
+  ASSIGN_OR_RETURN(Project current, store_->GetProject(id));
+  ASSIGN_OR_RETURN(std::vector<std::string> lineage,
+                   AuthorizeProjectChange(principal, current,
+                                          absl::StrCat("delete project ", id)));
+  return store_->DeleteProject(id, etag, LineagePath(lineage));
+}
+
+absl::StatusOr<Project> ProjectTracker::CancelProject(
+    const Principal& principal, const v1::CancelProjectRequest& request) {
+  RETURN_IF_ERROR(ValidateId("id", request.id()));
+  RETURN_IF_ERROR(ValidateText("reason", request.reason(), 1, 500));
+  for (int attempt = 1;; ++attempt) {
+    ASSIGN_OR_RETURN(Project current, store_->GetProject(request.id()));
+    ASSIGN_OR_RETURN(
+        std::vector<std::string> lineage,
+        AuthorizeProjectChange(principal, current,
+                               absl::StrCat("cancel project ", request.id())));
+    if (!request.etag().empty() && request.etag() != current.etag()) {
+      return absl::AbortedError(absl::StrCat(
+          "project ", request.id(),
+          " was changed by someone else (etag mismatch); read it again and "
+          "retry"));
+    }
+    if (current.status() == v1::CANCELLED) {
+      return Cancelled(current, "cannot be cancelled twice");
+    }
+    if (current.status() == v1::DELIVERED) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("project ", request.id(),
+                       " is DELIVERED; a delivered task cannot be cancelled"));
+    }
+    Project cancelled = current;
+    cancelled.set_status(v1::CANCELLED);
+    cancelled.set_cancel_reason(request.reason());
+    *cancelled.mutable_cancel_time() =
+        TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(clock_->Now()));
+    absl::StatusOr<Project> stored =
+        store_->UpdateProject(cancelled, current.etag(), LineagePath(lineage));
+    if (absl::IsAborted(stored.status()) && request.etag().empty() &&
+        attempt < kWriteAttempts) {
+      continue;
+    }
+    RETURN_IF_ERROR(stored.status());
+    return Decorate(*std::move(stored));
+  }
+}
+
+absl::StatusOr<v1::ListProjectsResponse> ProjectTracker::ListProjects(
+    const Principal& principal, const v1::ListProjectsRequest& request) {
+  ASSIGN_OR_RETURN(
+      int page_size,
+      EffectivePageSize(request.page_size(), kDefaultPageSize, kMaxPageSize));
+  if (!fivestar::common::v1::Star_IsValid(request.star())) {
+    return FieldError("star", absl::StrCat("unknown value ", request.star()));
+  }
+  if (!v1::ProjectStatus_IsValid(request.status())) {
+    return FieldError("status",
+                      absl::StrCat("unknown value ", request.status()));
+  }
+  VillageFilter filter;
+  filter.village_id = request.village_id();
+  filter.region_id = request.ancestor_region_id();
+  ASSIGN_OR_RETURN(
+      std::optional<std::vector<std::string>> villages,
+      jurisdiction_->VisibleVillages(principal, filter, "list projects"));
+  const std::string filters = absl::StrCat(
+      "projects|", request.village_id(), "|", request.ancestor_region_id(), "|",
+      request.star(), "|", request.status(), "|", request.overdue_only());
+  ASSIGN_OR_RETURN(std::string after,
+                   DecodePageToken(request.page_token(), filters));
+  v1::ListProjectsResponse response;
+  if (villages.has_value() && villages->empty()) return response;
+  ProjectQuery query;
+  query.village_ids = std::move(villages);
+  query.star = request.star();
+  query.status = request.status();
+  if (request.overdue_only()) {
+    query.overdue_on = FormatDate(DayInChina(clock_->Now()));
+  }
+  if (!after.empty()) {
+    std::pair<std::string, std::string> position =
+        absl::StrSplit(after, absl::MaxSplits('/', 1));
+    query.after_village_id = std::move(position.first);
+    query.after_id = std::move(position.second);
+  }
+  query.limit = page_size + 1;
+  ASSIGN_OR_RETURN(std::vector<Project> projects, store_->ListProjects(query));
+  const bool more = static_cast<int>(projects.size()) > page_size;
+  if (more) projects.resize(page_size);
+  for (Project& project : projects) {
+    *response.add_projects() = Decorate(std::move(project));
+  }
+  if (more) {
+    response.set_next_page_token(EncodePageToken(
+        filters, ProjectPosition(*response.projects().rbegin())));
+  }
+  return response;
+}
+
+// --- Progress reports --------------------------------------------------------
+
+absl::StatusOr<v1::CreateProgressReportResponse>
+ProjectTracker::CreateProgressReport(const Principal& principal,
+                                     const ProgressReport& report) {
+  RETURN_IF_ERROR(ValidateId("report.project_id", report.project_id()));
+  RETURN_IF_ERROR(ValidateReportFields(report, "report"));
+  const RequestKey key{report.request_id(), ReportFingerprint(report)};
+  for (int attempt = 1;; ++attempt) {
+    ASSIGN_OR_RETURN(Project project, store_->GetProject(report.project_id()));
+    ASSIGN_OR_RETURN(
+        std::vector<std::string> lineage,
+        jurisdiction_->AuthorizeVillage(
+            principal, Role::kReporter, project.village_id(), "",
+            absl::StrCat("report progress on project ", project.id())));
+    v1::CreateProgressReportResponse response;
+    // A retry returns the original even when the project has since changed
+    // (or been cancelled): the report it asks for exists.
+    if (!key.request_id.empty()) {
+      absl::StatusOr<std::pair<ProgressReport, std::string>> earlier =
+          store_->FindReportByRequest(key.request_id);
+      if (earlier.ok()) {
+        if (earlier->first.project_id() != project.id() ||
+            earlier->second != key.fingerprint) {
+          return absl::AlreadyExistsError(absl::StrCat(
+              "report.request_id: ", key.request_id,
+              " was already used for report ", earlier->first.id(),
+              " with a different project, quantity, note or report_time"));
+        }
+        *response.mutable_report() = std::move(earlier->first);
+        *response.mutable_project() = Decorate(std::move(project));
+        return response;
+      }
+      if (!absl::IsNotFound(earlier.status())) return earlier.status();
+    }
+    if (project.status() == v1::CANCELLED) {
+      return Cancelled(project, "takes no new progress reports");
+    }
+    ProgressReport fresh;
+    fresh.set_project_id(project.id());
+    fresh.set_quantity(report.quantity());
+    fresh.set_note(report.note());
+    fresh.set_reporter(principal.name);
+    fresh.set_request_id(report.request_id());
+    ASSIGN_OR_RETURN(*fresh.mutable_report_time(),
+                     EffectiveReportTime(report, project, "report"));
+    ASSIGN_OR_RETURN(Project updated, WithReport(project, fresh, "report"));
+    absl::StatusOr<AppendedReport> appended = store_->AppendReport(
+        fresh, key, updated, project.etag(), LineagePath(lineage));
+    // Lost a race with another write to the project (ABORTED) or with a
+    // first use of the same request_id (ALREADY_EXISTS): read again.
+    if ((absl::IsAborted(appended.status()) ||
+         absl::IsAlreadyExists(appended.status())) &&
+        attempt < kWriteAttempts) {
+      continue;
+    }
+    RETURN_IF_ERROR(appended.status());
+    *response.mutable_report() = std::move(appended->report);
+    *response.mutable_project() = Decorate(std::move(appended->project));
+    return response;
+  }
+}
+
+absl::StatusOr<v1::ListProgressReportsResponse>
+ProjectTracker::ListProgressReports(
+    const Principal& principal, const v1::ListProgressReportsRequest& request) {
+  RETURN_IF_ERROR(ValidateId("project_id", request.project_id()));
+  ASSIGN_OR_RETURN(
+      int page_size,
+      EffectivePageSize(request.page_size(), kDefaultPageSize, kMaxPageSize));
+  ASSIGN_OR_RETURN(Project project, store_->GetProject(request.project_id()));
+  RETURN_IF_ERROR(jurisdiction_->AuthorizeVillageRead(
+      principal, project.village_id(),
+      absl::StrCat("read the reports of project ", project.id())));
+  const std::string filters = absl::StrCat("reports|", request.project_id());
+  ASSIGN_OR_RETURN(std::string after,
+                   DecodePageToken(request.page_token(), filters));
+  int64_t after_position = 0;
+  if (!after.empty() && !absl::SimpleAtoi(after, &after_position)) {
+    return FieldError("page_token", "is not a token this server issued");
+  }
+  ASSIGN_OR_RETURN(
+      std::vector<RecordedReport> reports,
+      store_->ListReports(project.id(), after_position, page_size + 1));
+  v1::ListProgressReportsResponse response;
+  const bool more = static_cast<int>(reports.size()) > page_size;
+  if (more) reports.resize(page_size);
+  for (RecordedReport& recorded : reports) {
+    *response.add_reports() = std::move(recorded.report);
+  }
+  if (more) {
+    response.set_next_page_token(
+        EncodePageToken(filters, absl::StrCat(reports.back().position)));
+  }
+  return response;
+}
+
+// --- Import ------------------------------------------------------------------
+
+absl::StatusOr<std::unique_ptr<ProjectImport>> ProjectTracker::StartImport(
+    const Principal& principal) {
+  RETURN_IF_ERROR(AuthorizeRole(principal, Role::kAdmin, "import projects"));
+  return std::unique_ptr<ProjectImport>(new ProjectImport(this, principal));
+}
+
+absl::Status ProjectImport::Add(const v1::ImportProjectsRequest& chunk) {
+  if (!first_chunk_seen_) {
+    first_chunk_seen_ = true;
+    validate_only_ = chunk.validate_only();
+  }
+  if (chunk.records_size() > kMaxImportChunkRecords) {
+    return FieldError("records",
+                      absl::StrCat("at most ", kMaxImportChunkRecords,
+                                   " per chunk, got ", chunk.records_size()));
+  }
+  if (records_received_ + chunk.records_size() > kMaxImportRecords) {
+    return FieldError("records", absl::StrCat("at most ", kMaxImportRecords,
+                                              " in one import"));
+  }
+  for (const v1::ProjectRecord& record : chunk.records()) {
+    const int64_t index = records_received_++;
+    const std::string field = absl::StrCat("records[", index, "]");
+    RETURN_IF_ERROR(ValidateRequestId(field + ".key", record.key()));
+    auto [it, inserted] = record_of_key_.try_emplace(record.key(), index);
+    if (!inserted) {
+      return FieldError(
+          field + ".key",
+          absl::StrCat("\"", record.key(), "\" already appears at records[",
+                       it->second, "]"));
+    }
+    RETURN_IF_ERROR(ProjectTracker::ValidateProjectFields(
+        record.project(), field + ".project", /*start_date_required=*/false));
+    if (record.reports_size() > kMaxReportsPerRecord) {
+      return FieldError(
+          field + ".reports",
+          absl::StrCat("at most ", kMaxReportsPerRecord, " per record, got ",
+                       record.reports_size()));
+    }
+    for (int j = 0; j < record.reports_size(); ++j) {
+      const std::string report_field = absl::StrCat(field, ".reports[", j, "]");
+      const ProgressReport& report = record.reports(j);
+      RETURN_IF_ERROR(
+          ValidateRequestId(report_field + ".request_id", report.request_id()));
+      RETURN_IF_ERROR(
+          ProjectTracker::ValidateReportFields(report, report_field));
+      auto [seen, fresh] =
+          report_of_key_.try_emplace(report.request_id(), report_field);
+      if (!fresh) {
+        return FieldError(report_field + ".request_id",
+                          absl::StrCat("\"", report.request_id(),
+                                       "\" already appears at ", seen->second));
+      }
+    }
+    records_.push_back(record);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ProjectImportCounts> ProjectImport::Finish() {
+  ProjectsStore* store = tracker_->store_;
+  ProjectImportCounts counts;
+  std::vector<ImportedProject> plan;
+  // Villages repeat across records: look each one up (and check it) once.
+  absl::flat_hash_map<std::string, std::string> path_of_village;
+  for (size_t i = 0; i < records_.size(); ++i) {
+    const v1::ProjectRecord& record = records_[i];
+    const std::string field = absl::StrCat("records[", i, "]");
+    const std::string& village_id = record.project().village_id();
+    auto village = path_of_village.find(village_id);
+    if (village == path_of_village.end()) {
+      ASSIGN_OR_RETURN(
+          std::vector<std::string> lineage,
+          tracker_->jurisdiction_->AuthorizeVillage(
+              principal_, Role::kAdmin, village_id,
+              field + ".project.village_id",
+              absl::StrCat("import projects into village ", village_id)));
+      village = path_of_village.emplace(village_id, LineagePath(lineage)).first;
+    }
+
+    ImportedProject imported;
+    imported.village_path = village->second;
+    imported.key.request_id = record.key();
+    const std::string fingerprint =
+        ProjectTracker::ProjectFingerprint(record.project());
+    absl::StatusOr<std::pair<Project, std::string>> existing =
+        store->FindProjectByRequest(record.key());
+    Project project;
+    if (absl::IsNotFound(existing.status())) {
+      project = ClientFields(record.project());
+      if (project.start_date().empty()) {
+        project.set_start_date(FormatDate(DayInChina(tracker_->clock_->Now())));
+      }
+      project.set_status(v1::PLANNED);
+      imported.project_changed = true;
+      imported.key.fingerprint = fingerprint;
+      ++counts.projects_created;
+    } else {
+      RETURN_IF_ERROR(existing.status());
+      const Project& current = existing->first;
+      if (current.village_id() != village_id) {
+        return FieldError(
+            field + ".project.village_id",
+            absl::StrCat("the project with key ", record.key(), " (",
+                         current.id(), ") belongs to village ",
+                         current.village_id(),
+                         "; a project's village cannot change"));
+      }
+      project = WithMutableFields(current, record.project());
+      imported.expected_etag = current.etag();
+      imported.project_changed = ClientFields(project).SerializeAsString() !=
+                                 ClientFields(current).SerializeAsString();
+      if (imported.project_changed) {
+        if (current.status() == v1::CANCELLED) {
+          return absl::FailedPreconditionError(absl::StrCat(
+              field, ": project ", current.id(), " (key ", record.key(),
+              ") is CANCELLED and can no longer change"));
+        }
+        if (project.start_date() > current.start_date()) {
+          ASSIGN_OR_RETURN(std::optional<absl::Time> earliest,
+                           store->EarliestReportTime(current.id()));
+          if (earliest.has_value() &&
+              FormatDate(DayInChina(*earliest)) < project.start_date()) {
+            return absl::FailedPreconditionError(absl::StrCat(
+                field, ".project.start_date: ", project.start_date(),
+                " falls after the first progress report of project ",
+                current.id()));
+          }
+        }
+        imported.key.fingerprint = fingerprint;
+        ++counts.projects_updated;
+      } else {
+        ++counts.projects_unchanged;
+      }
+    }
+    RETURN_IF_ERROR(ProjectTracker::ValidateProjectFields(
+        project, field + ".project", /*start_date_required=*/true));
+    Rederive(&project);
+
+    for (int j = 0; j < record.reports_size(); ++j) {
+      const std::string report_field = absl::StrCat(field, ".reports[", j, "]");
+      const ProgressReport& report = record.reports(j);
+      const std::string report_fingerprint =
+          ProjectTracker::ReportFingerprint(report);
+      absl::StatusOr<std::pair<ProgressReport, std::string>> recorded =
+          store->FindReportByRequest(report.request_id());
+      if (recorded.ok()) {
+        if (recorded->first.project_id() != project.id() ||
+            report_fingerprint != recorded->second) {
+          return FieldError(
+              report_field,
+              absl::StrCat("a report with request_id ", report.request_id(),
+                           " exists with other content or on another "
+                           "project; reports are append-only"));
+        }
+        ++counts.reports_unchanged;
+        continue;
+      }
+      if (!absl::IsNotFound(recorded.status())) return recorded.status();
+      if (project.status() == v1::CANCELLED) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            report_field, ": project ", project.id(), " (key ", record.key(),
+            ") is CANCELLED and takes no new progress reports"));
+      }
+      ProgressReport fresh;
+      fresh.set_quantity(report.quantity());
+      fresh.set_note(report.note());
+      fresh.set_reporter(principal_.name);
+      fresh.set_request_id(report.request_id());
+      ASSIGN_OR_RETURN(
+          *fresh.mutable_report_time(),
+          tracker_->EffectiveReportTime(report, project, report_field));
+      absl::StatusOr<Project> with_report =
+          ProjectTracker::WithReport(project, fresh, report_field);
+      if (!with_report.ok()) {
+        return absl::InvalidArgumentError(with_report.status().message());
+      }
+      project = *std::move(with_report);
+      imported.new_reports.emplace_back(std::move(fresh), report_fingerprint);
+      ++counts.reports_created;
+    }
+    if (!imported.project_changed && imported.new_reports.empty()) continue;
+    imported.project = std::move(project);
+    plan.push_back(std::move(imported));
+  }
+  if (validate_only_ || plan.empty()) return counts;
+  RETURN_IF_ERROR(store->ApplyImport(plan));
+  return counts;
+}
+
+}  // namespace fivestar::projects

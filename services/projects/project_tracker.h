@@ -1,0 +1,153 @@
+// Practical tasks (实事) and their progress: the rules a project and a
+// progress report must follow, how a project's status and totals derive from
+// its reports, who may do what where, idempotent retries, paging, and the
+// import format. It knows nothing of gRPC; ProjectsServiceImpl translates
+// calls into it.
+#ifndef FIVESTAR_SERVICES_PROJECTS_PROJECT_TRACKER_H_
+#define FIVESTAR_SERVICES_PROJECTS_PROJECT_TRACKER_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "common/auth.h"
+#include "common/clock.h"
+#include "google/protobuf/field_mask.pb.h"
+#include "services/projects/jurisdiction.h"
+#include "services/projects/projects_store.h"
+
+namespace fivestar::projects {
+
+// Most project records one import may hold in total, and in one chunk; most
+// reports per record.
+inline constexpr int64_t kMaxImportRecords = 200'000;
+inline constexpr int kMaxImportChunkRecords = 10'000;
+inline constexpr int kMaxReportsPerRecord = 10'000;
+
+// Whether `delivered` reaches `target`. Quantities are sums of reported
+// doubles, so the comparison forgives rounding in the last digits (a
+// relative 1e-9): ten reports of 0.1 deliver a target of 1.
+bool Reached(double delivered, double target);
+
+// The status a project's reports give it (CANCELLED aside): no report →
+// PLANNED; delivered below target → IN_PROGRESS; else DELIVERED.
+ProjectStatus DerivedStatus(int64_t reports, double delivered, double target);
+
+// What an import did (or, with validate_only, would do).
+struct ProjectImportCounts {
+  int64_t projects_created = 0;
+  int64_t projects_updated = 0;
+  int64_t projects_unchanged = 0;
+  int64_t reports_created = 0;
+  int64_t reports_unchanged = 0;
+};
+
+class ProjectTracker;
+
+// Collects the chunks of one import, checking each record as it arrives,
+// and applies them all in one transaction in Finish().
+class ProjectImport {
+ public:
+  // Checks the records of a chunk (field rules, duplicate keys) and keeps
+  // them. The first chunk's validate_only decides for the import.
+  absl::Status Add(const v1::ImportProjectsRequest& chunk);
+  int64_t records_received() const { return records_received_; }
+  // Checks every record against the registry, the principal's permissions
+  // and the stored projects, then writes everything in one transaction (or
+  // nothing, with validate_only).
+  absl::StatusOr<ProjectImportCounts> Finish();
+
+ private:
+  friend class ProjectTracker;
+  ProjectImport(ProjectTracker* tracker, Principal principal)
+      : tracker_(tracker), principal_(std::move(principal)) {}
+
+  ProjectTracker* tracker_;
+  Principal principal_;
+  bool first_chunk_seen_ = false;
+  bool validate_only_ = false;
+  int64_t records_received_ = 0;
+  std::vector<v1::ProjectRecord> records_;
+  absl::flat_hash_map<std::string, int64_t> record_of_key_;
+  // Where each report request_id appears: "records[i].reports[j]".
+  absl::flat_hash_map<std::string, std::string> report_of_key_;
+};
+
+class ProjectTracker {
+ public:
+  // Every argument must outlive the tracker.
+  ProjectTracker(ProjectsStore* store, const Jurisdiction* jurisdiction,
+                 const Clock* clock)
+      : store_(store), jurisdiction_(jurisdiction), clock_(clock) {}
+
+  absl::StatusOr<Project> CreateProject(
+      const Principal& principal, const v1::CreateProjectRequest& request);
+  absl::StatusOr<Project> GetProject(const Principal& principal,
+                                     const std::string& id);
+  absl::StatusOr<Project> UpdateProject(
+      const Principal& principal, const Project& project,
+      const google::protobuf::FieldMask& update_mask);
+  absl::Status DeleteProject(const Principal& principal, const std::string& id,
+                             const std::string& etag);
+  absl::StatusOr<Project> CancelProject(
+      const Principal& principal, const v1::CancelProjectRequest& request);
+  absl::StatusOr<v1::ListProjectsResponse> ListProjects(
+      const Principal& principal, const v1::ListProjectsRequest& request);
+
+  absl::StatusOr<v1::CreateProgressReportResponse> CreateProgressReport(
+      const Principal& principal, const ProgressReport& report);
+  absl::StatusOr<v1::ListProgressReportsResponse> ListProgressReports(
+      const Principal& principal,
+      const v1::ListProgressReportsRequest& request);
+
+  // Starts an import on behalf of `principal` (who needs the admin role, and
+  // admin scope over every village it imports).
+  absl::StatusOr<std::unique_ptr<ProjectImport>> StartImport(
+      const Principal& principal);
+
+  // Field rules of a project that need no stored data; `field` prefixes
+  // the names in errors ("project", "records[3].project"). With
+  // `start_date_required` false an empty start_date passes (it defaults).
+  static absl::Status ValidateProjectFields(const Project& project,
+                                            absl::string_view field,
+                                            bool start_date_required);
+  // Field rules of a report that need neither the project nor the clock.
+  static absl::Status ValidateReportFields(const ProgressReport& report,
+                                           absl::string_view field);
+
+ private:
+  friend class ProjectImport;
+
+  // The project with the fields that depend on today (overdue) filled in.
+  Project Decorate(Project project) const;
+  // The fingerprint of a create request (or import record) for `project`.
+  static std::string ProjectFingerprint(const Project& project);
+  // The fingerprint of a report request: its quantity, note and
+  // report_time as given (the project is compared separately).
+  static std::string ReportFingerprint(const ProgressReport& report);
+  // Checks a report's time against the clock and the project's start date;
+  // returns it (now when unset).
+  absl::StatusOr<google::protobuf::Timestamp> EffectiveReportTime(
+      const ProgressReport& report, const Project& project,
+      absl::string_view field) const;
+  // The project after `report` (already timed) is added.
+  static absl::StatusOr<Project> WithReport(const Project& project,
+                                            const ProgressReport& report,
+                                            absl::string_view field);
+  // The principal may act as operator on the project's village; returns its
+  // lineage.
+  absl::StatusOr<std::vector<std::string>> AuthorizeProjectChange(
+      const Principal& principal, const Project& project,
+      absl::string_view what);
+
+  ProjectsStore* store_;
+  const Jurisdiction* jurisdiction_;
+  const Clock* clock_;
+};
+
+}  // namespace fivestar::projects
+
+#endif  // FIVESTAR_SERVICES_PROJECTS_PROJECT_TRACKER_H_

@@ -1,0 +1,86 @@
+// VillageDirectory over the registry's gRPC API (GetAncestors, ListVillages),
+// with a cache of its answers.
+#ifndef FIVESTAR_SERVICES_PROJECTS_REGISTRY_VILLAGE_DIRECTORY_H_
+#define FIVESTAR_SERVICES_PROJECTS_REGISTRY_VILLAGE_DIRECTORY_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/clock.h"
+#include "fivestar/registry/v1/registry.grpc.pb.h"
+#include "services/projects/village_directory.h"
+
+namespace fivestar::projects {
+
+struct RegistryDirectoryOptions {
+  // Presented to the registry on every call; its principal needs the viewer
+  // role over every village this service handles (typically global scope).
+  std::string bearer_token;
+  // Deadline of each call to the registry.
+  absl::Duration deadline = absl::Seconds(2);
+  // How long an answer is reused. Zero disables the cache.
+  absl::Duration cache_ttl = absl::Seconds(60);
+  // Most answers kept per kind; beyond it, expired ones are dropped first
+  // and then everything.
+  size_t max_entries = 200'000;
+};
+
+// Asks the registry over one channel shared for the life of the process.
+//
+// Only positive answers are cached: a village created in the registry a
+// moment ago must be usable at once, and an unknown id costs one indexed
+// lookup in the registry, by an authenticated caller. Failures to reach the
+// registry are never cached; a cached answer still within its TTL is served
+// while the registry is down.
+class RegistryVillageDirectory final : public VillageDirectory {
+ public:
+  // `clock` decides expiry and must outlive the directory.
+  RegistryVillageDirectory(std::shared_ptr<grpc::ChannelInterface> channel,
+                           RegistryDirectoryOptions options,
+                           const Clock* clock);
+
+  absl::StatusOr<std::vector<std::string>> VillageLineage(
+      const std::string& village_id) override;
+  absl::StatusOr<std::vector<std::string>> RegionLineage(
+      const std::string& region_id) override;
+  absl::StatusOr<std::vector<std::string>> VillagesUnder(
+      const std::string& region_id) override;
+
+ private:
+  struct Entry {
+    std::vector<std::string> ids;
+    absl::Time expires;
+  };
+  using Cache = absl::flat_hash_map<std::string, Entry>;
+
+  // The cached answer for `key`, if fresh.
+  bool Lookup(const Cache& cache, const std::string& key,
+              std::vector<std::string>* ids) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Remember(Cache& cache, const std::string& key,
+                const std::vector<std::string>& ids)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Lineage of the subject of `request`, whose own id is `self`.
+  absl::StatusOr<std::vector<std::string>> FetchLineage(
+      const registry::v1::GetAncestorsRequest& request, const std::string& self,
+      absl::string_view what);
+
+  std::unique_ptr<registry::v1::RegistryService::Stub> stub_;
+  const RegistryDirectoryOptions options_;
+  const Clock* clock_;
+
+  absl::Mutex mu_;
+  Cache villages_ ABSL_GUARDED_BY(mu_);
+  Cache regions_ ABSL_GUARDED_BY(mu_);
+  Cache subtrees_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace fivestar::projects
+
+#endif  // FIVESTAR_SERVICES_PROJECTS_REGISTRY_VILLAGE_DIRECTORY_H_

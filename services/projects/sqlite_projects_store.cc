@@ -1,0 +1,1057 @@
+#include "services/projects/sqlite_projects_store.h"
+
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <google/protobuf/util/time_util.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/status.h"
+
+namespace fivestar::projects {
+namespace {
+
+using ::google::protobuf::util::TimeUtil;
+
+const SqliteMigration kMigrations[] = {
+    {1, "projects, reports, indicators and the change feed", R"sql(
+CREATE TABLE feed_meta (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+INSERT INTO feed_meta(key, value) VALUES ('feed_id', lower(hex(randomblob(16))));
+CREATE TABLE projects (
+  id TEXT PRIMARY KEY,
+  village_id TEXT NOT NULL,
+  star INTEGER NOT NULL,
+  status INTEGER NOT NULL,
+  start_date TEXT NOT NULL,
+  due_date TEXT NOT NULL,
+  target_quantity REAL NOT NULL,
+  cancel_time_us INTEGER,
+  request_id TEXT UNIQUE,
+  request_fingerprint TEXT,
+  version INTEGER NOT NULL,
+  create_time_us INTEGER NOT NULL,
+  update_time_us INTEGER NOT NULL,
+  body BLOB NOT NULL
+);
+CREATE INDEX projects_by_village ON projects(village_id, id);
+CREATE TABLE reports (
+  position INTEGER PRIMARY KEY,
+  id TEXT NOT NULL UNIQUE,
+  project_id TEXT NOT NULL REFERENCES projects(id),
+  village_id TEXT NOT NULL,
+  report_time_us INTEGER NOT NULL,
+  quantity REAL NOT NULL,
+  request_id TEXT UNIQUE,
+  request_fingerprint TEXT,
+  create_time_us INTEGER NOT NULL,
+  body BLOB NOT NULL
+);
+CREATE INDEX reports_by_project ON reports(project_id, position);
+CREATE INDEX reports_by_village_time ON reports(village_id, report_time_us);
+CREATE TABLE indicator_definitions (
+  key TEXT PRIMARY KEY,
+  version INTEGER NOT NULL,
+  create_time_us INTEGER NOT NULL,
+  update_time_us INTEGER NOT NULL,
+  body BLOB NOT NULL
+);
+CREATE TABLE indicator_values (
+  village_id TEXT NOT NULL,
+  indicator_key TEXT NOT NULL REFERENCES indicator_definitions(key),
+  period TEXT NOT NULL,
+  value REAL NOT NULL,
+  update_time_us INTEGER NOT NULL,
+  body BLOB NOT NULL,
+  PRIMARY KEY (village_id, indicator_key, period)
+) WITHOUT ROWID;
+CREATE INDEX indicator_values_by_key ON indicator_values(indicator_key, value);
+CREATE TABLE value_requests (
+  request_id TEXT PRIMARY KEY,
+  fingerprint TEXT NOT NULL,
+  response BLOB NOT NULL,
+  create_time_us INTEGER NOT NULL
+);
+CREATE INDEX value_requests_by_time ON value_requests(create_time_us);
+CREATE TABLE changes (
+  sequence INTEGER PRIMARY KEY,
+  village_id TEXT NOT NULL,
+  village_path TEXT NOT NULL,
+  kind INTEGER NOT NULL,
+  entity_id TEXT NOT NULL,
+  project_id TEXT NOT NULL,
+  period TEXT NOT NULL,
+  change_time_us INTEGER NOT NULL
+);
+)sql"},
+};
+
+// Idempotency keys are remembered this long (the contract promises 7 days).
+constexpr absl::Duration kValueRequestMemory = absl::Hours(24 * 30);
+
+// Deterministic bytes of a message, so equal messages give equal bytes.
+std::string Serialize(const google::protobuf::Message& message) {
+  std::string bytes;
+  google::protobuf::io::StringOutputStream stream(&bytes);
+  google::protobuf::io::CodedOutputStream coded(&stream);
+  coded.SetSerializationDeterministic(true);
+  message.SerializeToCodedStream(&coded);
+  coded.Trim();
+  return bytes;
+}
+
+// The stored body of a project: everything but the fields kept in columns
+// (times, etag) and `overdue`, which depends on the day it is read.
+std::string ProjectBody(const Project& project) {
+  Project copy = project;
+  copy.clear_create_time();
+  copy.clear_update_time();
+  copy.clear_etag();
+  copy.clear_overdue();
+  return Serialize(copy);
+}
+
+std::string Etag(int64_t version, int64_t update_time_us) {
+  return absl::StrCat(version, "-", update_time_us);
+}
+
+absl::Status EtagMismatch(absl::string_view kind, absl::string_view id) {
+  return absl::AbortedError(
+      absl::StrCat(kind, " ", id,
+                   " was changed by someone else (etag mismatch); read it "
+                   "again and retry"));
+}
+
+// Reads a resource from columns (body, version, create_time_us,
+// update_time_us).
+template <typename Resource>
+absl::StatusOr<Resource> ReadVersioned(const SqliteStatement& stmt) {
+  Resource resource;
+  if (!resource.ParseFromString(stmt.ColumnBlob(0))) {
+    return absl::DataLossError("stored record does not parse");
+  }
+  const int64_t version = stmt.ColumnInt64(1);
+  const int64_t update_us = stmt.ColumnInt64(3);
+  *resource.mutable_create_time() =
+      TimeUtil::MicrosecondsToTimestamp(stmt.ColumnInt64(2));
+  *resource.mutable_update_time() =
+      TimeUtil::MicrosecondsToTimestamp(update_us);
+  resource.set_etag(Etag(version, update_us));
+  return resource;
+}
+
+template <typename Resource>
+absl::StatusOr<std::vector<Resource>> ReadAllVersioned(SqliteStatement& stmt) {
+  std::vector<Resource> out;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) break;
+    ASSIGN_OR_RETURN(Resource resource, ReadVersioned<Resource>(stmt));
+    out.push_back(std::move(resource));
+  }
+  return out;
+}
+
+// Columns (body, create_time_us).
+absl::StatusOr<ProgressReport> ReadReport(const SqliteStatement& stmt,
+                                          int first) {
+  ProgressReport report;
+  if (!report.ParseFromString(stmt.ColumnBlob(first))) {
+    return absl::DataLossError("stored report does not parse");
+  }
+  *report.mutable_create_time() =
+      TimeUtil::MicrosecondsToTimestamp(stmt.ColumnInt64(first + 1));
+  return report;
+}
+
+// Columns (body, update_time_us).
+absl::StatusOr<IndicatorValue> ReadValue(const SqliteStatement& stmt) {
+  IndicatorValue value;
+  if (!value.ParseFromString(stmt.ColumnBlob(0))) {
+    return absl::DataLossError("stored indicator value does not parse");
+  }
+  *value.mutable_update_time() =
+      TimeUtil::MicrosecondsToTimestamp(stmt.ColumnInt64(1));
+  return value;
+}
+
+// A JSON array of strings, for "IN (SELECT value FROM json_each(?))": one
+// bound parameter however many ids a region holds.
+std::string JsonArray(const std::vector<std::string>& values) {
+  std::string out = "[";
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) out += ',';
+    out += '"';
+    for (char c : values[i]) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  out += ']';
+  return out;
+}
+
+int64_t Micros(const google::protobuf::Timestamp& timestamp) {
+  return TimeUtil::TimestampToMicroseconds(timestamp);
+}
+
+}  // namespace
+
+std::string LineagePath(absl::Span<const std::string> lineage) {
+  std::string path = "/";
+  for (auto it = lineage.rbegin(); it != lineage.rend(); ++it) {
+    absl::StrAppend(&path, *it, "/");
+  }
+  return path;
+}
+
+std::string PathComponent(const std::string& id) {
+  return absl::StrCat("/", id, "/");
+}
+
+SqliteProjectsStore::CommitSignal::~CommitSignal() {
+  if (newest_ > 0 && store_->observer_) store_->observer_(newest_);
+}
+
+absl::StatusOr<std::unique_ptr<SqliteProjectsStore>> SqliteProjectsStore::Open(
+    const std::string& path, const Clock* clock) {
+  ASSIGN_OR_RETURN(std::unique_ptr<SqliteDatabase> db,
+                   SqliteDatabase::Open(path));
+  RETURN_IF_ERROR(db->Migrate(kMigrations));
+  std::unique_ptr<SqliteProjectsStore> store(
+      new SqliteProjectsStore(std::move(db), clock));
+  absl::MutexLock lock(&store->mu_);
+  ASSIGN_OR_RETURN(
+      SqliteStatement stmt,
+      store->db_->Prepare("SELECT value FROM feed_meta WHERE key = 'feed_id'"));
+  ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row) return absl::DataLossError("database has no feed_id");
+  store->feed_id_ = stmt.ColumnText(0);
+  return store;
+}
+
+void SqliteProjectsStore::SetCommitObserver(
+    std::function<void(uint64_t)> observer) {
+  observer_ = std::move(observer);
+}
+
+absl::StatusOr<std::string> SqliteProjectsStore::NewIdLocked(
+    absl::string_view prefix) {
+  // 80 random bits: collisions are negligible, and the UNIQUE/PRIMARY KEY
+  // constraint catches one anyway.
+  ASSIGN_OR_RETURN(SqliteStatement stmt,
+                   db_->Prepare("SELECT lower(hex(randomblob(10)))"));
+  RETURN_IF_ERROR(stmt.Step().status());
+  return absl::StrCat(prefix, stmt.ColumnText(0));
+}
+
+absl::StatusOr<uint64_t> SqliteProjectsStore::AppendChangeLocked(
+    const std::string& village_id, const std::string& village_path,
+    v1::ChangeKind kind, const std::string& entity_id,
+    const std::string& project_id, const std::string& period, int64_t now_us) {
+  // The next sequence is one past the newest; writes are serialized by mu_
+  // and this row commits or rolls back with the change it records, so the
+  // feed has no gaps.
+  ASSIGN_OR_RETURN(
+      SqliteStatement stmt,
+      db_->Prepare("INSERT INTO changes(sequence, village_id, village_path, "
+                   "kind, entity_id, project_id, period, change_time_us) "
+                   "VALUES((SELECT COALESCE(MAX(sequence), 0) + 1 FROM "
+                   "changes), ?, ?, ?, ?, ?, ?, ?) RETURNING sequence"));
+  stmt.Bind(1, village_id)
+      .Bind(2, village_path)
+      .Bind(3, static_cast<int>(kind))
+      .Bind(4, entity_id)
+      .Bind(5, project_id)
+      .Bind(6, period)
+      .Bind(7, now_us);
+  ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row) return absl::InternalError("change insert returned no sequence");
+  return static_cast<uint64_t>(stmt.ColumnInt64(0));
+}
+
+absl::StatusOr<uint64_t> SqliteProjectsStore::NewestSequenceLocked() {
+  ASSIGN_OR_RETURN(SqliteStatement stmt,
+                   db_->Prepare("SELECT COALESCE(MAX(sequence), 0) FROM "
+                                "changes"));
+  RETURN_IF_ERROR(stmt.Step().status());
+  return static_cast<uint64_t>(stmt.ColumnInt64(0));
+}
+
+// --- Projects ----------------------------------------------------------------
+
+absl::StatusOr<Project> SqliteProjectsStore::GetProjectLocked(
+    const std::string& id) {
+  ASSIGN_OR_RETURN(SqliteStatement stmt,
+                   db_->Prepare("SELECT body, version, create_time_us, "
+                                "update_time_us FROM projects WHERE id = ?"));
+  stmt.Bind(1, id);
+  ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row) {
+    return absl::NotFoundError(absl::StrCat("project ", id, " not found"));
+  }
+  return ReadVersioned<Project>(stmt);
+}
+
+absl::StatusOr<Project> SqliteProjectsStore::GetProject(const std::string& id) {
+  absl::MutexLock lock(&mu_);
+  return GetProjectLocked(id);
+}
+
+absl::StatusOr<std::pair<Project, std::string>>
+SqliteProjectsStore::FindProjectByRequest(const std::string& request_id) {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(
+      SqliteStatement stmt,
+      db_->Prepare("SELECT body, version, create_time_us, update_time_us, "
+                   "request_fingerprint FROM projects WHERE request_id = ?"));
+  stmt.Bind(1, request_id);
+  ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row) {
+    return absl::NotFoundError(
+        absl::StrCat("no project was created with request_id ", request_id));
+  }
+  ASSIGN_OR_RETURN(Project project, ReadVersioned<Project>(stmt));
+  return std::make_pair(std::move(project), stmt.ColumnText(4));
+}
+
+absl::StatusOr<std::vector<Project>> SqliteProjectsStore::ListProjects(
+    const ProjectQuery& query) {
+  absl::MutexLock lock(&mu_);
+  // One statement for both cases; ?1 is unused without a village filter.
+  const std::string villages =
+      query.village_ids.has_value()
+          ? "village_id IN (SELECT value FROM json_each(?1)) AND "
+          : "";
+  ASSIGN_OR_RETURN(
+      SqliteStatement stmt,
+      db_->Prepare(absl::StrCat(
+          "SELECT body, version, create_time_us, update_time_us FROM projects "
+          "WHERE ",
+          villages,
+          "(?2 = 0 OR star = ?2) AND (?3 = 0 OR status = ?3) "
+          "AND (?4 = '' OR (due_date < ?4 AND status IN (1, 2))) "
+          "AND (village_id, id) > (?5, ?6) "
+          "ORDER BY village_id, id LIMIT ?7")));
+  stmt.Bind(1, query.village_ids.has_value() ? JsonArray(*query.village_ids)
+                                             : std::string("[]"))
+      .Bind(2, static_cast<int>(query.star))
+      .Bind(3, static_cast<int>(query.status))
+      .Bind(4, query.overdue_on)
+      .Bind(5, query.after_village_id)
+      .Bind(6, query.after_id)
+      .Bind(7, query.limit);
+  return ReadAllVersioned<Project>(stmt);
+}
+
+absl::StatusOr<Project> SqliteProjectsStore::InsertProjectLocked(
+    const Project& project, const RequestKey& key, int64_t now_us) {
+  Project stored = project;
+  ASSIGN_OR_RETURN(*stored.mutable_id(), NewIdLocked("p"));
+  ASSIGN_OR_RETURN(
+      SqliteStatement stmt,
+      db_->Prepare("INSERT INTO projects(id, village_id, star, status, "
+                   "start_date, due_date, target_quantity, cancel_time_us, "
+                   "request_id, request_fingerprint, version, create_time_us, "
+                   "update_time_us, body) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+                   "NULL, NULLIF(?8, ''), NULLIF(?9, ''), 1, ?10, ?10, ?11)"));
+  stmt.Bind(1, stored.id())
+      .Bind(2, stored.village_id())
+      .Bind(3, static_cast<int>(stored.star()))
+      .Bind(4, static_cast<int>(stored.status()))
+      .Bind(5, stored.start_date())
+      .Bind(6, stored.due_date())
+      .Bind(7, stored.target_quantity())
+      .Bind(8, key.request_id)
+      .Bind(9, key.fingerprint)
+      .Bind(10, now_us)
+      .BindBlob(11, ProjectBody(stored));
+  absl::Status status = stmt.Run();
+  if (absl::IsAlreadyExists(status)) {
+    return absl::AlreadyExistsError(absl::StrCat(
+        "request_id ", key.request_id, " was already used for a project"));
+  }
+  RETURN_IF_ERROR(status);
+  *stored.mutable_create_time() = TimeUtil::MicrosecondsToTimestamp(now_us);
+  *stored.mutable_update_time() = TimeUtil::MicrosecondsToTimestamp(now_us);
+  stored.set_etag(Etag(1, now_us));
+  return stored;
+}
+
+absl::StatusOr<Project> SqliteProjectsStore::CreateProject(
+    const Project& project, const RequestKey& key,
+    const std::string& village_path) {
+  CommitSignal signal(this);
+  absl::MutexLock lock(&mu_);
+  const int64_t now = absl::ToUnixMicros(clock_->Now());
+  ASSIGN_OR_RETURN(auto txn, SqliteTransaction::Begin(db_.get()));
+  ASSIGN_OR_RETURN(Project stored, InsertProjectLocked(project, key, now));
+  ASSIGN_OR_RETURN(
+      uint64_t sequence,
+      AppendChangeLocked(stored.village_id(), village_path, v1::PROJECT_CHANGED,
+                         stored.id(), stored.id(), "", now));
+  RETURN_IF_ERROR(txn->Commit());
+  signal.Committed(sequence);
+  return stored;
+}
+
+absl::StatusOr<Project> SqliteProjectsStore::ReplaceProjectLocked(
+    const Project& project, const std::string& fingerprint, int64_t now_us) {
+  ASSIGN_OR_RETURN(
+      SqliteStatement stmt,
+      db_->Prepare("UPDATE projects SET star = ?2, status = ?3, "
+                   "start_date = ?4, due_date = ?5, target_quantity = ?6, "
+                   "cancel_time_us = ?7, "
+                   "request_fingerprint = COALESCE(NULLIF(?8, ''), "
+                   "request_fingerprint), version = version + 1, "
+                   "update_time_us = ?9, body = ?10 "
+                   "WHERE id = ?1 RETURNING version, create_time_us"));
+  stmt.Bind(1, project.id())
+      .Bind(2, static_cast<int>(project.star()))
+      .Bind(3, static_cast<int>(project.status()))
+      .Bind(4, project.start_date())
+      .Bind(5, project.due_date())
+      .Bind(6, project.target_quantity());
+  if (project.has_cancel_time()) {
+    stmt.Bind(7, Micros(project.cancel_time()));
+  } else {
+    stmt.BindNull(7);
+  }
+  stmt.Bind(8, fingerprint).Bind(9, now_us).BindBlob(10, ProjectBody(project));
+  ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row) {
+    return absl::NotFoundError(
+        absl::StrCat("project ", project.id(), " not found"));
+  }
+  Project stored = project;
+  stored.clear_overdue();
+  *stored.mutable_create_time() =
+      TimeUtil::MicrosecondsToTimestamp(stmt.ColumnInt64(1));
+  *stored.mutable_update_time() = TimeUtil::MicrosecondsToTimestamp(now_us);
+  stored.set_etag(Etag(stmt.ColumnInt64(0), now_us));
+  return stored;
+}
+
+absl::StatusOr<Project> SqliteProjectsStore::UpdateProject(
+    const Project& project, const std::string& expected_etag,
+    const std::string& village_path) {
+  CommitSignal signal(this);
+  absl::MutexLock lock(&mu_);
+  const int64_t now = absl::ToUnixMicros(clock_->Now());
+  ASSIGN_OR_RETURN(auto txn, SqliteTransaction::Begin(db_.get()));
+  ASSIGN_OR_RETURN(Project current, GetProjectLocked(project.id()));
+  if (current.etag() != expected_etag) {
+    return EtagMismatch("project", project.id());
+  }
+  ASSIGN_OR_RETURN(Project stored, ReplaceProjectLocked(project, "", now));
+  ASSIGN_OR_RETURN(
+      uint64_t sequence,
+      AppendChangeLocked(stored.village_id(), village_path, v1::PROJECT_CHANGED,
+                         stored.id(), stored.id(), "", now));
+  RETURN_IF_ERROR(txn->Commit());
+  signal.Committed(sequence);
+  return stored;
+}
+
+absl::Status SqliteProjectsStore::DeleteProject(
+    const std::string& id, const std::string& expected_etag,
+    const std::string& village_path) {
+  CommitSignal signal(this);
+  absl::MutexLock lock(&mu_);
+  const int64_t now = absl::ToUnixMicros(clock_->Now());
+  ASSIGN_OR_RETURN(auto txn, SqliteTransaction::Begin(db_.get()));
+  ASSIGN_OR_RETURN(Project current, GetProjectLocked(id));
+  if (!expected_etag.empty() && current.etag() != expected_etag) {
+    return EtagMismatch("project", id);
+  }
+  ASSIGN_OR_RETURN(
+      SqliteStatement count,
+      db_->Prepare("SELECT COUNT(*) FROM reports WHERE project_id = ?"));
+  count.Bind(1, id);
+  RETURN_IF_ERROR(count.Step().status());
+  if (const int64_t reports = count.ColumnInt64(0); reports > 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "project ", id, " has ", reports,
+        " progress reports, which are an append-only record; cancel the "
+        "project instead of deleting it"));
+  }
+  ASSIGN_OR_RETURN(SqliteStatement del,
+                   db_->Prepare("DELETE FROM projects WHERE id = ?"));
+  RETURN_IF_ERROR(del.Bind(1, id).Run());
+  ASSIGN_OR_RETURN(uint64_t sequence,
+                   AppendChangeLocked(current.village_id(), village_path,
+                                      v1::PROJECT_CHANGED, id, id, "", now));
+  RETURN_IF_ERROR(txn->Commit());
+  signal.Committed(sequence);
+  return absl::OkStatus();
+}
+
+// --- Progress reports --------------------------------------------------------
+
+absl::StatusOr<ProgressReport> SqliteProjectsStore::InsertReportLocked(
+    const ProgressReport& report, const std::string& village_id,
+    const RequestKey& key, int64_t now_us) {
+  ProgressReport stored = report;
+  ASSIGN_OR_RETURN(*stored.mutable_id(), NewIdLocked("r"));
+  stored.set_village_id(village_id);
+  stored.clear_create_time();
+  ASSIGN_OR_RETURN(
+      SqliteStatement stmt,
+      db_->Prepare("INSERT INTO reports(id, project_id, village_id, "
+                   "report_time_us, quantity, request_id, request_fingerprint, "
+                   "create_time_us, body) VALUES(?1, ?2, ?3, ?4, ?5, "
+                   "NULLIF(?6, ''), NULLIF(?7, ''), ?8, ?9)"));
+  stmt.Bind(1, stored.id())
+      .Bind(2, stored.project_id())
+      .Bind(3, village_id)
+      .Bind(4, Micros(stored.report_time()))
+      .Bind(5, stored.quantity())
+      .Bind(6, key.request_id)
+      .Bind(7, key.fingerprint)
+      .Bind(8, now_us)
+      .BindBlob(9, Serialize(stored));
+  absl::Status status = stmt.Run();
+  if (absl::IsAlreadyExists(status)) {
+    return absl::AlreadyExistsError(absl::StrCat(
+        "request_id ", key.request_id, " was already used for a report"));
+  }
+  RETURN_IF_ERROR(status);
+  *stored.mutable_create_time() = TimeUtil::MicrosecondsToTimestamp(now_us);
+  return stored;
+}
+
+absl::StatusOr<AppendedReport> SqliteProjectsStore::AppendReport(
+    const ProgressReport& report, const RequestKey& key, const Project& project,
+    const std::string& expected_etag, const std::string& village_path) {
+  CommitSignal signal(this);
+  absl::MutexLock lock(&mu_);
+  const int64_t now = absl::ToUnixMicros(clock_->Now());
+  ASSIGN_OR_RETURN(auto txn, SqliteTransaction::Begin(db_.get()));
+  ASSIGN_OR_RETURN(Project current, GetProjectLocked(project.id()));
+  if (current.etag() != expected_etag) {
+    return EtagMismatch("project", project.id());
+  }
+  AppendedReport out;
+  ASSIGN_OR_RETURN(out.report,
+                   InsertReportLocked(report, current.village_id(), key, now));
+  ASSIGN_OR_RETURN(out.project, ReplaceProjectLocked(project, "", now));
+  ASSIGN_OR_RETURN(uint64_t sequence,
+                   AppendChangeLocked(current.village_id(), village_path,
+                                      v1::PROGRESS_REPORTED, out.report.id(),
+                                      project.id(), "", now));
+  RETURN_IF_ERROR(txn->Commit());
+  signal.Committed(sequence);
+  return out;
+}
+
+absl::StatusOr<std::pair<ProgressReport, std::string>>
+SqliteProjectsStore::FindReportByRequest(const std::string& request_id) {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(SqliteStatement stmt,
+                   db_->Prepare("SELECT body, create_time_us, "
+                                "request_fingerprint FROM reports "
+                                "WHERE request_id = ?"));
+  stmt.Bind(1, request_id);
+  ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row) {
+    return absl::NotFoundError(
+        absl::StrCat("no report was recorded with request_id ", request_id));
+  }
+  ASSIGN_OR_RETURN(ProgressReport report, ReadReport(stmt, 0));
+  return std::make_pair(std::move(report), stmt.ColumnText(2));
+}
+
+absl::StatusOr<std::vector<RecordedReport>> SqliteProjectsStore::ListReports(
+    const std::string& project_id, int64_t after_position, int limit) {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(
+      SqliteStatement stmt,
+      db_->Prepare("SELECT position, body, create_time_us FROM reports "
+                   "WHERE project_id = ? AND position > ? ORDER BY position "
+                   "LIMIT ?"));
+  stmt.Bind(1, project_id).Bind(2, after_position).Bind(3, limit);
+  std::vector<RecordedReport> out;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) break;
+    RecordedReport recorded;
+    recorded.position = stmt.ColumnInt64(0);
+    ASSIGN_OR_RETURN(recorded.report, ReadReport(stmt, 1));
+    out.push_back(std::move(recorded));
+  }
+  return out;
+}
+
+absl::StatusOr<std::optional<absl::Time>>
+SqliteProjectsStore::EarliestReportTime(const std::string& project_id) {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(SqliteStatement stmt,
+                   db_->Prepare("SELECT MIN(report_time_us) FROM reports "
+                                "WHERE project_id = ?"));
+  stmt.Bind(1, project_id);
+  RETURN_IF_ERROR(stmt.Step().status());
+  if (stmt.ColumnIsNull(0)) return std::optional<absl::Time>();
+  return std::optional<absl::Time>(absl::FromUnixMicros(stmt.ColumnInt64(0)));
+}
+
+// --- Indicator catalogue -----------------------------------------------------
+
+absl::StatusOr<IndicatorDefinition> SqliteProjectsStore::GetDefinitionLocked(
+    const std::string& key) {
+  ASSIGN_OR_RETURN(
+      SqliteStatement stmt,
+      db_->Prepare("SELECT body, version, create_time_us, update_time_us "
+                   "FROM indicator_definitions WHERE key = ?"));
+  stmt.Bind(1, key);
+  ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row) {
+    return absl::NotFoundError(
+        absl::StrCat("indicator ", key, " is not in the catalogue"));
+  }
+  return ReadVersioned<IndicatorDefinition>(stmt);
+}
+
+absl::StatusOr<IndicatorDefinition> SqliteProjectsStore::GetIndicatorDefinition(
+    const std::string& key) {
+  absl::MutexLock lock(&mu_);
+  return GetDefinitionLocked(key);
+}
+
+absl::StatusOr<std::vector<IndicatorDefinition>>
+SqliteProjectsStore::ListIndicatorDefinitions(const std::string& after_key,
+                                              int limit) {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(
+      SqliteStatement stmt,
+      db_->Prepare("SELECT body, version, create_time_us, update_time_us "
+                   "FROM indicator_definitions WHERE key > ? ORDER BY key "
+                   "LIMIT ?"));
+  stmt.Bind(1, after_key).Bind(2, limit);
+  return ReadAllVersioned<IndicatorDefinition>(stmt);
+}
+
+absl::StatusOr<IndicatorDefinition> SqliteProjectsStore::InsertDefinitionLocked(
+    const IndicatorDefinition& definition, int64_t now_us) {
+  IndicatorDefinition body = definition;
+  body.clear_create_time();
+  body.clear_update_time();
+  body.clear_etag();
+  ASSIGN_OR_RETURN(
+      SqliteStatement stmt,
+      db_->Prepare("INSERT INTO indicator_definitions(key, version, "
+                   "create_time_us, update_time_us, body) "
+                   "VALUES(?, 1, ?, ?, ?)"));
+  stmt.Bind(1, definition.key())
+      .Bind(2, now_us)
+      .Bind(3, now_us)
+      .BindBlob(4, Serialize(body));
+  absl::Status status = stmt.Run();
+  if (absl::IsAlreadyExists(status)) {
+    return absl::AlreadyExistsError(absl::StrCat(
+        "indicator ", definition.key(), " is already in the catalogue"));
+  }
+  RETURN_IF_ERROR(status);
+  *body.mutable_create_time() = TimeUtil::MicrosecondsToTimestamp(now_us);
+  *body.mutable_update_time() = TimeUtil::MicrosecondsToTimestamp(now_us);
+  body.set_etag(Etag(1, now_us));
+  return body;
+}
+
+absl::StatusOr<IndicatorDefinition>
+SqliteProjectsStore::CreateIndicatorDefinition(
+    const IndicatorDefinition& definition) {
+  absl::MutexLock lock(&mu_);
+  return InsertDefinitionLocked(definition, absl::ToUnixMicros(clock_->Now()));
+}
+
+absl::StatusOr<IndicatorDefinition>
+SqliteProjectsStore::UpdateIndicatorDefinition(
+    const IndicatorDefinition& definition, const std::string& expected_etag) {
+  absl::MutexLock lock(&mu_);
+  const int64_t now = absl::ToUnixMicros(clock_->Now());
+  ASSIGN_OR_RETURN(auto txn, SqliteTransaction::Begin(db_.get()));
+  ASSIGN_OR_RETURN(IndicatorDefinition current,
+                   GetDefinitionLocked(definition.key()));
+  if (current.etag() != expected_etag) {
+    return EtagMismatch("indicator", definition.key());
+  }
+  // Checked inside the write so that no value slips in between.
+  ASSIGN_OR_RETURN(
+      SqliteStatement invalid,
+      db_->Prepare("SELECT village_id, period, value FROM indicator_values "
+                   "WHERE indicator_key = ?1 AND (value < ?2 OR value > ?3 "
+                   "OR (?4 AND value != round(value))) "
+                   "ORDER BY village_id, period LIMIT 1"));
+  invalid.Bind(1, definition.key())
+      .Bind(2, definition.min_value())
+      .Bind(3, definition.max_value())
+      .Bind(4, definition.integral() ? 1 : 0);
+  ASSIGN_OR_RETURN(bool found, invalid.Step());
+  if (found) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "indicator ", definition.key(), ": the stored value ",
+        invalid.ColumnDouble(2), " of village ", invalid.ColumnText(0), " in ",
+        invalid.ColumnText(1), " would fall outside the new rule (",
+        definition.min_value(), "..", definition.max_value(),
+        definition.integral() ? ", whole numbers" : "",
+        "); correct the values first"));
+  }
+  IndicatorDefinition body = definition;
+  body.clear_create_time();
+  body.clear_update_time();
+  body.clear_etag();
+  {
+    // Scoped: an UPDATE ... RETURNING still stepping blocks the COMMIT.
+    ASSIGN_OR_RETURN(
+        SqliteStatement stmt,
+        db_->Prepare("UPDATE indicator_definitions SET version = version + 1, "
+                     "update_time_us = ?2, body = ?3 WHERE key = ?1 "
+                     "RETURNING version, create_time_us"));
+    stmt.Bind(1, definition.key()).Bind(2, now).BindBlob(3, Serialize(body));
+    ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) return absl::InternalError("indicator vanished inside a write");
+    *body.mutable_create_time() =
+        TimeUtil::MicrosecondsToTimestamp(stmt.ColumnInt64(1));
+    *body.mutable_update_time() = TimeUtil::MicrosecondsToTimestamp(now);
+    body.set_etag(Etag(stmt.ColumnInt64(0), now));
+  }
+  RETURN_IF_ERROR(txn->Commit());
+  return body;
+}
+
+absl::StatusOr<int> SqliteProjectsStore::InsertIndicatorDefinitionsIfAbsent(
+    const std::vector<IndicatorDefinition>& definitions) {
+  absl::MutexLock lock(&mu_);
+  const int64_t now = absl::ToUnixMicros(clock_->Now());
+  ASSIGN_OR_RETURN(auto txn, SqliteTransaction::Begin(db_.get()));
+  int inserted = 0;
+  for (const IndicatorDefinition& definition : definitions) {
+    absl::StatusOr<IndicatorDefinition> current =
+        GetDefinitionLocked(definition.key());
+    if (current.ok()) continue;
+    if (!absl::IsNotFound(current.status())) return current.status();
+    RETURN_IF_ERROR(InsertDefinitionLocked(definition, now).status());
+    ++inserted;
+  }
+  RETURN_IF_ERROR(txn->Commit());
+  return inserted;
+}
+
+// --- Indicator values --------------------------------------------------------
+
+absl::StatusOr<v1::SetIndicatorValuesResponse>
+SqliteProjectsStore::SetIndicatorValues(
+    const std::vector<IndicatorWrite>& writes, const RequestKey& key,
+    bool dry_run) {
+  CommitSignal signal(this);
+  absl::MutexLock lock(&mu_);
+  const int64_t now = absl::ToUnixMicros(clock_->Now());
+  ASSIGN_OR_RETURN(auto txn, SqliteTransaction::Begin(db_.get()));
+  v1::SetIndicatorValuesResponse response;
+  uint64_t newest = 0;
+  for (const IndicatorWrite& write : writes) {
+    const IndicatorValue& value = write.value;
+    ASSIGN_OR_RETURN(
+        SqliteStatement get,
+        db_->Prepare("SELECT body, update_time_us FROM indicator_values "
+                     "WHERE village_id = ? AND indicator_key = ? AND "
+                     "period = ?"));
+    get.Bind(1, value.village_id())
+        .Bind(2, value.indicator_key())
+        .Bind(3, value.period());
+    ASSIGN_OR_RETURN(bool exists, get.Step());
+    if (exists) {
+      ASSIGN_OR_RETURN(IndicatorValue stored, ReadValue(get));
+      if (stored.value() == value.value() && stored.note() == value.note()) {
+        *response.add_values() = std::move(stored);
+        response.set_unchanged(response.unchanged() + 1);
+        continue;
+      }
+      response.set_updated(response.updated() + 1);
+    } else {
+      response.set_created(response.created() + 1);
+    }
+    IndicatorValue body = value;
+    body.clear_update_time();
+    ASSIGN_OR_RETURN(
+        SqliteStatement put,
+        db_->Prepare("INSERT OR REPLACE INTO indicator_values(village_id, "
+                     "indicator_key, period, value, update_time_us, body) "
+                     "VALUES(?, ?, ?, ?, ?, ?)"));
+    put.Bind(1, value.village_id())
+        .Bind(2, value.indicator_key())
+        .Bind(3, value.period())
+        .Bind(4, value.value())
+        .Bind(5, now)
+        .BindBlob(6, Serialize(body));
+    RETURN_IF_ERROR(put.Run());
+    ASSIGN_OR_RETURN(
+        newest, AppendChangeLocked(value.village_id(), write.village_path,
+                                   v1::INDICATOR_CHANGED, value.indicator_key(),
+                                   "", value.period(), now));
+    *body.mutable_update_time() = TimeUtil::MicrosecondsToTimestamp(now);
+    *response.add_values() = std::move(body);
+  }
+  if (!key.request_id.empty()) {
+    ASSIGN_OR_RETURN(SqliteStatement forget,
+                     db_->Prepare("DELETE FROM value_requests "
+                                  "WHERE create_time_us < ?"));
+    RETURN_IF_ERROR(
+        forget.Bind(1, now - absl::ToInt64Microseconds(kValueRequestMemory))
+            .Run());
+    ASSIGN_OR_RETURN(
+        SqliteStatement remember,
+        db_->Prepare("INSERT INTO value_requests(request_id, fingerprint, "
+                     "response, create_time_us) VALUES(?, ?, ?, ?)"));
+    absl::Status status = remember.Bind(1, key.request_id)
+                              .Bind(2, key.fingerprint)
+                              .BindBlob(3, Serialize(response))
+                              .Bind(4, now)
+                              .Run();
+    if (absl::IsAlreadyExists(status)) {
+      return absl::AlreadyExistsError(
+          absl::StrCat("request_id ", key.request_id, " was already used"));
+    }
+    RETURN_IF_ERROR(status);
+  }
+  if (dry_run) return response;  // The transaction rolls back.
+  RETURN_IF_ERROR(txn->Commit());
+  signal.Committed(newest);
+  return response;
+}
+
+absl::StatusOr<std::pair<v1::SetIndicatorValuesResponse, std::string>>
+SqliteProjectsStore::FindValueRequest(const std::string& request_id) {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(SqliteStatement stmt,
+                   db_->Prepare("SELECT response, fingerprint FROM "
+                                "value_requests WHERE request_id = ?"));
+  stmt.Bind(1, request_id);
+  ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row) {
+    return absl::NotFoundError(
+        absl::StrCat("request_id ", request_id, " is unknown"));
+  }
+  v1::SetIndicatorValuesResponse response;
+  if (!response.ParseFromString(stmt.ColumnBlob(0))) {
+    return absl::DataLossError("stored response does not parse");
+  }
+  return std::make_pair(std::move(response), stmt.ColumnText(1));
+}
+
+absl::StatusOr<std::vector<IndicatorValue>>
+SqliteProjectsStore::ListIndicatorValues(const IndicatorValueQuery& query) {
+  absl::MutexLock lock(&mu_);
+  const std::string villages =
+      query.village_ids.has_value()
+          ? "village_id IN (SELECT value FROM json_each(?1)) AND "
+          : "";
+  ASSIGN_OR_RETURN(
+      SqliteStatement stmt,
+      db_->Prepare(absl::StrCat(
+          "SELECT body, update_time_us FROM indicator_values WHERE ", villages,
+          "(?2 = '' OR indicator_key = ?2) AND (?3 = '' OR period >= ?3) "
+          "AND (?4 = '' OR period <= ?4) "
+          "AND (village_id, indicator_key, period) > (?5, ?6, ?7) "
+          "ORDER BY village_id, indicator_key, period LIMIT ?8")));
+  stmt.Bind(1, query.village_ids.has_value() ? JsonArray(*query.village_ids)
+                                             : std::string("[]"))
+      .Bind(2, query.indicator_key)
+      .Bind(3, query.start_period)
+      .Bind(4, query.end_period)
+      .Bind(5, query.after_village_id)
+      .Bind(6, query.after_key)
+      .Bind(7, query.after_period)
+      .Bind(8, query.limit);
+  std::vector<IndicatorValue> out;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) break;
+    ASSIGN_OR_RETURN(IndicatorValue value, ReadValue(stmt));
+    out.push_back(std::move(value));
+  }
+  return out;
+}
+
+// --- Summaries ---------------------------------------------------------------
+
+absl::StatusOr<std::vector<TaskSnapshot>> SqliteProjectsStore::SnapshotTasks(
+    const std::optional<std::vector<std::string>>& village_ids,
+    absl::Time as_of, const std::string& as_of_day) {
+  absl::MutexLock lock(&mu_);
+  const bool filtered = village_ids.has_value();
+  ASSIGN_OR_RETURN(
+      SqliteStatement stmt,
+      db_->Prepare(absl::StrCat(
+          "SELECT p.village_id, p.star, p.target_quantity, p.due_date, "
+          "p.cancel_time_us IS NOT NULL AND p.cancel_time_us <= ?1, "
+          "COALESCE(r.n, 0), COALESCE(r.q, 0.0) "
+          "FROM projects p LEFT JOIN (SELECT project_id, COUNT(*) AS n, "
+          "SUM(quantity) AS q FROM reports WHERE report_time_us <= ?1 ",
+          filtered ? "AND village_id IN (SELECT value FROM json_each(?3)) "
+                   : "",
+          "GROUP BY project_id) r ON r.project_id = p.id "
+          "WHERE p.start_date <= ?2",
+          filtered ? " AND p.village_id IN (SELECT value FROM json_each(?3))"
+                   : "")));
+  stmt.Bind(1, absl::ToUnixMicros(as_of))
+      .Bind(2, as_of_day)
+      .Bind(3, filtered ? JsonArray(*village_ids) : std::string("[]"));
+  std::vector<TaskSnapshot> out;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) break;
+    TaskSnapshot task;
+    task.village_id = stmt.ColumnText(0);
+    task.star = static_cast<Star>(stmt.ColumnInt64(1));
+    task.target_quantity = stmt.ColumnDouble(2);
+    task.due_date = stmt.ColumnText(3);
+    task.cancelled = stmt.ColumnInt64(4) != 0;
+    task.reports = stmt.ColumnInt64(5);
+    task.delivered_quantity = stmt.ColumnDouble(6);
+    out.push_back(std::move(task));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<std::pair<std::string, int>>>
+SqliteProjectsStore::CountReportingWeeks(
+    const std::vector<std::string>& village_ids, absl::Time as_of, int weeks) {
+  absl::MutexLock lock(&mu_);
+  // Window k holds the times t with k * week <= as_of - t < (k + 1) * week.
+  ASSIGN_OR_RETURN(
+      SqliteStatement stmt,
+      db_->Prepare("SELECT village_id, COUNT(DISTINCT (?1 - report_time_us) "
+                   "/ ?2) FROM reports WHERE village_id IN "
+                   "(SELECT value FROM json_each(?3)) AND report_time_us <= "
+                   "?1 AND report_time_us > ?1 - ?2 * ?4 GROUP BY village_id"));
+  stmt.Bind(1, absl::ToUnixMicros(as_of))
+      .Bind(2, absl::ToInt64Microseconds(absl::Hours(24 * 7)))
+      .Bind(3, JsonArray(village_ids))
+      .Bind(4, weeks);
+  std::vector<std::pair<std::string, int>> out;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) break;
+    out.emplace_back(stmt.ColumnText(0), static_cast<int>(stmt.ColumnInt64(1)));
+  }
+  return out;
+}
+
+// --- Import ------------------------------------------------------------------
+
+absl::Status SqliteProjectsStore::ApplyImport(
+    const std::vector<ImportedProject>& projects) {
+  CommitSignal signal(this);
+  absl::MutexLock lock(&mu_);
+  const int64_t now = absl::ToUnixMicros(clock_->Now());
+  ASSIGN_OR_RETURN(auto txn, SqliteTransaction::Begin(db_.get()));
+  uint64_t newest = 0;
+  for (const ImportedProject& imported : projects) {
+    Project stored;
+    if (imported.project.id().empty()) {
+      absl::StatusOr<Project> inserted =
+          InsertProjectLocked(imported.project, imported.key, now);
+      if (absl::IsAlreadyExists(inserted.status())) {
+        return absl::AbortedError(
+            absl::StrCat("key ", imported.key.request_id,
+                         " was used by a concurrent write; retry the import"));
+      }
+      RETURN_IF_ERROR(inserted.status());
+      stored = *std::move(inserted);
+    } else {
+      ASSIGN_OR_RETURN(Project current,
+                       GetProjectLocked(imported.project.id()));
+      if (current.etag() != imported.expected_etag) {
+        return absl::AbortedError(absl::StrCat(
+            "project ", current.id(), " (key ", imported.key.request_id,
+            ") changed while the import ran; retry the import"));
+      }
+      ASSIGN_OR_RETURN(stored,
+                       ReplaceProjectLocked(imported.project,
+                                            imported.key.fingerprint, now));
+    }
+    if (imported.project_changed) {
+      ASSIGN_OR_RETURN(
+          newest, AppendChangeLocked(stored.village_id(), imported.village_path,
+                                     v1::PROJECT_CHANGED, stored.id(),
+                                     stored.id(), "", now));
+    }
+    for (const auto& [report, fingerprint] : imported.new_reports) {
+      ProgressReport with_project = report;
+      with_project.set_project_id(stored.id());
+      absl::StatusOr<ProgressReport> inserted =
+          InsertReportLocked(with_project, stored.village_id(),
+                             RequestKey{report.request_id(), fingerprint}, now);
+      if (absl::IsAlreadyExists(inserted.status())) {
+        return absl::AbortedError(
+            absl::StrCat("report request_id ", report.request_id(),
+                         " was used by a concurrent write; retry the import"));
+      }
+      RETURN_IF_ERROR(inserted.status());
+      ASSIGN_OR_RETURN(
+          newest, AppendChangeLocked(stored.village_id(), imported.village_path,
+                                     v1::PROGRESS_REPORTED, inserted->id(),
+                                     stored.id(), "", now));
+    }
+  }
+  RETURN_IF_ERROR(txn->Commit());
+  signal.Committed(newest);
+  return absl::OkStatus();
+}
+
+// --- Change feed -------------------------------------------------------------
+
+absl::StatusOr<std::string> SqliteProjectsStore::FeedId() {
+  absl::MutexLock lock(&mu_);
+  return feed_id_;
+}
+
+absl::StatusOr<uint64_t> SqliteProjectsStore::NewestSequence() {
+  absl::MutexLock lock(&mu_);
+  return NewestSequenceLocked();
+}
+
+absl::StatusOr<ChangeBatch> SqliteProjectsStore::ReadChanges(
+    uint64_t after_sequence, const std::vector<std::string>& path_components,
+    int limit) {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(uint64_t newest, NewestSequenceLocked());
+  std::string sql =
+      "SELECT sequence, village_id, kind, entity_id, project_id, period, "
+      "change_time_us FROM changes WHERE sequence > ?1";
+  for (size_t i = 0; i < path_components.size(); ++i) {
+    absl::StrAppend(&sql, " AND instr(village_path, ?", i + 3, ") > 0");
+  }
+  absl::StrAppend(&sql, " ORDER BY sequence LIMIT ?2");
+  ASSIGN_OR_RETURN(SqliteStatement stmt, db_->Prepare(sql));
+  stmt.Bind(1, static_cast<int64_t>(after_sequence)).Bind(2, limit);
+  for (size_t i = 0; i < path_components.size(); ++i) {
+    stmt.Bind(static_cast<int>(i) + 3, path_components[i]);
+  }
+  ChangeBatch batch;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) break;
+    Change change;
+    change.set_sequence(static_cast<uint64_t>(stmt.ColumnInt64(0)));
+    change.set_feed_id(feed_id_);
+    change.set_village_id(stmt.ColumnText(1));
+    change.set_kind(static_cast<v1::ChangeKind>(stmt.ColumnInt64(2)));
+    change.set_entity_id(stmt.ColumnText(3));
+    change.set_project_id(stmt.ColumnText(4));
+    change.set_period(stmt.ColumnText(5));
+    *change.mutable_change_time() =
+        TimeUtil::MicrosecondsToTimestamp(stmt.ColumnInt64(6));
+    batch.changes.push_back(std::move(change));
+  }
+  batch.scanned_through = static_cast<int>(batch.changes.size()) == limit
+                              ? batch.changes.back().sequence()
+                              : std::max(newest, after_sequence);
+  return batch;
+}
+
+}  // namespace fivestar::projects

@@ -1,0 +1,39 @@
+// What project tracking needs to know of the village registry: whether a
+// village or region exists, where it sits in the region tree (for permission
+// checks and the change feed), and which villages lie below a region (for
+// region filters and summaries). An interface, so that tests can fake
+// failures the real registry cannot produce.
+#ifndef FIVESTAR_SERVICES_PROJECTS_VILLAGE_DIRECTORY_H_
+#define FIVESTAR_SERVICES_PROJECTS_VILLAGE_DIRECTORY_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace fivestar::projects {
+
+class VillageDirectory {
+ public:
+  virtual ~VillageDirectory() = default;
+
+  // The village's lineage: [village_id, its region, ..., root region].
+  // NOT_FOUND when the registry has no such village; UNAVAILABLE when the
+  // registry cannot be asked.
+  virtual absl::StatusOr<std::vector<std::string>> VillageLineage(
+      const std::string& village_id) = 0;
+
+  // The region's lineage: [region_id, its parent, ..., root region].
+  // NOT_FOUND when the registry has no such region; UNAVAILABLE as above.
+  virtual absl::StatusOr<std::vector<std::string>> RegionLineage(
+      const std::string& region_id) = 0;
+
+  // The ids of every village below the region (any depth), in id order.
+  // NOT_FOUND when the registry has no such region; UNAVAILABLE as above.
+  virtual absl::StatusOr<std::vector<std::string>> VillagesUnder(
+      const std::string& region_id) = 0;
+};
+
+}  // namespace fivestar::projects
+
+#endif  // FIVESTAR_SERVICES_PROJECTS_VILLAGE_DIRECTORY_H_

@@ -1,0 +1,185 @@
+// ImportProjects over gRPC: chunked progress, validate_only, keys shared with
+// CreateProject's request_id, updates of existing projects, append-only
+// reports, and one bad record failing the whole import.
+#include <google/protobuf/util/time_util.h>
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "services/projects/calendar.h"
+#include "tests/projects/projects_test_env.h"
+#include "tests/testing/status_matchers.h"
+
+namespace fivestar::projects {
+namespace {
+
+using ::fivestar::testing::StatusIs;
+using ::google::protobuf::util::TimeUtil;
+using Stub = v1::ProjectsService::Stub;
+using namespace ::fivestar::projects::testing;
+
+v1::ProgressReport KeyedReport(const std::string& request_id, double quantity,
+                               int day) {
+  v1::ProgressReport report;
+  report.set_request_id(request_id);
+  report.set_quantity(quantity);
+  *report.mutable_report_time() = TimeUtil::MicrosecondsToTimestamp(
+      absl::ToUnixMicros(StartOfDay(absl::CivilDay(2022, 9, day))));
+  return report;
+}
+
+v1::ProjectRecord Record(const std::string& key, const std::string& village,
+                         std::vector<v1::ProgressReport> reports = {}) {
+  v1::ProjectRecord record;
+  record.set_key(key);
+  *record.mutable_project() = RoadProject(village);
+  for (auto& report : reports) *record.add_reports() = std::move(report);
+  return record;
+}
+
+class ImportTest : public ::testing::Test {
+ protected:
+  std::vector<v1::Project> All() {
+    auto projects = env_.ListAllProjects({});
+    EXPECT_OK(projects);
+    return projects.ok() ? *projects : std::vector<v1::Project>{};
+  }
+
+  ProjectsTestEnv env_;
+};
+
+TEST_F(ImportTest, CreatesProjectsWithReportsAndReportsProgress) {
+  std::vector<v1::ProjectRecord> records;
+  for (int i = 0; i < 5; ++i) {
+    records.push_back(
+        Record("k" + std::to_string(i), i % 2 ? kMaohe : kDangziling,
+               {KeyedReport("k" + std::to_string(i) + ":r1", 300, 1),
+                KeyedReport("k" + std::to_string(i) + ":r2", 480, 8)}));
+  }
+  ASSERT_OK_AND_ASSIGN(auto done, env_.Import(records, kAdminToken, false, 2));
+  EXPECT_EQ(done.phase(), v1::ImportProjectsResponse::DONE);
+  EXPECT_EQ(done.records_received(), 5);
+  EXPECT_EQ(done.projects_created(), 5);
+  EXPECT_EQ(done.reports_created(), 10);
+  auto projects = All();
+  ASSERT_EQ(projects.size(), 5u);
+  for (const auto& project : projects) {
+    EXPECT_EQ(project.status(), v1::DELIVERED);
+    EXPECT_EQ(project.delivered_quantity(), 780);
+    EXPECT_EQ(project.report_count(), 2);
+  }
+}
+
+TEST_F(ImportTest, ValidateOnlyCountsButWritesNothing) {
+  ASSERT_OK_AND_ASSIGN(
+      auto dry,
+      env_.Import({Record("k1", kDangziling, {KeyedReport("k1:r1", 1, 1)})},
+                  kAdminToken, /*validate_only=*/true));
+  EXPECT_EQ(dry.projects_created(), 1);
+  EXPECT_EQ(dry.reports_created(), 1);
+  EXPECT_TRUE(All().empty());
+}
+
+TEST_F(ImportTest, KeysAreCreateProjectRequestIds) {
+  ASSERT_OK_AND_ASSIGN(
+      v1::Project created,
+      env_.CreateProject(RoadProject(kDangziling), kAdminToken, "huiche:1"));
+  ASSERT_OK_AND_ASSIGN(auto same,
+                       env_.Import({Record("huiche:1", kDangziling)}));
+  EXPECT_EQ(same.projects_unchanged(), 1);
+
+  // A record that differs updates the project in place.
+  v1::ProjectRecord changed =
+      Record("huiche:1", kDangziling, {KeyedReport("huiche:1:r1", 100, 2)});
+  changed.mutable_project()->set_target_quantity(800);
+  ASSERT_OK_AND_ASSIGN(auto updated, env_.Import({changed}));
+  EXPECT_EQ(updated.projects_updated(), 1);
+  EXPECT_EQ(updated.reports_created(), 1);
+  auto projects = All();
+  ASSERT_EQ(projects.size(), 1u);
+  EXPECT_EQ(projects[0].id(), created.id());
+  EXPECT_EQ(projects[0].target_quantity(), 800);
+  EXPECT_EQ(projects[0].delivered_quantity(), 100);
+
+  // CreateProject with the key now means the imported version.
+  EXPECT_THAT(
+      env_.CreateProject(RoadProject(kDangziling), kAdminToken, "huiche:1"),
+      StatusIs(absl::StatusCode::kAlreadyExists, "huiche:1"));
+  ASSERT_OK_AND_ASSIGN(
+      v1::Project retried,
+      env_.CreateProject(changed.project(), kAdminToken, "huiche:1"));
+  EXPECT_EQ(retried.id(), created.id());
+}
+
+TEST_F(ImportTest, ReportsAreAppendOnly) {
+  ASSERT_OK(
+      env_.Import({Record("k1", kDangziling, {KeyedReport("k1:r1", 100, 1)})}));
+  EXPECT_THAT(
+      env_.Import({Record("k1", kDangziling, {KeyedReport("k1:r1", 101, 1)})}),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               "records[0].reports[0]: a report with request_id "
+               "k1:r1 exists with other content"));
+  EXPECT_THAT(
+      env_.Import({Record("k2", kDangziling, {KeyedReport("k1:r1", 100, 1)})}),
+      StatusIs(absl::StatusCode::kInvalidArgument, "or on another project"));
+  EXPECT_EQ(All().size(), 1u);
+}
+
+TEST_F(ImportTest, OneBadRecordFailsTheWholeImport) {
+  v1::ProjectRecord bad = Record("k2", kDangziling);
+  bad.mutable_project()->set_target_quantity(-3);
+  EXPECT_THAT(env_.Import({Record("k1", kDangziling), bad}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "records[1].project.target_quantity"));
+  EXPECT_THAT(env_.Import({Record("k1", kDangziling), Record("k1", kMaohe)}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "records[1].key: \"k1\" already appears at records[0]"));
+  EXPECT_THAT(
+      env_.Import({Record("k1", kDangziling), Record("k2", "411323-nowhere")}),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               "records[1].project.village_id: village 411323-nowhere "
+               "does not exist"));
+  EXPECT_THAT(
+      env_.Import({Record(
+          "k1", kDangziling,
+          {KeyedReport("k1:r1", 10, 1), KeyedReport("k1:r2", -11, 2)})}),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               "records[0].reports[1].quantity: -11 would take the delivered "
+               "total"));
+  v1::ProgressReport unkeyed = KeyedReport("", 1, 1);
+  EXPECT_THAT(env_.Import({Record("k1", kDangziling, {unkeyed})}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "records[0].reports[0].request_id: required"));
+  EXPECT_THAT(
+      env_.Import({Record("", kDangziling)}),
+      StatusIs(absl::StatusCode::kInvalidArgument, "records[0].key: required"));
+  EXPECT_TRUE(All().empty());
+}
+
+TEST_F(ImportTest, ExistingProjectsKeepTheirVillageAndCancellation) {
+  ASSERT_OK(env_.Import({Record("k1", kDangziling)}));
+  EXPECT_THAT(env_.Import({Record("k1", kMaohe)}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "a project's village cannot change"));
+  auto projects = All();
+  ASSERT_EQ(projects.size(), 1u);
+  v1::CancelProjectRequest cancel;
+  cancel.set_id(projects[0].id());
+  cancel.set_reason("dropped");
+  ASSERT_OK(env_.Call(&Stub::CancelProject, cancel, kAdminToken));
+  v1::ProjectRecord changed = Record("k1", kDangziling);
+  changed.mutable_project()->set_title("renamed");
+  EXPECT_THAT(env_.Import({changed}),
+              StatusIs(absl::StatusCode::kFailedPrecondition, "CANCELLED"));
+  EXPECT_THAT(
+      env_.Import({Record("k1", kDangziling, {KeyedReport("k1:r1", 1, 1)})}),
+      StatusIs(absl::StatusCode::kFailedPrecondition,
+               "takes no new progress reports"));
+  // Unchanged, it is fine.
+  ASSERT_OK_AND_ASSIGN(auto same, env_.Import({Record("k1", kDangziling)}));
+  EXPECT_EQ(same.projects_unchanged(), 1);
+}
+
+}  // namespace
+}  // namespace fivestar::projects

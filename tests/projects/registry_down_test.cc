@@ -1,0 +1,228 @@
+// Project tracking when the registry cannot answer: a closed port, a
+// registry stopped mid-way, one that accepts connections but never answers,
+// one that refuses this service's token. Writes fail with UNAVAILABLE within
+// the configured deadline and write nothing; cached answers serve until they
+// expire; unknown ids are never cached.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "tests/projects/projects_test_env.h"
+#include "tests/testing/status_matchers.h"
+
+namespace fivestar::projects {
+namespace {
+
+using ::fivestar::testing::StatusIs;
+using Stub = v1::ProjectsService::Stub;
+using namespace ::fivestar::projects::testing;
+
+// A loopback TCP socket bound to a kernel-chosen port; listening or not.
+class LoopbackSocket {
+ public:
+  explicit LoopbackSocket(bool listen) {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = 0;
+    bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+    socklen_t length = sizeof(address);
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length);
+    port_ = ntohs(address.sin_port);
+    if (listen) ::listen(fd_, 16);
+  }
+  ~LoopbackSocket() { close(fd_); }
+
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  int fd_;
+  int port_ = 0;
+};
+
+class RegistryDownTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<ProjectsHost> StartProjectsAt(const std::string& address,
+                                                absl::Duration deadline) {
+    ProjectsHostOptions options;
+    options.registry_address = address;
+    options.registry_deadline = deadline;
+    return env_.StartProjects(env_.dir().File("isolated.db"), options);
+  }
+
+  template <typename Request, typename Response>
+  static absl::StatusOr<Response> CallOn(
+      Stub& stub,
+      grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&,
+                                   Response*),
+      const Request& request, const std::string& token = kAdminToken) {
+    return ProjectsTestEnv::CallOn(stub, method, request, token);
+  }
+
+  static v1::CreateProjectRequest CreateRequest(const std::string& village) {
+    v1::CreateProjectRequest request;
+    *request.mutable_project() = RoadProject(village);
+    return request;
+  }
+
+  static v1::SetIndicatorValuesRequest ValuesRequest(
+      const std::string& village) {
+    v1::SetIndicatorValuesRequest request;
+    v1::IndicatorValue* value = request.add_values();
+    value->set_village_id(village);
+    value->set_indicator_key("grids");
+    value->set_period("2022-09");
+    value->set_value(11);
+    return request;
+  }
+
+  // Nothing was written: no project, no value, and an empty change feed.
+  static void ExpectNothingWritten(Stub& stub) {
+    auto projects =
+        CallOn(stub, &Stub::ListProjects, v1::ListProjectsRequest());
+    ASSERT_OK(projects);
+    EXPECT_EQ(projects->projects_size(), 0);
+    auto values = CallOn(stub, &Stub::ListIndicatorValues,
+                         v1::ListIndicatorValuesRequest());
+    ASSERT_OK(values);
+    EXPECT_EQ(values->values_size(), 0);
+    v1::WatchChangesRequest watch;
+    watch.set_after_sequence(1);
+    auto context = fivestar::testing::NewContext(kAdminToken);
+    auto reader = stub.WatchChanges(context.get(), watch);
+    v1::Change change;
+    EXPECT_FALSE(reader->Read(&change));
+    EXPECT_THAT(FromGrpcStatus(reader->Finish()),
+                StatusIs(absl::StatusCode::kOutOfRange,
+                         "beyond the newest sequence 0"));
+  }
+
+  ProjectsTestEnv env_;
+};
+
+TEST_F(RegistryDownTest, ClosedPortFailsWritesWithUnavailable) {
+  std::string address;
+  {
+    LoopbackSocket closed(/*listen=*/false);
+    address = closed.address();
+  }  // Closed: connections are refused.
+  auto host = StartProjectsAt(address, absl::Seconds(2));
+  auto stub = v1::ProjectsService::NewStub(host->NewChannel());
+
+  EXPECT_THAT(CallOn(*stub, &Stub::CreateProject, CreateRequest(kDangziling)),
+              StatusIs(absl::StatusCode::kUnavailable,
+                       "the village registry could not be reached to look up "
+                       "village 411323-huiche-west-01"));
+  EXPECT_THAT(
+      CallOn(*stub, &Stub::SetIndicatorValues, ValuesRequest(kDangziling)),
+      StatusIs(absl::StatusCode::kUnavailable, "retry later"));
+  v1::ProjectRecord record;
+  record.set_key("k1");
+  *record.mutable_project() = RoadProject(kDangziling);
+  {
+    auto context = fivestar::testing::NewContext(kAdminToken);
+    auto stream = stub->ImportProjects(context.get());
+    v1::ImportProjectsRequest chunk;
+    *chunk.add_records() = record;
+    stream->Write(chunk);
+    stream->WritesDone();
+    v1::ImportProjectsResponse response;
+    while (stream->Read(&response)) {
+    }
+    EXPECT_THAT(FromGrpcStatus(stream->Finish()),
+                StatusIs(absl::StatusCode::kUnavailable, "registry"));
+  }
+  // Reads that need the registry fail the same way.
+  v1::GetSummaryRequest summary;
+  summary.set_region_id(kHuiche);
+  summary.set_period("2022-09");
+  EXPECT_THAT(CallOn(*stub, &Stub::GetSummary, summary),
+              StatusIs(absl::StatusCode::kUnavailable, "registry"));
+  v1::ListProjectsRequest below;
+  below.set_ancestor_region_id(kWest);
+  EXPECT_THAT(CallOn(*stub, &Stub::ListProjects, below),
+              StatusIs(absl::StatusCode::kUnavailable, "registry"));
+  // A scoped principal cannot be checked either.
+  EXPECT_THAT(CallOn(*stub, &Stub::ListProjects, v1::ListProjectsRequest(),
+                     kHuicheViewerToken),
+              StatusIs(absl::StatusCode::kUnavailable, "registry"));
+  ExpectNothingWritten(*stub);
+}
+
+TEST_F(RegistryDownTest, SilentRegistryFailsWithinTheDeadline) {
+  // Accepts TCP connections but never speaks HTTP/2.
+  LoopbackSocket silent(/*listen=*/true);
+  auto host = StartProjectsAt(silent.address(), absl::Milliseconds(200));
+  auto stub = v1::ProjectsService::NewStub(host->NewChannel());
+  // The client waits up to 10 s; the service gives up after 200 ms and says
+  // so (a missing deadline would end this call with DEADLINE_EXCEEDED).
+  EXPECT_THAT(CallOn(*stub, &Stub::CreateProject, CreateRequest(kDangziling)),
+              StatusIs(absl::StatusCode::kUnavailable, "DEADLINE_EXCEEDED"));
+  ExpectNothingWritten(*stub);
+}
+
+TEST_F(RegistryDownTest, StoppedRegistryServesCachedAnswersUntilTheyExpire) {
+  ASSERT_OK_AND_ASSIGN(v1::Project project,
+                       env_.CreateProject(RoadProject(kDangziling)));
+  env_.registry().Stop();
+
+  // Dangziling's lineage is cached: reporting on it still works.
+  ASSERT_OK(env_.Report(project.id(), 100, kDangzilingReporterToken));
+  // Maohe was never asked about.
+  EXPECT_THAT(env_.CreateProject(RoadProject(kMaohe)),
+              StatusIs(absl::StatusCode::kUnavailable, "registry"));
+
+  env_.clock().Advance(absl::Seconds(61));  // The cache TTL is 60 s.
+  EXPECT_THAT(env_.Report(project.id(), 100, kDangzilingReporterToken),
+              StatusIs(absl::StatusCode::kUnavailable,
+                       "the village registry could not be reached"));
+  EXPECT_THAT(env_.Report(project.id(), 100),
+              StatusIs(absl::StatusCode::kUnavailable, "registry"));
+
+  // Nothing was written by the failed calls; a global reader still reads.
+  v1::GetProjectRequest get;
+  get.set_id(project.id());
+  ASSERT_OK_AND_ASSIGN(v1::Project after,
+                       env_.Call(&Stub::GetProject, get, kViewerToken));
+  EXPECT_EQ(after.report_count(), 1);
+  EXPECT_EQ(after.delivered_quantity(), 100);
+  ASSERT_OK_AND_ASSIGN(auto all, env_.ListAllProjects({}, kViewerToken));
+  EXPECT_EQ(all.size(), 1u);
+}
+
+TEST_F(RegistryDownTest, UnknownVillagesAreNotCached) {
+  const std::string village = "411323-huiche-west-04";
+  EXPECT_THAT(env_.CreateProject(RoadProject(village)),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "project.village_id: village 411323-huiche-west-04 "
+                       "does not exist in the registry"));
+  registry::v1::Village created;
+  created.set_id(village);
+  created.set_name("西管区第4村");
+  created.set_region_id(kWest);
+  created.set_kind(registry::v1::VILLAGE);
+  ASSERT_OK(env_.registry().registry().CreateVillage(
+      Principal{"fixture", Role::kAdmin, "*"}, created));
+  // At once, without waiting for any TTL.
+  EXPECT_OK(env_.CreateProject(RoadProject(village)));
+}
+
+TEST_F(RegistryDownTest, RegistryRefusingOurTokenIsAnInternalError) {
+  ProjectsHostOptions options;
+  options.registry_address = env_.registry().address();
+  options.registry_token = "not-a-registry-token";
+  auto host = env_.StartProjects(env_.dir().File("isolated.db"), options);
+  auto stub = v1::ProjectsService::NewStub(host->NewChannel());
+  EXPECT_THAT(CallOn(*stub, &Stub::CreateProject, CreateRequest(kDangziling)),
+              StatusIs(absl::StatusCode::kInternal,
+                       "the village registry refused to look up village"));
+  ExpectNothingWritten(*stub);
+}
+
+}  // namespace
+}  // namespace fivestar::projects

@@ -1,0 +1,167 @@
+// SqliteProjectsStore on its own: the change feed is written with each
+// change and only then (failed and dry-run writes leave no sequence behind),
+// the commit observer hears of commits only, and data and feed identity
+// survive reopening the file.
+#include "services/projects/sqlite_projects_store.h"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
+
+namespace fivestar::projects {
+namespace {
+
+using ::fivestar::testing::StatusIs;
+
+constexpr char kPath[] =
+    "/410000/411300/411323/411323-huiche/"
+    "411323-huiche-west/411323-huiche-west-01/";
+
+Project NewProject() {
+  Project project;
+  project.set_village_id("411323-huiche-west-01");
+  project.set_title("road");
+  project.set_star(fivestar::common::v1::BRANCH_STRONG);
+  project.set_target_quantity(10);
+  project.set_unit("m");
+  project.set_start_date("2022-03-01");
+  project.set_due_date("2022-12-31");
+  project.set_status(v1::PLANNED);
+  return project;
+}
+
+class SqliteProjectsStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_OK_AND_ASSIGN(store_, SqliteProjectsStore::Open(Path(), &clock_));
+    store_->SetCommitObserver(
+        [this](uint64_t newest) { observed_.push_back(newest); });
+  }
+
+  std::string Path() const { return dir_.File("projects.db"); }
+
+  std::vector<uint64_t> AllSequences() {
+    std::vector<uint64_t> out;
+    auto batch = store_->ReadChanges(0, {}, 1000);
+    EXPECT_OK(batch);
+    if (batch.ok()) {
+      for (const Change& change : batch->changes) {
+        out.push_back(change.sequence());
+      }
+    }
+    return out;
+  }
+
+  fivestar::testing::TempDir dir_;
+  FakeClock clock_{absl::FromUnixSeconds(1665194400)};
+  std::unique_ptr<SqliteProjectsStore> store_;
+  std::vector<uint64_t> observed_;
+};
+
+TEST(LineagePathTest, RunsFromTheRootToTheVillage) {
+  EXPECT_EQ(LineagePath({"v", "district", "township", "root"}),
+            "/root/township/district/v/");
+  EXPECT_EQ(PathComponent("district"), "/district/");
+}
+
+TEST_F(SqliteProjectsStoreTest, FailedWritesLeaveNoSequenceBehind) {
+  ASSERT_OK_AND_ASSIGN(
+      Project project,
+      store_->CreateProject(NewProject(), {"key-1", "f1"}, kPath));
+  EXPECT_THAT(store_->CreateProject(NewProject(), {"key-1", "f2"}, kPath),
+              StatusIs(absl::StatusCode::kAlreadyExists, "key-1"));
+  Project changed = project;
+  changed.set_title("other road");
+  EXPECT_THAT(store_->UpdateProject(changed, "1-0", kPath),
+              StatusIs(absl::StatusCode::kAborted, "etag mismatch"));
+  ProgressReport report;
+  report.set_project_id(project.id());
+  report.set_quantity(5);
+  *report.mutable_report_time() = project.create_time();
+  Project after_report = project;
+  after_report.set_delivered_quantity(5);
+  after_report.set_report_count(1);
+  after_report.set_status(v1::IN_PROGRESS);
+  ASSERT_OK(store_->AppendReport(report, {"r-1", "fr"}, after_report,
+                                 project.etag(), kPath));
+  EXPECT_THAT(store_->AppendReport(report, {"r-2", "fr"}, after_report,
+                                   project.etag(), kPath),
+              StatusIs(absl::StatusCode::kAborted, "etag mismatch"));
+  EXPECT_THAT(store_->DeleteProject(project.id(), "", kPath),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       "cancel the project instead"));
+  IndicatorDefinition grids;
+  grids.set_key("grids");
+  grids.set_kind(v1::STOCK);
+  grids.set_max_value(100);
+  ASSERT_OK(store_->InsertIndicatorDefinitionsIfAbsent({grids}));
+  IndicatorWrite write;
+  write.value.set_village_id("411323-huiche-west-01");
+  write.value.set_indicator_key("grids");
+  write.value.set_period("2022-09");
+  write.value.set_value(11);
+  write.village_path = kPath;
+  ASSERT_OK_AND_ASSIGN(auto dry, store_->SetIndicatorValues({write}, {}, true));
+  EXPECT_EQ(dry.created(), 1);
+  ASSERT_OK(store_->SetIndicatorValues({write}, {"v-1", "fv"}, false));
+
+  EXPECT_EQ(AllSequences(), (std::vector<uint64_t>{1, 2, 3}));
+  EXPECT_EQ(observed_, (std::vector<uint64_t>{1, 2, 3}));
+  ASSERT_OK_AND_ASSIGN(uint64_t newest, store_->NewestSequence());
+  EXPECT_EQ(newest, 3u);
+}
+
+TEST_F(SqliteProjectsStoreTest, ReadChangesFiltersByPathAndReportsProgress) {
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_OK(store_->CreateProject(NewProject(), {}, kPath));
+  }
+  Project elsewhere = NewProject();
+  elsewhere.set_village_id("411323-other-01");
+  ASSERT_OK(store_->CreateProject(elsewhere, {},
+                                  "/410000/411300/411323/411323-other/"
+                                  "411323-other-01/"));
+  ASSERT_OK_AND_ASSIGN(auto west,
+                       store_->ReadChanges(0, {"/411323-huiche-west/"}, 2));
+  ASSERT_EQ(west.changes.size(), 2u);
+  EXPECT_EQ(west.scanned_through, 2u);  // A full page: resume after it.
+  ASSERT_OK_AND_ASSIGN(auto rest,
+                       store_->ReadChanges(2, {"/411323-huiche-west/"}, 2));
+  ASSERT_EQ(rest.changes.size(), 1u);
+  EXPECT_EQ(rest.changes[0].sequence(), 3u);
+  EXPECT_EQ(rest.scanned_through, 4u);  // Sequence 4 examined, skipped.
+  ASSERT_OK_AND_ASSIGN(
+      auto both, store_->ReadChanges(0, {"/411323/", "/411323-other-01/"}, 10));
+  ASSERT_EQ(both.changes.size(), 1u);
+  EXPECT_EQ(both.changes[0].village_id(), "411323-other-01");
+}
+
+TEST_F(SqliteProjectsStoreTest, ReopeningKeepsDataAndFeedIdentity) {
+  ASSERT_OK_AND_ASSIGN(
+      Project project,
+      store_->CreateProject(NewProject(), {"key-1", "f1"}, kPath));
+  ASSERT_OK_AND_ASSIGN(std::string feed_id, store_->FeedId());
+  EXPECT_EQ(feed_id.size(), 32u);
+  store_.reset();
+  ASSERT_OK_AND_ASSIGN(store_, SqliteProjectsStore::Open(Path(), &clock_));
+  ASSERT_OK_AND_ASSIGN(std::string reopened_id, store_->FeedId());
+  EXPECT_EQ(reopened_id, feed_id);
+  ASSERT_OK_AND_ASSIGN(Project reread, store_->GetProject(project.id()));
+  EXPECT_EQ(reread.SerializeAsString(), project.SerializeAsString());
+  ASSERT_OK_AND_ASSIGN(auto found, store_->FindProjectByRequest("key-1"));
+  EXPECT_EQ(found.first.id(), project.id());
+  EXPECT_EQ(found.second, "f1");
+  ASSERT_OK_AND_ASSIGN(uint64_t newest, store_->NewestSequence());
+  EXPECT_EQ(newest, 1u);
+
+  // Another database has another feed.
+  ASSERT_OK_AND_ASSIGN(
+      auto other, SqliteProjectsStore::Open(dir_.File("other.db"), &clock_));
+  ASSERT_OK_AND_ASSIGN(std::string other_id, other->FeedId());
+  EXPECT_NE(other_id, feed_id);
+}
+
+}  // namespace
+}  // namespace fivestar::projects
