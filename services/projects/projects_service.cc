@@ -5,6 +5,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "common/import_reactor.h"
 #include "common/rpc.h"
 #include "common/status.h"
 
@@ -144,67 +145,6 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::Change>,
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   bool closing_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
-};
-
-// Receives an import chunk by chunk, answering each with progress, and
-// applies it when the client half-closes.
-class ImportReactor final
-    : public grpc::ServerBidiReactor<v1::ImportProjectsRequest,
-                                     v1::ImportProjectsResponse> {
- public:
-  explicit ImportReactor(
-      absl::StatusOr<std::unique_ptr<ProjectImport>> import) {
-    if (!import.ok()) {
-      Finish(ToGrpcStatus(import.status()));
-      return;
-    }
-    import_ = *std::move(import);
-    StartRead(&request_);
-  }
-
-  void OnReadDone(bool ok) override {
-    if (!ok) {  // The client half-closed: everything has arrived.
-      absl::StatusOr<ProjectImportCounts> counts = import_->Finish();
-      if (!counts.ok()) {
-        Finish(ToGrpcStatus(counts.status()));
-        return;
-      }
-      response_.Clear();
-      response_.set_phase(v1::ImportProjectsResponse::DONE);
-      response_.set_records_received(import_->records_received());
-      response_.set_projects_created(counts->projects_created);
-      response_.set_projects_updated(counts->projects_updated);
-      response_.set_projects_unchanged(counts->projects_unchanged);
-      response_.set_reports_created(counts->reports_created);
-      response_.set_reports_unchanged(counts->reports_unchanged);
-      StartWriteAndFinish(&response_, grpc::WriteOptions(), grpc::Status::OK);
-      return;
-    }
-    if (absl::Status status = import_->Add(request_); !status.ok()) {
-      Finish(ToGrpcStatus(status));
-      return;
-    }
-    response_.Clear();
-    response_.set_phase(v1::ImportProjectsResponse::RECEIVED);
-    response_.set_records_received(import_->records_received());
-    StartWrite(&response_);
-  }
-
-  void OnWriteDone(bool ok) override {
-    if (!ok) {
-      Finish(grpc::Status(grpc::StatusCode::CANCELLED,
-                          "import abandoned: the client went away"));
-      return;
-    }
-    StartRead(&request_);
-  }
-
-  void OnDone() override { delete this; }
-
- private:
-  std::unique_ptr<ProjectImport> import_;
-  v1::ImportProjectsRequest request_;
-  v1::ImportProjectsResponse response_;
 };
 
 }  // namespace
@@ -380,9 +320,19 @@ grpc::ServerWriteReactor<v1::Change>* ProjectsServiceImpl::WatchChanges(
 
 grpc::ServerBidiReactor<v1::ImportProjectsRequest, v1::ImportProjectsResponse>*
 ProjectsServiceImpl::ImportProjects(grpc::CallbackServerContext* context) {
+  using Reactor = ImportReactor<v1::ImportProjectsRequest,
+                                v1::ImportProjectsResponse, ProjectImport>;
+  auto summarize = [](const ProjectImportCounts& counts,
+                      v1::ImportProjectsResponse* response) {
+    response->set_projects_created(counts.projects_created);
+    response->set_projects_updated(counts.projects_updated);
+    response->set_projects_unchanged(counts.projects_unchanged);
+    response->set_reports_created(counts.reports_created);
+    response->set_reports_unchanged(counts.reports_unchanged);
+  };
   absl::StatusOr<Principal> principal = authenticator_->Authenticate(*context);
-  if (!principal.ok()) return new ImportReactor(principal.status());
-  return new ImportReactor(logic_.tracker->StartImport(*principal));
+  if (!principal.ok()) return new Reactor(principal.status(), summarize);
+  return new Reactor(logic_.tracker->StartImport(*principal), summarize);
 }
 
 }  // namespace fivestar::projects

@@ -2,6 +2,7 @@
 
 #include <memory>
 
+#include "common/import_reactor.h"
 #include "common/rpc.h"
 #include "common/status.h"
 
@@ -11,65 +12,6 @@ namespace {
 // Records per export message: small enough to stay far below gRPC's message
 // size limit, large enough to amortize the per-message cost.
 constexpr int kExportChunkRecords = 500;
-
-// Receives an import chunk by chunk, answering each with progress, and
-// applies it when the client half-closes.
-class ImportReactor final
-    : public grpc::ServerBidiReactor<v1::ImportRegistryRequest,
-                                     v1::ImportRegistryResponse> {
- public:
-  explicit ImportReactor(
-      absl::StatusOr<std::unique_ptr<RegistryImport>> import) {
-    if (!import.ok()) {
-      Finish(ToGrpcStatus(import.status()));
-      return;
-    }
-    import_ = *std::move(import);
-    StartRead(&request_);
-  }
-
-  void OnReadDone(bool ok) override {
-    if (!ok) {  // The client half-closed: everything has arrived.
-      absl::StatusOr<ImportCounts> counts = import_->Finish();
-      if (!counts.ok()) {
-        Finish(ToGrpcStatus(counts.status()));
-        return;
-      }
-      response_.Clear();
-      response_.set_phase(v1::ImportRegistryResponse::DONE);
-      response_.set_records_received(import_->records_received());
-      response_.set_created(counts->created);
-      response_.set_updated(counts->updated);
-      response_.set_unchanged(counts->unchanged);
-      StartWriteAndFinish(&response_, grpc::WriteOptions(), grpc::Status::OK);
-      return;
-    }
-    if (absl::Status status = import_->Add(request_); !status.ok()) {
-      Finish(ToGrpcStatus(status));
-      return;
-    }
-    response_.Clear();
-    response_.set_phase(v1::ImportRegistryResponse::RECEIVED);
-    response_.set_records_received(import_->records_received());
-    StartWrite(&response_);
-  }
-
-  void OnWriteDone(bool ok) override {
-    if (!ok) {
-      Finish(grpc::Status(grpc::StatusCode::CANCELLED,
-                          "import abandoned: the client went away"));
-      return;
-    }
-    StartRead(&request_);
-  }
-
-  void OnDone() override { delete this; }
-
- private:
-  std::unique_ptr<RegistryImport> import_;
-  v1::ImportRegistryRequest request_;
-  v1::ImportRegistryResponse response_;
-};
 
 // Writes an export page by page, each page read when the last is sent.
 class ExportReactor final
@@ -240,9 +182,17 @@ grpc::ServerUnaryReactor* RegistryServiceImpl::GetAncestors(
 
 grpc::ServerBidiReactor<v1::ImportRegistryRequest, v1::ImportRegistryResponse>*
 RegistryServiceImpl::ImportRegistry(grpc::CallbackServerContext* context) {
+  using Reactor = ImportReactor<v1::ImportRegistryRequest,
+                                v1::ImportRegistryResponse, RegistryImport>;
+  auto summarize = [](const ImportCounts& counts,
+                      v1::ImportRegistryResponse* response) {
+    response->set_created(counts.created);
+    response->set_updated(counts.updated);
+    response->set_unchanged(counts.unchanged);
+  };
   absl::StatusOr<Principal> principal = authenticator_->Authenticate(*context);
-  if (!principal.ok()) return new ImportReactor(principal.status());
-  return new ImportReactor(registry_->StartImport(*principal));
+  if (!principal.ok()) return new Reactor(principal.status(), summarize);
+  return new Reactor(registry_->StartImport(*principal), summarize);
 }
 
 grpc::ServerWriteReactor<v1::ExportRegistryResponse>*
