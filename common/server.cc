@@ -127,7 +127,10 @@ absl::StatusOr<std::unique_ptr<ServerHost>> ServerHost::Start(
   }
   host->SetServing(false);
   spdlog::info("msg=listening address={} port={} metrics_port={}",
-               config.listen_address, host->port_, host->metrics_port());
+               config.listen_address, host->port_,
+               config.metrics_address.empty()
+                   ? std::string("off")
+                   : std::to_string(host->metrics_port()));
   return host;
 }
 

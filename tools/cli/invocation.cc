@@ -29,8 +29,22 @@ std::shared_ptr<grpc::Channel> Invocation::RegistryChannel() const {
   return registry_channel_;
 }
 
+std::shared_ptr<grpc::Channel> Invocation::ProjectsChannel() const {
+  if (projects_channel_ == nullptr) {
+    projects_channel_ = grpc::CreateChannel(connection_.projects_address,
+                                            grpc::InsecureChannelCredentials());
+  }
+  return projects_channel_;
+}
+
 void Invocation::PrepareContext(grpc::ClientContext* context) const {
   PreparePeerCall(*context, connection_.token, connection_.deadline);
+}
+
+void Invocation::PrepareContextWithoutDeadline(
+    grpc::ClientContext* context) const {
+  // An infinite deadline becomes gRPC's "no deadline".
+  PreparePeerCall(*context, connection_.token, absl::InfiniteDuration());
 }
 
 absl::Status UsageError(absl::string_view message) {

@@ -25,6 +25,8 @@ enum class OutputFormat { kText, kJson };
 struct ConnectionOptions {
   // gRPC target of the registry, e.g. "127.0.0.1:50051".
   std::string registry_address;
+  // gRPC target of project tracking, e.g. "127.0.0.1:50052".
+  std::string projects_address;
   // Bearer token; sent as "authorization: Bearer <token>" when non-empty.
   std::string token;
   // Deadline of each RPC (for a streaming call, of the whole stream).
@@ -45,9 +47,14 @@ class Invocation {
 
   // The channel to the registry, created on first use.
   std::shared_ptr<grpc::Channel> RegistryChannel() const;
+  // The channel to project tracking, created on first use.
+  std::shared_ptr<grpc::Channel> ProjectsChannel() const;
 
   // Sets the deadline and the credentials of one call on `context`.
   void PrepareContext(grpc::ClientContext* context) const;
+  // The credentials only, for a stream meant to run until the user stops
+  // it (watch-changes --follow).
+  void PrepareContextWithoutDeadline(grpc::ClientContext* context) const;
 
  private:
   std::string command_;
@@ -55,6 +62,7 @@ class Invocation {
   OutputFormat output_;
   ConnectionOptions connection_;
   mutable std::shared_ptr<grpc::Channel> registry_channel_;
+  mutable std::shared_ptr<grpc::Channel> projects_channel_;
 };
 
 // A command: does its work and prints its result on stdout. Returns the

@@ -23,11 +23,14 @@
 #include "common/flags.h"
 #include "tools/cli/health_commands.h"
 #include "tools/cli/invocation.h"
+#include "tools/cli/projects_commands.h"
 #include "tools/cli/registry_commands.h"
 #include "tools/cli/token_commands.h"
 
 ABSL_FLAG(std::string, registry, "127.0.0.1:50051",
           "Address (gRPC target) of the registry service.");
+ABSL_FLAG(std::string, projects, "127.0.0.1:50052",
+          "Address (gRPC target) of the project-tracking service.");
 ABSL_FLAG(std::string, token, "",
           "Bearer token to call the services with; empty sends none. Prefer "
           "the FIVESTAR_TOKEN environment variable, which stays out of the "
@@ -121,6 +124,71 @@ const std::vector<Command>& Commands() {
        1,
        {},
        cli::RegistrySummary},
+      {"import-projects",
+       "[--validate_only] <file.ndjson|->",
+       "import projects with their progress reports, one JSON record per line",
+       1,
+       1,
+       {"validate_only"},
+       cli::ImportProjects},
+      {"set-indicators",
+       "[--validate_only] <file.ndjson|->",
+       "set indicator values, one JSON IndicatorValue per line (idempotent)",
+       1,
+       1,
+       {"validate_only"},
+       cli::SetIndicators},
+      {"list-projects",
+       "[--village=<id>] [--ancestor=<region-id>] [--star=<star>] "
+       "[--status=<status>] [--overdue_only]",
+       "list projects (all pages)",
+       0,
+       0,
+       {"village", "ancestor", "star", "status", "overdue_only"},
+       cli::ListProjects},
+      {"get-project",
+       "<project-id>",
+       "show one project",
+       1,
+       1,
+       {},
+       cli::GetProject},
+      {"report-progress",
+       "[--note=<text>] [--request_id=<key>] <project-id> [--] <quantity>",
+       "record progress on a project (\"--\" before a negative quantity)",
+       2,
+       2,
+       {"note", "request_id"},
+       cli::ReportProgress},
+      {"cancel-project",
+       "--reason=<text> <project-id>",
+       "cancel a project",
+       1,
+       1,
+       {"reason"},
+       cli::CancelProject},
+      {"project-summary",
+       "[--period=YYYY-MM] [--brief] <village-or-region-id>",
+       "tasks, completion, overdue, weekly reporting, stars and indicators",
+       1,
+       1,
+       {"period", "brief"},
+       cli::ProjectSummary},
+      {"list-indicators",
+       "",
+       "list the indicator catalogue",
+       0,
+       0,
+       {},
+       cli::ListIndicators},
+      {"watch-changes",
+       "[--after=<sequence>] [--ancestor=<region-id>] [--follow] "
+       "[--idle_timeout=1s]",
+       "print the change feed; without --follow, stop once caught up",
+       0,
+       0,
+       {"after", "ancestor", "follow", "idle_timeout"},
+       cli::WatchChanges},
       {"health",
        "<address> [<service>]",
        "probe a server's grpc.health.v1 status (exit 0 only when SERVING)",
@@ -155,10 +223,10 @@ std::string UsageText() {
   }
   absl::StrAppend(
       &text,
-      "\nGlobal flags: --registry, --token, --deadline, --output. Every flag "
-      "may\nalso be set as FIVESTAR_<FLAG_NAME>, e.g. "
-      "FIVESTAR_TOKEN=... . Exit status:\n0 done, 1 the command failed, 2 "
-      "usage error. See --help for every flag.");
+      "\nGlobal flags: --registry, --projects, --token, --deadline, --output.\n"
+      "Every flag may also be set as FIVESTAR_<FLAG_NAME>, e.g. "
+      "FIVESTAR_TOKEN=... .\nExit status: 0 done, 1 the command failed, 2 "
+      "usage error.\nSee --help for every flag.");
   return text;
 }
 
@@ -227,6 +295,7 @@ int Run(const std::vector<std::string>& positional) {
   if (status.ok()) {
     fivestar::cli::ConnectionOptions connection;
     connection.registry_address = absl::GetFlag(FLAGS_registry);
+    connection.projects_address = absl::GetFlag(FLAGS_projects);
     connection.token = absl::GetFlag(FLAGS_token);
     connection.deadline = absl::GetFlag(FLAGS_deadline);
     Invocation invocation(name, std::move(args), output, std::move(connection));

@@ -195,6 +195,10 @@ std::string JsonQuote(absl::string_view text) {
   return out;
 }
 
+std::string WithEnglish(const std::string& name, const std::string& name_en) {
+  return name_en.empty() ? name : absl::StrCat(name, " (", name_en, ")");
+}
+
 absl::Status PrintJsonLine(const Message& message) {
   absl::StatusOr<std::string> json = ToJsonLine(message);
   if (!json.ok()) return json.status();

@@ -26,6 +26,9 @@ absl::Status FromJsonLine(const std::string& line,
 // `text` (UTF-8) as a JSON string literal, quotes included.
 std::string JsonQuote(absl::string_view text);
 
+// "name (name_en)", or `name` alone when `name_en` is empty.
+std::string WithEnglish(const std::string& name, const std::string& name_en);
+
 // Prints ToJsonLine(message) and a newline on stdout.
 absl::Status PrintJsonLine(const google::protobuf::Message& message);
 

@@ -2,8 +2,6 @@
 
 #include <array>
 #include <cstdio>
-#include <fstream>
-#include <iostream>
 #include <map>
 #include <memory>
 #include <string>
@@ -13,18 +11,17 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/flags/flag.h"
 #include "absl/strings/ascii.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/strip.h"
 #include "common/status.h"
 #include "fivestar/registry/v1/registry.grpc.pb.h"
+#include "tools/cli/call_helpers.h"
 #include "tools/cli/output.h"
 
 ABSL_FLAG(bool, validate_only, false,
-          "import-registry: check every record and report what would change, "
-          "but write nothing.");
+          "import-registry, import-projects, set-indicators: check every "
+          "record and report what would change, but write nothing.");
 ABSL_FLAG(std::string, root, "",
           "export-registry: export only this region's subtree (the region, "
           "its descendants and their villages). The root keeps its parent_id, "
@@ -33,7 +30,8 @@ ABSL_FLAG(bool, keep_output_only, false,
           "export-registry: also write the output-only fields (create_time, "
           "update_time, etag), which import ignores.");
 ABSL_FLAG(std::string, ancestor, "",
-          "list-regions, list-villages: only those below this region.");
+          "list-regions, list-villages, list-projects, watch-changes: only "
+          "those below this region.");
 ABSL_FLAG(std::string, kind, "",
           "list-regions: only regions of this kind: province, city, county, "
           "township or district.");
@@ -49,49 +47,11 @@ using registry::v1::RegistryService;
 using registry::v1::Village;
 using Stub = RegistryService::Stub;
 
-// The largest page the registry serves: fewest round trips.
-constexpr int kPageSize = 1000;
-// Records per import message: well below the server's limit of 10,000,
-// large enough to amortize a round trip. A chunk also ends at
-// kImportChunkBytes, far from gRPC's default 4 MiB message limit even when
-// records are as large as the registry allows.
-constexpr int kImportChunkRecords = 1000;
-constexpr size_t kImportChunkBytes = 1 << 20;
 // Village names listed per child region by registry-summary.
 constexpr int kSummaryNamesPerChild = 30;
 
 std::unique_ptr<Stub> NewStub(const Invocation& invocation) {
   return RegistryService::NewStub(invocation.RegistryChannel());
-}
-
-// Calls a List method page after page, handing each response to `on_page`,
-// until the last page.
-template <typename Request, typename Response, typename OnPage>
-absl::Status ForEachPage(const Invocation& invocation, Request request,
-                         grpc::Status (Stub::*method)(grpc::ClientContext*,
-                                                      const Request&,
-                                                      Response*),
-                         OnPage on_page) {
-  std::unique_ptr<Stub> stub = NewStub(invocation);
-  request.set_page_size(kPageSize);
-  while (true) {
-    grpc::ClientContext context;
-    invocation.PrepareContext(&context);
-    Response response;
-    RETURN_IF_ERROR(
-        FromGrpcStatus(((*stub).*method)(&context, request, &response)));
-    RETURN_IF_ERROR(on_page(response));
-    if (response.next_page_token().empty()) return absl::OkStatus();
-    if (response.next_page_token() == request.page_token()) {
-      return absl::InternalError(
-          "the server returned the same page token twice");
-    }
-    request.set_page_token(response.next_page_token());
-  }
-}
-
-std::string WithEnglish(const std::string& name, const std::string& name_en) {
-  return name_en.empty() ? name : absl::StrCat(name, " (", name_en, ")");
 }
 
 std::string RegionLine(const Region& region) {
@@ -117,16 +77,6 @@ std::string VillageLine(const Village& village) {
                          village.region_id(), TargetText(village));
 }
 
-// Prints one resource as --output asks.
-absl::Status PrintResource(const Invocation& invocation,
-                           const google::protobuf::Message& message) {
-  if (invocation.output() == OutputFormat::kJson) {
-    return PrintJsonLine(message);
-  }
-  PrintFields(message);
-  return absl::OkStatus();
-}
-
 // Drops what the server sets, so exported records are exactly what an
 // import of them would store.
 void ClearOutputOnlyFields(RegistryRecord* record) {
@@ -143,184 +93,22 @@ void ClearOutputOnlyFields(RegistryRecord* record) {
   }
 }
 
-// Where the records of an import file came from, to turn the server's
-// "records[N]..." into "file:line: records[N]...".
-class ImportSource {
- public:
-  explicit ImportSource(std::string name) : name_(std::move(name)) {}
-
-  const std::string& name() const { return name_; }
-  void AddRecord(int line) { lines_.push_back(line); }
-
-  absl::Status AtLine(int line, const absl::Status& status) const {
-    return absl::Status(status.code(),
-                        absl::StrCat(name_, ":", line, ": ", status.message()));
-  }
-
-  // Names the file and line of the record a server error is about.
-  absl::Status Locate(absl::Status status) const {
-    absl::string_view message = status.message();
-    if (!absl::ConsumePrefix(&message, "records[")) return status;
-    const size_t end = message.find(']');
-    size_t index = 0;
-    if (end == absl::string_view::npos ||
-        !absl::SimpleAtoi(message.substr(0, end), &index) ||
-        index >= lines_.size()) {
-      return status;
-    }
-    return AtLine(lines_[index], status);
-  }
-
- private:
-  std::string name_;
-  std::vector<int> lines_;
-};
-
-// One ImportRegistry call: chunks out, progress back, the summary at the
-// end. The server applies nothing before the client half-closes, so a call
-// abandoned on the way (or destroyed unfinished) leaves the registry as it
-// was.
-class ImportCall {
- public:
-  explicit ImportCall(const Invocation& invocation)
-      : stub_(NewStub(invocation)) {
-    invocation.PrepareContext(&context_);
-    stream_ = stub_->ImportRegistry(&context_);
-  }
-  ~ImportCall() { Abandon(); }
-
-  // Sends one chunk and waits for the server to acknowledge it.
-  absl::StatusOr<registry::v1::ImportRegistryResponse> Send(
-      const registry::v1::ImportRegistryRequest& chunk) {
-    if (!stream_->Write(chunk)) return Failed();
-    registry::v1::ImportRegistryResponse progress;
-    if (!stream_->Read(&progress)) return Failed();
-    if (progress.phase() != registry::v1::ImportRegistryResponse::RECEIVED) {
-      return Unexpected("RECEIVED", progress);
-    }
-    return progress;
-  }
-
-  // Half-closes and returns the server's DONE summary.
-  absl::StatusOr<registry::v1::ImportRegistryResponse> Close() {
-    stream_->WritesDone();
-    registry::v1::ImportRegistryResponse done;
-    if (!stream_->Read(&done)) return Failed();
-    if (done.phase() != registry::v1::ImportRegistryResponse::DONE) {
-      return Unexpected("DONE", done);
-    }
-    registry::v1::ImportRegistryResponse extra;
-    if (stream_->Read(&extra)) {
-      return Unexpected("the end of the stream", extra);
-    }
-    finished_ = true;
-    RETURN_IF_ERROR(FromGrpcStatus(stream_->Finish()));
-    return done;
-  }
-
-  // Cancels the call unless it has finished.
-  void Abandon() {
-    if (finished_) return;
-    finished_ = true;
-    context_.TryCancel();
-    stream_->Finish();
-  }
-
- private:
-  // The status of a stream the server has ended.
-  absl::Status Failed() {
-    registry::v1::ImportRegistryResponse ignored;
-    while (stream_->Read(&ignored)) {
-    }
-    finished_ = true;
-    absl::Status status = FromGrpcStatus(stream_->Finish());
-    if (status.ok()) {
-      return absl::InternalError("the server ended the import stream early");
-    }
-    return status;
-  }
-
-  absl::Status Unexpected(absl::string_view expected,
-                          const registry::v1::ImportRegistryResponse& got) {
-    Abandon();
-    return absl::InternalError(absl::StrCat(
-        "expected ", expected, " from the server, got phase ",
-        registry::v1::ImportRegistryResponse::Phase_Name(got.phase())));
-  }
-
-  std::unique_ptr<Stub> stub_;
-  grpc::ClientContext context_;
-  std::unique_ptr<
-      grpc::ClientReaderWriter<registry::v1::ImportRegistryRequest,
-                               registry::v1::ImportRegistryResponse>>
-      stream_;
-  bool finished_ = false;
-};
-
-// Streams the records of `in`, one JSON record per line, through `call` in
-// chunks; returns the server's summary.
-absl::StatusOr<registry::v1::ImportRegistryResponse> StreamImport(
-    std::istream& in, bool validate_only, ImportSource* source,
-    ImportCall* call) {
-  registry::v1::ImportRegistryRequest chunk;
-  chunk.set_validate_only(validate_only);
-  size_t chunk_bytes = 0;
-  bool sent_any = false;
-  auto send = [&]() -> absl::Status {
-    absl::StatusOr<registry::v1::ImportRegistryResponse> progress =
-        call->Send(chunk);
-    if (!progress.ok()) return source->Locate(progress.status());
-    std::fprintf(stderr, "import-registry: %lld records received\n",
-                 static_cast<long long>(progress->records_received()));
-    chunk.clear_records();
-    chunk_bytes = 0;
-    sent_any = true;
-    return absl::OkStatus();
-  };
-  std::string line;
-  int line_number = 0;
-  while (std::getline(in, line)) {
-    ++line_number;
-    if (absl::StripAsciiWhitespace(line).empty()) continue;
-    RegistryRecord* record = chunk.add_records();
-    absl::Status parsed = FromJsonLine(line, record);
-    if (!parsed.ok()) return source->AtLine(line_number, parsed);
-    source->AddRecord(line_number);
-    chunk_bytes += record->ByteSizeLong();
-    if (chunk.records_size() == kImportChunkRecords ||
-        chunk_bytes >= kImportChunkBytes) {
-      RETURN_IF_ERROR(send());
-    }
-  }
-  if (in.bad()) {
-    return absl::DataLossError(
-        absl::StrCat(source->name(), ":", line_number + 1, ": read error"));
-  }
-  // The last chunk, and at least one so that validate_only gets there.
-  if (chunk.records_size() > 0 || !sent_any) RETURN_IF_ERROR(send());
-  absl::StatusOr<registry::v1::ImportRegistryResponse> done = call->Close();
-  if (!done.ok()) return source->Locate(done.status());
-  return done;
-}
+using ImportRegistryCall = ImportCall<Stub, registry::v1::ImportRegistryRequest,
+                                      registry::v1::ImportRegistryResponse>;
 
 }  // namespace
 
 absl::Status ImportRegistry(const Invocation& invocation) {
-  const std::string& path = invocation.args()[0];
-  std::ifstream file;
-  if (path != "-") {
-    file.open(path);
-    if (!file) {
-      return absl::NotFoundError(absl::StrCat(path, ": cannot be opened"));
-    }
-  }
-  std::istream& in = path == "-" ? std::cin : file;
-  ImportSource source(path == "-" ? "stdin" : path);
+  ASSIGN_OR_RETURN(std::unique_ptr<InputFile> input,
+                   InputFile::Open(invocation.args()[0]));
+  ImportSource source(input->name());
   const bool validate_only = absl::GetFlag(FLAGS_validate_only);
 
-  ImportCall call(invocation);
-  ASSIGN_OR_RETURN(registry::v1::ImportRegistryResponse done,
-                   StreamImport(in, validate_only, &source, &call));
+  ImportRegistryCall call(invocation, NewStub(invocation),
+                          &Stub::ImportRegistry);
+  ASSIGN_OR_RETURN(
+      registry::v1::ImportRegistryResponse done,
+      StreamImport(invocation, input->stream(), validate_only, &source, &call));
   if (invocation.output() == OutputFormat::kJson) return PrintJsonLine(done);
   std::printf("%s%s\n",
               absl::StrCat("created ", done.created(), ", updated ",
@@ -390,7 +178,7 @@ absl::Status ListRegions(const Invocation& invocation) {
     request.set_kind(parsed);
   }
   return ForEachPage(
-      invocation, request, &Stub::ListRegions,
+      invocation, *NewStub(invocation), request, &Stub::ListRegions,
       [&](const registry::v1::ListRegionsResponse& page) -> absl::Status {
         for (const Region& region : page.regions()) {
           if (invocation.output() == OutputFormat::kJson) {
@@ -408,7 +196,7 @@ absl::Status ListVillages(const Invocation& invocation) {
   request.set_ancestor_id(absl::GetFlag(FLAGS_ancestor));
   request.set_target_level(absl::GetFlag(FLAGS_target_level));
   return ForEachPage(
-      invocation, request, &Stub::ListVillages,
+      invocation, *NewStub(invocation), request, &Stub::ListVillages,
       [&](const registry::v1::ListVillagesResponse& page) -> absl::Status {
         for (const Village& village : page.villages()) {
           if (invocation.output() == OutputFormat::kJson) {
@@ -493,7 +281,7 @@ absl::StatusOr<RegionSummary> SummarizeRegion(const Invocation& invocation,
   registry::v1::ListRegionsRequest regions_request;
   regions_request.set_ancestor_id(id);
   RETURN_IF_ERROR(ForEachPage(
-      invocation, regions_request, &Stub::ListRegions,
+      invocation, *stub, regions_request, &Stub::ListRegions,
       [&](const registry::v1::ListRegionsResponse& page) -> absl::Status {
         for (const Region& region : page.regions()) {
           parent_of[region.id()] = region.parent_id();
@@ -524,7 +312,7 @@ absl::StatusOr<RegionSummary> SummarizeRegion(const Invocation& invocation,
   registry::v1::ListVillagesRequest villages_request;
   villages_request.set_ancestor_id(id);
   RETURN_IF_ERROR(ForEachPage(
-      invocation, villages_request, &Stub::ListVillages,
+      invocation, *stub, villages_request, &Stub::ListVillages,
       [&](const registry::v1::ListVillagesResponse& page) -> absl::Status {
         for (const Village& village : page.villages()) {
           ASSIGN_OR_RETURN(RegionSummary::Child * child, child_of(village));
