@@ -7,6 +7,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/logging.h"
 
 ABSL_FLAG(std::string, host, "0.0.0.0",
@@ -16,6 +17,10 @@ ABSL_FLAG(int, port, 50051,
 ABSL_FLAG(int, metrics_port, 9090,
           "Port of the Prometheus /metrics endpoint (each service has its own "
           "default); -1 disables it.");
+ABSL_FLAG(absl::Duration, drain_delay, absl::ZeroDuration(),
+          "On SIGTERM/SIGINT, how long to keep serving while health already "
+          "reports NOT_SERVING, so load balancers stop sending calls first "
+          "(e.g. 5s behind a load balancer or in Kubernetes).");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
           "On SIGTERM/SIGINT, how long calls in flight may finish before "
           "they are cancelled.");
@@ -62,6 +67,10 @@ absl::StatusOr<ServerConfig> ServerConfigFromFlags(const std::string& name) {
   }
   if (metrics_port >= 0) {
     config.metrics_address = absl::StrCat(bracketed, ":", metrics_port);
+  }
+  config.drain_delay = absl::GetFlag(FLAGS_drain_delay);
+  if (config.drain_delay < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("drain_delay: must not be negative");
   }
   config.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
   if (config.shutdown_grace < absl::ZeroDuration()) {
@@ -144,10 +153,16 @@ void ServerHost::SetServing(bool serving) {
   }
 }
 
-void ServerHost::Shutdown() {
+void ServerHost::Shutdown(const std::function<void()>& before_stop) {
   if (shut_down_ || server_ == nullptr) return;
   shut_down_ = true;
   SetServing(false);
+  if (config_.drain_delay > absl::ZeroDuration()) {
+    spdlog::info("msg=not_serving drain_delay_ms={}",
+                 absl::ToInt64Milliseconds(config_.drain_delay));
+    absl::SleepFor(config_.drain_delay);
+  }
+  if (before_stop) before_stop();
   spdlog::info("msg=draining grace_ms={}",
                absl::ToInt64Milliseconds(config_.shutdown_grace));
   server_->Shutdown(absl::ToChronoTime(absl::Now() + config_.shutdown_grace));

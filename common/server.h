@@ -11,6 +11,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -30,7 +31,10 @@ struct ServerConfig {
   std::string listen_address = "127.0.0.1:0";
   // Prometheus listen address; empty serves no metrics.
   std::string metrics_address;
-  // How long calls in flight may run on after a shutdown begins.
+  // On shutdown, how long to keep taking calls while health already says
+  // NOT_SERVING, so load balancers stop routing here before the port closes.
+  absl::Duration drain_delay = absl::ZeroDuration();
+  // How long calls in flight may run on after the server stops taking calls.
   absl::Duration shutdown_grace = absl::Seconds(10);
   // Transport security; insecure when null.
   std::shared_ptr<grpc::ServerCredentials> credentials;
@@ -50,7 +54,8 @@ struct HostedService {
 void SetDefaultPorts(int grpc_port, int metrics_port);
 
 // Reads the common server flags (--host, --port, --metrics_port,
-// --shutdown_grace, --log_level) and sets up logging for `name`.
+// --drain_delay, --shutdown_grace, --log_level) and sets up logging for
+// `name`.
 absl::StatusOr<ServerConfig> ServerConfigFromFlags(const std::string& name);
 
 // Reads --tokens_file / --disable_auth. Authentication is on unless
@@ -76,9 +81,12 @@ class ServerHost {
   // Sets the health status of every hosted service and of "".
   void SetServing(bool serving);
 
-  // Drains: reports NOT_SERVING, stops taking calls, lets calls in flight
-  // finish within the grace period, then cancels what is left. Idempotent.
-  void Shutdown();
+  // Drains: reports NOT_SERVING, keeps taking calls for the drain delay,
+  // stops taking calls, lets calls in flight finish within the grace period,
+  // then cancels what is left. Idempotent; blocks until done.
+  // `before_stop`, when given, runs after the drain delay and before the
+  // server stops taking calls: the place to end long-lived streams.
+  void Shutdown(const std::function<void()>& before_stop = nullptr);
 
  private:
   ServerHost() = default;

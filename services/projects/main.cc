@@ -113,10 +113,10 @@ int Run() {
                registry_address);
   const int signal_number = WaitForTerminationSignal();
   spdlog::info("msg=signal_received signal={}", signal_number);
-  // Change-feed streams never end on their own: end them first, so the
-  // grace period is spent on calls that finish.
-  service.Shutdown();
-  (*host)->Shutdown();
+  // Change-feed streams never end on their own: end them after the drain
+  // delay (load balancers have seen NOT_SERVING) and before the grace
+  // period, so the grace period is spent on calls that finish.
+  (*host)->Shutdown([&service] { service.Shutdown(); });
   return 0;
 }
 

@@ -12,6 +12,7 @@
 
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "absl/flags/declare.h"
 #include "absl/flags/flag.h"
@@ -224,6 +225,35 @@ TEST_F(ServerHostTest, AfterShutdownNewCallsAreUnavailable) {
   EXPECT_THAT(CheckHealth(channel, ""),
               StatusIs(absl::StatusCode::kUnavailable, ""));
   EXPECT_THAT(CheckHealth(ChannelTo(port), ""),
+              StatusIs(absl::StatusCode::kUnavailable, ""));
+}
+
+TEST_F(ServerHostTest, DuringTheDrainDelayHealthIsNotServingButCallsWork) {
+  ServerConfig config = Config();
+  config.drain_delay = absl::Seconds(3);
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<ServerHost> host,
+                       ServerHost::Start(config, Services()));
+  host->SetServing(true);
+  auto channel = ChannelTo(host->port());
+  ASSERT_THAT(CheckHealth(channel, EchoServiceImpl::FullName()),
+              IsOkAndHolds(HealthCheckResponse::SERVING));
+
+  std::thread stopper([&host] { host->Shutdown(); });
+  // Shutdown() flips health first; wait (bounded) until a check sees it.
+  absl::StatusOr<HealthCheckResponse::ServingStatus> health;
+  for (int i = 0; i < 200; ++i) {
+    health = CheckHealth(channel, EchoServiceImpl::FullName());
+    if (!health.ok() || *health != HealthCheckResponse::SERVING) break;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  EXPECT_THAT(health, IsOkAndHolds(HealthCheckResponse::NOT_SERVING));
+  // Still inside the delay: the server answers calls.
+  auto stub = v1::EchoService::NewStub(channel);
+  v1::EchoRequest request;
+  v1::EchoResponse response;
+  EXPECT_OK(stub->Echo(NewContext().get(), request, &response));
+  stopper.join();
+  EXPECT_THAT(CheckHealth(channel, ""),
               StatusIs(absl::StatusCode::kUnavailable, ""));
 }
 
