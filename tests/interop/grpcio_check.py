@@ -2,11 +2,13 @@
 """Interop check: a gRPC client that is not ours talks to a real server.
 
 Debian's python3-grpcio, with stubs generated here by python3-grpc-tools
-from the standard grpc-proto files, checks that fivestar-registry (the
-binary, started as in production) serves grpc.health.v1 and server
-reflection (v1alpha), then that it exits 0 on SIGTERM.
+from the standard grpc-proto files, checks that a fivestar server (the
+binary, started as in production) serves grpc.health.v1 for itself and its
+service and server reflection (v1alpha), then that it exits 0 on SIGTERM.
 
-Usage: grpcio_check.py <path to fivestar-registry>
+Usage: grpcio_check.py <server binary> <its gRPC service's full name>
+  e.g. grpcio_check.py build/services/registry/fivestar-registry \
+           fivestar.registry.v1.RegistryService
 Exits 0 when every check passes; prints what failed otherwise.
 """
 
@@ -29,7 +31,6 @@ PROTOS = {
     "health": "grpc/health/v1/health.proto",
     "reflection": "grpc/reflection/v1alpha/reflection.proto",
 }
-REGISTRY_SERVICE = "fivestar.registry.v1.RegistryService"
 HEALTH_SERVICE = "grpc.health.v1.Health"
 STARTUP_TIMEOUT_S = 10
 EXIT_TIMEOUT_S = 15
@@ -68,8 +69,10 @@ def free_port():
         return s.getsockname()[1]
 
 
-class RegistryInteropTest(unittest.TestCase):
-    binary = None  # Set from the command line.
+class ServerInteropTest(unittest.TestCase):
+    # Set from the command line: the server binary and its gRPC service.
+    binary = None
+    service = None
 
     @classmethod
     def setUpClass(cls):
@@ -78,11 +81,11 @@ class RegistryInteropTest(unittest.TestCase):
         cls.health_pb2, cls.health_grpc = stubs["health"]
         cls.reflection_pb2, cls.reflection_grpc = stubs["reflection"]
         cls.port = free_port()
-        cls.log = open(os.path.join(cls.tmp, "registry.log"), "w+b")
+        cls.log = open(os.path.join(cls.tmp, "server.log"), "w+b")
         cls.process = subprocess.Popen(
             [cls.binary, "--host=127.0.0.1", "--port=%d" % cls.port,
              "--metrics_port=-1", "--disable_auth",
-             "--database=" + os.path.join(cls.tmp, "r.db")],
+             "--database=" + os.path.join(cls.tmp, "server.db")],
             stdout=cls.log, stderr=subprocess.STDOUT)
         cls.channel = None
         cls._wait_until_listening()
@@ -158,17 +161,17 @@ class RegistryInteropTest(unittest.TestCase):
             self.health_pb2.HealthCheckRequest(service=service),
             timeout=RPC_TIMEOUT_S).status
 
-    def test_1_health_reports_server_and_registry_serving(self):
+    def test_1_health_reports_server_and_service_serving(self):
         serving = self.health_pb2.HealthCheckResponse.SERVING
         self.assertEqual(self.check(""), serving)
-        self.assertEqual(self.check(REGISTRY_SERVICE), serving)
+        self.assertEqual(self.check(self.service), serving)
 
     def test_2_health_of_unknown_service_is_not_found(self):
         with self.assertRaises(grpc.RpcError) as caught:
             self.check("no.such.Service")
         self.assertEqual(caught.exception.code(), grpc.StatusCode.NOT_FOUND)
 
-    def test_3_reflection_lists_registry_and_health(self):
+    def test_3_reflection_lists_the_service_and_health(self):
         request = self.reflection_pb2.ServerReflectionRequest(
             list_services="")
         responses = list(self.reflection.ServerReflectionInfo(
@@ -178,12 +181,12 @@ class RegistryInteropTest(unittest.TestCase):
                          "list_services_response")
         names = {s.name
                  for s in responses[0].list_services_response.service}
-        self.assertIn(REGISTRY_SERVICE, names)
+        self.assertIn(self.service, names)
         self.assertIn(HEALTH_SERVICE, names)
 
-    def test_4_reflection_describes_the_registry_service(self):
+    def test_4_reflection_describes_the_service(self):
         request = self.reflection_pb2.ServerReflectionRequest(
-            file_containing_symbol=REGISTRY_SERVICE)
+            file_containing_symbol=self.service)
         responses = list(self.reflection.ServerReflectionInfo(
             iter([request]), timeout=RPC_TIMEOUT_S))
         self.assertEqual(len(responses), 1)
@@ -201,19 +204,20 @@ class RegistryInteropTest(unittest.TestCase):
         try:
             code = self.process.wait(timeout=EXIT_TIMEOUT_S)
         except subprocess.TimeoutExpired:
-            self.fail("fivestar-registry still running %d s after SIGTERM; "
+            self.fail("the server is still running %d s after SIGTERM; "
                       "its log:\n%s" % (EXIT_TIMEOUT_S, self._read_log()))
         self.assertEqual(code, 0, "exit code %d; its log:\n%s"
                          % (code, self._read_log()))
 
 
 def main():
-    if len(sys.argv) != 2 or not os.access(sys.argv[1], os.X_OK):
+    if len(sys.argv) != 3 or not os.access(sys.argv[1], os.X_OK):
         print(__doc__, file=sys.stderr)
         return 2
-    RegistryInteropTest.binary = os.path.abspath(sys.argv[1])
+    ServerInteropTest.binary = os.path.abspath(sys.argv[1])
+    ServerInteropTest.service = sys.argv[2]
     suite = unittest.defaultTestLoader.loadTestsFromTestCase(
-        RegistryInteropTest)
+        ServerInteropTest)
     result = unittest.TextTestRunner(verbosity=2).run(suite)
     return 0 if result.wasSuccessful() else 1
 
