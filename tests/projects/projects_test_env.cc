@@ -11,6 +11,7 @@
 #include "common/peer_client.h"
 #include "common/status.h"
 #include "services/projects/calendar.h"
+#include "tests/testing/test_tokens.h"
 
 namespace fivestar::projects::testing {
 namespace {
@@ -29,35 +30,6 @@ void OrDie(const absl::Status& status, const char* what) {
     std::fprintf(stderr, "%s: %s\n", what, status.ToString().c_str());
     std::abort();
   }
-}
-
-std::string TokensFile() {
-  struct Entry {
-    const char* token;
-    const char* role;
-    const char* scope;
-    const char* name;
-  };
-  const Entry entries[] = {
-      {kAdminToken, "admin", "*", "province-admin"},
-      {kViewerToken, "viewer", "*", "province-auditor"},
-      {kProjectsServiceToken, "viewer", "*", "projects-service"},
-      {kHuicheAdminToken, "admin", kHuiche, "huiche-admin"},
-      {kHuicheOperatorToken, "operator", kHuiche, "huiche-operator"},
-      {kHuicheReporterToken, "reporter", kHuiche, "huiche-reporter"},
-      {kHuicheViewerToken, "viewer", kHuiche, "huiche-viewer"},
-      {kWestViewerToken, "viewer", kWest, "west-viewer"},
-      {kDangzilingReporterToken, "reporter", kDangziling,
-       "dangziling-reporter"},
-      {kDangzilingViewerToken, "viewer", kDangziling, "dangziling-viewer"},
-      {kOtherOperatorToken, "operator", kOtherTownship, "other-operator"},
-  };
-  std::string text = "# test principals\n";
-  for (const Entry& entry : entries) {
-    absl::StrAppendFormat(&text, "%s %s %s %s\n", Sha256Hex(entry.token),
-                          entry.role, entry.scope, entry.name);
-  }
-  return text;
 }
 
 }  // namespace
@@ -180,8 +152,20 @@ void ProjectsHost::Stop() {
 // --- ProjectsTestEnv ---------------------------------------------------------
 
 ProjectsTestEnv::ProjectsTestEnv() : clock_(StartTime()) {
-  tokens_ = std::make_unique<Authenticator>(
-      OrDie(TokenTable::Parse(TokensFile()), "parse tokens"));
+  tokens_ = std::make_unique<Authenticator>(fivestar::testing::TestTokenTable({
+      {kAdminToken, "admin", "*", "province-admin"},
+      {kViewerToken, "viewer", "*", "province-auditor"},
+      {kProjectsServiceToken, "viewer", "*", "projects-service"},
+      {kHuicheAdminToken, "admin", kHuiche, "huiche-admin"},
+      {kHuicheOperatorToken, "operator", kHuiche, "huiche-operator"},
+      {kHuicheReporterToken, "reporter", kHuiche, "huiche-reporter"},
+      {kHuicheViewerToken, "viewer", kHuiche, "huiche-viewer"},
+      {kWestViewerToken, "viewer", kWest, "west-viewer"},
+      {kDangzilingReporterToken, "reporter", kDangziling,
+       "dangziling-reporter"},
+      {kDangzilingViewerToken, "viewer", kDangziling, "dangziling-viewer"},
+      {kOtherOperatorToken, "operator", kOtherTownship, "other-operator"},
+  }));
   registry_ =
       std::make_unique<RegistryHost>(dir_.File("registry.db"), tokens_.get());
   ProjectsHostOptions options;

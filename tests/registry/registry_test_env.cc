@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/status.h"
+#include "tests/testing/test_tokens.h"
 
 namespace fivestar::registry::testing {
 
@@ -34,34 +35,7 @@ std::vector<v1::RegistryRecord> HuicheRecords() {
   return records;
 }
 
-namespace {
-
-std::string TokensFile() {
-  struct Entry {
-    const char* token;
-    const char* role;
-    const char* scope;
-    const char* name;
-  };
-  const Entry entries[] = {
-      {kAdminToken, "admin", "*", "province-admin"},
-      {kHuicheAdminToken, "admin", "411323-huiche", "huiche-admin"},
-      {kHuicheOperatorToken, "operator", "411323-huiche", "huiche-operator"},
-      {kNorthViewerToken, "viewer", "411323-huiche-north", "north-viewer"},
-      {kMaoheReporterToken, "reporter", "411323-huiche-north-01",
-       "maohe-reporter"},
-      {kOtherTownshipOperatorToken, "operator", "411323-other",
-       "other-operator"},
-  };
-  std::string text = "# test principals\n";
-  for (const Entry& entry : entries) {
-    absl::StrAppendFormat(&text, "%s %s %s %s\n", Sha256Hex(entry.token),
-                          entry.role, entry.scope, entry.name);
-  }
-  return text;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 RegistryTestEnv::RegistryTestEnv()
     : database_path_(dir_.File("registry.db")),
@@ -71,9 +45,18 @@ RegistryTestEnv::RegistryTestEnv()
   if (!store.ok()) std::abort();
   store_ = *std::move(store);
   registry_ = std::make_unique<Registry>(store_.get());
-  auto tokens = TokenTable::Parse(TokensFile());
-  if (!tokens.ok()) std::abort();
-  authenticator_ = std::make_unique<Authenticator>(*std::move(tokens));
+  authenticator_ =
+      std::make_unique<Authenticator>(fivestar::testing::TestTokenTable({
+          {kAdminToken, "admin", "*", "province-admin"},
+          {kHuicheAdminToken, "admin", "411323-huiche", "huiche-admin"},
+          {kHuicheOperatorToken, "operator", "411323-huiche",
+           "huiche-operator"},
+          {kNorthViewerToken, "viewer", "411323-huiche-north", "north-viewer"},
+          {kMaoheReporterToken, "reporter", "411323-huiche-north-01",
+           "maohe-reporter"},
+          {kOtherTownshipOperatorToken, "operator", "411323-other",
+           "other-operator"},
+      }));
   service_ = std::make_unique<RegistryServiceImpl>(registry_.get(),
                                                    authenticator_.get());
   server_ = std::make_unique<fivestar::testing::TestServer>(
