@@ -7,7 +7,6 @@
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "common/peer_client.h"
 #include "common/status.h"
 #include "services/projects/calendar.h"
