@@ -1,11 +1,10 @@
 #include "services/projects/sqlite_projects_store.h"
 
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/util/time_util.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/sqlite_resource.h"
 #include "common/status.h"
 
 namespace fivestar::projects {
@@ -91,17 +90,6 @@ CREATE TABLE changes (
 // Idempotency keys are remembered this long (the contract promises 7 days).
 constexpr absl::Duration kValueRequestMemory = absl::Hours(24 * 30);
 
-// Deterministic bytes of a message, so equal messages give equal bytes.
-std::string Serialize(const google::protobuf::Message& message) {
-  std::string bytes;
-  google::protobuf::io::StringOutputStream stream(&bytes);
-  google::protobuf::io::CodedOutputStream coded(&stream);
-  coded.SetSerializationDeterministic(true);
-  message.SerializeToCodedStream(&coded);
-  coded.Trim();
-  return bytes;
-}
-
 // The stored body of a project: everything but the fields kept in columns
 // (times, etag) and `overdue`, which depends on the day it is read.
 std::string ProjectBody(const Project& project) {
@@ -110,48 +98,7 @@ std::string ProjectBody(const Project& project) {
   copy.clear_update_time();
   copy.clear_etag();
   copy.clear_overdue();
-  return Serialize(copy);
-}
-
-std::string Etag(int64_t version, int64_t update_time_us) {
-  return absl::StrCat(version, "-", update_time_us);
-}
-
-absl::Status EtagMismatch(absl::string_view kind, absl::string_view id) {
-  return absl::AbortedError(
-      absl::StrCat(kind, " ", id,
-                   " was changed by someone else (etag mismatch); read it "
-                   "again and retry"));
-}
-
-// Reads a resource from columns (body, version, create_time_us,
-// update_time_us).
-template <typename Resource>
-absl::StatusOr<Resource> ReadVersioned(const SqliteStatement& stmt) {
-  Resource resource;
-  if (!resource.ParseFromString(stmt.ColumnBlob(0))) {
-    return absl::DataLossError("stored record does not parse");
-  }
-  const int64_t version = stmt.ColumnInt64(1);
-  const int64_t update_us = stmt.ColumnInt64(3);
-  *resource.mutable_create_time() =
-      TimeUtil::MicrosecondsToTimestamp(stmt.ColumnInt64(2));
-  *resource.mutable_update_time() =
-      TimeUtil::MicrosecondsToTimestamp(update_us);
-  resource.set_etag(Etag(version, update_us));
-  return resource;
-}
-
-template <typename Resource>
-absl::StatusOr<std::vector<Resource>> ReadAllVersioned(SqliteStatement& stmt) {
-  std::vector<Resource> out;
-  while (true) {
-    ASSIGN_OR_RETURN(bool row, stmt.Step());
-    if (!row) break;
-    ASSIGN_OR_RETURN(Resource resource, ReadVersioned<Resource>(stmt));
-    out.push_back(std::move(resource));
-  }
-  return out;
+  return DeterministicBytes(copy);
 }
 
 // Columns (body, create_time_us).
@@ -293,7 +240,7 @@ absl::StatusOr<Project> SqliteProjectsStore::GetProjectLocked(
   if (!row) {
     return absl::NotFoundError(absl::StrCat("project ", id, " not found"));
   }
-  return ReadVersioned<Project>(stmt);
+  return ReadVersionedResource<Project>(stmt);
 }
 
 absl::StatusOr<Project> SqliteProjectsStore::GetProject(const std::string& id) {
@@ -314,7 +261,7 @@ SqliteProjectsStore::FindProjectByRequest(const std::string& request_id) {
     return absl::NotFoundError(
         absl::StrCat("no project was created with request_id ", request_id));
   }
-  ASSIGN_OR_RETURN(Project project, ReadVersioned<Project>(stmt));
+  ASSIGN_OR_RETURN(Project project, ReadVersionedResource<Project>(stmt));
   return std::make_pair(std::move(project), stmt.ColumnText(4));
 }
 
@@ -344,7 +291,7 @@ absl::StatusOr<std::vector<Project>> SqliteProjectsStore::ListProjects(
       .Bind(5, query.after_village_id)
       .Bind(6, query.after_id)
       .Bind(7, query.limit);
-  return ReadAllVersioned<Project>(stmt);
+  return ReadVersionedResources<Project>(stmt);
 }
 
 absl::StatusOr<Project> SqliteProjectsStore::InsertProjectLocked(
@@ -377,7 +324,7 @@ absl::StatusOr<Project> SqliteProjectsStore::InsertProjectLocked(
   RETURN_IF_ERROR(status);
   *stored.mutable_create_time() = TimeUtil::MicrosecondsToTimestamp(now_us);
   *stored.mutable_update_time() = TimeUtil::MicrosecondsToTimestamp(now_us);
-  stored.set_etag(Etag(1, now_us));
+  stored.set_etag(VersionEtag(1, now_us));
   return stored;
 }
 
@@ -431,7 +378,7 @@ absl::StatusOr<Project> SqliteProjectsStore::ReplaceProjectLocked(
   *stored.mutable_create_time() =
       TimeUtil::MicrosecondsToTimestamp(stmt.ColumnInt64(1));
   *stored.mutable_update_time() = TimeUtil::MicrosecondsToTimestamp(now_us);
-  stored.set_etag(Etag(stmt.ColumnInt64(0), now_us));
+  stored.set_etag(VersionEtag(stmt.ColumnInt64(0), now_us));
   return stored;
 }
 
@@ -444,7 +391,7 @@ absl::StatusOr<Project> SqliteProjectsStore::UpdateProject(
   ASSIGN_OR_RETURN(auto txn, SqliteTransaction::Begin(db_.get()));
   ASSIGN_OR_RETURN(Project current, GetProjectLocked(project.id()));
   if (current.etag() != expected_etag) {
-    return EtagMismatch("project", project.id());
+    return EtagMismatchError("project", project.id());
   }
   ASSIGN_OR_RETURN(Project stored, ReplaceProjectLocked(project, "", now));
   ASSIGN_OR_RETURN(
@@ -465,7 +412,7 @@ absl::Status SqliteProjectsStore::DeleteProject(
   ASSIGN_OR_RETURN(auto txn, SqliteTransaction::Begin(db_.get()));
   ASSIGN_OR_RETURN(Project current, GetProjectLocked(id));
   if (!expected_etag.empty() && current.etag() != expected_etag) {
-    return EtagMismatch("project", id);
+    return EtagMismatchError("project", id);
   }
   ASSIGN_OR_RETURN(
       SqliteStatement count,
@@ -512,7 +459,7 @@ absl::StatusOr<ProgressReport> SqliteProjectsStore::InsertReportLocked(
       .Bind(6, key.request_id)
       .Bind(7, key.fingerprint)
       .Bind(8, now_us)
-      .BindBlob(9, Serialize(stored));
+      .BindBlob(9, DeterministicBytes(stored));
   absl::Status status = stmt.Run();
   if (absl::IsAlreadyExists(status)) {
     return absl::AlreadyExistsError(absl::StrCat(
@@ -532,7 +479,7 @@ absl::StatusOr<AppendedReport> SqliteProjectsStore::AppendReport(
   ASSIGN_OR_RETURN(auto txn, SqliteTransaction::Begin(db_.get()));
   ASSIGN_OR_RETURN(Project current, GetProjectLocked(project.id()));
   if (current.etag() != expected_etag) {
-    return EtagMismatch("project", project.id());
+    return EtagMismatchError("project", project.id());
   }
   AppendedReport out;
   ASSIGN_OR_RETURN(out.report,
@@ -611,7 +558,7 @@ absl::StatusOr<IndicatorDefinition> SqliteProjectsStore::GetDefinitionLocked(
     return absl::NotFoundError(
         absl::StrCat("indicator ", key, " is not in the catalogue"));
   }
-  return ReadVersioned<IndicatorDefinition>(stmt);
+  return ReadVersionedResource<IndicatorDefinition>(stmt);
 }
 
 absl::StatusOr<IndicatorDefinition> SqliteProjectsStore::GetIndicatorDefinition(
@@ -630,7 +577,7 @@ SqliteProjectsStore::ListIndicatorDefinitions(const std::string& after_key,
                    "FROM indicator_definitions WHERE key > ? ORDER BY key "
                    "LIMIT ?"));
   stmt.Bind(1, after_key).Bind(2, limit);
-  return ReadAllVersioned<IndicatorDefinition>(stmt);
+  return ReadVersionedResources<IndicatorDefinition>(stmt);
 }
 
 absl::StatusOr<IndicatorDefinition> SqliteProjectsStore::InsertDefinitionLocked(
@@ -647,7 +594,7 @@ absl::StatusOr<IndicatorDefinition> SqliteProjectsStore::InsertDefinitionLocked(
   stmt.Bind(1, definition.key())
       .Bind(2, now_us)
       .Bind(3, now_us)
-      .BindBlob(4, Serialize(body));
+      .BindBlob(4, DeterministicBytes(body));
   absl::Status status = stmt.Run();
   if (absl::IsAlreadyExists(status)) {
     return absl::AlreadyExistsError(absl::StrCat(
@@ -656,7 +603,7 @@ absl::StatusOr<IndicatorDefinition> SqliteProjectsStore::InsertDefinitionLocked(
   RETURN_IF_ERROR(status);
   *body.mutable_create_time() = TimeUtil::MicrosecondsToTimestamp(now_us);
   *body.mutable_update_time() = TimeUtil::MicrosecondsToTimestamp(now_us);
-  body.set_etag(Etag(1, now_us));
+  body.set_etag(VersionEtag(1, now_us));
   return body;
 }
 
@@ -676,7 +623,7 @@ SqliteProjectsStore::UpdateIndicatorDefinition(
   ASSIGN_OR_RETURN(IndicatorDefinition current,
                    GetDefinitionLocked(definition.key()));
   if (current.etag() != expected_etag) {
-    return EtagMismatch("indicator", definition.key());
+    return EtagMismatchError("indicator", definition.key());
   }
   // Checked inside the write so that no value slips in between.
   ASSIGN_OR_RETURN(
@@ -710,13 +657,15 @@ SqliteProjectsStore::UpdateIndicatorDefinition(
         db_->Prepare("UPDATE indicator_definitions SET version = version + 1, "
                      "update_time_us = ?2, body = ?3 WHERE key = ?1 "
                      "RETURNING version, create_time_us"));
-    stmt.Bind(1, definition.key()).Bind(2, now).BindBlob(3, Serialize(body));
+    stmt.Bind(1, definition.key())
+        .Bind(2, now)
+        .BindBlob(3, DeterministicBytes(body));
     ASSIGN_OR_RETURN(bool row, stmt.Step());
     if (!row) return absl::InternalError("indicator vanished inside a write");
     *body.mutable_create_time() =
         TimeUtil::MicrosecondsToTimestamp(stmt.ColumnInt64(1));
     *body.mutable_update_time() = TimeUtil::MicrosecondsToTimestamp(now);
-    body.set_etag(Etag(stmt.ColumnInt64(0), now));
+    body.set_etag(VersionEtag(stmt.ColumnInt64(0), now));
   }
   RETURN_IF_ERROR(txn->Commit());
   return body;
@@ -786,7 +735,7 @@ SqliteProjectsStore::SetIndicatorValues(
         .Bind(3, value.period())
         .Bind(4, value.value())
         .Bind(5, now)
-        .BindBlob(6, Serialize(body));
+        .BindBlob(6, DeterministicBytes(body));
     RETURN_IF_ERROR(put.Run());
     ASSIGN_OR_RETURN(
         newest, AppendChangeLocked(value.village_id(), write.village_path,
@@ -808,7 +757,7 @@ SqliteProjectsStore::SetIndicatorValues(
                      "response, create_time_us) VALUES(?, ?, ?, ?)"));
     absl::Status status = remember.Bind(1, key.request_id)
                               .Bind(2, key.fingerprint)
-                              .BindBlob(3, Serialize(response))
+                              .BindBlob(3, DeterministicBytes(response))
                               .Bind(4, now)
                               .Run();
     if (absl::IsAlreadyExists(status)) {

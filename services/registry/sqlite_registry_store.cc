@@ -1,7 +1,5 @@
 #include "services/registry/sqlite_registry_store.h"
 
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/util/time_util.h>
 
 #include <algorithm>
@@ -9,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/sqlite_resource.h"
 #include "common/status.h"
 
 namespace fivestar::registry {
@@ -42,46 +41,16 @@ CREATE INDEX villages_by_region ON villages(region_id, id);
 )sql"},
 };
 
-// The serialized form of a resource without its output-only fields, which
-// live in their own columns. Deterministic, so equal resources give equal
-// bytes (the import's "unchanged" test relies on it).
+// The stored body of a resource: everything but its output-only fields,
+// which live in their own columns. Equal resources give equal bytes (the
+// import's "unchanged" test relies on it).
 template <typename Resource>
 std::string Body(const Resource& resource) {
   Resource copy = resource;
   copy.clear_create_time();
   copy.clear_update_time();
   copy.clear_etag();
-  std::string bytes;
-  google::protobuf::io::StringOutputStream stream(&bytes);
-  google::protobuf::io::CodedOutputStream coded(&stream);
-  coded.SetSerializationDeterministic(true);
-  copy.SerializeToCodedStream(&coded);
-  coded.Trim();
-  return bytes;
-}
-
-std::string Etag(int64_t version, int64_t update_time_us) {
-  return absl::StrCat(version, "-", update_time_us);
-}
-
-// Reads a resource from columns (body, version, create_time_us,
-// update_time_us) starting at `first`.
-template <typename Resource>
-absl::StatusOr<Resource> ReadResource(const SqliteStatement& stmt,
-                                      int first = 0) {
-  Resource resource;
-  if (!resource.ParseFromString(stmt.ColumnBlob(first))) {
-    return absl::DataLossError("stored record does not parse");
-  }
-  const int64_t version = stmt.ColumnInt64(first + 1);
-  const int64_t create_us = stmt.ColumnInt64(first + 2);
-  const int64_t update_us = stmt.ColumnInt64(first + 3);
-  *resource.mutable_create_time() =
-      TimeUtil::MicrosecondsToTimestamp(create_us);
-  *resource.mutable_update_time() =
-      TimeUtil::MicrosecondsToTimestamp(update_us);
-  resource.set_etag(Etag(version, update_us));
-  return resource;
+  return DeterministicBytes(copy);
 }
 
 // The exclusive upper bound of the paths below `path` (which ends in '/').
@@ -89,25 +58,6 @@ std::string PathEnd(const std::string& path) {
   std::string end = path;
   end.back() = '/' + 1;
   return end;
-}
-
-absl::Status EtagMismatch(absl::string_view kind, absl::string_view id) {
-  return absl::AbortedError(
-      absl::StrCat(kind, " ", id,
-                   " was changed by someone else (etag mismatch); read it "
-                   "again and retry"));
-}
-
-template <typename Resource>
-absl::StatusOr<std::vector<Resource>> ReadAll(SqliteStatement& stmt) {
-  std::vector<Resource> out;
-  while (true) {
-    ASSIGN_OR_RETURN(bool row, stmt.Step());
-    if (!row) break;
-    ASSIGN_OR_RETURN(Resource resource, ReadResource<Resource>(stmt));
-    out.push_back(std::move(resource));
-  }
-  return out;
 }
 
 }  // namespace
@@ -140,7 +90,7 @@ absl::StatusOr<Region> SqliteRegistryStore::GetRegionLocked(
   ASSIGN_OR_RETURN(bool row, stmt.Step());
   if (!row)
     return absl::NotFoundError(absl::StrCat("region ", id, " not found"));
-  return ReadResource<Region>(stmt);
+  return ReadVersionedResource<Region>(stmt);
 }
 
 absl::StatusOr<Region> SqliteRegistryStore::GetRegion(const std::string& id) {
@@ -179,7 +129,7 @@ absl::StatusOr<std::vector<Region>> SqliteRegistryStore::ListRegions(
       .Bind(3, static_cast<int>(query.kind))
       .Bind(4, query.after_id)
       .Bind(5, query.limit);
-  return ReadAll<Region>(stmt);
+  return ReadVersionedResources<Region>(stmt);
 }
 
 absl::StatusOr<Region> SqliteRegistryStore::InsertRegionLocked(
@@ -217,7 +167,7 @@ absl::StatusOr<Region> SqliteRegistryStore::InsertRegionLocked(
   Region stored = region;
   *stored.mutable_create_time() = TimeUtil::MicrosecondsToTimestamp(now);
   *stored.mutable_update_time() = TimeUtil::MicrosecondsToTimestamp(now);
-  stored.set_etag(Etag(1, now));
+  stored.set_etag(VersionEtag(1, now));
   return stored;
 }
 
@@ -278,7 +228,7 @@ absl::StatusOr<Region> SqliteRegistryStore::ReplaceRegionLocked(
   *stored.mutable_create_time() =
       TimeUtil::MicrosecondsToTimestamp(stmt.ColumnInt64(1));
   *stored.mutable_update_time() = TimeUtil::MicrosecondsToTimestamp(now);
-  stored.set_etag(Etag(stmt.ColumnInt64(0), now));
+  stored.set_etag(VersionEtag(stmt.ColumnInt64(0), now));
   return stored;
 }
 
@@ -288,7 +238,7 @@ absl::StatusOr<Region> SqliteRegistryStore::UpdateRegion(
   ASSIGN_OR_RETURN(auto txn, SqliteTransaction::Begin(db_.get()));
   ASSIGN_OR_RETURN(Region current, GetRegionLocked(region.id()));
   if (current.etag() != expected_etag) {
-    return EtagMismatch("region", region.id());
+    return EtagMismatchError("region", region.id());
   }
   ASSIGN_OR_RETURN(Region stored, ReplaceRegionLocked(current, region));
   RETURN_IF_ERROR(txn->Commit());
@@ -301,7 +251,7 @@ absl::Status SqliteRegistryStore::DeleteRegion(
   ASSIGN_OR_RETURN(auto txn, SqliteTransaction::Begin(db_.get()));
   ASSIGN_OR_RETURN(Region current, GetRegionLocked(id));
   if (!expected_etag.empty() && current.etag() != expected_etag) {
-    return EtagMismatch("region", id);
+    return EtagMismatchError("region", id);
   }
   ASSIGN_OR_RETURN(
       SqliteStatement children,
@@ -332,7 +282,7 @@ absl::StatusOr<Village> SqliteRegistryStore::GetVillageLocked(
   if (!row) {
     return absl::NotFoundError(absl::StrCat("village ", id, " not found"));
   }
-  return ReadResource<Village>(stmt);
+  return ReadVersionedResource<Village>(stmt);
 }
 
 absl::StatusOr<Village> SqliteRegistryStore::GetVillage(const std::string& id) {
@@ -364,7 +314,7 @@ absl::StatusOr<std::vector<Village>> SqliteRegistryStore::ListVillages(
     stmt.Bind(1, query.target_level)
         .Bind(2, query.after_id)
         .Bind(3, query.limit);
-    return ReadAll<Village>(stmt);
+    return ReadVersionedResources<Village>(stmt);
   }
   ASSIGN_OR_RETURN(std::string path, PathOf(query.ancestor_id));
   ASSIGN_OR_RETURN(
@@ -379,7 +329,7 @@ absl::StatusOr<std::vector<Village>> SqliteRegistryStore::ListVillages(
       .Bind(3, query.target_level)
       .Bind(4, query.after_id)
       .Bind(5, query.limit);
-  return ReadAll<Village>(stmt);
+  return ReadVersionedResources<Village>(stmt);
 }
 
 absl::StatusOr<Village> SqliteRegistryStore::InsertVillageLocked(
@@ -411,7 +361,7 @@ absl::StatusOr<Village> SqliteRegistryStore::InsertVillageLocked(
   Village stored = village;
   *stored.mutable_create_time() = TimeUtil::MicrosecondsToTimestamp(now);
   *stored.mutable_update_time() = TimeUtil::MicrosecondsToTimestamp(now);
-  stored.set_etag(Etag(1, now));
+  stored.set_etag(VersionEtag(1, now));
   return stored;
 }
 
@@ -452,7 +402,7 @@ absl::StatusOr<Village> SqliteRegistryStore::ReplaceVillageLocked(
   *stored.mutable_create_time() =
       TimeUtil::MicrosecondsToTimestamp(stmt.ColumnInt64(1));
   *stored.mutable_update_time() = TimeUtil::MicrosecondsToTimestamp(now);
-  stored.set_etag(Etag(stmt.ColumnInt64(0), now));
+  stored.set_etag(VersionEtag(stmt.ColumnInt64(0), now));
   return stored;
 }
 
@@ -462,7 +412,7 @@ absl::StatusOr<Village> SqliteRegistryStore::UpdateVillage(
   ASSIGN_OR_RETURN(auto txn, SqliteTransaction::Begin(db_.get()));
   ASSIGN_OR_RETURN(Village current, GetVillageLocked(village.id()));
   if (current.etag() != expected_etag) {
-    return EtagMismatch("village", village.id());
+    return EtagMismatchError("village", village.id());
   }
   ASSIGN_OR_RETURN(Village stored, ReplaceVillageLocked(current, village));
   RETURN_IF_ERROR(txn->Commit());
@@ -475,7 +425,7 @@ absl::Status SqliteRegistryStore::DeleteVillage(
   ASSIGN_OR_RETURN(auto txn, SqliteTransaction::Begin(db_.get()));
   ASSIGN_OR_RETURN(Village current, GetVillageLocked(id));
   if (!expected_etag.empty() && current.etag() != expected_etag) {
-    return EtagMismatch("village", id);
+    return EtagMismatchError("village", id);
   }
   ASSIGN_OR_RETURN(SqliteStatement del,
                    db_->Prepare("DELETE FROM villages WHERE id = ?"));

@@ -1,0 +1,31 @@
+#include "common/sqlite_resource.h"
+
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+
+#include "absl/strings/str_cat.h"
+
+namespace fivestar {
+
+std::string DeterministicBytes(const google::protobuf::Message& message) {
+  std::string bytes;
+  google::protobuf::io::StringOutputStream stream(&bytes);
+  google::protobuf::io::CodedOutputStream coded(&stream);
+  coded.SetSerializationDeterministic(true);
+  message.SerializeToCodedStream(&coded);
+  coded.Trim();
+  return bytes;
+}
+
+std::string VersionEtag(int64_t version, int64_t update_time_us) {
+  return absl::StrCat(version, "-", update_time_us);
+}
+
+absl::Status EtagMismatchError(absl::string_view kind, absl::string_view id) {
+  return absl::AbortedError(
+      absl::StrCat(kind, " ", id,
+                   " was changed by someone else (etag mismatch); read it "
+                   "again and retry"));
+}
+
+}  // namespace fivestar

@@ -1,0 +1,69 @@
+// How the SQLite stores keep a versioned resource: its deterministic
+// protobuf bytes in a `body` BLOB (output-only fields cleared), beside
+// columns `version`, `create_time_us` and `update_time_us`; the etag derives
+// from version and update time. Shared by every service's SQLite store.
+#ifndef FIVESTAR_COMMON_SQLITE_RESOURCE_H_
+#define FIVESTAR_COMMON_SQLITE_RESOURCE_H_
+
+#include <google/protobuf/message.h>
+#include <google/protobuf/util/time_util.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "common/sqlite.h"
+#include "common/status.h"
+
+namespace fivestar {
+
+// The message's bytes with deterministic map ordering, so equal messages
+// give equal bytes (stores compare bodies to skip no-op writes).
+std::string DeterministicBytes(const google::protobuf::Message& message);
+
+// The etag of a resource at `version`, last updated at `update_time_us`.
+std::string VersionEtag(int64_t version, int64_t update_time_us);
+
+// ABORTED: "<kind> <id> was changed by someone else (etag mismatch)...".
+absl::Status EtagMismatchError(absl::string_view kind, absl::string_view id);
+
+// Reads a resource from the columns (body, version, create_time_us,
+// update_time_us) starting at `first`, filling create_time, update_time and
+// etag.
+template <typename Resource>
+absl::StatusOr<Resource> ReadVersionedResource(const SqliteStatement& stmt,
+                                               int first = 0) {
+  using ::google::protobuf::util::TimeUtil;
+  Resource resource;
+  if (!resource.ParseFromString(stmt.ColumnBlob(first))) {
+    return absl::DataLossError("stored record does not parse");
+  }
+  const int64_t version = stmt.ColumnInt64(first + 1);
+  const int64_t update_us = stmt.ColumnInt64(first + 3);
+  *resource.mutable_create_time() =
+      TimeUtil::MicrosecondsToTimestamp(stmt.ColumnInt64(first + 2));
+  *resource.mutable_update_time() =
+      TimeUtil::MicrosecondsToTimestamp(update_us);
+  resource.set_etag(VersionEtag(version, update_us));
+  return resource;
+}
+
+// Every remaining row of `stmt` read with ReadVersionedResource.
+template <typename Resource>
+absl::StatusOr<std::vector<Resource>> ReadVersionedResources(
+    SqliteStatement& stmt) {
+  std::vector<Resource> out;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) break;
+    ASSIGN_OR_RETURN(Resource resource, ReadVersionedResource<Resource>(stmt));
+    out.push_back(std::move(resource));
+  }
+  return out;
+}
+
+}  // namespace fivestar
+
+#endif  // FIVESTAR_COMMON_SQLITE_RESOURCE_H_
