@@ -45,9 +45,9 @@ absl::Status Translate(const grpc::Status& status, absl::string_view what) {
 }  // namespace
 
 RegistryVillageDirectory::RegistryVillageDirectory(
-    std::shared_ptr<grpc::ChannelInterface> channel,
+    const std::shared_ptr<grpc::ChannelInterface>& channel,
     RegistryDirectoryOptions options, const Clock* clock)
-    : stub_(registry::v1::RegistryService::NewStub(std::move(channel))),
+    : stub_(registry::v1::RegistryService::NewStub(channel)),
       options_(std::move(options)),
       clock_(clock) {}
 

@@ -42,9 +42,9 @@ struct RegistryDirectoryOptions {
 class RegistryVillageDirectory final : public VillageDirectory {
  public:
   // `clock` decides expiry and must outlive the directory.
-  RegistryVillageDirectory(std::shared_ptr<grpc::ChannelInterface> channel,
-                           RegistryDirectoryOptions options,
-                           const Clock* clock);
+  RegistryVillageDirectory(
+      const std::shared_ptr<grpc::ChannelInterface>& channel,
+      RegistryDirectoryOptions options, const Clock* clock);
 
   absl::StatusOr<std::vector<std::string>> VillageLineage(
       const std::string& village_id) override;
