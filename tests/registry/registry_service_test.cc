@@ -303,6 +303,102 @@ INSTANTIATE_TEST_SUITE_P(
       return info.param.name;
     });
 
+struct RegionRule {
+  std::string name;
+  std::function<void(v1::Region&)> mutate;
+  std::string message;
+};
+
+void PrintTo(const RegionRule& rule, std::ostream* os) { *os << rule.name; }
+
+class RegionRuleTest : public RegistryServiceTest,
+                       public ::testing::WithParamInterface<RegionRule> {};
+
+TEST_P(RegionRuleTest, BadFieldIsInvalidArgumentAndWritesNothing) {
+  v1::Region region = NewTownship("dinghe");
+  GetParam().mutate(region);
+  EXPECT_THAT(CreateRegion(region),
+              StatusIs(absl::StatusCode::kInvalidArgument, GetParam().message));
+  EXPECT_THAT(GetRegion("dinghe"), StatusIs(absl::StatusCode::kNotFound, ""));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    EachRule, RegionRuleTest,
+    ::testing::Values(
+        RegionRule{"EmptyId", [](v1::Region& r) { r.set_id(""); },
+                   "region.id: required"},
+        RegionRule{"IdWithSpace", [](v1::Region& r) { r.set_id("din he"); },
+                   "region.id: must use only [A-Za-z0-9._-]"},
+        RegionRule{"NoKind",
+                   [](v1::Region& r) {
+                     r.set_id("dinghe");
+                     r.set_kind(v1::REGION_KIND_UNSPECIFIED);
+                   },
+                   "region.kind: required"},
+        RegionRule{
+            "UnknownKind",
+            [](v1::Region& r) { r.set_kind(static_cast<v1::RegionKind>(9)); },
+            "region.kind: unknown value 9"},
+        RegionRule{"NoName", [](v1::Region& r) { r.set_name(""); },
+                   "region.name: required"},
+        RegionRule{"NameTooLong",
+                   [](v1::Region& r) { r.set_name(std::string(101, 'x')); },
+                   "region.name: must be 1..100 characters, got 101"},
+        RegionRule{"EnglishNameTooLong",
+                   [](v1::Region& r) { r.set_name_en(std::string(101, 'x')); },
+                   "region.name_en: must be 0..100 characters, got 101"},
+        RegionRule{"BadParentId", [](v1::Region& r) { r.set_parent_id("a/b"); },
+                   "region.parent_id: must use only [A-Za-z0-9._-]"},
+        RegionRule{"OwnParent",
+                   [](v1::Region& r) { r.set_parent_id("dinghe"); },
+                   "region.parent_id: a region cannot be its own parent"},
+        RegionRule{"MissingParent",
+                   [](v1::Region& r) { r.set_parent_id("nowhere"); },
+                   "region.parent_id: region nowhere does not exist"},
+        RegionRule{"ParentOfSameKind",
+                   [](v1::Region& r) { r.set_parent_id("411323-huiche"); },
+                   "region.parent_id: a TOWNSHIP cannot sit under "
+                   "411323-huiche (a TOWNSHIP)"},
+        RegionRule{
+            "ParentOfLowerKind",
+            [](v1::Region& r) { r.set_parent_id("411323-huiche-north"); },
+            "a TOWNSHIP cannot sit under 411323-huiche-north (a "
+            "DISTRICT)"},
+        RegionRule{"DuplicateIndustry",
+                   [](v1::Region& r) {
+                     r.add_signature_industries("tea");
+                     r.add_signature_industries("tea");
+                   },
+                   "region.signature_industries[1]: duplicate tag \"tea\""},
+        RegionRule{"IndustryTooLong",
+                   [](v1::Region& r) {
+                     r.add_signature_industries(std::string(65, 'x'));
+                   },
+                   "region.signature_industries[0]: must be 1..64 "
+                   "characters, got 65"}),
+    [](const ::testing::TestParamInfo<RegionRule>& info) {
+      return info.param.name;
+    });
+
+TEST_F(RegistryServiceTest, GetAndListRequestRulesForRegions) {
+  EXPECT_THAT(GetRegion(""),
+              StatusIs(absl::StatusCode::kInvalidArgument, "id: required"));
+  v1::ListRegionsRequest request;
+  request.set_kind(static_cast<v1::RegionKind>(42));
+  EXPECT_THAT(ListRegions(request), StatusIs(absl::StatusCode::kInvalidArgument,
+                                             "kind: unknown value 42"));
+  request.set_kind(v1::DISTRICT);
+  request.set_page_size(5000);
+  EXPECT_THAT(ListRegions(request),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "page_size: must be 0..1000, got 5000"));
+  request.set_page_size(0);
+  request.set_ancestor_id("nowhere");
+  EXPECT_THAT(ListRegions(request),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "ancestor_id: region nowhere does not exist"));
+}
+
 TEST_F(RegistryServiceTest, RegionFieldRulesNameTheField) {
   v1::Region region = NewTownship("dinghe");
   region.set_kind(v1::REGION_KIND_UNSPECIFIED);
