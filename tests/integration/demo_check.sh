@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Runs scripts/demo.sh (the README's main job) against freshly built
+# binaries and checks what it must show: the idempotent registry import, the
+# township's 193 tasks / 145 delivered / 75.1 %, the district lines, the
+# five named projects, and both servers stopping cleanly.
+# Usage: demo_check.sh <build dir>
+set -euo pipefail
+BUILD_DIR="$(cd "$1" && pwd)"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+OUT="$(mktemp)"
+trap 'rm -f "$OUT"' EXIT
+
+if ! FIVESTAR_DEMO_NO_BUILD=1 BUILD_DIR="$BUILD_DIR" "$ROOT/scripts/demo.sh" \
+    >"$OUT" 2>&1; then
+  cat "$OUT"
+  echo "demo_check: scripts/demo.sh failed" >&2
+  exit 1
+fi
+
+failed=0
+expect() {  # expect <count> <fixed string>
+  local found
+  found=$(grep -cF -- "$2" "$OUT" || true)
+  if [[ "$found" != "$1" ]]; then
+    echo "demo_check: want $1 line(s) with \"$2\", got $found" >&2
+    failed=1
+  fi
+}
+expect 1 "created 30, updated 0, unchanged 0"
+expect 1 "created 0, updated 0, unchanged 30"
+expect 1 "targets (定星): four-star target: 3, three-star: 7, two-star: 9, none: 2"
+expect 1 "projects: created 193, updated 0, unchanged 0; reports: created 315"
+expect 1 "193 total, 145 delivered: 75.1 % complete"
+expect 1 "411323-huiche-west       2022-09    30 tasks    25 delivered   83.3 %"
+expect 1 "780 / 780 m"
+expect 1 "0 / 4000 m"
+expect 4 "DELIVERED             "
+expect 1 "fivestar-registry stopped cleanly"
+expect 1 "fivestar-projects stopped cleanly"
+if [[ $failed -ne 0 ]]; then
+  echo "--- demo output ---" >&2
+  cat "$OUT" >&2
+  exit 1
+fi
+echo "demo_check: the demo shows what it must"
