@@ -29,24 +29,31 @@ std::string VersionEtag(int64_t version, int64_t update_time_us);
 // ABORTED: "<kind> <id> was changed by someone else (etag mismatch)...".
 absl::Status EtagMismatchError(absl::string_view kind, absl::string_view id);
 
+// Sets the output-only fields a store derives: create_time, update_time and
+// the etag of `version`.
+template <typename Resource>
+void SetVersionFields(Resource* resource, int64_t version, int64_t create_us,
+                      int64_t update_us) {
+  using ::google::protobuf::util::TimeUtil;
+  *resource->mutable_create_time() =
+      TimeUtil::MicrosecondsToTimestamp(create_us);
+  *resource->mutable_update_time() =
+      TimeUtil::MicrosecondsToTimestamp(update_us);
+  resource->set_etag(VersionEtag(version, update_us));
+}
+
 // Reads a resource from the columns (body, version, create_time_us,
 // update_time_us) starting at `first`, filling create_time, update_time and
 // etag.
 template <typename Resource>
 absl::StatusOr<Resource> ReadVersionedResource(const SqliteStatement& stmt,
                                                int first = 0) {
-  using ::google::protobuf::util::TimeUtil;
   Resource resource;
   if (!resource.ParseFromString(stmt.ColumnBlob(first))) {
     return absl::DataLossError("stored record does not parse");
   }
-  const int64_t version = stmt.ColumnInt64(first + 1);
-  const int64_t update_us = stmt.ColumnInt64(first + 3);
-  *resource.mutable_create_time() =
-      TimeUtil::MicrosecondsToTimestamp(stmt.ColumnInt64(first + 2));
-  *resource.mutable_update_time() =
-      TimeUtil::MicrosecondsToTimestamp(update_us);
-  resource.set_etag(VersionEtag(version, update_us));
+  SetVersionFields(&resource, stmt.ColumnInt64(first + 1),
+                   stmt.ColumnInt64(first + 2), stmt.ColumnInt64(first + 3));
   return resource;
 }
 

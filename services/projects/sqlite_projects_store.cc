@@ -322,9 +322,7 @@ absl::StatusOr<Project> SqliteProjectsStore::InsertProjectLocked(
         "request_id ", key.request_id, " was already used for a project"));
   }
   RETURN_IF_ERROR(status);
-  *stored.mutable_create_time() = TimeUtil::MicrosecondsToTimestamp(now_us);
-  *stored.mutable_update_time() = TimeUtil::MicrosecondsToTimestamp(now_us);
-  stored.set_etag(VersionEtag(1, now_us));
+  SetVersionFields(&stored, 1, now_us, now_us);
   return stored;
 }
 
@@ -375,10 +373,7 @@ absl::StatusOr<Project> SqliteProjectsStore::ReplaceProjectLocked(
   }
   Project stored = project;
   stored.clear_overdue();
-  *stored.mutable_create_time() =
-      TimeUtil::MicrosecondsToTimestamp(stmt.ColumnInt64(1));
-  *stored.mutable_update_time() = TimeUtil::MicrosecondsToTimestamp(now_us);
-  stored.set_etag(VersionEtag(stmt.ColumnInt64(0), now_us));
+  SetVersionFields(&stored, stmt.ColumnInt64(0), stmt.ColumnInt64(1), now_us);
   return stored;
 }
 
@@ -601,9 +596,7 @@ absl::StatusOr<IndicatorDefinition> SqliteProjectsStore::InsertDefinitionLocked(
         "indicator ", definition.key(), " is already in the catalogue"));
   }
   RETURN_IF_ERROR(status);
-  *body.mutable_create_time() = TimeUtil::MicrosecondsToTimestamp(now_us);
-  *body.mutable_update_time() = TimeUtil::MicrosecondsToTimestamp(now_us);
-  body.set_etag(VersionEtag(1, now_us));
+  SetVersionFields(&body, 1, now_us, now_us);
   return body;
 }
 
@@ -662,10 +655,7 @@ SqliteProjectsStore::UpdateIndicatorDefinition(
         .BindBlob(3, DeterministicBytes(body));
     ASSIGN_OR_RETURN(bool row, stmt.Step());
     if (!row) return absl::InternalError("indicator vanished inside a write");
-    *body.mutable_create_time() =
-        TimeUtil::MicrosecondsToTimestamp(stmt.ColumnInt64(1));
-    *body.mutable_update_time() = TimeUtil::MicrosecondsToTimestamp(now);
-    body.set_etag(VersionEtag(stmt.ColumnInt64(0), now));
+    SetVersionFields(&body, stmt.ColumnInt64(0), stmt.ColumnInt64(1), now);
   }
   RETURN_IF_ERROR(txn->Commit());
   return body;

@@ -1,7 +1,5 @@
 #include "services/registry/sqlite_registry_store.h"
 
-#include <google/protobuf/util/time_util.h>
-
 #include <algorithm>
 
 #include "absl/strings/match.h"
@@ -12,8 +10,6 @@
 
 namespace fivestar::registry {
 namespace {
-
-using ::google::protobuf::util::TimeUtil;
 
 const SqliteMigration kMigrations[] = {
     {1, "regions and villages", R"sql(
@@ -165,9 +161,7 @@ absl::StatusOr<Region> SqliteRegistryStore::InsertRegionLocked(
   }
   RETURN_IF_ERROR(status);
   Region stored = region;
-  *stored.mutable_create_time() = TimeUtil::MicrosecondsToTimestamp(now);
-  *stored.mutable_update_time() = TimeUtil::MicrosecondsToTimestamp(now);
-  stored.set_etag(VersionEtag(1, now));
+  SetVersionFields(&stored, 1, now, now);
   return stored;
 }
 
@@ -225,10 +219,7 @@ absl::StatusOr<Region> SqliteRegistryStore::ReplaceRegionLocked(
         absl::StrCat("region ", region.id(), " not found"));
   }
   Region stored = region;
-  *stored.mutable_create_time() =
-      TimeUtil::MicrosecondsToTimestamp(stmt.ColumnInt64(1));
-  *stored.mutable_update_time() = TimeUtil::MicrosecondsToTimestamp(now);
-  stored.set_etag(VersionEtag(stmt.ColumnInt64(0), now));
+  SetVersionFields(&stored, stmt.ColumnInt64(0), stmt.ColumnInt64(1), now);
   return stored;
 }
 
@@ -359,9 +350,7 @@ absl::StatusOr<Village> SqliteRegistryStore::InsertVillageLocked(
   }
   RETURN_IF_ERROR(status);
   Village stored = village;
-  *stored.mutable_create_time() = TimeUtil::MicrosecondsToTimestamp(now);
-  *stored.mutable_update_time() = TimeUtil::MicrosecondsToTimestamp(now);
-  stored.set_etag(VersionEtag(1, now));
+  SetVersionFields(&stored, 1, now, now);
   return stored;
 }
 
@@ -399,10 +388,7 @@ absl::StatusOr<Village> SqliteRegistryStore::ReplaceVillageLocked(
         absl::StrCat("village ", village.id(), " not found"));
   }
   Village stored = village;
-  *stored.mutable_create_time() =
-      TimeUtil::MicrosecondsToTimestamp(stmt.ColumnInt64(1));
-  *stored.mutable_update_time() = TimeUtil::MicrosecondsToTimestamp(now);
-  stored.set_etag(VersionEtag(stmt.ColumnInt64(0), now));
+  SetVersionFields(&stored, stmt.ColumnInt64(0), stmt.ColumnInt64(1), now);
   return stored;
 }
 
