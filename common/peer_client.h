@@ -1,7 +1,7 @@
 // The client side of calls from one fivestar service to another (projects →
 // registry, scoring → projects): one channel per peer for the life of the
 // process, and a deadline and the calling service's bearer token on every
-// call. Header-only.
+// call, and one translation of a peer's failure into this service's error.
 #ifndef FIVESTAR_COMMON_PEER_CLIENT_H_
 #define FIVESTAR_COMMON_PEER_CLIENT_H_
 
@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
@@ -45,6 +46,17 @@ inline void PreparePeerCall(grpc::ClientContext& context,
     context.AddMetadata("authorization", absl::StrCat("Bearer ", bearer_token));
   }
 }
+
+// The status of a failed call to a peer as this service reports it to its
+// own caller. `peer` names the peer ("the village registry"), `what` the
+// purpose of the call ("look up village X"). NOT_FOUND passes through with
+// the peer's message; anything a retry may cure (UNAVAILABLE,
+// DEADLINE_EXCEEDED, CANCELLED, ABORTED, RESOURCE_EXHAUSTED) becomes
+// UNAVAILABLE; the rest is this service's own misconfiguration (e.g. a token
+// the peer refuses), logged and reported as INTERNAL rather than blamed on
+// the caller.
+absl::Status PeerCallError(const grpc::Status& status, absl::string_view peer,
+                           absl::string_view what);
 
 }  // namespace fivestar
 

@@ -16,7 +16,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "common/auth.h"
-#include "services/projects/jurisdiction.h"
+#include "common/registry_client/jurisdiction.h"
 #include "services/projects/projects_store.h"
 
 namespace fivestar::projects {

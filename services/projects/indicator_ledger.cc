@@ -10,8 +10,8 @@
 #include "absl/strings/str_split.h"
 #include "common/status.h"
 #include "common/validation.h"
-#include "services/projects/calendar.h"
-#include "services/projects/field_rules.h"
+#include "common/calendar.h"
+#include "common/field_rules.h"
 #include "services/projects/indicator_catalogue.h"
 
 namespace fivestar::projects {

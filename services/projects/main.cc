@@ -14,11 +14,11 @@
 #include "services/projects/change_feed.h"
 #include "services/projects/indicator_catalogue.h"
 #include "services/projects/indicator_ledger.h"
-#include "services/projects/jurisdiction.h"
+#include "common/registry_client/jurisdiction.h"
 #include "services/projects/progress_summaries.h"
 #include "services/projects/project_tracker.h"
 #include "services/projects/projects_service.h"
-#include "services/projects/registry_village_directory.h"
+#include "common/registry_client/registry_village_directory.h"
 #include "services/projects/sqlite_projects_store.h"
 
 ABSL_FLAG(std::string, database, "projects.db",

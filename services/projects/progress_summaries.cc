@@ -11,7 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
 #include "common/validation.h"
-#include "services/projects/calendar.h"
+#include "common/calendar.h"
 #include "services/projects/project_tracker.h"
 
 namespace fivestar::projects {

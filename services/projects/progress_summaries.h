@@ -8,7 +8,7 @@
 #include "absl/status/statusor.h"
 #include "common/auth.h"
 #include "common/clock.h"
-#include "services/projects/jurisdiction.h"
+#include "common/registry_client/jurisdiction.h"
 #include "services/projects/projects_store.h"
 
 namespace fivestar::projects {

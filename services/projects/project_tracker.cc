@@ -13,8 +13,8 @@
 #include "common/status.h"
 #include "common/update_mask.h"
 #include "common/validation.h"
-#include "services/projects/calendar.h"
-#include "services/projects/field_rules.h"
+#include "common/calendar.h"
+#include "common/field_rules.h"
 
 namespace fivestar::projects {
 namespace {

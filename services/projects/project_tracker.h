@@ -16,7 +16,7 @@
 #include "common/auth.h"
 #include "common/clock.h"
 #include "google/protobuf/field_mask.pb.h"
-#include "services/projects/jurisdiction.h"
+#include "common/registry_client/jurisdiction.h"
 #include "services/projects/projects_store.h"
 
 namespace fivestar::projects {

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "services/projects/calendar.h"
+#include "common/calendar.h"
 #include "tests/projects/projects_test_env.h"
 #include "tests/testing/status_matchers.h"
 

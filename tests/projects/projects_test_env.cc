@@ -9,7 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/peer_client.h"
 #include "common/status.h"
-#include "services/projects/calendar.h"
+#include "common/calendar.h"
 #include "tests/testing/test_tokens.h"
 
 namespace fivestar::projects::testing {

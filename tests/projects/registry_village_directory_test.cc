@@ -2,7 +2,7 @@
 // a region across every ListVillages page, NOT_FOUND for unknown ids, and
 // the cache (fresh answers served while the registry is down, none after the
 // TTL or with the cache off).
-#include "services/projects/registry_village_directory.h"
+#include "common/registry_client/registry_village_directory.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "services/projects/jurisdiction.h"
+#include "common/registry_client/jurisdiction.h"
 
 #include <algorithm>
 
@@ -6,7 +6,7 @@
 #include "common/status.h"
 #include "common/validation.h"
 
-namespace fivestar::projects {
+namespace fivestar {
 
 absl::StatusOr<std::vector<std::string>> Jurisdiction::AuthorizeVillage(
     const Principal& principal, Role role, const std::string& village_id,
@@ -102,4 +102,4 @@ Jurisdiction::VisibleVillages(const Principal& principal,
   return Result(std::vector<std::string>{principal.scope});
 }
 
-}  // namespace fivestar::projects
+}  // namespace fivestar

@@ -1,8 +1,8 @@
 // Field rules of the projects contract that common/validation.h does not
 // cover: idempotency keys, finite numbers, timestamps, and the fingerprint
 // that tells a retried request from a different one under the same key.
-#ifndef FIVESTAR_SERVICES_PROJECTS_FIELD_RULES_H_
-#define FIVESTAR_SERVICES_PROJECTS_FIELD_RULES_H_
+#ifndef FIVESTAR_COMMON_FIELD_RULES_H_
+#define FIVESTAR_COMMON_FIELD_RULES_H_
 
 #include <string>
 
@@ -13,7 +13,7 @@
 #include "google/protobuf/message.h"
 #include "google/protobuf/timestamp.pb.h"
 
-namespace fivestar::projects {
+namespace fivestar {
 
 // Idempotency keys (request_id, import keys): 1–64 characters from
 // [A-Za-z0-9._:-].
@@ -34,6 +34,6 @@ std::string Fingerprint(const google::protobuf::Message& message);
 // A number for messages: 780, 0.5, 1e+12 (shortest form that reads back).
 std::string FormatNumber(double value);
 
-}  // namespace fivestar::projects
+}  // namespace fivestar
 
-#endif  // FIVESTAR_SERVICES_PROJECTS_FIELD_RULES_H_
+#endif  // FIVESTAR_COMMON_FIELD_RULES_H_

@@ -1,10 +1,10 @@
-#include "services/projects/calendar.h"
+#include "common/calendar.h"
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
 
-namespace fivestar::projects {
+namespace fivestar {
 namespace {
 
 // True when `text` has digits exactly where `pattern` has '9' and the same
@@ -86,4 +86,4 @@ absl::Time EndOfMonth(absl::CivilMonth month) {
          absl::Microseconds(1);
 }
 
-}  // namespace fivestar::projects
+}  // namespace fivestar

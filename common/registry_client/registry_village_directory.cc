@@ -1,4 +1,4 @@
-#include "services/projects/registry_village_directory.h"
+#include "common/registry_client/registry_village_directory.h"
 
 #include <spdlog/spdlog.h>
 
@@ -8,39 +8,13 @@
 #include "common/peer_client.h"
 #include "common/status.h"
 
-namespace fivestar::projects {
+namespace fivestar {
 namespace {
 
 // Villages per ListVillages page: the registry's maximum.
 constexpr int kVillagePage = 1000;
 
-// The status of a failed registry call as this service reports it.
-// NOT_FOUND passes through; anything a retry may cure becomes UNAVAILABLE;
-// the rest is this service's own misconfiguration (e.g. a token the registry
-// refuses) and becomes INTERNAL, logged, rather than blaming the caller.
-absl::Status Translate(const grpc::Status& status, absl::string_view what) {
-  switch (status.error_code()) {
-    case grpc::StatusCode::NOT_FOUND:
-      return absl::NotFoundError(status.error_message());
-    case grpc::StatusCode::UNAVAILABLE:
-    case grpc::StatusCode::DEADLINE_EXCEEDED:
-    case grpc::StatusCode::CANCELLED:
-    case grpc::StatusCode::ABORTED:
-    case grpc::StatusCode::RESOURCE_EXHAUSTED:
-      return absl::UnavailableError(
-          absl::StrCat("the village registry could not be reached to ", what,
-                       " (", StatusCodeName(status.error_code()), ": ",
-                       status.error_message(), "); retry later"));
-    default:
-      spdlog::error("msg=registry_call_failed what={} code={} error={}",
-                    LogValue(what), StatusCodeName(status.error_code()),
-                    LogValue(status.error_message()));
-      return absl::InternalError(
-          absl::StrCat("the village registry refused to ", what, " (",
-                       StatusCodeName(status.error_code()), ": ",
-                       status.error_message(), ")"));
-  }
-}
+constexpr char kRegistry[] = "the village registry";
 
 }  // namespace
 
@@ -80,7 +54,7 @@ absl::StatusOr<std::vector<std::string>> RegistryVillageDirectory::FetchLineage(
   PreparePeerCall(context, options_.bearer_token, options_.deadline);
   registry::v1::GetAncestorsResponse response;
   grpc::Status status = stub_->GetAncestors(&context, request, &response);
-  if (!status.ok()) return Translate(status, what);
+  if (!status.ok()) return PeerCallError(status, kRegistry, what);
   std::vector<std::string> lineage = {self};
   for (const registry::v1::Region& region : response.ancestors()) {
     lineage.push_back(region.id());
@@ -150,7 +124,7 @@ RegistryVillageDirectory::VillagesUnder(const std::string& region_id) {
     PreparePeerCall(context, options_.bearer_token, options_.deadline);
     registry::v1::ListVillagesResponse response;
     grpc::Status status = stub_->ListVillages(&context, request, &response);
-    if (!status.ok()) return Translate(status, what);
+    if (!status.ok()) return PeerCallError(status, kRegistry, what);
     for (const registry::v1::Village& village : response.villages()) {
       villages.push_back(village.id());
     }
@@ -161,4 +135,4 @@ RegistryVillageDirectory::VillagesUnder(const std::string& region_id) {
   return villages;
 }
 
-}  // namespace fivestar::projects
+}  // namespace fivestar

@@ -1,7 +1,7 @@
 // VillageDirectory over the registry's gRPC API (GetAncestors, ListVillages),
 // with a cache of its answers.
-#ifndef FIVESTAR_SERVICES_PROJECTS_REGISTRY_VILLAGE_DIRECTORY_H_
-#define FIVESTAR_SERVICES_PROJECTS_REGISTRY_VILLAGE_DIRECTORY_H_
+#ifndef FIVESTAR_COMMON_REGISTRY_CLIENT_REGISTRY_VILLAGE_DIRECTORY_H_
+#define FIVESTAR_COMMON_REGISTRY_CLIENT_REGISTRY_VILLAGE_DIRECTORY_H_
 
 #include <grpcpp/grpcpp.h>
 
@@ -15,9 +15,9 @@
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "fivestar/registry/v1/registry.grpc.pb.h"
-#include "services/projects/village_directory.h"
+#include "common/registry_client/village_directory.h"
 
-namespace fivestar::projects {
+namespace fivestar {
 
 struct RegistryDirectoryOptions {
   // Presented to the registry on every call; its principal needs the viewer
@@ -81,6 +81,6 @@ class RegistryVillageDirectory final : public VillageDirectory {
   Cache subtrees_ ABSL_GUARDED_BY(mu_);
 };
 
-}  // namespace fivestar::projects
+}  // namespace fivestar
 
-#endif  // FIVESTAR_SERVICES_PROJECTS_REGISTRY_VILLAGE_DIRECTORY_H_
+#endif  // FIVESTAR_COMMON_REGISTRY_CLIENT_REGISTRY_VILLAGE_DIRECTORY_H_

@@ -1,4 +1,4 @@
-#include "services/projects/field_rules.h"
+#include "common/field_rules.h"
 
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
@@ -13,7 +13,7 @@
 #include "common/auth.h"
 #include "common/status.h"
 
-namespace fivestar::projects {
+namespace fivestar {
 
 using ::google::protobuf::util::TimeUtil;
 
@@ -72,4 +72,4 @@ std::string FormatNumber(double value) {
   return absl::StrFormat("%.15g", value);
 }
 
-}  // namespace fivestar::projects
+}  // namespace fivestar

@@ -3,15 +3,15 @@
 // checks and the change feed), and which villages lie below a region (for
 // region filters and summaries). An interface, so that tests can fake
 // failures the real registry cannot produce.
-#ifndef FIVESTAR_SERVICES_PROJECTS_VILLAGE_DIRECTORY_H_
-#define FIVESTAR_SERVICES_PROJECTS_VILLAGE_DIRECTORY_H_
+#ifndef FIVESTAR_COMMON_REGISTRY_CLIENT_VILLAGE_DIRECTORY_H_
+#define FIVESTAR_COMMON_REGISTRY_CLIENT_VILLAGE_DIRECTORY_H_
 
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 
-namespace fivestar::projects {
+namespace fivestar {
 
 class VillageDirectory {
  public:
@@ -34,6 +34,6 @@ class VillageDirectory {
       const std::string& region_id) = 0;
 };
 
-}  // namespace fivestar::projects
+}  // namespace fivestar
 
-#endif  // FIVESTAR_SERVICES_PROJECTS_VILLAGE_DIRECTORY_H_
+#endif  // FIVESTAR_COMMON_REGISTRY_CLIENT_VILLAGE_DIRECTORY_H_

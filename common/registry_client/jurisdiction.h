@@ -1,8 +1,8 @@
 // Who may act on which village, with the registry's region tree as the map:
 // the permission chain of anything about a village is [village, its region,
 // ..., root], as the VillageDirectory tells it.
-#ifndef FIVESTAR_SERVICES_PROJECTS_JURISDICTION_H_
-#define FIVESTAR_SERVICES_PROJECTS_JURISDICTION_H_
+#ifndef FIVESTAR_COMMON_REGISTRY_CLIENT_JURISDICTION_H_
+#define FIVESTAR_COMMON_REGISTRY_CLIENT_JURISDICTION_H_
 
 #include <optional>
 #include <string>
@@ -11,9 +11,9 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "common/auth.h"
-#include "services/projects/village_directory.h"
+#include "common/registry_client/village_directory.h"
 
-namespace fivestar::projects {
+namespace fivestar {
 
 // The village filters of a list request, with the field names to blame.
 struct VillageFilter {
@@ -67,6 +67,6 @@ class Jurisdiction {
   VillageDirectory* directory_;
 };
 
-}  // namespace fivestar::projects
+}  // namespace fivestar
 
-#endif  // FIVESTAR_SERVICES_PROJECTS_JURISDICTION_H_
+#endif  // FIVESTAR_COMMON_REGISTRY_CLIENT_JURISDICTION_H_

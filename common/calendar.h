@@ -1,8 +1,8 @@
 // The calendar of the contract: dates ("YYYY-MM-DD") and months ("YYYY-MM")
 // are civil dates in China Standard Time (UTC+8, no daylight saving), and
 // "today" and "the current month" are taken there.
-#ifndef FIVESTAR_SERVICES_PROJECTS_CALENDAR_H_
-#define FIVESTAR_SERVICES_PROJECTS_CALENDAR_H_
+#ifndef FIVESTAR_COMMON_CALENDAR_H_
+#define FIVESTAR_COMMON_CALENDAR_H_
 
 #include <string>
 
@@ -11,7 +11,7 @@
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
 
-namespace fivestar::projects {
+namespace fivestar {
 
 // UTC+8.
 absl::TimeZone ChinaStandardTime();
@@ -43,6 +43,6 @@ absl::Time StartOfDay(absl::CivilDay day);
 // The last instant (to the microsecond) of a month in China Standard Time.
 absl::Time EndOfMonth(absl::CivilMonth month);
 
-}  // namespace fivestar::projects
+}  // namespace fivestar
 
-#endif  // FIVESTAR_SERVICES_PROJECTS_CALENDAR_H_
+#endif  // FIVESTAR_COMMON_CALENDAR_H_

@@ -1,0 +1,34 @@
+#include "common/peer_client.h"
+
+#include <spdlog/spdlog.h>
+
+#include "common/logging.h"
+#include "common/metrics.h"
+
+namespace fivestar {
+
+absl::Status PeerCallError(const grpc::Status& status, absl::string_view peer,
+                           absl::string_view what) {
+  const char* code = StatusCodeName(status.error_code());
+  switch (status.error_code()) {
+    case grpc::StatusCode::NOT_FOUND:
+      return absl::NotFoundError(status.error_message());
+    case grpc::StatusCode::UNAVAILABLE:
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+    case grpc::StatusCode::CANCELLED:
+    case grpc::StatusCode::ABORTED:
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+      return absl::UnavailableError(
+          absl::StrCat(peer, " could not be reached to ", what, " (", code,
+                       ": ", status.error_message(), "); retry later"));
+    default:
+      spdlog::error("msg=peer_call_failed peer={} what={} code={} error={}",
+                    LogValue(peer), LogValue(what), code,
+                    LogValue(status.error_message()));
+      return absl::InternalError(absl::StrCat(peer, " refused to ", what, " (",
+                                              code, ": ",
+                                              status.error_message(), ")"));
+  }
+}
+
+}  // namespace fivestar
