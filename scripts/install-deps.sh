@@ -2,19 +2,35 @@
 # Installs what building and testing fivestar needs on Debian 12, from
 # Debian's own archive. Installs only what is missing; safe to run again.
 # Needs root (or sudo).
+#
+# Usage: scripts/install-deps.sh               everything: build, tests, demo
+#        scripts/install-deps.sh --build-only  only what a build configured with
+#                                              -DFIVESTAR_BUILD_TESTS=OFF needs
+#                                              (the image's build stage)
 set -euo pipefail
 
-PACKAGES=(
-  # Toolchain
-  g++ cmake ninja-build pkg-config ccache
-  # Libraries
+BUILD_PACKAGES=(
+  # Toolchain (pkg-config: gRPC's CMake package finds RE2 through it)
+  g++ cmake ninja-build pkg-config
+  # Libraries the servers and the CLI link, and the protos they compile
+  # (grpc-proto: grpc.health.v1, for the CLI's health probe)
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libabsl-dev libhiredis-dev libsqlite3-dev prometheus-cpp-dev libspdlog-dev
-  libssl-dev
-  # Tests: GoogleTest, Google Benchmark, a real Redis, a foreign gRPC client
-  googletest libgtest-dev libgmock-dev libbenchmark-dev redis-server
-  python3 python3-grpcio python3-grpc-tools grpc-proto sqlite3
+  libabsl-dev libsqlite3-dev prometheus-cpp-dev libspdlog-dev libssl-dev
+  grpc-proto
 )
+DEVELOPMENT_PACKAGES=(
+  ccache
+  # Tests: GoogleTest, Google Benchmark, a real Redis (and hiredis, to talk
+  # to it), a foreign gRPC client
+  googletest libgtest-dev libgmock-dev libbenchmark-dev libhiredis-dev
+  redis-server python3 python3-grpcio python3-grpc-tools sqlite3
+)
+
+case "${1:-}" in
+  "") PACKAGES=("${BUILD_PACKAGES[@]}" "${DEVELOPMENT_PACKAGES[@]}") ;;
+  --build-only) PACKAGES=("${BUILD_PACKAGES[@]}") ;;
+  *) echo "usage: $0 [--build-only]" >&2; exit 2 ;;
+esac
 
 missing=()
 for package in "${PACKAGES[@]}"; do
