@@ -7,6 +7,18 @@
 
 namespace fivestar {
 
+absl::StatusOr<PeerCallLimit::Slot> PeerCallLimit::Acquire(
+    absl::string_view peer, absl::string_view what) {
+  if (in_flight_.fetch_add(1) >= max_in_flight_) {
+    in_flight_.fetch_sub(1);
+    return absl::UnavailableError(
+        absl::StrCat(peer, " is slow to answer: ", max_in_flight_,
+                     " calls are already waiting on it, so this one did not ",
+                     what, "; retry later"));
+  }
+  return Slot(this);
+}
+
 absl::Status PeerCallError(const grpc::Status& status, absl::string_view peer,
                            absl::string_view what) {
   const char* code = StatusCodeName(status.error_code());

@@ -7,10 +7,12 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
 #include <memory>
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
@@ -46,6 +48,46 @@ inline void PreparePeerCall(grpc::ClientContext& context,
     context.AddMetadata("authorization", absl::StrCat("Bearer ", bearer_token));
   }
 }
+
+// A bulkhead: bounds the calls to one peer that may be in flight at once.
+// Handlers call peers from the executor's threads (common/executor.h); if a
+// peer hangs, each call holds a thread until its deadline. Keeping the bound
+// below the executor's size leaves threads for every call that does not
+// need the peer; calls beyond the bound fail at once with UNAVAILABLE
+// rather than queue behind a peer that does not answer.
+class PeerCallLimit {
+ public:
+  // Releases its place when destroyed.
+  class Slot {
+   public:
+    Slot(Slot&& other) noexcept : limit_(other.limit_) {
+      other.limit_ = nullptr;
+    }
+    Slot& operator=(Slot&&) = delete;
+    ~Slot() {
+      if (limit_ != nullptr) limit_->in_flight_.fetch_sub(1);
+    }
+
+   private:
+    friend class PeerCallLimit;
+    explicit Slot(PeerCallLimit* limit) : limit_(limit) {}
+    PeerCallLimit* limit_;
+  };
+
+  // `max_in_flight` at least 1.
+  explicit PeerCallLimit(int max_in_flight)
+      : max_in_flight_(max_in_flight < 1 ? 1 : max_in_flight) {}
+
+  // A place for one call, or UNAVAILABLE ("<peer> is slow to answer: ...")
+  // when `max_in_flight` calls are already waiting on the peer.
+  absl::StatusOr<Slot> Acquire(absl::string_view peer, absl::string_view what);
+
+  int in_flight() const { return in_flight_.load(); }
+
+ private:
+  const int max_in_flight_;
+  std::atomic<int> in_flight_{0};
+};
 
 // The status of a failed call to a peer as this service reports it to its
 // own caller. `peer` names the peer ("the village registry"), `what` the

@@ -24,6 +24,10 @@ ABSL_FLAG(absl::Duration, drain_delay, absl::ZeroDuration(),
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
           "On SIGTERM/SIGINT, how long calls in flight may finish before "
           "they are cancelled.");
+ABSL_FLAG(int, handler_threads, 16,
+          "Threads that run request handlers (storage and calls to other "
+          "services), apart from gRPC's own threads, so a slow peer or a "
+          "long read never holds up health checks.");
 ABSL_FLAG(std::string, log_level, "info",
           "Log level: trace, debug, info, warn, error or off.");
 ABSL_FLAG(std::string, tokens_file, "",
@@ -67,6 +71,11 @@ absl::StatusOr<ServerConfig> ServerConfigFromFlags(const std::string& name) {
   }
   if (metrics_port >= 0) {
     config.metrics_address = absl::StrCat(bracketed, ":", metrics_port);
+  }
+  config.handler_threads = absl::GetFlag(FLAGS_handler_threads);
+  if (config.handler_threads < 1 || config.handler_threads > 1024) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "handler_threads: must be 1..1024, got ", config.handler_threads));
   }
   config.drain_delay = absl::GetFlag(FLAGS_drain_delay);
   if (config.drain_delay < absl::ZeroDuration()) {
@@ -115,6 +124,10 @@ absl::StatusOr<std::unique_ptr<ServerHost>> ServerHost::Start(
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
+  // gRPC sets SO_REUSEPORT by default, which lets a second server bind a
+  // port that is in use and take half of its connections (to another
+  // database). A busy port must fail start-up instead.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddListeningPort(config.listen_address,
                            config.credentials != nullptr
                                ? config.credentials
@@ -131,8 +144,10 @@ absl::StatusOr<std::unique_ptr<ServerHost>> ServerHost::Start(
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   host->server_ = builder.BuildAndStart();
   if (host->server_ == nullptr || host->port_ == 0) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot listen on ", config.listen_address));
+    return absl::UnavailableError(absl::StrCat(
+        "cannot listen on ", config.listen_address,
+        ": the port is in use by another process, or the address is not one "
+        "of this host's"));
   }
   host->SetServing(false);
   spdlog::info("msg=listening address={} port={} metrics_port={}",

@@ -36,6 +36,9 @@ struct ServerConfig {
   absl::Duration drain_delay = absl::ZeroDuration();
   // How long calls in flight may run on after the server stops taking calls.
   absl::Duration shutdown_grace = absl::Seconds(10);
+  // Threads of the executor that runs request handlers (see
+  // common/executor.h); the composition root creates it.
+  int handler_threads = 16;
   // Transport security; insecure when null.
   std::shared_ptr<grpc::ServerCredentials> credentials;
 };
@@ -54,7 +57,8 @@ struct HostedService {
 void SetDefaultPorts(int grpc_port, int metrics_port);
 
 // Reads the common server flags (--host, --port, --metrics_port,
-// --drain_delay, --shutdown_grace, --log_level) and sets up logging for
+// --handler_threads, --drain_delay, --shutdown_grace, --log_level) and sets
+// up logging for
 // `name`.
 absl::StatusOr<ServerConfig> ServerConfigFromFlags(const std::string& name);
 

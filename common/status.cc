@@ -1,11 +1,42 @@
 #include "common/status.h"
 
+#include <spdlog/spdlog.h>
+
+#include <cstdint>
+#include <random>
+
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/logging.h"
 
 namespace fivestar {
+namespace {
+
+// 16 hex digits, unique enough to find one line in a server's log.
+std::string NewRequestId() {
+  thread_local std::mt19937_64 generator{std::random_device{}()};
+  return absl::StrFormat("%016x", generator());
+}
+
+}  // namespace
+
+bool IsServerFault(absl::StatusCode code) {
+  return code == absl::StatusCode::kInternal ||
+         code == absl::StatusCode::kUnknown ||
+         code == absl::StatusCode::kDataLoss;
+}
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
+  if (IsServerFault(status.code())) {
+    const std::string request_id = NewRequestId();
+    spdlog::error("msg=server_fault request_id={} code={} error={}", request_id,
+                  absl::StatusCodeToString(status.code()),
+                  LogValue(status.message()));
+    return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
+                        absl::StrCat("internal error (request id ", request_id,
+                                     "); the server's log has the details"));
+  }
   // absl::StatusCode and grpc::StatusCode share their numeric values (both
   // follow google.rpc.Code), so the cast is exact.
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()),

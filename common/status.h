@@ -15,8 +15,16 @@
 namespace fivestar {
 
 // Converts an internal status to the status sent on the wire. Codes map one
-// to one; the message is kept.
+// to one. The message is kept, except for INTERNAL, UNKNOWN and DATA_LOSS:
+// those are the server's own faults and their messages may hold storage
+// details (SQL, SQLite's text, file paths), so they are logged in full with
+// a fresh request id and the client gets only
+// "internal error (request id <id>); ...", which an operator can find in
+// the log.
 grpc::Status ToGrpcStatus(const absl::Status& status);
+
+// True for the codes ToGrpcStatus hides the message of.
+bool IsServerFault(absl::StatusCode code);
 
 // Converts a status received from a peer service to an internal one.
 absl::Status FromGrpcStatus(const grpc::Status& status);

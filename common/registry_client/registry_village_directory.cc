@@ -23,7 +23,8 @@ RegistryVillageDirectory::RegistryVillageDirectory(
     RegistryDirectoryOptions options, const Clock* clock)
     : stub_(registry::v1::RegistryService::NewStub(channel)),
       options_(std::move(options)),
-      clock_(clock) {}
+      clock_(clock),
+      limit_(options_.max_in_flight) {}
 
 bool RegistryVillageDirectory::Lookup(const Cache& cache,
                                       const std::string& key,
@@ -50,6 +51,7 @@ void RegistryVillageDirectory::Remember(Cache& cache, const std::string& key,
 absl::StatusOr<std::vector<std::string>> RegistryVillageDirectory::FetchLineage(
     const registry::v1::GetAncestorsRequest& request, const std::string& self,
     absl::string_view what) {
+  ASSIGN_OR_RETURN(PeerCallLimit::Slot slot, limit_.Acquire(kRegistry, what));
   grpc::ClientContext context;
   PreparePeerCall(context, options_.bearer_token, options_.deadline);
   registry::v1::GetAncestorsResponse response;
@@ -120,6 +122,7 @@ RegistryVillageDirectory::VillagesUnder(const std::string& region_id) {
   request.set_page_size(kVillagePage);
   const std::string what = absl::StrCat("list the villages of ", region_id);
   do {
+    ASSIGN_OR_RETURN(PeerCallLimit::Slot slot, limit_.Acquire(kRegistry, what));
     grpc::ClientContext context;
     PreparePeerCall(context, options_.bearer_token, options_.deadline);
     registry::v1::ListVillagesResponse response;

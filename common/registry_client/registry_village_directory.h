@@ -14,8 +14,9 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
-#include "fivestar/registry/v1/registry.grpc.pb.h"
+#include "common/peer_client.h"
 #include "common/registry_client/village_directory.h"
+#include "fivestar/registry/v1/registry.grpc.pb.h"
 
 namespace fivestar {
 
@@ -27,6 +28,9 @@ struct RegistryDirectoryOptions {
   absl::Duration deadline = absl::Seconds(2);
   // How long an answer is reused. Zero disables the cache.
   absl::Duration cache_ttl = absl::Seconds(60);
+  // Most calls to the registry in flight at once (see PeerCallLimit); keep
+  // it below the server's handler threads.
+  int max_in_flight = 8;
   // Most answers kept per kind; beyond it, expired ones are dropped first
   // and then everything.
   size_t max_entries = 200'000;
@@ -74,6 +78,7 @@ class RegistryVillageDirectory final : public VillageDirectory {
   std::unique_ptr<registry::v1::RegistryService::Stub> stub_;
   const RegistryDirectoryOptions options_;
   const Clock* clock_;
+  PeerCallLimit limit_;
 
   absl::Mutex mu_;
   Cache villages_ ABSL_GUARDED_BY(mu_);

@@ -1,25 +1,15 @@
 // fivestar-projects: the project-tracking server (practical tasks, progress
 // reports, indicators, summaries, change feed). Flags (or FIVESTAR_*
-// environment variables) configure it; see --help.
+// environment variables) configure it; see --help. Flags become
+// ProjectsServerOptions; projects_server.cc wires everything.
 #include <spdlog/spdlog.h>
-
-#include <cstdlib>
 
 #include "absl/flags/flag.h"
 #include "absl/time/time.h"
 #include "common/flags.h"
 #include "common/logging.h"
-#include "common/peer_client.h"
 #include "common/server.h"
-#include "services/projects/change_feed.h"
-#include "services/projects/indicator_catalogue.h"
-#include "services/projects/indicator_ledger.h"
-#include "common/registry_client/jurisdiction.h"
-#include "services/projects/progress_summaries.h"
-#include "services/projects/project_tracker.h"
-#include "services/projects/projects_service.h"
-#include "common/registry_client/registry_village_directory.h"
-#include "services/projects/sqlite_projects_store.h"
+#include "services/projects/projects_server.h"
 
 ABSL_FLAG(std::string, database, "projects.db",
           "SQLite database file of project tracking (created when missing).");
@@ -34,89 +24,59 @@ ABSL_FLAG(absl::Duration, registry_deadline, absl::Seconds(2),
 ABSL_FLAG(absl::Duration, registry_cache_ttl, absl::Seconds(60),
           "How long answers of the registry (village and region lineages, "
           "villages of a region) are reused; 0 disables the cache.");
+ABSL_FLAG(int, registry_max_in_flight, 8,
+          "Most calls to the registry waiting at once; beyond it calls that "
+          "need the registry fail at once with UNAVAILABLE, so a hung "
+          "registry cannot take every handler thread. Keep it below "
+          "--handler_threads.");
+ABSL_FLAG(int64_t, max_import_records,
+          fivestar::projects::kDefaultMaxImportRecords,
+          "Most project records one ImportProjects call may hold; larger "
+          "imports fail with RESOURCE_EXHAUSTED and write nothing.");
 
 namespace {
 
 int Run() {
   using namespace fivestar;
   using namespace fivestar::projects;
+  ProjectsServerOptions options;
   absl::StatusOr<ServerConfig> config = ServerConfigFromFlags("projects");
   if (!config.ok()) {
     spdlog::critical("msg=bad_configuration error={}",
                      LogValue(config.status().message()));
     return 2;
   }
+  options.server = *std::move(config);
   absl::StatusOr<Authenticator> authenticator = AuthenticatorFromFlags();
   if (!authenticator.ok()) {
     spdlog::critical("msg=bad_configuration error={}",
                      LogValue(authenticator.status().message()));
     return 2;
   }
-  RegistryDirectoryOptions directory_options;
-  directory_options.bearer_token = absl::GetFlag(FLAGS_registry_token);
-  directory_options.deadline = absl::GetFlag(FLAGS_registry_deadline);
-  directory_options.cache_ttl = absl::GetFlag(FLAGS_registry_cache_ttl);
-  if (directory_options.deadline <= absl::ZeroDuration() ||
-      directory_options.cache_ttl < absl::ZeroDuration()) {
-    spdlog::critical("msg=bad_configuration error={}",
-                     LogValue("registry_deadline must be positive and "
-                              "registry_cache_ttl not negative"));
-    return 2;
-  }
-  if (directory_options.bearer_token.empty()) {
+  options.authenticator =
+      std::make_shared<const Authenticator>(*std::move(authenticator));
+  options.database = absl::GetFlag(FLAGS_database);
+  options.registry_address = absl::GetFlag(FLAGS_registry);
+  options.registry.bearer_token = absl::GetFlag(FLAGS_registry_token);
+  options.registry.deadline = absl::GetFlag(FLAGS_registry_deadline);
+  options.registry.cache_ttl = absl::GetFlag(FLAGS_registry_cache_ttl);
+  options.registry.max_in_flight = absl::GetFlag(FLAGS_registry_max_in_flight);
+  options.max_import_records = absl::GetFlag(FLAGS_max_import_records);
+  if (options.registry.bearer_token.empty()) {
     spdlog::warn("msg={}", LogValue("no --registry_token: calls to the "
                                     "registry carry no credentials"));
   }
 
-  const std::string database = absl::GetFlag(FLAGS_database);
-  auto store = SqliteProjectsStore::Open(database, Clock::System());
-  if (!store.ok()) {
-    spdlog::critical("msg=database_unavailable path={} error={}", database,
-                     LogValue(store.status().message()));
-    return 1;
-  }
-  IndicatorCatalogue catalogue(store->get());
-  if (absl::StatusOr<int> seeded = catalogue.SeedDefaults(); !seeded.ok()) {
-    spdlog::critical("msg=seed_failed error={}",
-                     LogValue(seeded.status().message()));
-    return 1;
-  } else if (*seeded > 0) {
-    spdlog::info("msg=catalogue_seeded indicators={}", *seeded);
-  }
-
-  const std::string registry_address = absl::GetFlag(FLAGS_registry);
-  // One channel to the registry for the life of the process.
-  RegistryVillageDirectory directory(NewPeerChannel(registry_address),
-                                     directory_options, Clock::System());
-  Jurisdiction jurisdiction(&directory);
-  ProjectTracker tracker(store->get(), &jurisdiction, Clock::System());
-  IndicatorLedger ledger(store->get(), &jurisdiction, Clock::System());
-  ProgressSummaries summaries(store->get(), &jurisdiction, Clock::System());
-  auto feed = ChangeFeed::Create(store->get(), &jurisdiction);
-  if (!feed.ok()) {
-    spdlog::critical("msg=database_unavailable path={} error={}", database,
-                     LogValue(feed.status().message()));
-    return 1;
-  }
-  ProjectsServiceImpl service(
-      ProjectsLogic{&tracker, &catalogue, &ledger, &summaries, feed->get()},
-      &*authenticator);
-  auto host = ServerHost::Start(
-      *config, {{&service, v1::ProjectsService::service_full_name()}});
-  if (!host.ok()) {
+  absl::StatusOr<std::unique_ptr<ProjectsServer>> server =
+      ProjectsServer::Start(std::move(options));
+  if (!server.ok()) {
     spdlog::critical("msg=cannot_start error={}",
-                     LogValue(host.status().message()));
-    return 1;
+                     LogValue(server.status().message()));
+    return server.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
   }
-  (*host)->SetServing(true);
-  spdlog::info("msg=serving database={} registry={}", database,
-               registry_address);
   const int signal_number = WaitForTerminationSignal();
   spdlog::info("msg=signal_received signal={}", signal_number);
-  // Change-feed streams never end on their own: end them after the drain
-  // delay (load balancers have seen NOT_SERVING) and before the grace
-  // period, so the grace period is spent on calls that finish.
-  (*host)->Shutdown([&service] { service.Shutdown(); });
+  (*server)->Stop();
   return 0;
 }
 

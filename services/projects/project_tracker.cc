@@ -10,11 +10,12 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/calendar.h"
+#include "common/field_rules.h"
+#include "common/import_limits.h"
 #include "common/status.h"
 #include "common/update_mask.h"
 #include "common/validation.h"
-#include "common/calendar.h"
-#include "common/field_rules.h"
 
 namespace fivestar::projects {
 namespace {
@@ -579,15 +580,8 @@ absl::Status ProjectImport::Add(const v1::ImportProjectsRequest& chunk) {
     first_chunk_seen_ = true;
     validate_only_ = chunk.validate_only();
   }
-  if (chunk.records_size() > kMaxImportChunkRecords) {
-    return FieldError("records",
-                      absl::StrCat("at most ", kMaxImportChunkRecords,
-                                   " per chunk, got ", chunk.records_size()));
-  }
-  if (records_received_ + chunk.records_size() > kMaxImportRecords) {
-    return FieldError("records", absl::StrCat("at most ", kMaxImportRecords,
-                                              " in one import"));
-  }
+  RETURN_IF_ERROR(CheckImportSize(records_received_, chunk.records_size(),
+                                  tracker_->max_import_records_));
   for (const v1::ProjectRecord& record : chunk.records()) {
     const int64_t index = records_received_++;
     const std::string field = absl::StrCat("records[", index, "]");
@@ -622,6 +616,17 @@ absl::Status ProjectImport::Add(const v1::ImportProjectsRequest& chunk) {
                                        "\" already appears at ", seen->second));
       }
     }
+    // Villages repeat across records: look each one up (and check it) once.
+    const std::string& village_id = record.project().village_id();
+    if (!path_of_village_.contains(village_id)) {
+      ASSIGN_OR_RETURN(
+          std::vector<std::string> lineage,
+          tracker_->jurisdiction_->AuthorizeVillage(
+              principal_, Role::kAdmin, village_id,
+              field + ".project.village_id",
+              absl::StrCat("import projects into village ", village_id)));
+      path_of_village_.emplace(village_id, LineagePath(lineage));
+    }
     records_.push_back(record);
   }
   return absl::OkStatus();
@@ -631,25 +636,13 @@ absl::StatusOr<ProjectImportCounts> ProjectImport::Finish() {
   ProjectsStore* store = tracker_->store_;
   ProjectImportCounts counts;
   std::vector<ImportedProject> plan;
-  // Villages repeat across records: look each one up (and check it) once.
-  absl::flat_hash_map<std::string, std::string> path_of_village;
   for (size_t i = 0; i < records_.size(); ++i) {
     const v1::ProjectRecord& record = records_[i];
     const std::string field = absl::StrCat("records[", i, "]");
     const std::string& village_id = record.project().village_id();
-    auto village = path_of_village.find(village_id);
-    if (village == path_of_village.end()) {
-      ASSIGN_OR_RETURN(
-          std::vector<std::string> lineage,
-          tracker_->jurisdiction_->AuthorizeVillage(
-              principal_, Role::kAdmin, village_id,
-              field + ".project.village_id",
-              absl::StrCat("import projects into village ", village_id)));
-      village = path_of_village.emplace(village_id, LineagePath(lineage)).first;
-    }
 
     ImportedProject imported;
-    imported.village_path = village->second;
+    imported.village_path = path_of_village_.at(village_id);
     imported.key.request_id = record.key();
     const std::string fingerprint =
         ProjectTracker::ProjectFingerprint(record.project());

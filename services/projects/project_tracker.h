@@ -15,16 +15,15 @@
 #include "absl/status/statusor.h"
 #include "common/auth.h"
 #include "common/clock.h"
-#include "google/protobuf/field_mask.pb.h"
 #include "common/registry_client/jurisdiction.h"
+#include "google/protobuf/field_mask.pb.h"
 #include "services/projects/projects_store.h"
 
 namespace fivestar::projects {
 
-// Most project records one import may hold in total, and in one chunk; most
-// reports per record.
-inline constexpr int64_t kMaxImportRecords = 200'000;
-inline constexpr int kMaxImportChunkRecords = 10'000;
+// Most project records one import may hold by default (a province has about
+// 230,000 practical tasks), and most reports per record.
+inline constexpr int64_t kDefaultMaxImportRecords = 250'000;
 inline constexpr int kMaxReportsPerRecord = 10'000;
 
 // Whether `delivered` reaches `target`. Quantities are sums of reported
@@ -51,13 +50,14 @@ class ProjectTracker;
 // and applies them all in one transaction in Finish().
 class ProjectImport {
  public:
-  // Checks the records of a chunk (field rules, duplicate keys) and keeps
-  // them. The first chunk's validate_only decides for the import.
+  // Checks the records of a chunk (size, field rules, duplicate keys, and
+  // the principal's scope over each record's village, asked of the
+  // registry) and keeps them. The first chunk's validate_only decides for
+  // the import.
   absl::Status Add(const v1::ImportProjectsRequest& chunk);
   int64_t records_received() const { return records_received_; }
-  // Checks every record against the registry, the principal's permissions
-  // and the stored projects, then writes everything in one transaction (or
-  // nothing, with validate_only).
+  // Checks every record against the stored projects, then writes
+  // everything in one transaction (or nothing, with validate_only).
   absl::StatusOr<ProjectImportCounts> Finish();
 
  private:
@@ -74,14 +74,21 @@ class ProjectImport {
   absl::flat_hash_map<std::string, int64_t> record_of_key_;
   // Where each report request_id appears: "records[i].reports[j]".
   absl::flat_hash_map<std::string, std::string> report_of_key_;
+  // The lineage path of each village imported into, checked on arrival.
+  absl::flat_hash_map<std::string, std::string> path_of_village_;
 };
 
 class ProjectTracker {
  public:
-  // Every argument must outlive the tracker.
+  // Every argument must outlive the tracker. An import may hold at most
+  // `max_import_records` project records.
   ProjectTracker(ProjectsStore* store, const Jurisdiction* jurisdiction,
-                 const Clock* clock)
-      : store_(store), jurisdiction_(jurisdiction), clock_(clock) {}
+                 const Clock* clock,
+                 int64_t max_import_records = kDefaultMaxImportRecords)
+      : store_(store),
+        jurisdiction_(jurisdiction),
+        clock_(clock),
+        max_import_records_(max_import_records) {}
 
   absl::StatusOr<Project> CreateProject(
       const Principal& principal, const v1::CreateProjectRequest& request);
@@ -146,6 +153,7 @@ class ProjectTracker {
   ProjectsStore* store_;
   const Jurisdiction* jurisdiction_;
   const Clock* clock_;
+  const int64_t max_import_records_;
 };
 
 }  // namespace fivestar::projects

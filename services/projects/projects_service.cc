@@ -152,7 +152,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::Change>,
 grpc::ServerUnaryReactor* ProjectsServiceImpl::CreateProject(
     grpc::CallbackServerContext* context,
     const v1::CreateProjectRequest* request, v1::Project* response) {
-  return RunUnary(context, *authenticator_, [&](const Principal& principal) {
+  return RunUnary(context, runtime_, [=](const Principal& principal) {
     ASSIGN_OR_RETURN(*response,
                      logic_.tracker->CreateProject(principal, *request));
     return absl::OkStatus();
@@ -162,7 +162,7 @@ grpc::ServerUnaryReactor* ProjectsServiceImpl::CreateProject(
 grpc::ServerUnaryReactor* ProjectsServiceImpl::GetProject(
     grpc::CallbackServerContext* context, const v1::GetProjectRequest* request,
     v1::Project* response) {
-  return RunUnary(context, *authenticator_, [&](const Principal& principal) {
+  return RunUnary(context, runtime_, [=](const Principal& principal) {
     ASSIGN_OR_RETURN(*response,
                      logic_.tracker->GetProject(principal, request->id()));
     return absl::OkStatus();
@@ -172,7 +172,7 @@ grpc::ServerUnaryReactor* ProjectsServiceImpl::GetProject(
 grpc::ServerUnaryReactor* ProjectsServiceImpl::UpdateProject(
     grpc::CallbackServerContext* context,
     const v1::UpdateProjectRequest* request, v1::Project* response) {
-  return RunUnary(context, *authenticator_, [&](const Principal& principal) {
+  return RunUnary(context, runtime_, [=](const Principal& principal) {
     ASSIGN_OR_RETURN(
         *response, logic_.tracker->UpdateProject(principal, request->project(),
                                                  request->update_mask()));
@@ -183,7 +183,7 @@ grpc::ServerUnaryReactor* ProjectsServiceImpl::UpdateProject(
 grpc::ServerUnaryReactor* ProjectsServiceImpl::DeleteProject(
     grpc::CallbackServerContext* context,
     const v1::DeleteProjectRequest* request, google::protobuf::Empty*) {
-  return RunUnary(context, *authenticator_, [&](const Principal& principal) {
+  return RunUnary(context, runtime_, [=](const Principal& principal) {
     return logic_.tracker->DeleteProject(principal, request->id(),
                                          request->etag());
   });
@@ -192,7 +192,7 @@ grpc::ServerUnaryReactor* ProjectsServiceImpl::DeleteProject(
 grpc::ServerUnaryReactor* ProjectsServiceImpl::CancelProject(
     grpc::CallbackServerContext* context,
     const v1::CancelProjectRequest* request, v1::Project* response) {
-  return RunUnary(context, *authenticator_, [&](const Principal& principal) {
+  return RunUnary(context, runtime_, [=](const Principal& principal) {
     ASSIGN_OR_RETURN(*response,
                      logic_.tracker->CancelProject(principal, *request));
     return absl::OkStatus();
@@ -203,7 +203,7 @@ grpc::ServerUnaryReactor* ProjectsServiceImpl::ListProjects(
     grpc::CallbackServerContext* context,
     const v1::ListProjectsRequest* request,
     v1::ListProjectsResponse* response) {
-  return RunUnary(context, *authenticator_, [&](const Principal& principal) {
+  return RunUnary(context, runtime_, [=](const Principal& principal) {
     ASSIGN_OR_RETURN(*response,
                      logic_.tracker->ListProjects(principal, *request));
     return absl::OkStatus();
@@ -214,7 +214,7 @@ grpc::ServerUnaryReactor* ProjectsServiceImpl::CreateProgressReport(
     grpc::CallbackServerContext* context,
     const v1::CreateProgressReportRequest* request,
     v1::CreateProgressReportResponse* response) {
-  return RunUnary(context, *authenticator_, [&](const Principal& principal) {
+  return RunUnary(context, runtime_, [=](const Principal& principal) {
     ASSIGN_OR_RETURN(*response, logic_.tracker->CreateProgressReport(
                                     principal, request->report()));
     return absl::OkStatus();
@@ -225,7 +225,7 @@ grpc::ServerUnaryReactor* ProjectsServiceImpl::ListProgressReports(
     grpc::CallbackServerContext* context,
     const v1::ListProgressReportsRequest* request,
     v1::ListProgressReportsResponse* response) {
-  return RunUnary(context, *authenticator_, [&](const Principal& principal) {
+  return RunUnary(context, runtime_, [=](const Principal& principal) {
     ASSIGN_OR_RETURN(*response,
                      logic_.tracker->ListProgressReports(principal, *request));
     return absl::OkStatus();
@@ -236,7 +236,7 @@ grpc::ServerUnaryReactor* ProjectsServiceImpl::CreateIndicatorDefinition(
     grpc::CallbackServerContext* context,
     const v1::CreateIndicatorDefinitionRequest* request,
     v1::IndicatorDefinition* response) {
-  return RunUnary(context, *authenticator_, [&](const Principal& principal) {
+  return RunUnary(context, runtime_, [=](const Principal& principal) {
     ASSIGN_OR_RETURN(*response, logic_.catalogue->CreateDefinition(
                                     principal, request->definition()));
     return absl::OkStatus();
@@ -247,7 +247,7 @@ grpc::ServerUnaryReactor* ProjectsServiceImpl::GetIndicatorDefinition(
     grpc::CallbackServerContext* context,
     const v1::GetIndicatorDefinitionRequest* request,
     v1::IndicatorDefinition* response) {
-  return RunUnary(context, *authenticator_, [&](const Principal& principal) {
+  return RunUnary(context, runtime_, [=](const Principal& principal) {
     ASSIGN_OR_RETURN(
         *response, logic_.catalogue->GetDefinition(principal, request->key()));
     return absl::OkStatus();
@@ -258,7 +258,7 @@ grpc::ServerUnaryReactor* ProjectsServiceImpl::UpdateIndicatorDefinition(
     grpc::CallbackServerContext* context,
     const v1::UpdateIndicatorDefinitionRequest* request,
     v1::IndicatorDefinition* response) {
-  return RunUnary(context, *authenticator_, [&](const Principal& principal) {
+  return RunUnary(context, runtime_, [=](const Principal& principal) {
     ASSIGN_OR_RETURN(*response, logic_.catalogue->UpdateDefinition(
                                     principal, request->definition(),
                                     request->update_mask()));
@@ -270,7 +270,7 @@ grpc::ServerUnaryReactor* ProjectsServiceImpl::ListIndicatorDefinitions(
     grpc::CallbackServerContext* context,
     const v1::ListIndicatorDefinitionsRequest* request,
     v1::ListIndicatorDefinitionsResponse* response) {
-  return RunUnary(context, *authenticator_, [&](const Principal& principal) {
+  return RunUnary(context, runtime_, [=](const Principal& principal) {
     ASSIGN_OR_RETURN(*response,
                      logic_.catalogue->ListDefinitions(principal, *request));
     return absl::OkStatus();
@@ -281,7 +281,7 @@ grpc::ServerUnaryReactor* ProjectsServiceImpl::SetIndicatorValues(
     grpc::CallbackServerContext* context,
     const v1::SetIndicatorValuesRequest* request,
     v1::SetIndicatorValuesResponse* response) {
-  return RunUnary(context, *authenticator_, [&](const Principal& principal) {
+  return RunUnary(context, runtime_, [=](const Principal& principal) {
     ASSIGN_OR_RETURN(*response, logic_.ledger->SetValues(principal, *request));
     return absl::OkStatus();
   });
@@ -291,7 +291,7 @@ grpc::ServerUnaryReactor* ProjectsServiceImpl::ListIndicatorValues(
     grpc::CallbackServerContext* context,
     const v1::ListIndicatorValuesRequest* request,
     v1::ListIndicatorValuesResponse* response) {
-  return RunUnary(context, *authenticator_, [&](const Principal& principal) {
+  return RunUnary(context, runtime_, [=](const Principal& principal) {
     ASSIGN_OR_RETURN(*response, logic_.ledger->ListValues(principal, *request));
     return absl::OkStatus();
   });
@@ -300,7 +300,7 @@ grpc::ServerUnaryReactor* ProjectsServiceImpl::ListIndicatorValues(
 grpc::ServerUnaryReactor* ProjectsServiceImpl::GetSummary(
     grpc::CallbackServerContext* context, const v1::GetSummaryRequest* request,
     v1::Summary* response) {
-  return RunUnary(context, *authenticator_, [&](const Principal& principal) {
+  return RunUnary(context, runtime_, [=](const Principal& principal) {
     ASSIGN_OR_RETURN(*response,
                      logic_.summaries->GetSummary(principal, *request));
     return absl::OkStatus();
@@ -310,7 +310,8 @@ grpc::ServerUnaryReactor* ProjectsServiceImpl::GetSummary(
 grpc::ServerWriteReactor<v1::Change>* ProjectsServiceImpl::WatchChanges(
     grpc::CallbackServerContext* context,
     const v1::WatchChangesRequest* request) {
-  absl::StatusOr<Principal> principal = authenticator_->Authenticate(*context);
+  absl::StatusOr<Principal> principal =
+      runtime_.authenticator->Authenticate(*context);
   if (!principal.ok()) {
     return WatchReactor::Start(logic_.feed, principal.status());
   }
@@ -318,7 +319,7 @@ grpc::ServerWriteReactor<v1::Change>* ProjectsServiceImpl::WatchChanges(
                              logic_.feed->Open(*principal, *request));
 }
 
-grpc::ServerBidiReactor<v1::ImportProjectsRequest, v1::ImportProjectsResponse>*
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>*
 ProjectsServiceImpl::ImportProjects(grpc::CallbackServerContext* context) {
   using Reactor = ImportReactor<v1::ImportProjectsRequest,
                                 v1::ImportProjectsResponse, ProjectImport>;
@@ -330,9 +331,14 @@ ProjectsServiceImpl::ImportProjects(grpc::CallbackServerContext* context) {
     response->set_reports_created(counts.reports_created);
     response->set_reports_unchanged(counts.reports_unchanged);
   };
-  absl::StatusOr<Principal> principal = authenticator_->Authenticate(*context);
-  if (!principal.ok()) return new Reactor(principal.status(), summarize);
-  return new Reactor(logic_.tracker->StartImport(*principal), summarize);
+  absl::StatusOr<Principal> principal =
+      runtime_.authenticator->Authenticate(*context);
+  if (!principal.ok()) {
+    return new Reactor(context, runtime_.executor, principal.status(),
+                       summarize);
+  }
+  return new Reactor(context, runtime_.executor,
+                     logic_.tracker->StartImport(*principal), summarize);
 }
 
 }  // namespace fivestar::projects

@@ -4,7 +4,7 @@
 #ifndef FIVESTAR_SERVICES_PROJECTS_PROJECTS_SERVICE_H_
 #define FIVESTAR_SERVICES_PROJECTS_PROJECTS_SERVICE_H_
 
-#include "common/auth.h"
+#include "common/rpc.h"
 #include "fivestar/projects/v1/projects.grpc.pb.h"
 #include "services/projects/change_feed.h"
 #include "services/projects/indicator_catalogue.h"
@@ -23,11 +23,31 @@ struct ProjectsLogic {
   ChangeFeed* feed;
 };
 
-class ProjectsServiceImpl final : public v1::ProjectsService::CallbackService {
+// Every RPC with the callback API; ImportProjects reads raw bytes, so that a
+// chunk that does not parse fails the import (see common/import_reactor.h).
+using ProjectsServiceBase = v1::ProjectsService::WithCallbackMethod_CreateProject<
+    v1::ProjectsService::WithCallbackMethod_GetProject<v1::ProjectsService::WithCallbackMethod_UpdateProject<
+        v1::ProjectsService::WithCallbackMethod_DeleteProject<v1::ProjectsService::WithCallbackMethod_CancelProject<
+            v1::ProjectsService::WithCallbackMethod_ListProjects<v1::ProjectsService::WithCallbackMethod_CreateProgressReport<
+                v1::ProjectsService::WithCallbackMethod_ListProgressReports<
+                    v1::ProjectsService::WithCallbackMethod_CreateIndicatorDefinition<
+                        v1::ProjectsService::WithCallbackMethod_GetIndicatorDefinition<
+                            v1::ProjectsService::WithCallbackMethod_UpdateIndicatorDefinition<
+                                v1::ProjectsService::WithCallbackMethod_ListIndicatorDefinitions<
+                                    v1::ProjectsService::WithCallbackMethod_SetIndicatorValues<
+                                        v1::ProjectsService::WithCallbackMethod_ListIndicatorValues<
+                                            v1::ProjectsService::WithCallbackMethod_GetSummary<
+                                                v1::ProjectsService::WithCallbackMethod_WatchChanges<
+                                                    v1::ProjectsService::
+                                                        WithRawCallbackMethod_ImportProjects<
+                                                            v1::ProjectsService::
+                                                                Service>>>>>>>>>>>>>>>>>;
+
+class ProjectsServiceImpl final : public ProjectsServiceBase {
  public:
-  // Everything in `logic` and `authenticator` must outlive the service.
-  ProjectsServiceImpl(ProjectsLogic logic, const Authenticator* authenticator)
-      : logic_(logic), authenticator_(authenticator) {}
+  // Everything in `logic` and `runtime` must outlive the service.
+  ProjectsServiceImpl(ProjectsLogic logic, RpcRuntime runtime)
+      : logic_(logic), runtime_(runtime) {}
 
   // Ends every open WatchChanges stream with UNAVAILABLE (clients reconnect
   // from their last sequence) and refuses new ones. Call before
@@ -93,13 +113,12 @@ class ProjectsServiceImpl final : public v1::ProjectsService::CallbackService {
   grpc::ServerWriteReactor<v1::Change>* WatchChanges(
       grpc::CallbackServerContext* context,
       const v1::WatchChangesRequest* request) override;
-  grpc::ServerBidiReactor<v1::ImportProjectsRequest,
-                          v1::ImportProjectsResponse>*
-  ImportProjects(grpc::CallbackServerContext* context) override;
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* ImportProjects(
+      grpc::CallbackServerContext* context) override;
 
  private:
   ProjectsLogic logic_;
-  const Authenticator* authenticator_;
+  RpcRuntime runtime_;
 };
 
 }  // namespace fivestar::projects

@@ -1,57 +1,56 @@
 // fivestar-registry: the village registry server. Flags (or FIVESTAR_*
-// environment variables) configure it; see --help.
+// environment variables) configure it; see --help. Flags become
+// RegistryServerOptions; registry_server.cc wires everything.
 #include <spdlog/spdlog.h>
-
-#include <cstdlib>
 
 #include "absl/flags/flag.h"
 #include "common/flags.h"
 #include "common/logging.h"
 #include "common/server.h"
-#include "services/registry/registry.h"
-#include "services/registry/registry_service.h"
-#include "services/registry/sqlite_registry_store.h"
+#include "services/registry/registry_server.h"
 
 ABSL_FLAG(std::string, database, "registry.db",
           "SQLite database file of the registry (created when missing).");
+ABSL_FLAG(int64_t, max_import_records,
+          fivestar::registry::kDefaultMaxImportRecords,
+          "Most records (regions and villages) one ImportRegistry call may "
+          "hold; larger imports fail with RESOURCE_EXHAUSTED and write "
+          "nothing. Memory grows with it (about 700 bytes per record).");
 
 namespace {
 
 int Run() {
   using namespace fivestar;
+  using namespace fivestar::registry;
+  RegistryServerOptions options;
   absl::StatusOr<ServerConfig> config = ServerConfigFromFlags("registry");
   if (!config.ok()) {
-    spdlog::critical("msg=bad_configuration error=\"{}\"",
-                     config.status().message());
+    spdlog::critical("msg=bad_configuration error={}",
+                     LogValue(config.status().message()));
     return 2;
   }
+  options.server = *std::move(config);
   absl::StatusOr<Authenticator> authenticator = AuthenticatorFromFlags();
   if (!authenticator.ok()) {
-    spdlog::critical("msg=bad_configuration error=\"{}\"",
-                     authenticator.status().message());
+    spdlog::critical("msg=bad_configuration error={}",
+                     LogValue(authenticator.status().message()));
     return 2;
   }
-  const std::string database = absl::GetFlag(FLAGS_database);
-  auto store = registry::SqliteRegistryStore::Open(database, Clock::System());
-  if (!store.ok()) {
-    spdlog::critical("msg=database_unavailable path={} error=\"{}\"", database,
-                     store.status().message());
-    return 1;
+  options.authenticator =
+      std::make_shared<const Authenticator>(*std::move(authenticator));
+  options.database = absl::GetFlag(FLAGS_database);
+  options.max_import_records = absl::GetFlag(FLAGS_max_import_records);
+
+  absl::StatusOr<std::unique_ptr<RegistryServer>> server =
+      RegistryServer::Start(std::move(options));
+  if (!server.ok()) {
+    spdlog::critical("msg=cannot_start error={}",
+                     LogValue(server.status().message()));
+    return server.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
   }
-  registry::Registry logic(store->get());
-  registry::RegistryServiceImpl service(&logic, &*authenticator);
-  auto host = ServerHost::Start(
-      *config,
-      {{&service, registry::v1::RegistryService::service_full_name()}});
-  if (!host.ok()) {
-    spdlog::critical("msg=cannot_start error=\"{}\"", host.status().message());
-    return 1;
-  }
-  (*host)->SetServing(true);
-  spdlog::info("msg=serving database={}", database);
   const int signal_number = WaitForTerminationSignal();
   spdlog::info("msg=signal_received signal={}", signal_number);
-  (*host)->Shutdown();
+  (*server)->Stop();
   return 0;
 }
 

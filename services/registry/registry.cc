@@ -6,6 +6,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/import_limits.h"
 #include "common/status.h"
 #include "common/update_mask.h"
 #include "common/validation.h"
@@ -481,15 +482,8 @@ absl::StatusOr<std::unique_ptr<RegistryImport>> Registry::StartImport(
 
 absl::Status RegistryImport::Add(const v1::ImportRegistryRequest& chunk) {
   if (chunks_received_++ == 0) validate_only_ = chunk.validate_only();
-  if (chunk.records_size() > kMaxImportChunkRecords) {
-    return FieldError("records",
-                      absl::StrCat("at most ", kMaxImportChunkRecords,
-                                   " per chunk, got ", chunk.records_size()));
-  }
-  if (records_received_ + chunk.records_size() > kMaxImportRecords) {
-    return FieldError("records", absl::StrCat("at most ", kMaxImportRecords,
-                                              " in one import"));
-  }
+  RETURN_IF_ERROR(CheckImportSize(records_received_, chunk.records_size(),
+                                  registry_->max_import_records_));
   for (const RegistryRecord& record : chunk.records()) {
     const int64_t index = records_received_++;
     const std::string field = absl::StrCat("records[", index, "]");
@@ -506,6 +500,9 @@ absl::Status RegistryImport::Add(const v1::ImportRegistryRequest& chunk) {
                                          it->second.record, "]"));
         }
         regions_.push_back(record.region());
+        RETURN_IF_ERROR(CheckScopeOnArrival(
+            record.region().id(), record.region().parent_id(),
+            absl::StrCat("import region ", record.region().id())));
         break;
       }
       case RegistryRecord::kVillage: {
@@ -520,6 +517,9 @@ absl::Status RegistryImport::Add(const v1::ImportRegistryRequest& chunk) {
                                          it->second.record, "]"));
         }
         villages_.push_back(record.village());
+        RETURN_IF_ERROR(CheckScopeOnArrival(
+            record.village().id(), record.village().region_id(),
+            absl::StrCat("import village ", record.village().id())));
         break;
       }
       case RegistryRecord::RECORD_NOT_SET:
@@ -541,6 +541,34 @@ absl::StatusOr<RegionKind> RegistryImport::KindOf(const std::string& region_id,
   }
   RETURN_IF_ERROR(stored.status());
   return stored->kind();
+}
+
+absl::Status RegistryImport::CheckScopeOnArrival(const std::string& self,
+                                                 const std::string& parent_id,
+                                                 absl::string_view what) {
+  if (principal_.is_global() || self == principal_.scope) {
+    return absl::OkStatus();
+  }
+  std::vector<std::string> chain = {self};
+  std::string id = parent_id;
+  // Kinds are not checked yet, so a cycle among received records is
+  // possible: stop after as many steps as there are regions.
+  for (size_t steps = 0; !id.empty() && steps <= regions_.size(); ++steps) {
+    chain.push_back(id);
+    auto it = region_index_.find(id);
+    if (it != region_index_.end()) {
+      id = regions_[it->second.position].parent_id();
+      continue;
+    }
+    absl::StatusOr<std::vector<std::string>> stored =
+        registry_->store_->RegionLineage(id);
+    if (absl::IsNotFound(stored.status())) return absl::OkStatus();
+    RETURN_IF_ERROR(stored.status());
+    chain.insert(chain.end(), stored->begin() + 1, stored->end());
+    return Authorize(principal_, Role::kAdmin, chain, what);
+  }
+  if (!id.empty()) return absl::OkStatus();  // A cycle: Finish names it.
+  return Authorize(principal_, Role::kAdmin, chain, what);
 }
 
 absl::StatusOr<std::vector<std::string>> RegistryImport::LineageAfterImport(
@@ -604,6 +632,14 @@ absl::StatusOr<ImportCounts> RegistryImport::Finish() {
                        LineageAfterImport(region.id()));
       RETURN_IF_ERROR(Authorize(principal_, Role::kAdmin, chain,
                                 absl::StrCat("import region ", region.id())));
+      // A region moved by the import must also be the principal's now.
+      absl::StatusOr<Region> stored = registry_->store_->GetRegion(region.id());
+      if (stored.ok() && stored->parent_id() != region.parent_id()) {
+        ASSIGN_OR_RETURN(std::vector<std::string> old_chain,
+                         registry_->store_->RegionLineage(region.id()));
+        RETURN_IF_ERROR(Authorize(principal_, Role::kAdmin, old_chain,
+                                  absl::StrCat("move region ", region.id())));
+      }
     }
     for (const Village& village : villages_) {
       ASSIGN_OR_RETURN(std::vector<std::string> chain,

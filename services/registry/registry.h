@@ -19,9 +19,9 @@ namespace fivestar::registry {
 
 using v1::RegistryRecord;
 
-// Most records one import may hold in total, and in one chunk.
-inline constexpr int64_t kMaxImportRecords = 2'000'000;
-inline constexpr int kMaxImportChunkRecords = 10'000;
+// Most records one import may hold by default: a province (Henan has about
+// 46,000 villages in 2,600 regions) with room to spare.
+inline constexpr int64_t kDefaultMaxImportRecords = 100'000;
 
 class Registry;
 
@@ -29,7 +29,8 @@ class Registry;
 // applies them all at once in Finish().
 class RegistryImport {
  public:
-  // Checks the records of a chunk (field rules, duplicates, permission) and
+  // Checks the records of a chunk (size, field rules, duplicates, and for a
+  // scoped principal whatever of its scope can be decided already) and
   // keeps them. The first chunk's validate_only decides for the import.
   absl::Status Add(const v1::ImportRegistryRequest& chunk);
   int64_t records_received() const { return records_received_; }
@@ -50,6 +51,16 @@ class RegistryImport {
   // after the import.
   absl::StatusOr<std::vector<std::string>> LineageAfterImport(
       const std::string& region_id);
+  // For a scoped principal, as a record arrives: PERMISSION_DENIED when the
+  // record (`self`, under `parent_id`) lies outside the principal's scope
+  // wherever the rest of the import puts things. That is decided when the
+  // walk up from `parent_id` through the regions received so far reaches a
+  // stored region: a later record cannot move a stored region that lies
+  // outside the scope (Finish refuses such moves). Otherwise (a parent
+  // still to come) the check waits for Finish.
+  absl::Status CheckScopeOnArrival(const std::string& self,
+                                   const std::string& parent_id,
+                                   absl::string_view what);
 
   Registry* registry_;
   Principal principal_;
@@ -91,8 +102,11 @@ class RegistryExport {
 
 class Registry {
  public:
-  // `store` must outlive the registry.
-  explicit Registry(RegistryStore* store) : store_(store) {}
+  // `store` must outlive the registry. An import may hold at most
+  // `max_import_records` records.
+  explicit Registry(RegistryStore* store,
+                    int64_t max_import_records = kDefaultMaxImportRecords)
+      : store_(store), max_import_records_(max_import_records) {}
 
   absl::StatusOr<Region> CreateRegion(const Principal& principal,
                                       const Region& region);
@@ -152,6 +166,7 @@ class Registry {
   absl::StatusOr<std::string> ScopeRegion(const Principal& principal);
 
   RegistryStore* store_;
+  const int64_t max_import_records_;
 };
 
 }  // namespace fivestar::registry

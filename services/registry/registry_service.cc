@@ -17,14 +17,17 @@ constexpr int kExportChunkRecords = 500;
 class ExportReactor final
     : public grpc::ServerWriteReactor<v1::ExportRegistryResponse> {
  public:
-  explicit ExportReactor(
-      absl::StatusOr<std::unique_ptr<RegistryExport>> export_or) {
+  // Reads each page on `executor` (never on a gRPC thread), which must
+  // outlive the call.
+  ExportReactor(Executor* executor,
+                absl::StatusOr<std::unique_ptr<RegistryExport>> export_or)
+      : executor_(executor) {
     if (!export_or.ok()) {
       Finish(ToGrpcStatus(export_or.status()));
       return;
     }
     export_ = *std::move(export_or);
-    WriteNext();
+    executor_->Submit([this] { WriteNext(); });
   }
 
   void OnWriteDone(bool ok) override {
@@ -33,7 +36,7 @@ class ExportReactor final
                           "export abandoned: the client went away"));
       return;
     }
-    WriteNext();
+    executor_->Submit([this] { WriteNext(); });
   }
 
   void OnDone() override { delete this; }
@@ -57,6 +60,7 @@ class ExportReactor final
     StartWrite(&response_);
   }
 
+  Executor* const executor_;
   std::unique_ptr<RegistryExport> export_;
   v1::ExportRegistryResponse response_;
 };
@@ -66,7 +70,7 @@ class ExportReactor final
 grpc::ServerUnaryReactor* RegistryServiceImpl::CreateRegion(
     grpc::CallbackServerContext* context,
     const v1::CreateRegionRequest* request, v1::Region* response) {
-  return RunUnary(context, *authenticator_, [&](const Principal& principal) {
+  return RunUnary(context, runtime_, [=](const Principal& principal) {
     ASSIGN_OR_RETURN(*response,
                      registry_->CreateRegion(principal, request->region()));
     return absl::OkStatus();
@@ -76,7 +80,7 @@ grpc::ServerUnaryReactor* RegistryServiceImpl::CreateRegion(
 grpc::ServerUnaryReactor* RegistryServiceImpl::GetRegion(
     grpc::CallbackServerContext* context, const v1::GetRegionRequest* request,
     v1::Region* response) {
-  return RunUnary(context, *authenticator_, [&](const Principal& principal) {
+  return RunUnary(context, runtime_, [=](const Principal& principal) {
     ASSIGN_OR_RETURN(*response, registry_->GetRegion(principal, request->id()));
     return absl::OkStatus();
   });
@@ -85,7 +89,7 @@ grpc::ServerUnaryReactor* RegistryServiceImpl::GetRegion(
 grpc::ServerUnaryReactor* RegistryServiceImpl::UpdateRegion(
     grpc::CallbackServerContext* context,
     const v1::UpdateRegionRequest* request, v1::Region* response) {
-  return RunUnary(context, *authenticator_, [&](const Principal& principal) {
+  return RunUnary(context, runtime_, [=](const Principal& principal) {
     ASSIGN_OR_RETURN(*response,
                      registry_->UpdateRegion(principal, request->region(),
                                              request->update_mask()));
@@ -96,7 +100,7 @@ grpc::ServerUnaryReactor* RegistryServiceImpl::UpdateRegion(
 grpc::ServerUnaryReactor* RegistryServiceImpl::DeleteRegion(
     grpc::CallbackServerContext* context,
     const v1::DeleteRegionRequest* request, google::protobuf::Empty*) {
-  return RunUnary(context, *authenticator_, [&](const Principal& principal) {
+  return RunUnary(context, runtime_, [=](const Principal& principal) {
     return registry_->DeleteRegion(principal, request->id(), request->etag());
   });
 }
@@ -104,7 +108,7 @@ grpc::ServerUnaryReactor* RegistryServiceImpl::DeleteRegion(
 grpc::ServerUnaryReactor* RegistryServiceImpl::ListRegions(
     grpc::CallbackServerContext* context, const v1::ListRegionsRequest* request,
     v1::ListRegionsResponse* response) {
-  return RunUnary(context, *authenticator_, [&](const Principal& principal) {
+  return RunUnary(context, runtime_, [=](const Principal& principal) {
     ASSIGN_OR_RETURN(*response, registry_->ListRegions(principal, *request));
     return absl::OkStatus();
   });
@@ -113,7 +117,7 @@ grpc::ServerUnaryReactor* RegistryServiceImpl::ListRegions(
 grpc::ServerUnaryReactor* RegistryServiceImpl::CreateVillage(
     grpc::CallbackServerContext* context,
     const v1::CreateVillageRequest* request, v1::Village* response) {
-  return RunUnary(context, *authenticator_, [&](const Principal& principal) {
+  return RunUnary(context, runtime_, [=](const Principal& principal) {
     ASSIGN_OR_RETURN(*response,
                      registry_->CreateVillage(principal, request->village()));
     return absl::OkStatus();
@@ -123,7 +127,7 @@ grpc::ServerUnaryReactor* RegistryServiceImpl::CreateVillage(
 grpc::ServerUnaryReactor* RegistryServiceImpl::GetVillage(
     grpc::CallbackServerContext* context, const v1::GetVillageRequest* request,
     v1::Village* response) {
-  return RunUnary(context, *authenticator_, [&](const Principal& principal) {
+  return RunUnary(context, runtime_, [=](const Principal& principal) {
     ASSIGN_OR_RETURN(*response,
                      registry_->GetVillage(principal, request->id()));
     return absl::OkStatus();
@@ -133,7 +137,7 @@ grpc::ServerUnaryReactor* RegistryServiceImpl::GetVillage(
 grpc::ServerUnaryReactor* RegistryServiceImpl::UpdateVillage(
     grpc::CallbackServerContext* context,
     const v1::UpdateVillageRequest* request, v1::Village* response) {
-  return RunUnary(context, *authenticator_, [&](const Principal& principal) {
+  return RunUnary(context, runtime_, [=](const Principal& principal) {
     ASSIGN_OR_RETURN(*response,
                      registry_->UpdateVillage(principal, request->village(),
                                               request->update_mask()));
@@ -144,7 +148,7 @@ grpc::ServerUnaryReactor* RegistryServiceImpl::UpdateVillage(
 grpc::ServerUnaryReactor* RegistryServiceImpl::DeleteVillage(
     grpc::CallbackServerContext* context,
     const v1::DeleteVillageRequest* request, google::protobuf::Empty*) {
-  return RunUnary(context, *authenticator_, [&](const Principal& principal) {
+  return RunUnary(context, runtime_, [=](const Principal& principal) {
     return registry_->DeleteVillage(principal, request->id(), request->etag());
   });
 }
@@ -153,7 +157,7 @@ grpc::ServerUnaryReactor* RegistryServiceImpl::ListVillages(
     grpc::CallbackServerContext* context,
     const v1::ListVillagesRequest* request,
     v1::ListVillagesResponse* response) {
-  return RunUnary(context, *authenticator_, [&](const Principal& principal) {
+  return RunUnary(context, runtime_, [=](const Principal& principal) {
     ASSIGN_OR_RETURN(*response, registry_->ListVillages(principal, *request));
     return absl::OkStatus();
   });
@@ -163,7 +167,7 @@ grpc::ServerUnaryReactor* RegistryServiceImpl::BatchGetVillages(
     grpc::CallbackServerContext* context,
     const v1::BatchGetVillagesRequest* request,
     v1::BatchGetVillagesResponse* response) {
-  return RunUnary(context, *authenticator_, [&](const Principal& principal) {
+  return RunUnary(context, runtime_, [=](const Principal& principal) {
     ASSIGN_OR_RETURN(*response,
                      registry_->BatchGetVillages(principal, *request));
     return absl::OkStatus();
@@ -174,13 +178,13 @@ grpc::ServerUnaryReactor* RegistryServiceImpl::GetAncestors(
     grpc::CallbackServerContext* context,
     const v1::GetAncestorsRequest* request,
     v1::GetAncestorsResponse* response) {
-  return RunUnary(context, *authenticator_, [&](const Principal& principal) {
+  return RunUnary(context, runtime_, [=](const Principal& principal) {
     ASSIGN_OR_RETURN(*response, registry_->GetAncestors(principal, *request));
     return absl::OkStatus();
   });
 }
 
-grpc::ServerBidiReactor<v1::ImportRegistryRequest, v1::ImportRegistryResponse>*
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>*
 RegistryServiceImpl::ImportRegistry(grpc::CallbackServerContext* context) {
   using Reactor = ImportReactor<v1::ImportRegistryRequest,
                                 v1::ImportRegistryResponse, RegistryImport>;
@@ -190,17 +194,26 @@ RegistryServiceImpl::ImportRegistry(grpc::CallbackServerContext* context) {
     response->set_updated(counts.updated);
     response->set_unchanged(counts.unchanged);
   };
-  absl::StatusOr<Principal> principal = authenticator_->Authenticate(*context);
-  if (!principal.ok()) return new Reactor(principal.status(), summarize);
-  return new Reactor(registry_->StartImport(*principal), summarize);
+  absl::StatusOr<Principal> principal =
+      runtime_.authenticator->Authenticate(*context);
+  if (!principal.ok()) {
+    return new Reactor(context, runtime_.executor, principal.status(),
+                       summarize);
+  }
+  return new Reactor(context, runtime_.executor,
+                     registry_->StartImport(*principal), summarize);
 }
 
 grpc::ServerWriteReactor<v1::ExportRegistryResponse>*
 RegistryServiceImpl::ExportRegistry(grpc::CallbackServerContext* context,
                                     const v1::ExportRegistryRequest* request) {
-  absl::StatusOr<Principal> principal = authenticator_->Authenticate(*context);
-  if (!principal.ok()) return new ExportReactor(principal.status());
-  return new ExportReactor(registry_->StartExport(*principal, *request));
+  absl::StatusOr<Principal> principal =
+      runtime_.authenticator->Authenticate(*context);
+  if (!principal.ok()) {
+    return new ExportReactor(runtime_.executor, principal.status());
+  }
+  return new ExportReactor(runtime_.executor,
+                           registry_->StartExport(*principal, *request));
 }
 
 }  // namespace fivestar::registry

@@ -3,17 +3,37 @@
 #ifndef FIVESTAR_SERVICES_REGISTRY_REGISTRY_SERVICE_H_
 #define FIVESTAR_SERVICES_REGISTRY_REGISTRY_SERVICE_H_
 
-#include "common/auth.h"
+#include "common/rpc.h"
 #include "fivestar/registry/v1/registry.grpc.pb.h"
 #include "services/registry/registry.h"
 
 namespace fivestar::registry {
 
-class RegistryServiceImpl final : public v1::RegistryService::CallbackService {
+// Every RPC with the callback API; ImportRegistry reads raw bytes, so that a
+// chunk that does not parse fails the import (see common/import_reactor.h).
+using RegistryServiceBase = v1::RegistryService::WithCallbackMethod_CreateRegion<
+    v1::RegistryService::WithCallbackMethod_GetRegion<v1::RegistryService::WithCallbackMethod_UpdateRegion<
+        v1::RegistryService::WithCallbackMethod_DeleteRegion<
+            v1::RegistryService::WithCallbackMethod_ListRegions<
+                v1::RegistryService::WithCallbackMethod_CreateVillage<
+                    v1::RegistryService::WithCallbackMethod_GetVillage<
+                        v1::RegistryService::WithCallbackMethod_UpdateVillage<
+                            v1::RegistryService::WithCallbackMethod_DeleteVillage<
+                                v1::RegistryService::WithCallbackMethod_ListVillages<
+                                    v1::RegistryService::WithCallbackMethod_BatchGetVillages<
+                                        v1::RegistryService::WithCallbackMethod_GetAncestors<
+                                            v1::RegistryService::
+                                                WithRawCallbackMethod_ImportRegistry<
+                                                    v1::RegistryService::
+                                                        WithCallbackMethod_ExportRegistry<
+                                                            v1::RegistryService::
+                                                                Service>>>>>>>>>>>>>>;
+
+class RegistryServiceImpl final : public RegistryServiceBase {
  public:
-  // `registry` and `authenticator` must outlive the service.
-  RegistryServiceImpl(Registry* registry, const Authenticator* authenticator)
-      : registry_(registry), authenticator_(authenticator) {}
+  // `registry` and what `runtime` points to must outlive the service.
+  RegistryServiceImpl(Registry* registry, RpcRuntime runtime)
+      : registry_(registry), runtime_(runtime) {}
 
   grpc::ServerUnaryReactor* CreateRegion(grpc::CallbackServerContext* context,
                                          const v1::CreateRegionRequest* request,
@@ -57,16 +77,15 @@ class RegistryServiceImpl final : public v1::RegistryService::CallbackService {
       grpc::CallbackServerContext* context,
       const v1::GetAncestorsRequest* request,
       v1::GetAncestorsResponse* response) override;
-  grpc::ServerBidiReactor<v1::ImportRegistryRequest,
-                          v1::ImportRegistryResponse>*
-  ImportRegistry(grpc::CallbackServerContext* context) override;
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* ImportRegistry(
+      grpc::CallbackServerContext* context) override;
   grpc::ServerWriteReactor<v1::ExportRegistryResponse>* ExportRegistry(
       grpc::CallbackServerContext* context,
       const v1::ExportRegistryRequest* request) override;
 
  private:
   Registry* registry_;
-  const Authenticator* authenticator_;
+  RpcRuntime runtime_;
 };
 
 }  // namespace fivestar::registry

@@ -9,8 +9,8 @@ grpc::ServerUnaryReactor* EchoServiceImpl::Echo(
     grpc::CallbackServerContext* context, const v1::EchoRequest* request,
     v1::EchoResponse* response) {
   return RunUnary(
-      context, *authenticator_,
-      [&](const Principal& principal) -> absl::Status {
+      context, RpcRuntime{authenticator_, &executor_},
+      [this, request, response](const Principal& principal) -> absl::Status {
         ++handled_calls_;
         if (request->fail_with_code() != 0) {
           return absl::Status(

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "common/auth.h"
+#include "common/executor.h"
 #include "fivestar/testing/v1/echo.grpc.pb.h"
 
 namespace fivestar::testing {
@@ -18,7 +19,7 @@ class EchoServiceImpl final : public v1::EchoService::CallbackService {
  public:
   // `authenticator` is not owned and must outlive the service.
   explicit EchoServiceImpl(const Authenticator* authenticator)
-      : authenticator_(authenticator) {}
+      : authenticator_(authenticator), executor_(2, "echo-rpc") {}
 
   grpc::ServerUnaryReactor* Echo(grpc::CallbackServerContext* context,
                                  const v1::EchoRequest* request,
@@ -32,6 +33,7 @@ class EchoServiceImpl final : public v1::EchoService::CallbackService {
  private:
   const Authenticator* authenticator_;
   std::atomic<int> handled_calls_{0};
+  Executor executor_;
 };
 
 }  // namespace fivestar::testing

@@ -20,6 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "tests/common/echo_service.h"
+#include "tests/testing/ports.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/test_server.h"
@@ -40,36 +41,6 @@ using ::grpc::health::v1::HealthCheckRequest;
 using ::grpc::health::v1::HealthCheckResponse;
 using ::testing::HasSubstr;
 using ::testing::Not;
-
-// A TCP socket listening on 127.0.0.1 at a kernel-chosen port, without
-// SO_REUSEPORT, so nobody else can bind that port while it lives.
-class HeldPort {
- public:
-  HeldPort() {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof(address);
-    if (fd_ < 0 ||
-        bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) !=
-            0 ||
-        listen(fd_, 1) != 0 ||
-        getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-      ADD_FAILURE() << "cannot hold a loopback port";
-      return;
-    }
-    port_ = ntohs(address.sin_port);
-  }
-  ~HeldPort() {
-    if (fd_ >= 0) close(fd_);
-  }
-  int port() const { return port_; }
-
- private:
-  int fd_ = -1;
-  int port_ = 0;
-};
 
 // GET http://127.0.0.1:<port><path> over a plain socket; the whole response
 // (status line, headers and body), or "" when the connection fails.
@@ -198,6 +169,19 @@ TEST_F(ServerHostTest, PortInUseIsUnavailable) {
       ServerHost::Start(config, Services()),
       StatusIs(absl::StatusCode::kUnavailable,
                absl::StrCat("cannot listen on 127.0.0.1:", held.port())));
+}
+
+TEST_F(ServerHostTest, SecondServerOnTheSamePortFailsToStart) {
+  // gRPC servers set SO_REUSEPORT unless told not to: two of them on one
+  // port would both serve, each taking part of the connections.
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<ServerHost> first,
+                       ServerHost::Start(Config(), Services()));
+  ServerConfig config = Config();
+  config.listen_address = absl::StrCat("127.0.0.1:", first->port());
+  EXPECT_THAT(ServerHost::Start(config, Services()),
+              StatusIs(absl::StatusCode::kUnavailable,
+                       absl::StrCat("cannot listen on 127.0.0.1:",
+                                    first->port(), ": the port is in use")));
 }
 
 TEST_F(ServerHostTest, MetricsPortInUseIsUnavailable) {

@@ -44,14 +44,34 @@ const CodePair kErrorCodes[] = {
     {absl::StatusCode::kUnauthenticated, grpc::StatusCode::UNAUTHENTICATED},
 };
 
-TEST(ToGrpcStatusTest, KeepsEveryCodeAndTheMessage) {
+TEST(ToGrpcStatusTest, KeepsEveryCodeAndTheMessageOfClientErrors) {
   for (const CodePair& pair : kErrorCodes) {
     SCOPED_TRACE(absl::StatusCodeToString(pair.absl_code));
     const grpc::Status status =
         ToGrpcStatus(absl::Status(pair.absl_code, "village.id: required"));
     EXPECT_EQ(status.error_code(), pair.grpc_code);
-    EXPECT_EQ(status.error_message(), "village.id: required");
+    if (!IsServerFault(pair.absl_code)) {
+      EXPECT_EQ(status.error_message(), "village.id: required");
+    }
   }
+}
+
+TEST(ToGrpcStatusTest, ServerFaultsKeepTheirCodeButNotTheirText) {
+  for (absl::StatusCode code :
+       {absl::StatusCode::kInternal, absl::StatusCode::kUnknown,
+        absl::StatusCode::kDataLoss}) {
+    SCOPED_TRACE(absl::StatusCodeToString(code));
+    const grpc::Status status = ToGrpcStatus(absl::Status(
+        code, "sqlite: no such table: villages (SELECT body FROM villages)"));
+    EXPECT_EQ(status.error_code(), static_cast<grpc::StatusCode>(code));
+    EXPECT_THAT(status.error_message(),
+                ::testing::MatchesRegex(
+                    "internal error \\(request id [0-9a-f]{16}\\); the "
+                    "server's log has the details"));
+  }
+  // Each fault gets its own id.
+  EXPECT_NE(ToGrpcStatus(absl::InternalError("x")).error_message(),
+            ToGrpcStatus(absl::InternalError("x")).error_message());
 }
 
 TEST(ToGrpcStatusTest, OkIsOkWithoutMessage) {

@@ -1,12 +1,17 @@
 // ImportProjects over gRPC: chunked progress, validate_only, keys shared with
 // CreateProject's request_id, updates of existing projects, append-only
-// reports, and one bad record failing the whole import.
+// reports, one bad record failing the whole import, and all or nothing when
+// the client cancels, sends a chunk that does not parse, goes past the size
+// limit or names a village outside its scope.
 #include <google/protobuf/util/time_util.h>
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/calendar.h"
 #include "tests/projects/projects_test_env.h"
 #include "tests/testing/status_matchers.h"
@@ -179,6 +184,102 @@ TEST_F(ImportTest, ExistingProjectsKeepTheirVillageAndCancellation) {
   // Unchanged, it is fine.
   ASSERT_OK_AND_ASSIGN(auto same, env_.Import({Record("k1", kDangziling)}));
   EXPECT_EQ(same.projects_unchanged(), 1);
+}
+
+// `count` records of Dangziling with keys <prefix>-0, <prefix>-1, ...
+std::vector<v1::ProjectRecord> Records(const std::string& prefix, int count) {
+  std::vector<v1::ProjectRecord> records;
+  for (int i = 0; i < count; ++i) {
+    records.push_back(Record(absl::StrCat(prefix, "-", i), kDangziling));
+  }
+  return records;
+}
+
+v1::ImportProjectsRequest Chunk(const std::vector<v1::ProjectRecord>& records,
+                                size_t begin, size_t end) {
+  v1::ImportProjectsRequest chunk;
+  for (size_t i = begin; i < end && i < records.size(); ++i) {
+    *chunk.add_records() = records[i];
+  }
+  return chunk;
+}
+
+TEST_F(ImportTest, ClientCancellingMidwayWritesNothing) {
+  const std::vector<v1::ProjectRecord> records = Records("cancel", 100);
+  auto context = fivestar::testing::NewContext(kAdminToken);
+  auto stream = env_.stub().ImportProjects(context.get());
+  for (size_t i = 0; i < records.size(); i += 10) {
+    ASSERT_TRUE(stream->Write(Chunk(records, i, i + 10)));
+    v1::ImportProjectsResponse progress;
+    ASSERT_TRUE(stream->Read(&progress));
+  }
+  context->TryCancel();
+  EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  absl::SleepFor(absl::Milliseconds(300));  // Let the server see it through.
+  EXPECT_TRUE(All().empty());
+}
+
+TEST_F(ImportTest, ChunkThatDoesNotParseFailsTheImport) {
+  const std::vector<v1::ProjectRecord> records = Records("utf8", 30);
+  v1::ImportProjectsRequest bad = Chunk(records, 10, 20);
+  // Not UTF-8: serialized with a complaint, refused by every proto3 parser.
+  bad.mutable_records(2)->mutable_project()->set_title("\xff\xfe");
+  auto context = fivestar::testing::NewContext(kAdminToken);
+  auto stream = env_.stub().ImportProjects(context.get());
+  v1::ImportProjectsResponse progress;
+  ASSERT_TRUE(stream->Write(Chunk(records, 0, 10)));
+  ASSERT_TRUE(stream->Read(&progress));
+  stream->Write(bad);
+  stream->Write(Chunk(records, 20, 30));
+  stream->WritesDone();
+  while (stream->Read(&progress)) {
+  }
+  grpc::Status status = stream->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(absl::StrContains(
+      status.error_message(),
+      "chunk 2 does not parse as fivestar.projects.v1.ImportProjectsRequest"))
+      << status.error_message();
+  EXPECT_TRUE(All().empty());
+}
+
+TEST_F(ImportTest, ImportAboveTheLimitIsResourceExhausted) {
+  auto host = std::make_unique<fivestar::testing::ProjectsHost>(
+      env_.dir().File("small.db"), env_.registry().address(),
+      kProjectsServiceToken, env_.shared_tokens(), &env_.clock(),
+      [](ProjectsServerOptions& options) { options.max_import_records = 5; });
+  auto stub = v1::ProjectsService::NewStub(host->NewChannel());
+  const std::vector<v1::ProjectRecord> records = Records("big", 6);
+  auto context = fivestar::testing::NewContext(kAdminToken);
+  auto stream = stub->ImportProjects(context.get());
+  v1::ImportProjectsResponse progress;
+  ASSERT_TRUE(stream->Write(Chunk(records, 0, 5)));
+  ASSERT_TRUE(stream->Read(&progress));
+  stream->Write(Chunk(records, 5, 6));
+  EXPECT_FALSE(stream->Read(&progress));  // Refused before the half-close.
+  grpc::Status status = stream->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_TRUE(absl::StrContains(status.error_message(),
+                                "records: at most 5 in one import"))
+      << status.error_message();
+  ASSERT_OK_AND_ASSIGN(
+      v1::ListProjectsResponse listed,
+      ProjectsTestEnv::CallOn(*stub, &Stub::ListProjects,
+                              v1::ListProjectsRequest(), kAdminToken));
+  EXPECT_EQ(listed.projects_size(), 0);
+}
+
+TEST_F(ImportTest, VillageOutsideTheScopeFailsOnArrival) {
+  auto context = fivestar::testing::NewContext(kHuicheAdminToken);
+  auto stream = env_.stub().ImportProjects(context.get());
+  v1::ImportProjectsRequest chunk;
+  *chunk.add_records() = Record("k-other", kOtherVillage);
+  ASSERT_TRUE(stream->Write(chunk));
+  v1::ImportProjectsResponse progress;
+  EXPECT_FALSE(stream->Read(&progress));  // Refused before the half-close.
+  grpc::Status status = stream->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_TRUE(All().empty());
 }
 
 }  // namespace

@@ -7,9 +7,8 @@
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
-#include "common/peer_client.h"
-#include "common/status.h"
 #include "common/calendar.h"
+#include "common/status.h"
 #include "tests/testing/test_tokens.h"
 
 namespace fivestar::projects::testing {
@@ -38,49 +37,13 @@ absl::Time StartTime() {
                          ChinaStandardTime());
 }
 
-std::string SourcePath(const std::string& relative) {
-  return absl::StrCat(FIVESTAR_SOURCE_DIR, "/", relative);
-}
+namespace {
 
-template <typename Message>
-std::vector<Message> ReadNdjson(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) {
-    std::fprintf(stderr, "cannot read %s\n", path.c_str());
-    std::abort();
-  }
-  std::vector<Message> messages;
-  std::string line;
-  int number = 0;
-  while (std::getline(in, line)) {
-    ++number;
-    if (line.empty()) continue;
-    Message message;
-    auto status = google::protobuf::util::JsonStringToMessage(line, &message);
-    if (!status.ok()) {
-      std::fprintf(stderr, "%s:%d: %s\n", path.c_str(), number,
-                   status.ToString().c_str());
-      std::abort();
-    }
-    messages.push_back(std::move(message));
-  }
-  return messages;
-}
-
-template std::vector<registry::v1::RegistryRecord> ReadNdjson(
-    const std::string&);
-template std::vector<v1::ProjectRecord> ReadNdjson(const std::string&);
-template std::vector<v1::IndicatorValue> ReadNdjson(const std::string&);
-
-// --- RegistryHost ------------------------------------------------------------
-
-RegistryHost::RegistryHost(const std::string& database,
-                           const Authenticator* tokens) {
-  store_ = OrDie(registry::SqliteRegistryStore::Open(database, Clock::System()),
-                 "open registry store");
-  registry_ = std::make_unique<registry::Registry>(store_.get());
+// The Huiche tree plus a second township of the same county with one
+// village, loaded through the registry's own import.
+void LoadRegistryFixture(registry::Registry& registry) {
   const Principal admin{"fixture", Role::kAdmin, "*"};
-  auto import = OrDie(registry_->StartImport(admin), "start registry import");
+  auto import = OrDie(registry.StartImport(admin), "start registry import");
   registry::v1::ImportRegistryRequest chunk;
   for (auto& record : ReadNdjson<registry::v1::RegistryRecord>(
            SourcePath("data/huiche/registry.ndjson"))) {
@@ -98,60 +61,14 @@ RegistryHost::RegistryHost(const std::string& database,
   village->set_kind(registry::v1::VILLAGE);
   OrDie(import->Add(chunk), "add registry records");
   OrDie(import->Finish().status(), "import registry records");
-  service_ =
-      std::make_unique<registry::RegistryServiceImpl>(registry_.get(), tokens);
-  server_ = std::make_unique<fivestar::testing::TestServer>(
-      std::vector<HostedService>{
-          {service_.get(),
-           registry::v1::RegistryService::service_full_name()}});
 }
 
-RegistryHost::~RegistryHost() { server_->Shutdown(); }
-
-// --- ProjectsHost ------------------------------------------------------------
-
-ProjectsHost::ProjectsHost(const std::string& database,
-                           const ProjectsHostOptions& options,
-                           const Authenticator* tokens, const Clock* clock) {
-  store_ =
-      OrDie(SqliteProjectsStore::Open(database, clock), "open projects store");
-  RegistryDirectoryOptions directory_options;
-  directory_options.bearer_token = options.registry_token;
-  directory_options.deadline = options.registry_deadline;
-  directory_options.cache_ttl = options.registry_cache_ttl;
-  directory_ = std::make_unique<RegistryVillageDirectory>(
-      NewPeerChannel(options.registry_address), directory_options, clock);
-  jurisdiction_ = std::make_unique<Jurisdiction>(directory_.get());
-  catalogue_ = std::make_unique<IndicatorCatalogue>(store_.get());
-  OrDie(catalogue_->SeedDefaults().status(), "seed the catalogue");
-  tracker_ = std::make_unique<ProjectTracker>(store_.get(), jurisdiction_.get(),
-                                              clock);
-  ledger_ = std::make_unique<IndicatorLedger>(store_.get(), jurisdiction_.get(),
-                                              clock);
-  summaries_ = std::make_unique<ProgressSummaries>(store_.get(),
-                                                   jurisdiction_.get(), clock);
-  feed_ = OrDie(ChangeFeed::Create(store_.get(), jurisdiction_.get()),
-                "open the change feed");
-  service_ = std::make_unique<ProjectsServiceImpl>(
-      ProjectsLogic{tracker_.get(), catalogue_.get(), ledger_.get(),
-                    summaries_.get(), feed_.get()},
-      tokens);
-  server_ = std::make_unique<fivestar::testing::TestServer>(
-      std::vector<HostedService>{
-          {service_.get(), v1::ProjectsService::service_full_name()}});
-}
-
-ProjectsHost::~ProjectsHost() { Stop(); }
-
-void ProjectsHost::Stop() {
-  service_->Shutdown();
-  server_->Shutdown();
-}
+}  // namespace
 
 // --- ProjectsTestEnv ---------------------------------------------------------
 
 ProjectsTestEnv::ProjectsTestEnv() : clock_(StartTime()) {
-  tokens_ = std::make_unique<Authenticator>(fivestar::testing::TestTokenTable({
+  tokens_ = std::make_shared<Authenticator>(fivestar::testing::TestTokenTable({
       {kAdminToken, "admin", "*", "province-admin"},
       {kViewerToken, "viewer", "*", "province-auditor"},
       {kProjectsServiceToken, "viewer", "*", "projects-service"},
@@ -165,8 +82,9 @@ ProjectsTestEnv::ProjectsTestEnv() : clock_(StartTime()) {
       {kDangzilingViewerToken, "viewer", kDangziling, "dangziling-viewer"},
       {kOtherOperatorToken, "operator", kOtherTownship, "other-operator"},
   }));
-  registry_ =
-      std::make_unique<RegistryHost>(dir_.File("registry.db"), tokens_.get());
+  registry_ = std::make_unique<RegistryHost>(dir_.File("registry.db"), tokens_,
+                                             Clock::System());
+  LoadRegistryFixture(registry_->registry());
   ProjectsHostOptions options;
   options.registry_address = registry_->address();
   projects_ = StartProjects(dir_.File("projects.db"), options);
@@ -181,8 +99,12 @@ ProjectsTestEnv::~ProjectsTestEnv() {
 
 std::unique_ptr<ProjectsHost> ProjectsTestEnv::StartProjects(
     const std::string& database, const ProjectsHostOptions& options) {
-  return std::make_unique<ProjectsHost>(database, options, tokens_.get(),
-                                        &clock_);
+  return std::make_unique<ProjectsHost>(
+      database, options.registry_address, options.registry_token, tokens_,
+      &clock_, [&options](ProjectsServerOptions& server) {
+        server.registry.deadline = options.registry_deadline;
+        server.registry.cache_ttl = options.registry_cache_ttl;
+      });
 }
 
 absl::StatusOr<v1::Project> ProjectsTestEnv::CreateProject(

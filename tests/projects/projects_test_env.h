@@ -1,9 +1,9 @@
 // Project tracking as production runs it, for tests: the real village
-// registry (SQLite in a temp dir, authentication on, hosted by an in-process
-// gRPC server) loaded with the Huiche region tree, and next to it the real
-// projects service (its own SQLite file, authentication on, talking to the
-// registry over gRPC with its own token), plus client stubs, a fake clock and
-// tokens for a cast of principals.
+// registry and the real projects service, each started through its
+// composition root (tests/testing/service_hosts.h) on its own SQLite file
+// with authentication on, the registry loaded with the Huiche region tree
+// and projects calling it over gRPC with its own token; plus client stubs,
+// a fake clock and tokens for a cast of principals.
 #ifndef FIVESTAR_TESTS_PROJECTS_PROJECTS_TEST_ENV_H_
 #define FIVESTAR_TESTS_PROJECTS_PROJECTS_TEST_ENV_H_
 
@@ -20,18 +20,8 @@
 #include "common/status.h"
 #include "fivestar/projects/v1/projects.grpc.pb.h"
 #include "fivestar/registry/v1/registry.grpc.pb.h"
-#include "services/projects/change_feed.h"
-#include "services/projects/indicator_catalogue.h"
-#include "services/projects/indicator_ledger.h"
-#include "common/registry_client/jurisdiction.h"
-#include "services/projects/progress_summaries.h"
-#include "services/projects/project_tracker.h"
-#include "services/projects/projects_service.h"
-#include "common/registry_client/registry_village_directory.h"
-#include "services/projects/sqlite_projects_store.h"
-#include "services/registry/registry.h"
-#include "services/registry/registry_service.h"
-#include "services/registry/sqlite_registry_store.h"
+#include "tests/testing/ndjson.h"
+#include "tests/testing/service_hosts.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/test_server.h"
 
@@ -65,68 +55,17 @@ inline constexpr char kOtherVillage[] = "411323-other-01";
 // The fake clock's start: 2022-10-08 10:00 China Standard Time.
 absl::Time StartTime();
 
-// A path below the source tree, e.g. "data/huiche/projects.ndjson".
-std::string SourcePath(const std::string& relative);
+using ::fivestar::testing::ProjectsHost;
+using ::fivestar::testing::ReadNdjson;
+using ::fivestar::testing::RegistryHost;
+using ::fivestar::testing::SourcePath;
 
-// Parses newline-delimited JSON of `Message`s; aborts the test binary on a
-// bad line.
-template <typename Message>
-std::vector<Message> ReadNdjson(const std::string& path);
-
-// The village registry, real, in-process.
-class RegistryHost {
- public:
-  // Opens a registry on `database` and loads the Huiche tree plus the
-  // other township.
-  RegistryHost(const std::string& database, const Authenticator* tokens);
-  ~RegistryHost();
-
-  std::string address() const { return server_->address(); }
-  registry::Registry& registry() { return *registry_; }
-  // Stops the server (calls then fail with UNAVAILABLE).
-  void Stop() { server_->Shutdown(); }
-
- private:
-  std::unique_ptr<registry::SqliteRegistryStore> store_;
-  std::unique_ptr<registry::Registry> registry_;
-  std::unique_ptr<registry::RegistryServiceImpl> service_;
-  std::unique_ptr<fivestar::testing::TestServer> server_;
-};
-
-// How to wire a projects server.
+// How a test wires a projects server to the registry.
 struct ProjectsHostOptions {
   std::string registry_address;
   absl::Duration registry_deadline = absl::Seconds(2);
   absl::Duration registry_cache_ttl = absl::Seconds(60);
   std::string registry_token = kProjectsServiceToken;
-};
-
-// The projects service, wired as main.cc wires it, in-process.
-class ProjectsHost {
- public:
-  ProjectsHost(const std::string& database, const ProjectsHostOptions& options,
-               const Authenticator* tokens, const Clock* clock);
-  // Drains as main.cc does: the service first, then the server.
-  ~ProjectsHost();
-
-  std::shared_ptr<grpc::Channel> NewChannel() const {
-    return server_->NewChannel();
-  }
-  ProjectsServiceImpl& service() { return *service_; }
-  // main.cc's shutdown sequence: end the change-feed streams, then drain.
-  void Stop();
-
- private:
-  std::unique_ptr<SqliteProjectsStore> store_;
-  std::unique_ptr<RegistryVillageDirectory> directory_;
-  std::unique_ptr<Jurisdiction> jurisdiction_;
-  std::unique_ptr<IndicatorCatalogue> catalogue_;
-  std::unique_ptr<ProjectTracker> tracker_;
-  std::unique_ptr<IndicatorLedger> ledger_;
-  std::unique_ptr<ProgressSummaries> summaries_;
-  std::unique_ptr<ChangeFeed> feed_;
-  std::unique_ptr<ProjectsServiceImpl> service_;
-  std::unique_ptr<fivestar::testing::TestServer> server_;
 };
 
 // The whole environment: tokens, clock, registry, projects, a client.
@@ -140,6 +79,7 @@ class ProjectsTestEnv {
   RegistryHost& registry() { return *registry_; }
   ProjectsHost& projects() { return *projects_; }
   const Authenticator& tokens() const { return *tokens_; }
+  std::shared_ptr<const Authenticator> shared_tokens() const { return tokens_; }
   const fivestar::testing::TempDir& dir() const { return dir_; }
 
   // A second projects server on its own database, e.g. pointed at a closed
@@ -193,7 +133,7 @@ class ProjectsTestEnv {
  private:
   fivestar::testing::TempDir dir_;
   FakeClock clock_;
-  std::unique_ptr<Authenticator> tokens_;
+  std::shared_ptr<const Authenticator> tokens_;
   std::unique_ptr<RegistryHost> registry_;
   std::unique_ptr<ProjectsHost> projects_;
   std::unique_ptr<v1::ProjectsService::Stub> stub_;

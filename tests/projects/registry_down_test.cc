@@ -3,15 +3,20 @@
 // one that refuses this service's token. Writes fail with UNAVAILABLE within
 // the configured deadline and write nothing; cached answers serve until they
 // expire; unknown ids are never cached.
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <string>
+#include <thread>
+#include <vector>
 
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "tests/projects/projects_test_env.h"
+#include "tests/testing/ports.h"
 #include "tests/testing/status_matchers.h"
 
 namespace fivestar::projects {
@@ -21,28 +26,33 @@ using ::fivestar::testing::StatusIs;
 using Stub = v1::ProjectsService::Stub;
 using namespace ::fivestar::projects::testing;
 
-// A loopback TCP socket bound to a kernel-chosen port; listening or not.
-class LoopbackSocket {
+// A registry whose process is alive but stuck (e.g. stopped, or wedged on
+// its disk): connections and HTTP/2 work, GetAncestors never answers. The
+// calls are finished, cancelled, only by ReleaseAll(), which must run
+// before the server hosting it shuts down (which waits for them).
+class HungRegistry final
+    : public registry::v1::RegistryService::CallbackService {
  public:
-  explicit LoopbackSocket(bool listen) {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    address.sin_port = 0;
-    bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address));
-    socklen_t length = sizeof(address);
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length);
-    port_ = ntohs(address.sin_port);
-    if (listen) ::listen(fd_, 16);
+  void ReleaseAll() {
+    absl::MutexLock lock(&mu_);
+    for (grpc::ServerUnaryReactor* reactor : pending_) {
+      reactor->Finish(grpc::Status::CANCELLED);
+    }
+    pending_.clear();
   }
-  ~LoopbackSocket() { close(fd_); }
 
-  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  grpc::ServerUnaryReactor* GetAncestors(
+      grpc::CallbackServerContext* context,
+      const registry::v1::GetAncestorsRequest*,
+      registry::v1::GetAncestorsResponse*) override {
+    absl::MutexLock lock(&mu_);
+    pending_.push_back(context->DefaultReactor());
+    return pending_.back();
+  }
 
  private:
-  int fd_;
-  int port_ = 0;
+  absl::Mutex mu_;
+  std::vector<grpc::ServerUnaryReactor*> pending_ ABSL_GUARDED_BY(mu_);
 };
 
 class RegistryDownTest : public ::testing::Test {
@@ -106,12 +116,10 @@ class RegistryDownTest : public ::testing::Test {
 };
 
 TEST_F(RegistryDownTest, ClosedPortFailsWritesWithUnavailable) {
-  std::string address;
-  {
-    LoopbackSocket closed(/*listen=*/false);
-    address = closed.address();
-  }  // Closed: connections are refused.
-  auto host = StartProjectsAt(address, absl::Seconds(2));
+  // Free a moment ago, nobody listens: connections are refused.
+  ASSERT_OK_AND_ASSIGN(int port, fivestar::testing::PickFreePort());
+  auto host =
+      StartProjectsAt(absl::StrCat("127.0.0.1:", port), absl::Seconds(2));
   auto stub = v1::ProjectsService::NewStub(host->NewChannel());
 
   EXPECT_THAT(CallOn(*stub, &Stub::CreateProject, CreateRequest(kDangziling)),
@@ -156,13 +164,66 @@ TEST_F(RegistryDownTest, ClosedPortFailsWritesWithUnavailable) {
 
 TEST_F(RegistryDownTest, SilentRegistryFailsWithinTheDeadline) {
   // Accepts TCP connections but never speaks HTTP/2.
-  LoopbackSocket silent(/*listen=*/true);
+  fivestar::testing::HeldPort silent;
   auto host = StartProjectsAt(silent.address(), absl::Milliseconds(200));
   auto stub = v1::ProjectsService::NewStub(host->NewChannel());
   // The client waits up to 10 s; the service gives up after 200 ms and says
   // so (a missing deadline would end this call with DEADLINE_EXCEEDED).
   EXPECT_THAT(CallOn(*stub, &Stub::CreateProject, CreateRequest(kDangziling)),
               StatusIs(absl::StatusCode::kUnavailable, "DEADLINE_EXCEEDED"));
+  ExpectNothingWritten(*stub);
+}
+
+TEST_F(RegistryDownTest, HungRegistryHoldsUpNeitherHealthNorOtherCalls) {
+  HungRegistry hung;
+  fivestar::testing::TestServer hung_server(
+      {{&hung, registry::v1::RegistryService::service_full_name()}});
+  absl::Cleanup release = [&hung] { hung.ReleaseAll(); };
+  auto host = StartProjectsAt(hung_server.address(), absl::Seconds(3));
+  auto stub = v1::ProjectsService::NewStub(host->NewChannel());
+  // Twelve writes that need the registry: eight wait on it until the
+  // 3 s deadline, the other four are turned away at once (at most eight
+  // calls may wait on one peer).
+  std::vector<absl::Status> results(12);
+  std::vector<std::thread> callers;
+  for (size_t i = 0; i < results.size(); ++i) {
+    callers.emplace_back([&, i] {
+      results[i] =
+          CallOn(*stub, &Stub::CreateProject, CreateRequest(kDangziling))
+              .status();
+    });
+  }
+  absl::SleepFor(absl::Milliseconds(500));  // All twelve are in flight.
+
+  // Health and a call that needs no registry answer within 1 s, while the
+  // eight are still waiting (they used to block gRPC's own threads, and
+  // with them every other call).
+  auto health = grpc::health::v1::Health::NewStub(host->NewChannel());
+  grpc::health::v1::HealthCheckRequest check;
+  grpc::health::v1::HealthCheckResponse serving;
+  auto context = fivestar::testing::NewContext("", absl::Seconds(1));
+  ASSERT_OK(FromGrpcStatus(health->Check(context.get(), check, &serving)));
+  EXPECT_EQ(serving.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+  v1::GetIndicatorDefinitionRequest definition;
+  definition.set_key("grids");
+  v1::IndicatorDefinition grids;
+  context = fivestar::testing::NewContext(kAdminToken, absl::Seconds(1));
+  EXPECT_OK(FromGrpcStatus(
+      stub->GetIndicatorDefinition(context.get(), definition, &grids)));
+  EXPECT_EQ(grids.key(), "grids");
+
+  for (std::thread& caller : callers) caller.join();
+  int waited = 0;
+  int turned_away = 0;
+  for (const absl::Status& result : results) {
+    EXPECT_EQ(result.code(), absl::StatusCode::kUnavailable) << result;
+    if (absl::StrContains(result.message(), "DEADLINE_EXCEEDED")) ++waited;
+    if (absl::StrContains(result.message(), "8 calls are already waiting")) {
+      ++turned_away;
+    }
+  }
+  EXPECT_EQ(waited, 8);
+  EXPECT_EQ(turned_away, 4);
   ExpectNothingWritten(*stub);
 }
 
@@ -218,9 +279,11 @@ TEST_F(RegistryDownTest, RegistryRefusingOurTokenIsAnInternalError) {
   options.registry_token = "not-a-registry-token";
   auto host = env_.StartProjects(env_.dir().File("isolated.db"), options);
   auto stub = v1::ProjectsService::NewStub(host->NewChannel());
-  EXPECT_THAT(CallOn(*stub, &Stub::CreateProject, CreateRequest(kDangziling)),
-              StatusIs(absl::StatusCode::kInternal,
-                       "the village registry refused to look up village"));
+  // The cause (our token refused) is the operator's to fix: it goes to
+  // the server's log, and the client gets a request id to quote.
+  EXPECT_THAT(
+      CallOn(*stub, &Stub::CreateProject, CreateRequest(kDangziling)),
+      StatusIs(absl::StatusCode::kInternal, "internal error (request id "));
   ExpectNothingWritten(*stub);
 }
 

@@ -1,51 +1,23 @@
 #include "tests/registry/registry_test_env.h"
 
-#include <google/protobuf/util/json_util.h>
-
-#include <cstdlib>
-#include <fstream>
-
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
+#include "tests/testing/ndjson.h"
 #include "tests/testing/test_tokens.h"
 
 namespace fivestar::registry::testing {
 
 std::vector<v1::RegistryRecord> HuicheRecords() {
-  const std::string path =
-      absl::StrCat(FIVESTAR_SOURCE_DIR, "/data/huiche/registry.ndjson");
-  std::ifstream in(path);
-  if (!in) {
-    std::fprintf(stderr, "cannot read %s\n", path.c_str());
-    std::abort();
-  }
-  std::vector<v1::RegistryRecord> records;
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty()) continue;
-    v1::RegistryRecord record;
-    auto status = google::protobuf::util::JsonStringToMessage(line, &record);
-    if (!status.ok()) {
-      std::fprintf(stderr, "%s: bad line: %s\n", path.c_str(), line.c_str());
-      std::abort();
-    }
-    records.push_back(std::move(record));
-  }
-  return records;
+  return fivestar::testing::ReadNdjson<v1::RegistryRecord>(
+      fivestar::testing::SourcePath("data/huiche/registry.ndjson"));
 }
-
-namespace {}  // namespace
 
 RegistryTestEnv::RegistryTestEnv()
     : database_path_(dir_.File("registry.db")),
       clock_(absl::FromCivil(absl::CivilSecond(2022, 9, 30, 12, 0, 0),
                              absl::UTCTimeZone())) {
-  auto store = SqliteRegistryStore::Open(database_path_, &clock_);
-  if (!store.ok()) std::abort();
-  store_ = *std::move(store);
-  registry_ = std::make_unique<Registry>(store_.get());
-  authenticator_ =
-      std::make_unique<Authenticator>(fivestar::testing::TestTokenTable({
+  auto tokens =
+      std::make_shared<Authenticator>(fivestar::testing::TestTokenTable({
           {kAdminToken, "admin", "*", "province-admin"},
           {kHuicheAdminToken, "admin", "411323-huiche", "huiche-admin"},
           {kHuicheOperatorToken, "operator", "411323-huiche",
@@ -56,15 +28,12 @@ RegistryTestEnv::RegistryTestEnv()
           {kOtherTownshipOperatorToken, "operator", "411323-other",
            "other-operator"},
       }));
-  service_ = std::make_unique<RegistryServiceImpl>(registry_.get(),
-                                                   authenticator_.get());
-  server_ = std::make_unique<fivestar::testing::TestServer>(
-      std::vector<HostedService>{
-          {service_.get(), v1::RegistryService::service_full_name()}});
-  stub_ = v1::RegistryService::NewStub(server_->NewChannel());
+  host_ = std::make_unique<fivestar::testing::RegistryHost>(
+      database_path_, std::move(tokens), &clock_);
+  stub_ = v1::RegistryService::NewStub(host_->NewChannel());
 }
 
-RegistryTestEnv::~RegistryTestEnv() { server_->Shutdown(); }
+RegistryTestEnv::~RegistryTestEnv() { host_->Stop(); }
 
 absl::StatusOr<v1::ImportRegistryResponse> RegistryTestEnv::Import(
     const std::vector<v1::RegistryRecord>& records, const std::string& token,

@@ -1,7 +1,7 @@
-// A registry as production runs it, for tests: SQLite file in a temp dir,
-// the Registry logic, the gRPC service with authentication on, hosted by a
-// real in-process server, plus a client stub and tokens for a cast of
-// principals.
+// A registry as production runs it, for tests: started through its
+// composition root (tests/testing/service_hosts.h) on a SQLite file in a
+// temp dir with authentication on, plus a client stub, a fake clock and
+// tokens for a cast of principals.
 #ifndef FIVESTAR_TESTS_REGISTRY_REGISTRY_TEST_ENV_H_
 #define FIVESTAR_TESTS_REGISTRY_REGISTRY_TEST_ENV_H_
 
@@ -12,9 +12,7 @@
 #include "common/auth.h"
 #include "common/clock.h"
 #include "fivestar/registry/v1/registry.grpc.pb.h"
-#include "services/registry/registry.h"
-#include "services/registry/registry_service.h"
-#include "services/registry/sqlite_registry_store.h"
+#include "tests/testing/service_hosts.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/test_server.h"
 
@@ -40,6 +38,7 @@ class RegistryTestEnv {
   v1::RegistryService::Stub& stub() { return *stub_; }
   FakeClock& clock() { return clock_; }
   const std::string& database_path() const { return database_path_; }
+  fivestar::testing::RegistryHost& host() { return *host_; }
 
   // Imports `records` as the global admin; returns the final progress.
   absl::StatusOr<v1::ImportRegistryResponse> Import(
@@ -55,11 +54,7 @@ class RegistryTestEnv {
   fivestar::testing::TempDir dir_;
   std::string database_path_;
   FakeClock clock_;
-  std::unique_ptr<SqliteRegistryStore> store_;
-  std::unique_ptr<Registry> registry_;
-  std::unique_ptr<Authenticator> authenticator_;
-  std::unique_ptr<RegistryServiceImpl> service_;
-  std::unique_ptr<fivestar::testing::TestServer> server_;
+  std::unique_ptr<fivestar::testing::RegistryHost> host_;
   std::unique_ptr<v1::RegistryService::Stub> stub_;
 };
 

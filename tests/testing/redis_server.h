@@ -9,6 +9,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "tests/testing/ports.h"
 #include "tests/testing/temp_dir.h"
 
 namespace fivestar::testing {
@@ -31,9 +32,6 @@ class RedisServer {
   pid_t pid_ = -1;
   int port_ = 0;
 };
-
-// A TCP port on 127.0.0.1 that was free a moment ago.
-absl::StatusOr<int> PickFreePort();
 
 }  // namespace fivestar::testing
 

@@ -7,15 +7,19 @@
 
 namespace fivestar::testing {
 
-TestServer::TestServer(const std::vector<HostedService>& services,
-                       bool serve_metrics) {
+ServerConfig TestServerConfig(bool serve_metrics) {
   ServerConfig config;
   config.name = "test";
   config.listen_address = "127.0.0.1:0";
   if (serve_metrics) config.metrics_address = "127.0.0.1:0";
   config.shutdown_grace = absl::Seconds(2);
+  return config;
+}
+
+TestServer::TestServer(const std::vector<HostedService>& services,
+                       bool serve_metrics) {
   absl::StatusOr<std::unique_ptr<ServerHost>> host =
-      ServerHost::Start(config, services);
+      ServerHost::Start(TestServerConfig(serve_metrics), services);
   if (!host.ok()) {
     std::fprintf(stderr, "test server failed to start: %s\n",
                  host.status().ToString().c_str());

@@ -15,6 +15,10 @@
 
 namespace fivestar::testing {
 
+// How a test server listens: 127.0.0.1:0, metrics on a free port when
+// asked, a 2 s grace period, the production number of handler threads.
+ServerConfig TestServerConfig(bool serve_metrics = false);
+
 class TestServer {
  public:
   // Starts `services` on 127.0.0.1:0 and marks them serving. Aborts the

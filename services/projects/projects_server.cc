@@ -1,0 +1,87 @@
+#include "services/projects/projects_server.h"
+
+#include <spdlog/spdlog.h>
+
+#include "absl/strings/str_cat.h"
+#include "common/peer_client.h"
+#include "common/status.h"
+
+namespace fivestar::projects {
+
+absl::StatusOr<std::unique_ptr<ProjectsServer>> ProjectsServer::Start(
+    ProjectsServerOptions options) {
+  if (options.authenticator == nullptr) {
+    return absl::InvalidArgumentError("authenticator: required");
+  }
+  if (options.registry.deadline <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("registry_deadline: must be positive");
+  }
+  if (options.registry.cache_ttl < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "registry_cache_ttl: must not be negative");
+  }
+  if (options.max_import_records < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_import_records: must be at least 1, got ",
+                     options.max_import_records));
+  }
+  if (options.server.name.empty()) options.server.name = "projects";
+  std::unique_ptr<ProjectsServer> server(
+      new ProjectsServer(std::move(options)));
+  ProjectsServer& s = *server;
+  const ProjectsServerOptions& o = s.options_;
+
+  absl::StatusOr<std::unique_ptr<SqliteProjectsStore>> store =
+      SqliteProjectsStore::Open(o.database, o.clock);
+  if (!store.ok()) {
+    return absl::Status(
+        store.status().code(),
+        absl::StrCat("database ", o.database, ": ", store.status().message()));
+  }
+  s.store_ = *std::move(store);
+  s.catalogue_ = std::make_unique<IndicatorCatalogue>(s.store_.get());
+  ASSIGN_OR_RETURN(int seeded, s.catalogue_->SeedDefaults());
+  if (seeded > 0) spdlog::info("msg=catalogue_seeded indicators={}", seeded);
+
+  // One channel to the registry for the life of the process.
+  s.directory_ = std::make_unique<RegistryVillageDirectory>(
+      NewPeerChannel(o.registry_address), o.registry, o.clock);
+  s.jurisdiction_ = std::make_unique<Jurisdiction>(s.directory_.get());
+  s.tracker_ = std::make_unique<ProjectTracker>(
+      s.store_.get(), s.jurisdiction_.get(), o.clock, o.max_import_records);
+  s.ledger_ = std::make_unique<IndicatorLedger>(s.store_.get(),
+                                                s.jurisdiction_.get(), o.clock);
+  s.summaries_ = std::make_unique<ProgressSummaries>(
+      s.store_.get(), s.jurisdiction_.get(), o.clock);
+  ASSIGN_OR_RETURN(s.feed_,
+                   ChangeFeed::Create(s.store_.get(), s.jurisdiction_.get()));
+  s.executor_ = std::make_unique<Executor>(o.server.handler_threads,
+                                           absl::StrCat(o.server.name, "-rpc"));
+  s.service_ = std::make_unique<ProjectsServiceImpl>(
+      ProjectsLogic{s.tracker_.get(), s.catalogue_.get(), s.ledger_.get(),
+                    s.summaries_.get(), s.feed_.get()},
+      RpcRuntime{o.authenticator.get(), s.executor_.get()});
+  ASSIGN_OR_RETURN(
+      s.host_, ServerHost::Start(o.server,
+                                 {{s.service_.get(),
+                                   v1::ProjectsService::service_full_name()}}));
+  s.host_->SetServing(true);
+  spdlog::info("msg=serving database={} registry={}", o.database,
+               o.registry_address);
+  return server;
+}
+
+ProjectsServer::~ProjectsServer() { Stop(); }
+
+void ProjectsServer::Stop() {
+  if (host_ != nullptr) {
+    // Change-feed streams never end on their own: end them after the drain
+    // delay (load balancers have seen NOT_SERVING) and before the grace
+    // period, so the grace period is spent on calls that finish.
+    host_->Shutdown([this] { service_->Shutdown(); });
+  }
+  // Every call has ended; run what handlers still have queued.
+  executor_.reset();
+}
+
+}  // namespace fivestar::projects

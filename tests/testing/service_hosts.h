@@ -1,0 +1,70 @@
+// The services as production runs them, for tests: each started through its
+// composition root (RegistryServer::Start, ProjectsServer::Start) on
+// 127.0.0.1 port 0 with a real SQLite file, so a test exercises exactly
+// what main.cc wires. Every later test (scoring, cross-service) starts its
+// peers here.
+#ifndef FIVESTAR_TESTS_TESTING_SERVICE_HOSTS_H_
+#define FIVESTAR_TESTS_TESTING_SERVICE_HOSTS_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "common/auth.h"
+#include "common/clock.h"
+#include "common/server.h"
+#include "services/projects/projects_server.h"
+#include "services/registry/registry_server.h"
+
+namespace fivestar::testing {
+
+// The village registry, real, in-process.
+class RegistryHost {
+ public:
+  using Adjust = std::function<void(registry::RegistryServerOptions&)>;
+
+  // Starts a registry on `database`; `adjust`, when given, changes the
+  // options first. Aborts the test binary if it cannot start.
+  RegistryHost(const std::string& database,
+               std::shared_ptr<const Authenticator> tokens, const Clock* clock,
+               const Adjust& adjust = nullptr);
+
+  std::string address() const;
+  std::shared_ptr<grpc::Channel> NewChannel() const;
+  registry::RegistryServer& server() { return *server_; }
+  registry::Registry& registry() { return server_->registry(); }
+  // Drains and stops (calls then fail with UNAVAILABLE).
+  void Stop() { server_->Stop(); }
+
+ private:
+  std::unique_ptr<registry::RegistryServer> server_;
+};
+
+// Project tracking, real, in-process.
+class ProjectsHost {
+ public:
+  using Adjust = std::function<void(projects::ProjectsServerOptions&)>;
+
+  // Starts project tracking on `database`, calling the registry at
+  // `registry_address` with `registry_token`; `adjust`, when given, changes
+  // the options first. Aborts the test binary if it cannot start.
+  ProjectsHost(const std::string& database, const std::string& registry_address,
+               const std::string& registry_token,
+               std::shared_ptr<const Authenticator> tokens, const Clock* clock,
+               const Adjust& adjust = nullptr);
+
+  std::string address() const;
+  std::shared_ptr<grpc::Channel> NewChannel() const;
+  projects::ProjectsServer& server() { return *server_; }
+  // The production shutdown sequence: end change-feed streams, drain.
+  void Stop() { server_->Stop(); }
+
+ private:
+  std::unique_ptr<projects::ProjectsServer> server_;
+};
+
+}  // namespace fivestar::testing
+
+#endif  // FIVESTAR_TESTS_TESTING_SERVICE_HOSTS_H_
