@@ -13,6 +13,9 @@
 
 namespace fivestar::projects {
 
+// Computes summaries from rows read in bulk: the tasks, reporting weeks and
+// indicator values of all the villages concerned come from a few store
+// queries, whether it is one village or a region's total.
 class ProgressSummaries {
  public:
   // Every argument must outlive the summaries.
