@@ -25,6 +25,8 @@ constexpr int kDefaultWeeks = 12;
 constexpr int kMaxWeeks = 104;
 constexpr int kDefaultIndicatorMonths = 1;
 constexpr int kMaxIndicatorMonths = 120;
+constexpr int kDefaultVillagesPerPage = 100;
+constexpr int kMaxVillagesPerPage = 1000;
 
 // delivered / (total − cancelled); 1 when nothing is left to deliver.
 double Rate(int64_t delivered, int64_t total, int64_t cancelled) {
@@ -84,7 +86,7 @@ struct Window {
   int indicator_months = kDefaultIndicatorMonths;
 };
 
-// Checks the period, weeks and indicator months of a summary request.
+// Checks the fields shared by GetSummary and ListVillageSummaries.
 absl::StatusOr<Window> ParseWindow(const std::string& period, int weeks,
                                    int indicator_months, absl::Time now) {
   Window window;
@@ -247,6 +249,43 @@ absl::StatusOr<v1::Summary> SummarizeTogether(
   return summary;
 }
 
+// One summary per village of `villages` (in ascending order), each equal
+// to SummarizeTogether of that village alone, from rows read once for all.
+absl::StatusOr<std::vector<v1::Summary>> SummarizeEach(
+    ProjectsStore* store, const std::vector<std::string>& villages,
+    const Window& window) {
+  ASSIGN_OR_RETURN(SummaryRows rows, ReadRows(store, villages, window));
+  const absl::Span<const TaskSnapshot> tasks(rows.tasks);
+  const absl::Span<const IndicatorValue> values(rows.values);
+  std::vector<v1::Summary> summaries;
+  summaries.reserve(villages.size());
+  size_t task = 0;
+  size_t value = 0;
+  for (const std::string& village : villages) {
+    // Rows are ordered by village, as `villages` is: each village's rows
+    // start where the previous village's ended.
+    const size_t first_task = task;
+    while (task < tasks.size() && tasks[task].village_id == village) ++task;
+    const size_t first_value = value;
+    while (value < values.size() && values[value].village_id() == village) {
+      ++value;
+    }
+    auto weeks = rows.reporting_weeks.find(village);
+    v1::Summary& summary =
+        summaries.emplace_back(EmptySummary(window, /*villages=*/1));
+    summary.set_village_id(village);
+    AddFigures(tasks.subspan(first_task, task - first_task),
+               weeks == rows.reporting_weeks.end() ? 0 : weeks->second,
+               values.subspan(first_value, value - first_value), rows, window,
+               &summary);
+  }
+  if (task != tasks.size() || value != values.size()) {
+    return absl::InternalError(
+        "summary rows of a village outside the page, or out of order");
+  }
+  return summaries;
+}
+
 }  // namespace
 
 absl::StatusOr<v1::Summary> ProgressSummaries::GetSummary(
@@ -292,6 +331,53 @@ absl::StatusOr<v1::Summary> ProgressSummaries::GetSummary(
     summary.set_region_id(subject);
   }
   return summary;
+}
+
+absl::StatusOr<v1::ListVillageSummariesResponse>
+ProgressSummaries::ListVillageSummaries(
+    const Principal& principal,
+    const v1::ListVillageSummariesRequest& request) {
+  RETURN_IF_ERROR(AuthorizeRole(principal, Role::kViewer, "read summaries"));
+  // Field rules first, so that bad input fails without asking the registry.
+  RETURN_IF_ERROR(ValidateId("region_id", request.region_id()));
+  ASSIGN_OR_RETURN(int page_size, EffectivePageSize(request.page_size(),
+                                                    kDefaultVillagesPerPage,
+                                                    kMaxVillagesPerPage));
+  ASSIGN_OR_RETURN(Window window,
+                   ParseWindow(request.period(), request.weeks(),
+                               request.indicator_months(), clock_->Now()));
+  const std::string filters = absl::StrCat(
+      "village-summaries|", request.region_id(), "|", request.period(), "|",
+      request.weeks(), "|", request.indicator_months());
+  ASSIGN_OR_RETURN(std::string after,
+                   DecodePageToken(request.page_token(), filters));
+
+  RETURN_IF_ERROR(
+      jurisdiction_
+          ->AuthorizeRegion(principal, Role::kViewer, request.region_id(), "",
+                            absl::StrCat("read the village summaries of "
+                                         "region ",
+                                         request.region_id()))
+          .status());
+  ASSIGN_OR_RETURN(
+      std::vector<std::string> villages,
+      jurisdiction_->directory()->VillagesUnder(request.region_id()));
+  // The page: the villages after the last one of the previous page (which
+  // may have left the registry since), in id order.
+  auto first = std::upper_bound(villages.begin(), villages.end(), after);
+  const size_t count = std::min(static_cast<size_t>(page_size),
+                                static_cast<size_t>(villages.end() - first));
+  std::vector<std::string> page(first, first + count);
+  const bool more = first + count != villages.end();
+
+  ASSIGN_OR_RETURN(std::vector<v1::Summary> summaries,
+                   SummarizeEach(store_, page, window));
+  v1::ListVillageSummariesResponse response;
+  for (v1::Summary& summary : summaries) {
+    *response.add_summaries() = std::move(summary);
+  }
+  if (more) response.set_next_page_token(EncodePageToken(filters, page.back()));
+  return response;
 }
 
 }  // namespace fivestar::projects
