@@ -141,6 +141,9 @@ fivestar list-regions --ancestor="$TOWNSHIP" --kind=district |
     fivestar project-summary --period="$PERIOD" --brief "$district"
   done
 
+step "fivestar village-summaries --period=$PERIOD $TOWNSHIP-west"
+fivestar village-summaries --period="$PERIOD" "$TOWNSHIP-west"
+
 step "the five named projects of 垱子岭 ($DANGZILING)"
 fivestar list-projects --village="$DANGZILING" |
   grep -E '灌河东一期|八迭河|老君店'

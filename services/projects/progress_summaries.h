@@ -13,6 +13,10 @@
 
 namespace fivestar::projects {
 
+// Computes summaries from rows read in bulk: the tasks, reporting weeks and
+// indicator values of all the villages concerned come from a few store
+// queries, whether it is one village, a region's total, or a page of
+// per-village summaries.
 class ProgressSummaries {
  public:
   // Every argument must outlive the summaries.
@@ -24,6 +28,14 @@ class ProgressSummaries {
   // month), as the Summary message defines them.
   absl::StatusOr<v1::Summary> GetSummary(const Principal& principal,
                                          const v1::GetSummaryRequest& request);
+
+  // One summary per village below `request.region_id`, a page of villages
+  // at a time in village-id order; each summary is exactly the one
+  // GetSummary returns for that village with the same period, weeks and
+  // indicator months.
+  absl::StatusOr<v1::ListVillageSummariesResponse> ListVillageSummaries(
+      const Principal& principal,
+      const v1::ListVillageSummariesRequest& request);
 
  private:
   ProjectsStore* store_;

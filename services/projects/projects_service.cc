@@ -307,6 +307,17 @@ grpc::ServerUnaryReactor* ProjectsServiceImpl::GetSummary(
   });
 }
 
+grpc::ServerUnaryReactor* ProjectsServiceImpl::ListVillageSummaries(
+    grpc::CallbackServerContext* context,
+    const v1::ListVillageSummariesRequest* request,
+    v1::ListVillageSummariesResponse* response) {
+  return RunUnary(context, *authenticator_, [&](const Principal& principal) {
+    ASSIGN_OR_RETURN(
+        *response, logic_.summaries->ListVillageSummaries(principal, *request));
+    return absl::OkStatus();
+  });
+}
+
 grpc::ServerWriteReactor<v1::Change>* ProjectsServiceImpl::WatchChanges(
     grpc::CallbackServerContext* context,
     const v1::WatchChangesRequest* request) {

@@ -110,6 +110,10 @@ class ProjectsServiceImpl final : public ProjectsServiceBase {
   grpc::ServerUnaryReactor* GetSummary(grpc::CallbackServerContext* context,
                                        const v1::GetSummaryRequest* request,
                                        v1::Summary* response) override;
+  grpc::ServerUnaryReactor* ListVillageSummaries(
+      grpc::CallbackServerContext* context,
+      const v1::ListVillageSummariesRequest* request,
+      v1::ListVillageSummariesResponse* response) override;
   grpc::ServerWriteReactor<v1::Change>* WatchChanges(
       grpc::CallbackServerContext* context,
       const v1::WatchChangesRequest* request) override;

@@ -80,11 +80,14 @@ struct AppendedReport {
   Project project;
 };
 
-// Which indicator values to list: of `village_ids` (any when nullopt), of
-// `indicator_key` (any when empty), with periods in [start_period,
-// end_period] (open ends when empty), after (`after_village_id`,
-// `after_key`, `after_period`), ordered by village, key, period, at most
-// `limit` (no limit when negative).
+// Which indicator values to list: of `village_ids` (any when nullopt; in
+// ascending order, as VillageDirectory gives them), of `indicator_key` (any
+// when empty), with periods in [start_period, end_period] (open ends when
+// empty), after (`after_village_id`, `after_key`, `after_period`), ordered
+// by village, key, period, at most `limit` (no limit when negative). A
+// store's work grows with the rows and villages it passes over from the
+// cursor on, never with what lies before the cursor, so a late page costs
+// no more than an early one.
 struct IndicatorValueQuery {
   std::optional<std::vector<std::string>> village_ids;
   std::string indicator_key;

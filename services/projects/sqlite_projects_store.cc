@@ -2,8 +2,14 @@
 
 #include <google/protobuf/util/time_util.h>
 
+#include <algorithm>
+#include <cstddef>
+#include <string>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/types/span.h"
 #include "common/sqlite_resource.h"
 #include "common/status.h"
 
@@ -124,9 +130,13 @@ absl::StatusOr<IndicatorValue> ReadValue(const SqliteStatement& stmt) {
   return value;
 }
 
+// Villages named in one statement's json_each() list when a query walks a
+// long list of villages (ListIndicatorValues) chunk by chunk.
+constexpr size_t kVillagesPerStatement = 500;
+
 // A JSON array of strings, for "IN (SELECT value FROM json_each(?))": one
 // bound parameter however many ids a region holds.
-std::string JsonArray(const std::vector<std::string>& values) {
+std::string JsonArray(absl::Span<const std::string> values) {
   std::string out = "[";
   for (size_t i = 0; i < values.size(); ++i) {
     if (i > 0) out += ',';
@@ -784,8 +794,45 @@ SqliteProjectsStore::FindValueRequest(const std::string& request_id) {
 absl::StatusOr<std::vector<IndicatorValue>>
 SqliteProjectsStore::ListIndicatorValues(const IndicatorValueQuery& query) {
   absl::MutexLock lock(&mu_);
+  std::vector<IndicatorValue> out;
+  if (!query.village_ids.has_value()) {
+    // The primary key's order is the listing order: one range scan from
+    // the cursor.
+    RETURN_IF_ERROR(SelectValuesLocked(query, nullptr, query.limit, &out));
+    return out;
+  }
+  // Only the villages from the cursor on, a bounded chunk per statement.
+  // Given every village of a county, SQLite would otherwise seek (and
+  // reject the rows of) every village before the cursor on every page,
+  // and parse the whole list each time: paging would be quadratic.
+  const std::vector<std::string>& ids = *query.village_ids;
+  if (!std::is_sorted(ids.begin(), ids.end())) {
+    return absl::InternalError(
+        "IndicatorValueQuery.village_ids must be in ascending order");
+  }
+  size_t next =
+      std::lower_bound(ids.begin(), ids.end(), query.after_village_id) -
+      ids.begin();
+  while (next < ids.size()) {
+    int limit = query.limit;
+    if (limit >= 0) {
+      limit -= static_cast<int>(out.size());
+      if (limit <= 0) break;
+    }
+    const size_t count = std::min(kVillagesPerStatement, ids.size() - next);
+    const std::string chunk =
+        JsonArray(absl::MakeConstSpan(ids).subspan(next, count));
+    RETURN_IF_ERROR(SelectValuesLocked(query, &chunk, limit, &out));
+    next += count;
+  }
+  return out;
+}
+
+absl::Status SqliteProjectsStore::SelectValuesLocked(
+    const IndicatorValueQuery& query, const std::string* village_json,
+    int limit, std::vector<IndicatorValue>* out) {
   const std::string villages =
-      query.village_ids.has_value()
+      village_json != nullptr
           ? "village_id IN (SELECT value FROM json_each(?1)) AND "
           : "";
   ASSIGN_OR_RETURN(
@@ -796,23 +843,21 @@ SqliteProjectsStore::ListIndicatorValues(const IndicatorValueQuery& query) {
           "AND (?4 = '' OR period <= ?4) "
           "AND (village_id, indicator_key, period) > (?5, ?6, ?7) "
           "ORDER BY village_id, indicator_key, period LIMIT ?8")));
-  stmt.Bind(1, query.village_ids.has_value() ? JsonArray(*query.village_ids)
-                                             : std::string("[]"))
+  stmt.Bind(1, village_json != nullptr ? *village_json : std::string("[]"))
       .Bind(2, query.indicator_key)
       .Bind(3, query.start_period)
       .Bind(4, query.end_period)
       .Bind(5, query.after_village_id)
       .Bind(6, query.after_key)
       .Bind(7, query.after_period)
-      .Bind(8, query.limit);
-  std::vector<IndicatorValue> out;
+      .Bind(8, limit);
   while (true) {
     ASSIGN_OR_RETURN(bool row, stmt.Step());
     if (!row) break;
     ASSIGN_OR_RETURN(IndicatorValue value, ReadValue(stmt));
-    out.push_back(std::move(value));
+    out->push_back(std::move(value));
   }
-  return out;
+  return absl::OkStatus();
 }
 
 // --- Summaries ---------------------------------------------------------------

@@ -141,6 +141,13 @@ class SqliteProjectsStore final : public ProjectsStore {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<uint64_t> NewestSequenceLocked()
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Appends to `out` the values `query` selects (its cursor and filters),
+  // of the villages in the JSON array `village_json` (of every village
+  // when null), at most `limit` (all when negative).
+  absl::Status SelectValuesLocked(const IndicatorValueQuery& query,
+                                  const std::string* village_json, int limit,
+                                  std::vector<IndicatorValue>* out)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   absl::Mutex mu_;
   std::unique_ptr<SqliteDatabase> db_ ABSL_GUARDED_BY(mu_);

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs scripts/demo.sh (the README's main job) against freshly built
 # binaries and checks what it must show: the idempotent registry import, the
-# township's 193 tasks / 145 delivered / 75.1 %, the district lines, the
-# five named projects, and both servers stopping cleanly.
+# township's 193 tasks / 145 delivered / 75.1 %, the district and village
+# lines, the five named projects, and both servers stopping cleanly.
 # Usage: demo_check.sh <build dir>
 set -euo pipefail
 BUILD_DIR="$(cd "$1" && pwd)"
@@ -32,6 +32,7 @@ expect 1 "targets (定星): four-star target: 3, three-star: 7, two-star: 9, non
 expect 1 "projects: created 193, updated 0, unchanged 0; reports: created 315"
 expect 1 "193 total, 145 delivered: 75.1 % complete"
 expect 1 "411323-huiche-west       2022-09    30 tasks    25 delivered   83.3 %"
+expect 1 "411323-huiche-west-01    2022-09    10 tasks     9 delivered   90.0 %  reporting 100.0 %"
 expect 1 "780 / 780 m"
 expect 1 "0 / 4000 m"
 expect 4 "DELIVERED             "

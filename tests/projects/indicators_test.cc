@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "tests/projects/projects_test_env.h"
 #include "tests/testing/status_matchers.h"
 
@@ -418,6 +419,73 @@ TEST_F(IndicatorsTest, ListFiltersAndPages) {
   EXPECT_THAT(env_.Call(&Stub::ListIndicatorValues, request, kAdminToken),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        "end_period: must not be before start_period"));
+}
+
+TEST_F(IndicatorsTest, ListPagesThroughARegionAndAWindowOfMonths) {
+  // Four Huiche villages and one elsewhere, two indicators, June to
+  // September; a value encodes its village, indicator and month.
+  const std::vector<std::string> villages = {
+      kMaohe, kDangziling, kDougou, "411323-huiche-west-03", kOtherVillage};
+  std::vector<v1::IndicatorValue> values;
+  for (size_t v = 0; v < villages.size(); ++v) {
+    for (int k = 0; k < 2; ++k) {
+      for (int month = 6; month <= 9; ++month) {
+        values.push_back(Value(villages[v], k == 0 ? "grids" : "petitions",
+                               absl::StrCat("2022-0", month),
+                               static_cast<double>(v * 100 + k * 10 + month)));
+      }
+    }
+  }
+  ASSERT_OK(Set(values));
+
+  v1::ListIndicatorValuesRequest request;
+  request.set_ancestor_region_id(kHuiche);
+  request.set_start_period("2022-07");
+  request.set_end_period("2022-08");
+  request.set_page_size(3);
+  std::vector<std::string> listed;
+  std::vector<int> page_sizes;
+  for (int page = 0; page < 20; ++page) {
+    ASSERT_OK_AND_ASSIGN(
+        v1::ListIndicatorValuesResponse response,
+        env_.Call(&Stub::ListIndicatorValues, request, kHuicheViewerToken));
+    page_sizes.push_back(response.values_size());
+    for (const v1::IndicatorValue& value : response.values()) {
+      listed.push_back(absl::StrCat(value.village_id(), " ",
+                                    value.indicator_key(), " ", value.period(),
+                                    " ", value.value()));
+    }
+    if (response.next_page_token().empty()) break;
+    request.set_page_token(response.next_page_token());
+  }
+  // Village order: north-01 (v = 0), then west-01..03 (v = 1..3).
+  std::vector<std::string> expected;
+  for (size_t v = 0; v < 4; ++v) {
+    for (int k = 0; k < 2; ++k) {
+      for (int month = 7; month <= 8; ++month) {
+        expected.push_back(
+            absl::StrCat(villages[v], " ", k == 0 ? "grids" : "petitions",
+                         " 2022-0", month, " ", v * 100 + k * 10 + month));
+      }
+    }
+  }
+  EXPECT_EQ(listed, expected);
+  EXPECT_EQ(page_sizes, (std::vector<int>{3, 3, 3, 3, 3, 1}));
+
+  // A district viewer lists its district, not the township above it.
+  request.clear_page_token();
+  EXPECT_THAT(env_.Call(&Stub::ListIndicatorValues, request, kWestViewerToken),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       "west-viewer may not list indicator values: outside its "
+                       "scope"));
+  request.set_ancestor_region_id(kWest);
+  request.set_page_size(5);
+  std::vector<v1::IndicatorValue> west = ListAll(request, kWestViewerToken);
+  ASSERT_EQ(west.size(), 12u);
+  EXPECT_EQ(west.front().village_id(), kDangziling);
+  EXPECT_EQ(west.front().value(), 107);
+  EXPECT_EQ(west.back().village_id(), "411323-huiche-west-03");
+  EXPECT_EQ(west.back().value(), 318);
 }
 
 }  // namespace

@@ -1,13 +1,18 @@
 // SqliteProjectsStore on its own: the change feed is written with each
 // change and only then (failed and dry-run writes leave no sequence behind),
 // the commit observer hears of commits only, and data and feed identity
-// survive reopening the file.
+// survive reopening the file; indicator values of a long list of villages
+// page correctly across the statements they are read in.
 #include "services/projects/sqlite_projects_store.h"
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
@@ -161,6 +166,79 @@ TEST_F(SqliteProjectsStoreTest, ReopeningKeepsDataAndFeedIdentity) {
       auto other, SqliteProjectsStore::Open(dir_.File("other.db"), &clock_));
   ASSERT_OK_AND_ASSIGN(std::string other_id, other->FeedId());
   EXPECT_NE(other_id, feed_id);
+}
+
+TEST_F(SqliteProjectsStoreTest, ValuesOfManyVillagesPageAcrossStatements) {
+  IndicatorDefinition grids;
+  grids.set_key("grids");
+  grids.set_name_zh("网格数");
+  grids.set_unit("grids");
+  grids.set_kind(v1::STOCK);
+  grids.set_max_value(10'000);
+  ASSERT_OK(store_->CreateIndicatorDefinition(grids));
+  // 1,200 villages (more than two statements' worth); every third one has
+  // values for three months.
+  std::vector<std::string> villages;
+  std::vector<IndicatorWrite> writes;
+  std::vector<std::string> expected;  // "village/period" in listing order.
+  for (int i = 0; i < 1200; ++i) {
+    villages.push_back(absl::StrFormat("v%04d", i));
+    if (i % 3 != 0) continue;
+    for (const char* period : {"2022-07", "2022-08", "2022-09"}) {
+      IndicatorWrite& write = writes.emplace_back();
+      write.value.set_village_id(villages.back());
+      write.value.set_indicator_key("grids");
+      write.value.set_period(period);
+      write.value.set_value(i);
+      write.village_path = absl::StrCat("/root/", villages.back(), "/");
+      if (std::string(period) != "2022-07") {
+        expected.push_back(absl::StrCat(villages.back(), "/", period));
+      }
+    }
+  }
+  // A value of a village outside the list never shows.
+  IndicatorWrite& outside = writes.emplace_back();
+  outside.value.set_village_id("v0001x");
+  outside.value.set_indicator_key("grids");
+  outside.value.set_period("2022-08");
+  outside.village_path = "/root/v0001x/";
+  ASSERT_OK(store_->SetIndicatorValues(writes, {}, /*dry_run=*/false));
+
+  IndicatorValueQuery query;
+  query.village_ids = villages;
+  query.start_period = "2022-08";
+  for (int limit : {7, 334, 1000}) {
+    SCOPED_TRACE(absl::StrCat("limit ", limit));
+    query.after_village_id.clear();
+    query.after_key.clear();
+    query.after_period.clear();
+    query.limit = limit;
+    std::vector<std::string> listed;
+    for (int page = 0; page < 200; ++page) {
+      ASSERT_OK_AND_ASSIGN(std::vector<IndicatorValue> values,
+                           store_->ListIndicatorValues(query));
+      ASSERT_LE(static_cast<int>(values.size()), limit);
+      for (const IndicatorValue& value : values) {
+        listed.push_back(absl::StrCat(value.village_id(), "/", value.period()));
+      }
+      if (static_cast<int>(values.size()) < limit) break;
+      query.after_village_id = values.back().village_id();
+      query.after_key = values.back().indicator_key();
+      query.after_period = values.back().period();
+    }
+    EXPECT_EQ(listed, expected);
+  }
+  query.after_village_id.clear();
+  query.after_key.clear();
+  query.after_period.clear();
+  query.limit = -1;
+  ASSERT_OK_AND_ASSIGN(std::vector<IndicatorValue> all,
+                       store_->ListIndicatorValues(query));
+  EXPECT_EQ(all.size(), expected.size());
+
+  std::swap(query.village_ids->front(), query.village_ids->back());
+  EXPECT_THAT(store_->ListIndicatorValues(query),
+              StatusIs(absl::StatusCode::kInternal, "ascending order"));
 }
 
 }  // namespace

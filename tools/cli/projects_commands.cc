@@ -50,8 +50,8 @@ ABSL_FLAG(std::string, request_id, "",
 ABSL_FLAG(std::string, reason, "",
           "cancel-project: why the task is dropped (required).");
 ABSL_FLAG(std::string, period, "",
-          "project-summary: the month the summary ends with, YYYY-MM; "
-          "default: the current month (China time).");
+          "project-summary, village-summaries: the month the summaries end "
+          "with, YYYY-MM; default: the current month (China time).");
 ABSL_FLAG(bool, brief, false,
           "project-summary: one line (tasks, delivered, completion, "
           "reporting).");
@@ -496,26 +496,38 @@ void PrintSummaryText(const Summary& summary,
   }
 }
 
-}  // namespace
-
-absl::Status ProjectSummary(const Invocation& invocation) {
+// --period, or the current month in China.
+std::string PeriodFlag() {
   std::string period = absl::GetFlag(FLAGS_period);
   if (period.empty()) {
     period = absl::FormatTime("%Y-%m", absl::Now(), ChinaTime());
   }
+  return period;
+}
+
+// One line of a summary of `subject`: tasks, delivered, completion and
+// weekly reporting.
+void PrintSummaryLine(const std::string& subject, const Summary& summary) {
+  std::printf("%-24s %s  %4lld tasks  %4lld delivered  %7s  reporting %7s\n",
+              subject.c_str(), summary.period().c_str(),
+              static_cast<long long>(summary.tasks_total()),
+              static_cast<long long>(summary.tasks_delivered()),
+              Percent(summary.completion_rate()).c_str(),
+              Percent(summary.weekly_reporting_compliance()).c_str());
+}
+
+}  // namespace
+
+absl::Status ProjectSummary(const Invocation& invocation) {
   std::unique_ptr<Stub> stub = NewStub(invocation);
-  ASSIGN_OR_RETURN(Summary summary, FetchSummary(invocation, *stub,
-                                                 invocation.args()[0], period));
+  ASSIGN_OR_RETURN(
+      Summary summary,
+      FetchSummary(invocation, *stub, invocation.args()[0], PeriodFlag()));
   if (invocation.output() == OutputFormat::kJson) {
     return PrintJsonLine(summary);
   }
   if (absl::GetFlag(FLAGS_brief)) {
-    std::printf("%-24s %s  %4lld tasks  %4lld delivered  %7s  reporting %7s\n",
-                invocation.args()[0].c_str(), summary.period().c_str(),
-                static_cast<long long>(summary.tasks_total()),
-                static_cast<long long>(summary.tasks_delivered()),
-                Percent(summary.completion_rate()).c_str(),
-                Percent(summary.weekly_reporting_compliance()).c_str());
+    PrintSummaryLine(invocation.args()[0], summary);
     return absl::OkStatus();
   }
   std::vector<IndicatorDefinition> catalogue;
@@ -524,6 +536,25 @@ absl::Status ProjectSummary(const Invocation& invocation) {
   }
   PrintSummaryText(summary, catalogue);
   return absl::OkStatus();
+}
+
+absl::Status VillageSummaries(const Invocation& invocation) {
+  projects::v1::ListVillageSummariesRequest request;
+  request.set_region_id(invocation.args()[0]);
+  request.set_period(PeriodFlag());
+  return ForEachPage(invocation, *NewStub(invocation), request,
+                     &Stub::ListVillageSummaries,
+                     [&](const projects::v1::ListVillageSummariesResponse& page)
+                         -> absl::Status {
+                       for (const Summary& summary : page.summaries()) {
+                         if (invocation.output() == OutputFormat::kJson) {
+                           RETURN_IF_ERROR(PrintJsonLine(summary));
+                         } else {
+                           PrintSummaryLine(summary.village_id(), summary);
+                         }
+                       }
+                       return absl::OkStatus();
+                     });
 }
 
 absl::Status ListIndicators(const Invocation& invocation) {

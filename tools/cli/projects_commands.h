@@ -44,6 +44,11 @@ absl::Status CancelProject(const Invocation& invocation);
 // totals. With --brief, one line.
 absl::Status ProjectSummary(const Invocation& invocation);
 
+// village-summaries <region-id>: prints one line per village below the
+// region (every page of ListVillageSummaries) for the month of --period:
+// tasks, delivered, completion and weekly reporting compliance.
+absl::Status VillageSummaries(const Invocation& invocation);
+
 // list-indicators: prints the indicator catalogue.
 absl::Status ListIndicators(const Invocation& invocation);
 
