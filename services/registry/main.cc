@@ -8,6 +8,7 @@
 #include "common/flags.h"
 #include "common/logging.h"
 #include "common/server.h"
+#include "services/registry/change_feed.h"
 #include "services/registry/registry.h"
 #include "services/registry/registry_service.h"
 #include "services/registry/sqlite_registry_store.h"
@@ -39,7 +40,13 @@ int Run() {
     return 1;
   }
   registry::Registry logic(store->get());
-  registry::RegistryServiceImpl service(&logic, &*authenticator);
+  auto feed = registry::ChangeFeed::Create(store->get());
+  if (!feed.ok()) {
+    spdlog::critical("msg=database_unavailable path={} error=\"{}\"", database,
+                     feed.status().message());
+    return 1;
+  }
+  registry::RegistryServiceImpl service(&logic, feed->get(), &*authenticator);
   auto host = ServerHost::Start(
       *config,
       {{&service, registry::v1::RegistryService::service_full_name()}});
@@ -47,11 +54,15 @@ int Run() {
     spdlog::critical("msg=cannot_start error=\"{}\"", host.status().message());
     return 1;
   }
+  (*host)->metrics().Expose((*feed)->metrics());
   (*host)->SetServing(true);
   spdlog::info("msg=serving database={}", database);
   const int signal_number = WaitForTerminationSignal();
   spdlog::info("msg=signal_received signal={}", signal_number);
-  (*host)->Shutdown();
+  // Change-feed streams never end on their own: end them after the drain
+  // delay (load balancers have seen NOT_SERVING) and before the grace
+  // period, so the grace period is spent on calls that finish.
+  (*host)->Shutdown([&service] { service.Shutdown(); });
   return 0;
 }
 

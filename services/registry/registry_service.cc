@@ -5,6 +5,7 @@
 #include "common/import_reactor.h"
 #include "common/rpc.h"
 #include "common/status.h"
+#include "common/watch_reactor.h"
 
 namespace fivestar::registry {
 namespace {
@@ -201,6 +202,16 @@ RegistryServiceImpl::ExportRegistry(grpc::CallbackServerContext* context,
   absl::StatusOr<Principal> principal = authenticator_->Authenticate(*context);
   if (!principal.ok()) return new ExportReactor(principal.status());
   return new ExportReactor(registry_->StartExport(*principal, *request));
+}
+
+grpc::ServerWriteReactor<v1::Change>* RegistryServiceImpl::WatchChanges(
+    grpc::CallbackServerContext* context,
+    const v1::WatchChangesRequest* request) {
+  absl::StatusOr<Principal> principal = authenticator_->Authenticate(*context);
+  if (!principal.ok()) {
+    return WatchReactor<v1::Change>::Start(principal.status());
+  }
+  return WatchReactor<v1::Change>::Start(feed_->Open(*principal, *request));
 }
 
 }  // namespace fivestar::registry

@@ -1,19 +1,27 @@
 // The gRPC face of the registry: authenticates each call, hands it to the
-// Registry logic and maps the result onto the wire.
+// Registry logic (or the ChangeFeed) and maps the result onto the wire.
 #ifndef FIVESTAR_SERVICES_REGISTRY_REGISTRY_SERVICE_H_
 #define FIVESTAR_SERVICES_REGISTRY_REGISTRY_SERVICE_H_
 
 #include "common/auth.h"
 #include "fivestar/registry/v1/registry.grpc.pb.h"
+#include "services/registry/change_feed.h"
 #include "services/registry/registry.h"
 
 namespace fivestar::registry {
 
 class RegistryServiceImpl final : public v1::RegistryService::CallbackService {
  public:
-  // `registry` and `authenticator` must outlive the service.
-  RegistryServiceImpl(Registry* registry, const Authenticator* authenticator)
-      : registry_(registry), authenticator_(authenticator) {}
+  // `registry`, `feed` and `authenticator` must outlive the service.
+  RegistryServiceImpl(Registry* registry, ChangeFeed* feed,
+                      const Authenticator* authenticator)
+      : registry_(registry), feed_(feed), authenticator_(authenticator) {}
+
+  // Ends every open WatchChanges stream with UNAVAILABLE (clients reconnect
+  // from their last sequence) and refuses new ones. Call before
+  // ServerHost::Shutdown(), whose grace period would otherwise wait for
+  // streams that never end on their own.
+  void Shutdown() { feed_->Close(); }
 
   grpc::ServerUnaryReactor* CreateRegion(grpc::CallbackServerContext* context,
                                          const v1::CreateRegionRequest* request,
@@ -63,9 +71,13 @@ class RegistryServiceImpl final : public v1::RegistryService::CallbackService {
   grpc::ServerWriteReactor<v1::ExportRegistryResponse>* ExportRegistry(
       grpc::CallbackServerContext* context,
       const v1::ExportRegistryRequest* request) override;
+  grpc::ServerWriteReactor<v1::Change>* WatchChanges(
+      grpc::CallbackServerContext* context,
+      const v1::WatchChangesRequest* request) override;
 
  private:
   Registry* registry_;
+  ChangeFeed* feed_;
   const Authenticator* authenticator_;
 };
 

@@ -98,8 +98,10 @@ RegistryHost::RegistryHost(const std::string& database,
   village->set_kind(registry::v1::VILLAGE);
   OrDie(import->Add(chunk), "add registry records");
   OrDie(import->Finish().status(), "import registry records");
-  service_ =
-      std::make_unique<registry::RegistryServiceImpl>(registry_.get(), tokens);
+  feed_ = OrDie(registry::ChangeFeed::Create(store_.get()),
+                "open the registry's change feed");
+  service_ = std::make_unique<registry::RegistryServiceImpl>(
+      registry_.get(), feed_.get(), tokens);
   server_ = std::make_unique<fivestar::testing::TestServer>(
       std::vector<HostedService>{
           {service_.get(),

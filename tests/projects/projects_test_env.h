@@ -89,6 +89,7 @@ class RegistryHost {
  private:
   std::unique_ptr<registry::SqliteRegistryStore> store_;
   std::unique_ptr<registry::Registry> registry_;
+  std::unique_ptr<registry::ChangeFeed> feed_;
   std::unique_ptr<registry::RegistryServiceImpl> service_;
   std::unique_ptr<fivestar::testing::TestServer> server_;
 };

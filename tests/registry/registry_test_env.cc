@@ -44,6 +44,9 @@ RegistryTestEnv::RegistryTestEnv()
   if (!store.ok()) std::abort();
   store_ = *std::move(store);
   registry_ = std::make_unique<Registry>(store_.get());
+  auto feed = ChangeFeed::Create(store_.get());
+  if (!feed.ok()) std::abort();
+  feed_ = *std::move(feed);
   authenticator_ =
       std::make_unique<Authenticator>(fivestar::testing::TestTokenTable({
           {kAdminToken, "admin", "*", "province-admin"},
@@ -56,7 +59,7 @@ RegistryTestEnv::RegistryTestEnv()
           {kOtherTownshipOperatorToken, "operator", "411323-other",
            "other-operator"},
       }));
-  service_ = std::make_unique<RegistryServiceImpl>(registry_.get(),
+  service_ = std::make_unique<RegistryServiceImpl>(registry_.get(), feed_.get(),
                                                    authenticator_.get());
   server_ = std::make_unique<fivestar::testing::TestServer>(
       std::vector<HostedService>{
@@ -64,7 +67,11 @@ RegistryTestEnv::RegistryTestEnv()
   stub_ = v1::RegistryService::NewStub(server_->NewChannel());
 }
 
-RegistryTestEnv::~RegistryTestEnv() { server_->Shutdown(); }
+RegistryTestEnv::~RegistryTestEnv() {
+  // As main.cc: end the change-feed streams, then drain.
+  service_->Shutdown();
+  server_->Shutdown();
+}
 
 absl::StatusOr<v1::ImportRegistryResponse> RegistryTestEnv::Import(
     const std::vector<v1::RegistryRecord>& records, const std::string& token,

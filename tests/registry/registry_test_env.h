@@ -12,6 +12,7 @@
 #include "common/auth.h"
 #include "common/clock.h"
 #include "fivestar/registry/v1/registry.grpc.pb.h"
+#include "services/registry/change_feed.h"
 #include "services/registry/registry.h"
 #include "services/registry/registry_service.h"
 #include "services/registry/sqlite_registry_store.h"
@@ -57,6 +58,7 @@ class RegistryTestEnv {
   FakeClock clock_;
   std::unique_ptr<SqliteRegistryStore> store_;
   std::unique_ptr<Registry> registry_;
+  std::unique_ptr<ChangeFeed> feed_;
   std::unique_ptr<Authenticator> authenticator_;
   std::unique_ptr<RegistryServiceImpl> service_;
   std::unique_ptr<fivestar::testing::TestServer> server_;
