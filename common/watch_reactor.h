@@ -91,7 +91,9 @@ class NotifiedFeedSource : public FeedSource<Message> {
 //
 // All state is guarded by mu_, and every gRPC call (StartWrite, Finish,
 // Alarm::Set) is made under it, which gRPC allows: none of them runs a
-// reaction or an alarm callback inline.
+// reaction inline, and an alarm's callback runs on gRPC's executor
+// threads, never inside Set. The pending alarm is cancelled (destroyed)
+// in OnDone, outside mu_.
 //
 // gRPC owns the reactor until OnDone(); the feed and the alarm hold weak
 // references, so the object lives on (as a shared_ptr kept in self_) until
