@@ -123,7 +123,15 @@ absl::Status ServerMetrics::Serve(const std::string& address) {
         absl::StrCat("metrics endpoint ", address, ": ", e.what()));
   }
   exposer_->RegisterCollectable(registry_);
+  for (const auto& collectable : exposed_) {
+    exposer_->RegisterCollectable(collectable);
+  }
   return absl::OkStatus();
+}
+
+void ServerMetrics::Expose(std::weak_ptr<prometheus::Collectable> collectable) {
+  if (exposer_ != nullptr) exposer_->RegisterCollectable(collectable);
+  exposed_.push_back(std::move(collectable));
 }
 
 int ServerMetrics::port() const {

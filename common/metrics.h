@@ -5,6 +5,7 @@
 #define FIVESTAR_COMMON_METRICS_H_
 
 #include <grpcpp/support/server_interceptor.h>
+#include <prometheus/collectable.h>
 #include <prometheus/counter.h>
 #include <prometheus/exposer.h>
 #include <prometheus/family.h>
@@ -13,6 +14,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 
@@ -39,10 +41,17 @@ class ServerMetrics {
 
   prometheus::Registry& registry() { return *registry_; }
 
+  // Also serves `collectable` (metrics a component keeps itself, such as a
+  // change feed's; see FeedNotifier::metrics) on /metrics, for as long as
+  // it lives: an expired one is skipped. Whether called before or after
+  // Serve(); not thread-safe against it.
+  void Expose(std::weak_ptr<prometheus::Collectable> collectable);
+
  private:
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Counter>& handled_;
   prometheus::Family<prometheus::Histogram>& latency_;
+  std::vector<std::weak_ptr<prometheus::Collectable>> exposed_;
   std::unique_ptr<prometheus::Exposer> exposer_;
 };
 

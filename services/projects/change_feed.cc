@@ -1,12 +1,47 @@
 #include "services/projects/change_feed.h"
 
-#include <algorithm>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
 #include "common/validation.h"
 
 namespace fivestar::projects {
+namespace {
+
+// One follower's view: the changes whose lineage path holds every one of
+// `path_components` (the principal's scope, the requested region).
+class ProjectsFeedSource final : public NotifiedFeedSource<v1::Change> {
+ public:
+  ProjectsFeedSource(ProjectsStore* store, FeedNotifier* notifier,
+                     std::string feed_id,
+                     std::vector<std::string> path_components)
+      : NotifiedFeedSource(notifier),
+        store_(store),
+        feed_id_(std::move(feed_id)),
+        path_components_(std::move(path_components)) {}
+
+  absl::StatusOr<FeedBatch<v1::Change>> ReadAfter(uint64_t scanned_through,
+                                                  int limit) override {
+    return store_->ReadChanges(scanned_through, path_components_, limit);
+  }
+
+  v1::Change Heartbeat(uint64_t position) override {
+    v1::Change heartbeat;
+    heartbeat.set_sequence(position);
+    heartbeat.set_feed_id(feed_id_);
+    heartbeat.set_kind(v1::HEARTBEAT);
+    return heartbeat;
+  }
+
+ private:
+  ProjectsStore* const store_;
+  const std::string feed_id_;
+  const std::vector<std::string> path_components_;
+};
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<ChangeFeed>> ChangeFeed::Create(
     ProjectsStore* store, const Jurisdiction* jurisdiction) {
@@ -14,34 +49,29 @@ absl::StatusOr<std::unique_ptr<ChangeFeed>> ChangeFeed::Create(
   ASSIGN_OR_RETURN(uint64_t newest, store->NewestSequence());
   std::unique_ptr<ChangeFeed> feed(
       new ChangeFeed(store, jurisdiction, std::move(feed_id), newest));
-  ChangeFeed* raw = feed.get();
+  FeedNotifier* notifier = &feed->notifier_;
   store->SetCommitObserver(
-      [raw](uint64_t sequence) { raw->Published(sequence); });
+      [notifier](uint64_t sequence) { notifier->Published(sequence); });
   return feed;
 }
 
-absl::StatusOr<FeedCursor> ChangeFeed::Open(
+ChangeFeed::~ChangeFeed() { store_->SetCommitObserver(nullptr); }
+
+absl::StatusOr<FeedSubscription<v1::Change>> ChangeFeed::Open(
     const Principal& principal, const v1::WatchChangesRequest& request) {
   RETURN_IF_ERROR(
       AuthorizeRole(principal, Role::kViewer, "watch the change feed"));
-  if (!request.feed_id().empty() && request.feed_id() != feed_id_) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "feed_id ", request.feed_id(), " is not this server's feed (", feed_id_,
-        "): the database was recreated; resynchronise from 0"));
-  }
-  FeedCursor cursor;
-  cursor.scanned_through = request.after_sequence();
-  // The store, not newest_: a client may have read an entry whose commit
-  // has not reached Published() yet.
+  FeedSubscription<v1::Change> subscription;
+  ASSIGN_OR_RETURN(subscription.heartbeat_interval,
+                   ParseHeartbeatInterval(request.heartbeat_interval(),
+                                          "heartbeat_interval"));
   ASSIGN_OR_RETURN(uint64_t newest, store_->NewestSequence());
-  if (request.after_sequence() > newest) {
-    return absl::OutOfRangeError(absl::StrCat(
-        "after_sequence ", request.after_sequence(),
-        " is beyond the newest sequence ", newest,
-        "; the cursor belongs to another database: resynchronise from 0"));
-  }
+  RETURN_IF_ERROR(CheckFeedCursor(feed_id_, request.feed_id(),
+                                  request.after_sequence(), newest));
+  subscription.after_sequence = request.after_sequence();
+  std::vector<std::string> path_components;
   if (!principal.is_global()) {
-    cursor.path_components.push_back(PathComponent(principal.scope));
+    path_components.push_back(PathComponent(principal.scope));
   }
   if (!request.ancestor_region_id().empty()) {
     RETURN_IF_ERROR(
@@ -53,74 +83,11 @@ absl::StatusOr<FeedCursor> ChangeFeed::Open(
                             absl::StrCat("watch the changes below ",
                                          request.ancestor_region_id()))
                         .status());
-    cursor.path_components.push_back(
-        PathComponent(request.ancestor_region_id()));
+    path_components.push_back(PathComponent(request.ancestor_region_id()));
   }
-  return cursor;
-}
-
-absl::StatusOr<ChangeBatch> ChangeFeed::Read(const FeedCursor& cursor,
-                                             int limit) {
-  return store_->ReadChanges(cursor.scanned_through, cursor.path_components,
-                             limit);
-}
-
-ChangeFeed::~ChangeFeed() { store_->SetCommitObserver(nullptr); }
-
-bool ChangeFeed::WaitBeyond(uint64_t scanned_through,
-                            const std::shared_ptr<ChangeWatcher>& watcher) {
-  absl::MutexLock lock(&mu_);
-  if (closed_ || newest_ > scanned_through) return false;
-  waiting_.push_back(watcher);
-  return true;
-}
-
-bool ChangeFeed::Track(const std::shared_ptr<ChangeWatcher>& watcher) {
-  absl::MutexLock lock(&mu_);
-  if (closed_) return false;
-  tracked_.erase(std::remove_if(tracked_.begin(), tracked_.end(),
-                                [](const std::weak_ptr<ChangeWatcher>& w) {
-                                  return w.expired();
-                                }),
-                 tracked_.end());
-  tracked_.push_back(watcher);
-  return true;
-}
-
-void ChangeFeed::Published(uint64_t newest) {
-  std::vector<std::weak_ptr<ChangeWatcher>> wake;
-  {
-    absl::MutexLock lock(&mu_);
-    newest_ = std::max(newest_, newest);
-    wake.swap(waiting_);
-  }
-  // Outside the lock: a woken watcher reads the store and may wait again.
-  for (const std::weak_ptr<ChangeWatcher>& weak : wake) {
-    if (std::shared_ptr<ChangeWatcher> watcher = weak.lock()) {
-      watcher->OnNewChanges();
-    }
-  }
-}
-
-void ChangeFeed::Close() {
-  std::vector<std::weak_ptr<ChangeWatcher>> everyone;
-  {
-    absl::MutexLock lock(&mu_);
-    if (closed_) return;
-    closed_ = true;
-    everyone.swap(tracked_);
-    waiting_.clear();
-  }
-  for (const std::weak_ptr<ChangeWatcher>& weak : everyone) {
-    if (std::shared_ptr<ChangeWatcher> watcher = weak.lock()) {
-      watcher->OnFeedClosed();
-    }
-  }
-}
-
-bool ChangeFeed::closed() const {
-  absl::MutexLock lock(&mu_);
-  return closed_;
+  subscription.source = std::make_unique<ProjectsFeedSource>(
+      store_, &notifier_, feed_id_, std::move(path_components));
+  return subscription;
 }
 
 }  // namespace fivestar::projects

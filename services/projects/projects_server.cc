@@ -65,6 +65,7 @@ absl::StatusOr<std::unique_ptr<ProjectsServer>> ProjectsServer::Start(
       s.host_, ServerHost::Start(o.server,
                                  {{s.service_.get(),
                                    v1::ProjectsService::service_full_name()}}));
+  s.host_->metrics().Expose(s.feed_->metrics());
   s.host_->SetServing(true);
   spdlog::info("msg=serving database={} registry={}", o.database,
                o.registry_address);

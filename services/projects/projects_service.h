@@ -25,23 +25,28 @@ struct ProjectsLogic {
 
 // Every RPC with the callback API; ImportProjects reads raw bytes, so that a
 // chunk that does not parse fails the import (see common/import_reactor.h).
-using ProjectsServiceBase = v1::ProjectsService::WithCallbackMethod_CreateProject<
-    v1::ProjectsService::WithCallbackMethod_GetProject<v1::ProjectsService::WithCallbackMethod_UpdateProject<
-        v1::ProjectsService::WithCallbackMethod_DeleteProject<v1::ProjectsService::WithCallbackMethod_CancelProject<
-            v1::ProjectsService::WithCallbackMethod_ListProjects<v1::ProjectsService::WithCallbackMethod_CreateProgressReport<
-                v1::ProjectsService::WithCallbackMethod_ListProgressReports<
-                    v1::ProjectsService::WithCallbackMethod_CreateIndicatorDefinition<
-                        v1::ProjectsService::WithCallbackMethod_GetIndicatorDefinition<
-                            v1::ProjectsService::WithCallbackMethod_UpdateIndicatorDefinition<
-                                v1::ProjectsService::WithCallbackMethod_ListIndicatorDefinitions<
-                                    v1::ProjectsService::WithCallbackMethod_SetIndicatorValues<
-                                        v1::ProjectsService::WithCallbackMethod_ListIndicatorValues<
-                                            v1::ProjectsService::WithCallbackMethod_GetSummary<
-                                                v1::ProjectsService::WithCallbackMethod_WatchChanges<
-                                                    v1::ProjectsService::
-                                                        WithRawCallbackMethod_ImportProjects<
-                                                            v1::ProjectsService::
-                                                                Service>>>>>>>>>>>>>>>>>;
+// clang-format off
+using ProjectsServiceBase =
+    v1::ProjectsService::WithCallbackMethod_CreateProject<
+    v1::ProjectsService::WithCallbackMethod_GetProject<
+    v1::ProjectsService::WithCallbackMethod_UpdateProject<
+    v1::ProjectsService::WithCallbackMethod_DeleteProject<
+    v1::ProjectsService::WithCallbackMethod_CancelProject<
+    v1::ProjectsService::WithCallbackMethod_ListProjects<
+    v1::ProjectsService::WithCallbackMethod_CreateProgressReport<
+    v1::ProjectsService::WithCallbackMethod_ListProgressReports<
+    v1::ProjectsService::WithCallbackMethod_CreateIndicatorDefinition<
+    v1::ProjectsService::WithCallbackMethod_GetIndicatorDefinition<
+    v1::ProjectsService::WithCallbackMethod_UpdateIndicatorDefinition<
+    v1::ProjectsService::WithCallbackMethod_ListIndicatorDefinitions<
+    v1::ProjectsService::WithCallbackMethod_SetIndicatorValues<
+    v1::ProjectsService::WithCallbackMethod_ListIndicatorValues<
+    v1::ProjectsService::WithCallbackMethod_GetSummary<
+    v1::ProjectsService::WithCallbackMethod_WatchChanges<
+    v1::ProjectsService::WithRawCallbackMethod_ImportProjects<
+    v1::ProjectsService::WithCallbackMethod_ListVillageSummaries<
+    v1::ProjectsService::Service>>>>>>>>>>>>>>>>>>;
+// clang-format on
 
 class ProjectsServiceImpl final : public ProjectsServiceBase {
  public:

@@ -22,7 +22,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "absl/types/span.h"
+#include "common/change_feed.h"
 #include "fivestar/projects/v1/projects.pb.h"
 
 namespace fivestar::projects {
@@ -36,15 +36,11 @@ using ::fivestar::projects::v1::Project;
 using ::fivestar::projects::v1::ProjectStatus;
 
 // Where a village sat in the registry when it changed, as a path from the
-// root: "/410000/411300/411323/411323-huiche/411323-huiche-west/<village>/".
-// Stored with each change so that the feed can be filtered by region without
-// asking the registry, and so that a filtered feed is the same sequence every
-// time it is replayed.
-std::string LineagePath(absl::Span<const std::string> lineage);
-
-// The part of a lineage path that marks `id` as an ancestor (or the village
-// itself): "/<id>/".
-std::string PathComponent(const std::string& id);
+// root: "/410000/411300/411323/411323-huiche/411323-huiche-west/<village>/"
+// (see common/change_feed.h). Stored with each change so that the feed can
+// be filtered by region without asking the registry.
+using ::fivestar::LineagePath;
+using ::fivestar::PathComponent;
 
 // An idempotency key and the fingerprint of the request it was first used
 // with; an empty `request_id` means none.
@@ -138,13 +134,7 @@ struct ImportedProject {
 };
 
 // A page of the change feed read for one follower.
-struct ChangeBatch {
-  // Matching changes in sequence order.
-  std::vector<Change> changes;
-  // Every sequence up to this one has been examined (matching or not): the
-  // follower's next read starts after it.
-  uint64_t scanned_through = 0;
-};
+using ChangeBatch = FeedBatch<Change>;
 
 class ProjectsStore {
  public:

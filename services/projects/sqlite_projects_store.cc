@@ -157,18 +157,6 @@ int64_t Micros(const google::protobuf::Timestamp& timestamp) {
 
 }  // namespace
 
-std::string LineagePath(absl::Span<const std::string> lineage) {
-  std::string path = "/";
-  for (auto it = lineage.rbegin(); it != lineage.rend(); ++it) {
-    absl::StrAppend(&path, *it, "/");
-  }
-  return path;
-}
-
-std::string PathComponent(const std::string& id) {
-  return absl::StrCat("/", id, "/");
-}
-
 SqliteProjectsStore::CommitSignal::~CommitSignal() {
   if (newest_ > 0 && store_->observer_) store_->observer_(newest_);
 }

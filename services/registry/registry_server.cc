@@ -31,15 +31,17 @@ absl::StatusOr<std::unique_ptr<RegistryServer>> RegistryServer::Start(
   server->store_ = *std::move(store);
   server->registry_ =
       std::make_unique<Registry>(server->store_.get(), o.max_import_records);
+  ASSIGN_OR_RETURN(server->feed_, ChangeFeed::Create(server->store_.get()));
   server->executor_ = std::make_unique<Executor>(
       o.server.handler_threads, absl::StrCat(o.server.name, "-rpc"));
   server->service_ = std::make_unique<RegistryServiceImpl>(
-      server->registry_.get(),
+      server->registry_.get(), server->feed_.get(),
       RpcRuntime{o.authenticator.get(), server->executor_.get()});
   ASSIGN_OR_RETURN(server->host_,
                    ServerHost::Start(
                        o.server, {{server->service_.get(),
                                    v1::RegistryService::service_full_name()}}));
+  server->host_->metrics().Expose(server->feed_->metrics());
   server->host_->SetServing(true);
   spdlog::info("msg=serving database={}", o.database);
   return server;
@@ -48,7 +50,12 @@ absl::StatusOr<std::unique_ptr<RegistryServer>> RegistryServer::Start(
 RegistryServer::~RegistryServer() { Stop(); }
 
 void RegistryServer::Stop() {
-  if (host_ != nullptr) host_->Shutdown();
+  if (host_ != nullptr) {
+    // Change-feed streams never end on their own: end them after the drain
+    // delay (load balancers have seen NOT_SERVING) and before the grace
+    // period, so the grace period is spent on calls that finish.
+    host_->Shutdown([this] { service_->Shutdown(); });
+  }
   // Every call has ended; run what handlers still have queued.
   executor_.reset();
 }

@@ -1,8 +1,8 @@
-// The registry's composition root: builds the store, the logic, the gRPC
-// service and the server from one options struct, and stops them in the
-// right order. main.cc turns flags into options and runs it; tests start
-// the registry through the same factory, so everything wired here is
-// tested.
+// The registry's composition root: builds the store, the logic, the change
+// feed, the gRPC service and the server from one options struct, and stops
+// them in the right order (change feed streams ended before the drain). main.cc
+// turns flags into options and runs it; tests start the registry through the
+// same factory, so everything wired here is tested.
 #ifndef FIVESTAR_SERVICES_REGISTRY_REGISTRY_SERVER_H_
 #define FIVESTAR_SERVICES_REGISTRY_REGISTRY_SERVER_H_
 
@@ -15,6 +15,7 @@
 #include "common/clock.h"
 #include "common/executor.h"
 #include "common/server.h"
+#include "services/registry/change_feed.h"
 #include "services/registry/registry.h"
 #include "services/registry/registry_service.h"
 #include "services/registry/sqlite_registry_store.h"
@@ -49,10 +50,12 @@ class RegistryServer {
   int port() const { return host_->port(); }
   ServerHost& host() { return *host_; }
   Registry& registry() { return *registry_; }
+  ChangeFeed& feed() { return *feed_; }
 
-  // Drains and stops: NOT_SERVING, the drain delay, then no new calls and
-  // the grace period for calls in flight, then the handler threads finish
-  // their queue. Idempotent; blocks until done.
+  // Drains and stops: NOT_SERVING and the drain delay; then the change
+  // feed's streams end with UNAVAILABLE (they never end on their own); then
+  // no new calls and the grace period for calls in flight; then the handler
+  // threads finish their queue. Idempotent; blocks until done.
   void Stop();
 
  private:
@@ -63,6 +66,7 @@ class RegistryServer {
   RegistryServerOptions options_;
   std::unique_ptr<SqliteRegistryStore> store_;
   std::unique_ptr<Registry> registry_;
+  std::unique_ptr<ChangeFeed> feed_;
   std::unique_ptr<Executor> executor_;
   std::unique_ptr<RegistryServiceImpl> service_;
   std::unique_ptr<ServerHost> host_;

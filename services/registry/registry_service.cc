@@ -5,6 +5,7 @@
 #include "common/import_reactor.h"
 #include "common/rpc.h"
 #include "common/status.h"
+#include "common/watch_reactor.h"
 
 namespace fivestar::registry {
 namespace {
@@ -214,6 +215,17 @@ RegistryServiceImpl::ExportRegistry(grpc::CallbackServerContext* context,
   }
   return new ExportReactor(runtime_.executor,
                            registry_->StartExport(*principal, *request));
+}
+
+grpc::ServerWriteReactor<v1::Change>* RegistryServiceImpl::WatchChanges(
+    grpc::CallbackServerContext* context,
+    const v1::WatchChangesRequest* request) {
+  absl::StatusOr<Principal> principal =
+      runtime_.authenticator->Authenticate(*context);
+  if (!principal.ok()) {
+    return WatchReactor<v1::Change>::Start(principal.status());
+  }
+  return WatchReactor<v1::Change>::Start(feed_->Open(*principal, *request));
 }
 
 }  // namespace fivestar::registry

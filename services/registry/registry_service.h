@@ -1,39 +1,49 @@
 // The gRPC face of the registry: authenticates each call, hands it to the
-// Registry logic and maps the result onto the wire.
+// Registry logic (or the ChangeFeed) and maps the result onto the wire.
 #ifndef FIVESTAR_SERVICES_REGISTRY_REGISTRY_SERVICE_H_
 #define FIVESTAR_SERVICES_REGISTRY_REGISTRY_SERVICE_H_
 
 #include "common/rpc.h"
 #include "fivestar/registry/v1/registry.grpc.pb.h"
+#include "services/registry/change_feed.h"
 #include "services/registry/registry.h"
 
 namespace fivestar::registry {
 
 // Every RPC with the callback API; ImportRegistry reads raw bytes, so that a
 // chunk that does not parse fails the import (see common/import_reactor.h).
-using RegistryServiceBase = v1::RegistryService::WithCallbackMethod_CreateRegion<
-    v1::RegistryService::WithCallbackMethod_GetRegion<v1::RegistryService::WithCallbackMethod_UpdateRegion<
-        v1::RegistryService::WithCallbackMethod_DeleteRegion<
-            v1::RegistryService::WithCallbackMethod_ListRegions<
-                v1::RegistryService::WithCallbackMethod_CreateVillage<
-                    v1::RegistryService::WithCallbackMethod_GetVillage<
-                        v1::RegistryService::WithCallbackMethod_UpdateVillage<
-                            v1::RegistryService::WithCallbackMethod_DeleteVillage<
-                                v1::RegistryService::WithCallbackMethod_ListVillages<
-                                    v1::RegistryService::WithCallbackMethod_BatchGetVillages<
-                                        v1::RegistryService::WithCallbackMethod_GetAncestors<
-                                            v1::RegistryService::
-                                                WithRawCallbackMethod_ImportRegistry<
-                                                    v1::RegistryService::
-                                                        WithCallbackMethod_ExportRegistry<
-                                                            v1::RegistryService::
-                                                                Service>>>>>>>>>>>>>>;
+// clang-format off
+using RegistryServiceBase =
+    v1::RegistryService::WithCallbackMethod_CreateRegion<
+    v1::RegistryService::WithCallbackMethod_GetRegion<
+    v1::RegistryService::WithCallbackMethod_UpdateRegion<
+    v1::RegistryService::WithCallbackMethod_DeleteRegion<
+    v1::RegistryService::WithCallbackMethod_ListRegions<
+    v1::RegistryService::WithCallbackMethod_CreateVillage<
+    v1::RegistryService::WithCallbackMethod_GetVillage<
+    v1::RegistryService::WithCallbackMethod_UpdateVillage<
+    v1::RegistryService::WithCallbackMethod_DeleteVillage<
+    v1::RegistryService::WithCallbackMethod_ListVillages<
+    v1::RegistryService::WithCallbackMethod_BatchGetVillages<
+    v1::RegistryService::WithCallbackMethod_GetAncestors<
+    v1::RegistryService::WithRawCallbackMethod_ImportRegistry<
+    v1::RegistryService::WithCallbackMethod_ExportRegistry<
+    v1::RegistryService::WithCallbackMethod_WatchChanges<
+    v1::RegistryService::Service>>>>>>>>>>>>>>>;
+// clang-format on
 
 class RegistryServiceImpl final : public RegistryServiceBase {
  public:
-  // `registry` and what `runtime` points to must outlive the service.
-  RegistryServiceImpl(Registry* registry, RpcRuntime runtime)
-      : registry_(registry), runtime_(runtime) {}
+  // `registry`, `feed` and what `runtime` points to must outlive the
+  // service.
+  RegistryServiceImpl(Registry* registry, ChangeFeed* feed, RpcRuntime runtime)
+      : registry_(registry), feed_(feed), runtime_(runtime) {}
+
+  // Ends every open WatchChanges stream with UNAVAILABLE (clients reconnect
+  // from their last sequence) and refuses new ones. Call before
+  // ServerHost::Shutdown(), whose grace period would otherwise wait for
+  // streams that never end on their own.
+  void Shutdown() { feed_->Close(); }
 
   grpc::ServerUnaryReactor* CreateRegion(grpc::CallbackServerContext* context,
                                          const v1::CreateRegionRequest* request,
@@ -82,9 +92,13 @@ class RegistryServiceImpl final : public RegistryServiceBase {
   grpc::ServerWriteReactor<v1::ExportRegistryResponse>* ExportRegistry(
       grpc::CallbackServerContext* context,
       const v1::ExportRegistryRequest* request) override;
+  grpc::ServerWriteReactor<v1::Change>* WatchChanges(
+      grpc::CallbackServerContext* context,
+      const v1::WatchChangesRequest* request) override;
 
  private:
   Registry* registry_;
+  ChangeFeed* feed_;
   RpcRuntime runtime_;
 };
 

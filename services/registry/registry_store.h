@@ -1,18 +1,23 @@
-// Storage of regions and villages, behind an interface so that the embedded
-// SQLite store and a future PostgreSQL store are interchangeable. A store
-// keeps its data consistent on its own (every method is atomic; parents and
-// regions referenced by villages must exist; etags are compared inside the
-// write) but knows nothing of field rules or permissions: those belong to
-// the Registry logic above it.
+// Storage of regions and villages and of their change feed, behind an
+// interface so that the embedded SQLite store and a future PostgreSQL store
+// are interchangeable. A store keeps its data consistent on its own (every
+// method is atomic; parents and regions referenced by villages must exist;
+// etags are compared inside the write; every write that creates, changes,
+// moves or deletes a region or village appends its change-feed entry in the
+// same transaction, so the feed's sequence is gapless and never runs ahead
+// of or behind the data) but knows nothing of field rules or permissions:
+// those belong to the Registry logic above it.
 #ifndef FIVESTAR_SERVICES_REGISTRY_REGISTRY_STORE_H_
 #define FIVESTAR_SERVICES_REGISTRY_REGISTRY_STORE_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/change_feed.h"
 #include "fivestar/registry/v1/registry.pb.h"
 
 namespace fivestar::registry {
@@ -40,6 +45,9 @@ struct VillageQuery {
   std::string after_id;
   int limit = 100;
 };
+
+// A page of the change feed read for one follower.
+using ChangeBatch = FeedBatch<v1::Change>;
 
 // What an import did (or, dry, would do).
 struct ImportCounts {
@@ -87,11 +95,30 @@ class RegistryStore {
                                      const std::string& expected_etag) = 0;
 
   // Creates or replaces all `regions` (ordered parents first) and then all
-  // `villages` in one transaction. Records equal to the stored ones (output
-  // fields aside) are left untouched. With `dry_run`, counts and rolls back.
+  // `villages` in one transaction, with one change-feed entry per record
+  // created or replaced. Records equal to the stored ones (output fields
+  // aside) are left untouched and get no entry. With `dry_run`, counts and
+  // rolls back (no entries either).
   virtual absl::StatusOr<ImportCounts> Import(
       const std::vector<Region>& regions, const std::vector<Village>& villages,
       bool dry_run) = 0;
+
+  // --- Change feed ---------------------------------------------------------
+
+  // Called with the newest sequence after every committed write that
+  // appended entries, outside the store's lock. Set once, before serving
+  // (nullptr to stop).
+  virtual void SetCommitObserver(std::function<void(uint64_t)> observer) = 0;
+  // The identity of this database's feed.
+  virtual absl::StatusOr<std::string> FeedId() = 0;
+  // The newest sequence, 0 when the feed is empty.
+  virtual absl::StatusOr<uint64_t> NewestSequence() = 0;
+  // Changes after `after_sequence` whose lineage path after the change, or
+  // before it (moves), holds every one of `path_components` ("/<id>/"), at
+  // most `limit`.
+  virtual absl::StatusOr<ChangeBatch> ReadChanges(
+      uint64_t after_sequence, const std::vector<std::string>& path_components,
+      int limit) = 0;
 };
 
 }  // namespace fivestar::registry

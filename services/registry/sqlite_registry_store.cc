@@ -1,5 +1,7 @@
 #include "services/registry/sqlite_registry_store.h"
 
+#include <google/protobuf/util/time_util.h>
+
 #include <algorithm>
 
 #include "absl/strings/match.h"
@@ -35,6 +37,38 @@ CREATE TABLE villages (
 );
 CREATE INDEX villages_by_region ON villages(region_id, id);
 )sql"},
+    // The change feed. Kinds are fivestar.registry.v1.ChangeKind values;
+    // paths are lineage paths ("/root/.../entity/"), old_path and
+    // old_parent_id only for moves. A database that predates the feed
+    // enters it with one *_CREATED entry per stored record (regions parents
+    // first, then villages), so a follower starting from 0 sees everything.
+    {2, "change feed", R"sql(
+CREATE TABLE feed_meta (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+INSERT INTO feed_meta(key, value) VALUES ('feed_id', lower(hex(randomblob(16))));
+CREATE TABLE changes (
+  sequence INTEGER PRIMARY KEY,
+  kind INTEGER NOT NULL,
+  entity_id TEXT NOT NULL,
+  path TEXT NOT NULL,
+  old_path TEXT NOT NULL,
+  old_parent_id TEXT NOT NULL,
+  change_time_us INTEGER NOT NULL
+);
+-- 5 = REGION_CREATED
+INSERT INTO changes(kind, entity_id, path, old_path, old_parent_id,
+                    change_time_us)
+  SELECT 5, id, path, '', '', update_time_us FROM regions
+  ORDER BY length(path), id;
+-- 1 = VILLAGE_CREATED
+INSERT INTO changes(kind, entity_id, path, old_path, old_parent_id,
+                    change_time_us)
+  SELECT 1, v.id, r.path || v.id || '/', '', '', v.update_time_us
+  FROM villages v JOIN regions r ON r.id = v.region_id
+  ORDER BY v.id;
+)sql"},
 };
 
 // The stored body of a resource: everything but its output-only fields,
@@ -56,15 +90,71 @@ std::string PathEnd(const std::string& path) {
   return end;
 }
 
+// The lineage path of a village in the region at `region_path`.
+std::string VillagePath(const std::string& region_path,
+                        const std::string& village_id) {
+  return absl::StrCat(region_path, village_id, "/");
+}
+
 }  // namespace
+
+SqliteRegistryStore::CommitSignal::~CommitSignal() {
+  if (newest_ > 0 && store_->observer_) store_->observer_(newest_);
+}
 
 absl::StatusOr<std::unique_ptr<SqliteRegistryStore>> SqliteRegistryStore::Open(
     const std::string& path, const Clock* clock) {
   ASSIGN_OR_RETURN(std::unique_ptr<SqliteDatabase> db,
                    SqliteDatabase::Open(path));
   RETURN_IF_ERROR(db->Migrate(kMigrations));
-  return std::unique_ptr<SqliteRegistryStore>(
+  std::unique_ptr<SqliteRegistryStore> store(
       new SqliteRegistryStore(std::move(db), clock));
+  absl::MutexLock lock(&store->mu_);
+  ASSIGN_OR_RETURN(
+      SqliteStatement stmt,
+      store->db_->Prepare("SELECT value FROM feed_meta WHERE key = 'feed_id'"));
+  ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row) return absl::DataLossError("database has no feed_id");
+  store->feed_id_ = stmt.ColumnText(0);
+  return store;
+}
+
+void SqliteRegistryStore::SetCommitObserver(
+    std::function<void(uint64_t)> observer) {
+  observer_ = std::move(observer);
+}
+
+absl::Status SqliteRegistryStore::AppendChangeLocked(
+    v1::ChangeKind kind, const std::string& entity_id, const std::string& path,
+    const std::string& old_path, const std::string& old_parent_id,
+    int64_t now_us) {
+  // The next sequence is one past the newest; writes are serialized by mu_
+  // and this row commits or rolls back with the change it records, so the
+  // feed has no gaps.
+  ASSIGN_OR_RETURN(
+      SqliteStatement stmt,
+      db_->Prepare("INSERT INTO changes(sequence, kind, entity_id, path, "
+                   "old_path, old_parent_id, change_time_us) "
+                   "VALUES((SELECT COALESCE(MAX(sequence), 0) + 1 FROM "
+                   "changes), ?, ?, ?, ?, ?, ?) RETURNING sequence"));
+  stmt.Bind(1, static_cast<int>(kind))
+      .Bind(2, entity_id)
+      .Bind(3, path)
+      .Bind(4, old_path)
+      .Bind(5, old_parent_id)
+      .Bind(6, now_us);
+  ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row) return absl::InternalError("change insert returned no sequence");
+  appended_ = static_cast<uint64_t>(stmt.ColumnInt64(0));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> SqliteRegistryStore::NewestSequenceLocked() {
+  ASSIGN_OR_RETURN(SqliteStatement stmt,
+                   db_->Prepare("SELECT COALESCE(MAX(sequence), 0) FROM "
+                                "changes"));
+  RETURN_IF_ERROR(stmt.Step().status());
+  return static_cast<uint64_t>(stmt.ColumnInt64(0));
 }
 
 absl::StatusOr<std::string> SqliteRegistryStore::PathOf(const std::string& id) {
@@ -160,21 +250,30 @@ absl::StatusOr<Region> SqliteRegistryStore::InsertRegionLocked(
         absl::StrCat("region ", region.id(), " already exists"));
   }
   RETURN_IF_ERROR(status);
+  RETURN_IF_ERROR(
+      AppendChangeLocked(v1::REGION_CREATED, region.id(), path, "", "", now));
   Region stored = region;
   SetVersionFields(&stored, 1, now, now);
   return stored;
 }
 
 absl::StatusOr<Region> SqliteRegistryStore::CreateRegion(const Region& region) {
+  CommitSignal signal(this);
   absl::MutexLock lock(&mu_);
-  return InsertRegionLocked(region);
+  appended_ = 0;
+  ASSIGN_OR_RETURN(auto txn, SqliteTransaction::Begin(db_.get()));
+  ASSIGN_OR_RETURN(Region stored, InsertRegionLocked(region));
+  RETURN_IF_ERROR(txn->Commit());
+  signal.Committed(appended_);
+  return stored;
 }
 
 absl::StatusOr<Region> SqliteRegistryStore::ReplaceRegionLocked(
     const Region& current, const Region& region) {
   const int64_t now = absl::ToUnixMicros(clock_->Now());
+  ASSIGN_OR_RETURN(const std::string old_path, PathOf(region.id()));
+  std::string entry_path = old_path;
   if (region.parent_id() != current.parent_id()) {
-    ASSIGN_OR_RETURN(std::string old_path, PathOf(region.id()));
     std::string new_path = "/";
     if (!region.parent_id().empty()) {
       absl::StatusOr<std::string> parent_path = PathOf(region.parent_id());
@@ -203,6 +302,7 @@ absl::StatusOr<Region> SqliteRegistryStore::ReplaceRegionLocked(
         .Bind(3, old_path)
         .Bind(4, PathEnd(old_path));
     RETURN_IF_ERROR(move.Run());
+    entry_path = new_path;
   }
   ASSIGN_OR_RETURN(
       SqliteStatement stmt,
@@ -220,12 +320,24 @@ absl::StatusOr<Region> SqliteRegistryStore::ReplaceRegionLocked(
   }
   Region stored = region;
   SetVersionFields(&stored, stmt.ColumnInt64(0), stmt.ColumnInt64(1), now);
+  RETURN_IF_ERROR(stmt.Step().status());  // Finishes the statement.
+  if (entry_path != old_path) {
+    // One entry for the whole subtree: see REGION_MOVED.
+    RETURN_IF_ERROR(AppendChangeLocked(v1::REGION_MOVED, region.id(),
+                                       entry_path, old_path,
+                                       current.parent_id(), now));
+  } else {
+    RETURN_IF_ERROR(AppendChangeLocked(v1::REGION_CHANGED, region.id(),
+                                       entry_path, "", "", now));
+  }
   return stored;
 }
 
 absl::StatusOr<Region> SqliteRegistryStore::UpdateRegion(
     const Region& region, const std::string& expected_etag) {
+  CommitSignal signal(this);
   absl::MutexLock lock(&mu_);
+  appended_ = 0;
   ASSIGN_OR_RETURN(auto txn, SqliteTransaction::Begin(db_.get()));
   ASSIGN_OR_RETURN(Region current, GetRegionLocked(region.id()));
   if (current.etag() != expected_etag) {
@@ -233,12 +345,15 @@ absl::StatusOr<Region> SqliteRegistryStore::UpdateRegion(
   }
   ASSIGN_OR_RETURN(Region stored, ReplaceRegionLocked(current, region));
   RETURN_IF_ERROR(txn->Commit());
+  signal.Committed(appended_);
   return stored;
 }
 
 absl::Status SqliteRegistryStore::DeleteRegion(
     const std::string& id, const std::string& expected_etag) {
+  CommitSignal signal(this);
   absl::MutexLock lock(&mu_);
+  appended_ = 0;
   ASSIGN_OR_RETURN(auto txn, SqliteTransaction::Begin(db_.get()));
   ASSIGN_OR_RETURN(Region current, GetRegionLocked(id));
   if (!expected_etag.empty() && current.etag() != expected_etag) {
@@ -257,10 +372,15 @@ absl::Status SqliteRegistryStore::DeleteRegion(
         "region ", id, " still has ", regions, " child regions and ", villages,
         " villages; delete or move them first"));
   }
+  ASSIGN_OR_RETURN(std::string path, PathOf(id));
   ASSIGN_OR_RETURN(SqliteStatement del,
                    db_->Prepare("DELETE FROM regions WHERE id = ?"));
   RETURN_IF_ERROR(del.Bind(1, id).Run());
-  return txn->Commit();
+  RETURN_IF_ERROR(AppendChangeLocked(v1::REGION_DELETED, id, path, "", "",
+                                     absl::ToUnixMicros(clock_->Now())));
+  RETURN_IF_ERROR(txn->Commit());
+  signal.Committed(appended_);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<Village> SqliteRegistryStore::GetVillageLocked(
@@ -349,6 +469,9 @@ absl::StatusOr<Village> SqliteRegistryStore::InsertVillageLocked(
         absl::StrCat("village ", village.id(), " already exists"));
   }
   RETURN_IF_ERROR(status);
+  RETURN_IF_ERROR(AppendChangeLocked(v1::VILLAGE_CREATED, village.id(),
+                                     VillagePath(*region_path, village.id()),
+                                     "", "", now));
   Village stored = village;
   SetVersionFields(&stored, 1, now, now);
   return stored;
@@ -356,12 +479,20 @@ absl::StatusOr<Village> SqliteRegistryStore::InsertVillageLocked(
 
 absl::StatusOr<Village> SqliteRegistryStore::CreateVillage(
     const Village& village) {
+  CommitSignal signal(this);
   absl::MutexLock lock(&mu_);
-  return InsertVillageLocked(village);
+  appended_ = 0;
+  ASSIGN_OR_RETURN(auto txn, SqliteTransaction::Begin(db_.get()));
+  ASSIGN_OR_RETURN(Village stored, InsertVillageLocked(village));
+  RETURN_IF_ERROR(txn->Commit());
+  signal.Committed(appended_);
+  return stored;
 }
 
 absl::StatusOr<Village> SqliteRegistryStore::ReplaceVillageLocked(
     const Village& current, const Village& village) {
+  ASSIGN_OR_RETURN(std::string old_region_path, PathOf(current.region_id()));
+  std::string new_region_path = old_region_path;
   if (village.region_id() != current.region_id()) {
     absl::StatusOr<std::string> region_path = PathOf(village.region_id());
     if (absl::IsNotFound(region_path.status())) {
@@ -370,6 +501,7 @@ absl::StatusOr<Village> SqliteRegistryStore::ReplaceVillageLocked(
                        " does not exist"));
     }
     RETURN_IF_ERROR(region_path.status());
+    new_region_path = *std::move(region_path);
   }
   const int64_t now = absl::ToUnixMicros(clock_->Now());
   ASSIGN_OR_RETURN(
@@ -389,12 +521,24 @@ absl::StatusOr<Village> SqliteRegistryStore::ReplaceVillageLocked(
   }
   Village stored = village;
   SetVersionFields(&stored, stmt.ColumnInt64(0), stmt.ColumnInt64(1), now);
+  RETURN_IF_ERROR(stmt.Step().status());  // Finishes the statement.
+  const std::string path = VillagePath(new_region_path, village.id());
+  if (village.region_id() != current.region_id()) {
+    RETURN_IF_ERROR(AppendChangeLocked(
+        v1::VILLAGE_MOVED, village.id(), path,
+        VillagePath(old_region_path, village.id()), current.region_id(), now));
+  } else {
+    RETURN_IF_ERROR(AppendChangeLocked(v1::VILLAGE_CHANGED, village.id(), path,
+                                       "", "", now));
+  }
   return stored;
 }
 
 absl::StatusOr<Village> SqliteRegistryStore::UpdateVillage(
     const Village& village, const std::string& expected_etag) {
+  CommitSignal signal(this);
   absl::MutexLock lock(&mu_);
+  appended_ = 0;
   ASSIGN_OR_RETURN(auto txn, SqliteTransaction::Begin(db_.get()));
   ASSIGN_OR_RETURN(Village current, GetVillageLocked(village.id()));
   if (current.etag() != expected_etag) {
@@ -402,27 +546,38 @@ absl::StatusOr<Village> SqliteRegistryStore::UpdateVillage(
   }
   ASSIGN_OR_RETURN(Village stored, ReplaceVillageLocked(current, village));
   RETURN_IF_ERROR(txn->Commit());
+  signal.Committed(appended_);
   return stored;
 }
 
 absl::Status SqliteRegistryStore::DeleteVillage(
     const std::string& id, const std::string& expected_etag) {
+  CommitSignal signal(this);
   absl::MutexLock lock(&mu_);
+  appended_ = 0;
   ASSIGN_OR_RETURN(auto txn, SqliteTransaction::Begin(db_.get()));
   ASSIGN_OR_RETURN(Village current, GetVillageLocked(id));
   if (!expected_etag.empty() && current.etag() != expected_etag) {
     return EtagMismatchError("village", id);
   }
+  ASSIGN_OR_RETURN(std::string region_path, PathOf(current.region_id()));
   ASSIGN_OR_RETURN(SqliteStatement del,
                    db_->Prepare("DELETE FROM villages WHERE id = ?"));
   RETURN_IF_ERROR(del.Bind(1, id).Run());
-  return txn->Commit();
+  RETURN_IF_ERROR(AppendChangeLocked(v1::VILLAGE_DELETED, id,
+                                     VillagePath(region_path, id), "", "",
+                                     absl::ToUnixMicros(clock_->Now())));
+  RETURN_IF_ERROR(txn->Commit());
+  signal.Committed(appended_);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<ImportCounts> SqliteRegistryStore::Import(
     const std::vector<Region>& regions, const std::vector<Village>& villages,
     bool dry_run) {
+  CommitSignal signal(this);
   absl::MutexLock lock(&mu_);
+  appended_ = 0;
   ImportCounts counts;
   ASSIGN_OR_RETURN(auto txn, SqliteTransaction::Begin(db_.get()));
   for (const Region& region : regions) {
@@ -455,8 +610,77 @@ absl::StatusOr<ImportCounts> SqliteRegistryStore::Import(
     RETURN_IF_ERROR(ReplaceVillageLocked(*current, village).status());
     ++counts.updated;
   }
-  if (!dry_run) RETURN_IF_ERROR(txn->Commit());
+  // Every created or replaced record appended its entry on the way; a dry
+  // run rolls them back with the rest.
+  if (!dry_run) {
+    RETURN_IF_ERROR(txn->Commit());
+    signal.Committed(appended_);
+  }
   return counts;
+}
+
+// --- Change feed -------------------------------------------------------------
+
+absl::StatusOr<std::string> SqliteRegistryStore::FeedId() {
+  absl::MutexLock lock(&mu_);
+  return feed_id_;
+}
+
+absl::StatusOr<uint64_t> SqliteRegistryStore::NewestSequence() {
+  absl::MutexLock lock(&mu_);
+  return NewestSequenceLocked();
+}
+
+absl::StatusOr<ChangeBatch> SqliteRegistryStore::ReadChanges(
+    uint64_t after_sequence, const std::vector<std::string>& path_components,
+    int limit) {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(uint64_t newest, NewestSequenceLocked());
+  std::string sql =
+      "SELECT sequence, kind, entity_id, path, old_path, old_parent_id, "
+      "change_time_us FROM changes WHERE sequence > ?1";
+  if (!path_components.empty()) {
+    // Every component in the path after the change, or every one in the
+    // path before it (a move seen from the place it left).
+    std::string in_path, in_old_path;
+    for (size_t i = 0; i < path_components.size(); ++i) {
+      const char* glue = i == 0 ? "" : " AND ";
+      absl::StrAppend(&in_path, glue, "instr(path, ?", i + 3, ") > 0");
+      absl::StrAppend(&in_old_path, glue, "instr(old_path, ?", i + 3, ") > 0");
+    }
+    absl::StrAppend(&sql, " AND ((", in_path, ") OR (", in_old_path, "))");
+  }
+  absl::StrAppend(&sql, " ORDER BY sequence LIMIT ?2");
+  ASSIGN_OR_RETURN(SqliteStatement stmt, db_->Prepare(sql));
+  stmt.Bind(1, static_cast<int64_t>(after_sequence)).Bind(2, limit);
+  for (size_t i = 0; i < path_components.size(); ++i) {
+    stmt.Bind(static_cast<int>(i) + 3, path_components[i]);
+  }
+  ChangeBatch batch;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) break;
+    v1::Change change;
+    change.set_sequence(static_cast<uint64_t>(stmt.ColumnInt64(0)));
+    change.set_feed_id(feed_id_);
+    change.set_kind(static_cast<v1::ChangeKind>(stmt.ColumnInt64(1)));
+    change.set_entity_id(stmt.ColumnText(2));
+    for (std::string& id : LineageOfPath(stmt.ColumnText(3))) {
+      change.add_lineage(std::move(id));
+    }
+    for (std::string& id : LineageOfPath(stmt.ColumnText(4))) {
+      change.add_old_lineage(std::move(id));
+    }
+    change.set_old_parent_id(stmt.ColumnText(5));
+    *change.mutable_change_time() =
+        google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(
+            stmt.ColumnInt64(6));
+    batch.changes.push_back(std::move(change));
+  }
+  batch.scanned_through = static_cast<int>(batch.changes.size()) == limit
+                              ? batch.changes.back().sequence()
+                              : std::max(newest, after_sequence);
+  return batch;
 }
 
 }  // namespace fivestar::registry

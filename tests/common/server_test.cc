@@ -18,6 +18,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/reflection.h"
 #include "absl/strings/str_cat.h"
+#include "common/change_feed.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "tests/common/echo_service.h"
 #include "tests/testing/ports.h"
@@ -295,6 +296,20 @@ TEST_F(ServerMetricsTest, CountsFailuresUnderTheirCode) {
               HasSubstr("\nfivestar_grpc_server_handling_seconds_count{"
                         "method=\"/fivestar.testing.v1.EchoService/Echo\"} "
                         "3\n"));
+}
+
+TEST_F(ServerMetricsTest, ServesExposedMetricsWhileTheyLive) {
+  auto feed = std::make_unique<FeedNotifier>("test", 7);
+  host_->metrics().Expose(feed->metrics());
+  EXPECT_THAT(Scrape(),
+              HasSubstr("\nfivestar_feed_newest_sequence{feed=\"test\"} 7\n"));
+  feed->Published(9);
+  EXPECT_THAT(Scrape(),
+              HasSubstr("\nfivestar_feed_newest_sequence{feed=\"test\"} 9\n"));
+  feed.reset();
+  const std::string scrape = Scrape();
+  EXPECT_THAT(scrape, HasSubstr("200 OK"));
+  EXPECT_THAT(scrape, Not(HasSubstr("fivestar_feed_newest_sequence")));
 }
 
 TEST(StatusCodeNameTest, NamesEveryCodeAsGoogleRpcCode) {

@@ -1,10 +1,12 @@
 // WatchChanges over gRPC: replay from a cursor, then live follow; resume
 // after a disconnect with nothing missed and nothing twice; region filters
-// and scopes; bad cursors; and streams ended cleanly on server shutdown.
+// and scopes; bad cursors; heartbeats and the newest sequence; and streams
+// ended cleanly on server shutdown.
 // Every read is bounded by its call's deadline, so a bug fails the test
 // instead of hanging it.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <thread>
@@ -57,6 +59,17 @@ class ChangeFeedTest : public ::testing::Test {
     return OpenOn(env_.stub(), after, token, region, feed_id);
   }
 
+  // A follower that asked for heartbeats every `seconds`.
+  Watch OpenWithHeartbeats(uint64_t after, int64_t seconds,
+                           const std::string& token = kViewerToken,
+                           int32_t nanos = 0) {
+    v1::WatchChangesRequest request;
+    request.set_after_sequence(after);
+    request.mutable_heartbeat_interval()->set_seconds(seconds);
+    request.mutable_heartbeat_interval()->set_nanos(nanos);
+    return OpenRequest(env_.stub(), request, token);
+  }
+
   static Watch OpenOn(Stub& stub, uint64_t after, const std::string& token,
                       const std::string& region = "",
                       const std::string& feed_id = "") {
@@ -64,6 +77,11 @@ class ChangeFeedTest : public ::testing::Test {
     request.set_after_sequence(after);
     request.set_ancestor_region_id(region);
     request.set_feed_id(feed_id);
+    return OpenRequest(stub, request, token);
+  }
+
+  static Watch OpenRequest(Stub& stub, const v1::WatchChangesRequest& request,
+                           const std::string& token) {
     Watch watch;
     watch.context = fivestar::testing::NewContext(token, absl::Seconds(30));
     watch.reader = stub.WatchChanges(watch.context.get(), request);
@@ -315,6 +333,137 @@ TEST_F(ChangeFeedTest, FeedSurvivesRestartOfTheServer) {
   EXPECT_EQ(next[0].feed_id(), seen[0].feed_id());
   after.context->TryCancel();
   after.Finish().IgnoreError();
+}
+
+// Expects a HEARTBEAT at `sequence` with `newest`, and nothing else in it.
+void ExpectHeartbeat(const v1::Change& change, uint64_t sequence,
+                     uint64_t newest, const std::string& feed_id) {
+  EXPECT_EQ(change.kind(), v1::HEARTBEAT);
+  EXPECT_EQ(change.sequence(), sequence);
+  EXPECT_EQ(change.newest_sequence(), newest);
+  EXPECT_EQ(change.feed_id(), feed_id);
+  EXPECT_EQ(change.village_id(), "");
+  EXPECT_EQ(change.entity_id(), "");
+  EXPECT_EQ(change.project_id(), "");
+  EXPECT_EQ(change.period(), "");
+  EXPECT_FALSE(change.has_change_time());
+}
+
+TEST_F(ChangeFeedTest, EveryChangeCarriesTheNewestSequence) {
+  ASSERT_OK_AND_ASSIGN(v1::Project project,
+                       env_.CreateProject(RoadProject(kDangziling)));
+  Touch(project.id());
+  Touch(project.id());  // Sequences 1..3.
+
+  Watch watch = Open(0);
+  std::vector<v1::Change> replayed = watch.Read(3);
+  ASSERT_EQ(Sequences(replayed), Range(1, 3));
+  for (const v1::Change& change : replayed) {
+    EXPECT_EQ(change.newest_sequence(), 3u);
+  }
+  Touch(project.id());
+  std::vector<v1::Change> live = watch.Read(1);
+  ASSERT_EQ(Sequences(live), std::vector<uint64_t>{4});
+  EXPECT_EQ(live[0].newest_sequence(), 4u);
+  watch.context->TryCancel();
+  EXPECT_THAT(watch.Finish(), StatusIs(absl::StatusCode::kCancelled, ""));
+}
+
+TEST_F(ChangeFeedTest, CaughtUpHeartbeatMarksTheEndOfTheReplay) {
+  ASSERT_OK_AND_ASSIGN(v1::Project west,
+                       env_.CreateProject(RoadProject(kDangziling)));  // 1
+  Touch(west.id());                                                    // 2
+  ASSERT_OK_AND_ASSIGN(v1::Project north,
+                       env_.CreateProject(RoadProject(kMaohe)));  // 3
+
+  Watch watch = OpenWithHeartbeats(1, 3600);
+  std::vector<v1::Change> messages = watch.Read(3);
+  ASSERT_EQ(Sequences(messages), (std::vector<uint64_t>{2, 3, 3}));
+  EXPECT_EQ(messages[0].kind(), v1::PROGRESS_REPORTED);
+  EXPECT_EQ(messages[0].newest_sequence(), 3u);
+  EXPECT_EQ(messages[1].kind(), v1::PROJECT_CHANGED);
+  const std::string feed_id = messages[0].feed_id();
+  ExpectHeartbeat(messages[2], 3, 3, feed_id);
+  // Live changes still flow; no second marker follows them.
+  Touch(north.id());  // 4
+  std::vector<v1::Change> live = watch.Read(1);
+  ASSERT_EQ(Sequences(live), std::vector<uint64_t>{4});
+  EXPECT_EQ(live[0].kind(), v1::PROGRESS_REPORTED);
+  EXPECT_EQ(live[0].newest_sequence(), 4u);
+  watch.context->TryCancel();
+  EXPECT_THAT(watch.Finish(), StatusIs(absl::StatusCode::kCancelled, ""));
+
+  // A scoped follower's marker is its position in the whole feed, past the
+  // last change it may see.
+  Watch scoped = OpenWithHeartbeats(0, 3600, kWestViewerToken);
+  messages = scoped.Read(3);
+  ASSERT_EQ(Sequences(messages), (std::vector<uint64_t>{1, 2, 4}));
+  ExpectHeartbeat(messages[2], 4, 4, feed_id);
+  scoped.context->TryCancel();
+  EXPECT_THAT(scoped.Finish(), StatusIs(absl::StatusCode::kCancelled, ""));
+
+  // An empty feed's follower is caught up at 0.
+  auto other = env_.StartProjects(env_.dir().File("empty.db"), [&] {
+    ProjectsHostOptions options;
+    options.registry_address = env_.registry().address();
+    return options;
+  }());
+  auto stub = v1::ProjectsService::NewStub(other->NewChannel());
+  v1::WatchChangesRequest request;
+  request.mutable_heartbeat_interval()->set_seconds(1);
+  Watch empty = OpenRequest(*stub, request, kViewerToken);
+  messages = empty.Read(1);
+  ASSERT_EQ(messages.size(), 1u);
+  EXPECT_EQ(messages[0].kind(), v1::HEARTBEAT);
+  EXPECT_EQ(messages[0].sequence(), 0u);
+  EXPECT_EQ(messages[0].newest_sequence(), 0u);
+  empty.context->TryCancel();
+  EXPECT_THAT(empty.Finish(), StatusIs(absl::StatusCode::kCancelled, ""));
+}
+
+TEST_F(ChangeFeedTest, IdleFollowerGetsAHeartbeatEveryInterval) {
+  ASSERT_OK_AND_ASSIGN(v1::Project project,
+                       env_.CreateProject(RoadProject(kDangziling)));  // 1
+  Watch watch = OpenWithHeartbeats(1, 1);
+  std::vector<v1::Change> marker = watch.Read(1);
+  ASSERT_EQ(marker.size(), 1u);
+  const std::string feed_id = marker[0].feed_id();
+  ExpectHeartbeat(marker[0], 1, 1, feed_id);
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<v1::Change> idle = watch.Read(1);
+  const auto waited = std::chrono::steady_clock::now() - start;
+  ASSERT_EQ(idle.size(), 1u);
+  ExpectHeartbeat(idle[0], 1, 1, feed_id);
+  EXPECT_GE(waited, std::chrono::milliseconds(900));
+  EXPECT_LT(waited, std::chrono::seconds(5));
+
+  Touch(project.id());  // 2
+  std::vector<v1::Change> next = watch.Read(2);
+  ASSERT_EQ(Sequences(next), (std::vector<uint64_t>{2, 2}));
+  EXPECT_EQ(next[0].kind(), v1::PROGRESS_REPORTED);
+  ExpectHeartbeat(next[1], 2, 2, feed_id);
+  watch.context->TryCancel();
+  EXPECT_THAT(watch.Finish(), StatusIs(absl::StatusCode::kCancelled, ""));
+}
+
+TEST_F(ChangeFeedTest, HeartbeatIntervalOutsideOneSecondToOneHourIsRejected) {
+  Watch fast = OpenWithHeartbeats(0, 0, kViewerToken, 500'000'000);
+  EXPECT_TRUE(fast.Read(1).empty());
+  EXPECT_THAT(fast.Finish(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "heartbeat_interval: must be 0 (no heartbeats) or "
+                       "1s..1h, got 500ms"));
+  Watch slow = OpenWithHeartbeats(0, 7200);
+  EXPECT_TRUE(slow.Read(1).empty());
+  EXPECT_THAT(slow.Finish(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "heartbeat_interval: must be 0 (no heartbeats) or "
+                       "1s..1h, got 2h"));
+  Watch malformed = OpenWithHeartbeats(0, 1, kViewerToken, -1);
+  EXPECT_TRUE(malformed.Read(1).empty());
+  EXPECT_THAT(malformed.Finish(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "heartbeat_interval: not a valid duration"));
 }
 
 }  // namespace
