@@ -14,7 +14,7 @@
 #define FIVESTAR_CHECK(condition, message)                                 \
   do {                                                                     \
     if (!(condition)) {                                                    \
-      spdlog::critical("msg=check_failed check=\"{}\" where={}:{} why={}", \
+      spdlog::critical("msg=check_failed check=\"{}\" where={}:{} why=\"{}\"", \
                        #condition, __FILE__, __LINE__, message);           \
       spdlog::shutdown();                                                  \
       std::abort();                                                        \
