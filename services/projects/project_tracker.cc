@@ -13,6 +13,7 @@
 #include "common/calendar.h"
 #include "common/field_rules.h"
 #include "common/import_limits.h"
+#include "common/paging.h"
 #include "common/status.h"
 #include "common/update_mask.h"
 #include "common/validation.h"
@@ -24,8 +25,6 @@ using ::google::protobuf::FieldMask;
 using ::google::protobuf::Timestamp;
 using ::google::protobuf::util::TimeUtil;
 
-constexpr int kDefaultPageSize = 100;
-constexpr int kMaxPageSize = 1000;
 constexpr double kMaxQuantity = 1e12;
 // A report may be timed at most this far ahead of the server's clock.
 constexpr absl::Duration kReportClockSkew = absl::Minutes(5);
@@ -420,9 +419,7 @@ absl::StatusOr<Project> ProjectTracker::CancelProject(
 
 absl::StatusOr<v1::ListProjectsResponse> ProjectTracker::ListProjects(
     const Principal& principal, const v1::ListProjectsRequest& request) {
-  ASSIGN_OR_RETURN(
-      int page_size,
-      EffectivePageSize(request.page_size(), kDefaultPageSize, kMaxPageSize));
+  ASSIGN_OR_RETURN(Pager pager, Pager::ForPageSize(request.page_size()));
   if (!fivestar::common::v1::Star_IsValid(request.star())) {
     return FieldError("star", absl::StrCat("unknown value ", request.star()));
   }
@@ -436,11 +433,13 @@ absl::StatusOr<v1::ListProjectsResponse> ProjectTracker::ListProjects(
   ASSIGN_OR_RETURN(
       std::optional<std::vector<std::string>> villages,
       jurisdiction_->VisibleVillages(principal, filter, "list projects"));
-  const std::string filters = absl::StrCat(
-      "projects|", request.village_id(), "|", request.ancestor_region_id(), "|",
-      request.star(), "|", request.status(), "|", request.overdue_only());
-  ASSIGN_OR_RETURN(std::string after,
-                   DecodePageToken(request.page_token(), filters));
+  ASSIGN_OR_RETURN(
+      std::string after,
+      pager.Resume(
+          request.page_token(),
+          absl::StrCat("projects|", request.village_id(), "|",
+                       request.ancestor_region_id(), "|", request.star(), "|",
+                       request.status(), "|", request.overdue_only())));
   v1::ListProjectsResponse response;
   if (villages.has_value() && villages->empty()) return response;
   ProjectQuery query;
@@ -456,16 +455,11 @@ absl::StatusOr<v1::ListProjectsResponse> ProjectTracker::ListProjects(
     query.after_village_id = std::move(position.first);
     query.after_id = std::move(position.second);
   }
-  query.limit = page_size + 1;
+  query.limit = pager.fetch_limit();
   ASSIGN_OR_RETURN(std::vector<Project> projects, store_->ListProjects(query));
-  const bool more = static_cast<int>(projects.size()) > page_size;
-  if (more) projects.resize(page_size);
+  response.set_next_page_token(pager.Trim(projects, ProjectPosition));
   for (Project& project : projects) {
     *response.add_projects() = Decorate(std::move(project));
-  }
-  if (more) {
-    response.set_next_page_token(EncodePageToken(
-        filters, ProjectPosition(*response.projects().rbegin())));
   }
   return response;
 }
@@ -537,32 +531,29 @@ absl::StatusOr<v1::ListProgressReportsResponse>
 ProjectTracker::ListProgressReports(
     const Principal& principal, const v1::ListProgressReportsRequest& request) {
   RETURN_IF_ERROR(ValidateId("project_id", request.project_id()));
-  ASSIGN_OR_RETURN(
-      int page_size,
-      EffectivePageSize(request.page_size(), kDefaultPageSize, kMaxPageSize));
+  ASSIGN_OR_RETURN(Pager pager, Pager::ForPageSize(request.page_size()));
   ASSIGN_OR_RETURN(Project project, store_->GetProject(request.project_id()));
   RETURN_IF_ERROR(jurisdiction_->AuthorizeVillageRead(
       principal, project.village_id(),
       absl::StrCat("read the reports of project ", project.id())));
-  const std::string filters = absl::StrCat("reports|", request.project_id());
-  ASSIGN_OR_RETURN(std::string after,
-                   DecodePageToken(request.page_token(), filters));
+  ASSIGN_OR_RETURN(
+      std::string after,
+      pager.Resume(request.page_token(),
+                   absl::StrCat("reports|", request.project_id())));
   int64_t after_position = 0;
   if (!after.empty() && !absl::SimpleAtoi(after, &after_position)) {
     return FieldError("page_token", "is not a token this server issued");
   }
   ASSIGN_OR_RETURN(
       std::vector<RecordedReport> reports,
-      store_->ListReports(project.id(), after_position, page_size + 1));
+      store_->ListReports(project.id(), after_position, pager.fetch_limit()));
   v1::ListProgressReportsResponse response;
-  const bool more = static_cast<int>(reports.size()) > page_size;
-  if (more) reports.resize(page_size);
+  response.set_next_page_token(
+      pager.Trim(reports, [](const RecordedReport& recorded) {
+        return absl::StrCat(recorded.position);
+      }));
   for (RecordedReport& recorded : reports) {
     *response.add_reports() = std::move(recorded.report);
-  }
-  if (more) {
-    response.set_next_page_token(
-        EncodePageToken(filters, absl::StrCat(reports.back().position)));
   }
   return response;
 }

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/import_limits.h"
+#include "common/paging.h"
 #include "common/status.h"
 #include "common/update_mask.h"
 #include "common/validation.h"
@@ -16,8 +17,6 @@ namespace {
 
 using ::google::protobuf::FieldMask;
 
-constexpr int kDefaultPageSize = 100;
-constexpr int kMaxPageSize = 1000;
 constexpr int kMaxBatchGet = 1000;
 
 const std::vector<std::string>& RegionMutableFields() {
@@ -238,15 +237,13 @@ absl::Status Registry::DeleteRegion(const Principal& principal,
 
 absl::StatusOr<v1::ListRegionsResponse> Registry::ListRegions(
     const Principal& principal, const v1::ListRegionsRequest& request) {
-  ASSIGN_OR_RETURN(
-      int page_size,
-      EffectivePageSize(request.page_size(), kDefaultPageSize, kMaxPageSize));
+  ASSIGN_OR_RETURN(Pager pager, Pager::ForPageSize(request.page_size()));
   if (!v1::RegionKind_IsValid(request.kind())) {
     return FieldError("kind", absl::StrCat("unknown value ", request.kind()));
   }
   RegionQuery query;
   query.kind = request.kind();
-  query.limit = page_size + 1;
+  query.limit = pager.fetch_limit();
   if (!request.ancestor_id().empty()) {
     RETURN_IF_ERROR(ValidateId("ancestor_id", request.ancestor_id()));
     absl::StatusOr<std::vector<std::string>> chain =
@@ -271,19 +268,15 @@ absl::StatusOr<v1::ListRegionsResponse> Registry::ListRegions(
     RETURN_IF_ERROR(AuthorizeRole(principal, Role::kViewer, "list regions"));
     query.ancestor_id = *scope;
   }
-  const std::string filters =
-      absl::StrCat("regions|", query.ancestor_id, "|", query.kind);
   ASSIGN_OR_RETURN(query.after_id,
-                   DecodePageToken(request.page_token(), filters));
+                   pager.Resume(request.page_token(),
+                                absl::StrCat("regions|", query.ancestor_id, "|",
+                                             query.kind)));
   ASSIGN_OR_RETURN(std::vector<Region> regions, store_->ListRegions(query));
   v1::ListRegionsResponse response;
-  const bool more = static_cast<int>(regions.size()) > page_size;
-  if (more) regions.resize(page_size);
+  response.set_next_page_token(
+      pager.Trim(regions, [](const Region& region) { return region.id(); }));
   for (Region& region : regions) *response.add_regions() = std::move(region);
-  if (more) {
-    response.set_next_page_token(
-        EncodePageToken(filters, response.regions().rbegin()->id()));
-  }
   return response;
 }
 
@@ -351,16 +344,14 @@ absl::Status Registry::DeleteVillage(const Principal& principal,
 
 absl::StatusOr<v1::ListVillagesResponse> Registry::ListVillages(
     const Principal& principal, const v1::ListVillagesRequest& request) {
-  ASSIGN_OR_RETURN(
-      int page_size,
-      EffectivePageSize(request.page_size(), kDefaultPageSize, kMaxPageSize));
+  ASSIGN_OR_RETURN(Pager pager, Pager::ForPageSize(request.page_size()));
   if (request.target_level() != 0) {
     RETURN_IF_ERROR(
         ValidateRange("target_level", request.target_level(), 1, 5));
   }
   VillageQuery query;
   query.target_level = request.target_level();
-  query.limit = page_size + 1;
+  query.limit = pager.fetch_limit();
   if (!request.ancestor_id().empty()) {
     RETURN_IF_ERROR(ValidateId("ancestor_id", request.ancestor_id()));
     absl::StatusOr<std::vector<std::string>> chain =
@@ -392,20 +383,16 @@ absl::StatusOr<v1::ListVillagesResponse> Registry::ListVillages(
     }
     query.ancestor_id = *scope;
   }
-  const std::string filters =
-      absl::StrCat("villages|", query.ancestor_id, "|", query.target_level);
   ASSIGN_OR_RETURN(query.after_id,
-                   DecodePageToken(request.page_token(), filters));
+                   pager.Resume(request.page_token(),
+                                absl::StrCat("villages|", query.ancestor_id,
+                                             "|", query.target_level)));
   ASSIGN_OR_RETURN(std::vector<Village> villages, store_->ListVillages(query));
   v1::ListVillagesResponse response;
-  const bool more = static_cast<int>(villages.size()) > page_size;
-  if (more) villages.resize(page_size);
+  response.set_next_page_token(pager.Trim(
+      villages, [](const Village& village) { return village.id(); }));
   for (Village& village : villages) {
     *response.add_villages() = std::move(village);
-  }
-  if (more) {
-    response.set_next_page_token(
-        EncodePageToken(filters, response.villages().rbegin()->id()));
   }
   return response;
 }
