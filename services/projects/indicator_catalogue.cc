@@ -209,12 +209,8 @@ absl::StatusOr<IndicatorDefinition> IndicatorCatalogue::UpdateDefinition(
   RETURN_IF_ERROR(ValidateKey("definition.key", definition.key()));
   ASSIGN_OR_RETURN(IndicatorDefinition current,
                    store_->GetIndicatorDefinition(definition.key()));
-  if (!definition.etag().empty() && definition.etag() != current.etag()) {
-    return absl::AbortedError(absl::StrCat(
-        "indicator ", definition.key(),
-        " was changed by someone else (etag mismatch); read it again and "
-        "retry"));
-  }
+  RETURN_IF_ERROR(CheckEtag("indicator", definition.key(), definition.etag(),
+                            current.etag()));
   IndicatorDefinition updated = current;
   RETURN_IF_ERROR(ApplyUpdateMask(update_mask, DefinitionMutableFields(),
                                   definition, &updated));

@@ -327,12 +327,8 @@ absl::StatusOr<Project> ProjectTracker::UpdateProject(
         std::vector<std::string> lineage,
         AuthorizeProjectChange(principal, current,
                                absl::StrCat("update project ", project.id())));
-    if (!project.etag().empty() && project.etag() != current.etag()) {
-      return absl::AbortedError(absl::StrCat(
-          "project ", project.id(),
-          " was changed by someone else (etag mismatch); read it again and "
-          "retry"));
-    }
+    RETURN_IF_ERROR(
+        CheckEtag("project", project.id(), project.etag(), current.etag()));
     if (current.status() == v1::CANCELLED) {
       return Cancelled(current, "can no longer change");
     }
@@ -387,12 +383,8 @@ absl::StatusOr<Project> ProjectTracker::CancelProject(
         std::vector<std::string> lineage,
         AuthorizeProjectChange(principal, current,
                                absl::StrCat("cancel project ", request.id())));
-    if (!request.etag().empty() && request.etag() != current.etag()) {
-      return absl::AbortedError(absl::StrCat(
-          "project ", request.id(),
-          " was changed by someone else (etag mismatch); read it again and "
-          "retry"));
-    }
+    RETURN_IF_ERROR(
+        CheckEtag("project", request.id(), request.etag(), current.etag()));
     if (current.status() == v1::CANCELLED) {
       return Cancelled(current, "cannot be cancelled twice");
     }

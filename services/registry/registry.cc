@@ -202,12 +202,8 @@ absl::StatusOr<Region> Registry::UpdateRegion(const Principal& principal,
                    store_->RegionLineage(region.id()));
   const std::string what = absl::StrCat("update region ", region.id());
   RETURN_IF_ERROR(Authorize(principal, Role::kAdmin, chain, what));
-  if (!region.etag().empty() && region.etag() != current.etag()) {
-    return absl::AbortedError(absl::StrCat(
-        "region ", region.id(),
-        " was changed by someone else (etag mismatch); read it again and "
-        "retry"));
-  }
+  RETURN_IF_ERROR(
+      CheckEtag("region", region.id(), region.etag(), current.etag()));
   Region updated = current;
   RETURN_IF_ERROR(
       ApplyUpdateMask(update_mask, RegionMutableFields(), region, &updated));
@@ -312,12 +308,8 @@ absl::StatusOr<Village> Registry::UpdateVillage(const Principal& principal,
   ASSIGN_OR_RETURN(std::vector<std::string> chain, VillageLineage(current));
   const std::string what = absl::StrCat("update village ", village.id());
   RETURN_IF_ERROR(Authorize(principal, Role::kOperator, chain, what));
-  if (!village.etag().empty() && village.etag() != current.etag()) {
-    return absl::AbortedError(absl::StrCat(
-        "village ", village.id(),
-        " was changed by someone else (etag mismatch); read it again and "
-        "retry"));
-  }
+  RETURN_IF_ERROR(
+      CheckEtag("village", village.id(), village.etag(), current.etag()));
   Village updated = current;
   RETURN_IF_ERROR(
       ApplyUpdateMask(update_mask, VillageMutableFields(), village, &updated));
