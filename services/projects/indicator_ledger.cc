@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/calendar.h"
+#include "common/concurrent_writes.h"
 #include "common/field_rules.h"
 #include "common/paging.h"
 #include "common/status.h"
@@ -127,28 +128,17 @@ absl::StatusOr<v1::SetIndicatorValuesResponse> IndicatorLedger::SetValues(
     return store_->SetIndicatorValues(writes, RequestKey{}, /*dry_run=*/true);
   }
   const RequestKey key{request.request_id(), RequestFingerprint(request)};
-  // Two rounds at most: a concurrent first use of the same request_id makes
-  // the write fail, and the second round finds its response.
-  for (int round = 0; round < 2; ++round) {
-    if (!key.request_id.empty()) {
-      absl::StatusOr<std::pair<v1::SetIndicatorValuesResponse, std::string>>
-          earlier = store_->FindValueRequest(key.request_id);
-      if (earlier.ok()) {
-        if (earlier->second != key.fingerprint) {
-          return absl::AlreadyExistsError(
-              absl::StrCat("request_id ", key.request_id,
-                           " was already used for different values"));
-        }
-        return std::move(earlier->first);
-      }
-      if (!absl::IsNotFound(earlier.status())) return earlier.status();
-    }
-    absl::StatusOr<v1::SetIndicatorValuesResponse> response =
-        store_->SetIndicatorValues(writes, key, /*dry_run=*/false);
-    if (absl::IsAlreadyExists(response.status()) && round == 0) continue;
-    return response;
-  }
-  return absl::InternalError("request_id race did not settle");
+  return CreateOncePerRequestId<v1::SetIndicatorValuesResponse>(
+      key.request_id, key.fingerprint,
+      [&] { return store_->FindValueRequest(key.request_id); },
+      [&](const v1::SetIndicatorValuesResponse&) {
+        return absl::AlreadyExistsError(
+            absl::StrCat("request_id ", key.request_id,
+                         " was already used for different values"));
+      },
+      [&] {
+        return store_->SetIndicatorValues(writes, key, /*dry_run=*/false);
+      });
 }
 
 absl::StatusOr<v1::ListIndicatorValuesResponse> IndicatorLedger::ListValues(

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/calendar.h"
+#include "common/concurrent_writes.h"
 #include "common/field_rules.h"
 #include "common/import_limits.h"
 #include "common/paging.h"
@@ -282,30 +283,21 @@ absl::StatusOr<Project> ProjectTracker::CreateProject(
     fresh.set_start_date(FormatDate(DayInChina(clock_->Now())));
   }
   fresh.set_status(v1::PLANNED);
-  // Two rounds at most: a concurrent first use of the same request_id makes
-  // the insert fail, and the second round finds the project it created.
-  for (int round = 0; round < 2; ++round) {
-    if (!key.request_id.empty()) {
-      absl::StatusOr<std::pair<Project, std::string>> earlier =
-          store_->FindProjectByRequest(key.request_id);
-      if (earlier.ok()) {
-        if (earlier->second != key.fingerprint) {
-          return absl::AlreadyExistsError(
-              absl::StrCat("request_id ", key.request_id,
-                           " was already used to create project ",
-                           earlier->first.id(), " with different content"));
-        }
-        return Decorate(std::move(earlier->first));
-      }
-      if (!absl::IsNotFound(earlier.status())) return earlier.status();
-    }
-    absl::StatusOr<Project> created =
-        store_->CreateProject(fresh, key, LineagePath(lineage));
-    if (absl::IsAlreadyExists(created.status()) && round == 0) continue;
-    RETURN_IF_ERROR(created.status());
-    return Decorate(*std::move(created));
-  }
-  return absl::InternalError("request_id race did not settle");
+  ASSIGN_OR_RETURN(
+      Project created,
+      CreateOncePerRequestId<Project>(
+          key.request_id, key.fingerprint,
+          [&] { return store_->FindProjectByRequest(key.request_id); },
+          [&](const Project& earlier) {
+            return absl::AlreadyExistsError(
+                absl::StrCat("request_id ", key.request_id,
+                             " was already used to create project ",
+                             earlier.id(), " with different content"));
+          },
+          [&] {
+            return store_->CreateProject(fresh, key, LineagePath(lineage));
+          }));
+  return Decorate(std::move(created));
 }
 
 absl::StatusOr<Project> ProjectTracker::GetProject(const Principal& principal,
@@ -321,7 +313,7 @@ absl::StatusOr<Project> ProjectTracker::UpdateProject(
     const Principal& principal, const Project& project,
     const FieldMask& update_mask) {
   RETURN_IF_ERROR(ValidateId("project.id", project.id()));
-  for (int attempt = 1;; ++attempt) {
+  auto attempt = [&]() -> WriteAttempt<Project> {
     ASSIGN_OR_RETURN(Project current, store_->GetProject(project.id()));
     ASSIGN_OR_RETURN(
         std::vector<std::string> lineage,
@@ -353,13 +345,13 @@ absl::StatusOr<Project> ProjectTracker::UpdateProject(
         store_->UpdateProject(updated, current.etag(), LineagePath(lineage));
     // A report or another update slipped in after the read: with an etag
     // from the caller that is the caller's conflict, without one redo it.
-    if (absl::IsAborted(stored.status()) && project.etag().empty() &&
-        attempt < kWriteAttempts) {
-      continue;
-    }
-    RETURN_IF_ERROR(stored.status());
-    return Decorate(*std::move(stored));
-  }
+    const bool lost_race =
+        absl::IsAborted(stored.status()) && project.etag().empty();
+    return {std::move(stored), lost_race};
+  };
+  ASSIGN_OR_RETURN(Project stored,
+                   RetryLostRaces<Project>(kWriteAttempts, attempt));
+  return Decorate(std::move(stored));
 }
 
 absl::Status ProjectTracker::DeleteProject(const Principal& principal,
@@ -377,7 +369,7 @@ absl::StatusOr<Project> ProjectTracker::CancelProject(
     const Principal& principal, const v1::CancelProjectRequest& request) {
   RETURN_IF_ERROR(ValidateId("id", request.id()));
   RETURN_IF_ERROR(ValidateText("reason", request.reason(), 1, 500));
-  for (int attempt = 1;; ++attempt) {
+  auto attempt = [&]() -> WriteAttempt<Project> {
     ASSIGN_OR_RETURN(Project current, store_->GetProject(request.id()));
     ASSIGN_OR_RETURN(
         std::vector<std::string> lineage,
@@ -400,13 +392,13 @@ absl::StatusOr<Project> ProjectTracker::CancelProject(
         TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(clock_->Now()));
     absl::StatusOr<Project> stored =
         store_->UpdateProject(cancelled, current.etag(), LineagePath(lineage));
-    if (absl::IsAborted(stored.status()) && request.etag().empty() &&
-        attempt < kWriteAttempts) {
-      continue;
-    }
-    RETURN_IF_ERROR(stored.status());
-    return Decorate(*std::move(stored));
-  }
+    const bool lost_race =
+        absl::IsAborted(stored.status()) && request.etag().empty();
+    return {std::move(stored), lost_race};
+  };
+  ASSIGN_OR_RETURN(Project stored,
+                   RetryLostRaces<Project>(kWriteAttempts, attempt));
+  return Decorate(std::move(stored));
 }
 
 absl::StatusOr<v1::ListProjectsResponse> ProjectTracker::ListProjects(
@@ -464,7 +456,7 @@ ProjectTracker::CreateProgressReport(const Principal& principal,
   RETURN_IF_ERROR(ValidateId("report.project_id", report.project_id()));
   RETURN_IF_ERROR(ValidateReportFields(report, "report"));
   const RequestKey key{report.request_id(), ReportFingerprint(report)};
-  for (int attempt = 1;; ++attempt) {
+  auto attempt = [&]() -> WriteAttempt<v1::CreateProgressReportResponse> {
     ASSIGN_OR_RETURN(Project project, store_->GetProject(report.project_id()));
     ASSIGN_OR_RETURN(
         std::vector<std::string> lineage,
@@ -505,18 +497,19 @@ ProjectTracker::CreateProgressReport(const Principal& principal,
     ASSIGN_OR_RETURN(Project updated, WithReport(project, fresh, "report"));
     absl::StatusOr<AppendedReport> appended = store_->AppendReport(
         fresh, key, updated, project.etag(), LineagePath(lineage));
-    // Lost a race with another write to the project (ABORTED) or with a
-    // first use of the same request_id (ALREADY_EXISTS): read again.
-    if ((absl::IsAborted(appended.status()) ||
-         absl::IsAlreadyExists(appended.status())) &&
-        attempt < kWriteAttempts) {
-      continue;
+    if (!appended.ok()) {
+      // Lost a race with another write to the project (ABORTED) or with a
+      // first use of the same request_id (ALREADY_EXISTS): read again.
+      const bool lost_race = absl::IsAborted(appended.status()) ||
+                             absl::IsAlreadyExists(appended.status());
+      return {appended.status(), lost_race};
     }
-    RETURN_IF_ERROR(appended.status());
     *response.mutable_report() = std::move(appended->report);
     *response.mutable_project() = Decorate(std::move(appended->project));
     return response;
-  }
+  };
+  return RetryLostRaces<v1::CreateProgressReportResponse>(kWriteAttempts,
+                                                          attempt);
 }
 
 absl::StatusOr<v1::ListProgressReportsResponse>
