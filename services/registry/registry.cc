@@ -50,6 +50,22 @@ std::string KindName(RegionKind kind) { return v1::RegionKind_Name(kind); }
 
 }  // namespace
 
+absl::Status AuthorizeRegionFilter(RegistryStore* store,
+                                   const Principal& principal,
+                                   absl::string_view field,
+                                   const std::string& region_id,
+                                   absl::string_view what) {
+  RETURN_IF_ERROR(ValidateId(field, region_id));
+  absl::StatusOr<std::vector<std::string>> chain =
+      store->RegionLineage(region_id);
+  if (absl::IsNotFound(chain.status())) {
+    return FieldError(field,
+                      absl::StrCat("region ", region_id, " does not exist"));
+  }
+  RETURN_IF_ERROR(chain.status());
+  return Authorize(principal, Role::kViewer, *chain, what);
+}
+
 absl::Status Registry::ValidateRegionFields(const Region& region,
                                             absl::string_view field) {
   const std::string f(field);
@@ -241,18 +257,9 @@ absl::StatusOr<v1::ListRegionsResponse> Registry::ListRegions(
   query.kind = request.kind();
   query.limit = pager.fetch_limit();
   if (!request.ancestor_id().empty()) {
-    RETURN_IF_ERROR(ValidateId("ancestor_id", request.ancestor_id()));
-    absl::StatusOr<std::vector<std::string>> chain =
-        store_->RegionLineage(request.ancestor_id());
-    if (absl::IsNotFound(chain.status())) {
-      return FieldError(
-          "ancestor_id",
-          absl::StrCat("region ", request.ancestor_id(), " does not exist"));
-    }
-    RETURN_IF_ERROR(chain.status());
-    RETURN_IF_ERROR(
-        Authorize(principal, Role::kViewer, *chain,
-                  absl::StrCat("list regions below ", request.ancestor_id())));
+    RETURN_IF_ERROR(AuthorizeRegionFilter(
+        store_, principal, "ancestor_id", request.ancestor_id(),
+        absl::StrCat("list regions below ", request.ancestor_id())));
     query.ancestor_id = request.ancestor_id();
   } else if (!principal.is_global()) {
     absl::StatusOr<std::string> scope = ScopeRegion(principal);
@@ -345,18 +352,9 @@ absl::StatusOr<v1::ListVillagesResponse> Registry::ListVillages(
   query.target_level = request.target_level();
   query.limit = pager.fetch_limit();
   if (!request.ancestor_id().empty()) {
-    RETURN_IF_ERROR(ValidateId("ancestor_id", request.ancestor_id()));
-    absl::StatusOr<std::vector<std::string>> chain =
-        store_->RegionLineage(request.ancestor_id());
-    if (absl::IsNotFound(chain.status())) {
-      return FieldError(
-          "ancestor_id",
-          absl::StrCat("region ", request.ancestor_id(), " does not exist"));
-    }
-    RETURN_IF_ERROR(chain.status());
-    RETURN_IF_ERROR(
-        Authorize(principal, Role::kViewer, *chain,
-                  absl::StrCat("list villages below ", request.ancestor_id())));
+    RETURN_IF_ERROR(AuthorizeRegionFilter(
+        store_, principal, "ancestor_id", request.ancestor_id(),
+        absl::StrCat("list villages below ", request.ancestor_id())));
     query.ancestor_id = request.ancestor_id();
   } else if (!principal.is_global()) {
     RETURN_IF_ERROR(AuthorizeRole(principal, Role::kViewer, "list villages"));
