@@ -14,6 +14,7 @@
 #include "common/concurrent_writes.h"
 #include "common/field_rules.h"
 #include "common/import_limits.h"
+#include "common/output_fields.h"
 #include "common/paging.h"
 #include "common/status.h"
 #include "common/update_mask.h"
@@ -58,9 +59,7 @@ Project ClientFields(const Project& project) {
   copy.clear_last_report_time();
   copy.clear_cancel_reason();
   copy.clear_cancel_time();
-  copy.clear_create_time();
-  copy.clear_update_time();
-  copy.clear_etag();
+  ClearVersionFields(&copy);
   return copy;
 }
 
