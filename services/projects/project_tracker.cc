@@ -94,6 +94,21 @@ absl::Status Cancelled(const Project& project, absl::string_view what) {
                    project.cancel_reason(), "); it ", what));
 }
 
+// Writes `changed` over `current`, read with its `lineage`. A write that
+// slipped in after the read makes this one lose the race: with an etag from
+// the caller (`caller_etag`) that is the caller's conflict, without one the
+// change is worth redoing from a fresh read.
+WriteAttempt<Project> WriteOver(ProjectsStore* store, const Project& changed,
+                                const Project& current,
+                                const std::vector<std::string>& lineage,
+                                absl::string_view caller_etag) {
+  absl::StatusOr<Project> stored =
+      store->UpdateProject(changed, current.etag(), LineagePath(lineage));
+  const bool lost_race =
+      absl::IsAborted(stored.status()) && caller_etag.empty();
+  return {std::move(stored), lost_race};
+}
+
 // "village/id" of the last project of a page; ids hold no '/'.
 std::string ProjectPosition(const Project& project) {
   return absl::StrCat(project.village_id(), "/", project.id());
@@ -340,13 +355,7 @@ absl::StatusOr<Project> ProjectTracker::UpdateProject(
       }
     }
     Rederive(&updated);
-    absl::StatusOr<Project> stored =
-        store_->UpdateProject(updated, current.etag(), LineagePath(lineage));
-    // A report or another update slipped in after the read: with an etag
-    // from the caller that is the caller's conflict, without one redo it.
-    const bool lost_race =
-        absl::IsAborted(stored.status()) && project.etag().empty();
-    return {std::move(stored), lost_race};
+    return WriteOver(store_, updated, current, lineage, project.etag());
   };
   ASSIGN_OR_RETURN(Project stored,
                    RetryLostRaces<Project>(kWriteAttempts, attempt));
@@ -389,11 +398,7 @@ absl::StatusOr<Project> ProjectTracker::CancelProject(
     cancelled.set_cancel_reason(request.reason());
     *cancelled.mutable_cancel_time() =
         TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(clock_->Now()));
-    absl::StatusOr<Project> stored =
-        store_->UpdateProject(cancelled, current.etag(), LineagePath(lineage));
-    const bool lost_race =
-        absl::IsAborted(stored.status()) && request.etag().empty();
-    return {std::move(stored), lost_race};
+    return WriteOver(store_, cancelled, current, lineage, request.etag());
   };
   ASSIGN_OR_RETURN(Project stored,
                    RetryLostRaces<Project>(kWriteAttempts, attempt));
