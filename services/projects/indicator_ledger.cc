@@ -200,9 +200,9 @@ absl::StatusOr<v1::ListIndicatorValuesResponse> IndicatorLedger::ListValues(
   ASSIGN_OR_RETURN(std::vector<IndicatorValue> values,
                    store_->ListIndicatorValues(query));
   response.set_next_page_token(
-      pager.Trim(values, [](const IndicatorValue& last) {
-        return absl::StrCat(last.village_id(), "/", last.indicator_key(), "/",
-                            last.period());
+      pager.Trim(values, [](const IndicatorValue& value) {
+        return absl::StrCat(value.village_id(), "/", value.indicator_key(), "/",
+                            value.period());
       }));
   for (IndicatorValue& value : values) {
     *response.add_values() = std::move(value);

@@ -365,7 +365,8 @@ ProgressSummaries::ListVillageSummaries(
       std::vector<std::string> villages,
       jurisdiction_->directory()->VillagesUnder(request.region_id()));
   // The page: the villages after the last one of the previous page (which
-  // may have left the registry since), in id order.
+  // may have left the registry since), in id order; one more is taken to
+  // tell whether another page follows, and Trim drops it.
   auto first = std::upper_bound(villages.begin(), villages.end(), after);
   const size_t count = std::min(static_cast<size_t>(pager.fetch_limit()),
                                 static_cast<size_t>(villages.end() - first));
