@@ -2,9 +2,10 @@
 // sequence N", replayed from a follower's cursor and then followed live):
 // lineage paths for scope filtering, the in-process notifier that wakes idle
 // followers when new entries commit (so no thread ever blocks waiting for
-// changes), the checks every WatchChanges request shares, and the
-// newest-sequence gauge. Each service keeps its own entries, store and
-// message type; common/watch_reactor.h streams them.
+// changes), the checks every WatchChanges request shares, the
+// newest-sequence gauge, and StoreChangeFeed, which ties these to a store
+// that keeps the entries. Each service keeps its own entries, store, message
+// type and region check; common/watch_reactor.h streams them.
 #ifndef FIVESTAR_COMMON_CHANGE_FEED_H_
 #define FIVESTAR_COMMON_CHANGE_FEED_H_
 
@@ -16,6 +17,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -25,6 +27,8 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "common/auth.h"
+#include "common/status.h"
 
 namespace fivestar {
 
@@ -116,6 +120,60 @@ class FeedNotifier {
   std::vector<std::weak_ptr<ChangeWatcher>> tracked_ ABSL_GUARDED_BY(mu_);
 };
 
+// One follower's view of a feed: its filter is fixed when the source is
+// made; the position is the reactor's.
+template <typename Message>
+class FeedSource {
+ public:
+  virtual ~FeedSource() = default;
+
+  // The next entries after `scanned_through` that this follower may see,
+  // at most `limit`.
+  virtual absl::StatusOr<FeedBatch<Message>> ReadAfter(uint64_t scanned_through,
+                                                       int limit) = 0;
+  // A HEARTBEAT message: no entity, `sequence` = `position`.
+  virtual Message Heartbeat(uint64_t position) = 0;
+
+  // As FeedNotifier (WaitBeyond, Track, closed, newest).
+  virtual bool WaitBeyond(uint64_t scanned_through,
+                          const std::shared_ptr<ChangeWatcher>& watcher) = 0;
+  virtual bool Track(const std::shared_ptr<ChangeWatcher>& watcher) = 0;
+  virtual bool closed() const = 0;
+  virtual uint64_t newest() const = 0;
+};
+
+// What a feed's Open() hands the reactor for one accepted request.
+template <typename Message>
+struct FeedSubscription {
+  std::unique_ptr<FeedSource<Message>> source;
+  // The follower's cursor: it has everything up to here.
+  uint64_t after_sequence = 0;
+  // Zero for no heartbeats.
+  absl::Duration heartbeat_interval = absl::ZeroDuration();
+};
+
+// FeedSource on a FeedNotifier: a service implements only ReadAfter and
+// Heartbeat.
+template <typename Message>
+class NotifiedFeedSource : public FeedSource<Message> {
+ public:
+  // `notifier` must outlive the source.
+  explicit NotifiedFeedSource(FeedNotifier* notifier) : notifier_(notifier) {}
+
+  bool WaitBeyond(uint64_t scanned_through,
+                  const std::shared_ptr<ChangeWatcher>& watcher) override {
+    return notifier_->WaitBeyond(scanned_through, watcher);
+  }
+  bool Track(const std::shared_ptr<ChangeWatcher>& watcher) override {
+    return notifier_->Track(watcher);
+  }
+  bool closed() const override { return notifier_->closed(); }
+  uint64_t newest() const override { return notifier_->newest(); }
+
+ private:
+  FeedNotifier* const notifier_;
+};
+
 // Checks a follower's cursor against the feed: FAILED_PRECONDITION when
 // `requested_feed_id` is set and is not `feed_id`; OUT_OF_RANGE when
 // `after_sequence` is beyond `newest` (read from the store, not from the
@@ -134,6 +192,126 @@ inline constexpr absl::Duration kMaxHeartbeatInterval = absl::Hours(1);
 // else is INVALID_ARGUMENT naming `field`.
 absl::StatusOr<absl::Duration> ParseHeartbeatInterval(
     const google::protobuf::Duration& interval, absl::string_view field);
+
+// The part of a service's change feed that follows from its store. The
+// store writes each entry in the transaction of the change it records, tags
+// it with a lineage path and reads entries back filtered by path
+// components; this class wakes idle followers on each commit and makes the
+// checks every WatchChanges request shares. `Store` provides FeedId(),
+// NewestSequence(), SetCommitObserver(std::function<void(uint64_t)>) and
+// ReadChanges(after_sequence, path_components, limit) returning
+// absl::StatusOr<FeedBatch<Message>>; `Message` has sequence, feed_id and
+// kind fields.
+template <typename Store, typename Message>
+class StoreChangeFeed {
+ public:
+  using Kind = decltype(std::declval<const Message&>().kind());
+
+  // Reads the feed id and newest sequence of `store`, which must outlive the
+  // feed, and makes the feed the store's commit observer until it is
+  // destroyed. `name` labels the feed's metric ("registry", "projects");
+  // heartbeats carry `heartbeat_kind`.
+  static absl::StatusOr<std::unique_ptr<StoreChangeFeed>> Create(
+      Store* store, const std::string& name, Kind heartbeat_kind) {
+    ASSIGN_OR_RETURN(std::string feed_id, store->FeedId());
+    ASSIGN_OR_RETURN(uint64_t newest, store->NewestSequence());
+    std::unique_ptr<StoreChangeFeed> feed(new StoreChangeFeed(
+        store, std::move(feed_id), name, newest, heartbeat_kind));
+    FeedNotifier* notifier = &feed->notifier_;
+    store->SetCommitObserver(
+        [notifier](uint64_t sequence) { notifier->Published(sequence); });
+    return feed;
+  }
+
+  ~StoreChangeFeed() { store_->SetCommitObserver(nullptr); }
+
+  StoreChangeFeed(const StoreChangeFeed&) = delete;
+  StoreChangeFeed& operator=(const StoreChangeFeed&) = delete;
+
+  // Checks a WatchChanges `request`, in this order: the viewer role, its
+  // heartbeat_interval, its feed_id and after_sequence against the feed,
+  // then (when set) its ancestor_region_id with `check_region(region_id)`,
+  // which returns the service's verdict (field rules, existence,
+  // permission). Returns what the stream follows: the entries whose lineage
+  // path holds the principal's scope (unless global) and the region.
+  template <typename Request, typename CheckRegion>
+  absl::StatusOr<FeedSubscription<Message>> Open(const Principal& principal,
+                                                 const Request& request,
+                                                 CheckRegion check_region) {
+    RETURN_IF_ERROR(
+        AuthorizeRole(principal, Role::kViewer, "watch the change feed"));
+    FeedSubscription<Message> subscription;
+    ASSIGN_OR_RETURN(subscription.heartbeat_interval,
+                     ParseHeartbeatInterval(request.heartbeat_interval(),
+                                            "heartbeat_interval"));
+    ASSIGN_OR_RETURN(uint64_t newest, store_->NewestSequence());
+    RETURN_IF_ERROR(CheckFeedCursor(feed_id_, request.feed_id(),
+                                    request.after_sequence(), newest));
+    subscription.after_sequence = request.after_sequence();
+    std::vector<std::string> path_components;
+    if (!principal.is_global()) {
+      path_components.push_back(PathComponent(principal.scope));
+    }
+    const std::string& region_id = request.ancestor_region_id();
+    if (!region_id.empty()) {
+      RETURN_IF_ERROR(check_region(region_id));
+      path_components.push_back(PathComponent(region_id));
+    }
+    subscription.source =
+        std::make_unique<Source>(this, std::move(path_components));
+    return subscription;
+  }
+
+  // Ends every follower and refuses new ones. Idempotent.
+  void Close() { notifier_.Close(); }
+  bool closed() const { return notifier_.closed(); }
+
+  // The feed's newest-sequence gauge, for ServerMetrics::Expose.
+  std::weak_ptr<prometheus::Collectable> metrics() const {
+    return notifier_.metrics();
+  }
+
+ private:
+  // One follower's view: the entries whose lineage path holds every one of
+  // `path_components` (as the store reads them).
+  class Source final : public NotifiedFeedSource<Message> {
+   public:
+    Source(StoreChangeFeed* feed, std::vector<std::string> path_components)
+        : NotifiedFeedSource<Message>(&feed->notifier_),
+          feed_(feed),
+          path_components_(std::move(path_components)) {}
+
+    absl::StatusOr<FeedBatch<Message>> ReadAfter(uint64_t scanned_through,
+                                                 int limit) override {
+      return feed_->store_->ReadChanges(scanned_through, path_components_,
+                                        limit);
+    }
+
+    Message Heartbeat(uint64_t position) override {
+      Message heartbeat;
+      heartbeat.set_sequence(position);
+      heartbeat.set_feed_id(feed_->feed_id_);
+      heartbeat.set_kind(feed_->heartbeat_kind_);
+      return heartbeat;
+    }
+
+   private:
+    StoreChangeFeed* const feed_;
+    const std::vector<std::string> path_components_;
+  };
+
+  StoreChangeFeed(Store* store, std::string feed_id, const std::string& name,
+                  uint64_t newest, Kind heartbeat_kind)
+      : store_(store),
+        feed_id_(std::move(feed_id)),
+        heartbeat_kind_(heartbeat_kind),
+        notifier_(name, newest) {}
+
+  Store* const store_;
+  const std::string feed_id_;
+  const Kind heartbeat_kind_;
+  FeedNotifier notifier_;
+};
 
 }  // namespace fivestar
 

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/logging.h"
+#include "common/status.h"
 
 ABSL_FLAG(std::string, host, "0.0.0.0",
           "Address to listen on for gRPC and metrics.");
@@ -107,6 +108,16 @@ absl::StatusOr<Authenticator> AuthenticatorFromFlags() {
   if (!tokens.ok()) return tokens.status();
   spdlog::info("msg=tokens_loaded principals={}", tokens->size());
   return Authenticator(*std::move(tokens));
+}
+
+absl::StatusOr<CommonServerOptions> CommonServerOptionsFromFlags(
+    const std::string& name) {
+  CommonServerOptions options;
+  ASSIGN_OR_RETURN(options.server, ServerConfigFromFlags(name));
+  ASSIGN_OR_RETURN(Authenticator authenticator, AuthenticatorFromFlags());
+  options.authenticator =
+      std::make_shared<const Authenticator>(std::move(authenticator));
+  return options;
 }
 
 absl::StatusOr<std::unique_ptr<ServerHost>> ServerHost::Start(

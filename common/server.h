@@ -2,10 +2,11 @@
 // service (grpc.health.v1) and reflection, Prometheus metrics, structured
 // logs, and graceful shutdown on SIGTERM/SIGINT.
 //
-// main.cc of a service reads its configuration with ServerConfigFromFlags()
-// and AuthenticatorFromFlags(), builds its service objects, starts them with
-// ServerHost::Start(), marks itself serving, and waits for a signal. Tests
-// start the same ServerHost on port 0.
+// main.cc of a service reads its configuration with
+// CommonServerOptionsFromFlags() (ServerConfigFromFlags() and
+// AuthenticatorFromFlags()) and its own flags, builds its service objects,
+// starts them with ServerHost::Start(), marks itself serving, and waits for a
+// signal. Tests start the same ServerHost on port 0.
 #ifndef FIVESTAR_COMMON_SERVER_H_
 #define FIVESTAR_COMMON_SERVER_H_
 
@@ -65,6 +66,17 @@ absl::StatusOr<ServerConfig> ServerConfigFromFlags(const std::string& name);
 // Reads --tokens_file / --disable_auth. Authentication is on unless
 // --disable_auth is given; then --tokens_file is required.
 absl::StatusOr<Authenticator> AuthenticatorFromFlags();
+
+// What every server's main.cc reads from the common flags.
+struct CommonServerOptions {
+  ServerConfig server;
+  std::shared_ptr<const Authenticator> authenticator;
+};
+
+// ServerConfigFromFlags(name), then AuthenticatorFromFlags(): both, or the
+// first one's error (a bad configuration).
+absl::StatusOr<CommonServerOptions> CommonServerOptionsFromFlags(
+    const std::string& name);
 
 // A running gRPC server with health, reflection and metrics.
 class ServerHost {

@@ -53,4 +53,10 @@ absl::Status FieldError(absl::string_view field, absl::string_view rule) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", rule));
 }
 
+absl::Status CheckEtag(absl::string_view kind, absl::string_view id,
+                       absl::string_view given, absl::string_view current) {
+  if (given.empty() || given == current) return absl::OkStatus();
+  return EtagMismatchError(kind, id);
+}
+
 }  // namespace fivestar

@@ -33,6 +33,17 @@ absl::Status FromGrpcStatus(const grpc::Status& status);
 // "village.target_level: must be 0..5, got 7".
 absl::Status FieldError(absl::string_view field, absl::string_view rule);
 
+// ABORTED: "<kind> <id> was changed by someone else (etag mismatch); read it
+// again and retry". The one message for a stale etag, from the logic layers
+// and from the stores (which compare etags inside their writing
+// transactions); defined in common/sqlite_resource.cc.
+absl::Status EtagMismatchError(absl::string_view kind, absl::string_view id);
+
+// OK when `given` (the etag a client sent with a change) is empty or equals
+// `current` (the stored resource's); EtagMismatchError(kind, id) otherwise.
+absl::Status CheckEtag(absl::string_view kind, absl::string_view id,
+                       absl::string_view given, absl::string_view current);
+
 }  // namespace fivestar
 
 #define FIVESTAR_STATUS_CONCAT_INNER_(a, b) a##b

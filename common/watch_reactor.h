@@ -27,60 +27,6 @@
 
 namespace fivestar {
 
-// One follower's view of a feed: its filter is fixed when the source is
-// made; the position is the reactor's.
-template <typename Message>
-class FeedSource {
- public:
-  virtual ~FeedSource() = default;
-
-  // The next entries after `scanned_through` that this follower may see,
-  // at most `limit`.
-  virtual absl::StatusOr<FeedBatch<Message>> ReadAfter(uint64_t scanned_through,
-                                                       int limit) = 0;
-  // A HEARTBEAT message: no entity, `sequence` = `position`.
-  virtual Message Heartbeat(uint64_t position) = 0;
-
-  // As FeedNotifier (WaitBeyond, Track, closed, newest).
-  virtual bool WaitBeyond(uint64_t scanned_through,
-                          const std::shared_ptr<ChangeWatcher>& watcher) = 0;
-  virtual bool Track(const std::shared_ptr<ChangeWatcher>& watcher) = 0;
-  virtual bool closed() const = 0;
-  virtual uint64_t newest() const = 0;
-};
-
-// What a feed's Open() hands the reactor for one accepted request.
-template <typename Message>
-struct FeedSubscription {
-  std::unique_ptr<FeedSource<Message>> source;
-  // The follower's cursor: it has everything up to here.
-  uint64_t after_sequence = 0;
-  // Zero for no heartbeats.
-  absl::Duration heartbeat_interval = absl::ZeroDuration();
-};
-
-// FeedSource on a FeedNotifier: a service implements only ReadAfter and
-// Heartbeat.
-template <typename Message>
-class NotifiedFeedSource : public FeedSource<Message> {
- public:
-  // `notifier` must outlive the source.
-  explicit NotifiedFeedSource(FeedNotifier* notifier) : notifier_(notifier) {}
-
-  bool WaitBeyond(uint64_t scanned_through,
-                  const std::shared_ptr<ChangeWatcher>& watcher) override {
-    return notifier_->WaitBeyond(scanned_through, watcher);
-  }
-  bool Track(const std::shared_ptr<ChangeWatcher>& watcher) override {
-    return notifier_->Track(watcher);
-  }
-  bool closed() const override { return notifier_->closed(); }
-  uint64_t newest() const override { return notifier_->newest(); }
-
- private:
-  FeedNotifier* const notifier_;
-};
-
 // One WatchChanges stream. It writes one message at a time; when it has
 // nothing to send it registers with the feed and returns, and the feed
 // wakes it on the next commit. With heartbeats on it sends a HEARTBEAT as

@@ -4,16 +4,15 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "common/field_rules.h"
+#include "common/paging.h"
 #include "common/status.h"
 #include "common/update_mask.h"
 #include "common/validation.h"
-#include "common/field_rules.h"
 
 namespace fivestar::projects {
 namespace {
 
-constexpr int kDefaultPageSize = 100;
-constexpr int kMaxPageSize = 1000;
 // The widest range a definition may declare.
 constexpr double kLimit = 1e15;
 
@@ -210,12 +209,8 @@ absl::StatusOr<IndicatorDefinition> IndicatorCatalogue::UpdateDefinition(
   RETURN_IF_ERROR(ValidateKey("definition.key", definition.key()));
   ASSIGN_OR_RETURN(IndicatorDefinition current,
                    store_->GetIndicatorDefinition(definition.key()));
-  if (!definition.etag().empty() && definition.etag() != current.etag()) {
-    return absl::AbortedError(absl::StrCat(
-        "indicator ", definition.key(),
-        " was changed by someone else (etag mismatch); read it again and "
-        "retry"));
-  }
+  RETURN_IF_ERROR(CheckEtag("indicator", definition.key(), definition.etag(),
+                            current.etag()));
   IndicatorDefinition updated = current;
   RETURN_IF_ERROR(ApplyUpdateMask(update_mask, DefinitionMutableFields(),
                                   definition, &updated));
@@ -229,23 +224,18 @@ IndicatorCatalogue::ListDefinitions(
     const v1::ListIndicatorDefinitionsRequest& request) {
   RETURN_IF_ERROR(
       AuthorizeRole(principal, Role::kViewer, "read the indicator catalogue"));
-  ASSIGN_OR_RETURN(
-      int page_size,
-      EffectivePageSize(request.page_size(), kDefaultPageSize, kMaxPageSize));
-  constexpr absl::string_view kFilters = "indicator_definitions";
+  ASSIGN_OR_RETURN(Pager pager, Pager::ForPageSize(request.page_size()));
   ASSIGN_OR_RETURN(std::string after,
-                   DecodePageToken(request.page_token(), kFilters));
-  ASSIGN_OR_RETURN(std::vector<IndicatorDefinition> definitions,
-                   store_->ListIndicatorDefinitions(after, page_size + 1));
+                   pager.Resume(request.page_token(), "indicator_definitions"));
+  ASSIGN_OR_RETURN(
+      std::vector<IndicatorDefinition> definitions,
+      store_->ListIndicatorDefinitions(after, pager.fetch_limit()));
   v1::ListIndicatorDefinitionsResponse response;
-  const bool more = static_cast<int>(definitions.size()) > page_size;
-  if (more) definitions.resize(page_size);
+  response.set_next_page_token(pager.Trim(
+      definitions,
+      [](const IndicatorDefinition& definition) { return definition.key(); }));
   for (IndicatorDefinition& definition : definitions) {
     *response.add_definitions() = std::move(definition);
-  }
-  if (more) {
-    response.set_next_page_token(
-        EncodePageToken(kFilters, response.definitions().rbegin()->key()));
   }
   return response;
 }

@@ -8,17 +8,16 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/calendar.h"
+#include "common/concurrent_writes.h"
+#include "common/field_rules.h"
+#include "common/paging.h"
 #include "common/status.h"
 #include "common/validation.h"
-#include "common/calendar.h"
-#include "common/field_rules.h"
 #include "services/projects/indicator_catalogue.h"
 
 namespace fivestar::projects {
 namespace {
-
-constexpr int kDefaultPageSize = 100;
-constexpr int kMaxPageSize = 1000;
 
 // The request as it counts for "is this a retry": the values without their
 // output-only fields.
@@ -129,35 +128,22 @@ absl::StatusOr<v1::SetIndicatorValuesResponse> IndicatorLedger::SetValues(
     return store_->SetIndicatorValues(writes, RequestKey{}, /*dry_run=*/true);
   }
   const RequestKey key{request.request_id(), RequestFingerprint(request)};
-  // Two rounds at most: a concurrent first use of the same request_id makes
-  // the write fail, and the second round finds its response.
-  for (int round = 0; round < 2; ++round) {
-    if (!key.request_id.empty()) {
-      absl::StatusOr<std::pair<v1::SetIndicatorValuesResponse, std::string>>
-          earlier = store_->FindValueRequest(key.request_id);
-      if (earlier.ok()) {
-        if (earlier->second != key.fingerprint) {
-          return absl::AlreadyExistsError(
-              absl::StrCat("request_id ", key.request_id,
-                           " was already used for different values"));
-        }
-        return std::move(earlier->first);
-      }
-      if (!absl::IsNotFound(earlier.status())) return earlier.status();
-    }
-    absl::StatusOr<v1::SetIndicatorValuesResponse> response =
-        store_->SetIndicatorValues(writes, key, /*dry_run=*/false);
-    if (absl::IsAlreadyExists(response.status()) && round == 0) continue;
-    return response;
-  }
-  return absl::InternalError("request_id race did not settle");
+  return CreateOncePerRequestId<v1::SetIndicatorValuesResponse>(
+      key.request_id, key.fingerprint,
+      [&] { return store_->FindValueRequest(key.request_id); },
+      [&](const v1::SetIndicatorValuesResponse&) {
+        return absl::AlreadyExistsError(
+            absl::StrCat("request_id ", key.request_id,
+                         " was already used for different values"));
+      },
+      [&] {
+        return store_->SetIndicatorValues(writes, key, /*dry_run=*/false);
+      });
 }
 
 absl::StatusOr<v1::ListIndicatorValuesResponse> IndicatorLedger::ListValues(
     const Principal& principal, const v1::ListIndicatorValuesRequest& request) {
-  ASSIGN_OR_RETURN(
-      int page_size,
-      EffectivePageSize(request.page_size(), kDefaultPageSize, kMaxPageSize));
+  ASSIGN_OR_RETURN(Pager pager, Pager::ForPageSize(request.page_size()));
   if (!request.village_id().empty() && !request.ancestor_region_id().empty()) {
     return FieldError("ancestor_region_id",
                       "at most one of village_id and ancestor_region_id may "
@@ -187,12 +173,13 @@ absl::StatusOr<v1::ListIndicatorValuesResponse> IndicatorLedger::ListValues(
   ASSIGN_OR_RETURN(std::optional<std::vector<std::string>> villages,
                    jurisdiction_->VisibleVillages(principal, filter,
                                                   "list indicator values"));
-  const std::string filters =
-      absl::StrCat("values|", request.village_id(), "|",
-                   request.ancestor_region_id(), "|", request.indicator_key(),
-                   "|", request.start_period(), "|", request.end_period());
   ASSIGN_OR_RETURN(std::string after,
-                   DecodePageToken(request.page_token(), filters));
+                   pager.Resume(request.page_token(),
+                                absl::StrCat("values|", request.village_id(),
+                                             "|", request.ancestor_region_id(),
+                                             "|", request.indicator_key(), "|",
+                                             request.start_period(), "|",
+                                             request.end_period())));
   v1::ListIndicatorValuesResponse response;
   if (villages.has_value() && villages->empty()) return response;
   IndicatorValueQuery query;
@@ -209,19 +196,16 @@ absl::StatusOr<v1::ListIndicatorValuesResponse> IndicatorLedger::ListValues(
     query.after_key = position[1];
     query.after_period = position[2];
   }
-  query.limit = page_size + 1;
+  query.limit = pager.fetch_limit();
   ASSIGN_OR_RETURN(std::vector<IndicatorValue> values,
                    store_->ListIndicatorValues(query));
-  const bool more = static_cast<int>(values.size()) > page_size;
-  if (more) values.resize(page_size);
+  response.set_next_page_token(
+      pager.Trim(values, [](const IndicatorValue& value) {
+        return absl::StrCat(value.village_id(), "/", value.indicator_key(), "/",
+                            value.period());
+      }));
   for (IndicatorValue& value : values) {
     *response.add_values() = std::move(value);
-  }
-  if (more) {
-    const IndicatorValue& last = *response.values().rbegin();
-    response.set_next_page_token(EncodePageToken(
-        filters, absl::StrCat(last.village_id(), "/", last.indicator_key(), "/",
-                              last.period())));
   }
   return response;
 }

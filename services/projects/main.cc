@@ -40,21 +40,15 @@ int Run() {
   using namespace fivestar;
   using namespace fivestar::projects;
   ProjectsServerOptions options;
-  absl::StatusOr<ServerConfig> config = ServerConfigFromFlags("projects");
-  if (!config.ok()) {
+  absl::StatusOr<CommonServerOptions> common =
+      CommonServerOptionsFromFlags("projects");
+  if (!common.ok()) {
     spdlog::critical("msg=bad_configuration error={}",
-                     LogValue(config.status().message()));
+                     LogValue(common.status().message()));
     return 2;
   }
-  options.server = *std::move(config);
-  absl::StatusOr<Authenticator> authenticator = AuthenticatorFromFlags();
-  if (!authenticator.ok()) {
-    spdlog::critical("msg=bad_configuration error={}",
-                     LogValue(authenticator.status().message()));
-    return 2;
-  }
-  options.authenticator =
-      std::make_shared<const Authenticator>(*std::move(authenticator));
+  options.server = std::move(common->server);
+  options.authenticator = std::move(common->authenticator);
   options.database = absl::GetFlag(FLAGS_database);
   options.registry_address = absl::GetFlag(FLAGS_registry);
   options.registry.bearer_token = absl::GetFlag(FLAGS_registry_token);

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/types/span.h"
 #include "common/calendar.h"
+#include "common/paging.h"
 #include "common/status.h"
 #include "common/validation.h"
 #include "services/projects/project_tracker.h"
@@ -340,17 +341,18 @@ ProgressSummaries::ListVillageSummaries(
   RETURN_IF_ERROR(AuthorizeRole(principal, Role::kViewer, "read summaries"));
   // Field rules first, so that bad input fails without asking the registry.
   RETURN_IF_ERROR(ValidateId("region_id", request.region_id()));
-  ASSIGN_OR_RETURN(int page_size, EffectivePageSize(request.page_size(),
-                                                    kDefaultVillagesPerPage,
-                                                    kMaxVillagesPerPage));
+  ASSIGN_OR_RETURN(Pager pager, Pager::ForPageSize(request.page_size(),
+                                                   kDefaultVillagesPerPage,
+                                                   kMaxVillagesPerPage));
   ASSIGN_OR_RETURN(Window window,
                    ParseWindow(request.period(), request.weeks(),
                                request.indicator_months(), clock_->Now()));
-  const std::string filters = absl::StrCat(
-      "village-summaries|", request.region_id(), "|", request.period(), "|",
-      request.weeks(), "|", request.indicator_months());
-  ASSIGN_OR_RETURN(std::string after,
-                   DecodePageToken(request.page_token(), filters));
+  ASSIGN_OR_RETURN(
+      std::string after,
+      pager.Resume(request.page_token(),
+                   absl::StrCat("village-summaries|", request.region_id(), "|",
+                                request.period(), "|", request.weeks(), "|",
+                                request.indicator_months())));
 
   RETURN_IF_ERROR(
       jurisdiction_
@@ -363,12 +365,14 @@ ProgressSummaries::ListVillageSummaries(
       std::vector<std::string> villages,
       jurisdiction_->directory()->VillagesUnder(request.region_id()));
   // The page: the villages after the last one of the previous page (which
-  // may have left the registry since), in id order.
+  // may have left the registry since), in id order; one more is taken to
+  // tell whether another page follows, and Trim drops it.
   auto first = std::upper_bound(villages.begin(), villages.end(), after);
-  const size_t count = std::min(static_cast<size_t>(page_size),
+  const size_t count = std::min(static_cast<size_t>(pager.fetch_limit()),
                                 static_cast<size_t>(villages.end() - first));
   std::vector<std::string> page(first, first + count);
-  const bool more = first + count != villages.end();
+  const std::string next_page_token =
+      pager.Trim(page, [](const std::string& village) { return village; });
 
   ASSIGN_OR_RETURN(std::vector<v1::Summary> summaries,
                    SummarizeEach(store_, page, window));
@@ -376,7 +380,7 @@ ProgressSummaries::ListVillageSummaries(
   for (v1::Summary& summary : summaries) {
     *response.add_summaries() = std::move(summary);
   }
-  if (more) response.set_next_page_token(EncodePageToken(filters, page.back()));
+  response.set_next_page_token(next_page_token);
   return response;
 }
 

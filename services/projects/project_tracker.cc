@@ -11,8 +11,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/calendar.h"
+#include "common/concurrent_writes.h"
 #include "common/field_rules.h"
 #include "common/import_limits.h"
+#include "common/output_fields.h"
+#include "common/paging.h"
 #include "common/status.h"
 #include "common/update_mask.h"
 #include "common/validation.h"
@@ -24,8 +27,6 @@ using ::google::protobuf::FieldMask;
 using ::google::protobuf::Timestamp;
 using ::google::protobuf::util::TimeUtil;
 
-constexpr int kDefaultPageSize = 100;
-constexpr int kMaxPageSize = 1000;
 constexpr double kMaxQuantity = 1e12;
 // A report may be timed at most this far ahead of the server's clock.
 constexpr absl::Duration kReportClockSkew = absl::Minutes(5);
@@ -58,9 +59,7 @@ Project ClientFields(const Project& project) {
   copy.clear_last_report_time();
   copy.clear_cancel_reason();
   copy.clear_cancel_time();
-  copy.clear_create_time();
-  copy.clear_update_time();
-  copy.clear_etag();
+  ClearVersionFields(&copy);
   return copy;
 }
 
@@ -93,6 +92,21 @@ absl::Status Cancelled(const Project& project, absl::string_view what) {
   return absl::FailedPreconditionError(
       absl::StrCat("project ", project.id(), " is CANCELLED (",
                    project.cancel_reason(), "); it ", what));
+}
+
+// Writes `changed` over `current`, read with its `lineage`. A write that
+// slipped in after the read makes this one lose the race: with an etag from
+// the caller (`caller_etag`) that is the caller's conflict, without one the
+// change is worth redoing from a fresh read.
+WriteAttempt<Project> WriteOver(ProjectsStore* store, const Project& changed,
+                                const Project& current,
+                                const std::vector<std::string>& lineage,
+                                absl::string_view caller_etag) {
+  absl::StatusOr<Project> stored =
+      store->UpdateProject(changed, current.etag(), LineagePath(lineage));
+  const bool lost_race =
+      absl::IsAborted(stored.status()) && caller_etag.empty();
+  return {std::move(stored), lost_race};
 }
 
 // "village/id" of the last project of a page; ids hold no '/'.
@@ -283,30 +297,21 @@ absl::StatusOr<Project> ProjectTracker::CreateProject(
     fresh.set_start_date(FormatDate(DayInChina(clock_->Now())));
   }
   fresh.set_status(v1::PLANNED);
-  // Two rounds at most: a concurrent first use of the same request_id makes
-  // the insert fail, and the second round finds the project it created.
-  for (int round = 0; round < 2; ++round) {
-    if (!key.request_id.empty()) {
-      absl::StatusOr<std::pair<Project, std::string>> earlier =
-          store_->FindProjectByRequest(key.request_id);
-      if (earlier.ok()) {
-        if (earlier->second != key.fingerprint) {
-          return absl::AlreadyExistsError(
-              absl::StrCat("request_id ", key.request_id,
-                           " was already used to create project ",
-                           earlier->first.id(), " with different content"));
-        }
-        return Decorate(std::move(earlier->first));
-      }
-      if (!absl::IsNotFound(earlier.status())) return earlier.status();
-    }
-    absl::StatusOr<Project> created =
-        store_->CreateProject(fresh, key, LineagePath(lineage));
-    if (absl::IsAlreadyExists(created.status()) && round == 0) continue;
-    RETURN_IF_ERROR(created.status());
-    return Decorate(*std::move(created));
-  }
-  return absl::InternalError("request_id race did not settle");
+  ASSIGN_OR_RETURN(
+      Project created,
+      CreateOncePerRequestId<Project>(
+          key.request_id, key.fingerprint,
+          [&] { return store_->FindProjectByRequest(key.request_id); },
+          [&](const Project& earlier) {
+            return absl::AlreadyExistsError(
+                absl::StrCat("request_id ", key.request_id,
+                             " was already used to create project ",
+                             earlier.id(), " with different content"));
+          },
+          [&] {
+            return store_->CreateProject(fresh, key, LineagePath(lineage));
+          }));
+  return Decorate(std::move(created));
 }
 
 absl::StatusOr<Project> ProjectTracker::GetProject(const Principal& principal,
@@ -322,18 +327,14 @@ absl::StatusOr<Project> ProjectTracker::UpdateProject(
     const Principal& principal, const Project& project,
     const FieldMask& update_mask) {
   RETURN_IF_ERROR(ValidateId("project.id", project.id()));
-  for (int attempt = 1;; ++attempt) {
+  auto attempt = [&]() -> WriteAttempt<Project> {
     ASSIGN_OR_RETURN(Project current, store_->GetProject(project.id()));
     ASSIGN_OR_RETURN(
         std::vector<std::string> lineage,
         AuthorizeProjectChange(principal, current,
                                absl::StrCat("update project ", project.id())));
-    if (!project.etag().empty() && project.etag() != current.etag()) {
-      return absl::AbortedError(absl::StrCat(
-          "project ", project.id(),
-          " was changed by someone else (etag mismatch); read it again and "
-          "retry"));
-    }
+    RETURN_IF_ERROR(
+        CheckEtag("project", project.id(), project.etag(), current.etag()));
     if (current.status() == v1::CANCELLED) {
       return Cancelled(current, "can no longer change");
     }
@@ -354,17 +355,11 @@ absl::StatusOr<Project> ProjectTracker::UpdateProject(
       }
     }
     Rederive(&updated);
-    absl::StatusOr<Project> stored =
-        store_->UpdateProject(updated, current.etag(), LineagePath(lineage));
-    // A report or another update slipped in after the read: with an etag
-    // from the caller that is the caller's conflict, without one redo it.
-    if (absl::IsAborted(stored.status()) && project.etag().empty() &&
-        attempt < kWriteAttempts) {
-      continue;
-    }
-    RETURN_IF_ERROR(stored.status());
-    return Decorate(*std::move(stored));
-  }
+    return WriteOver(store_, updated, current, lineage, project.etag());
+  };
+  ASSIGN_OR_RETURN(Project stored,
+                   RetryLostRaces<Project>(kWriteAttempts, attempt));
+  return Decorate(std::move(stored));
 }
 
 absl::Status ProjectTracker::DeleteProject(const Principal& principal,
@@ -382,18 +377,14 @@ absl::StatusOr<Project> ProjectTracker::CancelProject(
     const Principal& principal, const v1::CancelProjectRequest& request) {
   RETURN_IF_ERROR(ValidateId("id", request.id()));
   RETURN_IF_ERROR(ValidateText("reason", request.reason(), 1, 500));
-  for (int attempt = 1;; ++attempt) {
+  auto attempt = [&]() -> WriteAttempt<Project> {
     ASSIGN_OR_RETURN(Project current, store_->GetProject(request.id()));
     ASSIGN_OR_RETURN(
         std::vector<std::string> lineage,
         AuthorizeProjectChange(principal, current,
                                absl::StrCat("cancel project ", request.id())));
-    if (!request.etag().empty() && request.etag() != current.etag()) {
-      return absl::AbortedError(absl::StrCat(
-          "project ", request.id(),
-          " was changed by someone else (etag mismatch); read it again and "
-          "retry"));
-    }
+    RETURN_IF_ERROR(
+        CheckEtag("project", request.id(), request.etag(), current.etag()));
     if (current.status() == v1::CANCELLED) {
       return Cancelled(current, "cannot be cancelled twice");
     }
@@ -407,22 +398,16 @@ absl::StatusOr<Project> ProjectTracker::CancelProject(
     cancelled.set_cancel_reason(request.reason());
     *cancelled.mutable_cancel_time() =
         TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(clock_->Now()));
-    absl::StatusOr<Project> stored =
-        store_->UpdateProject(cancelled, current.etag(), LineagePath(lineage));
-    if (absl::IsAborted(stored.status()) && request.etag().empty() &&
-        attempt < kWriteAttempts) {
-      continue;
-    }
-    RETURN_IF_ERROR(stored.status());
-    return Decorate(*std::move(stored));
-  }
+    return WriteOver(store_, cancelled, current, lineage, request.etag());
+  };
+  ASSIGN_OR_RETURN(Project stored,
+                   RetryLostRaces<Project>(kWriteAttempts, attempt));
+  return Decorate(std::move(stored));
 }
 
 absl::StatusOr<v1::ListProjectsResponse> ProjectTracker::ListProjects(
     const Principal& principal, const v1::ListProjectsRequest& request) {
-  ASSIGN_OR_RETURN(
-      int page_size,
-      EffectivePageSize(request.page_size(), kDefaultPageSize, kMaxPageSize));
+  ASSIGN_OR_RETURN(Pager pager, Pager::ForPageSize(request.page_size()));
   if (!fivestar::common::v1::Star_IsValid(request.star())) {
     return FieldError("star", absl::StrCat("unknown value ", request.star()));
   }
@@ -436,11 +421,13 @@ absl::StatusOr<v1::ListProjectsResponse> ProjectTracker::ListProjects(
   ASSIGN_OR_RETURN(
       std::optional<std::vector<std::string>> villages,
       jurisdiction_->VisibleVillages(principal, filter, "list projects"));
-  const std::string filters = absl::StrCat(
-      "projects|", request.village_id(), "|", request.ancestor_region_id(), "|",
-      request.star(), "|", request.status(), "|", request.overdue_only());
-  ASSIGN_OR_RETURN(std::string after,
-                   DecodePageToken(request.page_token(), filters));
+  ASSIGN_OR_RETURN(
+      std::string after,
+      pager.Resume(
+          request.page_token(),
+          absl::StrCat("projects|", request.village_id(), "|",
+                       request.ancestor_region_id(), "|", request.star(), "|",
+                       request.status(), "|", request.overdue_only())));
   v1::ListProjectsResponse response;
   if (villages.has_value() && villages->empty()) return response;
   ProjectQuery query;
@@ -456,16 +443,11 @@ absl::StatusOr<v1::ListProjectsResponse> ProjectTracker::ListProjects(
     query.after_village_id = std::move(position.first);
     query.after_id = std::move(position.second);
   }
-  query.limit = page_size + 1;
+  query.limit = pager.fetch_limit();
   ASSIGN_OR_RETURN(std::vector<Project> projects, store_->ListProjects(query));
-  const bool more = static_cast<int>(projects.size()) > page_size;
-  if (more) projects.resize(page_size);
+  response.set_next_page_token(pager.Trim(projects, ProjectPosition));
   for (Project& project : projects) {
     *response.add_projects() = Decorate(std::move(project));
-  }
-  if (more) {
-    response.set_next_page_token(EncodePageToken(
-        filters, ProjectPosition(*response.projects().rbegin())));
   }
   return response;
 }
@@ -478,7 +460,7 @@ ProjectTracker::CreateProgressReport(const Principal& principal,
   RETURN_IF_ERROR(ValidateId("report.project_id", report.project_id()));
   RETURN_IF_ERROR(ValidateReportFields(report, "report"));
   const RequestKey key{report.request_id(), ReportFingerprint(report)};
-  for (int attempt = 1;; ++attempt) {
+  auto attempt = [&]() -> WriteAttempt<v1::CreateProgressReportResponse> {
     ASSIGN_OR_RETURN(Project project, store_->GetProject(report.project_id()));
     ASSIGN_OR_RETURN(
         std::vector<std::string> lineage,
@@ -519,50 +501,48 @@ ProjectTracker::CreateProgressReport(const Principal& principal,
     ASSIGN_OR_RETURN(Project updated, WithReport(project, fresh, "report"));
     absl::StatusOr<AppendedReport> appended = store_->AppendReport(
         fresh, key, updated, project.etag(), LineagePath(lineage));
-    // Lost a race with another write to the project (ABORTED) or with a
-    // first use of the same request_id (ALREADY_EXISTS): read again.
-    if ((absl::IsAborted(appended.status()) ||
-         absl::IsAlreadyExists(appended.status())) &&
-        attempt < kWriteAttempts) {
-      continue;
+    if (!appended.ok()) {
+      // Lost a race with another write to the project (ABORTED) or with a
+      // first use of the same request_id (ALREADY_EXISTS): read again.
+      const bool lost_race = absl::IsAborted(appended.status()) ||
+                             absl::IsAlreadyExists(appended.status());
+      return {appended.status(), lost_race};
     }
-    RETURN_IF_ERROR(appended.status());
     *response.mutable_report() = std::move(appended->report);
     *response.mutable_project() = Decorate(std::move(appended->project));
     return response;
-  }
+  };
+  return RetryLostRaces<v1::CreateProgressReportResponse>(kWriteAttempts,
+                                                          attempt);
 }
 
 absl::StatusOr<v1::ListProgressReportsResponse>
 ProjectTracker::ListProgressReports(
     const Principal& principal, const v1::ListProgressReportsRequest& request) {
   RETURN_IF_ERROR(ValidateId("project_id", request.project_id()));
-  ASSIGN_OR_RETURN(
-      int page_size,
-      EffectivePageSize(request.page_size(), kDefaultPageSize, kMaxPageSize));
+  ASSIGN_OR_RETURN(Pager pager, Pager::ForPageSize(request.page_size()));
   ASSIGN_OR_RETURN(Project project, store_->GetProject(request.project_id()));
   RETURN_IF_ERROR(jurisdiction_->AuthorizeVillageRead(
       principal, project.village_id(),
       absl::StrCat("read the reports of project ", project.id())));
-  const std::string filters = absl::StrCat("reports|", request.project_id());
-  ASSIGN_OR_RETURN(std::string after,
-                   DecodePageToken(request.page_token(), filters));
+  ASSIGN_OR_RETURN(
+      std::string after,
+      pager.Resume(request.page_token(),
+                   absl::StrCat("reports|", request.project_id())));
   int64_t after_position = 0;
   if (!after.empty() && !absl::SimpleAtoi(after, &after_position)) {
     return FieldError("page_token", "is not a token this server issued");
   }
   ASSIGN_OR_RETURN(
       std::vector<RecordedReport> reports,
-      store_->ListReports(project.id(), after_position, page_size + 1));
+      store_->ListReports(project.id(), after_position, pager.fetch_limit()));
   v1::ListProgressReportsResponse response;
-  const bool more = static_cast<int>(reports.size()) > page_size;
-  if (more) reports.resize(page_size);
+  response.set_next_page_token(
+      pager.Trim(reports, [](const RecordedReport& recorded) {
+        return absl::StrCat(recorded.position);
+      }));
   for (RecordedReport& recorded : reports) {
     *response.add_reports() = std::move(recorded.report);
-  }
-  if (more) {
-    response.set_next_page_token(
-        EncodePageToken(filters, absl::StrCat(reports.back().position)));
   }
   return response;
 }

@@ -3,9 +3,10 @@
 // followed live, so that services below the registry (project tracking,
 // scoring) learn which villages to re-resolve without polling. The store
 // writes each entry in the same transaction as the change it records; this
-// class decides what a follower may see and reads entries for it. Waking
-// idle followers, the cursor checks and the stream itself are the common
-// parts (common/change_feed.h, common/watch_reactor.h).
+// class decides which region a follower may filter by. Reading entries,
+// waking idle followers, the cursor checks and the stream itself are the
+// common parts (StoreChangeFeed in common/change_feed.h,
+// common/watch_reactor.h).
 #ifndef FIVESTAR_SERVICES_REGISTRY_CHANGE_FEED_H_
 #define FIVESTAR_SERVICES_REGISTRY_CHANGE_FEED_H_
 
@@ -28,7 +29,6 @@ class ChangeFeed {
   // observer.
   static absl::StatusOr<std::unique_ptr<ChangeFeed>> Create(
       RegistryStore* store);
-  ~ChangeFeed();
 
   // Checks a WatchChanges request (permission, heartbeat interval, feed id,
   // cursor, region filter) and returns what the stream follows: the changes
@@ -38,24 +38,23 @@ class ChangeFeed {
       const Principal& principal, const v1::WatchChangesRequest& request);
 
   // Ends every follower and refuses new ones. Idempotent.
-  void Close() { notifier_.Close(); }
-  bool closed() const { return notifier_.closed(); }
+  void Close() { feed_->Close(); }
+  bool closed() const { return feed_->closed(); }
 
   // The feed's newest-sequence gauge (feed="registry"), for
   // ServerMetrics::Expose.
   std::weak_ptr<prometheus::Collectable> metrics() const {
-    return notifier_.metrics();
+    return feed_->metrics();
   }
 
  private:
-  ChangeFeed(RegistryStore* store, std::string feed_id, uint64_t newest)
-      : store_(store),
-        feed_id_(std::move(feed_id)),
-        notifier_("registry", newest) {}
+  using StoreFeed = StoreChangeFeed<RegistryStore, v1::Change>;
+
+  ChangeFeed(RegistryStore* store, std::unique_ptr<StoreFeed> feed)
+      : store_(store), feed_(std::move(feed)) {}
 
   RegistryStore* store_;
-  const std::string feed_id_;
-  FeedNotifier notifier_;
+  const std::unique_ptr<StoreFeed> feed_;
 };
 
 }  // namespace fivestar::registry

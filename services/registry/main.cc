@@ -23,21 +23,15 @@ int Run() {
   using namespace fivestar;
   using namespace fivestar::registry;
   RegistryServerOptions options;
-  absl::StatusOr<ServerConfig> config = ServerConfigFromFlags("registry");
-  if (!config.ok()) {
+  absl::StatusOr<CommonServerOptions> common =
+      CommonServerOptionsFromFlags("registry");
+  if (!common.ok()) {
     spdlog::critical("msg=bad_configuration error={}",
-                     LogValue(config.status().message()));
+                     LogValue(common.status().message()));
     return 2;
   }
-  options.server = *std::move(config);
-  absl::StatusOr<Authenticator> authenticator = AuthenticatorFromFlags();
-  if (!authenticator.ok()) {
-    spdlog::critical("msg=bad_configuration error={}",
-                     LogValue(authenticator.status().message()));
-    return 2;
-  }
-  options.authenticator =
-      std::make_shared<const Authenticator>(*std::move(authenticator));
+  options.server = std::move(common->server);
+  options.authenticator = std::move(common->authenticator);
   options.database = absl::GetFlag(FLAGS_database);
   options.max_import_records = absl::GetFlag(FLAGS_max_import_records);
 

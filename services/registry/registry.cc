@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/import_limits.h"
+#include "common/paging.h"
 #include "common/status.h"
 #include "common/update_mask.h"
 #include "common/validation.h"
@@ -16,8 +17,6 @@ namespace {
 
 using ::google::protobuf::FieldMask;
 
-constexpr int kDefaultPageSize = 100;
-constexpr int kMaxPageSize = 1000;
 constexpr int kMaxBatchGet = 1000;
 
 const std::vector<std::string>& RegionMutableFields() {
@@ -50,6 +49,22 @@ int KindRank(RegionKind kind) { return static_cast<int>(kind); }
 std::string KindName(RegionKind kind) { return v1::RegionKind_Name(kind); }
 
 }  // namespace
+
+absl::Status AuthorizeRegionFilter(RegistryStore* store,
+                                   const Principal& principal,
+                                   absl::string_view field,
+                                   const std::string& region_id,
+                                   absl::string_view what) {
+  RETURN_IF_ERROR(ValidateId(field, region_id));
+  absl::StatusOr<std::vector<std::string>> chain =
+      store->RegionLineage(region_id);
+  if (absl::IsNotFound(chain.status())) {
+    return FieldError(field,
+                      absl::StrCat("region ", region_id, " does not exist"));
+  }
+  RETURN_IF_ERROR(chain.status());
+  return Authorize(principal, Role::kViewer, *chain, what);
+}
 
 absl::Status Registry::ValidateRegionFields(const Region& region,
                                             absl::string_view field) {
@@ -203,12 +218,8 @@ absl::StatusOr<Region> Registry::UpdateRegion(const Principal& principal,
                    store_->RegionLineage(region.id()));
   const std::string what = absl::StrCat("update region ", region.id());
   RETURN_IF_ERROR(Authorize(principal, Role::kAdmin, chain, what));
-  if (!region.etag().empty() && region.etag() != current.etag()) {
-    return absl::AbortedError(absl::StrCat(
-        "region ", region.id(),
-        " was changed by someone else (etag mismatch); read it again and "
-        "retry"));
-  }
+  RETURN_IF_ERROR(
+      CheckEtag("region", region.id(), region.etag(), current.etag()));
   Region updated = current;
   RETURN_IF_ERROR(
       ApplyUpdateMask(update_mask, RegionMutableFields(), region, &updated));
@@ -238,28 +249,17 @@ absl::Status Registry::DeleteRegion(const Principal& principal,
 
 absl::StatusOr<v1::ListRegionsResponse> Registry::ListRegions(
     const Principal& principal, const v1::ListRegionsRequest& request) {
-  ASSIGN_OR_RETURN(
-      int page_size,
-      EffectivePageSize(request.page_size(), kDefaultPageSize, kMaxPageSize));
+  ASSIGN_OR_RETURN(Pager pager, Pager::ForPageSize(request.page_size()));
   if (!v1::RegionKind_IsValid(request.kind())) {
     return FieldError("kind", absl::StrCat("unknown value ", request.kind()));
   }
   RegionQuery query;
   query.kind = request.kind();
-  query.limit = page_size + 1;
+  query.limit = pager.fetch_limit();
   if (!request.ancestor_id().empty()) {
-    RETURN_IF_ERROR(ValidateId("ancestor_id", request.ancestor_id()));
-    absl::StatusOr<std::vector<std::string>> chain =
-        store_->RegionLineage(request.ancestor_id());
-    if (absl::IsNotFound(chain.status())) {
-      return FieldError(
-          "ancestor_id",
-          absl::StrCat("region ", request.ancestor_id(), " does not exist"));
-    }
-    RETURN_IF_ERROR(chain.status());
-    RETURN_IF_ERROR(
-        Authorize(principal, Role::kViewer, *chain,
-                  absl::StrCat("list regions below ", request.ancestor_id())));
+    RETURN_IF_ERROR(AuthorizeRegionFilter(
+        store_, principal, "ancestor_id", request.ancestor_id(),
+        absl::StrCat("list regions below ", request.ancestor_id())));
     query.ancestor_id = request.ancestor_id();
   } else if (!principal.is_global()) {
     absl::StatusOr<std::string> scope = ScopeRegion(principal);
@@ -271,19 +271,15 @@ absl::StatusOr<v1::ListRegionsResponse> Registry::ListRegions(
     RETURN_IF_ERROR(AuthorizeRole(principal, Role::kViewer, "list regions"));
     query.ancestor_id = *scope;
   }
-  const std::string filters =
-      absl::StrCat("regions|", query.ancestor_id, "|", query.kind);
   ASSIGN_OR_RETURN(query.after_id,
-                   DecodePageToken(request.page_token(), filters));
+                   pager.Resume(request.page_token(),
+                                absl::StrCat("regions|", query.ancestor_id, "|",
+                                             query.kind)));
   ASSIGN_OR_RETURN(std::vector<Region> regions, store_->ListRegions(query));
   v1::ListRegionsResponse response;
-  const bool more = static_cast<int>(regions.size()) > page_size;
-  if (more) regions.resize(page_size);
+  response.set_next_page_token(
+      pager.Trim(regions, [](const Region& region) { return region.id(); }));
   for (Region& region : regions) *response.add_regions() = std::move(region);
-  if (more) {
-    response.set_next_page_token(
-        EncodePageToken(filters, response.regions().rbegin()->id()));
-  }
   return response;
 }
 
@@ -319,12 +315,8 @@ absl::StatusOr<Village> Registry::UpdateVillage(const Principal& principal,
   ASSIGN_OR_RETURN(std::vector<std::string> chain, VillageLineage(current));
   const std::string what = absl::StrCat("update village ", village.id());
   RETURN_IF_ERROR(Authorize(principal, Role::kOperator, chain, what));
-  if (!village.etag().empty() && village.etag() != current.etag()) {
-    return absl::AbortedError(absl::StrCat(
-        "village ", village.id(),
-        " was changed by someone else (etag mismatch); read it again and "
-        "retry"));
-  }
+  RETURN_IF_ERROR(
+      CheckEtag("village", village.id(), village.etag(), current.etag()));
   Village updated = current;
   RETURN_IF_ERROR(
       ApplyUpdateMask(update_mask, VillageMutableFields(), village, &updated));
@@ -351,29 +343,18 @@ absl::Status Registry::DeleteVillage(const Principal& principal,
 
 absl::StatusOr<v1::ListVillagesResponse> Registry::ListVillages(
     const Principal& principal, const v1::ListVillagesRequest& request) {
-  ASSIGN_OR_RETURN(
-      int page_size,
-      EffectivePageSize(request.page_size(), kDefaultPageSize, kMaxPageSize));
+  ASSIGN_OR_RETURN(Pager pager, Pager::ForPageSize(request.page_size()));
   if (request.target_level() != 0) {
     RETURN_IF_ERROR(
         ValidateRange("target_level", request.target_level(), 1, 5));
   }
   VillageQuery query;
   query.target_level = request.target_level();
-  query.limit = page_size + 1;
+  query.limit = pager.fetch_limit();
   if (!request.ancestor_id().empty()) {
-    RETURN_IF_ERROR(ValidateId("ancestor_id", request.ancestor_id()));
-    absl::StatusOr<std::vector<std::string>> chain =
-        store_->RegionLineage(request.ancestor_id());
-    if (absl::IsNotFound(chain.status())) {
-      return FieldError(
-          "ancestor_id",
-          absl::StrCat("region ", request.ancestor_id(), " does not exist"));
-    }
-    RETURN_IF_ERROR(chain.status());
-    RETURN_IF_ERROR(
-        Authorize(principal, Role::kViewer, *chain,
-                  absl::StrCat("list villages below ", request.ancestor_id())));
+    RETURN_IF_ERROR(AuthorizeRegionFilter(
+        store_, principal, "ancestor_id", request.ancestor_id(),
+        absl::StrCat("list villages below ", request.ancestor_id())));
     query.ancestor_id = request.ancestor_id();
   } else if (!principal.is_global()) {
     RETURN_IF_ERROR(AuthorizeRole(principal, Role::kViewer, "list villages"));
@@ -392,20 +373,16 @@ absl::StatusOr<v1::ListVillagesResponse> Registry::ListVillages(
     }
     query.ancestor_id = *scope;
   }
-  const std::string filters =
-      absl::StrCat("villages|", query.ancestor_id, "|", query.target_level);
   ASSIGN_OR_RETURN(query.after_id,
-                   DecodePageToken(request.page_token(), filters));
+                   pager.Resume(request.page_token(),
+                                absl::StrCat("villages|", query.ancestor_id,
+                                             "|", query.target_level)));
   ASSIGN_OR_RETURN(std::vector<Village> villages, store_->ListVillages(query));
   v1::ListVillagesResponse response;
-  const bool more = static_cast<int>(villages.size()) > page_size;
-  if (more) villages.resize(page_size);
+  response.set_next_page_token(pager.Trim(
+      villages, [](const Village& village) { return village.id(); }));
   for (Village& village : villages) {
     *response.add_villages() = std::move(village);
-  }
-  if (more) {
-    response.set_next_page_token(
-        EncodePageToken(filters, response.villages().rbegin()->id()));
   }
   return response;
 }

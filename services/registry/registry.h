@@ -25,6 +25,16 @@ inline constexpr int64_t kDefaultMaxImportRecords = 100'000;
 
 class Registry;
 
+// Checks a request's filter `field` naming region `region_id` (e.g.
+// "ancestor_id"): INVALID_ARGUMENT naming the field when the id is malformed
+// or no such region exists; otherwise `principal` needs the viewer role over
+// the region (see Authorize; `what` names the action in the refusal).
+absl::Status AuthorizeRegionFilter(RegistryStore* store,
+                                   const Principal& principal,
+                                   absl::string_view field,
+                                   const std::string& region_id,
+                                   absl::string_view what);
+
 // Collects the chunks of one import, checking each record as it arrives, and
 // applies them all at once in Finish().
 class RegistryImport {

@@ -14,6 +14,7 @@
 #include "absl/time/clock.h"
 #include "common/calendar.h"
 #include "tests/projects/projects_test_env.h"
+#include "tests/testing/import_chunks.h"
 #include "tests/testing/status_matchers.h"
 
 namespace fivestar::projects {
@@ -195,14 +196,9 @@ std::vector<v1::ProjectRecord> Records(const std::string& prefix, int count) {
   return records;
 }
 
-v1::ImportProjectsRequest Chunk(const std::vector<v1::ProjectRecord>& records,
-                                size_t begin, size_t end) {
-  v1::ImportProjectsRequest chunk;
-  for (size_t i = begin; i < end && i < records.size(); ++i) {
-    *chunk.add_records() = records[i];
-  }
-  return chunk;
-}
+constexpr auto Chunk =
+    &fivestar::testing::ImportChunk<v1::ImportProjectsRequest,
+                                    v1::ProjectRecord>;
 
 TEST_F(ImportTest, ClientCancellingMidwayWritesNothing) {
   const std::vector<v1::ProjectRecord> records = Records("cancel", 100);

@@ -2,35 +2,17 @@
 
 #include <google/protobuf/util/json_util.h>
 
-#include <cstdio>
-#include <cstdlib>
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
 #include "common/calendar.h"
 #include "common/status.h"
+#include "tests/testing/or_die.h"
 #include "tests/testing/test_tokens.h"
 
 namespace fivestar::projects::testing {
-namespace {
 
-template <typename T>
-T OrDie(absl::StatusOr<T> value, const char* what) {
-  if (!value.ok()) {
-    std::fprintf(stderr, "%s: %s\n", what, value.status().ToString().c_str());
-    std::abort();
-  }
-  return *std::move(value);
-}
-
-void OrDie(const absl::Status& status, const char* what) {
-  if (!status.ok()) {
-    std::fprintf(stderr, "%s: %s\n", what, status.ToString().c_str());
-    std::abort();
-  }
-}
-
-}  // namespace
+using ::fivestar::testing::OrDie;
 
 absl::Time StartTime() {
   return absl::FromCivil(absl::CivilSecond(2022, 10, 8, 10, 0, 0),

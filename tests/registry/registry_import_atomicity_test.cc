@@ -16,6 +16,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "tests/registry/registry_test_env.h"
+#include "tests/testing/import_chunks.h"
 #include "tests/testing/service_hosts.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_tokens.h"
@@ -46,14 +47,9 @@ std::vector<v1::RegistryRecord> NewVillages(const std::string& prefix,
   return records;
 }
 
-v1::ImportRegistryRequest Chunk(const std::vector<v1::RegistryRecord>& records,
-                                size_t begin, size_t end) {
-  v1::ImportRegistryRequest chunk;
-  for (size_t i = begin; i < end && i < records.size(); ++i) {
-    *chunk.add_records() = records[i];
-  }
-  return chunk;
-}
+constexpr auto Chunk =
+    &fivestar::testing::ImportChunk<v1::ImportRegistryRequest,
+                                    v1::RegistryRecord>;
 
 class RegistryImportAtomicityTest : public ::testing::Test {
  protected:

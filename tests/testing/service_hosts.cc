@@ -1,22 +1,11 @@
 #include "tests/testing/service_hosts.h"
 
-#include <cstdio>
-#include <cstdlib>
-
 #include "absl/strings/str_cat.h"
+#include "tests/testing/or_die.h"
 #include "tests/testing/test_server.h"
 
 namespace fivestar::testing {
 namespace {
-
-template <typename T>
-T OrDie(absl::StatusOr<T> value, const char* what) {
-  if (!value.ok()) {
-    std::fprintf(stderr, "%s: %s\n", what, value.status().ToString().c_str());
-    std::abort();
-  }
-  return *std::move(value);
-}
 
 std::string LoopbackAddress(int port) {
   return absl::StrCat("127.0.0.1:", port);
