@@ -29,7 +29,7 @@ absl::StatusOr<T> CreateOncePerRequestId(absl::string_view request_id,
                                          Conflict conflict, Create create) {
   // Two rounds at most: a concurrent first use of the same request_id makes
   // the create fail, and the second round finds what it made.
-  for (int round = 0; round < 2; ++round) {
+  for (int round = 0;; ++round) {
     if (!request_id.empty()) {
       absl::StatusOr<std::pair<T, std::string>> earlier = find_earlier();
       if (earlier.ok()) {
@@ -42,7 +42,6 @@ absl::StatusOr<T> CreateOncePerRequestId(absl::string_view request_id,
     if (absl::IsAlreadyExists(created.status()) && round == 0) continue;
     return created;
   }
-  return absl::InternalError("request_id race did not settle");
 }
 
 // The outcome of one optimistic read-decide-write attempt: its result, and

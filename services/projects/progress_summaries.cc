@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/types/span.h"
 #include "common/calendar.h"
+#include "common/check.h"
 #include "common/paging.h"
 #include "common/status.h"
 #include "common/validation.h"
@@ -280,10 +281,9 @@ absl::StatusOr<std::vector<v1::Summary>> SummarizeEach(
                values.subspan(first_value, value - first_value), rows, window,
                &summary);
   }
-  if (task != tasks.size() || value != values.size()) {
-    return absl::InternalError(
-        "summary rows of a village outside the page, or out of order");
-  }
+  // The store answers for exactly the villages asked, in their order.
+  FIVESTAR_CHECK(task == tasks.size() && value == values.size(),
+                 "summary rows of a village outside the page, or out of order");
   return summaries;
 }
 
