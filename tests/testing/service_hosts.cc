@@ -1,14 +1,23 @@
 #include "tests/testing/service_hosts.h"
 
-#include "absl/strings/str_cat.h"
 #include "tests/testing/or_die.h"
 #include "tests/testing/test_server.h"
 
 namespace fivestar::testing {
 namespace {
 
-std::string LoopbackAddress(int port) {
-  return absl::StrCat("127.0.0.1:", port);
+// The options every composition root shares, set for a test.
+template <typename Options>
+Options TestOptions(const char* name, const std::string& database,
+                    std::shared_ptr<const Authenticator> tokens,
+                    const Clock* clock) {
+  Options options;
+  options.server = TestServerConfig();
+  options.server.name = name;
+  options.database = database;
+  options.authenticator = std::move(tokens);
+  options.clock = clock;
+  return options;
 }
 
 }  // namespace
@@ -16,23 +25,11 @@ std::string LoopbackAddress(int port) {
 RegistryHost::RegistryHost(const std::string& database,
                            std::shared_ptr<const Authenticator> tokens,
                            const Clock* clock, const Adjust& adjust) {
-  registry::RegistryServerOptions options;
-  options.server = TestServerConfig();
-  options.server.name = "registry";
-  options.database = database;
-  options.authenticator = std::move(tokens);
-  options.clock = clock;
+  auto options = TestOptions<registry::RegistryServerOptions>(
+      "registry", database, std::move(tokens), clock);
   if (adjust) adjust(options);
   server_ = OrDie(registry::RegistryServer::Start(std::move(options)),
                   "start the registry");
-}
-
-std::string RegistryHost::address() const {
-  return LoopbackAddress(server_->port());
-}
-
-std::shared_ptr<grpc::Channel> RegistryHost::NewChannel() const {
-  return grpc::CreateChannel(address(), grpc::InsecureChannelCredentials());
 }
 
 ProjectsHost::ProjectsHost(const std::string& database,
@@ -40,25 +37,13 @@ ProjectsHost::ProjectsHost(const std::string& database,
                            const std::string& registry_token,
                            std::shared_ptr<const Authenticator> tokens,
                            const Clock* clock, const Adjust& adjust) {
-  projects::ProjectsServerOptions options;
-  options.server = TestServerConfig();
-  options.server.name = "projects";
-  options.database = database;
-  options.authenticator = std::move(tokens);
-  options.clock = clock;
+  auto options = TestOptions<projects::ProjectsServerOptions>(
+      "projects", database, std::move(tokens), clock);
   options.registry_address = registry_address;
   options.registry.bearer_token = registry_token;
   if (adjust) adjust(options);
   server_ = OrDie(projects::ProjectsServer::Start(std::move(options)),
                   "start project tracking");
-}
-
-std::string ProjectsHost::address() const {
-  return LoopbackAddress(server_->port());
-}
-
-std::shared_ptr<grpc::Channel> ProjectsHost::NewChannel() const {
-  return grpc::CreateChannel(address(), grpc::InsecureChannelCredentials());
 }
 
 }  // namespace fivestar::testing

@@ -20,8 +20,27 @@
 
 namespace fivestar::testing {
 
+// What every host offers: the address and channels of its server, the
+// server itself, and the production shutdown sequence.
+template <typename Server>
+class ServiceHost {
+ public:
+  std::string address() const {
+    return "127.0.0.1:" + std::to_string(server_->port());
+  }
+  std::shared_ptr<grpc::Channel> NewChannel() const {
+    return grpc::CreateChannel(address(), grpc::InsecureChannelCredentials());
+  }
+  Server& server() { return *server_; }
+  // Drains and stops as on SIGTERM (calls then fail with UNAVAILABLE).
+  void Stop() { server_->Stop(); }
+
+ protected:
+  std::unique_ptr<Server> server_;
+};
+
 // The village registry, real, in-process.
-class RegistryHost {
+class RegistryHost : public ServiceHost<registry::RegistryServer> {
  public:
   using Adjust = std::function<void(registry::RegistryServerOptions&)>;
 
@@ -31,19 +50,11 @@ class RegistryHost {
                std::shared_ptr<const Authenticator> tokens, const Clock* clock,
                const Adjust& adjust = nullptr);
 
-  std::string address() const;
-  std::shared_ptr<grpc::Channel> NewChannel() const;
-  registry::RegistryServer& server() { return *server_; }
   registry::Registry& registry() { return server_->registry(); }
-  // Drains and stops (calls then fail with UNAVAILABLE).
-  void Stop() { server_->Stop(); }
-
- private:
-  std::unique_ptr<registry::RegistryServer> server_;
 };
 
 // Project tracking, real, in-process.
-class ProjectsHost {
+class ProjectsHost : public ServiceHost<projects::ProjectsServer> {
  public:
   using Adjust = std::function<void(projects::ProjectsServerOptions&)>;
 
@@ -54,15 +65,6 @@ class ProjectsHost {
                const std::string& registry_token,
                std::shared_ptr<const Authenticator> tokens, const Clock* clock,
                const Adjust& adjust = nullptr);
-
-  std::string address() const;
-  std::shared_ptr<grpc::Channel> NewChannel() const;
-  projects::ProjectsServer& server() { return *server_; }
-  // The production shutdown sequence: end change-feed streams, drain.
-  void Stop() { server_->Stop(); }
-
- private:
-  std::unique_ptr<projects::ProjectsServer> server_;
 };
 
 }  // namespace fivestar::testing
