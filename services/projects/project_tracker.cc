@@ -4,12 +4,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <random>
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "common/calendar.h"
 #include "common/field_rules.h"
 #include "common/import_limits.h"
@@ -31,7 +33,18 @@ constexpr double kMaxQuantity = 1e12;
 constexpr absl::Duration kReportClockSkew = absl::Minutes(5);
 // Attempts at an optimistic write that lost a race (ABORTED from the
 // store) before giving the conflict to the caller.
-constexpr int kWriteAttempts = 5;
+constexpr int kWriteAttempts = 8;
+
+// Waits a random while, growing with `attempt`, before an optimistic write
+// that lost a race tries again. Writes are group-committed, so two writers
+// of one project that read it at once tend to land in one batch again and
+// again; the jitter pulls them apart.
+void BackOffAfterLostRace(int attempt) {
+  thread_local std::minstd_rand bits(std::random_device{}());
+  const int64_t ceiling_us = int64_t{200} << std::min(attempt, 8);
+  std::uniform_int_distribution<int64_t> pause(0, ceiling_us);
+  absl::SleepFor(absl::Microseconds(pause(bits)));
+}
 
 const std::vector<std::string>& ProjectMutableFields() {
   static const auto* fields = new std::vector<std::string>{
@@ -360,6 +373,7 @@ absl::StatusOr<Project> ProjectTracker::UpdateProject(
     // from the caller that is the caller's conflict, without one redo it.
     if (absl::IsAborted(stored.status()) && project.etag().empty() &&
         attempt < kWriteAttempts) {
+      BackOffAfterLostRace(attempt);
       continue;
     }
     RETURN_IF_ERROR(stored.status());
@@ -411,6 +425,7 @@ absl::StatusOr<Project> ProjectTracker::CancelProject(
         store_->UpdateProject(cancelled, current.etag(), LineagePath(lineage));
     if (absl::IsAborted(stored.status()) && request.etag().empty() &&
         attempt < kWriteAttempts) {
+      BackOffAfterLostRace(attempt);
       continue;
     }
     RETURN_IF_ERROR(stored.status());
@@ -524,6 +539,7 @@ ProjectTracker::CreateProgressReport(const Principal& principal,
     if ((absl::IsAborted(appended.status()) ||
          absl::IsAlreadyExists(appended.status())) &&
         attempt < kWriteAttempts) {
+      BackOffAfterLostRace(attempt);
       continue;
     }
     RETURN_IF_ERROR(appended.status());
