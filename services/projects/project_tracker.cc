@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/hash/hash.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -331,10 +332,15 @@ absl::StatusOr<Project> ProjectTracker::GetProject(const Principal& principal,
   return Decorate(std::move(project));
 }
 
+absl::Mutex* ProjectTracker::WriteStripe(const std::string& project_id) {
+  return &write_stripes_[absl::HashOf(project_id) % write_stripes_.size()];
+}
+
 absl::StatusOr<Project> ProjectTracker::UpdateProject(
     const Principal& principal, const Project& project,
     const FieldMask& update_mask) {
   RETURN_IF_ERROR(ValidateId("project.id", project.id()));
+  absl::MutexLock same_project(WriteStripe(project.id()));
   for (int attempt = 1;; ++attempt) {
     ASSIGN_OR_RETURN(Project current, store_->GetProject(project.id()));
     ASSIGN_OR_RETURN(
@@ -396,6 +402,7 @@ absl::StatusOr<Project> ProjectTracker::CancelProject(
     const Principal& principal, const v1::CancelProjectRequest& request) {
   RETURN_IF_ERROR(ValidateId("id", request.id()));
   RETURN_IF_ERROR(ValidateText("reason", request.reason(), 1, 500));
+  absl::MutexLock same_project(WriteStripe(request.id()));
   for (int attempt = 1;; ++attempt) {
     ASSIGN_OR_RETURN(Project current, store_->GetProject(request.id()));
     ASSIGN_OR_RETURN(
@@ -493,6 +500,7 @@ ProjectTracker::CreateProgressReport(const Principal& principal,
   RETURN_IF_ERROR(ValidateId("report.project_id", report.project_id()));
   RETURN_IF_ERROR(ValidateReportFields(report, "report"));
   const RequestKey key{report.request_id(), ReportFingerprint(report)};
+  absl::MutexLock same_project(WriteStripe(report.project_id()));
   for (int attempt = 1;; ++attempt) {
     ASSIGN_OR_RETURN(Project project, store_->GetProject(report.project_id()));
     ASSIGN_OR_RETURN(
