@@ -150,14 +150,7 @@ absl::StatusOr<std::string> SqliteRegistryStore::PathOf(SqliteDatabase& db,
 
 absl::StatusOr<Region> SqliteRegistryStore::LoadRegion(SqliteDatabase& db,
                                                        const std::string& id) {
-  ASSIGN_OR_RETURN(SqliteStatement stmt,
-                   db.Prepare("SELECT body, version, create_time_us, "
-                              "update_time_us FROM regions WHERE id = ?"));
-  stmt.Bind(1, id);
-  ASSIGN_OR_RETURN(bool row, stmt.Step());
-  if (!row)
-    return absl::NotFoundError(absl::StrCat("region ", id, " not found"));
-  return ReadVersionedResource<Region>(stmt);
+  return LoadVersionedResource<Region>(db, "regions", "id", "region", id);
 }
 
 absl::StatusOr<Region> SqliteRegistryStore::GetRegion(const std::string& id) {
@@ -211,8 +204,8 @@ absl::StatusOr<Region> SqliteRegistryStore::InsertRegion(SqliteDatabase& db,
   if (!region.parent_id().empty()) {
     absl::StatusOr<std::string> parent_path = PathOf(db, region.parent_id());
     if (absl::IsNotFound(parent_path.status())) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "region.parent_id: region ", region.parent_id(), " does not exist"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("region ", region.parent_id(), " does not exist"));
     }
     RETURN_IF_ERROR(parent_path.status());
     path = *parent_path;
@@ -262,8 +255,7 @@ absl::StatusOr<Region> SqliteRegistryStore::ReplaceRegion(
       absl::StatusOr<std::string> parent_path = PathOf(db, region.parent_id());
       if (absl::IsNotFound(parent_path.status())) {
         return absl::FailedPreconditionError(
-            absl::StrCat("region.parent_id: region ", region.parent_id(),
-                         " does not exist"));
+            absl::StrCat("region ", region.parent_id(), " does not exist"));
       }
       RETURN_IF_ERROR(parent_path.status());
       new_path = *parent_path;
@@ -271,7 +263,7 @@ absl::StatusOr<Region> SqliteRegistryStore::ReplaceRegion(
     absl::StrAppend(&new_path, region.id(), "/");
     if (absl::StartsWith(new_path, old_path)) {
       return absl::FailedPreconditionError(absl::StrCat(
-          "region.parent_id: ", region.parent_id(), " lies below ", region.id(),
+          "region ", region.parent_id(), " lies below ", region.id(),
           "; a region cannot "
           "become its own ancestor"));
     }
@@ -359,15 +351,7 @@ absl::Status SqliteRegistryStore::DeleteRegion(
 
 absl::StatusOr<Village> SqliteRegistryStore::LoadVillage(
     SqliteDatabase& db, const std::string& id) {
-  ASSIGN_OR_RETURN(SqliteStatement stmt,
-                   db.Prepare("SELECT body, version, create_time_us, "
-                              "update_time_us FROM villages WHERE id = ?"));
-  stmt.Bind(1, id);
-  ASSIGN_OR_RETURN(bool row, stmt.Step());
-  if (!row) {
-    return absl::NotFoundError(absl::StrCat("village ", id, " not found"));
-  }
-  return ReadVersionedResource<Village>(stmt);
+  return LoadVersionedResource<Village>(db, "villages", "id", "village", id);
 }
 
 absl::StatusOr<Village> SqliteRegistryStore::GetVillage(const std::string& id) {
@@ -427,8 +411,8 @@ absl::StatusOr<Village> SqliteRegistryStore::InsertVillage(
     SqliteDatabase& db, const Village& village) {
   absl::StatusOr<std::string> region_path = PathOf(db, village.region_id());
   if (absl::IsNotFound(region_path.status())) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "village.region_id: region ", village.region_id(), " does not exist"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("region ", village.region_id(), " does not exist"));
   }
   RETURN_IF_ERROR(region_path.status());
   const int64_t now = absl::ToUnixMicros(clock_->Now());
@@ -474,8 +458,7 @@ absl::StatusOr<Village> SqliteRegistryStore::ReplaceVillage(
     absl::StatusOr<std::string> region_path = PathOf(db, village.region_id());
     if (absl::IsNotFound(region_path.status())) {
       return absl::FailedPreconditionError(
-          absl::StrCat("village.region_id: region ", village.region_id(),
-                       " does not exist"));
+          absl::StrCat("region ", village.region_id(), " does not exist"));
     }
     RETURN_IF_ERROR(region_path.status());
     new_region_path = *std::move(region_path);
