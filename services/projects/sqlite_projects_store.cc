@@ -213,15 +213,7 @@ absl::Status SqliteProjectsStore::AppendChange(
 
 absl::StatusOr<Project> SqliteProjectsStore::LoadProject(
     SqliteDatabase& db, const std::string& id) {
-  ASSIGN_OR_RETURN(SqliteStatement stmt,
-                   db.Prepare("SELECT body, version, create_time_us, "
-                              "update_time_us FROM projects WHERE id = ?"));
-  stmt.Bind(1, id);
-  ASSIGN_OR_RETURN(bool row, stmt.Step());
-  if (!row) {
-    return absl::NotFoundError(absl::StrCat("project ", id, " not found"));
-  }
-  return ReadVersionedResource<Project>(stmt);
+  return LoadVersionedResource<Project>(db, "projects", "id", "project", id);
 }
 
 absl::StatusOr<Project> SqliteProjectsStore::GetProject(const std::string& id) {
