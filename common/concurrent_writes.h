@@ -4,12 +4,17 @@
 #ifndef FIVESTAR_COMMON_CONCURRENT_WRITES_H_
 #define FIVESTAR_COMMON_CONCURRENT_WRITES_H_
 
+#include <algorithm>
+#include <cstdint>
+#include <random>
 #include <string>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 
 namespace fivestar {
 
@@ -44,6 +49,17 @@ absl::StatusOr<T> CreateOncePerRequestId(absl::string_view request_id,
   }
 }
 
+// Waits a random while, growing with `attempt`, before an optimistic write
+// that lost a race tries again. Writes are group-committed, so two writers
+// of one record that read it at once tend to land in one batch again and
+// again; the jitter pulls them apart.
+inline void BackOffAfterLostRace(int attempt) {
+  thread_local std::minstd_rand bits(std::random_device{}());
+  const int64_t ceiling_us = int64_t{200} << std::min(attempt, 8);
+  std::uniform_int_distribution<int64_t> pause(0, ceiling_us);
+  absl::SleepFor(absl::Microseconds(pause(bits)));
+}
+
 // The outcome of one optimistic read-decide-write attempt: its result, and
 // whether its write lost a race to a concurrent writer, so that redoing it
 // from a fresh read may succeed. The constructors are implicit so that an
@@ -62,7 +78,7 @@ struct WriteAttempt {
 // Runs `attempt` (a callable returning WriteAttempt<T>) until an attempt
 // did not lose a race or `max_attempts` attempts have run, and returns the
 // last attempt's result: a lost race on the last attempt goes to the caller
-// as it is.
+// as it is. Between attempts it pauses (BackOffAfterLostRace).
 template <typename T, typename Attempt>
 absl::StatusOr<T> RetryLostRaces(int max_attempts, Attempt attempt) {
   for (int attempts = 1;; ++attempts) {
@@ -70,6 +86,7 @@ absl::StatusOr<T> RetryLostRaces(int max_attempts, Attempt attempt) {
     if (!outcome.lost_race || attempts >= max_attempts) {
       return std::move(outcome.result);
     }
+    BackOffAfterLostRace(attempts);
   }
 }
 

@@ -232,6 +232,10 @@ int64_t SqliteDatabase::LastInsertRowId() const {
 
 int SqliteDatabase::Changes() const { return sqlite3_changes(db_); }
 
+bool SqliteDatabase::InTransaction() const {
+  return sqlite3_get_autocommit(db_) == 0;
+}
+
 absl::Status SqliteDatabase::Error(int code, absl::string_view context) const {
   std::string message = absl::StrCat(sqlite3_errstr(code), " (",
                                      sqlite3_errmsg(db_), ") in: ", context);

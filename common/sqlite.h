@@ -107,6 +107,9 @@ class SqliteDatabase {
 
   int64_t LastInsertRowId() const;
   int Changes() const;
+  // Whether a transaction is open (SQLite rolls some back on its own after
+  // an I/O or out-of-memory error).
+  bool InTransaction() const;
 
   // The status for an SQLite result code, with context. Constraint
   // violations are ALREADY_EXISTS / FAILED_PRECONDITION, a busy database

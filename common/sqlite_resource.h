@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "common/sqlite.h"
 #include "common/status.h"
@@ -69,6 +70,26 @@ absl::StatusOr<std::vector<Resource>> ReadVersionedResources(
     out.push_back(std::move(resource));
   }
   return out;
+}
+
+// The resource whose `key_column` is `id` in `table` (which has the
+// columns ReadVersionedResource reads); NOT_FOUND "<kind> <id> not found".
+template <typename Resource>
+absl::StatusOr<Resource> LoadVersionedResource(SqliteDatabase& db,
+                                               absl::string_view table,
+                                               absl::string_view key_column,
+                                               absl::string_view kind,
+                                               const std::string& id) {
+  ASSIGN_OR_RETURN(
+      SqliteStatement stmt,
+      db.Prepare(absl::StrCat("SELECT body, version, create_time_us, "
+                              "update_time_us FROM ",
+                              table, " WHERE ", key_column, " = ?")));
+  stmt.Bind(1, id);
+  ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row)
+    return absl::NotFoundError(absl::StrCat(kind, " ", id, " not found"));
+  return ReadVersionedResource<Resource>(stmt);
 }
 
 }  // namespace fivestar

@@ -4,12 +4,15 @@
 
 #include <algorithm>
 #include <cmath>
+#include <random>
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/hash/hash.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "common/calendar.h"
 #include "common/concurrent_writes.h"
 #include "common/field_rules.h"
@@ -32,7 +35,7 @@ constexpr double kMaxQuantity = 1e12;
 constexpr absl::Duration kReportClockSkew = absl::Minutes(5);
 // Attempts at an optimistic write that lost a race (ABORTED from the
 // store) before giving the conflict to the caller.
-constexpr int kWriteAttempts = 5;
+constexpr int kWriteAttempts = 8;
 
 const std::vector<std::string>& ProjectMutableFields() {
   static const auto* fields = new std::vector<std::string>{
@@ -323,10 +326,15 @@ absl::StatusOr<Project> ProjectTracker::GetProject(const Principal& principal,
   return Decorate(std::move(project));
 }
 
+absl::Mutex* ProjectTracker::WriteStripe(const std::string& project_id) {
+  return &write_stripes_[absl::HashOf(project_id) % write_stripes_.size()];
+}
+
 absl::StatusOr<Project> ProjectTracker::UpdateProject(
     const Principal& principal, const Project& project,
     const FieldMask& update_mask) {
   RETURN_IF_ERROR(ValidateId("project.id", project.id()));
+  absl::MutexLock same_project(WriteStripe(project.id()));
   auto attempt = [&]() -> WriteAttempt<Project> {
     ASSIGN_OR_RETURN(Project current, store_->GetProject(project.id()));
     ASSIGN_OR_RETURN(
@@ -377,6 +385,7 @@ absl::StatusOr<Project> ProjectTracker::CancelProject(
     const Principal& principal, const v1::CancelProjectRequest& request) {
   RETURN_IF_ERROR(ValidateId("id", request.id()));
   RETURN_IF_ERROR(ValidateText("reason", request.reason(), 1, 500));
+  absl::MutexLock same_project(WriteStripe(request.id()));
   auto attempt = [&]() -> WriteAttempt<Project> {
     ASSIGN_OR_RETURN(Project current, store_->GetProject(request.id()));
     ASSIGN_OR_RETURN(
@@ -460,6 +469,7 @@ ProjectTracker::CreateProgressReport(const Principal& principal,
   RETURN_IF_ERROR(ValidateId("report.project_id", report.project_id()));
   RETURN_IF_ERROR(ValidateReportFields(report, "report"));
   const RequestKey key{report.request_id(), ReportFingerprint(report)};
+  absl::MutexLock same_project(WriteStripe(report.project_id()));
   auto attempt = [&]() -> WriteAttempt<v1::CreateProgressReportResponse> {
     ASSIGN_OR_RETURN(Project project, store_->GetProject(report.project_id()));
     ASSIGN_OR_RETURN(

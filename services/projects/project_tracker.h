@@ -6,6 +6,7 @@
 #ifndef FIVESTAR_SERVICES_PROJECTS_PROJECT_TRACKER_H_
 #define FIVESTAR_SERVICES_PROJECTS_PROJECT_TRACKER_H_
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -13,6 +14,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "common/auth.h"
 #include "common/clock.h"
 #include "common/registry_client/jurisdiction.h"
@@ -150,10 +152,18 @@ class ProjectTracker {
       const Principal& principal, const Project& project,
       absl::string_view what);
 
+  // The lock that read-modify-writes of `project_id` hold in this process.
+  // Reads no longer wait behind writes, so two writers of one project would
+  // otherwise keep reading what the other is about to replace and lose
+  // their optimistic writes again and again; writers of other processes
+  // (and imports) still meet in the etag check.
+  absl::Mutex* WriteStripe(const std::string& project_id);
+
   ProjectsStore* store_;
   const Jurisdiction* jurisdiction_;
   const Clock* clock_;
   const int64_t max_import_records_;
+  std::array<absl::Mutex, 64> write_stripes_;
 };
 
 }  // namespace fivestar::projects

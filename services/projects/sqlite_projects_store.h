@@ -8,10 +8,10 @@
 #include <utility>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
 #include "common/clock.h"
 #include "common/sqlite.h"
+#include "common/sqlite_feed.h"
+#include "common/sqlite_pool.h"
 #include "services/projects/projects_store.h"
 
 namespace fivestar::projects {
@@ -19,8 +19,9 @@ namespace fivestar::projects {
 // Each row holds its resource as serialized protobuf (so new optional fields
 // need no migration) beside the indexed columns that queries filter on. The
 // change feed is a table whose INTEGER PRIMARY KEY is the sequence, written
-// in the same transaction as the change it records; one connection behind
-// one mutex serializes every write, so sequences are gapless.
+// in the same transaction as the change it records (see SqliteChangeLog), so
+// sequences are gapless. Reads run on the pool's readers beside the writer;
+// writes are group-committed, an import alone.
 class SqliteProjectsStore final : public ProjectsStore {
  public:
   // Opens the database at `path` and brings its schema up to date.
@@ -28,6 +29,9 @@ class SqliteProjectsStore final : public ProjectsStore {
       const std::string& path, const Clock* clock);
 
   void SetCommitObserver(std::function<void(uint64_t)> observer) override;
+
+  // The connection set, for tests that hold a reader or the writer busy.
+  SqlitePool* pool_for_testing() { return pool_.get(); }
 
   absl::StatusOr<Project> GetProject(const std::string& id) override;
   absl::StatusOr<std::pair<Project, std::string>> FindProjectByRequest(
@@ -93,67 +97,52 @@ class SqliteProjectsStore final : public ProjectsStore {
       int limit) override;
 
  private:
-  // Tells the commit observer about a committed write when it goes out of
-  // scope. Declared before the MutexLock of a write so that it fires after
-  // the lock is released (observers read the store).
-  class CommitSignal {
-   public:
-    explicit CommitSignal(SqliteProjectsStore* store) : store_(store) {}
-    ~CommitSignal();
-    // Marks the write committed with `newest` as the newest sequence.
-    void Committed(uint64_t newest) { newest_ = newest; }
+  SqliteProjectsStore(std::unique_ptr<SqlitePool> pool,
+                      std::unique_ptr<SqliteChangeLog> feed, const Clock* clock)
+      : pool_(std::move(pool)), feed_(std::move(feed)), clock_(clock) {}
 
-   private:
-    SqliteProjectsStore* store_;
-    uint64_t newest_ = 0;
-  };
+  // The helpers run inside a pool_ read or a feed_ write, on its `db`.
 
-  SqliteProjectsStore(std::unique_ptr<SqliteDatabase> db, const Clock* clock)
-      : db_(std::move(db)), clock_(clock) {}
-
-  absl::StatusOr<std::string> NewIdLocked(absl::string_view prefix)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::StatusOr<Project> GetProjectLocked(const std::string& id)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::StatusOr<Project> InsertProjectLocked(const Project& project,
-                                              const RequestKey& key,
-                                              int64_t now_us)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<std::string> NewId(SqliteDatabase& db,
+                                    absl::string_view prefix);
+  absl::StatusOr<Project> LoadProject(SqliteDatabase& db,
+                                      const std::string& id);
+  absl::StatusOr<Project> InsertProject(SqliteDatabase& db,
+                                        const Project& project,
+                                        const RequestKey& key, int64_t now_us);
   // Replaces the project's row, bumping its version; with a non-empty
   // `fingerprint` also the fingerprint of its request_id.
-  absl::StatusOr<Project> ReplaceProjectLocked(const Project& project,
-                                               const std::string& fingerprint,
-                                               int64_t now_us)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::StatusOr<ProgressReport> InsertReportLocked(
-      const ProgressReport& report, const std::string& village_id,
-      const RequestKey& key, int64_t now_us) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::StatusOr<IndicatorDefinition> GetDefinitionLocked(
-      const std::string& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::StatusOr<IndicatorDefinition> InsertDefinitionLocked(
-      const IndicatorDefinition& definition, int64_t now_us)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Appends one change-feed entry; returns its sequence.
-  absl::StatusOr<uint64_t> AppendChangeLocked(
-      const std::string& village_id, const std::string& village_path,
-      v1::ChangeKind kind, const std::string& entity_id,
-      const std::string& project_id, const std::string& period, int64_t now_us)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::StatusOr<uint64_t> NewestSequenceLocked()
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<Project> ReplaceProject(SqliteDatabase& db,
+                                         const Project& project,
+                                         const std::string& fingerprint,
+                                         int64_t now_us);
+  absl::StatusOr<ProgressReport> InsertReport(SqliteDatabase& db,
+                                              const ProgressReport& report,
+                                              const std::string& village_id,
+                                              const RequestKey& key,
+                                              int64_t now_us);
+  absl::StatusOr<IndicatorDefinition> LoadDefinition(SqliteDatabase& db,
+                                                     const std::string& key);
+  absl::StatusOr<IndicatorDefinition> InsertDefinition(
+      SqliteDatabase& db, const IndicatorDefinition& definition,
+      int64_t now_us);
+  // Appends one change-feed entry and reports its sequence to feed_.
+  absl::Status AppendChange(SqliteDatabase& db, const std::string& village_id,
+                            const std::string& village_path,
+                            v1::ChangeKind kind, const std::string& entity_id,
+                            const std::string& project_id,
+                            const std::string& period, int64_t now_us);
   // Appends to `out` the values `query` selects (its cursor and filters),
   // of the villages in the JSON array `village_json` (of every village
   // when null), at most `limit` (all when negative).
-  absl::Status SelectValuesLocked(const IndicatorValueQuery& query,
-                                  const std::string* village_json, int limit,
-                                  std::vector<IndicatorValue>* out)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status SelectValues(SqliteDatabase& db,
+                            const IndicatorValueQuery& query,
+                            const std::string* village_json, int limit,
+                            std::vector<IndicatorValue>* out);
 
-  absl::Mutex mu_;
-  std::unique_ptr<SqliteDatabase> db_ ABSL_GUARDED_BY(mu_);
+  const std::unique_ptr<SqlitePool> pool_;
+  const std::unique_ptr<SqliteChangeLog> feed_;
   const Clock* clock_;
-  std::string feed_id_ ABSL_GUARDED_BY(mu_);
-  std::function<void(uint64_t)> observer_;
 };
 
 }  // namespace fivestar::projects

@@ -17,6 +17,18 @@ namespace {
 
 using ::google::protobuf::FieldMask;
 
+// The store's FAILED_PRECONDITION for a region or village write, named by
+// the field it is about: a write's only precondition the store checks is
+// where the record hangs (a parent that vanished after the logic looked, or
+// a move below itself), and the store knows no request field names.
+template <typename Resource>
+absl::StatusOr<Resource> WithField(absl::StatusOr<Resource> stored,
+                                   absl::string_view field) {
+  if (!absl::IsFailedPrecondition(stored.status())) return stored;
+  return absl::FailedPreconditionError(
+      absl::StrCat(field, ": ", stored.status().message()));
+}
+
 constexpr int kMaxBatchGet = 1000;
 
 const std::vector<std::string>& RegionMutableFields() {
@@ -197,7 +209,7 @@ absl::StatusOr<Region> Registry::CreateRegion(const Principal& principal,
   }
   RETURN_IF_ERROR(Authorize(principal, Role::kAdmin, chain,
                             absl::StrCat("create region ", region.id())));
-  return store_->CreateRegion(region);
+  return WithField(store_->CreateRegion(region), "region.parent_id");
 }
 
 absl::StatusOr<Region> Registry::GetRegion(const Principal& principal,
@@ -234,7 +246,8 @@ absl::StatusOr<Region> Registry::UpdateRegion(const Principal& principal,
       RETURN_IF_ERROR(Authorize(principal, Role::kAdmin, new_chain, what));
     }
   }
-  return store_->UpdateRegion(updated, current.etag());
+  return WithField(store_->UpdateRegion(updated, current.etag()),
+                   "region.parent_id");
 }
 
 absl::Status Registry::DeleteRegion(const Principal& principal,
@@ -294,7 +307,7 @@ absl::StatusOr<Village> Registry::CreateVillage(const Principal& principal,
   chain.insert(chain.begin(), village.id());
   RETURN_IF_ERROR(Authorize(principal, Role::kOperator, chain,
                             absl::StrCat("create village ", village.id())));
-  return store_->CreateVillage(village);
+  return WithField(store_->CreateVillage(village), "village.region_id");
 }
 
 absl::StatusOr<Village> Registry::GetVillage(const Principal& principal,
@@ -327,7 +340,8 @@ absl::StatusOr<Village> Registry::UpdateVillage(const Principal& principal,
         VillageRegionLineage(updated.region_id(), "village.region_id"));
     RETURN_IF_ERROR(Authorize(principal, Role::kOperator, new_chain, what));
   }
-  return store_->UpdateVillage(updated, current.etag());
+  return WithField(store_->UpdateVillage(updated, current.etag()),
+                   "village.region_id");
 }
 
 absl::Status Registry::DeleteVillage(const Principal& principal,

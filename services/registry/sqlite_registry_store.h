@@ -7,10 +7,10 @@
 #include <string>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
 #include "common/clock.h"
 #include "common/sqlite.h"
+#include "common/sqlite_feed.h"
+#include "common/sqlite_pool.h"
 #include "services/registry/registry_store.h"
 
 namespace fivestar::registry {
@@ -19,8 +19,9 @@ namespace fivestar::registry {
 // below region X" is one index range scan; each row also holds the resource
 // as serialized protobuf, so new optional fields need no migration. The
 // change feed is a table whose INTEGER PRIMARY KEY is the sequence, written
-// in the same transaction as the change it records; one connection behind
-// one mutex serializes every write, so sequences are gapless.
+// in the same transaction as the change it records (see SqliteChangeLog), so
+// sequences are gapless. Reads run on the pool's readers beside the writer;
+// writes are group-committed, an import alone.
 class SqliteRegistryStore final : public RegistryStore {
  public:
   // Opens the database at `path` and brings its schema up to date.
@@ -61,62 +62,37 @@ class SqliteRegistryStore final : public RegistryStore {
       int limit) override;
 
  private:
-  // Tells the commit observer about a committed write when it goes out of
-  // scope. Declared before the MutexLock of a write so that it fires after
-  // the lock is released (observers read the store).
-  class CommitSignal {
-   public:
-    explicit CommitSignal(SqliteRegistryStore* store) : store_(store) {}
-    ~CommitSignal();
-    // Marks the write committed with `newest` as the newest sequence (0:
-    // it appended nothing).
-    void Committed(uint64_t newest) { newest_ = newest; }
+  SqliteRegistryStore(std::unique_ptr<SqlitePool> pool,
+                      std::unique_ptr<SqliteChangeLog> feed, const Clock* clock)
+      : pool_(std::move(pool)), feed_(std::move(feed)), clock_(clock) {}
 
-   private:
-    SqliteRegistryStore* store_;
-    uint64_t newest_ = 0;
-  };
+  // The helpers run inside a pool_ read or a feed_ write, on its `db`.
 
-  SqliteRegistryStore(std::unique_ptr<SqliteDatabase> db, const Clock* clock)
-      : db_(std::move(db)), clock_(clock) {}
-
-  // The stored path of a region ("" with NOT_FOUND when absent).
-  absl::StatusOr<std::string> PathOf(const std::string& id)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::StatusOr<Region> GetRegionLocked(const std::string& id)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::StatusOr<Village> GetVillageLocked(const std::string& id)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::StatusOr<Region> InsertRegionLocked(const Region& region)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::StatusOr<Region> ReplaceRegionLocked(const Region& current,
-                                             const Region& region)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::StatusOr<Village> InsertVillageLocked(const Village& village)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::StatusOr<Village> ReplaceVillageLocked(const Village& current,
-                                               const Village& village)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The stored path of a region (NOT_FOUND when absent).
+  absl::StatusOr<std::string> PathOf(SqliteDatabase& db, const std::string& id);
+  absl::StatusOr<Region> LoadRegion(SqliteDatabase& db, const std::string& id);
+  absl::StatusOr<Village> LoadVillage(SqliteDatabase& db,
+                                      const std::string& id);
+  absl::StatusOr<Region> InsertRegion(SqliteDatabase& db, const Region& region);
+  absl::StatusOr<Region> ReplaceRegion(SqliteDatabase& db,
+                                       const Region& current,
+                                       const Region& region);
+  absl::StatusOr<Village> InsertVillage(SqliteDatabase& db,
+                                        const Village& village);
+  absl::StatusOr<Village> ReplaceVillage(SqliteDatabase& db,
+                                         const Village& current,
+                                         const Village& village);
   // Appends one change-feed entry (`old_path` and `old_parent_id` only for
-  // moves) and remembers its sequence in appended_.
-  absl::Status AppendChangeLocked(v1::ChangeKind kind,
-                                  const std::string& entity_id,
-                                  const std::string& path,
-                                  const std::string& old_path,
-                                  const std::string& old_parent_id,
-                                  int64_t now_us)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::StatusOr<uint64_t> NewestSequenceLocked()
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // moves) and reports its sequence to feed_.
+  absl::Status AppendChange(SqliteDatabase& db, v1::ChangeKind kind,
+                            const std::string& entity_id,
+                            const std::string& path,
+                            const std::string& old_path,
+                            const std::string& old_parent_id, int64_t now_us);
 
-  absl::Mutex mu_;
-  std::unique_ptr<SqliteDatabase> db_ ABSL_GUARDED_BY(mu_);
+  const std::unique_ptr<SqlitePool> pool_;
+  const std::unique_ptr<SqliteChangeLog> feed_;
   const Clock* clock_;
-  std::string feed_id_ ABSL_GUARDED_BY(mu_);
-  // The sequence of the last entry appended by the write in progress; 0
-  // when it appended none.
-  uint64_t appended_ ABSL_GUARDED_BY(mu_) = 0;
-  std::function<void(uint64_t)> observer_;
 };
 
 }  // namespace fivestar::registry

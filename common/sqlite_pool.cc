@@ -1,0 +1,208 @@
+#include "common/sqlite_pool.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "common/status.h"
+
+namespace fivestar {
+
+absl::StatusOr<std::unique_ptr<SqlitePool>> SqlitePool::Open(
+    const std::string& path, absl::Span<const SqliteMigration> migrations,
+    Options options) {
+  if (path == ":memory:") {
+    return absl::InvalidArgumentError(
+        "SqlitePool needs a database file: every connection to :memory: "
+        "opens a database of its own");
+  }
+  if (options.readers < 1 || options.max_batch < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("SqlitePool needs readers >= 1 and max_batch >= 1, got ",
+                     options.readers, " and ", options.max_batch));
+  }
+  // The writer first: it switches the file to WAL and migrates the schema,
+  // so the readers open onto the current one.
+  ASSIGN_OR_RETURN(std::unique_ptr<SqliteDatabase> writer,
+                   SqliteDatabase::Open(path));
+  RETURN_IF_ERROR(writer->Migrate(migrations));
+  std::vector<std::unique_ptr<SqliteDatabase>> readers;
+  for (int i = 0; i < options.readers; ++i) {
+    ASSIGN_OR_RETURN(std::unique_ptr<SqliteDatabase> reader,
+                     SqliteDatabase::Open(path));
+    RETURN_IF_ERROR(reader->Execute("PRAGMA query_only=1"));
+    readers.push_back(std::move(reader));
+  }
+  return std::unique_ptr<SqlitePool>(
+      new SqlitePool(std::move(writer), std::move(readers), options));
+}
+
+SqlitePool::SqlitePool(std::unique_ptr<SqliteDatabase> writer,
+                       std::vector<std::unique_ptr<SqliteDatabase>> readers,
+                       Options options)
+    : options_(options),
+      writer_(std::move(writer)),
+      readers_(std::move(readers)) {
+  for (const auto& reader : readers_) free_readers_.push_back(reader.get());
+}
+
+absl::Status SqlitePool::ReadWork(const Work& fn) {
+  SqliteDatabase* db = nullptr;
+  {
+    absl::MutexLock lock(&read_mu_);
+    while (free_readers_.empty()) reader_freed_.Wait(&read_mu_);
+    db = free_readers_.back();
+    free_readers_.pop_back();
+  }
+  // A deferred transaction: its snapshot starts at the first read and holds
+  // for every statement of fn.
+  absl::Status status = db->Execute("BEGIN");
+  if (status.ok()) {
+    status = fn(*db);
+    // Nothing to keep: ending the read only releases the snapshot.
+    absl::Status end = db->Execute(status.ok() ? "COMMIT" : "ROLLBACK");
+    if (status.ok()) status = end;
+    if (db->InTransaction()) {
+      spdlog::error("msg=read_transaction_left_open error=\"{}\"",
+                    std::string(end.message()));
+      (void)db->Execute("ROLLBACK");
+    }
+  }
+  {
+    absl::MutexLock lock(&read_mu_);
+    free_readers_.push_back(db);
+  }
+  reader_freed_.Signal();
+  return status;
+}
+
+absl::Status SqlitePool::WriteWork(const Work& fn) {
+  PendingWrite write{&fn, /*alone=*/false, /*roll_back=*/false, false, {}};
+  return Enqueue(&write);
+}
+
+absl::Status SqlitePool::WriteAloneWork(const Work& fn, bool roll_back) {
+  PendingWrite write{&fn, /*alone=*/true, roll_back, false, {}};
+  return Enqueue(&write);
+}
+
+absl::Status SqlitePool::Enqueue(PendingWrite* write) {
+  absl::MutexLock lock(&write_mu_);
+  queue_.push_back(write);
+  while (!write->done) {
+    if (leading_) {
+      batch_done_.Wait(&write_mu_);
+      continue;
+    }
+    // No batch is running: lead the next one from the front of the queue
+    // (which need not include this write; the loop leads again if not).
+    leading_ = true;
+    std::vector<PendingWrite*> batch;
+    if (queue_.front()->alone) {
+      batch.push_back(queue_.front());
+      queue_.pop_front();
+    } else {
+      while (!queue_.empty() && !queue_.front()->alone &&
+             static_cast<int>(batch.size()) < options_.max_batch) {
+        batch.push_back(queue_.front());
+        queue_.pop_front();
+      }
+    }
+    write_mu_.Unlock();
+    const bool committed = RunBatch(batch);
+    write_mu_.Lock();
+    if (committed) ++commits_;
+    for (PendingWrite* member : batch) member->done = true;
+    leading_ = false;
+    batch_done_.SignalAll();
+  }
+  return write->status;
+}
+
+bool SqlitePool::RunBatch(absl::Span<PendingWrite* const> batch) {
+  SqliteDatabase& db = *writer_;
+  auto end = [&](bool committed) {
+    if (batch_observer_) batch_observer_(committed);
+    return committed;
+  };
+  // IMMEDIATE: take the write lock up front, so no statement fails midway
+  // for want of it.
+  absl::Status begin = db.Execute("BEGIN IMMEDIATE");
+  if (!begin.ok()) {
+    for (PendingWrite* write : batch) write->status = begin;
+    return end(false);
+  }
+  bool any_ok = false;
+  for (PendingWrite* write : batch) {
+    absl::Status status = db.Execute("SAVEPOINT write");
+    if (status.ok()) {
+      status = (*write->fn)(db);
+      if (db.InTransaction()) {
+        if (!status.ok()) {
+          // Undo fn's work only; the savepoint ends either way.
+          absl::Status undo = db.Execute("ROLLBACK TO write");
+          if (undo.ok()) undo = db.Execute("RELEASE write");
+          if (!undo.ok()) {
+            spdlog::error("msg=savepoint_rollback_failed error=\"{}\"",
+                          std::string(undo.message()));
+          }
+        } else {
+          status = db.Execute("RELEASE write");
+        }
+      }
+    }
+    write->status = status;
+    if (!db.InTransaction()) break;  // SQLite rolled it all back (see below).
+    any_ok = any_ok || status.ok();
+  }
+  if (!db.InTransaction()) {
+    // After some errors (I/O, out of memory) SQLite rolls the whole
+    // transaction back: nothing of this batch was kept.
+    const absl::Status lost = absl::AbortedError(
+        "the write's transaction was rolled back after an error in the same "
+        "batch; retry");
+    for (PendingWrite* write : batch) {
+      if (write->status.ok()) write->status = lost;
+    }
+    return end(false);
+  }
+  const bool roll_back = batch.size() == 1 && batch.front()->roll_back;
+  if (!any_ok || roll_back) {
+    absl::Status status = db.Execute("ROLLBACK");
+    if (!status.ok()) {
+      spdlog::error("msg=rollback_failed error=\"{}\"",
+                    std::string(status.message()));
+    }
+    return end(false);
+  }
+  absl::Status commit = db.Execute("COMMIT");
+  if (!commit.ok()) {
+    // A failed COMMIT (a deferred constraint, a full disk) may leave the
+    // transaction open; none of the batch is kept.
+    if (db.InTransaction()) {
+      absl::Status status = db.Execute("ROLLBACK");
+      if (!status.ok()) {
+        spdlog::error("msg=rollback_failed error=\"{}\"",
+                      std::string(status.message()));
+      }
+    }
+    for (PendingWrite* write : batch) {
+      if (write->status.ok()) write->status = commit;
+    }
+    return end(false);
+  }
+  return end(true);
+}
+
+int64_t SqlitePool::commits() const {
+  absl::MutexLock lock(&write_mu_);
+  return commits_;
+}
+
+int SqlitePool::queued_writes() const {
+  absl::MutexLock lock(&write_mu_);
+  return static_cast<int>(queue_.size());
+}
+
+}  // namespace fivestar

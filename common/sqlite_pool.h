@@ -1,0 +1,169 @@
+// The one way the services' SQLite stores reach their database file: one
+// writer connection and a few reader connections, so that reads run beside
+// each other and beside the writer (WAL), and concurrent small writes share
+// one commit (group commit).
+//
+// Durability: every connection runs with synchronous=FULL, so a write whose
+// Write() returned OK is in a COMMIT that was fsynced to the WAL before
+// Write() returned; it survives a process crash and a power loss (to the
+// extent the disk honours fsync). Group commit does not weaken this: a
+// writer is woken only after the COMMIT that holds its write is durable. It
+// only lets one fsync serve several writers. A write whose Write() returned
+// an error left nothing behind.
+#ifndef FIVESTAR_COMMON_SQLITE_POOL_H_
+#define FIVESTAR_COMMON_SQLITE_POOL_H_
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/types/span.h"
+#include "common/sqlite.h"
+
+namespace fivestar {
+
+// A connection set for one database file: one writer, `readers` readers
+// opened with PRAGMA query_only=1. Thread-safe.
+//
+// Read(fn) runs fn on a free reader inside a read transaction, so all its
+// statements see one committed snapshot; it waits only for a free reader,
+// never for the writer. Write(fn) runs fn on the writer inside its own
+// SAVEPOINT of a transaction it may share with other concurrent writes: fn's
+// error rolls back fn's work only and is returned to its caller alone; the
+// others still commit. One COMMIT then serves the whole batch; if it fails,
+// every write of the batch fails with its error. Write functions run one at
+// a time (on whichever writer leads the batch), so state touched only inside
+// write functions needs no lock of its own.
+class SqlitePool {
+ public:
+  struct Options {
+    // Reader connections; reads beyond this many wait for a free one.
+    int readers = 4;
+    // The most writes one COMMIT serves.
+    int max_batch = 64;
+  };
+
+  // Opens the file at `path` (a file: ":memory:" would give each connection
+  // its own database), applies `migrations` on the writer, then opens the
+  // readers.
+  static absl::StatusOr<std::unique_ptr<SqlitePool>> Open(
+      const std::string& path, absl::Span<const SqliteMigration> migrations,
+      Options options);
+  static absl::StatusOr<std::unique_ptr<SqlitePool>> Open(
+      const std::string& path, absl::Span<const SqliteMigration> migrations) {
+    return Open(path, migrations, Options());
+  }
+
+  using Work = std::function<absl::Status(SqliteDatabase&)>;
+
+  // Runs `fn` in one read snapshot on a free reader. Returns fn's result,
+  // or the error of beginning or ending the read transaction.
+  absl::Status ReadWork(const Work& fn);
+  // Runs `fn` in a SAVEPOINT of a group-committed transaction on the
+  // writer; returns when its batch committed (or failed).
+  absl::Status WriteWork(const Work& fn);
+  // Runs `fn` alone in its own transaction (for large writes such as
+  // imports, which should not hold small writes' commit hostage). With
+  // `roll_back` its work is rolled back even when fn succeeds (dry runs).
+  absl::Status WriteAloneWork(const Work& fn, bool roll_back = false);
+
+  // Read/Write/WriteAlone for functions returning absl::Status or
+  // absl::StatusOr<T>: the same, returning fn's own result type.
+  template <typename Fn>
+  auto Read(Fn&& fn) {
+    return Run(fn, [this](const Work& work) { return ReadWork(work); });
+  }
+  template <typename Fn>
+  auto Write(Fn&& fn) {
+    return Run(fn, [this](const Work& work) { return WriteWork(work); });
+  }
+  template <typename Fn>
+  auto WriteAlone(Fn&& fn, bool roll_back = false) {
+    return Run(fn, [this, roll_back](const Work& work) {
+      return WriteAloneWork(work, roll_back);
+    });
+  }
+
+  // Called by the leader of every write batch after it ended, still before
+  // any write function of a later batch runs: `committed` says whether the
+  // batch's COMMIT succeeded. Stores use it to announce the newest sequence
+  // of a batch only after its COMMIT. It must not call Write. Set it before
+  // the first write.
+  void SetBatchObserver(std::function<void(bool committed)> observer) {
+    batch_observer_ = std::move(observer);
+  }
+
+  // Successful COMMITs so far (for tests and metrics).
+  int64_t commits() const;
+  // Writes waiting for their batch to start (for tests and metrics).
+  int queued_writes() const;
+
+ private:
+  struct PendingWrite {
+    const Work* fn;
+    bool alone;
+    bool roll_back;
+    bool done = false;
+    absl::Status status;
+  };
+
+  SqlitePool(std::unique_ptr<SqliteDatabase> writer,
+             std::vector<std::unique_ptr<SqliteDatabase>> readers,
+             Options options);
+
+  static const absl::Status& StatusOf(const absl::Status& status) {
+    return status;
+  }
+  template <typename T>
+  static const absl::Status& StatusOf(const absl::StatusOr<T>& result) {
+    return result.status();
+  }
+
+  // Runs `fn` through `run`, keeping fn's own result unless `run` failed
+  // around it (a failed BEGIN or COMMIT).
+  template <typename Fn, typename Runner>
+  auto Run(Fn& fn, Runner run) {
+    using Result = std::invoke_result_t<Fn&, SqliteDatabase&>;
+    std::optional<Result> result;
+    absl::Status status = run([&](SqliteDatabase& db) -> absl::Status {
+      result.emplace(fn(db));
+      return StatusOf(*result);
+    });
+    if (!status.ok() || !result.has_value()) return Result(status);
+    return *std::move(result);
+  }
+
+  absl::Status Enqueue(PendingWrite* write);
+  // Runs one batch on the writer (the caller leads it) and sets each
+  // write's status; true when it committed.
+  bool RunBatch(absl::Span<PendingWrite* const> batch);
+
+  const Options options_;
+  std::unique_ptr<SqliteDatabase> writer_;  // Used only by the leader.
+  std::function<void(bool)> batch_observer_;
+
+  mutable absl::Mutex write_mu_;
+  std::deque<PendingWrite*> queue_ ABSL_GUARDED_BY(write_mu_);
+  bool leading_ ABSL_GUARDED_BY(write_mu_) = false;
+  int64_t commits_ ABSL_GUARDED_BY(write_mu_) = 0;
+  absl::CondVar batch_done_;
+
+  absl::Mutex read_mu_;
+  std::vector<std::unique_ptr<SqliteDatabase>> readers_;
+  std::vector<SqliteDatabase*> free_readers_ ABSL_GUARDED_BY(read_mu_);
+  absl::CondVar reader_freed_;
+};
+
+}  // namespace fivestar
+
+#endif  // FIVESTAR_COMMON_SQLITE_POOL_H_

@@ -1,0 +1,307 @@
+// Tests of common/sqlite_pool: parallel reads, reads beside an open write,
+// group commit and its failure modes, on a real SQLite file.
+#include "common/sqlite_pool.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/barrier.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
+
+namespace fivestar {
+namespace {
+
+using ::fivestar::testing::IsOkAndHolds;
+using ::fivestar::testing::StatusIs;
+
+// `children` point at `parents` through a foreign key checked only at
+// COMMIT, which lets a test make a COMMIT fail.
+const std::vector<SqliteMigration> kMigrations = {
+    {1, "villages",
+     "CREATE TABLE villages (id TEXT PRIMARY KEY);"
+     "CREATE TABLE parents (id TEXT PRIMARY KEY);"
+     "CREATE TABLE children (id TEXT PRIMARY KEY, parent_id TEXT NOT NULL "
+     " REFERENCES parents(id) DEFERRABLE INITIALLY DEFERRED);"},
+};
+
+absl::Status InsertVillage(SqliteDatabase& db, const std::string& id) {
+  absl::StatusOr<SqliteStatement> stmt =
+      db.Prepare("INSERT INTO villages(id) VALUES(?)");
+  if (!stmt.ok()) return stmt.status();
+  return stmt->Bind(1, id).Run();
+}
+
+absl::StatusOr<int64_t> CountRows(SqliteDatabase& db,
+                                  const std::string& table) {
+  absl::StatusOr<SqliteStatement> stmt =
+      db.Prepare(absl::StrCat("SELECT COUNT(*) FROM ", table));
+  if (!stmt.ok()) return stmt.status();
+  absl::StatusOr<bool> row = stmt->Step();
+  if (!row.ok()) return row.status();
+  return stmt->ColumnInt64(0);
+}
+
+class SqlitePoolTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_OK_AND_ASSIGN(pool_,
+                         SqlitePool::Open(dir_.File("pool.db"), kMigrations));
+  }
+
+  absl::StatusOr<int64_t> Count(const std::string& table) {
+    return pool_->Read(
+        [&](SqliteDatabase& db) { return CountRows(db, table); });
+  }
+
+  // Starts a write that blocks inside its function until `release_` is
+  // notified, and returns once it is running: writes started after it queue
+  // up behind it and form the next batch.
+  void StartBlockingWrite() {
+    blocker_ = std::thread([this] {
+      blocker_status_ = pool_->Write([this](SqliteDatabase& db) {
+        absl::Status status = InsertVillage(db, "blocker");
+        running_.Notify();
+        release_.WaitForNotification();
+        return status;
+      });
+    });
+    running_.WaitForNotification();
+  }
+
+  // Waits until `n` writes wait for their batch (they cannot go anywhere
+  // while the blocking write runs).
+  void AwaitQueued(int n) {
+    while (pool_->queued_writes() < n) absl::SleepFor(absl::Milliseconds(1));
+  }
+
+  void FinishBlockingWrite() {
+    release_.Notify();
+    blocker_.join();
+    EXPECT_OK(blocker_status_);
+  }
+
+  fivestar::testing::TempDir dir_;
+  std::unique_ptr<SqlitePool> pool_;
+  std::thread blocker_;
+  absl::Status blocker_status_;
+  absl::Notification running_;
+  absl::Notification release_;
+};
+
+TEST_F(SqlitePoolTest, ReadersRunInParallel) {
+  // Each read waits inside its function until both have arrived: they can
+  // only finish if they run at the same time.
+  absl::Barrier both(2);
+  auto read = [&] {
+    return pool_->Read([&](SqliteDatabase& db) {
+      both.Block();
+      return CountRows(db, "villages");
+    });
+  };
+  absl::StatusOr<int64_t> first;
+  std::thread other([&] { first = read(); });
+  EXPECT_THAT(read(), IsOkAndHolds(0));
+  other.join();
+  EXPECT_THAT(first, IsOkAndHolds(0));
+}
+
+TEST_F(SqlitePoolTest, ReadDoesNotWaitForAnOpenWrite) {
+  ASSERT_OK(pool_->Write(
+      [](SqliteDatabase& db) { return InsertVillage(db, "before"); }));
+  StartBlockingWrite();
+  // The write's transaction is open and holds an uncommitted row.
+  EXPECT_THAT(Count("villages"), IsOkAndHolds(1));
+  FinishBlockingWrite();
+  EXPECT_THAT(Count("villages"), IsOkAndHolds(2));
+}
+
+TEST_F(SqlitePoolTest, ReadSeesOneSnapshot) {
+  absl::Notification first_counted, written;
+  std::thread reader([&] {
+    absl::StatusOr<std::pair<int64_t, int64_t>> counts = pool_->Read(
+        [&](SqliteDatabase& db) -> absl::StatusOr<std::pair<int64_t, int64_t>> {
+          ASSIGN_OR_RETURN(int64_t before, CountRows(db, "villages"));
+          first_counted.Notify();
+          written.WaitForNotification();
+          ASSIGN_OR_RETURN(int64_t after, CountRows(db, "villages"));
+          return std::make_pair(before, after);
+        });
+    EXPECT_THAT(counts, IsOkAndHolds(std::make_pair(0, 0)));
+  });
+  first_counted.WaitForNotification();
+  EXPECT_OK(pool_->Write(
+      [](SqliteDatabase& db) { return InsertVillage(db, "during"); }));
+  written.Notify();
+  reader.join();
+  EXPECT_THAT(Count("villages"), IsOkAndHolds(1));
+}
+
+TEST_F(SqlitePoolTest, ReadersCannotWrite) {
+  EXPECT_THAT(pool_->Read([](SqliteDatabase& db) {
+    return InsertVillage(db, "sneaky");
+  }),
+              StatusIs(absl::StatusCode::kInternal, ""));
+  EXPECT_THAT(Count("villages"), IsOkAndHolds(0));
+}
+
+TEST_F(SqlitePoolTest, ConcurrentWritesShareACommit) {
+  constexpr int kWriters = 8;
+  StartBlockingWrite();
+  const int64_t commits_before = pool_->commits();
+  std::vector<absl::Status> statuses(kWriters);
+  std::vector<std::thread> writers;
+  for (int i = 0; i < kWriters; ++i) {
+    writers.emplace_back([&, i] {
+      statuses[i] = pool_->Write([i](SqliteDatabase& db) {
+        return InsertVillage(db, absl::StrCat("v", i));
+      });
+    });
+  }
+  AwaitQueued(kWriters);
+  FinishBlockingWrite();
+  for (std::thread& writer : writers) writer.join();
+  for (const absl::Status& status : statuses) EXPECT_OK(status);
+  // The blocking write's batch, then one batch for all eight.
+  EXPECT_EQ(pool_->commits() - commits_before, 2);
+  EXPECT_THAT(Count("villages"), IsOkAndHolds(kWriters + 1));
+}
+
+TEST_F(SqlitePoolTest, FailingWriteLeavesNothingAndSparesItsBatch) {
+  StartBlockingWrite();
+  absl::Status good1, bad, good2;
+  std::thread t1([&] {
+    good1 = pool_->Write(
+        [](SqliteDatabase& db) { return InsertVillage(db, "good1"); });
+  });
+  AwaitQueued(1);
+  std::thread t2([&] {
+    bad = pool_->Write([](SqliteDatabase& db) -> absl::Status {
+      RETURN_IF_ERROR(InsertVillage(db, "bad"));
+      return absl::FailedPreconditionError("changed my mind");
+    });
+  });
+  AwaitQueued(2);
+  std::thread t3([&] {
+    good2 = pool_->Write(
+        [](SqliteDatabase& db) { return InsertVillage(db, "good2"); });
+  });
+  AwaitQueued(3);
+  const int64_t commits_before = pool_->commits();
+  FinishBlockingWrite();
+  t1.join();
+  t2.join();
+  t3.join();
+  EXPECT_OK(good1);
+  EXPECT_THAT(
+      bad, StatusIs(absl::StatusCode::kFailedPrecondition, "changed my mind"));
+  EXPECT_OK(good2);
+  EXPECT_EQ(pool_->commits() - commits_before, 2);
+  EXPECT_THAT(pool_->Read([](SqliteDatabase& db) -> absl::StatusOr<bool> {
+    ASSIGN_OR_RETURN(SqliteStatement stmt,
+                     db.Prepare("SELECT 1 FROM villages WHERE id = 'bad'"));
+    return stmt.Step();
+  }),
+              IsOkAndHolds(false));
+  EXPECT_THAT(Count("villages"), IsOkAndHolds(3));
+}
+
+TEST_F(SqlitePoolTest, FailedCommitFailsEveryWriteOfTheBatch) {
+  StartBlockingWrite();
+  absl::Status dangling, innocent;
+  std::thread t1([&] {
+    // Passes its savepoint; the deferred foreign key fails the COMMIT.
+    dangling = pool_->Write([](SqliteDatabase& db) {
+      return db.Execute(
+          "INSERT INTO children(id, parent_id) VALUES('c', 'nobody')");
+    });
+  });
+  AwaitQueued(1);
+  std::thread t2([&] {
+    innocent = pool_->Write(
+        [](SqliteDatabase& db) { return InsertVillage(db, "innocent"); });
+  });
+  AwaitQueued(2);
+  const int64_t commits_before = pool_->commits();
+  FinishBlockingWrite();
+  t1.join();
+  t2.join();
+  EXPECT_THAT(dangling, StatusIs(absl::StatusCode::kFailedPrecondition, ""));
+  EXPECT_THAT(innocent, StatusIs(absl::StatusCode::kFailedPrecondition, ""));
+  EXPECT_EQ(pool_->commits() - commits_before, 1);  // The blocker's only.
+  EXPECT_THAT(Count("children"), IsOkAndHolds(0));
+  EXPECT_THAT(Count("villages"), IsOkAndHolds(1));  // The blocker's row.
+  // The writer is usable afterwards.
+  EXPECT_OK(pool_->Write(
+      [](SqliteDatabase& db) { return InsertVillage(db, "after"); }));
+  EXPECT_THAT(Count("villages"), IsOkAndHolds(2));
+}
+
+TEST_F(SqlitePoolTest, WriteAloneRunsAsItsOwnBatch) {
+  StartBlockingWrite();
+  absl::Status small1, large, small2;
+  std::thread t1([&] {
+    small1 = pool_->Write(
+        [](SqliteDatabase& db) { return InsertVillage(db, "small1"); });
+  });
+  AwaitQueued(1);
+  std::thread t2([&] {
+    large = pool_->WriteAlone(
+        [](SqliteDatabase& db) { return InsertVillage(db, "large"); });
+  });
+  AwaitQueued(2);
+  std::thread t3([&] {
+    small2 = pool_->Write(
+        [](SqliteDatabase& db) { return InsertVillage(db, "small2"); });
+  });
+  AwaitQueued(3);
+  const int64_t commits_before = pool_->commits();
+  FinishBlockingWrite();
+  t1.join();
+  t2.join();
+  t3.join();
+  EXPECT_OK(small1);
+  EXPECT_OK(large);
+  EXPECT_OK(small2);
+  // Blocker, small1, large, small2: the large write shares with nobody.
+  EXPECT_EQ(pool_->commits() - commits_before, 4);
+  EXPECT_THAT(Count("villages"), IsOkAndHolds(4));
+}
+
+TEST_F(SqlitePoolTest, RolledBackWriteKeepsNothing) {
+  EXPECT_THAT(pool_->WriteAlone(
+                  [](SqliteDatabase& db) -> absl::StatusOr<int> {
+                    RETURN_IF_ERROR(InsertVillage(db, "dry"));
+                    return 7;
+                  },
+                  /*roll_back=*/true),
+              IsOkAndHolds(7));
+  EXPECT_EQ(pool_->commits(), 0);
+  EXPECT_THAT(Count("villages"), IsOkAndHolds(0));
+}
+
+TEST_F(SqlitePoolTest, BatchObserverHearsOfEachBatchAfterItEnds) {
+  std::vector<std::pair<bool, int64_t>> seen;  // Committed, rows then.
+  pool_->SetBatchObserver([&](bool committed) {
+    seen.emplace_back(committed, *Count("villages"));
+  });
+  ASSERT_OK(pool_->Write(
+      [](SqliteDatabase& db) { return InsertVillage(db, "one"); }));
+  EXPECT_THAT(
+      pool_->Write([](SqliteDatabase& db) { return InsertVillage(db, "one"); }),
+      StatusIs(absl::StatusCode::kAlreadyExists, ""));
+  EXPECT_THAT(seen, ::testing::ElementsAre(std::make_pair(true, 1),
+                                           std::make_pair(false, 1)));
+}
+
+}  // namespace
+}  // namespace fivestar

@@ -1,0 +1,121 @@
+// While the projects database's writer is provably busy (an import waiting
+// on the write lock), reads and health checks still answer: the store's
+// reads run on their own connections, not behind its writes.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "common/sqlite.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "tests/projects/projects_test_env.h"
+#include "tests/testing/status_matchers.h"
+
+namespace fivestar::projects {
+namespace {
+
+using ::fivestar::testing::IsOkAndHolds;
+using namespace ::fivestar::projects::testing;
+
+v1::ProjectRecord Record(const std::string& key, const std::string& village) {
+  v1::ProjectRecord record;
+  record.set_key(key);
+  *record.mutable_project() = RoadProject(village);
+  return record;
+}
+
+class StorageConcurrencyTest : public ::testing::Test {
+ protected:
+  // GetProject with a 2 s deadline.
+  absl::StatusOr<v1::Project> GetProject(const std::string& id) {
+    v1::GetProjectRequest request;
+    request.set_id(id);
+    v1::Project project;
+    auto context = fivestar::testing::NewContext(kAdminToken, absl::Seconds(2));
+    grpc::Status status =
+        env_.stub().GetProject(context.get(), request, &project);
+    if (!status.ok()) return FromGrpcStatus(status);
+    return project;
+  }
+
+  // grpc.health.v1.Health/Check with a 2 s deadline.
+  absl::StatusOr<grpc::health::v1::HealthCheckResponse::ServingStatus>
+  Health() {
+    auto health =
+        grpc::health::v1::Health::NewStub(env_.projects().NewChannel());
+    grpc::health::v1::HealthCheckRequest check;
+    grpc::health::v1::HealthCheckResponse response;
+    auto context = fivestar::testing::NewContext("", absl::Seconds(2));
+    grpc::Status status = health->Check(context.get(), check, &response);
+    if (!status.ok()) return FromGrpcStatus(status);
+    return response.status();
+  }
+
+  ProjectsTestEnv env_;
+};
+
+TEST_F(StorageConcurrencyTest, ReadsAndHealthAnswerWhileAnImportWaitsToApply) {
+  ASSERT_OK_AND_ASSIGN(v1::Project existing,
+                       env_.CreateProject(RoadProject(kDangziling)));
+  // The test takes the database's write lock on a connection of its own, so
+  // the import below cannot finish applying until the test lets it.
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<SqliteDatabase> holder,
+                       SqliteDatabase::Open(env_.dir().File("projects.db")));
+  ASSERT_OK(holder->Execute("BEGIN IMMEDIATE"));
+
+  std::atomic<bool> import_done{false};
+  absl::StatusOr<v1::ImportProjectsResponse> imported;
+  std::thread importer([&] {
+    imported = env_.Import({Record("k1", kDangziling), Record("k2", kMaohe)});
+    import_done = true;
+  });
+
+  ASSERT_OK_AND_ASSIGN(v1::Project read, GetProject(existing.id()));
+  EXPECT_EQ(read.id(), existing.id());
+  EXPECT_EQ(read.etag(), existing.etag());
+  EXPECT_THAT(Health(),
+              IsOkAndHolds(grpc::health::v1::HealthCheckResponse::SERVING));
+  // Both answered while the import was still held up by the write lock.
+  EXPECT_FALSE(import_done);
+
+  ASSERT_OK(holder->Execute("ROLLBACK"));
+  importer.join();
+  ASSERT_OK(imported);
+  EXPECT_EQ(imported->phase(), v1::ImportProjectsResponse::DONE);
+  EXPECT_EQ(imported->projects_created(), 2);
+  ASSERT_OK_AND_ASSIGN(std::vector<v1::Project> all, env_.ListAllProjects({}));
+  EXPECT_EQ(all.size(), 3u);
+}
+
+TEST_F(StorageConcurrencyTest, ReadsAndHealthAnswerWhileAWriteWaitsToCommit) {
+  ASSERT_OK_AND_ASSIGN(v1::Project existing,
+                       env_.CreateProject(RoadProject(kDangziling)));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<SqliteDatabase> holder,
+                       SqliteDatabase::Open(env_.dir().File("projects.db")));
+  ASSERT_OK(holder->Execute("BEGIN IMMEDIATE"));
+
+  std::atomic<bool> create_done{false};
+  absl::StatusOr<v1::Project> created;
+  std::thread creator([&] {
+    created = env_.CreateProject(RoadProject(kMaohe));
+    create_done = true;
+  });
+
+  ASSERT_OK_AND_ASSIGN(v1::Project read, GetProject(existing.id()));
+  EXPECT_EQ(read.etag(), existing.etag());
+  EXPECT_THAT(Health(),
+              IsOkAndHolds(grpc::health::v1::HealthCheckResponse::SERVING));
+  EXPECT_FALSE(create_done);
+
+  ASSERT_OK(holder->Execute("ROLLBACK"));
+  creator.join();
+  ASSERT_OK(created);
+  EXPECT_EQ(created->village_id(), kMaohe);
+}
+
+}  // namespace
+}  // namespace fivestar::projects
