@@ -21,11 +21,4 @@ std::string VersionEtag(int64_t version, int64_t update_time_us) {
   return absl::StrCat(version, "-", update_time_us);
 }
 
-absl::Status EtagMismatchError(absl::string_view kind, absl::string_view id) {
-  return absl::AbortedError(
-      absl::StrCat(kind, " ", id,
-                   " was changed by someone else (etag mismatch); read it "
-                   "again and retry"));
-}
-
 }  // namespace fivestar

@@ -27,9 +27,6 @@ std::string DeterministicBytes(const google::protobuf::Message& message);
 // The etag of a resource at `version`, last updated at `update_time_us`.
 std::string VersionEtag(int64_t version, int64_t update_time_us);
 
-// ABORTED: "<kind> <id> was changed by someone else (etag mismatch)...".
-absl::Status EtagMismatchError(absl::string_view kind, absl::string_view id);
-
 // Sets the output-only fields a store derives: create_time, update_time and
 // the etag of `version`.
 template <typename Resource>

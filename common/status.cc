@@ -53,6 +53,13 @@ absl::Status FieldError(absl::string_view field, absl::string_view rule) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", rule));
 }
 
+absl::Status EtagMismatchError(absl::string_view kind, absl::string_view id) {
+  return absl::AbortedError(
+      absl::StrCat(kind, " ", id,
+                   " was changed by someone else (etag mismatch); read it "
+                   "again and retry"));
+}
+
 absl::Status CheckEtag(absl::string_view kind, absl::string_view id,
                        absl::string_view given, absl::string_view current) {
   if (given.empty() || given == current) return absl::OkStatus();

@@ -61,6 +61,8 @@ class ProjectsServer {
   // The bound gRPC port.
   int port() const { return host_->port(); }
   ServerHost& host() { return *host_; }
+  // The store, for tests that hold its connections busy.
+  SqliteProjectsStore& store() { return *store_; }
 
   // Drains and stops: NOT_SERVING and the drain delay; then the change
   // feed's streams end with UNAVAILABLE (they never end on their own);

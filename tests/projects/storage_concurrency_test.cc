@@ -1,6 +1,7 @@
-// While the projects database's writer is provably busy (an import waiting
-// on the write lock), reads and health checks still answer: the store's
-// reads run on their own connections, not behind its writes.
+// While the projects database is provably busy (a long read in progress, an
+// import or a write waiting on the write lock), reads, writes and health
+// checks still answer: the store's reads run on their own connections, not
+// behind one lock with everything else.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -9,8 +10,10 @@
 #include <thread>
 #include <vector>
 
+#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "common/sqlite.h"
+#include "common/sqlite_pool.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "tests/projects/projects_test_env.h"
 #include "tests/testing/status_matchers.h"
@@ -57,6 +60,39 @@ class StorageConcurrencyTest : public ::testing::Test {
 
   ProjectsTestEnv env_;
 };
+
+TEST_F(StorageConcurrencyTest, ReadsWritesAndHealthAnswerWhileALongReadRuns) {
+  ASSERT_OK_AND_ASSIGN(v1::Project existing,
+                       env_.CreateProject(RoadProject(kDangziling)));
+  // A read as long as a province's summary: it holds a reader connection
+  // and its snapshot until the test lets it go.
+  SqlitePool* pool = env_.projects().server().store().pool_for_testing();
+  absl::Notification reading;
+  absl::Notification release;
+  absl::Status long_read;
+  std::thread reader([&] {
+    long_read = pool->ReadWork([&](SqliteDatabase&) {
+      reading.Notify();
+      release.WaitForNotification();
+      return absl::OkStatus();
+    });
+  });
+  reading.WaitForNotification();
+
+  ASSERT_OK_AND_ASSIGN(v1::Project read, GetProject(existing.id()));
+  EXPECT_EQ(read.etag(), existing.etag());
+  EXPECT_THAT(Health(),
+              IsOkAndHolds(grpc::health::v1::HealthCheckResponse::SERVING));
+  ASSERT_OK_AND_ASSIGN(v1::Project created,
+                       env_.CreateProject(RoadProject(kMaohe)));
+  EXPECT_EQ(created.village_id(), kMaohe);
+  // All three answered while the long read was still in progress.
+  EXPECT_FALSE(release.HasBeenNotified());
+
+  release.Notify();
+  reader.join();
+  EXPECT_OK(long_read);
+}
 
 TEST_F(StorageConcurrencyTest, ReadsAndHealthAnswerWhileAnImportWaitsToApply) {
   ASSERT_OK_AND_ASSIGN(v1::Project existing,
