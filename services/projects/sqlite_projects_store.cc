@@ -10,6 +10,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/types/span.h"
+#include "common/check.h"
+#include "common/output_fields.h"
 #include "common/sqlite_resource.h"
 #include "common/status.h"
 
@@ -100,9 +102,7 @@ constexpr absl::Duration kValueRequestMemory = absl::Hours(24 * 30);
 // (times, etag) and `overdue`, which depends on the day it is read.
 std::string ProjectBody(const Project& project) {
   Project copy = project;
-  copy.clear_create_time();
-  copy.clear_update_time();
-  copy.clear_etag();
+  ClearVersionFields(&copy);
   copy.clear_overdue();
   return DeterministicBytes(copy);
 }
@@ -204,7 +204,8 @@ absl::Status SqliteProjectsStore::AppendChange(
       .Bind(6, period)
       .Bind(7, now_us);
   ASSIGN_OR_RETURN(bool row, stmt.Step());
-  if (!row) return absl::InternalError("change insert returned no sequence");
+  // INSERT ... RETURNING yields its row or fails.
+  FIVESTAR_CHECK(row, "change insert returned no sequence");
   feed_->Appended(static_cast<uint64_t>(stmt.ColumnInt64(0)));
   return absl::OkStatus();
 }
@@ -559,9 +560,7 @@ SqliteProjectsStore::ListIndicatorDefinitions(const std::string& after_key,
 absl::StatusOr<IndicatorDefinition> SqliteProjectsStore::InsertDefinition(
     SqliteDatabase& db, const IndicatorDefinition& definition, int64_t now_us) {
   IndicatorDefinition body = definition;
-  body.clear_create_time();
-  body.clear_update_time();
-  body.clear_etag();
+  ClearVersionFields(&body);
   ASSIGN_OR_RETURN(SqliteStatement stmt,
                    db.Prepare("INSERT INTO indicator_definitions(key, version, "
                               "create_time_us, update_time_us, body) "
@@ -623,9 +622,7 @@ SqliteProjectsStore::UpdateIndicatorDefinition(
           "); correct the values first"));
     }
     IndicatorDefinition body = definition;
-    body.clear_create_time();
-    body.clear_update_time();
-    body.clear_etag();
+    ClearVersionFields(&body);
     {
       // Scoped: an UPDATE ... RETURNING still stepping blocks the COMMIT.
       ASSIGN_OR_RETURN(
@@ -637,7 +634,8 @@ SqliteProjectsStore::UpdateIndicatorDefinition(
           .Bind(2, now)
           .BindBlob(3, DeterministicBytes(body));
       ASSIGN_OR_RETURN(bool row, stmt.Step());
-      if (!row) return absl::InternalError("indicator vanished inside a write");
+      // Checked to exist in this same transaction, just above.
+      FIVESTAR_CHECK(row, "indicator vanished inside a write");
       SetVersionFields(&body, stmt.ColumnInt64(0), stmt.ColumnInt64(1), now);
     }
     return body;

@@ -7,6 +7,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/check.h"
+#include "common/output_fields.h"
 #include "common/sqlite_resource.h"
 #include "common/status.h"
 
@@ -77,9 +79,7 @@ INSERT INTO changes(kind, entity_id, path, old_path, old_parent_id,
 template <typename Resource>
 std::string Body(const Resource& resource) {
   Resource copy = resource;
-  copy.clear_create_time();
-  copy.clear_update_time();
-  copy.clear_etag();
+  ClearVersionFields(&copy);
   return DeterministicBytes(copy);
 }
 
@@ -132,7 +132,8 @@ absl::Status SqliteRegistryStore::AppendChange(
       .Bind(5, old_parent_id)
       .Bind(6, now_us);
   ASSIGN_OR_RETURN(bool row, stmt.Step());
-  if (!row) return absl::InternalError("change insert returned no sequence");
+  // INSERT ... RETURNING yields its row or fails.
+  FIVESTAR_CHECK(row, "change insert returned no sequence");
   feed_->Appended(static_cast<uint64_t>(stmt.ColumnInt64(0)));
   return absl::OkStatus();
 }
