@@ -11,14 +11,14 @@
 #include <cstdlib>
 
 // Aborts with `message` (a string literal) when `condition` is false.
-#define FIVESTAR_CHECK(condition, message)                                 \
-  do {                                                                     \
-    if (!(condition)) {                                                    \
+#define FIVESTAR_CHECK(condition, message)                                     \
+  do {                                                                         \
+    if (!(condition)) {                                                        \
       spdlog::critical("msg=check_failed check=\"{}\" where={}:{} why=\"{}\"", \
-                       #condition, __FILE__, __LINE__, message);           \
-      spdlog::shutdown();                                                  \
-      std::abort();                                                        \
-    }                                                                      \
+                       #condition, __FILE__, __LINE__, message);               \
+      spdlog::shutdown();                                                      \
+      std::abort();                                                            \
+    }                                                                          \
   } while (false)
 
 #endif  // FIVESTAR_COMMON_CHECK_H_
