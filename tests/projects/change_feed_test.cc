@@ -14,6 +14,7 @@
 
 #include "tests/projects/projects_test_env.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/watch_stream.h"
 
 namespace fivestar::projects {
 namespace {
@@ -22,35 +23,9 @@ using ::fivestar::testing::StatusIs;
 using Stub = v1::ProjectsService::Stub;
 using namespace ::fivestar::projects::testing;
 
-// One open WatchChanges call.
-struct Watch {
-  std::unique_ptr<grpc::ClientContext> context;
-  std::unique_ptr<grpc::ClientReader<v1::Change>> reader;
-
-  // Reads `n` changes; fewer when the stream ends first.
-  std::vector<v1::Change> Read(int n) {
-    std::vector<v1::Change> changes;
-    v1::Change change;
-    while (static_cast<int>(changes.size()) < n && reader->Read(&change)) {
-      changes.push_back(change);
-    }
-    return changes;
-  }
-
-  absl::Status Finish() { return FromGrpcStatus(reader->Finish()); }
-};
-
-std::vector<uint64_t> Sequences(const std::vector<v1::Change>& changes) {
-  std::vector<uint64_t> out;
-  for (const v1::Change& change : changes) out.push_back(change.sequence());
-  return out;
-}
-
-std::vector<uint64_t> Range(uint64_t first, uint64_t last) {
-  std::vector<uint64_t> out;
-  for (uint64_t i = first; i <= last; ++i) out.push_back(i);
-  return out;
-}
+using Watch = ::fivestar::testing::WatchStream<v1::Change>;
+using ::fivestar::testing::Range;
+using ::fivestar::testing::Sequences;
 
 class ChangeFeedTest : public ::testing::Test {
  protected:

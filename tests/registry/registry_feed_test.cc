@@ -24,6 +24,7 @@
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/test_server.h"
 #include "tests/testing/test_tokens.h"
+#include "tests/testing/watch_stream.h"
 
 namespace fivestar::registry {
 namespace {
@@ -46,29 +47,9 @@ constexpr char kOther[] = "411323-other";
 // Entries of the Huiche import: its 9 regions, then its 21 villages.
 constexpr uint64_t kHuicheEntries = 30;
 
-// One open WatchChanges call.
-struct Watch {
-  std::unique_ptr<grpc::ClientContext> context;
-  std::unique_ptr<grpc::ClientReader<v1::Change>> reader;
-
-  // Reads `n` messages; fewer when the stream ends first.
-  std::vector<v1::Change> Read(int n) {
-    std::vector<v1::Change> changes;
-    v1::Change change;
-    while (static_cast<int>(changes.size()) < n && reader->Read(&change)) {
-      changes.push_back(change);
-    }
-    return changes;
-  }
-
-  absl::Status Finish() { return FromGrpcStatus(reader->Finish()); }
-
-  // Cancels the call and checks that it ends as cancelled.
-  void Cancel() {
-    context->TryCancel();
-    EXPECT_THAT(Finish(), StatusIs(absl::StatusCode::kCancelled, ""));
-  }
-};
+using Watch = ::fivestar::testing::WatchStream<v1::Change>;
+using ::fivestar::testing::Range;
+using ::fivestar::testing::Sequences;
 
 // What to ask WatchChanges for: Watching().After(30).As(token)...
 struct Watching {
@@ -116,21 +97,9 @@ Watch OpenOn(Stub& stub, const Watching& options) {
   return watch;
 }
 
-std::vector<uint64_t> Sequences(const std::vector<v1::Change>& changes) {
-  std::vector<uint64_t> out;
-  for (const v1::Change& change : changes) out.push_back(change.sequence());
-  return out;
-}
-
 std::vector<v1::ChangeKind> Kinds(const std::vector<v1::Change>& changes) {
   std::vector<v1::ChangeKind> out;
   for (const v1::Change& change : changes) out.push_back(change.kind());
-  return out;
-}
-
-std::vector<uint64_t> Range(uint64_t first, uint64_t last) {
-  std::vector<uint64_t> out;
-  for (uint64_t i = first; i <= last; ++i) out.push_back(i);
   return out;
 }
 
