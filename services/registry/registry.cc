@@ -537,7 +537,8 @@ absl::StatusOr<RegionKind> RegistryImport::KindOf(const std::string& region_id,
 absl::Status RegistryImport::CheckScopeOnArrival(const std::string& self,
                                                  const std::string& parent_id,
                                                  absl::string_view what) {
-  if (principal_.is_global() || self == principal_.scope) {
+  if (principal_.is_global() || self == principal_.scope ||
+      parents_in_scope_.contains(parent_id)) {
     return absl::OkStatus();
   }
   std::vector<std::string> chain = {self};
@@ -556,10 +557,14 @@ absl::Status RegistryImport::CheckScopeOnArrival(const std::string& self,
     if (absl::IsNotFound(stored.status())) return absl::OkStatus();
     RETURN_IF_ERROR(stored.status());
     chain.insert(chain.end(), stored->begin() + 1, stored->end());
-    return Authorize(principal_, Role::kAdmin, chain, what);
+    id.clear();  // The chain is complete.
   }
   if (!id.empty()) return absl::OkStatus();  // A cycle: Finish names it.
-  return Authorize(principal_, Role::kAdmin, chain, what);
+  RETURN_IF_ERROR(Authorize(principal_, Role::kAdmin, chain, what));
+  // The scope lies above `self`, so every record under the same parent is in
+  // it too: the villages of one district cost one lookup, not one each.
+  parents_in_scope_.insert(parent_id);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<std::string>> RegistryImport::LineageAfterImport(

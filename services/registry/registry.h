@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "common/auth.h"
 #include "fivestar/registry/v1/registry.pb.h"
@@ -87,6 +88,8 @@ class RegistryImport {
   };
   absl::flat_hash_map<std::string, Seen> region_index_;
   absl::flat_hash_map<std::string, Seen> village_index_;
+  // Parents whose records CheckScopeOnArrival found in the scope.
+  absl::flat_hash_set<std::string> parents_in_scope_;
 };
 
 // Streams a subtree (or everything) as records: regions parents first, then
