@@ -17,13 +17,13 @@ BUILD_PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libsqlite3-dev prometheus-cpp-dev libspdlog-dev libssl-dev
   grpc-proto
+  # scoring's leaderboard cache
+  libhiredis-dev
 )
 DEVELOPMENT_PACKAGES=(
   ccache
-  # Tests: GoogleTest, Google Benchmark, a real Redis (and hiredis, to talk
-  # to it), a foreign gRPC client
-  googletest libgtest-dev libgmock-dev libbenchmark-dev libhiredis-dev
-  redis-server python3 python3-grpcio python3-grpc-tools sqlite3
+  # Tests: GoogleTest, Google Benchmark, a real Redis, a foreign gRPC client
+  googletest libgtest-dev libgmock-dev libbenchmark-dev redis-server python3 python3-grpcio python3-grpc-tools sqlite3
 )
 
 case "${1:-}" in
