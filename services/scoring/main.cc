@@ -1,0 +1,145 @@
+// fivestar-scoring: the scoring server (rubric, evaluations, award
+// workflow, incentives, leaderboards cached in Redis). Flags (or FIVESTAR_*
+// environment variables) configure it; see --help. Flags become
+// ScoringServerOptions; scoring_server.cc wires everything.
+#include <spdlog/spdlog.h>
+
+#include <cstdlib>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/time.h"
+#include "common/flags.h"
+#include "common/logging.h"
+#include "common/server.h"
+#include "services/scoring/scoring_server.h"
+
+ABSL_FLAG(std::string, database, "scoring.db",
+          "SQLite database file of scoring (created when missing).");
+ABSL_FLAG(std::string, rubric_file, "data/rubrics/default.textproto",
+          "Rubric (protobuf text format) stored as version 1 and made active "
+          "when the database holds no rubric yet. Start-up fails when it does "
+          "not parse or breaks a rule.");
+ABSL_FLAG(std::string, registry, "127.0.0.1:50051",
+          "Address (host:port) of the village registry.");
+ABSL_FLAG(std::string, registry_token, "",
+          "Bearer token presented to the registry; its principal needs the "
+          "viewer role with global scope. Prefer FIVESTAR_REGISTRY_TOKEN.");
+ABSL_FLAG(std::string, projects, "127.0.0.1:50052",
+          "Address (host:port) of project tracking.");
+ABSL_FLAG(std::string, projects_token, "",
+          "Bearer token presented to project tracking; its principal needs "
+          "the viewer role with global scope. Prefer FIVESTAR_PROJECTS_TOKEN.");
+ABSL_FLAG(absl::Duration, peer_deadline, absl::Seconds(5),
+          "Deadline of each call to the registry or project tracking.");
+ABSL_FLAG(int, peer_max_in_flight, 8,
+          "Most calls to each peer waiting at once; beyond it calls that need "
+          "the peer fail at once with UNAVAILABLE. Keep it below "
+          "--handler_threads.");
+ABSL_FLAG(absl::Duration, registry_cache_ttl, absl::Seconds(60),
+          "How long the registry's answers used for permission checks are "
+          "reused; 0 disables the cache.");
+ABSL_FLAG(std::string, redis, "127.0.0.1:6379",
+          "Address (host:port) of the Redis server caching the leaderboards; "
+          "empty runs without a cache (boards computed from the database). "
+          "The password comes from FIVESTAR_REDIS_PASSWORD and an ACL user "
+          "from FIVESTAR_REDIS_USER, never from the command line.");
+ABSL_FLAG(absl::Duration, redis_connect_timeout, absl::Milliseconds(500),
+          "Timeout of connecting to Redis.");
+ABSL_FLAG(absl::Duration, redis_command_timeout, absl::Milliseconds(500),
+          "Timeout of each Redis round trip; a slower Redis counts as down "
+          "and reads fall back to the database.");
+ABSL_FLAG(std::string, redis_key_prefix, "fivestar",
+          "Prefix of every Redis key, so deployments can share a Redis.");
+ABSL_FLAG(bool, follow_feeds, true,
+          "Follow the change feeds of project tracking and the registry, "
+          "re-evaluating the villages they name.");
+
+namespace {
+
+int Run() {
+  using namespace fivestar;
+  using namespace fivestar::scoring;
+  ScoringServerOptions options;
+  absl::StatusOr<CommonServerOptions> common =
+      CommonServerOptionsFromFlags("scoring");
+  if (!common.ok()) {
+    spdlog::critical("msg=bad_configuration error={}",
+                     LogValue(common.status().message()));
+    return 2;
+  }
+  options.server = std::move(common->server);
+  options.authenticator = std::move(common->authenticator);
+  options.database = absl::GetFlag(FLAGS_database);
+  options.rubric_file = absl::GetFlag(FLAGS_rubric_file);
+  options.registry_address = absl::GetFlag(FLAGS_registry);
+  options.projects_address = absl::GetFlag(FLAGS_projects);
+  options.peers.registry.bearer_token = absl::GetFlag(FLAGS_registry_token);
+  options.peers.projects.bearer_token = absl::GetFlag(FLAGS_projects_token);
+  for (PeerOptions* peer : {&options.peers.registry, &options.peers.projects}) {
+    peer->deadline = absl::GetFlag(FLAGS_peer_deadline);
+    peer->max_in_flight = absl::GetFlag(FLAGS_peer_max_in_flight);
+  }
+  options.registry_cache_ttl = absl::GetFlag(FLAGS_registry_cache_ttl);
+  options.follow_feeds = absl::GetFlag(FLAGS_follow_feeds);
+
+  const std::string redis = absl::GetFlag(FLAGS_redis);
+  options.redis.host.clear();
+  if (!redis.empty()) {
+    std::pair<std::string, std::string> parts =
+        absl::StrSplit(redis, absl::MaxSplits(':', 1));
+    int port = 0;
+    if (parts.first.empty() || !absl::SimpleAtoi(parts.second, &port) ||
+        port < 1 || port > 65535) {
+      spdlog::critical("msg=bad_configuration error={}",
+                       LogValue("--redis: must be host:port, got " + redis));
+      return 2;
+    }
+    options.redis.host = parts.first;
+    options.redis.port = port;
+  }
+  if (const char* user = std::getenv("FIVESTAR_REDIS_USER")) {
+    options.redis.user = user;
+  }
+  if (const char* password = std::getenv("FIVESTAR_REDIS_PASSWORD")) {
+    options.redis.password = password;
+  }
+  options.redis.connect_timeout = absl::GetFlag(FLAGS_redis_connect_timeout);
+  options.redis.command_timeout = absl::GetFlag(FLAGS_redis_command_timeout);
+  options.redis.key_prefix = absl::GetFlag(FLAGS_redis_key_prefix);
+  for (const auto& [flag, token] :
+       {std::pair{"--registry_token", options.peers.registry.bearer_token},
+        std::pair{"--projects_token", options.peers.projects.bearer_token}}) {
+    if (token.empty()) {
+      spdlog::warn("msg={} flag={}",
+                   LogValue("no peer token: calls carry no credentials"), flag);
+    }
+  }
+
+  absl::StatusOr<std::unique_ptr<ScoringServer>> server =
+      ScoringServer::Start(std::move(options));
+  if (!server.ok()) {
+    spdlog::critical("msg=cannot_start error={}",
+                     LogValue(server.status().message()));
+    return server.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+  }
+  const int signal_number = WaitForTerminationSignal();
+  spdlog::info("msg=signal_received signal={}", signal_number);
+  (*server)->Stop();
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  fivestar::BlockTerminationSignals();
+  fivestar::SetDefaultPorts(50053, 9092);
+  fivestar::ParseFlagsWithEnvironment(
+      argc, argv,
+      "fivestar-scoring: rubric, evaluations, award workflow, incentives and "
+      "leaderboards of the Five-Star campaign.\n"
+      "Every flag may also be set as FIVESTAR_<FLAG_NAME>, e.g. "
+      "FIVESTAR_PROJECTS_TOKEN.");
+  return Run();
+}

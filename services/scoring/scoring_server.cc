@@ -1,0 +1,125 @@
+#include "services/scoring/scoring_server.h"
+
+#include <spdlog/spdlog.h>
+
+#include "absl/strings/str_cat.h"
+#include "common/peer_client.h"
+#include "common/status.h"
+#include "services/scoring/redis_board_cache.h"
+
+namespace fivestar::scoring {
+
+absl::StatusOr<std::unique_ptr<ScoringServer>> ScoringServer::Start(
+    ScoringServerOptions options) {
+  if (options.authenticator == nullptr) {
+    return absl::InvalidArgumentError("authenticator: required");
+  }
+  if (options.peers.registry.deadline <= absl::ZeroDuration() ||
+      options.peers.projects.deadline <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("peer deadlines: must be positive");
+  }
+  if (options.server.name.empty()) options.server.name = "scoring";
+  std::unique_ptr<ScoringServer> server(new ScoringServer(std::move(options)));
+  ScoringServer& s = *server;
+  const ScoringServerOptions& o = s.options_;
+
+  absl::StatusOr<std::unique_ptr<SqliteScoringStore>> store =
+      SqliteScoringStore::Open(o.database, o.clock);
+  if (!store.ok()) {
+    return absl::Status(
+        store.status().code(),
+        absl::StrCat("database ", o.database, ": ", store.status().message()));
+  }
+  s.store_ = *std::move(store);
+
+  // One channel per peer for the life of the process.
+  std::shared_ptr<grpc::Channel> registry = NewPeerChannel(o.registry_address);
+  std::shared_ptr<grpc::Channel> projects = NewPeerChannel(o.projects_address);
+  RegistryDirectoryOptions directory;
+  directory.bearer_token = o.peers.registry.bearer_token;
+  directory.deadline = o.peers.registry.deadline;
+  directory.cache_ttl = o.registry_cache_ttl;
+  directory.max_in_flight = o.peers.registry.max_in_flight;
+  s.directory_ =
+      std::make_unique<RegistryVillageDirectory>(registry, directory, o.clock);
+  s.jurisdiction_ = std::make_unique<Jurisdiction>(s.directory_.get());
+  s.inputs_ =
+      std::make_unique<GrpcInputsSource>(registry, projects, o.peers, o.clock);
+  if (!o.redis.host.empty()) {
+    s.cache_ = std::make_unique<RedisBoardCache>(o.redis);
+  }
+
+  s.rubrics_ = std::make_unique<RubricBook>(s.store_.get(), s.inputs_.get(),
+                                            o.clock);
+  RETURN_IF_ERROR(s.rubrics_->Seed(o.rubric_file));
+  s.boards_ = std::make_unique<Leaderboards>(s.store_.get(), s.cache_.get(),
+                                             s.jurisdiction_.get(),
+                                             s.inputs_.get(), o.clock);
+  s.evaluations_ = std::make_unique<Evaluations>(
+      s.store_.get(), s.inputs_.get(), s.rubrics_.get(), s.boards_.get(),
+      s.jurisdiction_.get(), o.clock);
+  s.awards_ = std::make_unique<AwardDesk>(s.store_.get(), s.inputs_.get(),
+                                          s.rubrics_.get(),
+                                          s.jurisdiction_.get(), o.clock);
+  if (s.cache_ != nullptr) {
+    Leaderboards* boards = s.boards_.get();
+    s.cache_->SetResyncCallback([boards] { return boards->Resync(); });
+    s.cache_->Start();
+  }
+  if (o.follow_feeds) {
+    FollowerOptions follow;
+    follow.heartbeat = o.feed_heartbeat;
+    follow.feed = "projects";
+    s.projects_follower_ = std::make_unique<FeedFollower>(
+        follow,
+        FeedFollower::ProjectsFeed(projects, o.peers.projects, o.feed_heartbeat),
+        s.evaluations_.get());
+    follow.feed = "registry";
+    s.registry_follower_ = std::make_unique<FeedFollower>(
+        follow,
+        FeedFollower::RegistryFeed(registry, o.peers.registry, o.feed_heartbeat),
+        s.evaluations_.get());
+  }
+
+  s.executor_ = std::make_unique<Executor>(o.server.handler_threads,
+                                           absl::StrCat(o.server.name, "-rpc"));
+  s.service_ = std::make_unique<ScoringServiceImpl>(
+      s.rubrics_.get(), s.evaluations_.get(), s.awards_.get(), s.boards_.get(),
+      RpcRuntime{o.authenticator.get(), s.executor_.get()});
+  ASSIGN_OR_RETURN(
+      s.host_, ServerHost::Start(o.server,
+                                 {{s.service_.get(),
+                                   v1::ScoringService::service_full_name()}}));
+  s.host_->metrics().Expose(s.boards_->metrics());
+  for (FeedFollower* follower :
+       {s.projects_follower_.get(), s.registry_follower_.get()}) {
+    if (follower == nullptr) continue;
+    s.host_->metrics().Expose(follower->metrics());
+    follower->Start();
+  }
+  s.host_->SetServing(true);
+  spdlog::info("msg=serving database={} registry={} projects={} redis={}",
+               o.database, o.registry_address, o.projects_address,
+               o.redis.host.empty()
+                   ? std::string("none")
+                   : absl::StrCat(o.redis.host, ":", o.redis.port));
+  return server;
+}
+
+ScoringServer::~ScoringServer() { Stop(); }
+
+void ScoringServer::Stop() {
+  if (host_ != nullptr) {
+    // The followers hold streams to the peers, not calls of ours: stop them
+    // while draining, so no re-evaluation starts during the grace period.
+    host_->Shutdown([this] {
+      if (projects_follower_ != nullptr) projects_follower_->Stop();
+      if (registry_follower_ != nullptr) registry_follower_->Stop();
+    });
+  }
+  // Every call has ended; run what handlers still have queued.
+  executor_.reset();
+  if (cache_ != nullptr) cache_->Stop();
+}
+
+}  // namespace fivestar::scoring

@@ -1,0 +1,105 @@
+// Scoring's composition root: builds the store, the peers (registry and
+// project tracking, one channel each), the Redis board cache, the logic,
+// the change-feed followers, the gRPC service and the server from one
+// options struct, and stops them in order. main.cc turns flags into
+// options; tests start scoring through the same factory.
+#ifndef FIVESTAR_SERVICES_SCORING_SCORING_SERVER_H_
+#define FIVESTAR_SERVICES_SCORING_SCORING_SERVER_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "common/auth.h"
+#include "common/clock.h"
+#include "common/executor.h"
+#include "common/registry_client/jurisdiction.h"
+#include "common/registry_client/registry_village_directory.h"
+#include "common/server.h"
+#include "services/scoring/award_desk.h"
+#include "services/scoring/board_cache.h"
+#include "services/scoring/evaluations.h"
+#include "services/scoring/feed_follower.h"
+#include "services/scoring/grpc_inputs_source.h"
+#include "services/scoring/leaderboards.h"
+#include "services/scoring/rubric_book.h"
+#include "services/scoring/scoring_service.h"
+#include "services/scoring/sqlite_scoring_store.h"
+
+namespace fivestar::scoring {
+
+struct ScoringServerOptions {
+  // Listen addresses, metrics, drain and grace periods, handler threads.
+  ServerConfig server;
+  // The SQLite database file (created when missing).
+  std::string database = "scoring.db";
+  // Required: who may call.
+  std::shared_ptr<const Authenticator> authenticator;
+  // Time for stored timestamps, "the current month" and cache expiry; must
+  // outlive the server.
+  const Clock* clock = Clock::System();
+  // The rubric stored as version 1 when the database has none.
+  std::string rubric_file = "data/rubrics/default.textproto";
+  // The peers and how to call them.
+  std::string registry_address = "127.0.0.1:50051";
+  std::string projects_address = "127.0.0.1:50052";
+  GrpcInputsOptions peers;
+  // How long the registry's answers used for permission checks are reused.
+  absl::Duration registry_cache_ttl = absl::Seconds(60);
+  // The leaderboard cache; an empty host runs without Redis (every board
+  // read is computed from the database and marked degraded).
+  RedisOptions redis;
+  // Follow the peers' change feeds (tests of other things may turn it off).
+  bool follow_feeds = true;
+  absl::Duration feed_heartbeat = absl::Seconds(5);
+};
+
+class ScoringServer {
+ public:
+  // Opens the database (migrations, the rubric file stored when no rubric
+  // exists), connects the cache, starts the feed followers and serves.
+  // INVALID_ARGUMENT for bad options or a rubric file that does not parse
+  // or breaks a rule (naming the line or field); UNAVAILABLE when the
+  // address cannot be bound. Neither the peers nor Redis need be up.
+  static absl::StatusOr<std::unique_ptr<ScoringServer>> Start(
+      ScoringServerOptions options);
+  ~ScoringServer();
+
+  int port() const { return host_->port(); }
+  ServerHost& host() { return *host_; }
+  SqliteScoringStore& store() { return *store_; }
+  BoardCache* cache() { return cache_.get(); }
+  FeedFollower* projects_follower() { return projects_follower_.get(); }
+  FeedFollower* registry_follower() { return registry_follower_.get(); }
+  GrpcInputsSource& inputs() { return *inputs_; }
+
+  // NOT_SERVING and the drain; the followers stop; then no new calls and
+  // the grace period; then the handler threads finish and the cache
+  // closes. Idempotent; blocks until done.
+  void Stop();
+
+ private:
+  explicit ScoringServer(ScoringServerOptions options)
+      : options_(std::move(options)) {}
+
+  // Members in the order they are built; destroyed in reverse.
+  ScoringServerOptions options_;
+  std::unique_ptr<SqliteScoringStore> store_;
+  std::unique_ptr<RegistryVillageDirectory> directory_;
+  std::unique_ptr<Jurisdiction> jurisdiction_;
+  std::unique_ptr<GrpcInputsSource> inputs_;
+  std::unique_ptr<BoardCache> cache_;
+  std::unique_ptr<RubricBook> rubrics_;
+  std::unique_ptr<Leaderboards> boards_;
+  std::unique_ptr<Evaluations> evaluations_;
+  std::unique_ptr<AwardDesk> awards_;
+  std::unique_ptr<FeedFollower> projects_follower_;
+  std::unique_ptr<FeedFollower> registry_follower_;
+  std::unique_ptr<Executor> executor_;
+  std::unique_ptr<ScoringServiceImpl> service_;
+  std::unique_ptr<ServerHost> host_;
+};
+
+}  // namespace fivestar::scoring
+
+#endif  // FIVESTAR_SERVICES_SCORING_SCORING_SERVER_H_
