@@ -1,5 +1,6 @@
 // The services as production runs them, for tests: each started through its
-// composition root (RegistryServer::Start, ProjectsServer::Start) on
+// composition root (RegistryServer::Start, ProjectsServer::Start,
+// ScoringServer::Start) on
 // 127.0.0.1 port 0 with a real SQLite file, so a test exercises exactly
 // what main.cc wires. Every later test (scoring, cross-service) starts its
 // peers here.
@@ -17,6 +18,7 @@
 #include "common/server.h"
 #include "services/projects/projects_server.h"
 #include "services/registry/registry_server.h"
+#include "services/scoring/scoring_server.h"
 
 namespace fivestar::testing {
 
@@ -65,6 +67,22 @@ class ProjectsHost : public ServiceHost<projects::ProjectsServer> {
                const std::string& registry_token,
                std::shared_ptr<const Authenticator> tokens, const Clock* clock,
                const Adjust& adjust = nullptr);
+};
+
+// Scoring, real, in-process.
+class ScoringHost : public ServiceHost<scoring::ScoringServer> {
+ public:
+  using Adjust = std::function<void(scoring::ScoringServerOptions&)>;
+
+  // Starts scoring on `database` with the default rubric file, calling the
+  // registry and project tracking at their addresses with `peer_token`, and
+  // Redis at `redis_port` on 127.0.0.1 (0: no Redis); `adjust`, when given,
+  // changes the options first. Aborts the test binary if it cannot start.
+  ScoringHost(const std::string& database, const std::string& registry_address,
+              const std::string& projects_address,
+              const std::string& peer_token, int redis_port,
+              std::shared_ptr<const Authenticator> tokens, const Clock* clock,
+              const Adjust& adjust = nullptr);
 };
 
 }  // namespace fivestar::testing

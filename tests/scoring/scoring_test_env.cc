@@ -1,0 +1,214 @@
+#include "tests/scoring/scoring_test_env.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/calendar.h"
+#include "tests/testing/import_chunks.h"
+#include "tests/testing/ndjson.h"
+#include "tests/testing/or_die.h"
+#include "tests/testing/test_tokens.h"
+
+namespace fivestar::scoring::testing {
+
+using ::fivestar::testing::OrDie;
+using ::fivestar::testing::ReadNdjson;
+using ::fivestar::testing::SourcePath;
+namespace projects_v1 = ::fivestar::projects::v1;
+namespace registry_v1 = ::fivestar::registry::v1;
+
+absl::Time StartTime() {
+  return absl::FromCivil(absl::CivilSecond(2022, 10, 8, 10, 0, 0),
+                         ChinaStandardTime());
+}
+
+namespace {
+
+// The Huiche tree plus a second township of the same county with one
+// village, loaded through the registry's own import.
+void LoadRegistry(registry::Registry& registry) {
+  const Principal admin{"fixture", Role::kAdmin, "*"};
+  auto import = OrDie(registry.StartImport(admin), "start registry import");
+  registry_v1::ImportRegistryRequest chunk;
+  for (auto& record : ReadNdjson<registry_v1::RegistryRecord>(
+           SourcePath("data/huiche/registry.ndjson"))) {
+    *chunk.add_records() = std::move(record);
+  }
+  registry_v1::RegistryRecord* other = chunk.add_records();
+  other->mutable_region()->set_id(kOtherTownship);
+  other->mutable_region()->set_kind(registry_v1::TOWNSHIP);
+  other->mutable_region()->set_name("另一个镇");
+  other->mutable_region()->set_parent_id(kCounty);
+  registry_v1::Village* village = chunk.add_records()->mutable_village();
+  village->set_id(kOtherVillage);
+  village->set_name("另一个村");
+  village->set_region_id(kOtherTownship);
+  village->set_kind(registry_v1::VILLAGE);
+  village->set_committee_members(5);
+  OrDie(import->Add(chunk), "add registry records");
+  OrDie(import->Finish().status(), "import registry records");
+}
+
+// Huiche's projects (with their reports) and 2022-09 indicators, through
+// project tracking's public API.
+void LoadProjects(projects_v1::ProjectsService::Stub& stub) {
+  auto records = ReadNdjson<projects_v1::ProjectRecord>(
+      SourcePath("data/huiche/projects.ndjson"));
+  std::unique_ptr<grpc::ClientContext> context =
+      fivestar::testing::NewContext(kAdminToken, absl::Seconds(60));
+  projects_v1::ImportProjectsResponse response;
+  auto stream = stub.ImportProjects(context.get());
+  for (size_t begin = 0; begin < records.size(); begin += 50) {
+    if (!stream->Write(fivestar::testing::ImportChunk<
+                       projects_v1::ImportProjectsRequest>(records, begin,
+                                                           begin + 50))) {
+      break;
+    }
+  }
+  stream->WritesDone();
+  while (stream->Read(&response)) {
+  }
+  OrDie(FromGrpcStatus(stream->Finish()), "import Huiche's projects");
+  projects_v1::SetIndicatorValuesRequest values;
+  for (auto& value : ReadNdjson<projects_v1::IndicatorValue>(
+           SourcePath("data/huiche/indicators.ndjson"))) {
+    *values.add_values() = std::move(value);
+  }
+  values.set_request_id("huiche-2022-09");
+  OrDie(ScoringTestEnv::CallOn(
+            stub, &projects_v1::ProjectsService::Stub::SetIndicatorValues,
+            values, kAdminToken)
+            .status(),
+        "set Huiche's indicator values");
+}
+
+}  // namespace
+
+ScoringTestEnv::ScoringTestEnv(ScoringEnvOptions options)
+    : options_(options), clock_(StartTime()) {
+  tokens_ = std::make_shared<Authenticator>(fivestar::testing::TestTokenTable({
+      {kAdminToken, "admin", "*", "province-admin"},
+      {kViewerToken, "viewer", "*", "province-auditor"},
+      {kServiceToken, "viewer", "*", "scoring-service"},
+      {kProvinceOperatorToken, "operator", kProvince, "henan-operator"},
+      {kCityOperatorToken, "operator", kCity, "nanyang-operator"},
+      {kCountyOperatorToken, "operator", kCounty, "xixia-operator"},
+      {kCountyAdminToken, "admin", kCounty, "xixia-admin"},
+      {kHuicheOperatorToken, "operator", kHuiche, "huiche-operator"},
+      {kHuicheViewerToken, "viewer", kHuiche, "huiche-viewer"},
+      {kHuicheReporterToken, "reporter", kHuiche, "huiche-reporter"},
+      {kNorthOperatorToken, "operator", kNorth, "north-operator"},
+      {kMaoheOperatorToken, "operator", kMaohe, "maohe-operator"},
+      {kOtherOperatorToken, "operator", kOtherTownship, "other-operator"},
+  }));
+  if (options_.redis) StartRedis();
+  registry_ = std::make_unique<fivestar::testing::RegistryHost>(
+      dir_.File("registry.db"), tokens_, Clock::System());
+  LoadRegistry(registry_->registry());
+  projects_ = std::make_unique<fivestar::testing::ProjectsHost>(
+      dir_.File("projects.db"), registry_->address(), kServiceToken, tokens_,
+      &clock_);
+  projects_stub_ = projects_v1::ProjectsService::NewStub(projects_->NewChannel());
+  registry_stub_ = registry_v1::RegistryService::NewStub(registry_->NewChannel());
+  if (options_.load_projects) LoadProjects(*projects_stub_);
+  StartScoring(nullptr);
+}
+
+ScoringTestEnv::~ScoringTestEnv() {
+  stub_.reset();
+  scoring_.reset();
+  projects_stub_.reset();
+  registry_stub_.reset();
+  projects_.reset();
+  registry_.reset();
+  redis_.reset();
+}
+
+void ScoringTestEnv::StartScoring(
+    const fivestar::testing::ScoringHost::Adjust& adjust) {
+  const bool follow = options_.follow_feeds;
+  scoring_ = std::make_unique<fivestar::testing::ScoringHost>(
+      dir_.File("scoring.db"), registry_->address(), projects_->address(),
+      kServiceToken, options_.redis ? redis_port_ : 0, tokens_, &clock_,
+      [follow, &adjust](ScoringServerOptions& options) {
+        options.follow_feeds = follow;
+        if (adjust) adjust(options);
+      });
+  stub_ = v1::ScoringService::NewStub(scoring_->NewChannel());
+}
+
+void ScoringTestEnv::RestartScoring(
+    const fivestar::testing::ScoringHost::Adjust& adjust) {
+  stub_.reset();
+  scoring_.reset();
+  StartScoring(adjust);
+}
+
+void ScoringTestEnv::StopRedis() {
+  if (redis_ != nullptr) redis_->Stop();
+}
+
+void ScoringTestEnv::StartRedis() {
+  redis_.reset();
+  redis_ = OrDie(redis_port_ == 0
+                     ? fivestar::testing::RedisServer::Start()
+                     : fivestar::testing::RedisServer::StartOnPort(redis_port_),
+                 "start redis-server");
+  redis_port_ = redis_->port();
+}
+
+absl::StatusOr<v1::Evaluation> ScoringTestEnv::Evaluate(
+    const std::string& village, const std::string& period,
+    const std::string& token) {
+  v1::EvaluateRequest request;
+  request.set_village_id(village);
+  request.set_period(period);
+  return Call(&v1::ScoringService::Stub::Evaluate, request, token);
+}
+
+absl::StatusOr<std::vector<v1::EvaluateRegionResponse>>
+ScoringTestEnv::EvaluateRegion(const std::string& region,
+                               const std::string& period,
+                               bool include_evaluations,
+                               const std::string& token) {
+  v1::EvaluateRegionRequest request;
+  request.set_region_id(region);
+  request.set_period(period);
+  request.set_include_evaluations(include_evaluations);
+  std::unique_ptr<grpc::ClientContext> context =
+      fivestar::testing::NewContext(token, absl::Seconds(60));
+  auto reader = stub_->EvaluateRegion(context.get(), request);
+  std::vector<v1::EvaluateRegionResponse> messages;
+  v1::EvaluateRegionResponse message;
+  while (reader->Read(&message)) messages.push_back(message);
+  grpc::Status status = reader->Finish();
+  if (!status.ok()) return FromGrpcStatus(status);
+  return messages;
+}
+
+absl::StatusOr<v1::GetLeaderboardResponse> ScoringTestEnv::Leaderboard(
+    const std::string& region, const std::string& period,
+    fivestar::common::v1::Star star, int page_size, const std::string& token) {
+  v1::GetLeaderboardRequest request;
+  request.set_region_id(region);
+  request.set_period(period);
+  request.set_star(star);
+  request.set_page_size(page_size);
+  return Call(&v1::ScoringService::Stub::GetLeaderboard, request, token);
+}
+
+absl::Status ScoringTestEnv::SetIndicator(const std::string& village,
+                                          const std::string& key,
+                                          const std::string& period,
+                                          double value) {
+  projects_v1::SetIndicatorValuesRequest request;
+  projects_v1::IndicatorValue* v = request.add_values();
+  v->set_village_id(village);
+  v->set_indicator_key(key);
+  v->set_period(period);
+  v->set_value(value);
+  return CallOn(*projects_stub_,
+                &projects_v1::ProjectsService::Stub::SetIndicatorValues,
+                request, kAdminToken)
+      .status();
+}
+
+}  // namespace fivestar::scoring::testing
