@@ -1,5 +1,7 @@
 #include "tests/scoring/scoring_test_env.h"
 
+#include <hiredis/hiredis.h>
+
 #include "absl/strings/str_cat.h"
 #include "common/calendar.h"
 #include "tests/testing/import_chunks.h"
@@ -137,9 +139,25 @@ void ScoringTestEnv::StartScoring(
 
 void ScoringTestEnv::RestartScoring(
     const fivestar::testing::ScoringHost::Adjust& adjust) {
+  StopScoring();
+  StartScoring(adjust);
+}
+
+void ScoringTestEnv::StopScoring() {
   stub_.reset();
   scoring_.reset();
-  StartScoring(adjust);
+}
+
+void ScoringTestEnv::RestartProjects() {
+  const int port = projects_->server().port();
+  projects_stub_.reset();
+  projects_.reset();
+  projects_ = std::make_unique<fivestar::testing::ProjectsHost>(
+      dir_.File("projects.db"), registry_->address(), kServiceToken, tokens_,
+      &clock_, [port](projects::ProjectsServerOptions& options) {
+        options.server.listen_address = "127.0.0.1:" + std::to_string(port);
+      });
+  projects_stub_ = projects_v1::ProjectsService::NewStub(projects_->NewChannel());
 }
 
 void ScoringTestEnv::StopRedis() {
@@ -148,11 +166,25 @@ void ScoringTestEnv::StopRedis() {
 
 void ScoringTestEnv::StartRedis() {
   redis_.reset();
-  redis_ = OrDie(redis_port_ == 0
-                     ? fivestar::testing::RedisServer::Start()
-                     : fivestar::testing::RedisServer::StartOnPort(redis_port_),
+  fivestar::testing::RedisServerOptions options;
+  options.port = redis_port_;  // 0 the first time; then the same port again
+  redis_ = OrDie(fivestar::testing::RedisServer::Start(options),
                  "start redis-server");
   redis_port_ = redis_->port();
+}
+
+void ScoringTestEnv::FlushRedis() {
+  redisContext* context = redisConnect("127.0.0.1", redis_port_);
+  OrDie(context != nullptr && context->err == 0
+            ? absl::OkStatus()
+            : absl::UnavailableError("cannot connect to redis-server"),
+        "connect to redis-server");
+  auto* reply = static_cast<redisReply*>(redisCommand(context, "FLUSHALL"));
+  const bool ok = reply != nullptr && reply->type == REDIS_REPLY_STATUS;
+  if (reply != nullptr) freeReplyObject(reply);
+  redisFree(context);
+  OrDie(ok ? absl::OkStatus() : absl::InternalError("FLUSHALL failed"),
+        "flush redis-server");
 }
 
 absl::StatusOr<v1::Evaluation> ScoringTestEnv::Evaluate(

@@ -91,9 +91,18 @@ class ScoringTestEnv {
   // Stops scoring and starts it again on the same database (a restart).
   void RestartScoring(
       const fivestar::testing::ScoringHost::Adjust& adjust = nullptr);
+  // Stops scoring (its database stays); StartScoring() starts it again.
+  void StopScoring();
+  void StartScoring(
+      const fivestar::testing::ScoringHost::Adjust& adjust = nullptr);
+  // Stops project tracking and starts it again on the same database and
+  // port (its followers see the stream cut).
+  void RestartProjects();
   // Stops Redis; StartRedis() starts a new one on the same port.
   void StopRedis();
   void StartRedis();
+  // FLUSHALL on the running Redis (as an operator's mistake would).
+  void FlushRedis();
 
   // Calls a unary RPC of `Stub` as the holder of `token`.
   template <typename Stub, typename Request, typename Response>
@@ -135,8 +144,6 @@ class ScoringTestEnv {
                             const std::string& period, double value);
 
  private:
-  void StartScoring(const fivestar::testing::ScoringHost::Adjust& adjust);
-
   ScoringEnvOptions options_;
   fivestar::testing::TempDir dir_;
   FakeClock clock_;
