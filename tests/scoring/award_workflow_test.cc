@@ -376,11 +376,15 @@ TEST_F(AwardWorkflowTest, HuicheIncentivesForTheYear) {
 }
 
 TEST_F(AwardWorkflowTest, PrerequisiteCapAndQuotaOfTheActiveRubric) {
+  using fivestar::common::v1::BRANCH_STRONG;
+  using fivestar::common::v1::CIVILIZED_HAPPY;
+  using fivestar::common::v1::ECO_LIVABLE;
+  using fivestar::common::v1::SAFE_LAWFUL;
   ASSERT_OK_AND_ASSIGN(v1::Rubric rubric,
                        env_->Call(&Stub::GetRubric, v1::GetRubricRequest(),
                                   kViewerToken));
   v1::GlobalRules* rules = rubric.mutable_global_rules();
-  rules->set_prerequisite_star(fivestar::common::v1::BRANCH_STRONG);
+  rules->set_prerequisite_star(BRANCH_STRONG);
   rules->set_max_level(2);
   // 22 villages in the county: at most floor(0.05 × 22) = 1 at level 2+.
   v1::LevelQuota* quota = rules->add_quotas();
@@ -395,33 +399,42 @@ TEST_F(AwardWorkflowTest, PrerequisiteCapAndQuotaOfTheActiveRubric) {
   EXPECT_EQ(stored.version(), 2);
   EXPECT_TRUE(stored.active());
 
-  // Maohe's earned star without BRANCH_STRONG held: the prerequisite.
-  if (earned_ != fivestar::common::v1::BRANCH_STRONG) {
-    v1::Award notice = ToNotice();
-    env_->clock().Advance(absl::Hours(24 * 8));
-    EXPECT_THAT(Confirm(notice, kCountyOperatorToken),
-                StatusIs(absl::StatusCode::kFailedPrecondition,
-                         "prerequisite"));
-  }
-  // Cap: two stars held, a third is refused.
-  const std::string other = "411323-huiche-north-02";
-  ASSERT_OK(Record(other, fivestar::common::v1::BRANCH_STRONG, v1::COUNTY)
-                .status());
-  ASSERT_OK(Record(other, fivestar::common::v1::ECO_LIVABLE, v1::COUNTY)
-                .status());
-  // Quota: `other` is the one village at level 2; Maohe reaching level 2
-  // would make two.
-  ASSERT_OK(Record(kMaohe, fivestar::common::v1::BRANCH_STRONG, v1::COUNTY)
-                .status());
-  ASSERT_OK_AND_ASSIGN(v1::Award applied,
-                       Apply(kMaoheOperatorToken, earned_ ==
-                                     fivestar::common::v1::BRANCH_STRONG
-                                 ? missed_
-                                 : earned_));
-  ASSERT_OK_AND_ASSIGN(v1::Award reviewed,
-                       Review(applied, true, kHuicheOperatorToken));
-  EXPECT_THAT(Review(reviewed, true, kCountyOperatorToken),
-              StatusIs(absl::StatusCode::kFailedPrecondition, "quota"));
+  // Prerequisite: Maohe earned SAFE_LAWFUL in September but holds no
+  // BRANCH_STRONG.
+  ASSERT_OK_AND_ASSIGN(v1::Award safe, Apply(kMaoheOperatorToken, SAFE_LAWFUL));
+  ASSERT_OK_AND_ASSIGN(safe, Review(safe, true, kHuicheOperatorToken));
+  ASSERT_OK_AND_ASSIGN(safe, Review(safe, true, kCountyOperatorToken));
+  ASSERT_OK_AND_ASSIGN(safe, Notice(safe, kCountyOperatorToken, 1));
+  env_->clock().Advance(absl::Hours(25));
+  EXPECT_THAT(Confirm(safe, kCountyOperatorToken),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       "prerequisite: village 411323-huiche-north-01 must "
+                       "hold BRANCH_STRONG"));
+
+  // Level cap: north-02 holds two stars; a third is refused at
+  // confirmation (the quota still allows it: north-02 is the one village
+  // at level 2).
+  const std::string north02 = "411323-huiche-north-02";
+  ASSERT_OK(Record(north02, BRANCH_STRONG, v1::COUNTY).status());
+  ASSERT_OK(Record(north02, ECO_LIVABLE, v1::COUNTY).status());
+  ASSERT_OK_AND_ASSIGN(v1::Award third,
+                       Apply(kHuicheOperatorToken, SAFE_LAWFUL, north02));
+  ASSERT_OK_AND_ASSIGN(third, Review(third, true, kHuicheOperatorToken));
+  ASSERT_OK_AND_ASSIGN(third, Review(third, true, kCountyOperatorToken));
+  ASSERT_OK_AND_ASSIGN(third, Notice(third, kCountyOperatorToken, 1));
+  env_->clock().Advance(absl::Hours(25));
+  EXPECT_THAT(Confirm(third, kCountyOperatorToken),
+              StatusIs(absl::StatusCode::kFailedPrecondition, "level cap"));
+
+  // Quota: Maohe reaching level 2 would make two villages of the county at
+  // level 2 or more; the county's approval is refused.
+  ASSERT_OK(Record(kMaohe, BRANCH_STRONG, v1::COUNTY).status());
+  ASSERT_OK_AND_ASSIGN(v1::Award civil,
+                       Apply(kMaoheOperatorToken, CIVILIZED_HAPPY));
+  ASSERT_OK_AND_ASSIGN(civil, Review(civil, true, kHuicheOperatorToken));
+  EXPECT_THAT(Review(civil, true, kCountyOperatorToken),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       "quota: at most 1 of the 22 villages of COUNTY 411323"));
 }
 
 }  // namespace
