@@ -17,10 +17,12 @@
 
 ABSL_FLAG(std::string, database, "scoring.db",
           "SQLite database file of scoring (created when missing).");
-ABSL_FLAG(std::string, rubric_file, "data/rubrics/default.textproto",
+ABSL_FLAG(std::string, rubric_file, "",
           "Rubric (protobuf text format) stored as version 1 and made active "
-          "when the database holds no rubric yet. Start-up fails when it does "
-          "not parse or breaks a rule.");
+          "when the database holds no rubric yet; empty means the built-in "
+          "default (data/rubrics/default.textproto, DESIGN §5). Start-up fails "
+          "when the file does not parse or breaks a rule, naming the line or "
+          "field.");
 ABSL_FLAG(std::string, registry, "127.0.0.1:50051",
           "Address (host:port) of the village registry.");
 ABSL_FLAG(std::string, registry_token, "",

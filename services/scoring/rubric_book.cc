@@ -8,6 +8,7 @@
 #include "common/status.h"
 #include "common/validation.h"
 #include "google/protobuf/util/time_util.h"
+#include "services/scoring/default_rubric.h"
 
 namespace fivestar::scoring {
 namespace {
@@ -40,17 +41,21 @@ RubricBook::RubricBook(ScoringStore* store, InputsSource* inputs,
     : store_(store), inputs_(inputs), clock_(clock) {}
 
 absl::Status RubricBook::Seed(const std::string& path) {
-  ASSIGN_OR_RETURN(v1::Rubric rubric, LoadRubricFile(path));
+  const std::string source = path.empty() ? kDefaultRubricSource : path;
+  ASSIGN_OR_RETURN(v1::Rubric rubric,
+                   path.empty()
+                       ? ParseRubricText(kDefaultRubricText, source)
+                       : LoadRubricFile(path));
   absl::Status valid = ValidateRubric(rubric, nullptr, "rubric");
   if (!valid.ok()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("rubric file ", path, ": ", valid.message()));
+        absl::StrCat("rubric file ", source, ": ", valid.message()));
   }
   absl::StatusOr<v1::Rubric> active = store_->GetRubric(0);
   if (active.ok()) return absl::OkStatus();
   if (!absl::IsNotFound(active.status())) return active.status();
   rubric = NormalizeRubric(std::move(rubric));
-  rubric.set_creator(absl::StrCat("file:", path));
+  rubric.set_creator(absl::StrCat("file:", source));
   *rubric.mutable_create_time() =
       google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(
           absl::ToUnixMicros(clock_->Now()));

@@ -25,10 +25,11 @@ class RubricBook {
   // Everything must outlive the book.
   RubricBook(ScoringStore* store, InputsSource* inputs, const Clock* clock);
 
-  // At start-up: parses and checks the rubric file at `path` (every rule
-  // but the indicator keys, which need project tracking) and, when the
-  // database holds no rubric yet, stores it as version 1, active. An
-  // error names the file and the line or field.
+  // At start-up: parses and checks the rubric file at `path` (the built-in
+  // default rubric when empty) against every rule but the indicator keys,
+  // which need project tracking, and, when the database holds no rubric
+  // yet, stores it as version 1, active. An error names the file and the
+  // line or field.
   absl::Status Seed(const std::string& path);
 
   absl::StatusOr<v1::Rubric> CreateRubric(const Principal& principal,

@@ -38,8 +38,9 @@ struct ScoringServerOptions {
   // Time for stored timestamps, "the current month" and cache expiry; must
   // outlive the server.
   const Clock* clock = Clock::System();
-  // The rubric stored as version 1 when the database has none.
-  std::string rubric_file = "data/rubrics/default.textproto";
+  // The rubric file stored as version 1 when the database has none; empty
+  // means the built-in default (data/rubrics/default.textproto).
+  std::string rubric_file;
   // The peers and how to call them.
   std::string registry_address = "127.0.0.1:50051";
   std::string projects_address = "127.0.0.1:50052";

@@ -325,18 +325,19 @@ TEST_F(ScoringServiceTest, WhatIfChangesNothingAndExplainsTheDifference) {
 }
 
 TEST_F(ScoringServiceTest, GapToTheTargetLevel) {
-  // South-05 (target from the registry) earns no star in September.
+  // South-03 aims at two stars (定星 in the registry) and earns one in
+  // September: one more is needed, from the four it lacks.
   v1::GetGapRequest request;
-  request.set_village_id("411323-huiche-south-05");
+  request.set_village_id("411323-huiche-south-03");
   request.set_period(kPeriod);
   ASSERT_OK_AND_ASSIGN(v1::Gap gap,
                        env_->Call(&Stub::GetGap, request, kHuicheViewerToken));
-  EXPECT_EQ(gap.current_level(), 0);
-  EXPECT_GT(gap.target_level(), 0);
+  EXPECT_EQ(gap.current_level(), 1);
+  EXPECT_EQ(gap.target_level(), 2);
   EXPECT_FALSE(gap.reached());
-  EXPECT_EQ(gap.stars_needed(), gap.target_level());
-  EXPECT_EQ(gap.stars_size(), 5);
-  EXPECT_EQ(gap.plan_size(), gap.stars_needed());
+  EXPECT_EQ(gap.stars_needed(), 1);
+  EXPECT_EQ(gap.stars_size(), 4);
+  EXPECT_EQ(gap.plan_size(), 1);
   for (const v1::StarGap& star : gap.stars()) {
     EXPECT_FALSE(star.criteria_to_fix().empty());
   }
@@ -351,8 +352,8 @@ TEST_F(ScoringServiceTest, GapToTheTargetLevel) {
   ASSERT_OK_AND_ASSIGN(gap, env_->Call(&Stub::GetGap, request, kViewerToken));
   EXPECT_TRUE(gap.reached());
   EXPECT_EQ(gap.stars_needed(), 0);
-  // The other township's village has no target in the registry.
-  request.set_village_id(kOtherVillage);
+  // South-04 has no target in the registry.
+  request.set_village_id("411323-huiche-south-04");
   request.set_target_level(0);
   EXPECT_THAT(env_->Call(&Stub::GetGap, request, kAdminToken),
               StatusIs(absl::StatusCode::kFailedPrecondition, "no target"));

@@ -1,6 +1,5 @@
 #include "tests/testing/service_hosts.h"
 
-#include "tests/testing/ndjson.h"
 #include "tests/testing/or_die.h"
 #include "tests/testing/test_server.h"
 
@@ -55,7 +54,6 @@ ScoringHost::ScoringHost(const std::string& database,
                          const Clock* clock, const Adjust& adjust) {
   auto options = TestOptions<scoring::ScoringServerOptions>(
       "scoring", database, std::move(tokens), clock);
-  options.rubric_file = SourcePath("data/rubrics/default.textproto");
   options.registry_address = registry_address;
   options.projects_address = projects_address;
   options.peers.registry.bearer_token = peer_token;

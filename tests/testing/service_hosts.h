@@ -74,7 +74,7 @@ class ScoringHost : public ServiceHost<scoring::ScoringServer> {
  public:
   using Adjust = std::function<void(scoring::ScoringServerOptions&)>;
 
-  // Starts scoring on `database` with the default rubric file, calling the
+  // Starts scoring on `database` with the built-in default rubric, calling the
   // registry and project tracking at their addresses with `peer_token`, and
   // Redis at `redis_port` on 127.0.0.1 (0: no Redis); `adjust`, when given,
   // changes the options first. Aborts the test binary if it cannot start.
