@@ -12,8 +12,10 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "common/field_rules.h"
 #include "common/status.h"
 #include "common/validation.h"
@@ -308,7 +310,10 @@ absl::StatusOr<v1::Rubric> ParseRubricText(absl::string_view text,
   return rubric;
 }
 
-absl::StatusOr<v1::Rubric> LoadRubricFile(const std::string& path) {
+namespace {
+
+// The text of the file at `path`.
+absl::StatusOr<std::string> ReadRubricFile(const std::string& path) {
   std::FILE* file = std::fopen(path.c_str(), "rb");
   if (file == nullptr) {
     const int error = errno;
@@ -332,7 +337,77 @@ absl::StatusOr<v1::Rubric> LoadRubricFile(const std::string& path) {
     return absl::FailedPreconditionError(absl::StrCat(
         "rubric file ", path, ": cannot be read (", std::strerror(error), ")"));
   }
+  return text;
+}
+
+// Where the field at `path` (e.g. "stars[1].criteria[2].indicator.key",
+// below a Rubric) or its nearest enclosing field present is in the text
+// that filled `tree`; line -1 when not even the first is there.
+google::protobuf::TextFormat::ParseLocation LocateField(
+    const google::protobuf::TextFormat::ParseInfoTree* tree,
+    absl::string_view path) {
+  google::protobuf::TextFormat::ParseLocation found;
+  const google::protobuf::Descriptor* message = v1::Rubric::descriptor();
+  for (absl::string_view part : absl::StrSplit(path, '.')) {
+    int index = -1;
+    if (size_t bracket = part.find('['); bracket != absl::string_view::npos) {
+      absl::string_view number = part.substr(bracket + 1);
+      number = number.substr(0, number.find(']'));
+      if (!absl::SimpleAtoi(number, &index)) break;
+      part = part.substr(0, bracket);
+    }
+    const google::protobuf::FieldDescriptor* field =
+        message == nullptr ? nullptr
+                           : message->FindFieldByName(std::string(part));
+    if (field == nullptr || tree == nullptr) break;
+    if (field->is_repeated() && index < 0) index = 0;
+    if (!field->is_repeated()) index = -1;
+    const auto location = tree->GetLocation(field, index);
+    if (location.line < 0) break;
+    found = location;
+    message = field->message_type();
+    tree = message == nullptr ? nullptr : tree->GetTreeForNested(field, index);
+  }
+  return found;
+}
+
+}  // namespace
+
+absl::StatusOr<v1::Rubric> LoadRubricFile(const std::string& path) {
+  ASSIGN_OR_RETURN(const std::string text, ReadRubricFile(path));
   return ParseRubricText(text, path);
+}
+
+absl::Status PlaceRubricError(const absl::Status& status,
+                              absl::string_view text,
+                              absl::string_view source) {
+  constexpr absl::string_view kPrefix = "rubric.";
+  absl::string_view message = status.message();
+  if (status.code() != absl::StatusCode::kInvalidArgument ||
+      !absl::StartsWith(message, kPrefix)) {
+    return status;
+  }
+  const absl::string_view path =
+      message.substr(kPrefix.size(), message.find(": ") - kPrefix.size());
+  google::protobuf::TextFormat::ParseInfoTree tree;
+  google::protobuf::TextFormat::Parser parser;
+  parser.WriteLocationsTo(&tree);
+  FirstErrorCollector quiet;
+  parser.RecordErrorsTo(&quiet);
+  v1::Rubric rubric;
+  if (!parser.ParseFromString(std::string(text), &rubric)) return status;
+  const auto location = LocateField(&tree, path);
+  if (location.line < 0) return status;
+  return absl::InvalidArgumentError(absl::StrCat(
+      source, ":", location.line + 1, ":", location.column + 1, ": ", message));
+}
+
+absl::Status PlaceRubricFileError(const absl::Status& status,
+                                  const std::string& path) {
+  if (status.ok()) return status;
+  absl::StatusOr<std::string> text = ReadRubricFile(path);
+  if (!text.ok()) return status;
+  return PlaceRubricError(status, *text, path);
 }
 
 int WindowMonths(const v1::IndicatorInput& input) {

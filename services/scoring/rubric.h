@@ -45,8 +45,8 @@ absl::Status ValidateRubric(const v1::Rubric& rubric,
 v1::Rubric NormalizeRubric(v1::Rubric rubric);
 
 // Parses a rubric in protobuf text format. INVALID_ARGUMENT on a syntax
-// error, as "<source>:<line>:<column>: <protobuf's message>" (both
-// 1-based). Does not validate.
+// error, as "<source>:<line>:<column>: <protobuf's message>" (both 1-based,
+// where protobuf noticed the error). Does not validate.
 absl::StatusOr<v1::Rubric> ParseRubricText(absl::string_view text,
                                            absl::string_view source);
 
@@ -55,6 +55,19 @@ absl::StatusOr<v1::Rubric> ParseRubricText(absl::string_view text,
 // be read; both name the path. Does not validate: the caller does, with its
 // catalogue.
 absl::StatusOr<v1::Rubric> LoadRubricFile(const std::string& path);
+
+// Places a ValidateRubric error (with the default field "rubric") in the
+// rubric's text: "<source>:<line>:<column>: rubric.stars[1]...: <rule>",
+// at the named field or, when the text lacks it (a required field left
+// out), at the nearest enclosing one that is there. Other statuses, and
+// errors it cannot place, come back unchanged. For start-up, e.g.
+//   status = PlaceRubricError(ValidateRubric(rubric, &catalogue), text, path);
+absl::Status PlaceRubricError(const absl::Status& status,
+                              absl::string_view text, absl::string_view source);
+
+// PlaceRubricError with the text read again from the file at `path`.
+absl::Status PlaceRubricFileError(const absl::Status& status,
+                                  const std::string& path);
 
 // What evaluations under `rubric` read: every indicator key (ratios
 // included), the widest indicator window (0 → 12 months; 1 when no

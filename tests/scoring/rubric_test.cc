@@ -5,11 +5,15 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <fstream>
 #include <functional>
 #include <limits>
+#include <sstream>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "services/projects/indicator_catalogue.h"
 #include "tests/testing/ndjson.h"
 #include "tests/testing/temp_dir.h"
@@ -607,6 +611,74 @@ TEST(LoadRubricFileTest, DirectoryIsFailedPrecondition) {
   EXPECT_EQ(rubric.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(rubric.status().message(),
             "rubric file " + path + ": cannot be read (Is a directory)");
+}
+
+std::string ReadSource(const std::string& relative) {
+  std::ifstream in(SourcePath(relative));
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// "<line>:<column>" (1-based) of the first `needle` in `text`.
+std::string PositionOf(const std::string& text, const std::string& needle) {
+  const size_t at = text.find(needle);
+  EXPECT_NE(at, std::string::npos) << needle;
+  const size_t line_start = text.rfind('\n', at) + 1;  // npos + 1 == 0
+  const int line = std::count(text.begin(), text.begin() + at, '\n') + 1;
+  return absl::StrCat(line, ":", at - line_start + 1);
+}
+
+TEST(PlaceRubricErrorTest, PutsAValidationErrorAtItsField) {
+  std::string text = ReadSource("data/rubrics/default.textproto");
+  text.replace(text.find("key: \"people_trained\""), 22, "key: \"foo\"");
+  const absl::StatusOr<v1::Rubric> rubric = ParseRubricText(text, "r.txt");
+  ASSERT_TRUE(rubric.ok()) << rubric.status();
+  const IndicatorCatalogue catalogue = DefaultCatalogue();
+  const absl::Status status =
+      PlaceRubricError(ValidateRubric(*rubric, &catalogue), text, "r.txt");
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(std::string(status.message()),
+            "r.txt:" + PositionOf(text, "key: \"foo\"") +
+                ": rubric.stars[1].criteria[2].indicator.key: unknown "
+                "indicator \"foo\" (not in project tracking's catalogue)");
+}
+
+TEST(PlaceRubricErrorTest, AMissingFieldIsPlacedAtItsEnclosingMessage) {
+  std::string text = ReadSource("data/rubrics/default.textproto");
+  const std::string description = "description: \"至少有一名道德模范\"";
+  const size_t at = text.find(description);
+  text.erase(at, description.size());
+  const absl::StatusOr<v1::Rubric> rubric = ParseRubricText(text, "r.txt");
+  ASSERT_TRUE(rubric.ok()) << rubric.status();
+  const absl::Status status =
+      PlaceRubricError(ValidateRubric(*rubric, nullptr), text, "r.txt");
+  // The criteria { line of civilized_moral_models.
+  const size_t criterion = text.rfind("criteria {", at);
+  const std::string before = text.substr(0, criterion);
+  EXPECT_EQ(
+      std::string(status.message()),
+      absl::StrCat("r.txt:", std::count(before.begin(), before.end(), '\n') + 1,
+                   ":3: rubric.stars[4].criteria[1].description: "
+                   "required"));
+}
+
+TEST(PlaceRubricErrorTest, FileErrorsAndOtherStatusesAreUnchanged) {
+  const std::string path =
+      SourcePath("tests/scoring/testdata/rubrics/one_star.textproto");
+  const absl::StatusOr<v1::Rubric> rubric = LoadRubricFile(path);
+  ASSERT_TRUE(rubric.ok()) << rubric.status();
+  EXPECT_EQ(
+      std::string(PlaceRubricFileError(ValidateRubric(*rubric, nullptr), path)
+                      .message()),
+      path +
+          ":3:1: rubric.stars: must hold exactly 5 star rules (one "
+          "per star), got 1");
+  EXPECT_TRUE(PlaceRubricFileError(absl::OkStatus(), path).ok());
+  const absl::Status other = absl::InvalidArgumentError("period: bad");
+  EXPECT_EQ(PlaceRubricError(other, "name: \"x\"", "r.txt"), other);
+  const absl::Status unparsable = absl::InvalidArgumentError("rubric.name: x");
+  EXPECT_EQ(PlaceRubricError(unparsable, "name: ", "r.txt"), unparsable);
 }
 
 // --- InputNeeds -------------------------------------------------------------
