@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
+#include "common/validation.h"
 #include "google/protobuf/util/time_util.h"
 #include "services/scoring/evaluator.h"
 #include "services/scoring/gap.h"

@@ -46,10 +46,12 @@ absl::Status RubricBook::Seed(const std::string& path) {
                    path.empty()
                        ? ParseRubricText(kDefaultRubricText, source)
                        : LoadRubricFile(path));
+  // An error reads "<file>:<line>:<column>: rubric.<field>: <rule>".
   absl::Status valid = ValidateRubric(rubric, nullptr, "rubric");
   if (!valid.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("rubric file ", source, ": ", valid.message()));
+    return path.empty()
+               ? PlaceRubricError(valid, kDefaultRubricText, source)
+               : PlaceRubricFileError(valid, path);
   }
   absl::StatusOr<v1::Rubric> active = store_->GetRubric(0);
   if (active.ok()) return absl::OkStatus();
