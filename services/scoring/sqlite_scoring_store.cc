@@ -981,7 +981,11 @@ absl::StatusOr<std::vector<StoredAward>> SqliteScoringStore::ListAwards(
             SqliteStatement stmt,
             db.Prepare(absl::StrCat(
                 kSelectAward,
-                "WHERE (?1 = '' OR village_id = ?1) "
+                // An equality the planner can see when filtering by village
+                // (so the index range is the village's, not the rest of the
+                // table); "?1 = '' OR" would hide it.
+                query.village_id.empty() ? "WHERE ?1 = '' "
+                                         : "WHERE village_id = ?1 ",
                 "AND (?2 = '' OR instr(lineage_path, ?2) > 0) "
                 "AND (?3 = 0 OR star = ?3) AND (?4 = 0 OR state = ?4) "
                 "AND (village_id, star, position) > (?5, ?6, ?7) "
@@ -1009,35 +1013,38 @@ absl::StatusOr<std::vector<StoredAward>> SqliteScoringStore::ListAwards(
 
 absl::StatusOr<std::vector<v1::AwardEvent>> SqliteScoringStore::ListAwardEvents(
     const AwardEventQuery& query) {
-  return pool_->Read(
-      [&](SqliteDatabase& db) -> absl::StatusOr<std::vector<v1::AwardEvent>> {
-        ASSIGN_OR_RETURN(
-            SqliteStatement stmt,
-            db.Prepare("SELECT sequence, body FROM award_events WHERE "
-                       "sequence > ?1 AND (?2 = '' OR award_id = ?2) "
-                       "AND (?3 = '' OR village_id = ?3) "
-                       "AND (?4 = '' OR instr(lineage_path, ?4) > 0) "
-                       "ORDER BY sequence LIMIT ?5"));
-        stmt.Bind(1, query.after_sequence)
-            .Bind(2, query.award_id)
-            .Bind(3, query.village_id)
-            .Bind(4, query.ancestor_region_id.empty()
-                         ? std::string()
-                         : PathComponent(query.ancestor_region_id))
-            .Bind(5, query.limit);
-        std::vector<v1::AwardEvent> out;
-        while (true) {
-          ASSIGN_OR_RETURN(bool row, stmt.Step());
-          if (!row) break;
-          v1::AwardEvent event;
-          if (!event.ParseFromString(stmt.ColumnBlob(1))) {
-            return absl::DataLossError("stored award event does not parse");
-          }
-          event.set_sequence(stmt.ColumnInt64(0));
-          out.push_back(std::move(event));
-        }
-        return out;
-      });
+  return pool_->Read([&](SqliteDatabase& db)
+                         -> absl::StatusOr<std::vector<v1::AwardEvent>> {
+    ASSIGN_OR_RETURN(
+        SqliteStatement stmt,
+        db.Prepare(absl::StrCat(
+            "SELECT sequence, body FROM award_events WHERE sequence > ?1 ",
+            // Equalities the planner can see pick the award's or the
+            // village's index instead of a scan of the whole trail.
+            query.award_id.empty() ? "AND ?2 = '' " : "AND award_id = ?2 ",
+            query.village_id.empty() ? "AND ?3 = '' " : "AND village_id = ?3 ",
+            "AND (?4 = '' OR instr(lineage_path, ?4) > 0) "
+            "ORDER BY sequence LIMIT ?5")));
+    stmt.Bind(1, query.after_sequence)
+        .Bind(2, query.award_id)
+        .Bind(3, query.village_id)
+        .Bind(4, query.ancestor_region_id.empty()
+                     ? std::string()
+                     : PathComponent(query.ancestor_region_id))
+        .Bind(5, query.limit);
+    std::vector<v1::AwardEvent> out;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, stmt.Step());
+      if (!row) break;
+      v1::AwardEvent event;
+      if (!event.ParseFromString(stmt.ColumnBlob(1))) {
+        return absl::DataLossError("stored award event does not parse");
+      }
+      event.set_sequence(stmt.ColumnInt64(0));
+      out.push_back(std::move(event));
+    }
+    return out;
+  });
 }
 
 absl::StatusOr<int> SqliteScoringStore::CountVillagesAtLevel(

@@ -10,10 +10,13 @@
 #include <google/protobuf/util/time_util.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <map>
 #include <memory>
+#include <numeric>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -940,6 +943,69 @@ TEST_F(SqliteScoringStoreTest, CountsVillagesAtALevelBelowARegion) {
               ::fivestar::testing::IsOkAndHolds(1));
   EXPECT_THAT(store_->CountVillagesAtLevel("p1", 1, ""),
               ::fivestar::testing::IsOkAndHolds(4));
+}
+
+// --- Concurrent writers
+// -------------------------------------------------------
+
+// Writers racing through the pool (several in one group commit) still see
+// each other's work: versions are distinct, one application wins, one
+// transition from an etag wins.
+TEST_F(SqliteScoringStoreTest, ConcurrentWritersSerializeThroughThePool) {
+  constexpr int kThreads = 8;
+  std::vector<int> versions(kThreads * 3);
+  std::vector<absl::StatusCode> applied(kThreads);
+  {
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < 3; ++i) {
+          auto rubric = store_->CreateRubric(NamedRubric("r"), false);
+          versions[t * 3 + i] = rubric.ok() ? rubric->version() : -1;
+        }
+        applied[t] =
+            store_
+                ->CreateAward(
+                    NewAward("v1", BRANCH_STRONG), Lineage("v1", "d1"),
+                    Event(v1::AWARD_STATE_UNSPECIFIED, v1::APPLIED), {})
+                .status()
+                .code();
+      });
+    }
+    for (std::thread& thread : threads) thread.join();
+  }
+  std::sort(versions.begin(), versions.end());
+  std::vector<int> expected(kThreads * 3);
+  std::iota(expected.begin(), expected.end(), 1);
+  EXPECT_EQ(versions, expected);
+  EXPECT_EQ(std::count(applied.begin(), applied.end(), absl::StatusCode::kOk),
+            1);
+  EXPECT_EQ(std::count(applied.begin(), applied.end(),
+                       absl::StatusCode::kAlreadyExists),
+            kThreads - 1);
+
+  ASSERT_OK_AND_ASSIGN(auto awards, store_->ListAwards({}));
+  ASSERT_EQ(awards.size(), 1u);
+  const v1::Award award = awards[0].award;
+  std::vector<absl::StatusCode> moved(kThreads);
+  {
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        moved[t] = store_
+                       ->TransitionAward(Move(award, v1::TOWNSHIP_REVIEWED,
+                                              1664610000 + t, award.etag()))
+                       .status()
+                       .code();
+      });
+    }
+    for (std::thread& thread : threads) thread.join();
+  }
+  EXPECT_EQ(std::count(moved.begin(), moved.end(), absl::StatusCode::kOk), 1);
+  EXPECT_EQ(std::count(moved.begin(), moved.end(), absl::StatusCode::kAborted),
+            kThreads - 1);
+  ASSERT_OK_AND_ASSIGN(auto events, store_->ListAwardEvents({}));
+  EXPECT_EQ(events.size(), 2u);
 }
 
 // --- Cursors -----------------------------------------------------------------
