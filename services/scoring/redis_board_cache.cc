@@ -402,13 +402,13 @@ void RedisBoardCache::Release(Connection connection) {
 
 absl::Status RedisBoardCache::Fail(const std::string& why,
                                    uint64_t generation) {
-  failures_.fetch_add(1);
   std::vector<Connection> closing;
   {
     absl::MutexLock lock(&mu_);
     // A connection from before the last reconnect failing says nothing
-    // about the new ones.
+    // about the new ones; concurrent failures of one outage count once.
     if (generation == generation_ && up_.load()) {
+      failures_.fetch_add(1);
       up_.store(false);
       ++generation_;
       down_reason_ = why;
@@ -620,17 +620,11 @@ absl::Status RedisBoardCache::ReplaceBoards(
   }
   RETURN_IF_ERROR(flush());
 
-  // Swap each one in atomically.
-  std::string sha;
-  {
-    absl::MutexLock lock(&mu_);
-    sha = script_shas_[kSwap];
-  }
+  // Swap each one in atomically. EVAL, not EVALSHA: a NOSCRIPT in the
+  // middle of a pipeline would leave some boards unswapped, and this script
+  // is short.
   for (const auto& [key, members] : boards) {
-    // EVAL when the SHA is unknown. A NOSCRIPT here (SCRIPT FLUSH during
-    // a rebuild) fails the call like any error reply, and the re-sync it
-    // asks for runs on a fresh connection, which loads the scripts again.
-    pipeline.push_back(EvalCommand(kSwap, sha, {key, key + suffix}, {}));
+    pipeline.push_back(EvalCommand(kSwap, "", {key, key + suffix}, {}));
     if (pipeline.size() >= kCommandsPerPipeline) RETURN_IF_ERROR(flush());
   }
   return flush();
@@ -814,7 +808,8 @@ void RedisBoardCache::ProbeOnce() {
                  LogValue("marker key missing (restarted empty or flushed)"));
     RequestResync();
   }
-  if (!needs_resync_.load()) return;
+  // Down again meanwhile (another caller's failure): the re-sync would fail.
+  if (!needs_resync_.load() || !up_.load()) return;
 
   std::function<absl::Status()> resync;
   uint64_t requests = 0;

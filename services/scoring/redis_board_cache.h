@@ -103,8 +103,9 @@ class RedisBoardCache final : public BoardCache {
   void Start() override;
   void Stop() override;
 
-  // Counters for metrics: calls that failed against Redis (each one marked
-  // the cache down), and re-sync callbacks run and succeeded.
+  // Counters for metrics: times a failed call marked the cache down (one
+  // per outage, however many calls failed in it), and re-sync callbacks
+  // run and succeeded.
   int64_t failures() const { return failures_.load(); }
   int64_t resyncs_started() const { return resyncs_started_.load(); }
   int64_t resyncs_succeeded() const { return resyncs_succeeded_.load(); }
@@ -191,7 +192,8 @@ class RedisBoardCache final : public BoardCache {
   uint64_t resync_requests_ ABSL_GUARDED_BY(mu_) = 0;
   std::function<absl::Status()> resync_ ABSL_GUARDED_BY(mu_);
   // SHA1s from SCRIPT LOAD (empty until the first connection): EVALSHA
-  // sends 40 bytes instead of the script.
+  // sends 40 bytes instead of the script. kSwap's is not used (see
+  // ReplaceBoards).
   std::string script_shas_[kScriptCount] ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread probe_;  // touched only by Start/Stop
