@@ -19,11 +19,16 @@ namespace fivestar::testing {
 
 namespace {
 
-bool Pings(int port) {
+bool Pings(int port, const std::string& password) {
   timeval timeout{0, 200'000};
   redisContext* context = redisConnectWithTimeout("127.0.0.1", port, timeout);
   if (context == nullptr) return false;
   bool ok = false;
+  if (context->err == 0 && !password.empty()) {
+    auto* auth = static_cast<redisReply*>(
+        redisCommand(context, "AUTH %b", password.data(), password.size()));
+    if (auth != nullptr) freeReplyObject(auth);
+  }
   if (context->err == 0) {
     auto* reply = static_cast<redisReply*>(redisCommand(context, "PING"));
     ok = reply != nullptr && reply->type == REDIS_REPLY_STATUS &&
@@ -36,11 +41,15 @@ bool Pings(int port) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<RedisServer>> RedisServer::Start() {
+absl::StatusOr<std::unique_ptr<RedisServer>> RedisServer::Start(
+    const RedisServerOptions& options) {
   std::unique_ptr<RedisServer> server(new RedisServer());
   // Another process may take the port between picking and binding; retry.
+  // A given port is retried too: the old server's socket may linger.
   for (int attempt = 0; attempt < 5; ++attempt) {
-    absl::StatusOr<int> port = PickFreePort();
+    if (attempt > 0) absl::SleepFor(absl::Milliseconds(200));
+    absl::StatusOr<int> port =
+        options.port != 0 ? options.port : PickFreePort();
     if (!port.ok()) return port.status();
     const std::string port_text = std::to_string(*port);
     const std::string log = server->dir_.File("redis.log");
@@ -59,6 +68,10 @@ absl::StatusOr<std::unique_ptr<RedisServer>> RedisServer::Start() {
                                      log,
                                      "--daemonize",
                                      "no"};
+    if (!options.password.empty()) {
+      args.push_back("--requirepass");
+      args.push_back(options.password);
+    }
     // Built before fork(): the child of a multithreaded process may only
     // call async-signal-safe functions, so no allocation there.
     std::vector<char*> argv;
@@ -74,7 +87,7 @@ absl::StatusOr<std::unique_ptr<RedisServer>> RedisServer::Start() {
     server->port_ = *port;
     const absl::Time deadline = absl::Now() + absl::Seconds(5);
     while (absl::Now() < deadline) {
-      if (Pings(*port)) return server;
+      if (Pings(*port, options.password)) return server;
       int status = 0;
       if (waitpid(pid, &status, WNOHANG) == pid) {
         server->pid_ = -1;  // Exited: most likely the port was taken.
@@ -92,6 +105,8 @@ RedisServer::~RedisServer() { Stop(); }
 
 void RedisServer::Stop() {
   if (pid_ <= 0) return;
+  // A stopped (SIGSTOP) server would not act on SIGTERM.
+  kill(pid_, SIGCONT);
   kill(pid_, SIGTERM);
   const absl::Time deadline = absl::Now() + absl::Seconds(5);
   int status = 0;

@@ -14,15 +14,27 @@
 
 namespace fivestar::testing {
 
+struct RedisServerOptions {
+  // 0: a free port. Otherwise this one (a restart on the port of a server
+  // that was stopped).
+  int port = 0;
+  // Started with --requirepass when set.
+  std::string password;
+};
+
 class RedisServer {
  public:
   // Starts redis-server (from PATH) and waits until it answers PING.
   // UNAVAILABLE when it cannot be started within a few seconds.
-  static absl::StatusOr<std::unique_ptr<RedisServer>> Start();
+  static absl::StatusOr<std::unique_ptr<RedisServer>> Start(
+      const RedisServerOptions& options = {});
   ~RedisServer();
 
   int port() const { return port_; }
   std::string host() const { return "127.0.0.1"; }
+  // The server's process, for signals (SIGSTOP makes a hung Redis); -1 once
+  // stopped.
+  pid_t pid() const { return pid_; }
   // Stops the server now (SIGTERM, then SIGKILL); later calls do nothing.
   void Stop();
 

@@ -1,0 +1,204 @@
+// BoardCache on Redis (hiredis): the leaderboards as sorted sets, reads as
+// Lua scripts (one round trip each), writes as pipelines, bulk rebuilds
+// into temporary keys swapped in atomically, and a probe thread that
+// reconnects a cache that is down and re-syncs one that lost its data.
+//
+// Availability. The cache is "up" while its last I/O succeeded. A failed
+// call (I/O error, timeout, or an error reply) marks it down and closes
+// every idle connection; from then on every call fails at once with
+// UNAVAILABLE "leaderboard cache unavailable: <why>" without network I/O,
+// until the probe (every probe_interval) connects, authenticates and gets
+// PONG.
+//
+// Re-sync. The cache "needs a re-sync" at Start(), when the probe finds
+// the marker key gone (Redis restarted empty, FLUSHALL), and after any
+// write-through (Write, Remove, ReplaceBoards, Clear) that failed or was
+// refused because the cache was down: the store committed that change, so
+// the cache no longer matches it. While a re-sync is needed, available()
+// is false and reads fail with UNAVAILABLE (they must not serve a
+// half-built cache; the caller reads the store), but writes still go to
+// Redis: the re-sync clears the boards and then reads the store, so a
+// write that lands before its read is in the store's answer, and one that
+// lands after the re-sync has rebuilt its board is on top of it. The one
+// unsafe case is a write that lands between the callback's read of the
+// store and the ReplaceBoards of that write's month: the rebuild would
+// overwrite it with older data. So a write that overlaps a running re-sync
+// (from any thread but the one running it) asks for one more re-sync, and
+// the cache becomes available only after a re-sync that no write
+// overlapped. Under a steady stream of writes this can postpone
+// availability; reads then keep going to the store, which is correct.
+//
+// Connections: a pool of idle connections (at most kMaxIdleConnections);
+// a call takes one or opens a new one, so there are at most as many as
+// concurrent callers (handler threads of a bounded executor) plus the
+// probe.
+#ifndef FIVESTAR_SERVICES_SCORING_REDIS_BOARD_CACHE_H_
+#define FIVESTAR_SERVICES_SCORING_REDIS_BOARD_CACHE_H_
+
+#include <hiredis/hiredis.h>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "services/scoring/board_cache.h"
+#include "services/scoring/standing.h"
+
+namespace fivestar::scoring {
+
+class RedisBoardCache final : public BoardCache {
+ public:
+  // Idle connections kept for reuse; more are opened when more callers
+  // run at once, and closed when they come back to a full pool.
+  static constexpr int kMaxIdleConnections = 8;
+  // ReplaceBoards: members per ZADD and commands per pipeline, so a large
+  // rebuild neither builds huge requests nor blocks Redis for long.
+  static constexpr int kMembersPerCommand = 1000;
+  static constexpr int kCommandsPerPipeline = 64;
+
+  // Does no I/O; Start() begins connecting.
+  explicit RedisBoardCache(RedisOptions options);
+  // Stops the probe and closes every connection.
+  ~RedisBoardCache() override;
+  RedisBoardCache(const RedisBoardCache&) = delete;
+  RedisBoardCache& operator=(const RedisBoardCache&) = delete;
+
+  // "<prefix>:board:{<region>:<star number>}:<YYYY-MM>", star number 0 for
+  // the overall board.
+  static std::string KeyFor(const std::string& prefix, const BoardKey& board);
+
+  bool available() const override;
+
+  absl::Status Write(const Standing& now,
+                     const std::vector<Standing>& previous) override;
+  absl::Status Remove(const std::vector<Standing>& removed) override;
+  // INVALID_ARGUMENT when a standing is of another period or its score
+  // cannot be encoded (stars 0..5, points 0..999999).
+  absl::Status ReplaceBoards(const std::string& period,
+                             const std::vector<Standing>& standings) override;
+  absl::Status Clear() override;
+
+  // INVALID_ARGUMENT for a negative offset or limit.
+  absl::StatusOr<BoardSlice> ReadBoard(const BoardKey& board, int offset,
+                                       int limit) override;
+  // In the order of `village_ids`, leaving out those not on the board.
+  absl::StatusOr<std::vector<RankedEntry>> RanksOf(
+      const BoardKey& board,
+      const std::vector<std::string>& village_ids) override;
+  absl::StatusOr<BoardNeighbourhood> ReadNeighbourhood(
+      const BoardKey& board, const std::string& village_id,
+      int neighbours) override;
+
+  // Without a callback, a cache that needs a re-sync only rewrites its
+  // marker and becomes available (for tests and tools).
+  void SetResyncCallback(std::function<absl::Status()> resync) override;
+  void Start() override;
+  void Stop() override;
+
+  // Counters for metrics: times a failed call marked the cache down (one
+  // per outage, however many calls failed in it), and re-sync callbacks
+  // run and succeeded.
+  int64_t failures() const { return failures_.load(); }
+  int64_t resyncs_started() const { return resyncs_started_.load(); }
+  int64_t resyncs_succeeded() const { return resyncs_succeeded_.load(); }
+
+ private:
+  struct ReplyDeleter {
+    void operator()(redisReply* reply) const { freeReplyObject(reply); }
+  };
+  using Reply = std::unique_ptr<redisReply, ReplyDeleter>;
+  using Command = std::vector<std::string>;
+  // Whether a call needs a cache that is also re-synced (reads) or only a
+  // reachable one (writes, and the re-sync's own Clear/ReplaceBoards).
+  enum class Access { kRead, kWrite };
+  struct Connection {
+    redisContext* context = nullptr;
+    // generation_ when opened: a connection from before a failure is not
+    // put back into the pool.
+    uint64_t generation = 0;
+  };
+  // The Lua scripts (sources in the .cc).
+  enum Script { kReadBoard, kRanksOf, kNeighbourhood, kSwap, kScriptCount };
+
+  // A new authenticated connection with the scripts loaded, or why not.
+  absl::StatusOr<redisContext*> Connect();
+  // An idle or new connection; UNAVAILABLE at once when down or stopped.
+  absl::StatusOr<Connection> Acquire(Access access);
+  void Release(Connection connection);
+  // Counts a failure, marks the cache down (closing idle connections)
+  // unless the failed connection predates the last reconnect, and returns
+  // UNAVAILABLE with `why`.
+  absl::Status Fail(const std::string& why, uint64_t generation);
+  absl::Status UnavailableNow(Access access) const;
+
+  // Sends `commands` on `context` in one pipeline and reads every reply; a
+  // non-OK status is an I/O failure (the connection is then unusable).
+  static absl::Status Exchange(redisContext* context,
+                               const std::vector<Command>& commands,
+                               std::vector<Reply>* replies);
+  // Sends `commands` in one pipeline and reads every reply. An I/O error or
+  // an error reply (other than NOSCRIPT when allowed) fails the call.
+  absl::StatusOr<std::vector<Reply>> RoundTrip(
+      const std::vector<Command>& commands, Access access,
+      bool allow_noscript = false);
+  // EVALSHA, falling back to EVAL when Redis lost the script.
+  absl::StatusOr<Reply> Eval(Script script,
+                             const std::vector<std::string>& keys,
+                             const std::vector<std::string>& args,
+                             Access access);
+  Command EvalCommand(Script script, const std::string& sha,
+                      const std::vector<std::string>& keys,
+                      const std::vector<std::string>& args) const;
+
+  // Runs a write-through: fails fast when down, asks for a re-sync when it
+  // fails or overlaps a running one.
+  absl::Status WriteThrough(const std::vector<Command>& commands);
+  void RequestResync();
+  // Whether the caller is the thread running the re-sync callback.
+  bool OnResyncThread() const;
+
+  void ProbeLoop();
+  void ProbeOnce();
+
+  const RedisOptions options_;
+  const std::string marker_key_;
+  const std::string instance_id_;  // the marker's value
+
+  std::atomic<bool> up_{false};
+  std::atomic<bool> needs_resync_{true};
+  std::atomic<bool> stopped_{false};
+  std::atomic<int64_t> failures_{0};
+  std::atomic<int64_t> resyncs_started_{0};
+  std::atomic<int64_t> resyncs_succeeded_{0};
+  // Odd while a re-sync callback runs; a write-through that sees it odd,
+  // or changed, overlapped one.
+  std::atomic<uint64_t> resync_phase_{0};
+  std::atomic<std::thread::id> resync_thread_{};
+
+  mutable absl::Mutex mu_;
+  std::vector<Connection> idle_ ABSL_GUARDED_BY(mu_);
+  uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
+  std::string down_reason_ ABSL_GUARDED_BY(mu_) = "not connected yet";
+  // Bumped by every request for a re-sync: a re-sync clears needs_resync_
+  // only when no request came while it ran.
+  uint64_t resync_requests_ ABSL_GUARDED_BY(mu_) = 0;
+  std::function<absl::Status()> resync_ ABSL_GUARDED_BY(mu_);
+  // SHA1s from SCRIPT LOAD (empty until the first connection): EVALSHA
+  // sends 40 bytes instead of the script. kSwap's is not used (see
+  // ReplaceBoards).
+  std::string script_shas_[kScriptCount] ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread probe_;  // touched only by Start/Stop
+};
+
+}  // namespace fivestar::scoring
+
+#endif  // FIVESTAR_SERVICES_SCORING_REDIS_BOARD_CACHE_H_
