@@ -665,13 +665,20 @@ SqliteScoringStore::VillagesWithStandings(const std::string& region_id) {
 }
 
 absl::StatusOr<std::vector<std::string>> SqliteScoringStore::StandingPeriods() {
-  return pool_->Read([&](SqliteDatabase& db)
-                         -> absl::StatusOr<std::vector<std::string>> {
-    ASSIGN_OR_RETURN(
-        SqliteStatement stmt,
-        db.Prepare("SELECT DISTINCT period FROM standings ORDER BY period"));
-    return ReadTexts(stmt);
-  });
+  return pool_->Read(
+      [&](SqliteDatabase& db) -> absl::StatusOr<std::vector<std::string>> {
+        // One index seek per month (to the first standing after the previous
+        // month) rather than a DISTINCT over every standing ever recorded.
+        ASSIGN_OR_RETURN(
+            SqliteStatement stmt,
+            db.Prepare("WITH RECURSIVE months(period) AS ("
+                       "SELECT MIN(period) FROM standings UNION ALL "
+                       "SELECT (SELECT MIN(period) FROM standings s "
+                       "WHERE s.period > months.period) FROM months "
+                       "WHERE months.period IS NOT NULL) "
+                       "SELECT period FROM months WHERE period IS NOT NULL"));
+        return ReadTexts(stmt);
+      });
 }
 
 absl::StatusOr<std::vector<Standing>> SqliteScoringStore::ListStandings(

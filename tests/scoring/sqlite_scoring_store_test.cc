@@ -345,14 +345,17 @@ TEST_F(SqliteScoringStoreTest, FailingRecordLeavesBatchAndCursorUnwritten) {
 }
 
 TEST_F(SqliteScoringStoreTest, StandingsListByMonthAndVillage) {
+  EXPECT_THAT(store_->StandingPeriods(),
+              ::fivestar::testing::IsOkAndHolds(IsEmpty()));
   Record({Overall("v2", "d1", 1, 60), Overall("v1", "t2", 2, 100),
-          Overall("v3", "t3", 0, 10), Overall("v1", "t2", 3, 150, kNextMonth)});
+          Overall("v3", "t3", 0, 10), Overall("v1", "t2", 3, 150, kNextMonth),
+          Overall("v4", "t2", 3, 150, "2021-12")});
   EXPECT_THAT(
       store_->RecordedPeriods("v1"),
       ::fivestar::testing::IsOkAndHolds(ElementsAre("2022-09", "2022-10")));
-  EXPECT_THAT(
-      store_->StandingPeriods(),
-      ::fivestar::testing::IsOkAndHolds(ElementsAre("2022-09", "2022-10")));
+  EXPECT_THAT(store_->StandingPeriods(),
+              ::fivestar::testing::IsOkAndHolds(
+                  ElementsAre("2021-12", "2022-09", "2022-10")));
   ASSERT_OK_AND_ASSIGN(auto page, store_->ListStandings(kMonth, "", 2));
   ASSERT_EQ(page.size(), 2u);
   EXPECT_EQ(page[0].village_id, "v1");
@@ -362,10 +365,14 @@ TEST_F(SqliteScoringStoreTest, StandingsListByMonthAndVillage) {
   ASSERT_EQ(page.size(), 1u);
   EXPECT_EQ(page[0].village_id, "v3");
   EXPECT_EQ(page[0].points, 10);
+  // Any month counts: v4 stands only in 2021-12.
   EXPECT_THAT(store_->VillagesWithStandings("k1"),
-              ::fivestar::testing::IsOkAndHolds(ElementsAre("v1", "v2")));
-  EXPECT_THAT(store_->VillagesWithStandings("c1"),
-              ::fivestar::testing::IsOkAndHolds(ElementsAre("v1", "v2", "v3")));
+              ::fivestar::testing::IsOkAndHolds(ElementsAre("v1", "v2", "v4")));
+  EXPECT_THAT(
+      store_->VillagesWithStandings("c1"),
+      ::fivestar::testing::IsOkAndHolds(ElementsAre("v1", "v2", "v3", "v4")));
+  EXPECT_THAT(store_->VillagesWithStandings("t3"),
+              ::fivestar::testing::IsOkAndHolds(ElementsAre("v3")));
 }
 
 TEST_F(SqliteScoringStoreTest, RemovedVillageLeavesEveryMonthAndBoard) {
