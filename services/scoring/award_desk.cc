@@ -115,8 +115,7 @@ absl::Status AwardDesk::RequireAuthority(const Principal& principal,
     return absl::PermissionDeniedError(absl::StrCat(
         "principal ", principal.name, " may not ", what, " award ",
         award.award.id(), ": needs ", LevelName(level),
-        " authority or above over village ", award.award.village_id(),
-        ", has ",
+        " authority or above over village ", award.award.village_id(), ", has ",
         have == v1::AUTHORITY_LEVEL_UNSPECIFIED ? std::string("none")
                                                 : LevelName(have)));
   }
@@ -154,9 +153,8 @@ absl::Status AwardDesk::CheckQuotas(const v1::Rubric& rubric,
     if (region.empty()) continue;
     ASSIGN_OR_RETURN(std::vector<std::string> villages,
                      jurisdiction_->directory()->VillagesUnder(region));
-    const int allowed = static_cast<int>(
-        std::floor(quota.max_share() * static_cast<double>(villages.size()) +
-                   1e-9));
+    const int allowed = static_cast<int>(std::floor(
+        quota.max_share() * static_cast<double>(villages.size()) + 1e-9));
     ASSIGN_OR_RETURN(int count,
                      store_->CountVillagesAtLevel(region, quota.min_level(),
                                                   award.award.village_id()));
@@ -211,16 +209,15 @@ absl::StatusOr<v1::Award> AwardDesk::Apply(
     RETURN_IF_ERROR(ValidateRequestId("request_id", request.request_id()));
   }
   ASSIGN_OR_RETURN(std::vector<std::string> lineage,
-                   jurisdiction_->AuthorizeVillage(
-                       principal, Role::kOperator, request.village_id(), "",
-                       "apply for a star for village"));
+                   AuthorizeNamedVillage(*jurisdiction_, principal,
+                                         Role::kOperator, request.village_id(),
+                                         "apply for a star for village"));
   absl::StatusOr<v1::Evaluation> evaluation =
       store_->GetEvaluation(request.village_id(), request.period());
   if (absl::IsNotFound(evaluation.status())) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("village ", request.village_id(),
-                     " has no recorded evaluation for ", request.period(),
-                     "; evaluate it first"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "village ", request.village_id(), " has no recorded evaluation for ",
+        request.period(), "; evaluate it first"));
   }
   RETURN_IF_ERROR(evaluation.status());
   const v1::StarResult* result = nullptr;
@@ -228,13 +225,13 @@ absl::StatusOr<v1::Award> AwardDesk::Apply(
     if (star.star() == request.star()) result = &star;
   }
   if (result == nullptr || !result->earned()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "village ", request.village_id(), " did not earn ",
-        StarName(request.star()), " in its recorded evaluation for ",
-        request.period(),
-        result == nullptr || result->reason().empty()
-            ? std::string()
-            : absl::StrCat(": ", result->reason())));
+    return absl::FailedPreconditionError(
+        absl::StrCat("village ", request.village_id(), " did not earn ",
+                     StarName(request.star()),
+                     " in its recorded evaluation for ", request.period(),
+                     result == nullptr || result->reason().empty()
+                         ? std::string()
+                         : absl::StrCat(": ", result->reason())));
   }
   const absl::Time now = clock_->Now();
   v1::Award award;
@@ -271,8 +268,8 @@ absl::StatusOr<v1::Award> AwardDesk::Review(
     return FieldError("decision", "required: APPROVE or REJECT");
   }
   const bool approve = request.decision() == v1::ReviewAwardRequest::APPROVE;
-  RETURN_IF_ERROR(ValidateText("comment", request.comment(), approve ? 0 : 1,
-                               kMaxText));
+  RETURN_IF_ERROR(
+      ValidateText("comment", request.comment(), approve ? 0 : 1, kMaxText));
   ASSIGN_OR_RETURN(StoredAward award, Load(principal, request.id(),
                                            Role::kOperator, "review award"));
   RETURN_IF_ERROR(
@@ -286,9 +283,9 @@ absl::StatusOr<v1::Award> AwardDesk::Review(
   } else if (state == v1::TOWNSHIP_REVIEWED && approve) {
     to = v1::COUNTY_APPROVED;
     needed = v1::COUNTY;
-  } else if (!approve && (state == v1::TOWNSHIP_REVIEWED ||
-                          state == v1::COUNTY_APPROVED ||
-                          state == v1::PUBLIC_NOTICE)) {
+  } else if (!approve &&
+             (state == v1::TOWNSHIP_REVIEWED || state == v1::COUNTY_APPROVED ||
+              state == v1::PUBLIC_NOTICE)) {
     to = v1::REJECTED;
     needed = v1::COUNTY;
   } else {
@@ -318,10 +315,9 @@ absl::StatusOr<v1::Award> AwardDesk::StartPublicNotice(
   RETURN_IF_ERROR(
       CheckEtag("award", award.award.id(), request.etag(), award.award.etag()));
   if (award.award.state() != v1::COUNTY_APPROVED) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("award ", award.award.id(), " is ",
-                     StateName(award.award.state()),
-                     ": a public notice starts only from COUNTY_APPROVED"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "award ", award.award.id(), " is ", StateName(award.award.state()),
+        ": a public notice starts only from COUNTY_APPROVED"));
   }
   RETURN_IF_ERROR(RequireAuthority(principal, award, v1::COUNTY,
                                    "start the public notice of"));
@@ -347,10 +343,9 @@ absl::StatusOr<v1::Award> AwardDesk::Confirm(
   RETURN_IF_ERROR(
       CheckEtag("award", award.award.id(), request.etag(), award.award.etag()));
   if (award.award.state() != v1::PUBLIC_NOTICE) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("award ", award.award.id(), " is ",
-                     StateName(award.award.state()),
-                     ": only an award under public notice can be confirmed"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "award ", award.award.id(), " is ", StateName(award.award.state()),
+        ": only an award under public notice can be confirmed"));
   }
   RETURN_IF_ERROR(RequireAuthority(principal, award, v1::COUNTY, "confirm"));
   const absl::Time end = TimeOf(award.award.public_notice_end_time());
@@ -374,12 +369,12 @@ absl::StatusOr<v1::Award> AwardDesk::Confirm(
   const int cap = rubric.global_rules().max_level();
   if (cap > 0 && static_cast<int>(held.size()) + 1 > cap) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "level cap: village ", award.award.village_id(), " holds ",
-        held.size(), " star(s) and the rubric allows at most ", cap));
+        "level cap: village ", award.award.village_id(), " holds ", held.size(),
+        " star(s) and the rubric allows at most ", cap));
   }
   RETURN_IF_ERROR(CheckQuotas(rubric, award));
-  return Transition(principal, std::move(award), v1::AWARDED,
-                    request.comment(), request.etag());
+  return Transition(principal, std::move(award), v1::AWARDED, request.comment(),
+                    request.etag());
 }
 
 absl::StatusOr<v1::Award> AwardDesk::Withdraw(
@@ -394,9 +389,8 @@ absl::StatusOr<v1::Award> AwardDesk::Withdraw(
     RETURN_IF_ERROR(
         RequireAuthority(principal, award, v1::COUNTY, "withdraw (降星)"));
   } else if (!IsOpen(state)) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("award ", award.award.id(), " is already ",
-                     StateName(state)));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "award ", award.award.id(), " is already ", StateName(state)));
   }
   return Transition(principal, std::move(award), v1::WITHDRAWN,
                     request.reason(), request.etag());
@@ -422,9 +416,9 @@ absl::StatusOr<v1::Award> AwardDesk::Record(
     RETURN_IF_ERROR(ValidateRequestId("request_id", request.request_id()));
   }
   ASSIGN_OR_RETURN(std::vector<std::string> lineage,
-                   jurisdiction_->AuthorizeVillage(
-                       principal, Role::kAdmin, request.village_id(), "",
-                       "record an award for village"));
+                   AuthorizeNamedVillage(*jurisdiction_, principal,
+                                         Role::kAdmin, request.village_id(),
+                                         "record an award for village"));
   const absl::Time now = clock_->Now();
   v1::Award award;
   award.set_village_id(request.village_id());
@@ -443,9 +437,10 @@ absl::StatusOr<v1::Award> AwardDesk::Record(
   event.set_to_state(v1::AWARDED);
   event.set_actor(principal.name);
   event.set_actor_scope(principal.scope);
-  event.set_comment(absl::StrCat("recorded (awarded before or outside this "
-                                 "system): ",
-                                 request.comment()));
+  event.set_comment(
+      absl::StrCat("recorded (awarded before or outside this "
+                   "system): ",
+                   request.comment()));
   *event.mutable_event_time() = Stamp(now);
   RequestKey key;
   if (!request.request_id().empty()) {
@@ -479,8 +474,8 @@ absl::Status AwardDesk::ScopeList(const Principal& principal,
   }
   if (village_id->empty() && region_id->empty() && !principal.is_global()) {
     if (principal.role < Role::kViewer) {
-      return absl::PermissionDeniedError(absl::StrCat(
-          "principal ", principal.name, " may not list awards"));
+      return absl::PermissionDeniedError(
+          absl::StrCat("principal ", principal.name, " may not list awards"));
     }
     // Without filters a scoped principal sees its own subtree (or
     // village).
@@ -509,12 +504,11 @@ absl::StatusOr<v1::ListAwardsResponse> AwardDesk::List(
   query.ancestor_region_id = request.ancestor_region_id();
   query.star = request.star();
   query.state = request.state();
-  ASSIGN_OR_RETURN(
-      query.after,
-      pager.Resume(request.page_token(),
-                   absl::StrCat("awards|", query.village_id, "|",
-                                query.ancestor_region_id, "|", query.star, "|",
-                                query.state)));
+  ASSIGN_OR_RETURN(query.after,
+                   pager.Resume(request.page_token(),
+                                absl::StrCat("awards|", query.village_id, "|",
+                                             query.ancestor_region_id, "|",
+                                             query.star, "|", query.state)));
   RETURN_IF_ERROR(
       ScopeList(principal, &query.village_id, &query.ancestor_region_id));
   query.limit = pager.fetch_limit();
@@ -535,12 +529,11 @@ absl::StatusOr<v1::ListAwardEventsResponse> AwardDesk::ListEvents(
   query.award_id = request.award_id();
   query.village_id = request.village_id();
   query.ancestor_region_id = request.ancestor_region_id();
-  ASSIGN_OR_RETURN(
-      std::string after,
-      pager.Resume(request.page_token(),
-                   absl::StrCat("events|", query.award_id, "|",
-                                query.village_id, "|",
-                                query.ancestor_region_id)));
+  ASSIGN_OR_RETURN(std::string after,
+                   pager.Resume(request.page_token(),
+                                absl::StrCat("events|", query.award_id, "|",
+                                             query.village_id, "|",
+                                             query.ancestor_region_id)));
   if (!after.empty() && !absl::SimpleAtoi(after, &query.after_sequence)) {
     return FieldError("page_token", "corrupt");
   }
@@ -556,8 +549,9 @@ absl::StatusOr<v1::ListAwardEventsResponse> AwardDesk::ListEvents(
   ASSIGN_OR_RETURN(std::vector<v1::AwardEvent> events,
                    store_->ListAwardEvents(query));
   v1::ListAwardEventsResponse response;
-  response.set_next_page_token(pager.Trim(
-      events, [](const v1::AwardEvent& e) { return absl::StrCat(e.sequence()); }));
+  response.set_next_page_token(pager.Trim(events, [](const v1::AwardEvent& e) {
+    return absl::StrCat(e.sequence());
+  }));
   for (v1::AwardEvent& event : events) {
     *response.add_events() = std::move(event);
   }
@@ -570,10 +564,9 @@ absl::StatusOr<v1::Incentives> AwardDesk::GetIncentives(
   const absl::Time now = clock_->Now();
   const int this_year = static_cast<int>(DayInChina(now).year());
   RETURN_IF_ERROR(ValidateRange("year", request.year(), 2000, this_year));
-  RETURN_IF_ERROR(jurisdiction_
-                      ->AuthorizeVillage(principal, Role::kViewer,
-                                         request.village_id(), "",
-                                         "read the incentives of village")
+  RETURN_IF_ERROR(AuthorizeNamedVillage(*jurisdiction_, principal,
+                                        Role::kViewer, request.village_id(),
+                                        "read the incentives of village")
                       .status());
   ASSIGN_OR_RETURN(registry::v1::Village village,
                    inputs_->GetVillage(request.village_id()));

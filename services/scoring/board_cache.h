@@ -67,8 +67,8 @@ class BoardCache {
   // the month below those regions), each board built under a temporary key
   // and renamed over the live one, the old one freed without blocking Redis
   // (UNLINK). `standings` may be large; they are sent in bounded pipelines.
-  virtual absl::Status ReplaceBoards(const std::string& period,
-                                     const std::vector<Standing>& standings) = 0;
+  virtual absl::Status ReplaceBoards(
+      const std::string& period, const std::vector<Standing>& standings) = 0;
   // Drops every board key of the cache and writes the marker (a re-sync
   // starts with this).
   virtual absl::Status Clear() = 0;
@@ -84,8 +84,7 @@ class BoardCache {
   // A village's entry with neighbours, in one round trip. NOT_FOUND when
   // the village is not on the board.
   virtual absl::StatusOr<BoardNeighbourhood> ReadNeighbourhood(
-      const BoardKey& board, const std::string& village_id,
-      int neighbours) = 0;
+      const BoardKey& board, const std::string& village_id, int neighbours) = 0;
 
   // Called on the probe's thread when the cache came back empty or was
   // flushed, and once at start; the callback re-syncs (Clear +

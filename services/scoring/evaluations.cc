@@ -21,9 +21,9 @@ constexpr absl::Duration kProgressInterval = absl::Seconds(1);
 
 absl::Status ValidateVersion(int version) {
   if (version < 0) {
-    return FieldError("rubric_version",
-                      absl::StrCat("must be 0 (the active rubric) or more, got ",
-                                   version));
+    return FieldError(
+        "rubric_version",
+        absl::StrCat("must be 0 (the active rubric) or more, got ", version));
   }
   return absl::OkStatus();
 }
@@ -71,12 +71,12 @@ absl::StatusOr<v1::Evaluation> Evaluations::Evaluate(
   RETURN_IF_ERROR(
       ParsePeriod("period", request.period(), clock_->Now()).status());
   RETURN_IF_ERROR(ValidateVersion(request.rubric_version()));
-  RETURN_IF_ERROR(jurisdiction_
-                      ->AuthorizeVillage(principal, Role::kOperator,
-                                         request.village_id(), "",
-                                         "evaluate village")
+  RETURN_IF_ERROR(AuthorizeNamedVillage(*jurisdiction_, principal,
+                                        Role::kOperator, request.village_id(),
+                                        "evaluate village")
                       .status());
-  ASSIGN_OR_RETURN(v1::Rubric rubric, rubrics_->Resolve(request.rubric_version()));
+  ASSIGN_OR_RETURN(v1::Rubric rubric,
+                   rubrics_->Resolve(request.rubric_version()));
   ASSIGN_OR_RETURN(VillageInputs inputs,
                    inputs_->ReadVillage(request.village_id(), request.period(),
                                         NeedsOf(rubric)));
@@ -118,9 +118,11 @@ absl::Status Evaluations::EvaluateRegion(
                                         request.region_id(), "",
                                         "evaluate the villages of")
                       .status());
-  ASSIGN_OR_RETURN(v1::Rubric rubric, rubrics_->Resolve(request.rubric_version()));
-  ASSIGN_OR_RETURN(std::vector<std::string> villages,
-                   jurisdiction_->directory()->VillagesUnder(request.region_id()));
+  ASSIGN_OR_RETURN(v1::Rubric rubric,
+                   rubrics_->Resolve(request.rubric_version()));
+  ASSIGN_OR_RETURN(
+      std::vector<std::string> villages,
+      jurisdiction_->directory()->VillagesUnder(request.region_id()));
   const InputNeeds needs = NeedsOf(rubric);
   const bool record = rubric.active();
 
@@ -158,8 +160,8 @@ absl::Status Evaluations::EvaluateRegion(
             *progress.add_evaluations() = evaluation;
           }
           if (record) {
-            records.push_back({evaluation, StandingOf(evaluation,
-                                                      inputs.lineage)});
+            records.push_back(
+                {evaluation, StandingOf(evaluation, inputs.lineage)});
           }
         }
         for (const auto& [village_id, status] : page.failures) {
@@ -176,8 +178,8 @@ absl::Status Evaluations::EvaluateRegion(
         }
         evaluated += static_cast<int>(page.villages.size());
         failed += static_cast<int>(page.failures.size());
-        since_sent += static_cast<int>(page.villages.size() +
-                                       page.failures.size());
+        since_sent +=
+            static_cast<int>(page.villages.size() + page.failures.size());
         if (since_sent >= kProgressVillages ||
             clock_->Now() - last_sent >= kProgressInterval ||
             progress.evaluations_size() > 0 || progress.failures_size() > 0) {
@@ -202,14 +204,15 @@ absl::StatusOr<v1::WhatIfResponse> Evaluations::WhatIf(
   RETURN_IF_ERROR(ValidateVersion(request.rubric_version()));
   RETURN_IF_ERROR(jurisdiction_->AuthorizeVillageRead(
       principal, request.village_id(), "evaluate village"));
-  ASSIGN_OR_RETURN(v1::Rubric rubric, rubrics_->Resolve(request.rubric_version()));
+  ASSIGN_OR_RETURN(v1::Rubric rubric,
+                   rubrics_->Resolve(request.rubric_version()));
   ASSIGN_OR_RETURN(IndicatorCatalogue catalogue, rubrics_->Catalogue());
   RETURN_IF_ERROR(ValidateWhatIf(request, rubric, catalogue));
   const Overrides overrides = OverridesOf(request);
   InputNeeds needs = NeedsOf(rubric);
-  ASSIGN_OR_RETURN(VillageInputs inputs,
-                   inputs_->ReadVillage(request.village_id(), request.period(),
-                                        needs));
+  ASSIGN_OR_RETURN(
+      VillageInputs inputs,
+      inputs_->ReadVillage(request.village_id(), request.period(), needs));
   v1::Evaluation baseline = Run(rubric, inputs);
   v1::Evaluation scenario = scoring::Evaluate(rubric, inputs, &overrides);
   *scenario.mutable_evaluate_time() = baseline.evaluate_time();
@@ -225,7 +228,8 @@ absl::StatusOr<v1::Gap> Evaluations::GetGap(const Principal& principal,
   RETURN_IF_ERROR(ValidateVersion(request.rubric_version()));
   RETURN_IF_ERROR(jurisdiction_->AuthorizeVillageRead(
       principal, request.village_id(), "evaluate village"));
-  ASSIGN_OR_RETURN(v1::Rubric rubric, rubrics_->Resolve(request.rubric_version()));
+  ASSIGN_OR_RETURN(v1::Rubric rubric,
+                   rubrics_->Resolve(request.rubric_version()));
   ASSIGN_OR_RETURN(VillageInputs inputs,
                    inputs_->ReadVillage(request.village_id(), request.period(),
                                         NeedsOf(rubric)));
@@ -241,8 +245,9 @@ absl::StatusOr<v1::Gap> Evaluations::GetGap(const Principal& principal,
   return ComputeGap(rubric, Run(rubric, inputs), target);
 }
 
-absl::Status Evaluations::Reevaluate(const std::vector<Reevaluation>& work,
-                                     const std::optional<CursorUpdate>& cursor) {
+absl::Status Evaluations::Reevaluate(
+    const std::vector<Reevaluation>& work,
+    const std::optional<CursorUpdate>& cursor) {
   ASSIGN_OR_RETURN(v1::Rubric rubric, rubrics_->Resolve(0));
   const InputNeeds needs = NeedsOf(rubric);
   std::vector<EvaluationRecord> records;
@@ -264,8 +269,9 @@ absl::Status Evaluations::Reevaluate(const std::vector<Reevaluation>& work,
   // Removals first, each alone; the cursor travels with the last write.
   for (size_t i = 0; i < gone.size(); ++i) {
     const bool last = records.empty() && i + 1 == gone.size();
-    ASSIGN_OR_RETURN(std::vector<Standing> removed,
-                     store_->RemoveVillage(gone[i], last ? cursor : std::nullopt));
+    ASSIGN_OR_RETURN(
+        std::vector<Standing> removed,
+        store_->RemoveVillage(gone[i], last ? cursor : std::nullopt));
     boards_->Unpublish(removed);
   }
   if (!records.empty()) return Record(std::move(records), cursor, true);

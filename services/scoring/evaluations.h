@@ -74,8 +74,7 @@ class Evaluations {
   v1::Evaluation Run(const v1::Rubric& rubric, const VillageInputs& inputs);
   // Records `records` (with `cursor`) and publishes them to the boards.
   absl::Status Record(std::vector<EvaluationRecord> records,
-                      const std::optional<CursorUpdate>& cursor,
-                      bool publish);
+                      const std::optional<CursorUpdate>& cursor, bool publish);
 
   ScoringStore* const store_;
   InputsSource* const inputs_;

@@ -230,7 +230,8 @@ void FeedFollower::Run() {
     reconnects_.Increment();
     spdlog::info("msg={} feed={} error={} retry_in_ms={}",
                  LogValue("followed feed interrupted"), options_.feed,
-                 LogValue(status.message()), absl::ToInt64Milliseconds(backoff));
+                 LogValue(status.message()),
+                 absl::ToInt64Milliseconds(backoff));
     // Jittered: half to all of the backoff.
     std::uniform_real_distribution<double> jitter(0.5, 1.0);
     const absl::Duration wait = backoff * jitter(random);
@@ -258,8 +259,8 @@ absl::Status FeedFollower::FollowOnce(FeedCursor& cursor) {
     lag_.Set(static_cast<double>(message.newest_sequence) -
              static_cast<double>(cursor.sequence));
     if (!message.heartbeat) batch.push_back(message);
-    const bool caught_up = message.heartbeat ||
-                           message.sequence >= message.newest_sequence;
+    const bool caught_up =
+        message.heartbeat || message.sequence >= message.newest_sequence;
     if (!batch.empty() &&
         (caught_up || static_cast<int>(batch.size()) >= options_.max_batch)) {
       FeedCursor next{message.feed_id, batch.back().sequence};

@@ -58,8 +58,8 @@ void ApplyValue(const projects_v1::IndicatorValue& value,
 
 // The values request of a window: only the one key when a single indicator
 // is needed, else every key (filtered on arrival).
-projects_v1::ListIndicatorValuesRequest ValuesRequest(
-    const std::string& period, const InputNeeds& needs) {
+projects_v1::ListIndicatorValuesRequest ValuesRequest(const std::string& period,
+                                                      const InputNeeds& needs) {
   projects_v1::ListIndicatorValuesRequest request;
   request.set_page_size(kValuePage);
   request.set_start_period(WindowStart(period, needs.indicator_months));
@@ -172,11 +172,11 @@ absl::StatusOr<registry_v1::Village> GrpcInputsSource::GetVillage(
   request.set_id(village_id);
   registry_v1::Village village;
   absl::Status status = Call(
-      registry_.get(), &registry_v1::RegistryService::Stub::GetVillage,
-      request, &village, true, absl::StrCat("look up village ", village_id));
+      registry_.get(), &registry_v1::RegistryService::Stub::GetVillage, request,
+      &village, true, absl::StrCat("look up village ", village_id));
   if (absl::IsNotFound(status)) {
-    return absl::NotFoundError(absl::StrCat(
-        "village ", village_id, " does not exist in the registry"));
+    return absl::NotFoundError(absl::StrCat("village ", village_id,
+                                            " does not exist in the registry"));
   }
   RETURN_IF_ERROR(status);
   return village;
@@ -215,10 +215,10 @@ absl::StatusOr<VillageInputs> GrpcInputsSource::ReadVillage(
     request.set_period(period);
     request.set_weeks(weeks);
     projects_v1::Summary summary;
-    RETURN_IF_ERROR(Call(
-        projects_.get(), &projects_v1::ProjectsService::Stub::GetSummary,
-        request, &summary, false,
-        absl::StrCat("summarise village ", village_id, " for ", period)));
+    RETURN_IF_ERROR(
+        Call(projects_.get(), &projects_v1::ProjectsService::Stub::GetSummary,
+             request, &summary, false,
+             absl::StrCat("summarise village ", village_id, " for ", period)));
     ApplySummary(summary, weeks, inputs);
   }
 
@@ -230,10 +230,10 @@ absl::StatusOr<VillageInputs> GrpcInputsSource::ReadVillage(
         absl::StrCat("read the indicator values of village ", village_id);
     do {
       projects_v1::ListIndicatorValuesResponse response;
-      RETURN_IF_ERROR(Call(
-          projects_.get(),
-          &projects_v1::ProjectsService::Stub::ListIndicatorValues, request,
-          &response, false, what));
+      RETURN_IF_ERROR(
+          Call(projects_.get(),
+               &projects_v1::ProjectsService::Stub::ListIndicatorValues,
+               request, &response, false, what));
       for (const projects_v1::IndicatorValue& value : response.values()) {
         ApplyValue(value, needs, inputs);
       }
@@ -266,11 +266,11 @@ absl::Status GrpcInputsSource::ReadRegion(
       request.set_page_size(page_size);
       request.set_page_token(token);
       projects_v1::ListVillageSummariesResponse response;
-      RETURN_IF_ERROR(Call(
-          projects_.get(),
-          &projects_v1::ProjectsService::Stub::ListVillageSummaries, request,
-          &response, false,
-          absl::StrCat("summarise the villages of ", region_id)));
+      RETURN_IF_ERROR(
+          Call(projects_.get(),
+               &projects_v1::ProjectsService::Stub::ListVillageSummaries,
+               request, &response, false,
+               absl::StrCat("summarise the villages of ", region_id)));
       for (projects_v1::Summary& summary : *response.mutable_summaries()) {
         items.push_back(std::move(summary));
       }
@@ -292,11 +292,11 @@ absl::Status GrpcInputsSource::ReadRegion(
         request.set_ancestor_region_id(region_id);
         request.set_page_token(token);
         projects_v1::ListIndicatorValuesResponse response;
-        RETURN_IF_ERROR(Call(
-            projects_.get(),
-            &projects_v1::ProjectsService::Stub::ListIndicatorValues, request,
-            &response, false,
-            absl::StrCat("read the indicator values of ", region_id)));
+        RETURN_IF_ERROR(
+            Call(projects_.get(),
+                 &projects_v1::ProjectsService::Stub::ListIndicatorValues,
+                 request, &response, false,
+                 absl::StrCat("read the indicator values of ", region_id)));
         for (projects_v1::IndicatorValue& value : *response.mutable_values()) {
           items.push_back(std::move(value));
         }
@@ -354,7 +354,8 @@ absl::Status GrpcInputsSource::ReadRegion(
     RETURN_IF_ERROR(
         values.TakeThrough(last_id, [&](const projects_v1::IndicatorValue& v) {
           auto it = index.find(v.village_id());
-          if (it != index.end()) ApplyValue(v, needs, page.villages[it->second]);
+          if (it != index.end())
+            ApplyValue(v, needs, page.villages[it->second]);
         }));
     // A village project tracking did not summarise (it appeared in the
     // registry between the two reads) is reported, not guessed at.
@@ -387,10 +388,10 @@ GrpcInputsSource::ListIndicatorDefinitions() {
   request.set_page_size(1000);
   do {
     projects_v1::ListIndicatorDefinitionsResponse response;
-    RETURN_IF_ERROR(Call(
-        projects_.get(),
-        &projects_v1::ProjectsService::Stub::ListIndicatorDefinitions, request,
-        &response, false, "read the indicator catalogue"));
+    RETURN_IF_ERROR(
+        Call(projects_.get(),
+             &projects_v1::ProjectsService::Stub::ListIndicatorDefinitions,
+             request, &response, false, "read the indicator catalogue"));
     for (const auto& definition : response.definitions()) {
       definitions.push_back(definition);
     }

@@ -8,11 +8,11 @@
 #include "absl/strings/str_cat.h"
 #include "common/calendar.h"
 #include "common/logging.h"
-#include "google/protobuf/util/time_util.h"
-#include "spdlog/spdlog.h"
 #include "common/status.h"
 #include "common/validation.h"
+#include "google/protobuf/util/time_util.h"
 #include "services/scoring/scoring_fields.h"
+#include "spdlog/spdlog.h"
 
 namespace fivestar::scoring {
 namespace {
@@ -25,8 +25,9 @@ constexpr int kMaxNeighbours = 50;
 // Standings per ListStandings page while re-syncing.
 constexpr int kResyncPage = 5000;
 
-v1::LeaderboardEntry ToEntry(const RankedEntry& entry,
-                             const absl::flat_hash_map<std::string, int>& prev) {
+v1::LeaderboardEntry ToEntry(
+    const RankedEntry& entry,
+    const absl::flat_hash_map<std::string, int>& prev) {
   v1::LeaderboardEntry out;
   out.set_rank(entry.rank);
   out.set_village_id(entry.village_id);
@@ -153,9 +154,9 @@ absl::StatusOr<v1::GetLeaderboardResponse> Leaderboards::GetLeaderboard(
   RETURN_IF_ERROR(
       ParsePeriod("period", request.period(), clock_->Now()).status());
   RETURN_IF_ERROR(ValidateStar("star", request.star(), false));
-  ASSIGN_OR_RETURN(int page_size,
-                   EffectivePageSize(request.page_size(), kDefaultPageSize,
-                                     kMaxPageSize));
+  ASSIGN_OR_RETURN(
+      int page_size,
+      EffectivePageSize(request.page_size(), kDefaultPageSize, kMaxPageSize));
   const BoardKey board{request.region_id(), request.period(), request.star()};
   const std::string filters = BoardFilters(board, request.snapshot());
   ASSIGN_OR_RETURN(std::string after,
@@ -177,8 +178,9 @@ absl::StatusOr<v1::GetLeaderboardResponse> Leaderboards::GetLeaderboard(
   BoardSlice slice;
   std::vector<RankedEntry> previous;
   if (request.snapshot()) {
-    ASSIGN_OR_RETURN(*response.mutable_snapshot(),
-                     store_->GetSnapshot(request.region_id(), request.period()));
+    ASSIGN_OR_RETURN(
+        *response.mutable_snapshot(),
+        store_->GetSnapshot(request.region_id(), request.period()));
     ASSIGN_OR_RETURN(slice, store_->ReadFrozenBoard(board, offset, page_size));
     // Movement of a frozen board: against the previous month's frozen board
     // when there is one, else nothing (a frozen board never changes, so its
@@ -215,9 +217,9 @@ absl::StatusOr<std::string> Leaderboards::RankRegion(
   if (!requested.empty()) {
     if (std::find(lineage.begin() + 1, lineage.end(), requested) ==
         lineage.end()) {
-      return FieldError("region_id",
-                        absl::StrCat("region ", requested, " is not above village ",
-                                     lineage.front()));
+      return FieldError(
+          "region_id", absl::StrCat("region ", requested,
+                                    " is not above village ", lineage.front()));
     }
     return requested;
   }
@@ -241,10 +243,10 @@ absl::StatusOr<v1::GetVillageRankResponse> Leaderboards::GetVillageRank(
   RETURN_IF_ERROR(ValidateStar("star", request.star(), false));
   RETURN_IF_ERROR(
       ValidateRange("neighbours", request.neighbours(), 0, kMaxNeighbours));
-  ASSIGN_OR_RETURN(std::vector<std::string> lineage,
-                   jurisdiction_->AuthorizeVillage(
-                       principal, Role::kViewer, request.village_id(),
-                       "village_id", "read the rank of"));
+  ASSIGN_OR_RETURN(
+      std::vector<std::string> lineage,
+      AuthorizeNamedVillage(*jurisdiction_, principal, Role::kViewer,
+                            request.village_id(), "read the rank of"));
   ASSIGN_OR_RETURN(std::string region,
                    RankRegion(lineage, request.region_id()));
   const BoardKey board{region, request.period(), request.star()};
@@ -263,9 +265,9 @@ absl::StatusOr<v1::GetVillageRankResponse> Leaderboards::GetVillageRank(
     }
   }
   if (degraded) {
-    ASSIGN_OR_RETURN(hood, store_->ReadNeighbourhood(
-                               board, request.village_id(),
-                               request.neighbours()));
+    ASSIGN_OR_RETURN(hood,
+                     store_->ReadNeighbourhood(board, request.village_id(),
+                                               request.neighbours()));
   }
   std::vector<std::string> ids = {hood.entry.village_id};
   for (const RankedEntry& entry : hood.above) ids.push_back(entry.village_id);
@@ -307,8 +309,9 @@ absl::StatusOr<v1::LeaderboardSnapshot> Leaderboards::FreezeLeaderboard(
   snapshot.set_period(request.period());
   snapshot.set_creator(principal.name);
   snapshot.set_comment(request.comment());
-  *snapshot.mutable_create_time() = google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(
-      absl::ToUnixMicros(clock_->Now()));
+  *snapshot.mutable_create_time() =
+      google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(
+          absl::ToUnixMicros(clock_->Now()));
   return store_->FreezeBoards(snapshot);
 }
 

@@ -74,16 +74,15 @@ class Leaderboards {
     std::vector<RankedEntry> previous;
     bool degraded = false;
   };
-  absl::StatusOr<Ranked> ReadLive(const BoardKey& board, int offset,
-                                  int limit);
+  absl::StatusOr<Ranked> ReadLive(const BoardKey& board, int offset, int limit);
   // Ranks of `ids` on the previous month's board.
   absl::StatusOr<std::vector<RankedEntry>> PreviousRanks(
       const BoardKey& board, const std::vector<std::string>& ids,
       bool* degraded);
   // The board's region for GetVillageRank: the given one (which must be
   // above the village) or the village's township.
-  absl::StatusOr<std::string> RankRegion(const std::vector<std::string>& lineage,
-                                         const std::string& requested);
+  absl::StatusOr<std::string> RankRegion(
+      const std::vector<std::string>& lineage, const std::string& requested);
   void CacheFailed(const absl::Status& status);
   // Sends every standing of `period` to the cache (under rebuild_mu_).
   absl::Status ReplaceMonth(const std::string& period)

@@ -43,15 +43,13 @@ RubricBook::RubricBook(ScoringStore* store, InputsSource* inputs,
 absl::Status RubricBook::Seed(const std::string& path) {
   const std::string source = path.empty() ? kDefaultRubricSource : path;
   ASSIGN_OR_RETURN(v1::Rubric rubric,
-                   path.empty()
-                       ? ParseRubricText(kDefaultRubricText, source)
-                       : LoadRubricFile(path));
+                   path.empty() ? ParseRubricText(kDefaultRubricText, source)
+                                : LoadRubricFile(path));
   // An error reads "<file>:<line>:<column>: rubric.<field>: <rule>".
   absl::Status valid = ValidateRubric(rubric, nullptr, "rubric");
   if (!valid.ok()) {
-    return path.empty()
-               ? PlaceRubricError(valid, kDefaultRubricText, source)
-               : PlaceRubricFileError(valid, path);
+    return path.empty() ? PlaceRubricError(valid, kDefaultRubricText, source)
+                        : PlaceRubricFileError(valid, path);
   }
   absl::StatusOr<v1::Rubric> active = store_->GetRubric(0);
   if (active.ok()) return absl::OkStatus();
@@ -130,14 +128,15 @@ absl::StatusOr<v1::Rubric> RubricBook::GetRubric(const Principal& principal,
                                                  int version) {
   RETURN_IF_ERROR(RequireViewer(principal, "read rubrics"));
   if (version < 0) {
-    return FieldError("version", absl::StrCat("must be 0 or more, got ", version));
+    return FieldError("version",
+                      absl::StrCat("must be 0 or more, got ", version));
   }
   absl::StatusOr<v1::Rubric> rubric = store_->GetRubric(version);
   if (absl::IsNotFound(rubric.status())) {
     return absl::NotFoundError(
-        version == 0 ? std::string("no rubric is active yet")
-                     : absl::StrCat("rubric version ", version,
-                                    " does not exist"));
+        version == 0
+            ? std::string("no rubric is active yet")
+            : absl::StrCat("rubric version ", version, " does not exist"));
   }
   return rubric;
 }
@@ -145,11 +144,11 @@ absl::StatusOr<v1::Rubric> RubricBook::GetRubric(const Principal& principal,
 absl::StatusOr<v1::ListRubricsResponse> RubricBook::ListRubrics(
     const Principal& principal, const v1::ListRubricsRequest& request) {
   RETURN_IF_ERROR(RequireViewer(principal, "read rubrics"));
-  ASSIGN_OR_RETURN(Pager pager, Pager::ForPageSize(request.page_size(),
-                                                   kDefaultPageSize,
-                                                   kMaxPageSize));
-  ASSIGN_OR_RETURN(std::string after, pager.Resume(request.page_token(),
-                                                   "rubrics"));
+  ASSIGN_OR_RETURN(
+      Pager pager,
+      Pager::ForPageSize(request.page_size(), kDefaultPageSize, kMaxPageSize));
+  ASSIGN_OR_RETURN(std::string after,
+                   pager.Resume(request.page_token(), "rubrics"));
   int before = 0;
   if (!after.empty() && !absl::SimpleAtoi(after, &before)) {
     return FieldError("page_token", "corrupt");
@@ -169,7 +168,8 @@ absl::StatusOr<v1::Rubric> RubricBook::SetActiveRubric(
     const Principal& principal, int version) {
   RETURN_IF_ERROR(RequireGlobalAdmin(principal, "activate rubrics"));
   if (version < 1) {
-    return FieldError("version", absl::StrCat("must be 1 or more, got ", version));
+    return FieldError("version",
+                      absl::StrCat("must be 1 or more, got ", version));
   }
   absl::StatusOr<v1::Rubric> stored = store_->SetActiveRubric(version);
   if (absl::IsNotFound(stored.status())) {

@@ -32,10 +32,9 @@ class RubricBook {
   // line or field.
   absl::Status Seed(const std::string& path);
 
-  absl::StatusOr<v1::Rubric> CreateRubric(const Principal& principal,
-                                          const v1::CreateRubricRequest& request);
-  absl::StatusOr<v1::Rubric> GetRubric(const Principal& principal,
-                                       int version);
+  absl::StatusOr<v1::Rubric> CreateRubric(
+      const Principal& principal, const v1::CreateRubricRequest& request);
+  absl::StatusOr<v1::Rubric> GetRubric(const Principal& principal, int version);
   absl::StatusOr<v1::ListRubricsResponse> ListRubrics(
       const Principal& principal, const v1::ListRubricsRequest& request);
   absl::StatusOr<v1::Rubric> SetActiveRubric(const Principal& principal,

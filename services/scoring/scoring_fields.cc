@@ -14,9 +14,9 @@ absl::StatusOr<absl::CivilMonth> ParsePeriod(absl::string_view field,
   ASSIGN_OR_RETURN(absl::CivilMonth month, ParseMonth(field, period));
   const absl::CivilMonth this_month = MonthInChina(now);
   if (month > this_month) {
-    return FieldError(field, absl::StrCat("must not be after the current month ",
-                                          FormatMonth(this_month), ", got ",
-                                          period));
+    return FieldError(field,
+                      absl::StrCat("must not be after the current month ",
+                                   FormatMonth(this_month), ", got ", period));
   }
   return month;
 }
@@ -35,6 +35,21 @@ absl::Status ValidateRequiredId(absl::string_view field,
                                 const std::string& id) {
   if (id.empty()) return FieldError(field, "required");
   return ValidateId(field, id);
+}
+
+absl::StatusOr<std::vector<std::string>> AuthorizeNamedVillage(
+    const Jurisdiction& jurisdiction, const Principal& principal, Role role,
+    const std::string& village_id, absl::string_view what) {
+  absl::StatusOr<std::vector<std::string>> lineage =
+      jurisdiction.directory()->VillageLineage(village_id);
+  if (absl::IsNotFound(lineage.status())) {
+    return absl::NotFoundError(absl::StrCat("village ", village_id,
+                                            " does not exist in the registry"));
+  }
+  RETURN_IF_ERROR(lineage.status());
+  // The lineage is cached now: this asks the registry nothing more.
+  return jurisdiction.AuthorizeVillage(principal, role, village_id,
+                                       "village_id", what);
 }
 
 }  // namespace fivestar::scoring

@@ -49,8 +49,8 @@ absl::StatusOr<std::unique_ptr<ScoringServer>> ScoringServer::Start(
     s.cache_ = std::make_unique<RedisBoardCache>(o.redis);
   }
 
-  s.rubrics_ = std::make_unique<RubricBook>(s.store_.get(), s.inputs_.get(),
-                                            o.clock);
+  s.rubrics_ =
+      std::make_unique<RubricBook>(s.store_.get(), s.inputs_.get(), o.clock);
   RETURN_IF_ERROR(s.rubrics_->Seed(o.rubric_file));
   s.boards_ = std::make_unique<Leaderboards>(s.store_.get(), s.cache_.get(),
                                              s.jurisdiction_.get(),
@@ -72,12 +72,14 @@ absl::StatusOr<std::unique_ptr<ScoringServer>> ScoringServer::Start(
     follow.feed = "projects";
     s.projects_follower_ = std::make_unique<FeedFollower>(
         follow,
-        FeedFollower::ProjectsFeed(projects, o.peers.projects, o.feed_heartbeat),
+        FeedFollower::ProjectsFeed(projects, o.peers.projects,
+                                   o.feed_heartbeat),
         s.evaluations_.get());
     follow.feed = "registry";
     s.registry_follower_ = std::make_unique<FeedFollower>(
         follow,
-        FeedFollower::RegistryFeed(registry, o.peers.registry, o.feed_heartbeat),
+        FeedFollower::RegistryFeed(registry, o.peers.registry,
+                                   o.feed_heartbeat),
         s.evaluations_.get());
   }
 
@@ -87,9 +89,9 @@ absl::StatusOr<std::unique_ptr<ScoringServer>> ScoringServer::Start(
       s.rubrics_.get(), s.evaluations_.get(), s.awards_.get(), s.boards_.get(),
       RpcRuntime{o.authenticator.get(), s.executor_.get()});
   ASSIGN_OR_RETURN(
-      s.host_, ServerHost::Start(o.server,
-                                 {{s.service_.get(),
-                                   v1::ScoringService::service_full_name()}}));
+      s.host_,
+      ServerHost::Start(o.server, {{s.service_.get(),
+                                    v1::ScoringService::service_full_name()}}));
   s.host_->metrics().Expose(s.boards_->metrics());
   for (FeedFollower* follower :
        {s.projects_follower_.get(), s.registry_follower_.get()}) {

@@ -38,8 +38,7 @@ class EvaluateRegionReactor final
     runtime.executor->Submit(
         [this, evaluations, request, principal = *std::move(principal)] {
           absl::Status status = evaluations->EvaluateRegion(
-              principal, request,
-              [this](v1::EvaluateRegionResponse message) {
+              principal, request, [this](v1::EvaluateRegionResponse message) {
                 return Enqueue(std::move(message));
               });
           Done(status);
@@ -132,8 +131,8 @@ ScoringServiceImpl::EvaluateRegion(grpc::CallbackServerContext* context,
 }
 
 grpc::ServerUnaryReactor* ScoringServiceImpl::CreateRubric(
-    grpc::CallbackServerContext* context, const v1::CreateRubricRequest* request,
-    v1::Rubric* response) {
+    grpc::CallbackServerContext* context,
+    const v1::CreateRubricRequest* request, v1::Rubric* response) {
   return RunUnary(context, runtime_, [=](const Principal& principal) {
     return Answer(response, rubrics_->CreateRubric(principal, *request));
   });
@@ -156,10 +155,11 @@ grpc::ServerUnaryReactor* ScoringServiceImpl::ListRubrics(
 }
 
 grpc::ServerUnaryReactor* ScoringServiceImpl::SetActiveRubric(
-    grpc::CallbackServerContext* context, const v1::SetActiveRubricRequest* request,
-    v1::Rubric* response) {
+    grpc::CallbackServerContext* context,
+    const v1::SetActiveRubricRequest* request, v1::Rubric* response) {
   return RunUnary(context, runtime_, [=](const Principal& principal) {
-    return Answer(response, rubrics_->SetActiveRubric(principal, request->version()));
+    return Answer(response,
+                  rubrics_->SetActiveRubric(principal, request->version()));
   });
 }
 
@@ -172,8 +172,8 @@ grpc::ServerUnaryReactor* ScoringServiceImpl::Evaluate(
 }
 
 grpc::ServerUnaryReactor* ScoringServiceImpl::GetEvaluation(
-    grpc::CallbackServerContext* context, const v1::GetEvaluationRequest* request,
-    v1::Evaluation* response) {
+    grpc::CallbackServerContext* context,
+    const v1::GetEvaluationRequest* request, v1::Evaluation* response) {
   return RunUnary(context, runtime_, [=](const Principal& principal) {
     return Answer(response, evaluations_->GetEvaluation(principal, *request));
   });
@@ -196,8 +196,8 @@ grpc::ServerUnaryReactor* ScoringServiceImpl::GetGap(
 }
 
 grpc::ServerUnaryReactor* ScoringServiceImpl::ApplyForAward(
-    grpc::CallbackServerContext* context, const v1::ApplyForAwardRequest* request,
-    v1::Award* response) {
+    grpc::CallbackServerContext* context,
+    const v1::ApplyForAwardRequest* request, v1::Award* response) {
   return RunUnary(context, runtime_, [=](const Principal& principal) {
     return Answer(response, awards_->Apply(principal, *request));
   });
@@ -212,24 +212,24 @@ grpc::ServerUnaryReactor* ScoringServiceImpl::ReviewAward(
 }
 
 grpc::ServerUnaryReactor* ScoringServiceImpl::StartPublicNotice(
-    grpc::CallbackServerContext* context, const v1::StartPublicNoticeRequest* request,
-    v1::Award* response) {
+    grpc::CallbackServerContext* context,
+    const v1::StartPublicNoticeRequest* request, v1::Award* response) {
   return RunUnary(context, runtime_, [=](const Principal& principal) {
     return Answer(response, awards_->StartPublicNotice(principal, *request));
   });
 }
 
 grpc::ServerUnaryReactor* ScoringServiceImpl::ConfirmAward(
-    grpc::CallbackServerContext* context, const v1::ConfirmAwardRequest* request,
-    v1::Award* response) {
+    grpc::CallbackServerContext* context,
+    const v1::ConfirmAwardRequest* request, v1::Award* response) {
   return RunUnary(context, runtime_, [=](const Principal& principal) {
     return Answer(response, awards_->Confirm(principal, *request));
   });
 }
 
 grpc::ServerUnaryReactor* ScoringServiceImpl::WithdrawAward(
-    grpc::CallbackServerContext* context, const v1::WithdrawAwardRequest* request,
-    v1::Award* response) {
+    grpc::CallbackServerContext* context,
+    const v1::WithdrawAwardRequest* request, v1::Award* response) {
   return RunUnary(context, runtime_, [=](const Principal& principal) {
     return Answer(response, awards_->Withdraw(principal, *request));
   });
@@ -260,7 +260,8 @@ grpc::ServerUnaryReactor* ScoringServiceImpl::ListAwards(
 }
 
 grpc::ServerUnaryReactor* ScoringServiceImpl::ListAwardEvents(
-    grpc::CallbackServerContext* context, const v1::ListAwardEventsRequest* request,
+    grpc::CallbackServerContext* context,
+    const v1::ListAwardEventsRequest* request,
     v1::ListAwardEventsResponse* response) {
   return RunUnary(context, runtime_, [=](const Principal& principal) {
     return Answer(response, awards_->ListEvents(principal, *request));
@@ -268,7 +269,8 @@ grpc::ServerUnaryReactor* ScoringServiceImpl::ListAwardEvents(
 }
 
 grpc::ServerUnaryReactor* ScoringServiceImpl::GetLeaderboard(
-    grpc::CallbackServerContext* context, const v1::GetLeaderboardRequest* request,
+    grpc::CallbackServerContext* context,
+    const v1::GetLeaderboardRequest* request,
     v1::GetLeaderboardResponse* response) {
   return RunUnary(context, runtime_, [=](const Principal& principal) {
     return Answer(response, boards_->GetLeaderboard(principal, *request));
@@ -276,7 +278,8 @@ grpc::ServerUnaryReactor* ScoringServiceImpl::GetLeaderboard(
 }
 
 grpc::ServerUnaryReactor* ScoringServiceImpl::GetVillageRank(
-    grpc::CallbackServerContext* context, const v1::GetVillageRankRequest* request,
+    grpc::CallbackServerContext* context,
+    const v1::GetVillageRankRequest* request,
     v1::GetVillageRankResponse* response) {
   return RunUnary(context, runtime_, [=](const Principal& principal) {
     return Answer(response, boards_->GetVillageRank(principal, *request));
@@ -284,15 +287,16 @@ grpc::ServerUnaryReactor* ScoringServiceImpl::GetVillageRank(
 }
 
 grpc::ServerUnaryReactor* ScoringServiceImpl::GetIncentives(
-    grpc::CallbackServerContext* context, const v1::GetIncentivesRequest* request,
-    v1::Incentives* response) {
+    grpc::CallbackServerContext* context,
+    const v1::GetIncentivesRequest* request, v1::Incentives* response) {
   return RunUnary(context, runtime_, [=](const Principal& principal) {
     return Answer(response, awards_->GetIncentives(principal, *request));
   });
 }
 
 grpc::ServerUnaryReactor* ScoringServiceImpl::FreezeLeaderboard(
-    grpc::CallbackServerContext* context, const v1::FreezeLeaderboardRequest* request,
+    grpc::CallbackServerContext* context,
+    const v1::FreezeLeaderboardRequest* request,
     v1::LeaderboardSnapshot* response) {
   return RunUnary(context, runtime_, [=](const Principal& principal) {
     return Answer(response, boards_->FreezeLeaderboard(principal, *request));

@@ -52,9 +52,9 @@ class ScoringServiceImpl final : public ScoringServiceBase {
         boards_(boards),
         runtime_(runtime) {}
 
-#define FIVESTAR_SCORING_UNARY(Method, Request, Response)            \
+#define FIVESTAR_SCORING_UNARY(Method, Request, Response)                \
   grpc::ServerUnaryReactor* Method(grpc::CallbackServerContext* context, \
-                                   const v1::Request* request,          \
+                                   const v1::Request* request,           \
                                    v1::Response* response) override;
   FIVESTAR_SCORING_UNARY(CreateRubric, CreateRubricRequest, Rubric)
   FIVESTAR_SCORING_UNARY(GetRubric, GetRubricRequest, Rubric)

@@ -164,8 +164,7 @@ class ScoringStore {
   // A village's entry and up to `neighbours` entries on each side. NOT_FOUND
   // when the village is not on the board.
   virtual absl::StatusOr<BoardNeighbourhood> ReadNeighbourhood(
-      const BoardKey& board, const std::string& village_id,
-      int neighbours) = 0;
+      const BoardKey& board, const std::string& village_id, int neighbours) = 0;
 
   // ---- Snapshots ----
 
@@ -179,8 +178,7 @@ class ScoringStore {
       const std::string& region_id, const std::string& period) = 0;
   // Entries of a frozen board, as ReadBoard. NOT_FOUND when never frozen.
   virtual absl::StatusOr<BoardSlice> ReadFrozenBoard(const BoardKey& board,
-                                                     int offset,
-                                                     int limit) = 0;
+                                                     int offset, int limit) = 0;
 
   // ---- Awards ----
 

@@ -25,8 +25,8 @@ struct Standing {
   int rubric_version = 0;
   // [village id, its region, ..., root region] when evaluated.
   std::vector<std::string> lineage;
-  int stars = 0;   // stars earned
-  int points = 0;  // total points over the five stars
+  int stars = 0;                         // stars earned
+  int points = 0;                        // total points over the five stars
   std::array<StarStanding, 5> per_star;  // index StarIndex(star)
 };
 

@@ -22,23 +22,23 @@ using ::fivestar::common::v1::Star;
 
 // The five stars in enum order, and a star's index into per-star arrays.
 inline constexpr std::array<Star, 5> kStars = {
-    fivestar::common::v1::BRANCH_STRONG, fivestar::common::v1::INDUSTRY_THRIVING,
-    fivestar::common::v1::ECO_LIVABLE, fivestar::common::v1::SAFE_LAWFUL,
-    fivestar::common::v1::CIVILIZED_HAPPY};
+    fivestar::common::v1::BRANCH_STRONG,
+    fivestar::common::v1::INDUSTRY_THRIVING, fivestar::common::v1::ECO_LIVABLE,
+    fivestar::common::v1::SAFE_LAWFUL, fivestar::common::v1::CIVILIZED_HAPPY};
 inline int StarIndex(Star star) { return static_cast<int>(star) - 1; }
 
 // Practical tasks as of the end of the evaluated month (project tracking's
 // Summary / StarCompletion figures).
 struct TaskCounts {
-  int64_t total = 0;      // cancelled ones included
+  int64_t total = 0;  // cancelled ones included
   int64_t delivered = 0;
   int64_t cancelled = 0;
 };
 
 // Weekly reporting compliance over a number of weeks ending with the month.
 struct ReportingCompliance {
-  int weeks = 0;                // weeks measured
-  double weeks_with_report = 0; // compliance × weeks
+  int weeks = 0;                 // weeks measured
+  double weeks_with_report = 0;  // compliance × weeks
 };
 
 // What the rubric needs read: the union over its criteria.
