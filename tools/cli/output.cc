@@ -294,7 +294,7 @@ int DisplayWidth(absl::string_view text) {
     if (lead >= 0xF0 && lead <= 0xF4) {
       length = 4;
       code = lead & 0x07;
-    } else if (lead >= 0xE0) {
+    } else if (lead >= 0xE0 && lead <= 0xEF) {
       length = 3;
       code = lead & 0x0F;
     } else if (lead >= 0xC2 && lead <= 0xDF) {

@@ -191,7 +191,7 @@ std::string ActualText(const CriterionResult& criterion) {
 // One row per criterion: met, id, value, rule, points, mandatory,
 // description.
 std::vector<std::string> CriterionRow(const CriterionResult& criterion) {
-  return {"    ",
+  return {"  ",
           criterion.met() ? "✓ met" : "✗ not met",
           criterion.criterion_id(),
           ActualText(criterion),
@@ -616,9 +616,20 @@ absl::Status EvaluateRegion(const Invocation& invocation) {
         request.rubric_version() == 0 ? " (recorded)" : " (not recorded)");
   }
   if (last.villages_failed() > 0) {
-    return absl::UnknownError(absl::StrCat(last.villages_failed(), " of ",
-                                           last.villages_total(),
-                                           " villages could not be evaluated"));
+    // The command fails with the code of the first failure, so that a
+    // script can tell "retry later" (UNAVAILABLE) from bad data.
+    absl::StatusCode code = absl::StatusCode::kUnknown;
+    std::string first;
+    if (!failures.empty()) {
+      code = static_cast<absl::StatusCode>(failures[0].code());
+      if (code == absl::StatusCode::kOk) code = absl::StatusCode::kUnknown;
+      first = absl::StrCat(" (first: ", failures[0].village_id(), ": ",
+                           failures[0].message(), ")");
+    }
+    return absl::Status(
+        code,
+        absl::StrCat(last.villages_failed(), " of ", last.villages_total(),
+                     " villages could not be evaluated", first));
   }
   return absl::OkStatus();
 }
@@ -701,9 +712,10 @@ void PrintWhatIfText(const scoring::v1::WhatIfResponse& response) {
         i < baseline.stars_size() ? &baseline.stars(i) : nullptr;
     auto outcome = [](const StarResult& star) {
       return absl::StrCat(star.earned() ? "earned" : "not earned", ", ",
-                          star.points(), "/", star.pass_mark());
+                          star.points(), " points");
     };
-    rows.push_back({StarLabel(after.star()),
+    rows.push_back({absl::StrCat(StarLabel(after.star()), " (pass mark ",
+                                 after.pass_mark(), ")"),
                     before == nullptr ? "" : outcome(*before), "→",
                     outcome(after)});
     for (int k = 0; k < after.criteria_size(); ++k) {
@@ -722,7 +734,7 @@ void PrintWhatIfText(const scoring::v1::WhatIfResponse& response) {
             c.met() ? "✓" : "✗");
       };
       rows.push_back(
-          {absl::StrCat("    ", criterion.criterion_id()),
+          {absl::StrCat("  ", criterion.criterion_id()),
            old == nullptr ? "" : value(*old), "→",
            absl::StrCat(value(criterion), "  (",
                         RuleText(criterion.comparator(), criterion.threshold()),
@@ -792,7 +804,7 @@ void PrintGapText(const scoring::v1::Gap& gap) {
     std::vector<std::vector<std::string>> rows;
     for (const scoring::v1::CriterionGap& criterion : star.criteria_to_fix()) {
       rows.push_back(
-          {"    ", criterion.criterion_id(), CriterionGapText(criterion),
+          {"  ", criterion.criterion_id(), CriterionGapText(criterion),
            absl::StrCat(criterion.points(), " points"),
            criterion.mandatory() ? "mandatory" : "", criterion.description()});
     }
@@ -1111,7 +1123,11 @@ absl::Status Incentives(const Invocation& invocation) {
     }
     rows.push_back({"  ", item.rule_id(),
                     scoring::v1::IncentiveKind_Name(item.kind()),
-                    YuanText(item.amount_yuan()), what, item.description()});
+                    // An uplift is a percentage, not an amount.
+                    item.kind() == scoring::v1::BASE_PAY_UPLIFT
+                        ? std::string()
+                        : YuanText(item.amount_yuan()),
+                    what, item.description()});
   }
   for (const std::string& line :
        AlignColumns(rows, {false, false, false, true})) {
