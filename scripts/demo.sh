@@ -285,11 +285,13 @@ scoring_demo() {
       json_field 'j["id"]')"
     echo "applied (申报): award $award, $star, as dangziling-branch"
     fivestar_as "$TOWNSHIP_TOKEN" review-award --comment="初审: materials complete" \
-      "$award" approve | grep -E '^state:'
+      "$award" approve | sed -n 's/^state: */reviewed (初审) by huiche-township: /p'
     fivestar_as "$COUNTY_TOKEN" review-award --comment="审核: approved" \
-      "$award" approve | grep -E '^(state|recognised_at):'
+      "$award" approve | sed -n 's/^state: */approved (审核) by xixia-county: /p'
     fivestar_as "$COUNTY_TOKEN" start-notice --comment="公示 on the county site" \
-      "$award"
+      "$award" | grep -E '^(state|public_notice_days|public notice)'
+    # The notice runs in real time (the rubric's default of 7 days), so
+    # confirm-award (命名) cannot run in the demo; it fails before the end.
     echo "confirm-award (命名) can follow once the 7-day public notice has ended"
 
     step "fivestar list-award-events --village=$DANGZILING (the audit trail)"
