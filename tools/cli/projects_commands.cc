@@ -34,9 +34,11 @@ ABSL_DECLARE_FLAG(bool, validate_only);
 ABSL_DECLARE_FLAG(std::string, ancestor);
 
 ABSL_FLAG(std::string, village, "",
-          "list-projects: only the projects of this village.");
+          "list-projects, list-awards, list-award-events: only those of "
+          "this village.");
 ABSL_FLAG(std::string, star, "",
-          "list-projects: only projects serving this star: branch_strong, "
+          "list-projects, list-awards: only those of this star; leaderboard, "
+          "rank: the board of this star alone. One of branch_strong, "
           "industry_thriving, eco_livable, safe_lawful or civilized_happy.");
 ABSL_FLAG(std::string, status, "",
           "list-projects: only projects in this status: planned, "
@@ -44,12 +46,14 @@ ABSL_FLAG(std::string, status, "",
 ABSL_FLAG(bool, overdue_only, false,
           "list-projects: only projects that are overdue now.");
 ABSL_FLAG(std::string, note, "",
-          "report-progress: what was done (required when the quantity is 0).");
+          "report-progress: what was done (required when the quantity is "
+          "0). apply-award: the application's note.");
 ABSL_FLAG(std::string, request_id, "",
-          "report-progress: idempotency key; a retry with the same key never "
-          "counts twice.");
+          "report-progress, apply-award, record-award: idempotency key; a "
+          "retry with the same key never counts twice.");
 ABSL_FLAG(std::string, reason, "",
-          "cancel-project: why the task is dropped (required).");
+          "cancel-project: why the task is dropped; withdraw-award: why the "
+          "award is withdrawn (required).");
 ABSL_FLAG(std::string, period, "",
           "project-summary, village-summaries: the month the summaries end "
           "with, YYYY-MM; default: the current month (China time).");
