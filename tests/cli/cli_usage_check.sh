@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The scoring commands of the `fivestar` client without a scoring service:
-# `fivestar help` lists each of them with its usage, each called without its
+# `fivestar help` and `fivestar --help` list each of them with its usage, each called without its
 # arguments is a usage error (exit status 2), bad stars, decisions, levels,
 # times and what-if overrides are usage errors before any call, and a rubric
 # file that does not parse is reported as file:line:column.
@@ -29,12 +29,16 @@ expect_status() {
 }
 
 "$CLI" help >"$WORK/help"
-# Each command with its synopsis, as the help must show them.
+# --help (Abseil's, which exits 1) shows the same command table first.
+"$CLI" --help >"$WORK/flags-help" 2>&1 || true
+# Each command with its synopsis, as both helps must show them.
 while read -r command synopsis; do
   line="$(printf '  %-18s %s' "$command" "$synopsis" | sed 's/ *$//')"
-  if ! grep -qxF -- "$line" "$WORK/help"; then
-    fail "help lacks \"$line\""
-  fi
+  for help in help flags-help; do
+    if ! grep -qxF -- "$line" "$WORK/$help"; then
+      fail "$help lacks \"$line\""
+    fi
+  done
 done <<'LIST'
 create-rubric [--activate] [--validate_only] <file.textproto|->
 list-rubrics
