@@ -13,6 +13,14 @@ absl::Status PrintResource(const Invocation& invocation,
   return absl::OkStatus();
 }
 
+absl::StatusOr<common::v1::Star> ParseStar(absl::string_view what,
+                                           const std::string& text) {
+  return ParseEnumName<common::v1::Star>(
+      what, text, &common::v1::Star_Parse,
+      "branch_strong, industry_thriving, eco_livable, safe_lawful or "
+      "civilized_happy");
+}
+
 absl::Status ImportSource::AtLine(int line, const absl::Status& status) const {
   return absl::Status(status.code(),
                       absl::StrCat(name_, ":", line, ": ", status.message()));

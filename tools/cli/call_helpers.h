@@ -1,5 +1,6 @@
 // What the command families share when they call a service: printing one
-// resource as --output asks, reading every page of a List method, and
+// resource as --output asks, parsing enum names typed on the command line,
+// reading every page of a List method, and
 // streaming a newline-delimited JSON file through a bidirectional import
 // call (registry's ImportRegistry, projects' ImportProjects: chunks out,
 // RECEIVED progress back, a DONE summary at the end).
@@ -18,10 +19,13 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 #include "common/status.h"
+#include "fivestar/common/v1/star.pb.h"
 #include "google/protobuf/message.h"
 #include "tools/cli/invocation.h"
 #include "tools/cli/output.h"
@@ -41,16 +45,38 @@ inline constexpr size_t kImportChunkBytes = 1 << 20;
 absl::Status PrintResource(const Invocation& invocation,
                            const google::protobuf::Message& message);
 
+// Parses an enum value typed on the command line: its name in any case, '-'
+// for '_'. The zero value (..._UNSPECIFIED) is refused. A UsageError names
+// `what` (e.g. "--status" or "<star>") and lists `choices` otherwise.
+template <typename Enum, typename Parse>
+absl::StatusOr<Enum> ParseEnumName(absl::string_view what,
+                                   const std::string& text, Parse parse,
+                                   absl::string_view choices) {
+  Enum value;
+  const std::string name =
+      absl::StrReplaceAll(absl::AsciiStrToUpper(text), {{"-", "_"}});
+  if (!parse(name, &value) || static_cast<int>(value) == 0) {
+    return UsageError(
+        absl::StrCat(what, ": must be ", choices, ", got \"", text, "\""));
+  }
+  return value;
+}
+
+// A star by its enum name, in any case (ParseEnumName).
+absl::StatusOr<common::v1::Star> ParseStar(absl::string_view what,
+                                           const std::string& text);
+
 // Calls a List method page after page, handing each response to `on_page`,
-// until the last page.
+// until the last page. `page_size` for a method that serves less than
+// kPageSize at a time.
 template <typename Stub, typename Request, typename Response, typename OnPage>
 absl::Status ForEachPage(const Invocation& invocation, Stub& stub,
                          Request request,
                          grpc::Status (Stub::*method)(grpc::ClientContext*,
                                                       const Request&,
                                                       Response*),
-                         OnPage on_page) {
-  request.set_page_size(kPageSize);
+                         OnPage on_page, int page_size = kPageSize) {
+  request.set_page_size(page_size);
   while (true) {
     grpc::ClientContext context;
     invocation.PrepareContext(&context);

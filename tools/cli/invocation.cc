@@ -37,6 +37,14 @@ std::shared_ptr<grpc::Channel> Invocation::ProjectsChannel() const {
   return projects_channel_;
 }
 
+std::shared_ptr<grpc::Channel> Invocation::ScoringChannel() const {
+  if (scoring_channel_ == nullptr) {
+    scoring_channel_ = grpc::CreateChannel(connection_.scoring_address,
+                                           grpc::InsecureChannelCredentials());
+  }
+  return scoring_channel_;
+}
+
 void Invocation::PrepareContext(grpc::ClientContext* context) const {
   PreparePeerCall(*context, connection_.token, connection_.deadline);
 }

@@ -27,6 +27,8 @@ struct ConnectionOptions {
   std::string registry_address;
   // gRPC target of project tracking, e.g. "127.0.0.1:50052".
   std::string projects_address;
+  // gRPC target of scoring, e.g. "127.0.0.1:50053".
+  std::string scoring_address;
   // Bearer token; sent as "authorization: Bearer <token>" when non-empty.
   std::string token;
   // Deadline of each RPC (for a streaming call, of the whole stream).
@@ -49,6 +51,8 @@ class Invocation {
   std::shared_ptr<grpc::Channel> RegistryChannel() const;
   // The channel to project tracking, created on first use.
   std::shared_ptr<grpc::Channel> ProjectsChannel() const;
+  // The channel to scoring, created on first use.
+  std::shared_ptr<grpc::Channel> ScoringChannel() const;
 
   // Sets the deadline and the credentials of one call on `context`.
   void PrepareContext(grpc::ClientContext* context) const;
@@ -63,6 +67,7 @@ class Invocation {
   ConnectionOptions connection_;
   mutable std::shared_ptr<grpc::Channel> registry_channel_;
   mutable std::shared_ptr<grpc::Channel> projects_channel_;
+  mutable std::shared_ptr<grpc::Channel> scoring_channel_;
 };
 
 // A command: does its work and prints its result on stdout. Returns the

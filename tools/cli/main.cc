@@ -25,12 +25,15 @@
 #include "tools/cli/invocation.h"
 #include "tools/cli/projects_commands.h"
 #include "tools/cli/registry_commands.h"
+#include "tools/cli/scoring_commands.h"
 #include "tools/cli/token_commands.h"
 
 ABSL_FLAG(std::string, registry, "127.0.0.1:50051",
           "Address (gRPC target) of the registry service.");
 ABSL_FLAG(std::string, projects, "127.0.0.1:50052",
           "Address (gRPC target) of the project-tracking service.");
+ABSL_FLAG(std::string, scoring, "127.0.0.1:50053",
+          "Address (gRPC target) of the scoring service.");
 ABSL_FLAG(std::string, token, "",
           "Bearer token to call the services with; empty sends none. Prefer "
           "the FIVESTAR_TOKEN environment variable, which stays out of the "
@@ -196,6 +199,161 @@ const std::vector<Command>& Commands() {
        0,
        {"after", "ancestor", "follow", "idle_timeout"},
        cli::WatchChanges},
+      {"create-rubric",
+       "[--activate] [--validate_only] <file.textproto|->",
+       "store a new rubric version (one Rubric in protobuf text format)",
+       1,
+       1,
+       {"activate", "validate_only"},
+       cli::CreateRubric},
+      {"list-rubrics",
+       "",
+       "list the rubric versions, newest first",
+       0,
+       0,
+       {},
+       cli::ListRubrics},
+      {"get-rubric",
+       "[<version>]",
+       "show a rubric version (default: the active one) in text format",
+       0,
+       1,
+       {},
+       cli::GetRubric},
+      {"activate-rubric",
+       "<version>",
+       "make a stored rubric version the active one",
+       1,
+       1,
+       {},
+       cli::ActivateRubric},
+      {"evaluate",
+       "[--rubric_version=N] <village-id> <YYYY-MM>",
+       "evaluate a village: per star earned or not, per criterion why",
+       2,
+       2,
+       {"rubric_version"},
+       cli::Evaluate},
+      {"evaluate-region",
+       "[--rubric_version=N] [--per_village] <region-id> <YYYY-MM>",
+       "evaluate every village below a region, with progress; --per_village: "
+       "target (定星) vs earned (摘星)",
+       2,
+       2,
+       {"rubric_version", "per_village"},
+       cli::EvaluateRegion},
+      {"get-evaluation",
+       "<village-id> <YYYY-MM>",
+       "show a village's recorded evaluation for a month",
+       2,
+       2,
+       {},
+       cli::GetEvaluation},
+      {"what-if",
+       "[--rubric_version=N] <village-id> <YYYY-MM> <override>...",
+       "evaluate with assumed values, recording nothing; an override is "
+       "indicator=<key>[@YYYY-MM]=<value> or criterion=<id>=<value>",
+       3,
+       1000,
+       {"rubric_version"},
+       cli::WhatIf},
+      {"gap",
+       "[--target_level=<1..5>] [--rubric_version=N] <village-id> <YYYY-MM>",
+       "what a village lacks to reach a level (default: its target, 定星)",
+       2,
+       2,
+       {"target_level", "rubric_version"},
+       cli::Gap},
+      {"leaderboard",
+       "[--star=<star>] [--page_size=N] [--page_token=<t>] [--snapshot] "
+       "<region-id> <YYYY-MM>",
+       "one page of a region's board (overall or one star), with movement",
+       2,
+       2,
+       {"star", "page_size", "page_token", "snapshot"},
+       cli::Leaderboard},
+      {"rank",
+       "[--region=<region-id>] [--star=<star>] [--neighbours=N] <village-id> "
+       "<YYYY-MM>",
+       "a village's rank on a board (default: its township's) and neighbours",
+       2,
+       2,
+       {"region", "star", "neighbours"},
+       cli::VillageRank},
+      {"freeze-leaderboard",
+       "[--comment=<text>] <region-id> <YYYY-MM>",
+       "freeze a region's boards for a month as its official result",
+       2,
+       2,
+       {"comment"},
+       cli::FreezeLeaderboard},
+      {"apply-award",
+       "[--note=<text>] [--request_id=<key>] <village-id> <star> <YYYY-MM>",
+       "apply (申报) for a star earned in the month's recorded evaluation",
+       3,
+       3,
+       {"note", "request_id"},
+       cli::ApplyForAward},
+      {"review-award",
+       "[--comment=<text>] [--etag=<etag>] <award-id> approve|reject",
+       "township review (初审) or county approval (审核); reject needs "
+       "--comment",
+       2,
+       2,
+       {"comment", "etag"},
+       cli::ReviewAward},
+      {"start-notice",
+       "[--days=<1..60>] [--comment=<text>] [--etag=<etag>] <award-id>",
+       "start the public notice (公示) of a county-approved award",
+       1,
+       1,
+       {"days", "comment", "etag"},
+       cli::StartNotice},
+      {"confirm-award",
+       "[--comment=<text>] [--etag=<etag>] <award-id>",
+       "award the star (命名) once its public notice has ended",
+       1,
+       1,
+       {"comment", "etag"},
+       cli::ConfirmAward},
+      {"withdraw-award",
+       "--reason=<text> [--etag=<etag>] <award-id>",
+       "withdraw an application, or take an awarded star away (降星)",
+       1,
+       1,
+       {"reason", "etag"},
+       cli::WithdrawAward},
+      {"record-award",
+       "--comment=<source> [--request_id=<key>] <village-id> <star> "
+       "<RFC3339-time> township|county|city|province",
+       "record a star awarded before or outside the system",
+       4,
+       4,
+       {"comment", "request_id"},
+       cli::RecordAward},
+      {"get-award", "<award-id>", "show one award", 1, 1, {}, cli::GetAward},
+      {"list-awards",
+       "[--village=<id>] [--ancestor=<region-id>] [--star=<star>] "
+       "[--state=<state>]",
+       "list awards (all pages)",
+       0,
+       0,
+       {"village", "ancestor", "star", "state"},
+       cli::ListAwards},
+      {"list-award-events",
+       "[--award=<id>] [--village=<id>] [--ancestor=<region-id>]",
+       "list the awards' audit trail, oldest first (all pages)",
+       0,
+       0,
+       {"award", "village", "ancestor"},
+       cli::ListAwardEvents},
+      {"incentives",
+       "<village-id> <year>",
+       "a village's incentives for a year, in yuan",
+       2,
+       2,
+       {},
+       cli::Incentives},
       {"health",
        "<address> [<service>]",
        "probe a server's grpc.health.v1 status (exit 0 only when SERVING)",
@@ -224,13 +382,15 @@ std::string UsageText() {
       "usage: fivestar [flags] <command> [args]\n\ncommands:\n";
   for (const Command& command : Commands()) {
     const std::string line =
-        absl::StrFormat("  %-17s %s", command.name, command.synopsis);
+        absl::StrFormat("  %-18s %s", command.name, command.synopsis);
     absl::StrAppend(&text, absl::StripTrailingAsciiWhitespace(line), "\n      ",
                     command.summary, "\n");
   }
   absl::StrAppend(
       &text,
-      "\nGlobal flags: --registry, --projects, --token, --deadline, --output.\n"
+      "\nStars: branch_strong, industry_thriving, eco_livable, safe_lawful, "
+      "civilized_happy (any case).\nGlobal flags: --registry, --projects, "
+      "--scoring, --token, --deadline, --output.\n"
       "Every flag may also be set as FIVESTAR_<FLAG_NAME>, e.g. "
       "FIVESTAR_TOKEN=... .\nExit status: 0 done, 1 the command failed, 2 "
       "usage error.\nSee --help for every flag.");
@@ -303,6 +463,7 @@ int Run(const std::vector<std::string>& positional) {
     fivestar::cli::ConnectionOptions connection;
     connection.registry_address = absl::GetFlag(FLAGS_registry);
     connection.projects_address = absl::GetFlag(FLAGS_projects);
+    connection.scoring_address = absl::GetFlag(FLAGS_scoring);
     connection.token = absl::GetFlag(FLAGS_token);
     connection.deadline = absl::GetFlag(FLAGS_deadline);
     Invocation invocation(name, std::move(args), output, std::move(connection));

@@ -23,6 +23,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/auth.h"
+#include "common/calendar.h"
 #include "common/status.h"
 #include "fivestar/projects/v1/projects.grpc.pb.h"
 #include "google/protobuf/timestamp.pb.h"
@@ -33,9 +34,11 @@ ABSL_DECLARE_FLAG(bool, validate_only);
 ABSL_DECLARE_FLAG(std::string, ancestor);
 
 ABSL_FLAG(std::string, village, "",
-          "list-projects: only the projects of this village.");
+          "list-projects, list-awards, list-award-events: only those of "
+          "this village.");
 ABSL_FLAG(std::string, star, "",
-          "list-projects: only projects serving this star: branch_strong, "
+          "list-projects, list-awards: only those of this star; leaderboard, "
+          "rank: the board of this star alone. One of branch_strong, "
           "industry_thriving, eco_livable, safe_lawful or civilized_happy.");
 ABSL_FLAG(std::string, status, "",
           "list-projects: only projects in this status: planned, "
@@ -43,12 +46,14 @@ ABSL_FLAG(std::string, status, "",
 ABSL_FLAG(bool, overdue_only, false,
           "list-projects: only projects that are overdue now.");
 ABSL_FLAG(std::string, note, "",
-          "report-progress: what was done (required when the quantity is 0).");
+          "report-progress: what was done (required when the quantity is "
+          "0). apply-award: the application's note.");
 ABSL_FLAG(std::string, request_id, "",
-          "report-progress: idempotency key; a retry with the same key never "
-          "counts twice.");
+          "report-progress, apply-award, record-award: idempotency key; a "
+          "retry with the same key never counts twice.");
 ABSL_FLAG(std::string, reason, "",
-          "cancel-project: why the task is dropped (required).");
+          "cancel-project: why the task is dropped; withdraw-award: why the "
+          "award is withdrawn (required).");
 ABSL_FLAG(std::string, period, "",
           "project-summary, village-summaries: the month the summaries end "
           "with, YYYY-MM; default: the current month (China time).");
@@ -80,60 +85,12 @@ using ImportProjectsCall = ImportCall<Stub, projects::v1::ImportProjectsRequest,
 
 // Values per SetIndicatorValues call (the server takes up to 10,000).
 constexpr int kValuesPerBatch = 1000;
-// China Standard Time, in which the service reckons dates and months.
-const absl::TimeZone& ChinaTime() {
-  static const absl::TimeZone* zone =
-      new absl::TimeZone(absl::FixedTimeZone(8 * 60 * 60));
-  return *zone;
-}
 // Reconnection backoff of watch-changes --follow.
 constexpr absl::Duration kFirstBackoff = absl::Milliseconds(250);
 constexpr absl::Duration kMaxBackoff = absl::Seconds(5);
 
 std::unique_ptr<Stub> NewStub(const Invocation& invocation) {
   return ProjectsService::NewStub(invocation.ProjectsChannel());
-}
-
-// The star's Chinese name, as the proto's comments give it.
-const char* StarNameZh(Star star) {
-  switch (star) {
-    case common::v1::BRANCH_STRONG:
-      return "支部过硬星";
-    case common::v1::INDUSTRY_THRIVING:
-      return "产业兴旺星";
-    case common::v1::ECO_LIVABLE:
-      return "生态宜居星";
-    case common::v1::SAFE_LAWFUL:
-      return "平安法治星";
-    case common::v1::CIVILIZED_HAPPY:
-      return "文明幸福星";
-    default:
-      return "";
-  }
-}
-
-// A quantity without needless decimals: 780, 12.5, 0.125.
-std::string Quantity(double value) {
-  if (std::isfinite(value) && value == std::trunc(value) &&
-      std::fabs(value) < 1e15) {
-    return absl::StrFormat("%.0f", value);
-  }
-  std::string text = absl::StrFormat("%.4f", value);
-  while (!text.empty() && text.back() == '0') text.pop_back();
-  if (!text.empty() && text.back() == '.') text.pop_back();
-  return text;
-}
-
-// A rate of 0–1 as a percentage with one decimal: "75.1 %".
-std::string Percent(double rate) {
-  return absl::StrFormat("%.1f %%", rate * 100);
-}
-
-// A timestamp in China time, to the second.
-std::string ChinaTimeText(const google::protobuf::Timestamp& timestamp) {
-  return absl::FormatTime("%Y-%m-%d %H:%M:%S",
-                          absl::FromUnixSeconds(timestamp.seconds()),
-                          ChinaTime());
 }
 
 std::string StatusText(const Project& project) {
@@ -158,21 +115,6 @@ std::string ProjectLine(const Project& project, bool with_village) {
                       StatusText(project),
                       common::v1::Star_Name(project.star()),
                       WithEnglish(project.title(), project.title_en())));
-}
-
-// Parses a command-line enum value: its name in any case, '-' for '_'.
-template <typename Enum, typename Parse>
-absl::StatusOr<Enum> ParseEnumFlag(absl::string_view flag,
-                                   const std::string& text, Parse parse,
-                                   absl::string_view choices) {
-  Enum value;
-  const std::string name =
-      absl::StrReplaceAll(absl::AsciiStrToUpper(text), {{"-", "_"}});
-  if (!parse(name, &value) || static_cast<int>(value) == 0) {
-    return UsageError(absl::StrCat("--", flag, ": must be ", choices,
-                                   ", got \"", text, "\""));
-  }
-  return value;
 }
 
 // Every page of the indicator catalogue.
@@ -318,17 +260,13 @@ absl::Status ListProjects(const Invocation& invocation) {
   request.set_village_id(absl::GetFlag(FLAGS_village));
   request.set_ancestor_region_id(absl::GetFlag(FLAGS_ancestor));
   if (const std::string star = absl::GetFlag(FLAGS_star); !star.empty()) {
-    ASSIGN_OR_RETURN(
-        Star parsed,
-        ParseEnumFlag<Star>("star", star, &common::v1::Star_Parse,
-                            "branch_strong, industry_thriving, eco_livable, "
-                            "safe_lawful or civilized_happy"));
+    ASSIGN_OR_RETURN(Star parsed, ParseStar("--star", star));
     request.set_star(parsed);
   }
   if (const std::string status = absl::GetFlag(FLAGS_status); !status.empty()) {
     ASSIGN_OR_RETURN(projects::v1::ProjectStatus parsed,
-                     ParseEnumFlag<projects::v1::ProjectStatus>(
-                         "status", status, &projects::v1::ProjectStatus_Parse,
+                     ParseEnumName<projects::v1::ProjectStatus>(
+                         "--status", status, &projects::v1::ProjectStatus_Parse,
                          "planned, in_progress, delivered or cancelled"));
     request.set_status(parsed);
   }
@@ -500,7 +438,7 @@ void PrintSummaryText(const Summary& summary,
 std::string PeriodFlag() {
   std::string period = absl::GetFlag(FLAGS_period);
   if (period.empty()) {
-    period = absl::FormatTime("%Y-%m", absl::Now(), ChinaTime());
+    period = absl::FormatTime("%Y-%m", absl::Now(), ChinaStandardTime());
   }
   return period;
 }

@@ -21,7 +21,8 @@
 
 ABSL_FLAG(bool, validate_only, false,
           "import-registry, import-projects, set-indicators: check every "
-          "record and report what would change, but write nothing.");
+          "record and report what would change, but write nothing. "
+          "create-rubric: check the rubric, but store nothing.");
 ABSL_FLAG(std::string, root, "",
           "export-registry: export only this region's subtree (the region, "
           "its descendants and their villages). The root keeps its parent_id, "
@@ -30,13 +31,14 @@ ABSL_FLAG(bool, keep_output_only, false,
           "export-registry: also write the output-only fields (create_time, "
           "update_time, etag), which import ignores.");
 ABSL_FLAG(std::string, ancestor, "",
-          "list-regions, list-villages, list-projects, watch-changes: only "
-          "those below this region.");
+          "list-regions, list-villages, list-projects, watch-changes, "
+          "list-awards, list-award-events: only those below this region.");
 ABSL_FLAG(std::string, kind, "",
           "list-regions: only regions of this kind: province, city, county, "
           "township or district.");
 ABSL_FLAG(int, target_level, 0,
-          "list-villages: only villages with this target level (1..5).");
+          "list-villages: only villages with this target level (1..5). gap: "
+          "the level to reach (default: the village's target).");
 
 namespace fivestar::cli {
 namespace {
