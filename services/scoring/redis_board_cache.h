@@ -129,6 +129,7 @@ class RedisBoardCache final : public BoardCache {
   enum Script { kReadBoard, kRanksOf, kNeighbourhood, kSwap, kScriptCount };
 
   // A new authenticated connection with the scripts loaded, or why not.
+  // Asks for a re-sync when the marker is gone.
   absl::StatusOr<redisContext*> Connect();
   // An idle or new connection; UNAVAILABLE at once when down or stopped.
   absl::StatusOr<Connection> Acquire(Access access);
