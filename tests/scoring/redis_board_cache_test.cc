@@ -322,6 +322,19 @@ TEST_F(RedisBoardCacheTest, NeighbourhoodStopsAtBothEdges) {
                        "period 2026-03, star 0"));
 }
 
+TEST_F(RedisBoardCacheTest, ReadsSurviveAFlushedScriptCache) {
+  Record(MakeStanding("v-a", {"town-a"}, 1, 1));
+  ASSERT_EQ(Raw(redis_->port(), {"SCRIPT", "FLUSH"}), 0);
+  ASSERT_OK_AND_ASSIGN(BoardSlice slice,
+                       cache_->ReadBoard(Board("town-a"), 0, 10));
+  EXPECT_THAT(slice.entries, ElementsAre(Entry(1, "v-a", 1, 1)));
+  ASSERT_OK_AND_ASSIGN(std::vector<RankedEntry> ranks,
+                       cache_->RanksOf(Board("town-a"), {"v-a"}));
+  EXPECT_THAT(ranks, ElementsAre(Entry(1, "v-a", 1, 1)));
+  EXPECT_EQ(cache_->failures(), 0);
+  EXPECT_TRUE(cache_->available());
+}
+
 TEST_F(RedisBoardCacheTest, MoveLeavesOnlyTheOldRegionsBoards) {
   const Standing before = MakeStanding("v-a", {"town-a", "county-x"}, 2, 10);
   ASSERT_OK(cache_->Write(before, {}));
