@@ -246,7 +246,7 @@ bool RedisBoardCache::available() const {
 
 namespace {
 
-std::string ErrorText(const redisReply* reply) {
+std::string ReplyText(const redisReply* reply) {
   return std::string(reply->str, reply->len);
 }
 
@@ -323,7 +323,7 @@ absl::StatusOr<redisContext*> RedisBoardCache::Connect() {
   if (auth && replies[next++]->type == REDIS_REPLY_ERROR) {
     // The reply names the failure (WRONGPASS ...), never the password.
     const std::string why =
-        absl::StrCat(where, ": AUTH failed: ", ErrorText(replies[0].get()));
+        absl::StrCat(where, ": AUTH failed: ", ReplyText(replies[0].get()));
     redisFree(context);
     return absl::UnavailableError(why);
   }
@@ -333,17 +333,17 @@ absl::StatusOr<redisContext*> RedisBoardCache::Connect() {
     if (reply->type != REDIS_REPLY_STRING) {
       const std::string why = absl::StrCat(
           where, ": SCRIPT LOAD failed: ",
-          reply->type == REDIS_REPLY_ERROR ? ErrorText(reply) : "no SHA1");
+          reply->type == REDIS_REPLY_ERROR ? ReplyText(reply) : "no SHA1");
       redisFree(context);
       return absl::UnavailableError(why);
     }
     shas[script].assign(reply->str, reply->len);
   }
   const redisReply* pong = replies[next++].get();
-  if (pong->type != REDIS_REPLY_STATUS || ErrorText(pong) != "PONG") {
+  if (pong->type != REDIS_REPLY_STATUS || ReplyText(pong) != "PONG") {
     const std::string why = absl::StrCat(
         where, ": PING failed",
-        pong->type == REDIS_REPLY_ERROR ? ": " + ErrorText(pong) : "");
+        pong->type == REDIS_REPLY_ERROR ? ": " + ReplyText(pong) : "");
     redisFree(context);
     return absl::UnavailableError(why);
   }
@@ -457,7 +457,7 @@ absl::StatusOr<std::vector<RedisBoardCache::Reply>> RedisBoardCache::RoundTrip(
   Release(connection);
   for (const Reply& reply : replies) {
     if (reply->type != REDIS_REPLY_ERROR) continue;
-    const std::string text = ErrorText(reply.get());
+    const std::string text = ReplyText(reply.get());
     if (allow_noscript && absl::StartsWith(text, "NOSCRIPT")) continue;
     // LOADING, OOM, READONLY, NOAUTH...: Redis is not serving us; the probe
     // finds out when it is again.
@@ -668,12 +668,12 @@ absl::Status RedisBoardCache::Clear() {
       return absl::UnavailableError(
           "leaderboard cache unavailable: unexpected reply to SCAN");
     }
-    cursor = ErrorText(reply->element[0]);
+    cursor = ReplyText(reply->element[0]);
     const redisReply* keys = reply->element[1];
     if (keys->elements > 0) {
       Command unlink = {"UNLINK"};
       for (size_t i = 0; i < keys->elements; ++i) {
-        unlink.push_back(ErrorText(keys->element[i]));
+        unlink.push_back(ReplyText(keys->element[i]));
       }
       RETURN_IF_ERROR(WriteThrough({unlink}));
     }
