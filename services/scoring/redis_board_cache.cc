@@ -101,16 +101,17 @@ local items = redis.call('ZRANGE', key, first, position + n, 'WITHSCORES')
 return append_ranked(key, items, first, out)
 )lua";
 
-// KEYS[1] live board, KEYS[2] its rebuilt copy (absent when the board is
-// now empty). Atomic, so a reader sees the old board or the new one, never
-// none; UNLINK frees the old one in the background. The copy had a TTL (so
-// an abandoned rebuild cleans itself up), which RENAME carries over.
+// KEYS[1] live board, KEYS[2] its rebuilt copy. Atomic, so a reader sees
+// the old board or the new one, never none; UNLINK frees the old one in the
+// background (RENAME over it would free it inline, blocking Redis for a
+// large board). The copy had a TTL (so an abandoned rebuild cleans itself
+// up), which RENAME carries over. Without the copy (it expired) the live
+// board stays: stale beats empty, and the swap is idempotent.
 constexpr char kSwapSource[] = R"lua(
+if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
 redis.call('UNLINK', KEYS[1])
-if redis.call('EXISTS', KEYS[2]) == 1 then
-  redis.call('RENAME', KEYS[2], KEYS[1])
-  redis.call('PERSIST', KEYS[1])
-end
+redis.call('RENAME', KEYS[2], KEYS[1])
+redis.call('PERSIST', KEYS[1])
 return 1
 )lua";
 
@@ -245,7 +246,7 @@ bool RedisBoardCache::available() const {
 
 namespace {
 
-std::string ErrorText(const redisReply* reply) {
+std::string ReplyText(const redisReply* reply) {
   return std::string(reply->str, reply->len);
 }
 
@@ -299,7 +300,7 @@ absl::StatusOr<redisContext*> RedisBoardCache::Connect() {
     redisFree(context);
     return absl::UnavailableError(why);
   }
-  // AUTH, the scripts and a PING in one round trip.
+  // AUTH, the scripts, a PING and the marker in one round trip.
   std::vector<Command> commands;
   const bool auth = !options_.password.empty();
   if (auth && !options_.user.empty()) {
@@ -311,6 +312,7 @@ absl::StatusOr<redisContext*> RedisBoardCache::Connect() {
     commands.push_back({"SCRIPT", "LOAD", ScriptSource(script)});
   }
   commands.push_back({"PING"});
+  commands.push_back({"EXISTS", marker_key_});
   std::vector<Reply> replies;
   absl::Status io = Exchange(context, commands, &replies);
   if (!io.ok()) {
@@ -321,7 +323,7 @@ absl::StatusOr<redisContext*> RedisBoardCache::Connect() {
   if (auth && replies[next++]->type == REDIS_REPLY_ERROR) {
     // The reply names the failure (WRONGPASS ...), never the password.
     const std::string why =
-        absl::StrCat(where, ": AUTH failed: ", ErrorText(replies[0].get()));
+        absl::StrCat(where, ": AUTH failed: ", ReplyText(replies[0].get()));
     redisFree(context);
     return absl::UnavailableError(why);
   }
@@ -331,20 +333,30 @@ absl::StatusOr<redisContext*> RedisBoardCache::Connect() {
     if (reply->type != REDIS_REPLY_STRING) {
       const std::string why = absl::StrCat(
           where, ": SCRIPT LOAD failed: ",
-          reply->type == REDIS_REPLY_ERROR ? ErrorText(reply) : "no SHA1");
+          reply->type == REDIS_REPLY_ERROR ? ReplyText(reply) : "no SHA1");
       redisFree(context);
       return absl::UnavailableError(why);
     }
     shas[script].assign(reply->str, reply->len);
   }
-  const redisReply* pong = replies[next].get();
-  if (pong->type != REDIS_REPLY_STATUS || ErrorText(pong) != "PONG") {
+  const redisReply* pong = replies[next++].get();
+  if (pong->type != REDIS_REPLY_STATUS || ReplyText(pong) != "PONG") {
     const std::string why = absl::StrCat(
         where, ": PING failed",
-        pong->type == REDIS_REPLY_ERROR ? ": " + ErrorText(pong) : "");
+        pong->type == REDIS_REPLY_ERROR ? ": " + ReplyText(pong) : "");
     redisFree(context);
     return absl::UnavailableError(why);
   }
+  // Checked on every new connection, not only by the probe: a connection
+  // opened to a Redis that restarted empty since the probe's last look
+  // must not serve its empty boards.
+  int64_t marker = 0;
+  if (!ReadInteger(replies[next].get(), &marker)) {
+    redisFree(context);
+    return absl::UnavailableError(
+        absl::StrCat(where, ": unexpected reply to EXISTS"));
+  }
+  if (marker == 0) RequestResync();
   absl::MutexLock lock(&mu_);
   for (int script = 0; script < kScriptCount; ++script) {
     script_shas_[script] = shas[script];
@@ -385,7 +397,14 @@ absl::StatusOr<RedisBoardCache::Connection> RedisBoardCache::Acquire(
   if (!context.ok()) {
     return Fail(std::string(context.status().message()), generation);
   }
-  return Connection{*context, generation};
+  const Connection connection{*context, generation};
+  // Connect() may have found the marker gone.
+  absl::Status now = UnavailableNow(access);
+  if (!now.ok()) {
+    Release(connection);
+    return now;
+  }
+  return connection;
 }
 
 void RedisBoardCache::Release(Connection connection) {
@@ -438,7 +457,7 @@ absl::StatusOr<std::vector<RedisBoardCache::Reply>> RedisBoardCache::RoundTrip(
   Release(connection);
   for (const Reply& reply : replies) {
     if (reply->type != REDIS_REPLY_ERROR) continue;
-    const std::string text = ErrorText(reply.get());
+    const std::string text = ReplyText(reply.get());
     if (allow_noscript && absl::StartsWith(text, "NOSCRIPT")) continue;
     // LOADING, OOM, READONLY, NOAUTH...: Redis is not serving us; the probe
     // finds out when it is again.
@@ -649,12 +668,12 @@ absl::Status RedisBoardCache::Clear() {
       return absl::UnavailableError(
           "leaderboard cache unavailable: unexpected reply to SCAN");
     }
-    cursor = ErrorText(reply->element[0]);
+    cursor = ReplyText(reply->element[0]);
     const redisReply* keys = reply->element[1];
     if (keys->elements > 0) {
       Command unlink = {"UNLINK"};
       for (size_t i = 0; i < keys->elements; ++i) {
-        unlink.push_back(ErrorText(keys->element[i]));
+        unlink.push_back(ReplyText(keys->element[i]));
       }
       RETURN_IF_ERROR(WriteThrough({unlink}));
     }

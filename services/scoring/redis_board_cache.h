@@ -10,22 +10,22 @@
 // until the probe (every probe_interval) connects, authenticates and gets
 // PONG.
 //
-// Re-sync. The cache "needs a re-sync" at Start(), when the probe finds
-// the marker key gone (Redis restarted empty, FLUSHALL), and after any
-// write-through (Write, Remove, ReplaceBoards, Clear) that failed or was
-// refused because the cache was down: the store committed that change, so
-// the cache no longer matches it. While a re-sync is needed, available()
-// is false and reads fail with UNAVAILABLE (they must not serve a
-// half-built cache; the caller reads the store), but writes still go to
-// Redis: the re-sync clears the boards and then reads the store, so a
-// write that lands before its read is in the store's answer, and one that
-// lands after the re-sync has rebuilt its board is on top of it. The one
-// unsafe case is a write that lands between the callback's read of the
-// store and the ReplaceBoards of that write's month: the rebuild would
-// overwrite it with older data. So a write that overlaps a running re-sync
-// (from any thread but the one running it) asks for one more re-sync, and
-// the cache becomes available only after a re-sync that no write
-// overlapped. Under a steady stream of writes this can postpone
+// Re-sync. The cache "needs a re-sync" at Start(), when the probe or a new
+// connection finds the marker key gone (Redis restarted empty, FLUSHALL), and
+// after any write-through (Write, Remove, ReplaceBoards, Clear) that failed or
+// was refused because the cache was down: the store committed that change, so
+// the cache no longer matches it. While a re-sync is needed, available() is
+// false and reads fail with UNAVAILABLE (they must not serve a half-built
+// cache; the caller reads the store), but writes still go to Redis. Callers
+// write through after their change is committed to the store, and the re-sync
+// clears the boards and then reads the store, so a write that lands before its
+// read is in the store's answer, and one that lands after the re-sync has
+// rebuilt its board is on top of it. The one unsafe case is a write that lands
+// between the callback's read of the store and the ReplaceBoards of that
+// write's month: the rebuild would overwrite it with older data. So a write
+// that overlaps a running re-sync (from any thread but the one running it) asks
+// for one more re-sync, and the cache becomes available only after a re-sync
+// that no write overlapped. Under a steady stream of writes this can postpone
 // availability; reads then keep going to the store, which is correct.
 //
 // Connections: a pool of idle connections (at most kMaxIdleConnections);
@@ -129,6 +129,7 @@ class RedisBoardCache final : public BoardCache {
   enum Script { kReadBoard, kRanksOf, kNeighbourhood, kSwap, kScriptCount };
 
   // A new authenticated connection with the scripts loaded, or why not.
+  // Asks for a re-sync when the marker is gone.
   absl::StatusOr<redisContext*> Connect();
   // An idle or new connection; UNAVAILABLE at once when down or stopped.
   absl::StatusOr<Connection> Acquire(Access access);

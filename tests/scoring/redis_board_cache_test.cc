@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -322,6 +323,19 @@ TEST_F(RedisBoardCacheTest, NeighbourhoodStopsAtBothEdges) {
                        "period 2026-03, star 0"));
 }
 
+TEST_F(RedisBoardCacheTest, ReadsSurviveAFlushedScriptCache) {
+  Record(MakeStanding("v-a", {"town-a"}, 1, 1));
+  ASSERT_EQ(Raw(redis_->port(), {"SCRIPT", "FLUSH"}), 0);
+  ASSERT_OK_AND_ASSIGN(BoardSlice slice,
+                       cache_->ReadBoard(Board("town-a"), 0, 10));
+  EXPECT_THAT(slice.entries, ElementsAre(Entry(1, "v-a", 1, 1)));
+  ASSERT_OK_AND_ASSIGN(std::vector<RankedEntry> ranks,
+                       cache_->RanksOf(Board("town-a"), {"v-a"}));
+  EXPECT_THAT(ranks, ElementsAre(Entry(1, "v-a", 1, 1)));
+  EXPECT_EQ(cache_->failures(), 0);
+  EXPECT_TRUE(cache_->available());
+}
+
 TEST_F(RedisBoardCacheTest, MoveLeavesOnlyTheOldRegionsBoards) {
   const Standing before = MakeStanding("v-a", {"town-a", "county-x"}, 2, 10);
   ASSERT_OK(cache_->Write(before, {}));
@@ -436,13 +450,16 @@ TEST_F(RedisBoardCacheTest, ReaderSeesTheOldOrTheNewBoardNeverAPartOne) {
       reads.fetch_add(1);
     }
   });
+  absl::Cleanup stop_reader = [&] {
+    done.store(true);
+    reader.join();
+  };
   for (int round = 0; round < 6; ++round) {
     ASSERT_OK(cache_->ReplaceBoards(kPeriod, round % 2 == 0 ? large : small));
   }
   // At least a few reads, however slow the machine.
   ASSERT_TRUE(WaitFor([&] { return reads.load() >= 20; }));
-  done.store(true);
-  reader.join();
+  std::move(stop_reader).Invoke();
   absl::MutexLock lock(&mu);
   for (int size : sizes) {
     EXPECT_TRUE(size == 300 || size == 2500) << "saw a board of " << size;
@@ -504,6 +521,64 @@ TEST_F(RedisBoardCacheTest, FlushAllTriggersResync) {
       [&] { return cache_->resyncs_succeeded() == 2 && cache_->available(); }));
   EXPECT_THAT(Members(Board("town-a")), ElementsAre("v-a"));
   EXPECT_EQ(Raw(redis_->port(), {"EXISTS", "test:marker"}), 1);
+}
+
+TEST_F(RedisBoardCacheTest, NoWriteIsLostToResyncsRunningBesideIt) {
+  std::atomic<bool> done{false};
+  std::atomic<int> writes{0};
+  std::thread writer([&] {
+    // One writer, so the store's order is the cache's order, as with one
+    // village's evaluations in the service.
+    for (int i = 0; !done.load(); ++i) {
+      const Standing standing = MakeStanding(absl::StrCat("v-", i % 40),
+                                             {"town-a", "county-x"}, i % 6, i);
+      {
+        absl::MutexLock lock(&store_mu_);
+        bool replaced = false;
+        for (Standing& stored : store_) {
+          if (stored.village_id == standing.village_id) {
+            stored = standing;
+            replaced = true;
+          }
+        }
+        if (!replaced) store_.push_back(standing);
+      }
+      // UNAVAILABLE never happens here (Redis stays up); a write during a
+      // re-sync goes through.
+      EXPECT_OK(cache_->Write(standing, {}));
+      writes.fetch_add(1);
+    }
+  });
+  absl::Cleanup stop_writer = [&] {
+    done.store(true);
+    writer.join();
+  };
+  for (int flush = 0; flush < 3; ++flush) {
+    const int before = writes.load();
+    ASSERT_TRUE(WaitFor([&] { return writes.load() >= before + 100; }));
+    const int64_t resyncs = cache_->resyncs_succeeded();
+    ASSERT_EQ(Raw(redis_->port(), {"FLUSHALL"}), 0);
+    ASSERT_TRUE(WaitFor([&] { return cache_->resyncs_succeeded() > resyncs; }));
+  }
+  std::move(stop_writer).Invoke();
+  ASSERT_TRUE(WaitFor([&] { return cache_->available(); }));
+
+  std::vector<Standing> stored;
+  {
+    absl::MutexLock lock(&store_mu_);
+    stored = store_;
+  }
+  ASSERT_EQ(stored.size(), 40);
+  ASSERT_OK_AND_ASSIGN(BoardSlice board,
+                       cache_->ReadBoard(Board("county-x"), 0, 100));
+  ASSERT_EQ(board.total, 40);
+  for (const RankedEntry& entry : board.entries) {
+    for (const Standing& standing : stored) {
+      if (standing.village_id != entry.village_id) continue;
+      EXPECT_EQ(entry.stars, standing.stars) << entry.village_id;
+      EXPECT_EQ(entry.points, standing.points) << entry.village_id;
+    }
+  }
 }
 
 TEST_F(RedisBoardCacheTest, HungRedisCostsOneTimeoutThenCallsFailAtOnce) {
