@@ -1,19 +1,19 @@
 #!/usr/bin/env bash
-# The Huiche township demo, across two services: starts the village registry
-# and project tracking on free loopback ports, each with a fresh database and
-# authentication on; imports the township's regions and villages (twice, to
+# The Huiche township demo, across the three services: starts the village
+# registry and project tracking on free loopback ports, each with a fresh
+# database and authentication on; imports the township's regions and villages (twice, to
 # show the import is idempotent), its 193 practical tasks with their weekly
 # progress reports, and its 2022-09 indicator values; prints the registry's
 # summary of the township, the township's task summary for 2022-09 (193
 # tasks, 145 delivered, 75.1 %), one line per management district and the
-# five named projects of Dangziling (垱子岭); then stops both servers.
-#
-# When fivestar-scoring is built, it also starts redis-server (the
-# leaderboard cache) and scoring, and shows 摘星: the township evaluated for
+# five named projects of Dangziling (垱子岭). Then it starts redis-server
+# (the leaderboard cache, its own temporary directory) and scoring, and
+# shows 摘星: the township evaluated for
 # 2022-09 (target 定星 against stars earned per village), its leaderboard,
 # Dangziling's evaluation explained, stars recorded from before the system,
 # an application through the award workflow up to the public notice, the
-# audit trail, and a three-star village's incentives for 2022.
+# audit trail, and a three-star village's incentives for 2022; then stops
+# every server.
 #
 # It first installs what is missing (Debian 12) and builds, so it is the one
 # command a fresh machine needs.
@@ -35,20 +35,13 @@ DANGZILING=411323-huiche-west-01
 PERIOD=2022-09
 HUAYUAN=411323-huiche-middle-01  # 花园: target four stars
 COUNTY=411323
-# The scoring part runs only where fivestar-scoring is built.
-SCORING=""
-if [[ -x "$SCORING_SERVER" ]]; then SCORING=1; fi
 
 # Install what is missing and build what the demo runs (quick when done).
 # FIVESTAR_DEMO_NO_BUILD=1 skips both (the test suite runs the demo against
 # binaries it has just built).
 if [[ -z "${FIVESTAR_DEMO_NO_BUILD:-}" ]]; then
   "$ROOT/scripts/install-deps.sh"
-  targets=(fivestar fivestar-registry fivestar-projects)
-  # Scoring joins the demo once its server is in the tree.
-  if [[ -f "$ROOT/services/scoring/main.cc" ]]; then
-    targets+=(fivestar-scoring)
-  fi
+  targets=(fivestar fivestar-registry fivestar-projects fivestar-scoring)
   BUILD_DIR="$BUILD_DIR" "$ROOT/scripts/build.sh" "${targets[@]}"
 fi
 
@@ -89,28 +82,26 @@ PROJECTS_REGISTRY_TOKEN="$(sed -n 1p "$WORK/projects-token")"
 sed -n 2p "$WORK/admin-token" >"$WORK/projects-tokens"
 echo "registry tokens: admin * demo-admin, viewer * projects-service"
 echo "projects tokens: admin * demo-admin"
-if [[ -n "$SCORING" ]]; then
-  # Scoring reads both peers as a global viewer. The award workflow's
-  # principals: Dangziling's branch applies, the township reviews (初审),
-  # the county approves (审核) and starts the public notice (公示).
-  "$CLI" new-token viewer '*' scoring-service >"$WORK/scoring-peer-token"
-  "$CLI" new-token operator "$DANGZILING" dangziling-branch >"$WORK/village-token"
-  "$CLI" new-token operator "$TOWNSHIP" huiche-township >"$WORK/township-token"
-  "$CLI" new-token operator "$COUNTY" xixia-county >"$WORK/county-token"
-  SCORING_PEER_TOKEN="$(sed -n 1p "$WORK/scoring-peer-token")"
-  VILLAGE_TOKEN="$(sed -n 1p "$WORK/village-token")"
-  TOWNSHIP_TOKEN="$(sed -n 1p "$WORK/township-token")"
-  COUNTY_TOKEN="$(sed -n 1p "$WORK/county-token")"
-  sed -n 2p "$WORK/scoring-peer-token" >>"$WORK/registry-tokens"
-  sed -n 2p "$WORK/scoring-peer-token" >>"$WORK/projects-tokens"
-  for principal in admin village township county; do
-    sed -n 2p "$WORK/$principal-token"
-  done >"$WORK/scoring-tokens"
-  echo "registry and projects tokens also: viewer * scoring-service"
-  echo "scoring tokens: admin * demo-admin, operator $DANGZILING" \
-    "dangziling-branch, operator $TOWNSHIP huiche-township, operator" \
-    "$COUNTY xixia-county"
-fi
+# Scoring reads both peers as a global viewer. The award workflow's
+# principals: Dangziling's branch applies, the township reviews (初审),
+# the county approves (审核) and starts the public notice (公示).
+"$CLI" new-token viewer '*' scoring-service >"$WORK/scoring-peer-token"
+"$CLI" new-token operator "$DANGZILING" dangziling-branch >"$WORK/village-token"
+"$CLI" new-token operator "$TOWNSHIP" huiche-township >"$WORK/township-token"
+"$CLI" new-token operator "$COUNTY" xixia-county >"$WORK/county-token"
+SCORING_PEER_TOKEN="$(sed -n 1p "$WORK/scoring-peer-token")"
+VILLAGE_TOKEN="$(sed -n 1p "$WORK/village-token")"
+TOWNSHIP_TOKEN="$(sed -n 1p "$WORK/township-token")"
+COUNTY_TOKEN="$(sed -n 1p "$WORK/county-token")"
+sed -n 2p "$WORK/scoring-peer-token" >>"$WORK/registry-tokens"
+sed -n 2p "$WORK/scoring-peer-token" >>"$WORK/projects-tokens"
+for principal in admin village township county; do
+  sed -n 2p "$WORK/$principal-token"
+done >"$WORK/scoring-tokens"
+echo "registry and projects tokens also: viewer * scoring-service"
+echo "scoring tokens: admin * demo-admin, operator $DANGZILING" \
+  "dangziling-branch, operator $TOWNSHIP huiche-township, operator" \
+  "$COUNTY xixia-county"
 
 REGISTRY_PORT="$(free_port)"
 PROJECTS_PORT="$(free_port)"
@@ -218,7 +209,7 @@ json_field() {
 }
 
 # 摘星: scoring on the same data, with redis-server as its leaderboard
-# cache. Runs only where fivestar-scoring is built.
+# cache.
 scoring_demo() {
   step "starting redis-server (the leaderboard cache) and fivestar-scoring"
   local redis_port scoring_port
@@ -310,7 +301,7 @@ scoring_demo() {
   echo "redis-server stopped"
 }
 
-if [[ -n "$SCORING" ]]; then scoring_demo; fi
+scoring_demo
 
 step "stopping the servers (SIGTERM)"
 # Project tracking first: it is the registry's client.

@@ -2,7 +2,11 @@
 # Runs scripts/demo.sh (the README's main job) against freshly built
 # binaries and checks what it must show: the idempotent registry import, the
 # township's 193 tasks / 145 delivered / 75.1 %, the district and village
-# lines, the five named projects, and both servers stopping cleanly.
+# lines, the five named projects; scoring (a real redis-server and the
+# three services as separate processes, driven by the CLI): the Huiche
+# evaluation of 2022-09, the township leaderboard with its shared ranks, an
+# application through the workflow, the year's incentives; and every server
+# stopping cleanly.
 # Usage: demo_check.sh <build dir>
 set -euo pipefail
 BUILD_DIR="$(cd "$1" && pwd)"
@@ -36,6 +40,17 @@ expect 1 "411323-huiche-west-01    2022-09    10 tasks     9 delivered   90.0 % 
 expect 1 "780 / 780 m"
 expect 1 "0 / 4000 m"
 expect 4 "DELIVERED             "
+expect 1 "411323-huiche 2022-09, rubric v1: 21 of 21 villages evaluated, 0 failed (recorded)"
+expect 1 "411323-huiche, 2022-09, overall board: 21 villages ranked"
+expect 1 "   1  411323-huiche-south-01   双河         ★★★★ 4     440  new"
+expect 1 "   3  411323-huiche-east-01    黑虎庙       ★★★★ 4     400  new"
+expect 1 "   3  411323-huiche-middle-01  花园         ★★★★ 4     400  new"
+expect 1 "  21  411323-huiche-south-05   南管区第5村  0          140  new"
+expect 1 "411323-huiche-west-01: rank 5 of 21 on 411323-huiche, 2022-09, overall board"
+expect 1 "approved (审核) by xixia-county: COUNTY_APPROVED"
+expect 1 "total 37,000 yuan"
+expect 1 "fivestar-scoring stopped cleanly"
+expect 1 "redis-server stopped"
 expect 1 "fivestar-registry stopped cleanly"
 expect 1 "fivestar-projects stopped cleanly"
 if [[ $failed -ne 0 ]]; then
