@@ -214,4 +214,16 @@ int WaitForTerminationSignal() {
   return signal_number;
 }
 
+int ServeUntilSignal(const std::function<void()>& stop) {
+  const int signal_number = WaitForTerminationSignal();
+  spdlog::info("msg=signal_received signal={}", signal_number);
+  stop();
+  return 0;
+}
+
+int StartFailed(const absl::Status& status) {
+  spdlog::critical("msg=cannot_start error={}", LogValue(status.message()));
+  return status.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+}
+
 }  // namespace fivestar

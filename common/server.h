@@ -122,6 +122,15 @@ void BlockTerminationSignals();
 // Waits until SIGTERM or SIGINT arrives; returns the signal number.
 int WaitForTerminationSignal();
 
+// What every server's main() does once its server started: waits for
+// SIGTERM or SIGINT, logs it, calls `stop` (which drains and stops) and
+// returns main's exit code, 0.
+int ServeUntilSignal(const std::function<void()>& stop);
+
+// main()'s exit code when its server could not start: logs why and returns
+// 2 for bad configuration (INVALID_ARGUMENT), 1 otherwise.
+int StartFailed(const absl::Status& status);
+
 }  // namespace fivestar
 
 #endif  // FIVESTAR_COMMON_SERVER_H_

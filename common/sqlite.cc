@@ -276,4 +276,19 @@ absl::Status SqliteTransaction::Commit() {
   return status;
 }
 
+std::string SqliteJsonArray(absl::Span<const std::string> values) {
+  std::string out = "[";
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) out += ',';
+    out += '"';
+    for (char c : values[i]) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  out += ']';
+  return out;
+}
+
 }  // namespace fivestar

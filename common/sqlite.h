@@ -141,6 +141,11 @@ class SqliteTransaction {
   bool done_ = false;
 };
 
+// A JSON array of strings, to bind to one parameter of
+// "IN (SELECT value FROM json_each(?))": one parameter however many ids a
+// query asks about.
+std::string SqliteJsonArray(absl::Span<const std::string> values);
+
 }  // namespace fivestar
 
 #endif  // FIVESTAR_COMMON_SQLITE_H_

@@ -134,23 +134,6 @@ absl::StatusOr<IndicatorValue> ReadValue(const SqliteStatement& stmt) {
 // long list of villages (ListIndicatorValues) chunk by chunk.
 constexpr size_t kVillagesPerStatement = 500;
 
-// A JSON array of strings, for "IN (SELECT value FROM json_each(?))": one
-// bound parameter however many ids a region holds.
-std::string JsonArray(absl::Span<const std::string> values) {
-  std::string out = "[";
-  for (size_t i = 0; i < values.size(); ++i) {
-    if (i > 0) out += ',';
-    out += '"';
-    for (char c : values[i]) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
-    }
-    out += '"';
-  }
-  out += ']';
-  return out;
-}
-
 int64_t Micros(const google::protobuf::Timestamp& timestamp) {
   return TimeUtil::TimestampToMicroseconds(timestamp);
 }
@@ -263,7 +246,7 @@ absl::StatusOr<std::vector<Project>> SqliteProjectsStore::ListProjects(
                 "AND (village_id, id) > (?5, ?6) "
                 "ORDER BY village_id, id LIMIT ?7")));
         stmt.Bind(1, query.village_ids.has_value()
-                         ? JsonArray(*query.village_ids)
+                         ? SqliteJsonArray(*query.village_ids)
                          : std::string("[]"))
             .Bind(2, static_cast<int>(query.star))
             .Bind(3, static_cast<int>(query.status))
@@ -796,7 +779,7 @@ SqliteProjectsStore::ListIndicatorValues(const IndicatorValueQuery& query) {
           const size_t count =
               std::min(kVillagesPerStatement, ids.size() - next);
           const std::string chunk =
-              JsonArray(absl::MakeConstSpan(ids).subspan(next, count));
+              SqliteJsonArray(absl::MakeConstSpan(ids).subspan(next, count));
           RETURN_IF_ERROR(SelectValues(db, query, &chunk, limit, &out));
           next += count;
         }
@@ -861,7 +844,7 @@ absl::StatusOr<std::vector<TaskSnapshot>> SqliteProjectsStore::SnapshotTasks(
                      : "")));
     stmt.Bind(1, absl::ToUnixMicros(as_of))
         .Bind(2, as_of_day)
-        .Bind(3, filtered ? JsonArray(*village_ids) : std::string("[]"));
+        .Bind(3, filtered ? SqliteJsonArray(*village_ids) : std::string("[]"));
     std::vector<TaskSnapshot> out;
     while (true) {
       ASSIGN_OR_RETURN(bool row, stmt.Step());
@@ -897,7 +880,7 @@ SqliteProjectsStore::CountReportingWeeks(
                 "?1 AND report_time_us > ?1 - ?2 * ?4 GROUP BY village_id"));
         stmt.Bind(1, absl::ToUnixMicros(as_of))
             .Bind(2, absl::ToInt64Microseconds(absl::Hours(24 * 7)))
-            .Bind(3, JsonArray(village_ids))
+            .Bind(3, SqliteJsonArray(village_ids))
             .Bind(4, weeks);
         std::vector<std::pair<std::string, int>> out;
         while (true) {

@@ -37,15 +37,8 @@ int Run() {
 
   absl::StatusOr<std::unique_ptr<RegistryServer>> server =
       RegistryServer::Start(std::move(options));
-  if (!server.ok()) {
-    spdlog::critical("msg=cannot_start error={}",
-                     LogValue(server.status().message()));
-    return server.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
-  }
-  const int signal_number = WaitForTerminationSignal();
-  spdlog::info("msg=signal_received signal={}", signal_number);
-  (*server)->Stop();
-  return 0;
+  if (!server.ok()) return StartFailed(server.status());
+  return ServeUntilSignal([&server] { (*server)->Stop(); });
 }
 
 }  // namespace

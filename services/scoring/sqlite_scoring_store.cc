@@ -123,23 +123,6 @@ std::string StarName(Star star) {
   return fivestar::common::v1::Star_Name(star);
 }
 
-// A JSON array of strings, for "IN (SELECT value FROM json_each(?))": one
-// bound parameter however many ids are asked about.
-std::string JsonArray(absl::Span<const std::string> values) {
-  std::string out = "[";
-  for (size_t i = 0; i < values.size(); ++i) {
-    if (i > 0) out += ',';
-    out += '"';
-    for (char c : values[i]) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
-    }
-    out += '"';
-  }
-  out += ']';
-  return out;
-}
-
 // --- Rubrics ---------------------------------------------------------------
 
 // The stored body: the rubric without the fields derived on read.
@@ -721,7 +704,7 @@ absl::StatusOr<std::vector<RankedEntry>> SqliteScoringStore::RanksOf(
                 "village_id IN (SELECT value FROM json_each(?4)) "
                 "ORDER BY pos")));
         BindBoard(stmt, board, /*frozen=*/false);
-        stmt.Bind(4, JsonArray(village_ids));
+        stmt.Bind(4, SqliteJsonArray(village_ids));
         while (true) {
           ASSIGN_OR_RETURN(bool row, stmt.Step());
           if (!row) break;

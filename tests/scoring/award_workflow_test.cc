@@ -50,10 +50,11 @@ class AwardWorkflowTest : public ::testing::Test {
     return env_->Call(&Stub::GetEvaluation, request, kViewerToken);
   }
 
-  absl::StatusOr<v1::Award> Apply(const std::string& token,
-                                  Star star = fivestar::common::v1::STAR_UNSPECIFIED,
-                                  const std::string& village = kMaohe,
-                                  const std::string& period = kPeriod) {
+  absl::StatusOr<v1::Award> Apply(
+      const std::string& token,
+      Star star = fivestar::common::v1::STAR_UNSPECIFIED,
+      const std::string& village = kMaohe,
+      const std::string& period = kPeriod) {
     v1::ApplyForAwardRequest request;
     request.set_village_id(village);
     request.set_star(star == fivestar::common::v1::STAR_UNSPECIFIED ? earned_
@@ -100,12 +101,11 @@ class AwardWorkflowTest : public ::testing::Test {
     return env_->Call(&Stub::WithdrawAward, request, token);
   }
 
-  absl::StatusOr<v1::Award> Record(const std::string& village, Star star,
-                                   v1::AuthorityLevel level,
-                                   const std::string& token = kCountyAdminToken,
-                                   absl::Time when = absl::FromCivil(
-                                       absl::CivilDay(2022, 3, 1),
-                                       absl::UTCTimeZone())) {
+  absl::StatusOr<v1::Award> Record(
+      const std::string& village, Star star, v1::AuthorityLevel level,
+      const std::string& token = kCountyAdminToken,
+      absl::Time when = absl::FromCivil(absl::CivilDay(2022, 3, 1),
+                                        absl::UTCTimeZone())) {
     v1::RecordAwardRequest request;
     request.set_village_id(village);
     request.set_star(star);
@@ -148,11 +148,13 @@ TEST_F(AwardWorkflowTest, TheWholeWayToAwardedWithItsTrail) {
                        Review(applied, true, kHuicheOperatorToken, "初审通过"));
   EXPECT_EQ(reviewed.state(), v1::TOWNSHIP_REVIEWED);
   EXPECT_NE(reviewed.etag(), applied.etag());
-  ASSERT_OK_AND_ASSIGN(v1::Award approved,
-                       Review(reviewed, true, kCountyOperatorToken, "审核通过"));
+  ASSERT_OK_AND_ASSIGN(
+      v1::Award approved,
+      Review(reviewed, true, kCountyOperatorToken, "审核通过"));
   EXPECT_EQ(approved.state(), v1::COUNTY_APPROVED);
   EXPECT_EQ(approved.recognised_at(), v1::COUNTY);
-  ASSERT_OK_AND_ASSIGN(v1::Award notice, Notice(approved, kCountyOperatorToken));
+  ASSERT_OK_AND_ASSIGN(v1::Award notice,
+                       Notice(approved, kCountyOperatorToken));
   EXPECT_EQ(notice.state(), v1::PUBLIC_NOTICE);
   EXPECT_EQ(notice.public_notice_days(), 7);  // the rubric's default
   EXPECT_EQ(TimeUtil::TimestampToSeconds(notice.public_notice_end_time()) -
@@ -162,7 +164,8 @@ TEST_F(AwardWorkflowTest, TheWholeWayToAwardedWithItsTrail) {
               StatusIs(absl::StatusCode::kFailedPrecondition,
                        "under public notice until"));
   env_->clock().Advance(absl::Hours(24 * 7));
-  ASSERT_OK_AND_ASSIGN(v1::Award awarded, Confirm(notice, kCountyOperatorToken));
+  ASSERT_OK_AND_ASSIGN(v1::Award awarded,
+                       Confirm(notice, kCountyOperatorToken));
   EXPECT_EQ(awarded.state(), v1::AWARDED);
   EXPECT_TRUE(awarded.has_award_time());
 
@@ -198,14 +201,13 @@ TEST_F(AwardWorkflowTest, ApplyingNeedsTheStarEarnedAndTheVillagesScope) {
   EXPECT_THAT(Apply(kHuicheViewerToken),
               StatusIs(absl::StatusCode::kPermissionDenied, ""));
   if (missed_ != fivestar::common::v1::STAR_UNSPECIFIED) {
-    EXPECT_THAT(Apply(kMaoheOperatorToken, missed_),
-                StatusIs(absl::StatusCode::kFailedPrecondition,
-                         "did not earn"));
+    EXPECT_THAT(
+        Apply(kMaoheOperatorToken, missed_),
+        StatusIs(absl::StatusCode::kFailedPrecondition, "did not earn"));
   }
-  EXPECT_THAT(
-      Apply(kMaoheOperatorToken, earned_, kMaohe, "2022-08"),
-      StatusIs(absl::StatusCode::kFailedPrecondition,
-               "has no recorded evaluation for 2022-08"));
+  EXPECT_THAT(Apply(kMaoheOperatorToken, earned_, kMaohe, "2022-08"),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       "has no recorded evaluation for 2022-08"));
   EXPECT_THAT(Apply(kMaoheOperatorToken, earned_, kMaohe, "2022-9"),
               StatusIs(absl::StatusCode::kInvalidArgument, "period"));
   ASSERT_OK(Apply(kMaoheOperatorToken).status());
@@ -229,22 +231,23 @@ TEST_F(AwardWorkflowTest, EachStageNeedsItsAuthority) {
   // A stale etag.
   EXPECT_THAT(Review(applied, true, kHuicheOperatorToken, "ok", "1-0"),
               StatusIs(absl::StatusCode::kAborted, ""));
-  ASSERT_OK_AND_ASSIGN(v1::Award reviewed,
-                       Review(applied, true, kHuicheOperatorToken, "ok",
-                              applied.etag()));
+  ASSERT_OK_AND_ASSIGN(
+      v1::Award reviewed,
+      Review(applied, true, kHuicheOperatorToken, "ok", applied.etag()));
   // County stage: a township may not approve; a city may (recognised at
   // CITY).
   EXPECT_THAT(Review(reviewed, true, kHuicheOperatorToken),
               StatusIs(absl::StatusCode::kPermissionDenied,
                        "needs COUNTY authority or above"));
-  EXPECT_THAT(Review(reviewed, true, kCountyOperatorToken, "ok", applied.etag()),
-              StatusIs(absl::StatusCode::kAborted, ""));
+  EXPECT_THAT(
+      Review(reviewed, true, kCountyOperatorToken, "ok", applied.etag()),
+      StatusIs(absl::StatusCode::kAborted, ""));
   ASSERT_OK_AND_ASSIGN(v1::Award approved,
                        Review(reviewed, true, kCityOperatorToken));
   EXPECT_EQ(approved.recognised_at(), v1::CITY);
-  EXPECT_THAT(Review(approved, true, kCountyOperatorToken),
-              StatusIs(absl::StatusCode::kFailedPrecondition,
-                       "is COUNTY_APPROVED"));
+  EXPECT_THAT(
+      Review(approved, true, kCountyOperatorToken),
+      StatusIs(absl::StatusCode::kFailedPrecondition, "is COUNTY_APPROVED"));
   EXPECT_THAT(Notice(approved, kHuicheOperatorToken),
               StatusIs(absl::StatusCode::kPermissionDenied, ""));
   EXPECT_THAT(Notice(approved, kCountyOperatorToken, 61),
@@ -262,15 +265,17 @@ TEST_F(AwardWorkflowTest, RejectionsAndWithdrawals) {
   ASSERT_OK_AND_ASSIGN(v1::Award applied, Apply(kMaoheOperatorToken));
   EXPECT_THAT(Review(applied, false, kHuicheOperatorToken, ""),
               StatusIs(absl::StatusCode::kInvalidArgument, "comment"));
-  ASSERT_OK_AND_ASSIGN(v1::Award rejected,
-                       Review(applied, false, kHuicheOperatorToken, "材料不全"));
+  ASSERT_OK_AND_ASSIGN(
+      v1::Award rejected,
+      Review(applied, false, kHuicheOperatorToken, "材料不全"));
   EXPECT_EQ(rejected.state(), v1::REJECTED);
   EXPECT_EQ(rejected.close_reason(), "材料不全");
   EXPECT_TRUE(rejected.has_close_time());
   EXPECT_THAT(Review(rejected, true, kCountyOperatorToken),
               StatusIs(absl::StatusCode::kFailedPrecondition, "is REJECTED"));
-  EXPECT_THAT(Withdraw(rejected, kCountyOperatorToken),
-              StatusIs(absl::StatusCode::kFailedPrecondition, "already REJECTED"));
+  EXPECT_THAT(
+      Withdraw(rejected, kCountyOperatorToken),
+      StatusIs(absl::StatusCode::kFailedPrecondition, "already REJECTED"));
 
   // A new application after the rejection; the village withdraws it.
   ASSERT_OK_AND_ASSIGN(v1::Award again, Apply(kMaoheOperatorToken));
@@ -296,9 +301,9 @@ TEST_F(AwardWorkflowTest, RejectionsAndWithdrawals) {
               StatusIs(absl::StatusCode::kInvalidArgument, "reason"));
   ASSERT_OK_AND_ASSIGN(v1::Award demoted, Withdraw(held, kCountyOperatorToken));
   EXPECT_EQ(demoted.state(), v1::WITHDRAWN);
-  EXPECT_THAT(Withdraw(demoted, kCountyOperatorToken),
-              StatusIs(absl::StatusCode::kFailedPrecondition,
-                       "already WITHDRAWN"));
+  EXPECT_THAT(
+      Withdraw(demoted, kCountyOperatorToken),
+      StatusIs(absl::StatusCode::kFailedPrecondition, "already WITHDRAWN"));
 }
 
 TEST_F(AwardWorkflowTest, RecordAwardNeedsAnAdminAndRefusesDuplicates) {
@@ -325,8 +330,8 @@ TEST_F(AwardWorkflowTest, RecordAwardNeedsAnAdminAndRefusesDuplicates) {
   }
   v1::ListAwardEventsRequest request;
   request.set_village_id(kMaohe);
-  ASSERT_OK_AND_ASSIGN(auto events,
-                       env_->Call(&Stub::ListAwardEvents, request, kViewerToken));
+  ASSERT_OK_AND_ASSIGN(
+      auto events, env_->Call(&Stub::ListAwardEvents, request, kViewerToken));
   ASSERT_EQ(events.events_size(), 1);
   EXPECT_THAT(events.events(0).comment(), HasSubstr("recorded"));
 }
@@ -343,9 +348,9 @@ TEST_F(AwardWorkflowTest, HuicheIncentivesForTheYear) {
   v1::GetIncentivesRequest request;
   request.set_village_id(kMaohe);
   request.set_year(2022);
-  ASSERT_OK_AND_ASSIGN(v1::Incentives incentives,
-                       env_->Call(&Stub::GetIncentives, request,
-                                  kHuicheViewerToken));
+  ASSERT_OK_AND_ASSIGN(
+      v1::Incentives incentives,
+      env_->Call(&Stub::GetIncentives, request, kHuicheViewerToken));
   EXPECT_EQ(incentives.level(), 3);
   EXPECT_TRUE(incentives.provisional());
   EXPECT_EQ(incentives.rubric_version(), 1);
@@ -380,9 +385,9 @@ TEST_F(AwardWorkflowTest, PrerequisiteCapAndQuotaOfTheActiveRubric) {
   using fivestar::common::v1::CIVILIZED_HAPPY;
   using fivestar::common::v1::ECO_LIVABLE;
   using fivestar::common::v1::SAFE_LAWFUL;
-  ASSERT_OK_AND_ASSIGN(v1::Rubric rubric,
-                       env_->Call(&Stub::GetRubric, v1::GetRubricRequest(),
-                                  kViewerToken));
+  ASSERT_OK_AND_ASSIGN(
+      v1::Rubric rubric,
+      env_->Call(&Stub::GetRubric, v1::GetRubricRequest(), kViewerToken));
   v1::GlobalRules* rules = rubric.mutable_global_rules();
   rules->set_prerequisite_star(BRANCH_STRONG);
   rules->set_max_level(2);

@@ -17,11 +17,14 @@
 #include "common/calendar.h"
 #include "google/protobuf/text_format.h"
 #include "services/scoring/rubric.h"
+#include "tests/scoring/default_rubric_fixture.h"
 #include "tests/scoring/huiche_expected.h"
 #include "tests/testing/ndjson.h"
 
 namespace fivestar::scoring {
 namespace {
+
+using ::fivestar::scoring::testing::DefaultRubric;
 
 using ::fivestar::common::v1::BRANCH_STRONG;
 using ::fivestar::common::v1::CIVILIZED_HAPPY;
@@ -544,13 +547,6 @@ TEST(EvaluateTest, CriterionOverrideWinsOverIndicatorOverride) {
 }
 
 // --- Huiche villages, against the independent expectations ------------------
-
-v1::Rubric DefaultRubric() {
-  absl::StatusOr<v1::Rubric> rubric =
-      LoadRubricFile(SourcePath("data/rubrics/default.textproto"));
-  EXPECT_TRUE(rubric.ok()) << rubric.status();
-  return NormalizeRubric(*rubric);
-}
 
 // Figures of data/huiche for 2022-09 (tasks started 2022-03-01, reports up
 // to the month's end; indicator values of 2022-09 only).

@@ -50,19 +50,18 @@ class FeedFollowTest : public ::testing::Test {
   void SetUp() override {
     env_ = std::make_unique<ScoringTestEnv>();
     ASSERT_OK(env_->EvaluateRegion(kHuiche).status());
-    ASSERT_OK_AND_ASSIGN(rubric_, env_->Call(&Stub::GetRubric,
-                                             v1::GetRubricRequest(),
-                                             kViewerToken));
-    inspection_ = CriterionOf(rubric_, fivestar::common::v1::ECO_LIVABLE,
-                              [](const v1::Criterion& c) {
-                                return c.has_indicator() &&
-                                       c.indicator().key() == "inspection_score";
-                              });
-    committee_ = CriterionOf(rubric_, fivestar::common::v1::BRANCH_STRONG,
-                             [](const v1::Criterion& c) {
-                               return c.input_case() ==
-                                      v1::Criterion::kRegistryField;
-                             });
+    ASSERT_OK_AND_ASSIGN(
+        rubric_,
+        env_->Call(&Stub::GetRubric, v1::GetRubricRequest(), kViewerToken));
+    inspection_ = CriterionOf(
+        rubric_, fivestar::common::v1::ECO_LIVABLE, [](const v1::Criterion& c) {
+          return c.has_indicator() && c.indicator().key() == "inspection_score";
+        });
+    committee_ =
+        CriterionOf(rubric_, fivestar::common::v1::BRANCH_STRONG,
+                    [](const v1::Criterion& c) {
+                      return c.input_case() == v1::Criterion::kRegistryField;
+                    });
     ASSERT_FALSE(inspection_.empty());
     ASSERT_FALSE(committee_.empty());
   }
@@ -139,8 +138,8 @@ TEST_F(FeedFollowTest, AnIndicatorValueReEvaluatesTheVillageAndItsRank) {
   v1::GetVillageRankRequest request;
   request.set_village_id(kMaohe);
   request.set_period(kPeriod);
-  ASSERT_OK_AND_ASSIGN(auto rank,
-                       env_->Call(&Stub::GetVillageRank, request, kViewerToken));
+  ASSERT_OK_AND_ASSIGN(
+      auto rank, env_->Call(&Stub::GetVillageRank, request, kViewerToken));
   EXPECT_EQ(rank.entry().points(), evaluation.total_points());
   EXPECT_EQ(rank.entry().stars(), evaluation.stars_earned());
   EXPECT_FALSE(rank.degraded());
@@ -148,9 +147,9 @@ TEST_F(FeedFollowTest, AnIndicatorValueReEvaluatesTheVillageAndItsRank) {
 
 TEST_F(FeedFollowTest, AProgressReportReEvaluatesTheCurrentMonth) {
   ASSERT_OK(env_->EvaluateRegion(kHuiche, "2022-10").status());
-  const std::string completion =
-      CriterionOf(rubric_, fivestar::common::v1::BRANCH_STRONG,
-                  [](const v1::Criterion& c) { return c.has_task_completion(); });
+  const std::string completion = CriterionOf(
+      rubric_, fivestar::common::v1::BRANCH_STRONG,
+      [](const v1::Criterion& c) { return c.has_task_completion(); });
   ASSERT_OK_AND_ASSIGN(v1::Evaluation before, Recorded(kMaohe, "2022-10"));
   const double rate = Actual(before, completion);
   // Deliver one of Maohe's open tasks in full.
@@ -181,8 +180,8 @@ TEST_F(FeedFollowTest, AProgressReportReEvaluatesTheCurrentMonth) {
                 &projects_v1::ProjectsService::Stub::CreateProgressReport,
                 report, kAdminToken)
                 .status());
-  EXPECT_TRUE(WaitForActual(kMaohe, completion, rate + 1.0 / counted,
-                            "2022-10"));
+  EXPECT_TRUE(
+      WaitForActual(kMaohe, completion, rate + 1.0 / counted, "2022-10"));
 }
 
 TEST_F(FeedFollowTest, ARegistryChangeReEvaluatesAndAMoveChangesBoards) {
@@ -190,11 +189,11 @@ TEST_F(FeedFollowTest, ARegistryChangeReEvaluatesAndAMoveChangesBoards) {
   update.mutable_village()->set_id(kMaohe);
   update.mutable_village()->set_committee_members(3);
   update.mutable_update_mask()->add_paths("committee_members");
-  ASSERT_OK(ScoringTestEnv::CallOn(
-                env_->registry_stub(),
-                &registry_v1::RegistryService::Stub::UpdateVillage, update,
-                kAdminToken)
-                .status());
+  ASSERT_OK(
+      ScoringTestEnv::CallOn(env_->registry_stub(),
+                             &registry_v1::RegistryService::Stub::UpdateVillage,
+                             update, kAdminToken)
+          .status());
   EXPECT_TRUE(WaitForActual(kMaohe, committee_, 3));
 
   // Moved from the north district to the west: it leaves one district's
@@ -202,11 +201,11 @@ TEST_F(FeedFollowTest, ARegistryChangeReEvaluatesAndAMoveChangesBoards) {
   update.mutable_village()->set_region_id(kWest);
   update.mutable_update_mask()->Clear();
   update.mutable_update_mask()->add_paths("region_id");
-  ASSERT_OK(ScoringTestEnv::CallOn(
-                env_->registry_stub(),
-                &registry_v1::RegistryService::Stub::UpdateVillage, update,
-                kAdminToken)
-                .status());
+  ASSERT_OK(
+      ScoringTestEnv::CallOn(env_->registry_stub(),
+                             &registry_v1::RegistryService::Stub::UpdateVillage,
+                             update, kAdminToken)
+          .status());
   const absl::Time deadline = absl::Now() + absl::Seconds(20);
   bool moved = false;
   while (!moved && absl::Now() < deadline) {
@@ -215,7 +214,8 @@ TEST_F(FeedFollowTest, ARegistryChangeReEvaluatesAndAMoveChangesBoards) {
     if (north.ok() && west.ok()) {
       bool in_north = false;
       bool in_west = false;
-      for (const auto& e : north->entries()) in_north |= e.village_id() == kMaohe;
+      for (const auto& e : north->entries())
+        in_north |= e.village_id() == kMaohe;
       for (const auto& e : west->entries()) in_west |= e.village_id() == kMaohe;
       moved = !in_north && in_west && north->total_villages() == 3 &&
               west->total_villages() == 4;

@@ -10,10 +10,13 @@
 
 #include "services/scoring/evaluator.h"
 #include "services/scoring/rubric.h"
+#include "tests/scoring/default_rubric_fixture.h"
 #include "tests/testing/ndjson.h"
 
 namespace fivestar::scoring {
 namespace {
+
+using ::fivestar::scoring::testing::DefaultRubric;
 
 using ::fivestar::common::v1::BRANCH_STRONG;
 using ::fivestar::common::v1::CIVILIZED_HAPPY;
@@ -22,15 +25,6 @@ using ::fivestar::common::v1::INDUSTRY_THRIVING;
 using ::fivestar::common::v1::SAFE_LAWFUL;
 using ::fivestar::testing::SourcePath;
 using ::testing::ElementsAre;
-
-v1::Rubric DefaultRubric() {
-  absl::StatusOr<v1::Rubric> rubric =
-      LoadRubricFile(SourcePath("data/rubrics/default.textproto"));
-  EXPECT_TRUE(rubric.ok()) << rubric.status();
-  v1::Rubric normal = NormalizeRubric(*rubric);
-  normal.set_version(1);
-  return normal;
-}
 
 // Huiche east-03 in 2022-09 (see the expectations file): BRANCH_STRONG,
 // INDUSTRY_THRIVING, ECO_LIVABLE and CIVILIZED_HAPPY not earned.

@@ -12,10 +12,13 @@
 #include "absl/strings/str_cat.h"
 #include "common/calendar.h"
 #include "services/scoring/rubric.h"
+#include "tests/scoring/default_rubric_fixture.h"
 #include "tests/testing/ndjson.h"
 
 namespace fivestar::scoring {
 namespace {
+
+using ::fivestar::scoring::testing::DefaultRubric;
 
 using ::fivestar::common::v1::BRANCH_STRONG;
 using ::fivestar::common::v1::CIVILIZED_HAPPY;
@@ -24,15 +27,6 @@ using ::fivestar::common::v1::INDUSTRY_THRIVING;
 using ::fivestar::common::v1::SAFE_LAWFUL;
 using ::fivestar::testing::SourcePath;
 using ::testing::ElementsAre;
-
-v1::Rubric DefaultRubric() {
-  absl::StatusOr<v1::Rubric> rubric =
-      LoadRubricFile(SourcePath("data/rubrics/default.textproto"));
-  EXPECT_TRUE(rubric.ok()) << rubric.status();
-  v1::Rubric normal = NormalizeRubric(*rubric);
-  normal.set_version(2);
-  return normal;
-}
 
 // An instant in China time.
 absl::Time China(int y, int m, int d, int hh = 0, int mm = 0) {
@@ -77,7 +71,7 @@ TEST(IncentivesTest, ThreeStarsGiveWorkFundsUpliftAndTheMemberBonus) {
       Awarded(CIVILIZED_HAPPY, China(2022, 1, 1), v1::COUNTY, "other"),
   };
   const v1::Incentives incentives =
-      ComputeIncentives(DefaultRubric(), "v1", 2022, kNow, awards, 5);
+      ComputeIncentives(DefaultRubric(2), "v1", 2022, kNow, awards, 5);
   EXPECT_EQ(incentives.village_id(), "v1");
   EXPECT_EQ(incentives.year(), 2022);
   EXPECT_EQ(incentives.rubric_version(), 2);
@@ -90,7 +84,7 @@ TEST(IncentivesTest, ThreeStarsGiveWorkFundsUpliftAndTheMemberBonus) {
   EXPECT_EQ(incentives.items(0).kind(), v1::WORK_FUNDS);
   EXPECT_EQ(incentives.items(0).amount_yuan(), 30000);
   EXPECT_EQ(incentives.items(0).description(),
-            DefaultRubric().incentive_rules(0).description());
+            DefaultRubric(2).incentive_rules(0).description());
   EXPECT_EQ(incentives.items(1).rule_id(), "three_star_work_funds");
   EXPECT_EQ(incentives.items(1).kind(), v1::BASE_PAY_UPLIFT);
   EXPECT_EQ(incentives.items(1).percent(), 10);
@@ -111,7 +105,7 @@ TEST(IncentivesTest, TwoStarsGetNoLevelIncentive) {
       Awarded(ECO_LIVABLE, China(2021, 12, 1)),
   };
   const v1::Incentives incentives =
-      ComputeIncentives(DefaultRubric(), "v1", 2022, kNow, awards, 5);
+      ComputeIncentives(DefaultRubric(2), "v1", 2022, kNow, awards, 5);
   EXPECT_EQ(incentives.level(), 2);
   EXPECT_TRUE(incentives.items().empty());
   EXPECT_EQ(incentives.total_yuan(), 0);
@@ -127,7 +121,7 @@ TEST(IncentivesTest, WithdrawnMidYearCountsMonthsHeldAndNotTheLevel) {
                 China(2022, 7, 1)),
   };
   const v1::Incentives incentives =
-      ComputeIncentives(DefaultRubric(), "v1", 2022, kNow, awards, 7);
+      ComputeIncentives(DefaultRubric(2), "v1", 2022, kNow, awards, 7);
   EXPECT_EQ(incentives.level(), 2);
   EXPECT_THAT(incentives.awarded_stars(),
               ElementsAre(BRANCH_STRONG, SAFE_LAWFUL));
@@ -142,7 +136,7 @@ TEST(IncentivesTest, WithdrawnAtTheLastInstantOfAMonthDoesNotCountIt) {
   const std::vector<v1::Award> awards = {Withdrawn(
       Awarded(INDUSTRY_THRIVING, China(2022, 1, 31, 12)), end_of_june)};
   const v1::Incentives incentives =
-      ComputeIncentives(DefaultRubric(), "v1", 2022, kNow, awards, 1);
+      ComputeIncentives(DefaultRubric(2), "v1", 2022, kNow, awards, 1);
   ASSERT_EQ(incentives.items_size(), 1);
   EXPECT_EQ(incentives.items(0).months(), 5);  // January .. May
 }
@@ -157,7 +151,7 @@ TEST(IncentivesTest, OnlyAwardsThatReachedAwardedCount) {
   withdrawn_application.set_state(v1::WITHDRAWN);
   *withdrawn_application.mutable_close_time() = Ts(China(2022, 2, 1));
   const v1::Incentives incentives =
-      ComputeIncentives(DefaultRubric(), "v1", 2022, kNow,
+      ComputeIncentives(DefaultRubric(2), "v1", 2022, kNow,
                         {applied, rejected, withdrawn_application}, 5);
   EXPECT_EQ(incentives.level(), 0);
   EXPECT_TRUE(incentives.awarded_stars().empty());
@@ -166,7 +160,7 @@ TEST(IncentivesTest, OnlyAwardsThatReachedAwardedCount) {
 
 TEST(IncentivesTest, TownshipRecognitionGetsNoMemberBonus) {
   const v1::Incentives incentives = ComputeIncentives(
-      DefaultRubric(), "v1", 2022, kNow,
+      DefaultRubric(2), "v1", 2022, kNow,
       {Awarded(INDUSTRY_THRIVING, China(2021, 1, 1), v1::TOWNSHIP)}, 5);
   EXPECT_EQ(incentives.level(), 1);
   EXPECT_TRUE(incentives.items().empty());
@@ -181,7 +175,7 @@ TEST(IncentivesTest, CurrentYearIsProvisionalAndCountsEndedMonthsOnly) {
       Awarded(SAFE_LAWFUL, China(2023, 6, 20)),  // after now
   };
   const v1::Incentives incentives =
-      ComputeIncentives(DefaultRubric(), "v1", 2023, kNow, awards, 5);
+      ComputeIncentives(DefaultRubric(2), "v1", 2023, kNow, awards, 5);
   EXPECT_TRUE(incentives.provisional());
   EXPECT_EQ(incentives.level(), 3);
   EXPECT_THAT(incentives.awarded_stars(),
@@ -192,7 +186,7 @@ TEST(IncentivesTest, CurrentYearIsProvisionalAndCountsEndedMonthsOnly) {
 }
 
 TEST(IncentivesTest, HighestLevelRuleAppliesAlone) {
-  v1::Rubric rubric = DefaultRubric();
+  v1::Rubric rubric = DefaultRubric(2);
   v1::IncentiveRule* five = rubric.add_incentive_rules();
   five->set_id("five_star_funds");
   five->mutable_level()->set_min_level(5);
@@ -216,7 +210,7 @@ TEST(IncentivesTest, HighestLevelRuleAppliesAlone) {
 }
 
 TEST(IncentivesTest, PrerequisiteAndCapLimitTheLevel) {
-  v1::Rubric rubric = DefaultRubric();
+  v1::Rubric rubric = DefaultRubric(2);
   rubric.mutable_global_rules()->set_prerequisite_star(BRANCH_STRONG);
   std::vector<v1::Award> awards;
   for (Star star : {INDUSTRY_THRIVING, ECO_LIVABLE, SAFE_LAWFUL}) {

@@ -85,13 +85,12 @@ class LeaderboardTest : public ::testing::Test {
     std::vector<v1::Evaluation> out;
     v1::GetEvaluationRequest request;
     request.set_period(period);
-    auto villages = env_->scoring().server().store().ListStandings(period, "",
-                                                                    1000);
+    auto villages =
+        env_->scoring().server().store().ListStandings(period, "", 1000);
     EXPECT_OK(villages);
     for (const Standing& standing : *villages) {
       request.set_village_id(standing.village_id);
-      auto evaluation =
-          env_->Call(&Stub::GetEvaluation, request, kViewerToken);
+      auto evaluation = env_->Call(&Stub::GetEvaluation, request, kViewerToken);
       EXPECT_OK(evaluation);
       if (evaluation.ok()) out.push_back(*evaluation);
     }
@@ -133,14 +132,15 @@ TEST_F(LeaderboardTest, BoardsAtEveryRegionLevelMatchTheEvaluations) {
     if (e.village_id().rfind(kNorth, 0) == 0) north.push_back(e);
   }
   bool saw_tie = false;
-  for (Star star : {kUnspecified, fivestar::common::v1::BRANCH_STRONG,
-                    fivestar::common::v1::INDUSTRY_THRIVING,
-                    fivestar::common::v1::ECO_LIVABLE,
-                    fivestar::common::v1::SAFE_LAWFUL,
-                    fivestar::common::v1::CIVILIZED_HAPPY}) {
+  for (Star star :
+       {kUnspecified, fivestar::common::v1::BRANCH_STRONG,
+        fivestar::common::v1::INDUSTRY_THRIVING,
+        fivestar::common::v1::ECO_LIVABLE, fivestar::common::v1::SAFE_LAWFUL,
+        fivestar::common::v1::CIVILIZED_HAPPY}) {
     for (const char* region : {kHuiche, kCounty, kCity, kProvince}) {
       bool degraded = true;
-      const std::vector<RankedEntry> board = ReadAll(region, star, 4, &degraded);
+      const std::vector<RankedEntry> board =
+          ReadAll(region, star, 4, &degraded);
       const std::vector<RankedEntry> expected = ExpectedBoard(all, star);
       EXPECT_EQ(Describe(board), Describe(expected))
           << "region " << region << " star " << star;
@@ -157,8 +157,8 @@ TEST_F(LeaderboardTest, BoardsAtEveryRegionLevelMatchTheEvaluations) {
 }
 
 TEST_F(LeaderboardTest, PagesAndTotals) {
-  ASSERT_OK_AND_ASSIGN(auto first, env_->Leaderboard(kHuiche, kPeriod,
-                                                     kUnspecified, 10));
+  ASSERT_OK_AND_ASSIGN(auto first,
+                       env_->Leaderboard(kHuiche, kPeriod, kUnspecified, 10));
   EXPECT_EQ(first.total_villages(), 21);
   EXPECT_EQ(first.entries_size(), 10);
   EXPECT_FALSE(first.next_page_token().empty());
@@ -188,8 +188,8 @@ TEST_F(LeaderboardTest, PagesAndTotals) {
               StatusIs(absl::StatusCode::kPermissionDenied, ""));
   // A month nobody was evaluated for: an empty board.
   request.set_period("2022-07");
-  ASSERT_OK_AND_ASSIGN(auto empty,
-                       env_->Call(&Stub::GetLeaderboard, request, kViewerToken));
+  ASSERT_OK_AND_ASSIGN(
+      auto empty, env_->Call(&Stub::GetLeaderboard, request, kViewerToken));
   EXPECT_EQ(empty.total_villages(), 0);
   EXPECT_EQ(empty.entries_size(), 0);
 }
@@ -226,8 +226,8 @@ TEST_F(LeaderboardTest, RankWithNeighboursAtTheEdgesAndInTheMiddle) {
   EXPECT_THAT(env_->Call(&Stub::GetVillageRank, request, kViewerToken),
               StatusIs(absl::StatusCode::kInvalidArgument, "region_id"));
   request.set_region_id(kProvince);
-  ASSERT_OK_AND_ASSIGN(auto province,
-                       env_->Call(&Stub::GetVillageRank, request, kViewerToken));
+  ASSERT_OK_AND_ASSIGN(
+      auto province, env_->Call(&Stub::GetVillageRank, request, kViewerToken));
   EXPECT_EQ(province.region_id(), kProvince);
   request.set_period("2022-08");
   EXPECT_THAT(env_->Call(&Stub::GetVillageRank, request, kViewerToken),
@@ -237,8 +237,8 @@ TEST_F(LeaderboardTest, RankWithNeighboursAtTheEdgesAndInTheMiddle) {
 TEST_F(LeaderboardTest, MovementAgainstThePreviousMonth) {
   // August has no indicator values yet: a different board.
   ASSERT_OK(env_->EvaluateRegion(kHuiche, "2022-08").status());
-  const std::vector<RankedEntry> august = ReadAll(kHuiche, kUnspecified, 100,
-                                                  nullptr, "2022-08");
+  const std::vector<RankedEntry> august =
+      ReadAll(kHuiche, kUnspecified, 100, nullptr, "2022-08");
   std::map<std::string, int> before;
   for (const RankedEntry& e : august) before[e.village_id] = e.rank;
   ASSERT_OK_AND_ASSIGN(auto september, env_->Leaderboard(kHuiche));
@@ -264,9 +264,9 @@ TEST_F(LeaderboardTest, FrozenBoardsNeverChange) {
   freeze.set_comment("九月观摩评比");
   EXPECT_THAT(env_->Call(&Stub::FreezeLeaderboard, freeze, kHuicheViewerToken),
               StatusIs(absl::StatusCode::kPermissionDenied, ""));
-  ASSERT_OK_AND_ASSIGN(v1::LeaderboardSnapshot snapshot,
-                       env_->Call(&Stub::FreezeLeaderboard, freeze,
-                                  kHuicheOperatorToken));
+  ASSERT_OK_AND_ASSIGN(
+      v1::LeaderboardSnapshot snapshot,
+      env_->Call(&Stub::FreezeLeaderboard, freeze, kHuicheOperatorToken));
   EXPECT_EQ(snapshot.creator(), "huiche-operator");
   EXPECT_EQ(snapshot.total_villages(), 21);
   EXPECT_THAT(env_->Call(&Stub::FreezeLeaderboard, freeze, kAdminToken),
@@ -276,8 +276,8 @@ TEST_F(LeaderboardTest, FrozenBoardsNeverChange) {
   request.set_region_id(kHuiche);
   request.set_period(kPeriod);
   request.set_snapshot(true);
-  ASSERT_OK_AND_ASSIGN(auto frozen,
-                       env_->Call(&Stub::GetLeaderboard, request, kViewerToken));
+  ASSERT_OK_AND_ASSIGN(
+      auto frozen, env_->Call(&Stub::GetLeaderboard, request, kViewerToken));
   ASSERT_OK_AND_ASSIGN(auto live, env_->Leaderboard(kHuiche));
   EXPECT_EQ(frozen.snapshot().creator(), "huiche-operator");
   ASSERT_EQ(frozen.entries_size(), live.entries_size());
@@ -289,10 +289,11 @@ TEST_F(LeaderboardTest, FrozenBoardsNeverChange) {
   // The last village gets every indicator a star needs; the live board
   // changes, the frozen one does not.
   const std::string last = live.entries(live.entries_size() - 1).village_id();
-  for (const auto& [key, value] :
-       std::vector<std::pair<std::string, double>>{
-           {"inspection_score", 100}, {"civilized_families", 10},
-           {"moral_models", 10}, {"civic_activities", 50},
+  for (const auto& [key, value] : std::vector<std::pair<std::string, double>>{
+           {"inspection_score", 100},
+           {"civilized_families", 10},
+           {"moral_models", 10},
+           {"civic_activities", 50},
            {"collective_income_yuan_ytd", 900000}}) {
     ASSERT_OK(env_->SetIndicator(last, key, kPeriod, value));
   }
@@ -300,8 +301,8 @@ TEST_F(LeaderboardTest, FrozenBoardsNeverChange) {
   ASSERT_OK_AND_ASSIGN(auto live_after, env_->Leaderboard(kHuiche));
   EXPECT_NE(live_after.entries(live_after.entries_size() - 1).village_id(),
             last);
-  ASSERT_OK_AND_ASSIGN(auto frozen_after,
-                       env_->Call(&Stub::GetLeaderboard, request, kViewerToken));
+  ASSERT_OK_AND_ASSIGN(auto frozen_after, env_->Call(&Stub::GetLeaderboard,
+                                                     request, kViewerToken));
   for (int i = 0; i < frozen.entries_size(); ++i) {
     EXPECT_EQ(frozen_after.entries(i).village_id(),
               frozen.entries(i).village_id());
@@ -349,15 +350,15 @@ TEST_F(LeaderboardTest, RedisDownReadsStayRightAndWritesSucceed) {
   ASSERT_OK(env_->SetIndicator(kMaohe, "inspection_score", kPeriod, 10));
   ASSERT_OK_AND_ASSIGN(v1::Evaluation evaluation, env_->Evaluate(kMaohe));
   std::vector<v1::Evaluation> all = Evaluations();
-  const std::string expected =
-      Describe(ExpectedBoard(all, kUnspecified));
+  const std::string expected = Describe(ExpectedBoard(all, kUnspecified));
   EXPECT_EQ(Describe(ReadAll(kHuiche, kUnspecified, 100)), expected);
 
   // Redis returns (empty): the boards are re-synced with no call, and
   // equal the database.
   env_->StartRedis();
   ScoringServer& server = env_->scoring().server();
-  EXPECT_TRUE(WaitForCacheEqualToStore(server, {kHuiche, kPeriod, kUnspecified}));
+  EXPECT_TRUE(
+      WaitForCacheEqualToStore(server, {kHuiche, kPeriod, kUnspecified}));
   EXPECT_TRUE(WaitForCacheEqualToStore(
       server, {kProvince, kPeriod, fivestar::common::v1::ECO_LIVABLE}));
   degraded = true;
@@ -369,7 +370,8 @@ TEST_F(LeaderboardTest, AFlushedCacheIsResyncedWithNoCall) {
   const std::vector<RankedEntry> before = ReadAll(kHuiche, kUnspecified, 100);
   env_->FlushRedis();
   ScoringServer& server = env_->scoring().server();
-  EXPECT_TRUE(WaitForCacheEqualToStore(server, {kHuiche, kPeriod, kUnspecified}));
+  EXPECT_TRUE(
+      WaitForCacheEqualToStore(server, {kHuiche, kPeriod, kUnspecified}));
   EXPECT_TRUE(WaitForCacheEqualToStore(
       server, {kNorth, kPeriod, fivestar::common::v1::BRANCH_STRONG}));
   bool degraded = true;

@@ -15,11 +15,14 @@
 
 #include "absl/strings/str_cat.h"
 #include "services/projects/indicator_catalogue.h"
+#include "tests/scoring/default_rubric_fixture.h"
 #include "tests/testing/ndjson.h"
 #include "tests/testing/temp_dir.h"
 
 namespace fivestar::scoring {
 namespace {
+
+using ::fivestar::scoring::testing::DefaultRubric;
 
 using ::fivestar::common::v1::BRANCH_STRONG;
 using ::fivestar::common::v1::CIVILIZED_HAPPY;
@@ -37,13 +40,6 @@ IndicatorCatalogue DefaultCatalogue() {
         definition.min_value(), definition.max_value(), definition.integral()};
   }
   return catalogue;
-}
-
-v1::Rubric DefaultRubric() {
-  absl::StatusOr<v1::Rubric> rubric =
-      LoadRubricFile(SourcePath("data/rubrics/default.textproto"));
-  EXPECT_TRUE(rubric.ok()) << rubric.status();
-  return rubric.ok() ? *rubric : v1::Rubric();
 }
 
 TEST(DefaultRubricTest, LoadsAndValidatesAgainstProjectTrackingsCatalogue) {
@@ -556,8 +552,9 @@ TEST(NormalizeRubricTest, SortsStarsAndClearsOutputOnlyFields) {
   EXPECT_FALSE(normal.has_create_time());
   EXPECT_EQ(normal.stars(0).criteria(0).DebugString(),
             DefaultRubric().stars(0).criteria(0).DebugString());
-  EXPECT_EQ(NormalizeRubric(DefaultRubric()).SerializeAsString(),
-            DefaultRubric().SerializeAsString());
+  // Normalizing a normal rubric (no output-only fields) changes nothing.
+  EXPECT_EQ(NormalizeRubric(DefaultRubric(0)).SerializeAsString(),
+            DefaultRubric(0).SerializeAsString());
 }
 
 // --- Text and files ---------------------------------------------------------

@@ -53,9 +53,9 @@ class ScoringServiceTest : public ::testing::Test {
 };
 
 TEST_F(ScoringServiceTest, TheDefaultRubricIsVersionOneAndActive) {
-  ASSERT_OK_AND_ASSIGN(v1::Rubric rubric,
-                       env_->Call(&Stub::GetRubric, v1::GetRubricRequest(),
-                                  kHuicheViewerToken));
+  ASSERT_OK_AND_ASSIGN(
+      v1::Rubric rubric,
+      env_->Call(&Stub::GetRubric, v1::GetRubricRequest(), kHuicheViewerToken));
   EXPECT_EQ(rubric.version(), 1);
   EXPECT_TRUE(rubric.active());
   ASSERT_EQ(rubric.stars_size(), 5);
@@ -76,9 +76,9 @@ TEST_F(ScoringServiceTest, TheDefaultRubricIsVersionOneAndActive) {
 }
 
 TEST_F(ScoringServiceTest, RubricRulesAreEnforcedOverTheApi) {
-  ASSERT_OK_AND_ASSIGN(v1::Rubric rubric,
-                       env_->Call(&Stub::GetRubric, v1::GetRubricRequest(),
-                                  kViewerToken));
+  ASSERT_OK_AND_ASSIGN(
+      v1::Rubric rubric,
+      env_->Call(&Stub::GetRubric, v1::GetRubricRequest(), kViewerToken));
   v1::CreateRubricRequest request;
   *request.mutable_rubric() = rubric;
 
@@ -120,9 +120,9 @@ TEST_F(ScoringServiceTest, RubricRulesAreEnforcedOverTheApi) {
                 StatusIs(absl::StatusCode::kInvalidArgument, c.message))
         << c.what;
   }
-  ASSERT_OK_AND_ASSIGN(auto list, env_->Call(&Stub::ListRubrics,
-                                             v1::ListRubricsRequest(),
-                                             kViewerToken));
+  ASSERT_OK_AND_ASSIGN(
+      auto list,
+      env_->Call(&Stub::ListRubrics, v1::ListRubricsRequest(), kViewerToken));
   EXPECT_EQ(list.rubrics_size(), 1);  // nothing stored by the failures
 
   // validate_only stores nothing; a real create is version 2, not active
@@ -138,10 +138,11 @@ TEST_F(ScoringServiceTest, RubricRulesAreEnforcedOverTheApi) {
   EXPECT_EQ(second.creator(), "province-admin");
   v1::SetActiveRubricRequest activate;
   activate.set_version(2);
-  EXPECT_THAT(env_->Call(&Stub::SetActiveRubric, activate, kHuicheOperatorToken),
-              StatusIs(absl::StatusCode::kPermissionDenied, ""));
-  ASSERT_OK_AND_ASSIGN(v1::Rubric active,
-                       env_->Call(&Stub::SetActiveRubric, activate, kAdminToken));
+  EXPECT_THAT(
+      env_->Call(&Stub::SetActiveRubric, activate, kHuicheOperatorToken),
+      StatusIs(absl::StatusCode::kPermissionDenied, ""));
+  ASSERT_OK_AND_ASSIGN(v1::Rubric active, env_->Call(&Stub::SetActiveRubric,
+                                                     activate, kAdminToken));
   EXPECT_TRUE(active.active());
   activate.set_version(3);
   EXPECT_THAT(env_->Call(&Stub::SetActiveRubric, activate, kAdminToken),
@@ -149,12 +150,14 @@ TEST_F(ScoringServiceTest, RubricRulesAreEnforcedOverTheApi) {
 
   v1::ListRubricsRequest page;
   page.set_page_size(1);
-  ASSERT_OK_AND_ASSIGN(list, env_->Call(&Stub::ListRubrics, page, kViewerToken));
+  ASSERT_OK_AND_ASSIGN(list,
+                       env_->Call(&Stub::ListRubrics, page, kViewerToken));
   ASSERT_EQ(list.rubrics_size(), 1);
   EXPECT_EQ(list.rubrics(0).version(), 2);
   EXPECT_TRUE(list.rubrics(0).active());
   page.set_page_token(list.next_page_token());
-  ASSERT_OK_AND_ASSIGN(list, env_->Call(&Stub::ListRubrics, page, kViewerToken));
+  ASSERT_OK_AND_ASSIGN(list,
+                       env_->Call(&Stub::ListRubrics, page, kViewerToken));
   ASSERT_EQ(list.rubrics_size(), 1);
   EXPECT_EQ(list.rubrics(0).version(), 1);
   EXPECT_FALSE(list.rubrics(0).active());
@@ -184,9 +187,9 @@ TEST_F(ScoringServiceTest, HuicheSeptemberMatchesTheHandComputedResults) {
     v1::GetEvaluationRequest request;
     request.set_village_id(village.village_id);
     request.set_period(kPeriod);
-    ASSERT_OK_AND_ASSIGN(v1::Evaluation evaluation,
-                         env_->Call(&Stub::GetEvaluation, request,
-                                    kHuicheViewerToken));
+    ASSERT_OK_AND_ASSIGN(
+        v1::Evaluation evaluation,
+        env_->Call(&Stub::GetEvaluation, request, kHuicheViewerToken));
     SCOPED_TRACE(village.village_id);
     EXPECT_TRUE(evaluation.recorded());
     EXPECT_EQ(evaluation.rubric_version(), 1);
@@ -253,7 +256,8 @@ TEST_F(ScoringServiceTest, MissingDataAndVacuousRates) {
   // August: no indicator values at all. LATEST criteria are missing data
   // (unmet); 12-month sums without require_data count 0; no disputes
   // received makes the mediation ratio vacuously met.
-  ASSERT_OK_AND_ASSIGN(v1::Evaluation august, env_->Evaluate(kMaohe, "2022-08"));
+  ASSERT_OK_AND_ASSIGN(v1::Evaluation august,
+                       env_->Evaluate(kMaohe, "2022-08"));
   const v1::CriterionResult* inspection =
       FindCriterion(august, "eco_inspection_score");
   ASSERT_NE(inspection, nullptr);
@@ -300,9 +304,8 @@ TEST_F(ScoringServiceTest, WhatIfChangesNothingAndExplainsTheDifference) {
   EXPECT_EQ(response.stars_gained(0), fivestar::common::v1::INDUSTRY_THRIVING);
   EXPECT_EQ(response.stars_gained(1), fivestar::common::v1::ECO_LIVABLE);
   EXPECT_EQ(response.stars_lost_size(), 0);
-  EXPECT_TRUE(
-      FindCriterion(response.scenario(), "industry_collective_income")
-          ->overridden());
+  EXPECT_TRUE(FindCriterion(response.scenario(), "industry_collective_income")
+                  ->overridden());
 
   // Nothing recorded: the standing is still the baseline.
   v1::GetEvaluationRequest get;
@@ -365,15 +368,16 @@ TEST_F(ScoringServiceTest, GapToTheTargetLevel) {
 TEST_F(ScoringServiceTest, RegionEvaluationNeedsAnOperatorOverTheRegion) {
   EXPECT_THAT(env_->EvaluateRegion(kHuiche, kPeriod, false, kHuicheViewerToken),
               StatusIs(absl::StatusCode::kPermissionDenied, ""));
-  EXPECT_THAT(env_->EvaluateRegion(kHuiche, kPeriod, false, kOtherOperatorToken),
-              StatusIs(absl::StatusCode::kPermissionDenied, ""));
+  EXPECT_THAT(
+      env_->EvaluateRegion(kHuiche, kPeriod, false, kOtherOperatorToken),
+      StatusIs(absl::StatusCode::kPermissionDenied, ""));
   EXPECT_THAT(env_->EvaluateRegion("no-such-region"),
               StatusIs(absl::StatusCode::kNotFound, ""));
   EXPECT_THAT(env_->EvaluateRegion(kHuiche, kPeriod, false, ""),
               StatusIs(absl::StatusCode::kUnauthenticated, ""));
-  ASSERT_OK_AND_ASSIGN(auto messages, env_->EvaluateRegion(
-                                          kNorth, kPeriod, false,
-                                          kNorthOperatorToken));
+  ASSERT_OK_AND_ASSIGN(
+      auto messages,
+      env_->EvaluateRegion(kNorth, kPeriod, false, kNorthOperatorToken));
   EXPECT_EQ(messages.back().villages_evaluated(), 4);
   // Reads batched: a region of 21 villages costs a handful of peer calls.
   const int64_t registry_before =
@@ -381,10 +385,10 @@ TEST_F(ScoringServiceTest, RegionEvaluationNeedsAnOperatorOverTheRegion) {
   const int64_t projects_before =
       env_->scoring().server().inputs().projects_calls();
   ASSERT_OK(env_->EvaluateRegion(kHuiche).status());
-  EXPECT_LE(env_->scoring().server().inputs().registry_calls() - registry_before,
-            8);
-  EXPECT_LE(env_->scoring().server().inputs().projects_calls() - projects_before,
-            3);
+  EXPECT_LE(
+      env_->scoring().server().inputs().registry_calls() - registry_before, 8);
+  EXPECT_LE(
+      env_->scoring().server().inputs().projects_calls() - projects_before, 3);
 }
 
 }  // namespace

@@ -59,9 +59,9 @@ void LoadProjects(projects_v1::ProjectsService::Stub& stub) {
   projects_v1::ImportProjectsResponse response;
   auto stream = stub.ImportProjects(context.get());
   for (size_t begin = 0; begin < records.size(); begin += 50) {
-    if (!stream->Write(fivestar::testing::ImportChunk<
-                       projects_v1::ImportProjectsRequest>(records, begin,
-                                                           begin + 50))) {
+    if (!stream->Write(
+            fivestar::testing::ImportChunk<projects_v1::ImportProjectsRequest>(
+                records, begin, begin + 50))) {
       break;
     }
   }
@@ -108,8 +108,10 @@ ScoringTestEnv::ScoringTestEnv(ScoringEnvOptions options)
   projects_ = std::make_unique<fivestar::testing::ProjectsHost>(
       dir_.File("projects.db"), registry_->address(), kServiceToken, tokens_,
       &clock_);
-  projects_stub_ = projects_v1::ProjectsService::NewStub(projects_->NewChannel());
-  registry_stub_ = registry_v1::RegistryService::NewStub(registry_->NewChannel());
+  projects_stub_ =
+      projects_v1::ProjectsService::NewStub(projects_->NewChannel());
+  registry_stub_ =
+      registry_v1::RegistryService::NewStub(registry_->NewChannel());
   if (options_.load_projects) LoadProjects(*projects_stub_);
   StartScoring(nullptr);
 }
@@ -157,7 +159,8 @@ void ScoringTestEnv::RestartProjects() {
       &clock_, [port](projects::ProjectsServerOptions& options) {
         options.server.listen_address = "127.0.0.1:" + std::to_string(port);
       });
-  projects_stub_ = projects_v1::ProjectsService::NewStub(projects_->NewChannel());
+  projects_stub_ =
+      projects_v1::ProjectsService::NewStub(projects_->NewChannel());
 }
 
 void ScoringTestEnv::StopRedis() {

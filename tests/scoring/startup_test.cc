@@ -22,12 +22,14 @@ using ::fivestar::testing::StatusIs;
 using Stub = v1::ScoringService::Stub;
 
 // Scoring's options for a start that must fail before it needs its peers.
-ScoringServerOptions Options(const std::string& dir, const std::string& rubric) {
+ScoringServerOptions Options(const std::string& dir,
+                             const std::string& rubric) {
   ScoringServerOptions options;
   options.server.listen_address = "127.0.0.1:0";
   options.database = dir + "/scoring.db";
-  options.authenticator = std::make_shared<Authenticator>(
-      fivestar::testing::TestTokenTable({{kAdminToken, "admin", "*", "admin"}}));
+  options.authenticator =
+      std::make_shared<Authenticator>(fivestar::testing::TestTokenTable(
+          {{kAdminToken, "admin", "*", "admin"}}));
   options.rubric_file = rubric;
   options.redis.host.clear();
   options.follow_feeds = false;
@@ -49,11 +51,11 @@ std::string DefaultRubricText() {
 
 TEST(ScoringStartupTest, ARubricFileThatDoesNotParseStopsStartUp) {
   fivestar::testing::TempDir dir;
-  const std::string path = WriteFile(dir, "bad.textproto",
-                                     "name: \"x\"\nstars {\n  star: GOLD\n}\n");
+  const std::string path = WriteFile(
+      dir, "bad.textproto", "name: \"x\"\nstars {\n  pass_mark: sixty\n}\n");
   EXPECT_THAT(ScoringServer::Start(Options(dir.path(), path)),
               StatusIs(absl::StatusCode::kInvalidArgument,
-                       path + ":3:"));
+                       path + ":3:14: Expected integer, got: sixty"));
 }
 
 TEST(ScoringStartupTest, ARubricFileThatBreaksARuleNamesLineAndField) {
@@ -73,7 +75,8 @@ TEST(ScoringStartupTest, ARubricFileThatBreaksARuleNamesLineAndField) {
 
 TEST(ScoringStartupTest, TheBuiltInRubricAndAFileAreStoredOnceAsVersionOne) {
   fivestar::testing::TempDir dir;
-  const std::string path = WriteFile(dir, "mine.textproto", DefaultRubricText());
+  const std::string path =
+      WriteFile(dir, "mine.textproto", DefaultRubricText());
   {
     ASSERT_OK_AND_ASSIGN(auto server,
                          ScoringServer::Start(Options(dir.path(), path)));
