@@ -251,23 +251,32 @@ absl::StatusOr<v1::GetVillageRankResponse> Leaderboards::GetVillageRank(
                    RankRegion(lineage, request.region_id()));
   const BoardKey board{region, request.period(), request.star()};
 
+  // Not on the board means no recorded evaluation for the month, whichever
+  // copy says so.
+  const auto not_ranked = [&] {
+    return absl::NotFoundError(absl::StrCat(
+        "village ", request.village_id(), " has no recorded evaluation for ",
+        request.period(), " (evaluate it first)"));
+  };
   BoardNeighbourhood hood;
   bool degraded = true;
   if (cache_ != nullptr && cache_->available()) {
     absl::StatusOr<BoardNeighbourhood> cached = cache_->ReadNeighbourhood(
         board, request.village_id(), request.neighbours());
-    if (cached.ok() || absl::IsNotFound(cached.status())) {
+    if (cached.ok()) {
+      hood = *std::move(cached);
       degraded = false;
-      if (cached.ok()) hood = *std::move(cached);
-      if (!cached.ok()) RETURN_IF_ERROR(cached.status());
+    } else if (absl::IsNotFound(cached.status())) {
+      return not_ranked();
     } else {
       CacheFailed(cached.status());
     }
   }
   if (degraded) {
-    ASSIGN_OR_RETURN(hood,
-                     store_->ReadNeighbourhood(board, request.village_id(),
-                                               request.neighbours()));
+    absl::StatusOr<BoardNeighbourhood> stored = store_->ReadNeighbourhood(
+        board, request.village_id(), request.neighbours());
+    if (absl::IsNotFound(stored.status())) return not_ranked();
+    ASSIGN_OR_RETURN(hood, std::move(stored));
   }
   std::vector<std::string> ids = {hood.entry.village_id};
   for (const RankedEntry& entry : hood.above) ids.push_back(entry.village_id);

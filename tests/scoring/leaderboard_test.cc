@@ -231,7 +231,15 @@ TEST_F(LeaderboardTest, RankWithNeighboursAtTheEdgesAndInTheMiddle) {
   EXPECT_EQ(province.region_id(), kProvince);
   request.set_period("2022-08");
   EXPECT_THAT(env_->Call(&Stub::GetVillageRank, request, kViewerToken),
-              StatusIs(absl::StatusCode::kNotFound, ""));
+              StatusIs(absl::StatusCode::kNotFound,
+                       "village 411323-huiche-north-01 has no recorded "
+                       "evaluation for 2022-08"));
+  // The same answer from the database when the cache is down.
+  env_->StopRedis();
+  EXPECT_THAT(env_->Call(&Stub::GetVillageRank, request, kViewerToken),
+              StatusIs(absl::StatusCode::kNotFound,
+                       "village 411323-huiche-north-01 has no recorded "
+                       "evaluation for 2022-08"));
 }
 
 TEST_F(LeaderboardTest, MovementAgainstThePreviousMonth) {
