@@ -3,12 +3,8 @@
 // the standard grpc.health.v1 stubs, and real HTTP scrapes of /metrics.
 #include "common/server.h"
 
-#include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <memory>
 #include <string>
@@ -21,6 +17,7 @@
 #include "common/change_feed.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "tests/common/echo_service.h"
+#include "tests/testing/http_get.h"
 #include "tests/testing/ports.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
@@ -37,43 +34,12 @@ ABSL_DECLARE_FLAG(bool, disable_auth);
 namespace fivestar::testing {
 namespace {
 
+using ::fivestar::testing::HttpGet;
 using ::grpc::health::v1::Health;
 using ::grpc::health::v1::HealthCheckRequest;
 using ::grpc::health::v1::HealthCheckResponse;
 using ::testing::HasSubstr;
 using ::testing::Not;
-
-// GET http://127.0.0.1:<port><path> over a plain socket; the whole response
-// (status line, headers and body), or "" when the connection fails.
-std::string HttpGet(int port, const std::string& path) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return "";
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = htons(static_cast<uint16_t>(port));
-  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) !=
-      0) {
-    close(fd);
-    return "";
-  }
-  const std::string request =
-      absl::StrCat("GET ", path,
-                   " HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
-  if (send(fd, request.data(), request.size(), 0) !=
-      static_cast<ssize_t>(request.size())) {
-    close(fd);
-    return "";
-  }
-  std::string response;
-  char buffer[4096];
-  ssize_t n;
-  while ((n = recv(fd, buffer, sizeof(buffer), 0)) > 0) {
-    response.append(buffer, static_cast<size_t>(n));
-  }
-  close(fd);
-  return response;
-}
 
 // Health status of `service` ("" for the whole server), or the call's error.
 absl::StatusOr<HealthCheckResponse::ServingStatus> CheckHealth(

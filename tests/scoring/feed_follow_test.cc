@@ -10,6 +10,7 @@
 #include "absl/time/clock.h"
 #include "google/protobuf/util/time_util.h"
 #include "tests/scoring/scoring_test_env.h"
+#include "tests/testing/http_get.h"
 #include "tests/testing/status_matchers.h"
 
 namespace fivestar::scoring {
@@ -255,6 +256,49 @@ TEST_F(FeedFollowTest, ARestartAndACutStreamMissNothingAndRepeatNothing) {
   ASSERT_OK(env_->SetIndicator(kMaohe, "inspection_score", kPeriod, 42));
   EXPECT_TRUE(WaitForActual(kMaohe, inspection_, 42));
   ASSERT_TRUE(WaitForCaughtUp());
+}
+
+}  // namespace
+}  // namespace fivestar::scoring
+
+namespace fivestar::scoring {
+namespace {
+
+using namespace ::fivestar::scoring::testing;
+using ::fivestar::testing::HttpGet;
+
+// Polls /metrics until it holds `line` (at most 20 s).
+bool WaitForMetric(int port, const std::string& line) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (absl::Now() < deadline) {
+    if (HttpGet(port, "/metrics").find(line) != std::string::npos) return true;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  return false;
+}
+
+TEST(ScoringMetricsTest, FeedLagAndDegradedReadsAreExposed) {
+  ScoringTestEnv env;
+  env.RestartScoring([](ScoringServerOptions& options) {
+    options.server.metrics_address = "127.0.0.1:0";
+  });
+  const int port = env.scoring().server().host().metrics_port();
+  // Caught up with both feeds: no lag.
+  EXPECT_TRUE(
+      WaitForMetric(port, "fivestar_feed_follower_lag{feed=\"projects\"} 0"));
+  EXPECT_TRUE(
+      WaitForMetric(port, "fivestar_feed_follower_lag{feed=\"registry\"} 0"));
+  ASSERT_OK(env.EvaluateRegion(kHuiche).status());
+  ASSERT_OK(env.Leaderboard(kHuiche).status());
+  EXPECT_TRUE(WaitForMetric(port, "fivestar_leaderboard_cache_up 1"));
+  EXPECT_TRUE(
+      WaitForMetric(port, "fivestar_leaderboard_degraded_reads_total 0"));
+  env.StopRedis();
+  ASSERT_OK_AND_ASSIGN(auto board, env.Leaderboard(kHuiche));
+  EXPECT_TRUE(board.degraded());
+  EXPECT_TRUE(
+      WaitForMetric(port, "fivestar_leaderboard_degraded_reads_total 1"));
+  EXPECT_TRUE(WaitForMetric(port, "fivestar_leaderboard_cache_up 0"));
 }
 
 }  // namespace
