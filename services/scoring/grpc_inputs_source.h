@@ -36,8 +36,10 @@ struct PeerOptions {
 struct GrpcInputsOptions {
   PeerOptions registry;
   PeerOptions projects;
-  // Villages per page of a region read (the peers' maximum is 1000).
-  int page_size = 200;
+  // Villages per page of a region read (the peers' maximum is 1000). A
+  // region evaluation reports progress at least once per page, and its
+  // contract promises a message at least every 100 villages.
+  int page_size = 100;
   // How long a region record (its kind) is reused.
   absl::Duration region_cache_ttl = absl::Seconds(60);
 };
