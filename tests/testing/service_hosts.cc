@@ -68,8 +68,8 @@ ScoringHost::ScoringHost(const std::string& database,
     options.redis.command_timeout = absl::Milliseconds(300);
   }
   if (adjust) adjust(options);
-  server_ = OrDie(scoring::ScoringServer::Start(std::move(options)),
-                  "start scoring");
+  server_ =
+      OrDie(scoring::ScoringServer::Start(std::move(options)), "start scoring");
 }
 
 }  // namespace fivestar::testing
