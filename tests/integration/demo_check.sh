@@ -4,7 +4,8 @@
 # township's 193 tasks / 145 delivered / 75.1 %, the district and village
 # lines, the five named projects; scoring (a real redis-server and the
 # three services as separate processes, driven by the CLI): the Huiche
-# evaluation of 2022-09, the township leaderboard with its shared ranks, an
+# evaluation of 2022-09, the township leaderboard with its shared ranks (all
+# of it, as tests/integration/expected/ has it), an
 # application through the workflow, the year's incentives; and every server
 # stopping cleanly.
 # Usage: demo_check.sh <build dir>
@@ -53,6 +54,14 @@ expect 1 "fivestar-scoring stopped cleanly"
 expect 1 "redis-server stopped"
 expect 1 "fivestar-registry stopped cleanly"
 expect 1 "fivestar-projects stopped cleanly"
+# The whole township board, as scripts/container-test.sh also expects it
+# from the containers.
+BOARD="$ROOT/tests/integration/expected/huiche_leaderboard_2022-09.txt"
+if ! diff -u "$BOARD" <(awk '/^==> fivestar leaderboard /{f=1; next} /^==> /{f=0} f' "$OUT" |
+    sed -e :a -e '/^\n*$/{$d;N;ba' -e '}'); then
+  echo "demo_check: the leaderboard differs from $BOARD" >&2
+  failed=1
+fi
 if [[ $failed -ne 0 ]]; then
   echo "--- demo output ---" >&2
   cat "$OUT" >&2

@@ -355,11 +355,11 @@ const std::vector<Command>& Commands() {
        {},
        cli::Incentives},
       {"health",
-       "<address> [<service>]",
+       "[--wait=<duration>] <address> [<service>]",
        "probe a server's grpc.health.v1 status (exit 0 only when SERVING)",
        1,
        2,
-       {},
+       {"wait"},
        cli::Health},
       {"help", "", "show this help", 0, 0, {}, Help},
   };
