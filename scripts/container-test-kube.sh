@@ -4,7 +4,9 @@
 #
 # What podman 4.3 cannot play is adapted in a rendered copy, and nothing
 # else: it has no Services (the ConfigMap fivestar-config points the pods at
-# each other's pod names instead, which podman's DNS resolves), and its
+# each other's pod names instead, which podman's DNS resolves); it publishes
+# every containerPort on the host's port of the same number (so each port
+# gets a free hostPort on 127.0.0.1, which the checks then use); and its
 # Secret support is broken (a secret volume panics, secretKeyRef cannot
 # parse the secret), so secret volumes become read-only host directories
 # holding the same files and secretKeyRef becomes the value. Every other
@@ -16,19 +18,26 @@ cp "$WORK/tokens" "$WORK/secrets/fivestar-tokens/tokens"
 chmod 0755 "$WORK/secrets" "$WORK/secrets/fivestar-tokens"
 chmod 0444 "$WORK/secrets/fivestar-tokens/tokens"
 KUBE_FILES=(config serviceaccount registry projects redis scoring load-huiche)
+host_ports=()
+while [[ ${#host_ports[@]} -lt 8 ]]; do
+  port="$(free_port)"
+  [[ " ${host_ports[*]} " == *" $port "* ]] || host_ports+=("$port")
+done
 /usr/bin/python3 - "$WORK" "$PROJECTS_TOKEN" "$SCORING_TOKEN" "$ADMIN_TOKEN" \
-    "${KUBE_FILES[@]/#/$ROOT/deploy/k8s/}" <<'PYTHON' >"$WORK/kube.yaml"
+    "${host_ports[*]}" "${KUBE_FILES[@]/#/$ROOT/deploy/k8s/}" <<'PYTHON' >"$WORK/kube.yaml"
 import sys
 import yaml
 
 work, projects_token, scoring_token, admin_token = sys.argv[1:5]
+host_ports = [int(port) for port in sys.argv[5].split()]
+published = open(f"{work}/kube-ports", "w")
 secret_values = {
     "fivestar-projects-registry-token": {"token": projects_token},
     "fivestar-scoring-peer-token": {"token": scoring_token},
     "fivestar-loader-token": {"token": admin_token},
 }
 played = []
-for path in sys.argv[5:]:
+for path in sys.argv[6:]:
     with open(path + ".yaml") as f:
         for doc in yaml.safe_load_all(f):
             if not doc:
@@ -43,7 +52,8 @@ for path in sys.argv[5:]:
                         ("FIVESTAR_PROJECTS", "fivestar-projects", 50051),
                         ("FIVESTAR_REDIS", "fivestar-redis", 6379)):
                     doc["data"][variable] = f"{deployment}-pod-0:{port}"
-            spec = doc["spec"]["template"]["spec"] if kind == "Deployment" else doc.get("spec")
+            spec = {"Deployment": lambda: doc["spec"]["template"]["spec"],
+                    "Pod": lambda: doc["spec"]}.get(kind, lambda: None)()
             if spec:
                 for volume in spec.get("volumes", []):
                     secret = volume.pop("secret", None)
@@ -52,6 +62,10 @@ for path in sys.argv[5:]:
                             "path": f"{work}/secrets/{secret['secretName']}",
                             "type": "Directory"}
                 for container in spec["containers"]:
+                    for port in container.get("ports", []):
+                        port["hostIP"] = "127.0.0.1"
+                        port["hostPort"] = host_ports.pop(0)
+                        print(name, port["name"], port["hostPort"], file=published)
                     for variable in container.get("env", []):
                         ref = variable.get("valueFrom", {}).get("secretKeyRef")
                         if ref:
@@ -60,24 +74,23 @@ for path in sys.argv[5:]:
             print(f"played: {kind} {name}", file=sys.stderr)
             played.append(doc)
 yaml.safe_dump_all(played, sys.stdout, sort_keys=False)
+# The same without the claims, to replace the pods: kube play refuses a
+# claim whose volume exists, where Kubernetes would keep it bound.
+with open(f"{work}/kube-replay.yaml", "w") as replay:
+    yaml.safe_dump_all([doc for doc in played if doc["kind"] != "PersistentVolumeClaim"],
+                       replay, sort_keys=False)
 PYTHON
 
-KUBE_IP=""
-pod_ip() {  # pod_ip <pod>: its address on $KUBE_NETWORK
-  local infra
-  infra="$(podman pod inspect --format '{{.InfraContainerID}}' "$1")"
-  podman inspect --format "{{(index .NetworkSettings.Networks \"$KUBE_NETWORK\").IPAddress}}" "$infra"
+published() {  # published <deployment> <port name>: 127.0.0.1:<host port>
+  echo "127.0.0.1:$(awk -v d="$1" -v p="$2" '$1 == d && $2 == p {print $3}' "$WORK/kube-ports")"
 }
-kube_addresses() {
-  REGISTRY="$(pod_ip fivestar-registry-pod-0):50051"
-  PROJECTS="$(pod_ip fivestar-projects-pod-0):50051"
-  SCORING="$(pod_ip fivestar-scoring-pod-0):50051"
-}
-kube_play() {
-  podman kube play --network "$KUBE_NETWORK" "$WORK/kube.yaml" >"$WORK/kube-play.log" 2>&1 ||
+REGISTRY="$(published fivestar-registry grpc)"
+PROJECTS="$(published fivestar-projects grpc)"
+SCORING="$(published fivestar-scoring grpc)"
+kube_play() {  # kube_play <rendered file>
+  podman kube play --network "$KUBE_NETWORK" "$1" >"$WORK/kube-play.log" 2>&1 ||
     { cat "$WORK/kube-play.log" >&2; die "podman kube play failed"; }
-  kube_addresses
-  echo "pods: registry $REGISTRY, projects $PROJECTS, scoring $SCORING (on $KUBE_NETWORK)"
+  echo "published: registry $REGISTRY, projects $PROJECTS, scoring $SCORING"
   wait_serving
 }
 kube_loader() {  # kube_loader <fixed string the loader must print>
@@ -92,7 +105,7 @@ kube_loader() {  # kube_loader <fixed string the loader must print>
 
 step "kube: podman kube play (network $KUBE_NETWORK)"
 podman network create "$KUBE_NETWORK" >/dev/null
-kube_play
+kube_play "$WORK/kube.yaml"
 kube_loader "created 30, updated 0, unchanged 0"
 
 step "kube: an evaluation and the leaderboard"
@@ -100,7 +113,8 @@ expect_line "evaluation" \
   "$TOWNSHIP 2022-09, rubric v1: 21 of 21 villages evaluated, 0 failed (recorded)" \
   cli evaluate-region "$TOWNSHIP" "$PERIOD"
 check_data
-check_metrics "${REGISTRY%:*}:9090" "${PROJECTS%:*}:9090" "${SCORING%:*}:9090"
+check_metrics "$(published fivestar-registry metrics)" \
+  "$(published fivestar-projects metrics)" "$(published fivestar-scoring metrics)"
 
 step "kube: users and file systems"
 check_locked_down fivestar-registry-pod-0-registry fivestar-projects-pod-0-projects \
@@ -119,8 +133,8 @@ for service in registry projects scoring; do
     "$elapsed" "$STOP_GRACE_SECONDS" || die "fivestar-$service took $elapsed s to stop"
   ok "podman stop fivestar-$service-pod-0-$service: exit code 0 after $elapsed s (grace $STOP_GRACE_SECONDS s)"
 done
-podman kube down "$WORK/kube.yaml" >/dev/null
-kube_play
+podman kube down "$WORK/kube.yaml" >/dev/null 2>>"$WORK/podman.log"
+kube_play "$WORK/kube-replay.yaml"
 kube_loader "created 0, updated 0, unchanged 30"
 check_data
 

@@ -68,9 +68,11 @@ teardown_kube() {
   if [[ -f "$WORK/kube.yaml" ]]; then
     podman kube down "$WORK/kube.yaml" >/dev/null 2>&1 || true
   fi
+  podman pod rm -f fivestar-load-huiche >/dev/null 2>&1 || true
   podman pod ls --format '{{.Name}}' --filter label=app.kubernetes.io/part-of=fivestar \
     2>/dev/null | xargs -r podman pod rm -f >/dev/null 2>&1 || true
-  podman volume ls --format '{{.Name}}' | grep -E '^fivestar-(registry|projects|scoring)-data$' |
+  podman volume ls --format '{{.Name}}' |
+    grep -E '^(fivestar-(registry|projects|scoring)-data|(registry|projects|scoring)-tmp)$' |
     xargs -r podman volume rm -f >/dev/null 2>&1 || true
   podman secret ls --format '{{.Name}}' 2>/dev/null |
     grep -E '^fivestar-(tokens|projects-registry-token|scoring-peer-token)$' |
