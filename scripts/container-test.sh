@@ -96,9 +96,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-step "tools: podman, runc, catatonit, podman-compose, debootstrap"
+step "tools: podman, runc, catatonit, podman-compose, debootstrap, curl, sqlite3, python3-yaml"
 missing=()
-for package in podman runc catatonit podman-compose debootstrap curl; do
+for package in podman runc catatonit podman-compose debootstrap curl sqlite3 python3-yaml; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||
     missing+=("$package")
 done
@@ -297,6 +297,20 @@ if [[ "$MODE" != --kube-only ]]; then
   step "compose: users and file systems"
   check_locked_down "${PROJECT}_registry_1" "${PROJECT}_projects_1" \
     "${PROJECT}_scoring_1" "${PROJECT}_redis_1"
+
+  step "compose: an online backup of each database, as deploy/README.md does it"
+  mkdir -m 0777 "$WORK/backup"
+  for service in registry projects scoring; do
+    podman run --rm --network none --read-only \
+      -v "${PROJECT}_$service-data:/var/lib/fivestar" -v "$WORK/backup:/backup" \
+      --entrypoint sqlite3 "fivestar-tools:$VERSION" \
+      "/var/lib/fivestar/$service.db" ".backup /backup/$service.db" ||
+      die "the backup of $service.db failed"
+    check="$(sqlite3 "$WORK/backup/$service.db" 'PRAGMA integrity_check')"
+    [[ "$check" == ok ]] || die "the backup of $service.db: integrity_check says $check"
+    ok "backup of $service.db while it serves: integrity_check ok," \
+      "$(sqlite3 "$WORK/backup/$service.db" 'SELECT count(*) FROM sqlite_master') schema objects"
+  done
 
   step "compose: podman stop and start each service; the data stay"
   stop_and_start "${PROJECT}_registry_1" "$REGISTRY" fivestar.registry.v1.RegistryService
