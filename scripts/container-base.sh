@@ -21,6 +21,7 @@ fi
 # The archive apt is configured with, as apt itself reports it (never a
 # hard-coded host): the sites of bookworm's main component, in the order
 # apt lists them.
+# shellcheck disable=SC2016  # $(SITE) is apt's placeholder, not the shell's
 mapfile -t sources < <(apt-get indextargets --format '$(SITE) $(CODENAME)' \
   'Identifier: Packages' 'Component: main' 'Origin: Debian' |
   awk '$2 ~ /^bookworm(-updates|-security)?$/' | sort -u)

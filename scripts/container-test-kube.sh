@@ -121,17 +121,8 @@ check_locked_down fivestar-registry-pod-0-registry fivestar-projects-pod-0-proje
   fivestar-scoring-pod-0-scoring fivestar-redis-pod-0-redis
 
 step "kube: podman stop each service, then the pods replaced; the volume claims keep the data"
-STOP_GRACE_SECONDS=20   # terminationGracePeriodSeconds
 for service in registry projects scoring; do
-  started=$(date +%s.%N)
-  podman stop "fivestar-$service-pod-0-$service" >/dev/null 2>>"$WORK/podman.log"
-  elapsed=$(/usr/bin/python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" \
-    "$started" "$(date +%s.%N)")
-  code="$(podman inspect --format '{{.State.ExitCode}}' "fivestar-$service-pod-0-$service")"
-  [[ "$code" == 0 ]] || die "fivestar-$service exited with $code on podman stop"
-  /usr/bin/python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) < float(sys.argv[2]) else 1)" \
-    "$elapsed" "$STOP_GRACE_SECONDS" || die "fivestar-$service took $elapsed s to stop"
-  ok "podman stop fivestar-$service-pod-0-$service: exit code 0 after $elapsed s (grace $STOP_GRACE_SECONDS s)"
+  stop_checked "fivestar-$service-pod-0-$service" 20   # terminationGracePeriodSeconds
 done
 podman kube down "$WORK/kube.yaml" >/dev/null 2>>"$WORK/podman.log"
 kube_play "$WORK/kube-replay.yaml"

@@ -38,7 +38,7 @@ TOWNSHIP=411323-huiche
 PERIOD=2022-09
 EXPECTED_BOARD="$ROOT/tests/integration/expected/huiche_leaderboard_2022-09.txt"
 MAX_IMAGE_GROWTH_MB=120
-STOP_GRACE_SECONDS=10             # podman's default stop timeout
+STOP_GRACE_SECONDS=10             # compose: podman's default stop timeout
 STARTED=$SECONDS
 CHECKS=0
 
@@ -238,7 +238,7 @@ check_locked_down() {  # check_locked_down <container>...
     ok "$name runs as uid 10001 with a read-only root file system"
   done
 }
-stop_and_start() {  # stop_and_start <container> <address> <health service>
+stop_checked() {  # stop_checked <container> <grace in seconds>
   local started elapsed code
   started=$(date +%s.%N)
   podman stop "$1" >/dev/null 2>>"$WORK/podman.log"
@@ -247,8 +247,11 @@ stop_and_start() {  # stop_and_start <container> <address> <health service>
   code="$(podman inspect --format '{{.State.ExitCode}}' "$1")"
   [[ "$code" == 0 ]] || die "$1 exited with $code on podman stop"
   /usr/bin/python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) < float(sys.argv[2]) else 1)" \
-    "$elapsed" "$STOP_GRACE_SECONDS" || die "$1 took $elapsed s to stop (grace $STOP_GRACE_SECONDS s)"
-  ok "podman stop $1: exit code 0 after $elapsed s (grace $STOP_GRACE_SECONDS s)"
+    "$elapsed" "$2" || die "$1 took $elapsed s to stop (grace $2 s)"
+  ok "podman stop $1: exit code 0 after $elapsed s (grace $2 s)"
+}
+stop_and_start() {  # stop_and_start <container> <address> <health service>
+  stop_checked "$1" "$STOP_GRACE_SECONDS"
   podman start "$1" >/dev/null 2>>"$WORK/podman.log"
   cli --deadline=2s health --wait=120s "$2" "$3" >/dev/null || die "$1 did not come back"
 }
