@@ -122,7 +122,9 @@ check_locked_down fivestar-registry-pod-0-registry fivestar-projects-pod-0-proje
 
 step "kube: podman stop each service, then the pods replaced; the volume claims keep the data"
 for service in registry projects scoring; do
-  stop_checked "fivestar-$service-pod-0-$service" 20   # terminationGracePeriodSeconds
+  # podman 4.3 keeps its 10 s stop timeout (it ignores
+  # terminationGracePeriodSeconds, 20 s), so that is the grace here.
+  stop_checked "fivestar-$service-pod-0-$service" 10
 done
 podman kube down "$WORK/kube.yaml" >/dev/null 2>>"$WORK/podman.log"
 kube_play "$WORK/kube-replay.yaml"
