@@ -1,6 +1,7 @@
 #include "common/auth.h"
 
 #include <openssl/sha.h>
+#include <sys/stat.h>
 
 #include <fstream>
 #include <sstream>
@@ -10,6 +11,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 
@@ -84,12 +86,28 @@ absl::StatusOr<TokenTable> TokenTable::Load(const std::string& path) {
     return absl::NotFoundError(
         absl::StrCat("tokens file ", path, ": cannot be read"));
   }
+  // Whoever may write the file may make themselves admin.
+  struct stat info;
+  if (stat(path.c_str(), &info) != 0) {
+    return absl::NotFoundError(
+        absl::StrCat("tokens file ", path, ": cannot be read"));
+  }
+  if ((info.st_mode & S_IWOTH) != 0) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "tokens file %s: others may write it (mode %04o); chmod o-w it", path,
+        info.st_mode & 07777));
+  }
   std::stringstream text;
   text << in.rdbuf();
   absl::StatusOr<TokenTable> table = Parse(text.str());
   if (!table.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat(path, ": ", table.status().message()));
+  }
+  if (table->size() == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "tokens file ", path,
+        ": lists no principal, so no call could be authenticated"));
   }
   return table;
 }
@@ -99,7 +117,24 @@ const Principal* TokenTable::Find(absl::string_view token) const {
   return it == by_hash_.end() ? nullptr : &it->second;
 }
 
+TokenStore::TokenStore(TokenTable tokens)
+    : tokens_(std::make_shared<const TokenTable>(std::move(tokens))) {}
+
+std::shared_ptr<const TokenTable> TokenStore::Get() const {
+  absl::MutexLock lock(&mu_);
+  return tokens_;
+}
+
+void TokenStore::Set(TokenTable tokens) {
+  auto replacement = std::make_shared<const TokenTable>(std::move(tokens));
+  absl::MutexLock lock(&mu_);
+  tokens_.swap(replacement);
+}
+
 Authenticator::Authenticator(TokenTable tokens)
+    : Authenticator(std::make_shared<TokenStore>(std::move(tokens))) {}
+
+Authenticator::Authenticator(std::shared_ptr<TokenStore> tokens)
     : enabled_(true), tokens_(std::move(tokens)) {}
 
 Authenticator Authenticator::Disabled() { return Authenticator(); }
@@ -115,6 +150,10 @@ absl::StatusOr<Principal> Authenticator::Authenticate(
     return absl::UnauthenticatedError(
         "missing \"authorization: Bearer <token>\" metadata");
   }
+  if (metadata.count("authorization") > 1) {
+    return absl::UnauthenticatedError(
+        "more than one \"authorization\" metadata entry; send exactly one");
+  }
   absl::string_view value(it->second.data(), it->second.size());
   // The scheme name is case-insensitive (RFC 6750 via RFC 7235).
   if (!absl::StartsWithIgnoreCase(value, "bearer ") ||
@@ -122,7 +161,8 @@ absl::StatusOr<Principal> Authenticator::Authenticate(
     return absl::UnauthenticatedError(
         "authorization metadata must be \"Bearer <token>\"");
   }
-  const Principal* principal = tokens_.Find(value);
+  const std::shared_ptr<const TokenTable> tokens = tokens_->Get();
+  const Principal* principal = tokens->Find(value);
   if (principal == nullptr) {
     return absl::UnauthenticatedError("unknown bearer token");
   }

@@ -10,6 +10,7 @@
 
 #include <grpcpp/server_context.h>
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -18,6 +19,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/types/span.h"
 
 namespace fivestar {
@@ -63,7 +65,9 @@ class TokenTable {
  public:
   // Parses the text of a tokens file. INVALID_ARGUMENT names the line.
   static absl::StatusOr<TokenTable> Parse(absl::string_view text);
-  // Reads and parses a tokens file.
+  // Reads and parses a tokens file. Beyond Parse's rules, a file that
+  // others may write (mode o+w) or that lists no principal is
+  // INVALID_ARGUMENT; an unreadable one is NOT_FOUND. Errors name the path.
   static absl::StatusOr<TokenTable> Load(const std::string& path);
 
   // The principal holding `token`, or nullptr.
@@ -74,25 +78,48 @@ class TokenTable {
   absl::flat_hash_map<std::string, Principal> by_hash_;
 };
 
+// The token table in force, replaced as a whole when the tokens file is
+// reloaded (common/tokens_file_watcher.h). Thread-safe; a call that has
+// taken the table keeps it until it is done.
+class TokenStore {
+ public:
+  explicit TokenStore(TokenTable tokens);
+
+  std::shared_ptr<const TokenTable> Get() const;
+  void Set(TokenTable tokens);
+
+ private:
+  mutable absl::Mutex mu_;
+  std::shared_ptr<const TokenTable> tokens_ ABSL_GUARDED_BY(mu_);
+};
+
 // Turns the metadata of a call into a principal.
 class Authenticator {
  public:
   // Authentication on: every call needs a known bearer token.
   explicit Authenticator(TokenTable tokens);
+  // Authentication on, with the tokens of `tokens`, which may be replaced
+  // while the server runs.
+  explicit Authenticator(std::shared_ptr<TokenStore> tokens);
   // Authentication off (only by the operator's explicit choice): every call
   // acts as a global admin named "anonymous".
   static Authenticator Disabled();
 
   bool enabled() const { return enabled_; }
+  // The tokens in force, for a TokensFileWatcher to replace; null when
+  // authentication is off.
+  const std::shared_ptr<TokenStore>& token_store() const { return tokens_; }
 
-  // UNAUTHENTICATED when the token is missing, malformed or unknown.
+  // UNAUTHENTICATED when the token is missing, malformed or unknown, or
+  // when the call carries more than one "authorization" entry (which one a
+  // proxy or a server would read is not defined).
   absl::StatusOr<Principal> Authenticate(
       const grpc::ServerContextBase& context) const;
 
  private:
   Authenticator() = default;
   bool enabled_ = false;
-  TokenTable tokens_;
+  std::shared_ptr<TokenStore> tokens_;
 };
 
 // Checks that `principal` may act with `required` role on a thing whose

@@ -1,18 +1,30 @@
 #include "common/server.h"
 
+#include <arpa/inet.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
 #include "absl/flags/flag.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "common/logging.h"
 #include "common/status.h"
 
-ABSL_FLAG(std::string, host, "0.0.0.0",
-          "Address to listen on for gRPC and metrics.");
+ABSL_FLAG(std::string, host, "127.0.0.1",
+          "Address to listen on for gRPC. Loopback by default; a non-loopback "
+          "address without TLS also needs --allow_plaintext_remote.");
+ABSL_FLAG(std::string, metrics_host, "127.0.0.1",
+          "Address of the Prometheus /metrics endpoint (plain HTTP). Loopback "
+          "by default; another address is allowed and logged as a warning.");
+ABSL_FLAG(bool, allow_plaintext_remote, false,
+          "Allow gRPC without TLS on a non-loopback --host (e.g. 0.0.0.0 "
+          "inside a container whose network is private). Logged as a "
+          "warning.");
 ABSL_FLAG(int, port, 50051,
           "gRPC port (0 picks a free one); each service has its own default.");
 ABSL_FLAG(int, metrics_port, 9090,
@@ -35,11 +47,39 @@ ABSL_FLAG(std::string, tokens_file, "",
           "File of bearer-token hashes and their principals, one per line: "
           "<sha256-hex> <role> <scope> <name>. Required unless "
           "--disable_auth.");
+ABSL_FLAG(absl::Duration, tokens_reload_interval, absl::Seconds(2),
+          "How often to check --tokens_file for a new version (0: only on "
+          "SIGHUP). An invalid new version is refused and logged; the "
+          "tokens in force stay.");
 ABSL_FLAG(bool, disable_auth, false,
           "Serve every caller as a global admin, without tokens. For local "
           "demos only.");
 
 namespace fivestar {
+
+bool IsLoopbackHost(absl::string_view host) {
+  if (absl::EqualsIgnoreCase(host, "localhost")) return true;
+  if (absl::ConsumePrefix(&host, "[")) absl::ConsumeSuffix(&host, "]");
+  const std::string literal(host);
+  in_addr v4;
+  if (inet_pton(AF_INET, literal.c_str(), &v4) == 1) {
+    return (ntohl(v4.s_addr) >> 24) == 127;
+  }
+  in6_addr v6;
+  if (inet_pton(AF_INET6, literal.c_str(), &v6) == 1) {
+    if (IN6_IS_ADDR_LOOPBACK(&v6)) return true;
+    return IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127;
+  }
+  return false;
+}
+
+std::string HostPort(absl::string_view host, int port) {
+  // IPv6 literals need brackets in a host:port address.
+  if (absl::StrContains(host, ':') && !absl::StartsWith(host, "[")) {
+    return absl::StrCat("[", host, "]:", port);
+  }
+  return absl::StrCat(host, ":", port);
+}
 
 void SetDefaultPorts(int grpc_port, int metrics_port) {
   absl::SetFlag(&FLAGS_port, grpc_port);
@@ -54,24 +94,25 @@ absl::StatusOr<ServerConfig> ServerConfigFromFlags(const std::string& name) {
   ServerConfig config;
   config.name = name;
   const std::string host = absl::GetFlag(FLAGS_host);
+  if (host.empty())
+    return absl::InvalidArgumentError("host: must not be empty");
   const int port = absl::GetFlag(FLAGS_port);
   if (port < 0 || port > 65535) {
     return absl::InvalidArgumentError(
         absl::StrCat("port: must be 0..65535, got ", port));
   }
-  // IPv6 literals need brackets in a host:port address.
-  const std::string bracketed =
-      host.find(':') != std::string::npos && host.front() != '['
-          ? absl::StrCat("[", host, "]")
-          : host;
-  config.listen_address = absl::StrCat(bracketed, ":", port);
+  config.listen_address = HostPort(host, port);
+  const std::string metrics_host = absl::GetFlag(FLAGS_metrics_host);
+  if (metrics_host.empty()) {
+    return absl::InvalidArgumentError("metrics_host: must not be empty");
+  }
   const int metrics_port = absl::GetFlag(FLAGS_metrics_port);
   if (metrics_port < -1 || metrics_port > 65535) {
     return absl::InvalidArgumentError(absl::StrCat(
         "metrics_port: must be -1 (off) or 0..65535, got ", metrics_port));
   }
   if (metrics_port >= 0) {
-    config.metrics_address = absl::StrCat(bracketed, ":", metrics_port);
+    config.metrics_address = HostPort(metrics_host, metrics_port);
   }
   config.handler_threads = absl::GetFlag(FLAGS_handler_threads);
   if (config.handler_threads < 1 || config.handler_threads > 1024) {
@@ -85,6 +126,25 @@ absl::StatusOr<ServerConfig> ServerConfigFromFlags(const std::string& name) {
   config.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
   if (config.shutdown_grace < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("shutdown_grace: must not be negative");
+  }
+  // Plaintext gRPC leaves the host only by the operator's explicit choice.
+  if (config.credentials == nullptr && !IsLoopbackHost(host)) {
+    if (!absl::GetFlag(FLAGS_allow_plaintext_remote)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "host: ", host,
+          " is not a loopback address and TLS is off; configure TLS, or "
+          "pass --allow_plaintext_remote to serve plaintext gRPC on it"));
+    }
+    spdlog::warn("msg={} host={}",
+                 LogValue("plaintext gRPC on a non-loopback address "
+                          "(--allow_plaintext_remote)"),
+                 LogValue(host));
+  }
+  if (!config.metrics_address.empty() && !IsLoopbackHost(metrics_host)) {
+    spdlog::warn("msg={} metrics_host={}",
+                 LogValue("the metrics endpoint is plain HTTP on a "
+                          "non-loopback address"),
+                 LogValue(metrics_host));
   }
   return config;
 }
@@ -115,6 +175,15 @@ absl::StatusOr<CommonServerOptions> CommonServerOptionsFromFlags(
   CommonServerOptions options;
   ASSIGN_OR_RETURN(options.server, ServerConfigFromFlags(name));
   ASSIGN_OR_RETURN(Authenticator authenticator, AuthenticatorFromFlags());
+  const absl::Duration reload = absl::GetFlag(FLAGS_tokens_reload_interval);
+  if (reload < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "tokens_reload_interval: must not be negative");
+  }
+  if (authenticator.enabled()) {
+    options.tokens_watcher = std::make_shared<TokensFileWatcher>(
+        absl::GetFlag(FLAGS_tokens_file), authenticator.token_store(), reload);
+  }
   options.authenticator =
       std::make_shared<const Authenticator>(std::move(authenticator));
   return options;
@@ -201,6 +270,7 @@ void BlockTerminationSignals() {
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 }
 
@@ -214,9 +284,24 @@ int WaitForTerminationSignal() {
   return signal_number;
 }
 
-int ServeUntilSignal(const std::function<void()>& stop) {
-  const int signal_number = WaitForTerminationSignal();
-  spdlog::info("msg=signal_received signal={}", signal_number);
+int ServeUntilSignal(const std::function<void()>& stop,
+                     TokensFileWatcher* tokens) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  while (true) {
+    int signal_number = 0;
+    sigwait(&set, &signal_number);
+    spdlog::info("msg=signal_received signal={}", signal_number);
+    if (signal_number != SIGHUP) break;
+    if (tokens == nullptr) {
+      spdlog::info("msg={}", LogValue("SIGHUP: no tokens file to reload"));
+    } else {
+      tokens->ReloadNow().IgnoreError();  // Logged by the watcher.
+    }
+  }
   stop();
   return 0;
 }

@@ -18,9 +18,11 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/auth.h"
 #include "common/metrics.h"
+#include "common/tokens_file_watcher.h"
 
 namespace fivestar {
 
@@ -51,16 +53,25 @@ struct HostedService {
   std::string full_name;
 };
 
+// Whether `host` names this host's loopback interface: "localhost", an IPv4
+// address in 127.0.0.0/8, or ::1 (bracketed or not, or v4-mapped). Any other
+// name or address, 0.0.0.0 and :: included, is not.
+bool IsLoopbackHost(absl::string_view host);
+
+// "host:port", with an IPv6 literal bracketed ("[::1]:50051").
+std::string HostPort(absl::string_view host, int port);
+
 // Sets the defaults of --port and --metrics_port for this binary, so that
 // the services can run side by side on one host with no flags (registry
 // 50051/9090, projects 50052/9091, scoring 50053/9092). Call before
 // ParseFlagsWithEnvironment; the environment and command line still win.
 void SetDefaultPorts(int grpc_port, int metrics_port);
 
-// Reads the common server flags (--host, --port, --metrics_port,
-// --handler_threads, --drain_delay, --shutdown_grace, --log_level) and sets
-// up logging for
-// `name`.
+// Reads the common server flags (--host, --port, --metrics_host,
+// --metrics_port, --allow_plaintext_remote, --handler_threads, --drain_delay,
+// --shutdown_grace, --log_level) and sets up logging for `name`. Both
+// listeners default to loopback; a non-loopback --host without TLS is
+// INVALID_ARGUMENT unless --allow_plaintext_remote (then a warning).
 absl::StatusOr<ServerConfig> ServerConfigFromFlags(const std::string& name);
 
 // Reads --tokens_file / --disable_auth. Authentication is on unless
@@ -71,10 +82,14 @@ absl::StatusOr<Authenticator> AuthenticatorFromFlags();
 struct CommonServerOptions {
   ServerConfig server;
   std::shared_ptr<const Authenticator> authenticator;
+  // Keeps the authenticator's tokens in step with --tokens_file (checked
+  // every --tokens_reload_interval, and on SIGHUP); null when
+  // authentication is off. main.cc keeps it alive while serving.
+  std::shared_ptr<TokensFileWatcher> tokens_watcher;
 };
 
-// ServerConfigFromFlags(name), then AuthenticatorFromFlags(): both, or the
-// first one's error (a bad configuration).
+// ServerConfigFromFlags(name), then AuthenticatorFromFlags() and its tokens
+// watcher: all, or the first error (a bad configuration).
 absl::StatusOr<CommonServerOptions> CommonServerOptionsFromFlags(
     const std::string& name);
 
@@ -115,8 +130,9 @@ class ServerHost {
   bool shut_down_ = false;
 };
 
-// Blocks SIGTERM and SIGINT in the calling thread and in every thread started
-// after it; call first thing in main.
+// Blocks SIGTERM, SIGINT and SIGHUP in the calling thread and in every
+// thread started after it, so that ServeUntilSignal receives them; call first
+// thing in main.
 void BlockTerminationSignals();
 
 // Waits until SIGTERM or SIGINT arrives; returns the signal number.
@@ -124,8 +140,10 @@ int WaitForTerminationSignal();
 
 // What every server's main() does once its server started: waits for
 // SIGTERM or SIGINT, logs it, calls `stop` (which drains and stops) and
-// returns main's exit code, 0.
-int ServeUntilSignal(const std::function<void()>& stop);
+// returns main's exit code, 0. Meanwhile each SIGHUP re-reads the tokens
+// file through `tokens` (when not null).
+int ServeUntilSignal(const std::function<void()>& stop,
+                     TokensFileWatcher* tokens = nullptr);
 
 // main()'s exit code when its server could not start: logs why and returns
 // 2 for bad configuration (INVALID_ARGUMENT), 1 otherwise.

@@ -64,7 +64,8 @@ int Run() {
   absl::StatusOr<std::unique_ptr<ProjectsServer>> server =
       ProjectsServer::Start(std::move(options));
   if (!server.ok()) return StartFailed(server.status());
-  return ServeUntilSignal([&server] { (*server)->Stop(); });
+  return ServeUntilSignal([&server] { (*server)->Stop(); },
+                          common->tokens_watcher.get());
 }
 
 }  // namespace

@@ -38,7 +38,8 @@ int Run() {
   absl::StatusOr<std::unique_ptr<RegistryServer>> server =
       RegistryServer::Start(std::move(options));
   if (!server.ok()) return StartFailed(server.status());
-  return ServeUntilSignal([&server] { (*server)->Stop(); });
+  return ServeUntilSignal([&server] { (*server)->Stop(); },
+                          common->tokens_watcher.get());
 }
 
 }  // namespace

@@ -122,7 +122,8 @@ int Run() {
   absl::StatusOr<std::unique_ptr<ScoringServer>> server =
       ScoringServer::Start(std::move(options));
   if (!server.ok()) return StartFailed(server.status());
-  return ServeUntilSignal([&server] { (*server)->Stop(); });
+  return ServeUntilSignal([&server] { (*server)->Stop(); },
+                          common->tokens_watcher.get());
 }
 
 }  // namespace

@@ -1,16 +1,21 @@
-// Tests of common/auth: the tokens file, token hashing, and the role and
-// scope checks. Authenticate() needs a live call; rpc_test.cc covers it
-// through a real in-process server.
+// Tests of common/auth: the tokens file (and its watcher, which reloads
+// it), token hashing, and the role and scope checks. Authenticate() needs a
+// live call; rpc_test.cc covers it through a real in-process server.
 #include "common/auth.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
+#include <cstdio>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/tokens_file_watcher.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
@@ -200,6 +205,117 @@ TEST(TokenTableTest, LoadOfMalformedFileNamesPathAndLine) {
   EXPECT_THAT(TokenTable::Load(path),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        absl::StrCat(path, ": tokens file line 2: ")));
+}
+
+// Writes `text` to `path` with `mode`.
+void WriteFile(const std::string& path, const std::string& text,
+               mode_t mode = 0644) {
+  FILE* file = std::fopen(path.c_str(), "w");
+  ASSERT_THAT(file, NotNull());
+  std::fwrite(text.data(), 1, text.size(), file);
+  std::fclose(file);
+  ASSERT_EQ(chmod(path.c_str(), mode), 0);
+}
+
+TEST(TokenTableTest, LoadRefusesAFileOthersMayWrite) {
+  testing::TempDir dir;
+  const std::string path = dir.File("tokens");
+  WriteFile(path, GoodLine("t"), 0666);
+  EXPECT_THAT(TokenTable::Load(path),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       absl::StrCat("tokens file ", path,
+                                    ": others may write it (mode 0666); "
+                                    "chmod o-w it")));
+  ASSERT_EQ(chmod(path.c_str(), 0664), 0);  // The group may.
+  EXPECT_OK(TokenTable::Load(path));
+}
+
+TEST(TokenTableTest, LoadRefusesAFileWithoutPrincipals) {
+  testing::TempDir dir;
+  const std::string path = dir.File("tokens");
+  for (const char* text : {"", "\n\n", "# all commented out\n"}) {
+    WriteFile(path, text);
+    EXPECT_THAT(TokenTable::Load(path),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         absl::StrCat("tokens file ", path,
+                                      ": lists no principal, so no call "
+                                      "could be authenticated")))
+        << text;
+  }
+}
+
+// The watcher, on real files.
+class TokensFileWatcherTest : public ::testing::Test {
+ protected:
+  TokensFileWatcherTest() : path_(dir_.File("tokens")) {
+    WriteFile(path_, GoodLine("first"));
+    absl::StatusOr<TokenTable> table = TokenTable::Load(path_);
+    if (!table.ok()) std::abort();
+    store_ = std::make_shared<TokenStore>(*std::move(table));
+  }
+
+  // Replaces the file as editors and Secret volumes do: a new file renamed
+  // over the old one.
+  void Replace(const std::string& text, mode_t mode = 0644) {
+    const std::string next = dir_.File("tokens.next");
+    WriteFile(next, text, mode);
+    ASSERT_EQ(std::rename(next.c_str(), path_.c_str()), 0);
+  }
+
+  // Waits (up to 10 s) until `done` holds.
+  template <typename Done>
+  bool Eventually(Done done) {
+    for (int i = 0; i < 1000; ++i) {
+      if (done()) return true;
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    return done();
+  }
+
+  testing::TempDir dir_;
+  const std::string path_;
+  std::shared_ptr<TokenStore> store_;
+};
+
+TEST_F(TokensFileWatcherTest, PutsANewVersionInForce) {
+  TokensFileWatcher watcher(path_, store_, absl::Milliseconds(20));
+  Replace(absl::StrCat(GoodLine("second"), GoodLine("third")));
+  ASSERT_TRUE(Eventually([&] { return watcher.reloads() == 1; }));
+  EXPECT_EQ(store_->Get()->size(), 2u);
+  EXPECT_THAT(store_->Get()->Find("first"), IsNull());
+  EXPECT_THAT(store_->Get()->Find("third"), NotNull());
+  EXPECT_EQ(watcher.refusals(), 0);
+}
+
+TEST_F(TokensFileWatcherTest, RefusesAnInvalidVersionAndKeepsTheTokens) {
+  TokensFileWatcher watcher(path_, store_, absl::Milliseconds(20));
+  Replace(absl::StrCat(GoodLine("second"), "not-a-hash admin * mallory\n"));
+  ASSERT_TRUE(Eventually([&] { return watcher.refusals() == 1; }));
+  Replace(GoodLine("second"), 0666);
+  ASSERT_TRUE(Eventually([&] { return watcher.refusals() == 2; }));
+  Replace("");
+  ASSERT_TRUE(Eventually([&] { return watcher.refusals() == 3; }));
+  EXPECT_EQ(watcher.reloads(), 0);
+  EXPECT_EQ(store_->Get()->size(), 1u);
+  EXPECT_THAT(store_->Get()->Find("first"), NotNull());
+  // A valid version after all that is taken.
+  Replace(GoodLine("fourth"));
+  ASSERT_TRUE(Eventually([&] { return watcher.reloads() == 1; }));
+  EXPECT_THAT(store_->Get()->Find("fourth"), NotNull());
+}
+
+TEST_F(TokensFileWatcherTest, ReloadNowReadsTheFileAndSaysWhyItRefuses) {
+  TokensFileWatcher watcher(path_, store_, absl::ZeroDuration());
+  Replace(GoodLine("second"));
+  ASSERT_OK(watcher.ReloadNow());
+  EXPECT_THAT(store_->Get()->Find("second"), NotNull());
+  Replace("bad line\n");
+  EXPECT_THAT(watcher.ReloadNow(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       absl::StrCat(path_, ": tokens file line 1: ")));
+  EXPECT_THAT(store_->Get()->Find("second"), NotNull());
+  EXPECT_EQ(watcher.reloads(), 1);
+  EXPECT_EQ(watcher.refusals(), 1);
 }
 
 Principal MakePrincipal(Role role, std::string scope) {

@@ -120,6 +120,42 @@ TEST_F(RunUnaryTest, BearerWithoutTokenIsUnauthenticated) {
   EXPECT_EQ(service_.handled_calls(), 0);
 }
 
+TEST_F(RunUnaryTest, TwoAuthorizationEntriesAreUnauthenticated) {
+  // Even when both carry the same known token: which of two a proxy or a
+  // server reads is not defined, so neither is trusted.
+  for (const char* second : {"Bearer not-a-known-token", ""}) {
+    SCOPED_TRACE(second);
+    std::unique_ptr<grpc::ClientContext> context = NewContext();
+    context->AddMetadata("authorization", absl::StrCat("Bearer ", kToken));
+    context->AddMetadata("authorization", *second == '\0'
+                                              ? absl::StrCat("Bearer ", kToken)
+                                              : std::string(second));
+    v1::EchoRequest request;
+    v1::EchoResponse response;
+    EXPECT_THAT(stub_->Echo(context.get(), request, &response),
+                StatusIs(absl::StatusCode::kUnauthenticated,
+                         "more than one \"authorization\" metadata entry; "
+                         "send exactly one"));
+  }
+  EXPECT_EQ(service_.handled_calls(), 0);
+}
+
+TEST_F(RunUnaryTest, ReplacedTokensTakeEffectOnTheNextCall) {
+  constexpr char kNewToken[] = "new-token-of-the-county";
+  ASSERT_OK_AND_ASSIGN(TokenTable replacement,
+                       TokenTable::Parse(absl::StrCat(
+                           Sha256Hex(kNewToken), " viewer 411323 county\n")));
+  authenticator_.token_store()->Set(std::move(replacement));
+  v1::EchoResponse response;
+  EXPECT_THAT(
+      EchoWithAuthorization(absl::StrCat("Bearer ", kToken), &response),
+      StatusIs(absl::StatusCode::kUnauthenticated, "unknown bearer token"));
+  ASSERT_OK(
+      EchoWithAuthorization(absl::StrCat("Bearer ", kNewToken), &response));
+  EXPECT_EQ(response.principal_name(), "county");
+  EXPECT_EQ(response.principal_role(), "viewer");
+}
+
 TEST_F(RunUnaryTest, HandlerErrorReachesClientWithCodeAndMessage) {
   for (int code = 1; code <= 16; ++code) {
     SCOPED_TRACE(code);

@@ -26,6 +26,8 @@
 ABSL_DECLARE_FLAG(std::string, host);
 ABSL_DECLARE_FLAG(int, port);
 ABSL_DECLARE_FLAG(int, metrics_port);
+ABSL_DECLARE_FLAG(std::string, metrics_host);
+ABSL_DECLARE_FLAG(bool, allow_plaintext_remote);
 ABSL_DECLARE_FLAG(absl::Duration, shutdown_grace);
 ABSL_DECLARE_FLAG(std::string, log_level);
 ABSL_DECLARE_FLAG(std::string, tokens_file);
@@ -293,13 +295,70 @@ class ServerFlagsTest : public ::testing::Test {
   absl::FlagSaver saver_;
 };
 
-TEST_F(ServerFlagsTest, DefaultsListenOnAllAddressesWithMetrics) {
+TEST_F(ServerFlagsTest, DefaultsListenOnLoopbackWithMetrics) {
   ASSERT_OK_AND_ASSIGN(ServerConfig config, ServerConfigFromFlags("registry"));
   EXPECT_EQ(config.name, "registry");
-  EXPECT_EQ(config.listen_address, "0.0.0.0:50051");
-  EXPECT_EQ(config.metrics_address, "0.0.0.0:9090");
+  EXPECT_EQ(config.listen_address, "127.0.0.1:50051");
+  EXPECT_EQ(config.metrics_address, "127.0.0.1:9090");
   EXPECT_EQ(config.shutdown_grace, absl::Seconds(10));
   EXPECT_EQ(config.credentials, nullptr);
+}
+
+TEST_F(ServerFlagsTest, PlaintextOnANonLoopbackHostIsRefusedUnlessAllowed) {
+  for (const char* host : {"0.0.0.0", "::", "192.0.2.7", "fivestar.example"}) {
+    absl::SetFlag(&FLAGS_host, host);
+    absl::SetFlag(&FLAGS_allow_plaintext_remote, false);
+    EXPECT_THAT(
+        ServerConfigFromFlags("registry"),
+        StatusIs(absl::StatusCode::kInvalidArgument,
+                 absl::StrCat("host: ", host,
+                              " is not a loopback address and TLS is off; "
+                              "configure TLS, or pass --allow_plaintext_remote "
+                              "to serve plaintext gRPC on it")))
+        << host;
+    absl::SetFlag(&FLAGS_allow_plaintext_remote, true);
+    ASSERT_OK_AND_ASSIGN(ServerConfig config,
+                         ServerConfigFromFlags("registry"));
+    EXPECT_EQ(config.listen_address, HostPort(host, 50051));
+  }
+}
+
+TEST_F(ServerFlagsTest, MetricsHostIsItsOwnFlag) {
+  absl::SetFlag(&FLAGS_metrics_host, "0.0.0.0");
+  absl::SetFlag(&FLAGS_metrics_port, 9100);
+  ASSERT_OK_AND_ASSIGN(ServerConfig config, ServerConfigFromFlags("registry"));
+  EXPECT_EQ(config.listen_address, "127.0.0.1:50051");
+  EXPECT_EQ(config.metrics_address, "0.0.0.0:9100");
+}
+
+TEST_F(ServerFlagsTest, EmptyHostsAreInvalid) {
+  absl::SetFlag(&FLAGS_host, "");
+  EXPECT_THAT(
+      ServerConfigFromFlags("registry"),
+      StatusIs(absl::StatusCode::kInvalidArgument, "host: must not be empty"));
+  absl::SetFlag(&FLAGS_host, "127.0.0.1");
+  absl::SetFlag(&FLAGS_metrics_host, "");
+  EXPECT_THAT(ServerConfigFromFlags("registry"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "metrics_host: must not be empty"));
+}
+
+TEST(IsLoopbackHostTest, NamesOnlyThisHostsLoopback) {
+  for (const char* host : {"127.0.0.1", "127.1.2.3", "localhost", "LocalHost",
+                           "::1", "[::1]", "::ffff:127.0.0.1"}) {
+    EXPECT_TRUE(IsLoopbackHost(host)) << host;
+  }
+  for (const char* host : {"0.0.0.0", "::", "128.0.0.1", "10.0.0.1",
+                           "::ffff:10.0.0.1", "localhost.example", "", "[::"}) {
+    EXPECT_FALSE(IsLoopbackHost(host)) << host;
+  }
+}
+
+TEST(HostPortTest, BracketsIpv6Literals) {
+  EXPECT_EQ(HostPort("127.0.0.1", 50051), "127.0.0.1:50051");
+  EXPECT_EQ(HostPort("::1", 0), "[::1]:0");
+  EXPECT_EQ(HostPort("[::1]", 9090), "[::1]:9090");
+  EXPECT_EQ(HostPort("registry", 50051), "registry:50051");
 }
 
 TEST_F(ServerFlagsTest, HostPortAndMetricsPortAreCombined) {
@@ -315,6 +374,7 @@ TEST_F(ServerFlagsTest, HostPortAndMetricsPortAreCombined) {
 
 TEST_F(ServerFlagsTest, Ipv6HostIsBracketed) {
   absl::SetFlag(&FLAGS_host, "::1");
+  absl::SetFlag(&FLAGS_metrics_host, "::1");
   ASSERT_OK_AND_ASSIGN(ServerConfig config, ServerConfigFromFlags("registry"));
   EXPECT_EQ(config.listen_address, "[::1]:50051");
   EXPECT_EQ(config.metrics_address, "[::1]:9090");
