@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "common/invalid_request.h"
 #include "common/logging.h"
 #include "common/status.h"
 
@@ -220,6 +221,8 @@ absl::StatusOr<std::unique_ptr<ServerHost>> ServerHost::Start(
   std::vector<
       std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
       interceptors;
+  // First, so that the metrics and the call log see the status it rewrites.
+  interceptors.push_back(NewInvalidRequestInterceptorFactory());
   interceptors.push_back(host->metrics_->NewInterceptorFactory());
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   host->server_ = builder.BuildAndStart();

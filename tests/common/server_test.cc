@@ -4,6 +4,7 @@
 #include "common/server.h"
 
 #include <gmock/gmock.h>
+#include <grpcpp/generic/generic_stub.h>
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -15,6 +16,7 @@
 #include "absl/flags/reflection.h"
 #include "absl/strings/str_cat.h"
 #include "common/change_feed.h"
+#include "common/invalid_request.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "tests/common/echo_service.h"
 #include "tests/testing/http_get.h"
@@ -210,6 +212,70 @@ TEST_F(ServerHostTest, DuringTheDrainDelayHealthIsNotServingButCallsWork) {
               StatusIs(absl::StatusCode::kUnavailable, ""));
 }
 
+// Calls `method` with `bytes` as the request, as a client that is not
+// ours (or a hostile one) may; returns the call's status.
+grpc::Status CallWithRawRequest(int port, const std::string& method,
+                                const std::string& bytes) {
+  grpc::GenericStub stub(ChannelTo(port));
+  grpc::Slice slice(bytes);
+  grpc::ByteBuffer request(&slice, 1);
+  grpc::ByteBuffer response;
+  grpc::CompletionQueue queue;
+  std::unique_ptr<grpc::ClientContext> context = NewContext();
+  std::unique_ptr<grpc::GenericClientAsyncResponseReader> call =
+      stub.PrepareUnaryCall(context.get(), method, request, &queue);
+  call->StartCall();
+  grpc::Status status;
+  call->Finish(&response, &status, reinterpret_cast<void*>(1));
+  void* tag = nullptr;
+  bool ok = false;
+  if (!queue.Next(&tag, &ok) || !ok) {
+    return grpc::Status(grpc::StatusCode::INTERNAL, "the call did not end");
+  }
+  queue.Shutdown();
+  while (queue.Next(&tag, &ok)) {
+  }
+  return status;
+}
+
+TEST_F(ServerHostTest,
+       ARequestThatDoesNotParseIsInvalidArgumentNotUnimplemented) {
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<ServerHost> host,
+                       ServerHost::Start(Config(), Services()));
+  const std::string method = "/fivestar.testing.v1.EchoService/Echo";
+  const std::string want =
+      "the request does not parse as fivestar.testing.v1.EchoRequest (e.g. a "
+      "string that is not valid UTF-8); nothing was done";
+  // Field 1 (message, a string) holding 0xC3 0x28, which is not UTF-8.
+  const std::string bad_utf8("\x0a\x02\xc3\x28", 4);
+  // A field 1 that claims 100 bytes and has 1.
+  const std::string truncated("\x0a\x64\x41", 3);
+  const std::string garbage("\xff\xff\xff", 3);
+  for (const std::string& bytes : {bad_utf8, truncated, garbage}) {
+    EXPECT_THAT(CallWithRawRequest(host->port(), method, bytes),
+                StatusIs(absl::StatusCode::kInvalidArgument, want));
+  }
+  EXPECT_EQ(echo_.handled_calls(), 0);
+  // The same bytes with a valid string reach the handler.
+  EXPECT_OK(
+      CallWithRawRequest(host->port(), method, std::string("\x0a\x02ok", 4)));
+  EXPECT_EQ(echo_.handled_calls(), 1);
+  // A method that does not exist is still UNIMPLEMENTED.
+  EXPECT_THAT(CallWithRawRequest(host->port(),
+                                 "/fivestar.testing.v1.EchoService/Nothing",
+                                 std::string("\x0a\x02ok", 4)),
+              StatusIs(absl::StatusCode::kUnimplemented, ""));
+}
+
+TEST(InvalidRequestMessageTest, NamesTheRequestTypeOrSaysItIsUnknown) {
+  EXPECT_EQ(InvalidRequestMessage("/grpc.health.v1.Health/Check"),
+            "the request does not parse as grpc.health.v1.HealthCheckRequest "
+            "(e.g. a string that is not valid UTF-8); nothing was done");
+  EXPECT_EQ(InvalidRequestMessage("/no.Such/Method"),
+            "the request does not parse as the method's request type (e.g. a "
+            "string that is not valid UTF-8); nothing was done");
+}
+
 class ServerMetricsTest : public ServerHostTest {
  protected:
   void SetUp() override {
@@ -238,6 +304,17 @@ TEST_F(ServerMetricsTest, CountsAHealthCheckByMethodAndCode) {
   EXPECT_THAT(response,
               HasSubstr("\nfivestar_grpc_server_handling_seconds_count{"
                         "method=\"/grpc.health.v1.Health/Check\"} 1\n"));
+}
+
+TEST_F(ServerMetricsTest, CountsARequestThatDoesNotParseAsInvalidArgument) {
+  EXPECT_THAT(
+      CallWithRawRequest(host_->port(), "/fivestar.testing.v1.EchoService/Echo",
+                         std::string("\xff\xff", 2)),
+      StatusIs(absl::StatusCode::kInvalidArgument, "does not parse"));
+  EXPECT_THAT(Scrape(),
+              HasSubstr("\nfivestar_grpc_server_handled_total{code=\""
+                        "INVALID_ARGUMENT\",method=\"/fivestar.testing.v1."
+                        "EchoService/Echo\"} 1\n"));
 }
 
 TEST_F(ServerMetricsTest, CountsFailuresUnderTheirCode) {

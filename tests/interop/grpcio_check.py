@@ -195,6 +195,27 @@ class ServerInteropTest(unittest.TestCase):
         self.assertTrue(
             responses[0].file_descriptor_response.file_descriptor_proto)
 
+    def test_5_a_request_that_does_not_parse_is_invalid_argument(self):
+        # Raw bytes on the wire, as a client with another schema (or a
+        # hostile one) sends them: field 1 (a string id) holding bytes that
+        # are not UTF-8, then bytes that are not a protobuf message at all.
+        # gRPC's callback API would answer UNIMPLEMENTED with no message.
+        method = self.service.rsplit(".", 1)[1][:-len("Service")]
+        get = {"Registry": "GetVillage", "Projects": "GetProject"}[method]
+        call = self.channel.unary_unary(
+            "/%s/%s" % (self.service, get),
+            request_serializer=None, response_deserializer=None)
+        for payload in (b"\x0a\x02\xc3\x28", b"\xff\xff\xff"):
+            with self.assertRaises(grpc.RpcError) as caught:
+                call(payload, timeout=RPC_TIMEOUT_S)
+            self.assertEqual(caught.exception.code(),
+                             grpc.StatusCode.INVALID_ARGUMENT)
+            self.assertEqual(
+                caught.exception.details(),
+                "the request does not parse as %s.%sRequest (e.g. a string "
+                "that is not valid UTF-8); nothing was done"
+                % (self.service.rsplit(".", 1)[0], get))
+
     # Runs last (unittest orders by name): it stops the server. The channel
     # stays connected, as real clients' do; gRPC then waits for the client
     # to go away after its GOAWAY (about 5 s with grpcio 1.51), within the
