@@ -10,6 +10,7 @@
 #include "absl/time/clock.h"
 #include "common/logging.h"
 #include "common/status.h"
+#include "common/tls_flags.h"
 
 ABSL_FLAG(std::string, host, "0.0.0.0",
           "Address to listen on for gRPC and metrics.");
@@ -86,6 +87,7 @@ absl::StatusOr<ServerConfig> ServerConfigFromFlags(const std::string& name) {
   if (config.shutdown_grace < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("shutdown_grace: must not be negative");
   }
+  ASSIGN_OR_RETURN(config.credentials, ServerCredentialsFromFlags());
   return config;
 }
 
