@@ -15,6 +15,7 @@
 #include "common/invalid_request.h"
 #include "common/logging.h"
 #include "common/status.h"
+#include "common/tls_flags.h"
 
 ABSL_FLAG(std::string, host, "127.0.0.1",
           "Address to listen on for gRPC. Loopback by default; a non-loopback "
@@ -128,6 +129,7 @@ absl::StatusOr<ServerConfig> ServerConfigFromFlags(const std::string& name) {
   if (config.shutdown_grace < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("shutdown_grace: must not be negative");
   }
+  ASSIGN_OR_RETURN(config.credentials, ServerCredentialsFromFlags());
   // Plaintext gRPC leaves the host only by the operator's explicit choice.
   if (config.credentials == nullptr && !IsLoopbackHost(host)) {
     if (!absl::GetFlag(FLAGS_allow_plaintext_remote)) {

@@ -42,7 +42,8 @@ struct ServerConfig {
   // Threads of the executor that runs request handlers (see
   // common/executor.h); the composition root creates it.
   int handler_threads = 16;
-  // Transport security; insecure when null.
+  // Transport security; insecure when null. ServerConfigFromFlags() sets
+  // it from the TLS flags (common/tls_flags.h).
   std::shared_ptr<grpc::ServerCredentials> credentials;
 };
 

@@ -45,7 +45,8 @@ absl::StatusOr<std::unique_ptr<ProjectsServer>> ProjectsServer::Start(
 
   // One channel to the registry for the life of the process.
   s.directory_ = std::make_unique<RegistryVillageDirectory>(
-      NewPeerChannel(o.registry_address), o.registry, o.clock);
+      NewPeerChannel(o.registry_address, o.peer_credentials), o.registry,
+      o.clock);
   s.jurisdiction_ = std::make_unique<Jurisdiction>(s.directory_.get());
   s.tracker_ = std::make_unique<ProjectTracker>(
       s.store_.get(), s.jurisdiction_.get(), o.clock, o.max_import_records);

@@ -7,6 +7,8 @@
 #ifndef FIVESTAR_SERVICES_PROJECTS_PROJECTS_SERVER_H_
 #define FIVESTAR_SERVICES_PROJECTS_PROJECTS_SERVER_H_
 
+#include <grpcpp/security/credentials.h>
+
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -42,6 +44,8 @@ struct ProjectsServerOptions {
   // The village registry's address ("host:port") and how to call it.
   std::string registry_address = "127.0.0.1:50051";
   RegistryDirectoryOptions registry;
+  // Transport security of the calls to the registry; plaintext when null.
+  std::shared_ptr<grpc::ChannelCredentials> peer_credentials;
   // Most project records one ImportProjects call may hold.
   int64_t max_import_records = kDefaultMaxImportRecords;
 };

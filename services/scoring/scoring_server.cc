@@ -33,8 +33,10 @@ absl::StatusOr<std::unique_ptr<ScoringServer>> ScoringServer::Start(
   s.store_ = *std::move(store);
 
   // One channel per peer for the life of the process.
-  std::shared_ptr<grpc::Channel> registry = NewPeerChannel(o.registry_address);
-  std::shared_ptr<grpc::Channel> projects = NewPeerChannel(o.projects_address);
+  std::shared_ptr<grpc::Channel> registry =
+      NewPeerChannel(o.registry_address, o.peer_credentials);
+  std::shared_ptr<grpc::Channel> projects =
+      NewPeerChannel(o.projects_address, o.peer_credentials);
   RegistryDirectoryOptions directory;
   directory.bearer_token = o.peers.registry.bearer_token;
   directory.deadline = o.peers.registry.deadline;

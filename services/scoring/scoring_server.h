@@ -6,6 +6,8 @@
 #ifndef FIVESTAR_SERVICES_SCORING_SCORING_SERVER_H_
 #define FIVESTAR_SERVICES_SCORING_SCORING_SERVER_H_
 
+#include <grpcpp/security/credentials.h>
+
 #include <memory>
 #include <string>
 
@@ -45,6 +47,8 @@ struct ScoringServerOptions {
   std::string registry_address = "127.0.0.1:50051";
   std::string projects_address = "127.0.0.1:50052";
   GrpcInputsOptions peers;
+  // Transport security of the calls to both peers; plaintext when null.
+  std::shared_ptr<grpc::ChannelCredentials> peer_credentials;
   // How long the registry's answers used for permission checks are reused.
   absl::Duration registry_cache_ttl = absl::Seconds(60);
   // The leaderboard cache; an empty host runs without Redis (every board

@@ -30,8 +30,7 @@ absl::Status Health(const Invocation& invocation) {
   }
   grpc::health::v1::HealthCheckRequest request;
   if (invocation.args().size() > 1) request.set_service(invocation.args()[1]);
-  auto stub = grpc::health::v1::Health::NewStub(
-      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  auto stub = grpc::health::v1::Health::NewStub(invocation.NewChannel(address));
   const absl::Time give_up = absl::Now() + wait;
   while (true) {
     grpc::ClientContext context;

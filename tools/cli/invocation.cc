@@ -14,33 +14,58 @@ constexpr absl::string_view kUsagePayload = "fivestar.cli/usage";
 
 }  // namespace
 
+absl::StatusOr<Invocation> Invocation::Create(std::string command,
+                                              std::vector<std::string> args,
+                                              OutputFormat output,
+                                              ConnectionOptions connection) {
+  std::shared_ptr<grpc::ChannelCredentials> credentials =
+      grpc::InsecureChannelCredentials();
+  const TlsClientFiles& tls = connection.tls;
+  if (!tls.ca_file.empty() || !tls.cert_file.empty() || !tls.key_file.empty()) {
+    absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> secure =
+        NewTlsChannelCredentials(tls, kTlsRefreshInterval);
+    if (!secure.ok()) {
+      return secure.status().code() == absl::StatusCode::kInvalidArgument
+                 ? UsageError(secure.status().message())
+                 : secure.status();
+    }
+    credentials = *std::move(secure);
+  }
+  return Invocation(std::move(command), std::move(args), output,
+                    std::move(connection), std::move(credentials));
+}
+
 Invocation::Invocation(std::string command, std::vector<std::string> args,
-                       OutputFormat output, ConnectionOptions connection)
+                       OutputFormat output, ConnectionOptions connection,
+                       std::shared_ptr<grpc::ChannelCredentials> credentials)
     : command_(std::move(command)),
       args_(std::move(args)),
       output_(output),
-      connection_(std::move(connection)) {}
+      connection_(std::move(connection)),
+      credentials_(std::move(credentials)) {}
+
+std::shared_ptr<grpc::Channel> Invocation::NewChannel(
+    const std::string& address) const {
+  return grpc::CreateChannel(address, credentials_);
+}
 
 std::shared_ptr<grpc::Channel> Invocation::RegistryChannel() const {
   if (registry_channel_ == nullptr) {
-    registry_channel_ = grpc::CreateChannel(connection_.registry_address,
-                                            grpc::InsecureChannelCredentials());
+    registry_channel_ = NewChannel(connection_.registry_address);
   }
   return registry_channel_;
 }
 
 std::shared_ptr<grpc::Channel> Invocation::ProjectsChannel() const {
   if (projects_channel_ == nullptr) {
-    projects_channel_ = grpc::CreateChannel(connection_.projects_address,
-                                            grpc::InsecureChannelCredentials());
+    projects_channel_ = NewChannel(connection_.projects_address);
   }
   return projects_channel_;
 }
 
 std::shared_ptr<grpc::Channel> Invocation::ScoringChannel() const {
   if (scoring_channel_ == nullptr) {
-    scoring_channel_ = grpc::CreateChannel(connection_.scoring_address,
-                                           grpc::InsecureChannelCredentials());
+    scoring_channel_ = NewChannel(connection_.scoring_address);
   }
   return scoring_channel_;
 }

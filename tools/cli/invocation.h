@@ -12,8 +12,10 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/tls.h"
 
 namespace fivestar::cli {
 
@@ -33,13 +35,22 @@ struct ConnectionOptions {
   std::string token;
   // Deadline of each RPC (for a streaming call, of the whole stream).
   absl::Duration deadline = absl::Seconds(30);
+  // TLS (--tls_ca, --tls_cert, --tls_key): whom to trust and, for servers
+  // that require mutual TLS, the client's certificate. Every channel is
+  // plaintext when all three are empty.
+  TlsClientFiles tls;
 };
 
 // One run of one command.
 class Invocation {
  public:
-  Invocation(std::string command, std::vector<std::string> args,
-             OutputFormat output, ConnectionOptions connection);
+  // Makes the credentials of every channel the invocation opens (TLS when
+  // `connection.tls` names any file); a usage error naming the flag (e.g.
+  // "tls_ca: cannot read ...") when they cannot be made.
+  static absl::StatusOr<Invocation> Create(std::string command,
+                                           std::vector<std::string> args,
+                                           OutputFormat output,
+                                           ConnectionOptions connection);
 
   // The command's name, e.g. "get-region".
   const std::string& command() const { return command_; }
@@ -47,6 +58,9 @@ class Invocation {
   const std::vector<std::string>& args() const { return args_; }
   OutputFormat output() const { return output_; }
 
+  // A new channel to `address` ("host:port") with the invocation's
+  // credentials: how the CLI dials every server.
+  std::shared_ptr<grpc::Channel> NewChannel(const std::string& address) const;
   // The channel to the registry, created on first use.
   std::shared_ptr<grpc::Channel> RegistryChannel() const;
   // The channel to project tracking, created on first use.
@@ -61,10 +75,15 @@ class Invocation {
   void PrepareContextWithoutDeadline(grpc::ClientContext* context) const;
 
  private:
+  Invocation(std::string command, std::vector<std::string> args,
+             OutputFormat output, ConnectionOptions connection,
+             std::shared_ptr<grpc::ChannelCredentials> credentials);
+
   std::string command_;
   std::vector<std::string> args_;
   OutputFormat output_;
   ConnectionOptions connection_;
+  std::shared_ptr<grpc::ChannelCredentials> credentials_;
   mutable std::shared_ptr<grpc::Channel> registry_channel_;
   mutable std::shared_ptr<grpc::Channel> projects_channel_;
   mutable std::shared_ptr<grpc::Channel> scoring_channel_;

@@ -41,6 +41,15 @@ ABSL_FLAG(std::string, token, "",
 ABSL_FLAG(absl::Duration, deadline, absl::Seconds(30),
           "Deadline of each call to a service (for a stream, of the whole "
           "stream), e.g. 30s or 5m.");
+ABSL_FLAG(std::string, tls_ca, "",
+          "Call the services over TLS, trusting the CA certificates in this "
+          "PEM file; a server's certificate must name the host dialled. Empty "
+          "(with --tls_cert and --tls_key) calls in plaintext.");
+ABSL_FLAG(std::string, tls_cert, "",
+          "Client certificate chain (PEM file) for servers that require "
+          "mutual TLS; needs --tls_key and --tls_ca.");
+ABSL_FLAG(std::string, tls_key, "",
+          "Private key (PEM file, unencrypted) of --tls_cert.");
 ABSL_FLAG(std::string, output, "text",
           "How to print results: text (readable) or json (protobuf's JSON "
           "mapping, one document per line).");
@@ -390,7 +399,8 @@ std::string UsageText() {
       &text,
       "\nStars: branch_strong, industry_thriving, eco_livable, safe_lawful, "
       "civilized_happy (any case).\nGlobal flags: --registry, --projects, "
-      "--scoring, --token, --deadline, --output.\n"
+      "--scoring, --token, --deadline, --output, --tls_ca, --tls_cert, "
+      "--tls_key.\n"
       "Every flag may also be set as FIVESTAR_<FLAG_NAME>, e.g. "
       "FIVESTAR_TOKEN=... .\nExit status: 0 done, 1 the command failed, 2 "
       "usage error.\nSee --help for every flag.");
@@ -466,8 +476,13 @@ int Run(const std::vector<std::string>& positional) {
     connection.scoring_address = absl::GetFlag(FLAGS_scoring);
     connection.token = absl::GetFlag(FLAGS_token);
     connection.deadline = absl::GetFlag(FLAGS_deadline);
-    Invocation invocation(name, std::move(args), output, std::move(connection));
-    status = command->function(invocation);
+    connection.tls.ca_file = absl::GetFlag(FLAGS_tls_ca);
+    connection.tls.cert_file = absl::GetFlag(FLAGS_tls_cert);
+    connection.tls.key_file = absl::GetFlag(FLAGS_tls_key);
+    absl::StatusOr<Invocation> invocation = Invocation::Create(
+        name, std::move(args), output, std::move(connection));
+    status =
+        invocation.ok() ? command->function(*invocation) : invocation.status();
   }
   if (status.ok()) return 0;
   if (fivestar::cli::IsUsageError(status)) {
