@@ -393,6 +393,19 @@ TEST_F(TlsFlagsTest, ServerConfigFromTlsFlagsServesMutualTls) {
               StatusIs(absl::StatusCode::kUnavailable, ""));
 }
 
+TEST_F(TlsFlagsTest, WithTlsANonLoopbackHostNeedsNoPlaintextPermission) {
+  absl::SetFlag(&FLAGS_host, "0.0.0.0");
+  EXPECT_THAT(ServerConfigFromFlags("test"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "host: 0.0.0.0 is not a loopback address and TLS is "
+                       "off"));
+  absl::SetFlag(&FLAGS_tls_cert, server_.cert_file);
+  absl::SetFlag(&FLAGS_tls_key, server_.key_file);
+  ASSERT_OK_AND_ASSIGN(ServerConfig config, ServerConfigFromFlags("test"));
+  EXPECT_EQ(config.listen_address, "0.0.0.0:50051");
+  EXPECT_NE(config.credentials, nullptr);
+}
+
 TEST_F(TlsFlagsTest, BadServerTlsFlagsFailTheServerConfig) {
   const std::string absent = certs_.dir().File("absent.key");
   absl::SetFlag(&FLAGS_tls_cert, server_.cert_file);
