@@ -709,11 +709,13 @@ absl::StatusOr<ImportCounts> RegistryImport::Finish() {
     const std::string what = absl::StrCat("import region ", region.id());
     absl::StatusOr<Region> stored = registry_->store_->GetRegion(region.id());
     if (stored.ok() && !principal_.is_global()) {
-      // A stored region outside the scope: refused before its kind or
-      // anything else of it shows.
+      // A stored region outside the scope (which the import would move
+      // into it, or CheckScopeOnArrival had refused it): refused before its
+      // kind or anything else of it shows.
       ASSIGN_OR_RETURN(std::vector<std::string> chain,
                        registry_->store_->RegionLineage(region.id()));
-      RETURN_IF_ERROR(Authorize(principal_, Role::kAdmin, chain, what));
+      RETURN_IF_ERROR(Authorize(principal_, Role::kAdmin, chain,
+                                absl::StrCat("move region ", region.id())));
     }
     if (stored.ok() && stored->kind() != region.kind()) {
       return FieldError(absl::StrCat(field, ".kind"),

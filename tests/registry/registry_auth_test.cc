@@ -505,7 +505,7 @@ TEST_F(RegistryOracleTest, ImportUnderAnAbsentOrForeignRegionAnswersAlike) {
   region.mutable_region()->set_parent_id("411323-huiche");
   EXPECT_THAT(env_.Import({region}, kHuicheAdminToken),
               StatusIs(absl::StatusCode::kPermissionDenied,
-                       "huiche-admin may not import region 411323-danshui: "
+                       "huiche-admin may not move region 411323-danshui: "
                        "outside its scope 411323-huiche"));
   EXPECT_THAT(GetVillage(kAdminToken, "411323-new-01"),
               StatusIs(absl::StatusCode::kNotFound, ""));
