@@ -189,9 +189,25 @@ absl::Status Authorize(const Principal& principal, Role required,
   if (principal.is_global() || absl::c_linear_search(chain, principal.scope)) {
     return absl::OkStatus();
   }
+  return OutsideScopeError(principal, what);
+}
+
+absl::Status OutsideScopeError(const Principal& principal,
+                               absl::string_view what) {
   return absl::PermissionDeniedError(absl::StrCat(principal.name, " may not ",
                                                   what, ": outside its scope ",
                                                   principal.scope));
+}
+
+absl::Status ConcealAbsence(const Principal& principal, Role required,
+                            const absl::Status& status,
+                            absl::string_view what) {
+  if (!absl::IsNotFound(status) || principal.is_global()) return status;
+  if (absl::Status role = AuthorizeRole(principal, required, what);
+      !role.ok()) {
+    return role;
+  }
+  return OutsideScopeError(principal, what);
 }
 
 }  // namespace fivestar

@@ -129,6 +129,22 @@ absl::Status Authorize(const Principal& principal, Role required,
                        absl::Span<const std::string> chain,
                        absl::string_view what);
 
+// The PERMISSION_DENIED for `principal` acting on a thing outside its scope:
+// "<name> may not <what>: outside its scope <scope>". Authorize gives it,
+// and ConcealAbsence gives the very same for something that does not exist.
+absl::Status OutsideScopeError(const Principal& principal,
+                               absl::string_view what);
+
+// Keeps a scoped principal from learning whether something it named exists
+// outside its scope (no existence oracle). `status` is the outcome of
+// looking up what `principal` asked for. For a principal whose scope is not
+// global, NOT_FOUND becomes exactly what Authorize(principal, required,
+// <a chain outside the scope>, what) gives: the role refusal when the role
+// falls short, else OutsideScopeError. Any other status, and every status
+// for a global principal (who may know what exists), comes back unchanged.
+absl::Status ConcealAbsence(const Principal& principal, Role required,
+                            const absl::Status& status, absl::string_view what);
+
 // Checks only the role (for calls that touch nothing scoped).
 absl::Status AuthorizeRole(const Principal& principal, Role required,
                            absl::string_view what);

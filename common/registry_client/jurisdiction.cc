@@ -15,6 +15,9 @@ absl::StatusOr<std::vector<std::string>> Jurisdiction::AuthorizeVillage(
   RETURN_IF_ERROR(AuthorizeRole(principal, role, what));
   absl::StatusOr<std::vector<std::string>> lineage =
       directory_->VillageLineage(village_id);
+  if (absl::IsNotFound(lineage.status()) && !principal.is_global()) {
+    return ConcealAbsence(principal, role, lineage.status(), what);
+  }
   if (absl::IsNotFound(lineage.status())) {
     if (field.empty()) {
       return absl::FailedPreconditionError(absl::StrCat(
@@ -44,6 +47,9 @@ absl::StatusOr<std::vector<std::string>> Jurisdiction::AuthorizeRegion(
   RETURN_IF_ERROR(AuthorizeRole(principal, role, what));
   absl::StatusOr<std::vector<std::string>> lineage =
       directory_->RegionLineage(region_id);
+  if (absl::IsNotFound(lineage.status()) && !principal.is_global()) {
+    return ConcealAbsence(principal, role, lineage.status(), what);
+  }
   if (absl::IsNotFound(lineage.status())) {
     if (field.empty()) return lineage.status();
     return FieldError(field, absl::StrCat("region ", region_id,

@@ -34,7 +34,9 @@ class Jurisdiction {
   // `role` and returns the village's lineage (always asked of the
   // directory, so a write fails with UNAVAILABLE rather than go unchecked
   // when the registry is down). When the registry does not know the
-  // village: INVALID_ARGUMENT naming `field`, or FAILED_PRECONDITION when
+  // village: for a scoped principal the PERMISSION_DENIED of a village
+  // outside its scope (ConcealAbsence: no existence oracle); for a global
+  // one INVALID_ARGUMENT naming `field`, or FAILED_PRECONDITION when
   // `field` is empty (a stored record whose village has left the registry).
   absl::StatusOr<std::vector<std::string>> AuthorizeVillage(
       const Principal& principal, Role role, const std::string& village_id,
@@ -48,8 +50,10 @@ class Jurisdiction {
                                     absl::string_view what) const;
 
   // Checks that `principal` may act on a region with `role` and returns the
-  // region's lineage. When the registry does not know the region:
-  // INVALID_ARGUMENT naming `field`, or NOT_FOUND when `field` is empty.
+  // region's lineage. When the registry does not know the region: for a
+  // scoped principal the PERMISSION_DENIED of a region outside its scope
+  // (ConcealAbsence); for a global one INVALID_ARGUMENT naming `field`, or
+  // NOT_FOUND when `field` is empty.
   absl::StatusOr<std::vector<std::string>> AuthorizeRegion(
       const Principal& principal, Role role, const std::string& region_id,
       absl::string_view field, absl::string_view what) const;
@@ -57,8 +61,9 @@ class Jurisdiction {
   // The villages a list may show to `principal` (viewer role) given its
   // filters: nullopt for "every village" (a global principal without
   // filters), else the ids (possibly none). A filter outside the
-  // principal's scope is PERMISSION_DENIED; without filters, a scoped
-  // principal sees its own subtree (or its own village).
+  // principal's scope, or naming a region or village the registry does not
+  // know, is PERMISSION_DENIED for a scoped principal; without filters, a
+  // scoped principal sees its own subtree (or its own village).
   absl::StatusOr<std::optional<std::vector<std::string>>> VisibleVillages(
       const Principal& principal, const VillageFilter& filter,
       absl::string_view what) const;

@@ -131,7 +131,21 @@ absl::StatusOr<v1::SetIndicatorValuesResponse> IndicatorLedger::SetValues(
   return CreateOncePerRequestId<v1::SetIndicatorValuesResponse>(
       key.request_id, key.fingerprint,
       [&] { return store_->FindValueRequest(key.request_id); },
-      [&](const v1::SetIndicatorValuesResponse&) {
+      [&](const v1::SetIndicatorValuesResponse& earlier) -> absl::Status {
+        // Values of villages outside the caller's scope set under the same
+        // request id: the same refusal as any target outside the scope.
+        if (!principal.is_global()) {
+          absl::flat_hash_set<std::string> checked;
+          for (const IndicatorValue& value : earlier.values()) {
+            if (!checked.insert(value.village_id()).second) continue;
+            RETURN_IF_ERROR(
+                jurisdiction_
+                    ->AuthorizeVillage(
+                        principal, Role::kReporter, value.village_id(), "",
+                        absl::StrCat("use request_id ", key.request_id))
+                    .status());
+          }
+        }
         return absl::AlreadyExistsError(
             absl::StrCat("request_id ", key.request_id,
                          " was already used for different values"));

@@ -307,12 +307,15 @@ absl::StatusOr<v1::Summary> ProgressSummaries::GetSummary(
 
   std::vector<std::string> villages;
   if (of_village) {
+    const std::string what =
+        absl::StrCat("read the summary of village ", subject);
     absl::StatusOr<std::vector<std::string>> lineage =
         jurisdiction_->directory()->VillageLineage(subject);
-    RETURN_IF_ERROR(lineage.status());  // NOT_FOUND names the village.
+    // NOT_FOUND names the village, for a global principal only.
     RETURN_IF_ERROR(
-        Authorize(principal, Role::kViewer, *lineage,
-                  absl::StrCat("read the summary of village ", subject)));
+        ConcealAbsence(principal, Role::kViewer, lineage.status(), what));
+    RETURN_IF_ERROR(lineage.status());
+    RETURN_IF_ERROR(Authorize(principal, Role::kViewer, *lineage, what));
     villages.push_back(subject);
   } else {
     RETURN_IF_ERROR(jurisdiction_

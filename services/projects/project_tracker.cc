@@ -278,6 +278,26 @@ absl::StatusOr<std::vector<std::string>> ProjectTracker::AuthorizeProjectChange(
                                          project.village_id(), "", what);
 }
 
+absl::StatusOr<Project> ProjectTracker::ProjectFor(const Principal& principal,
+                                                   Role role,
+                                                   const std::string& id,
+                                                   absl::string_view what) {
+  absl::StatusOr<Project> project = store_->GetProject(id);
+  RETURN_IF_ERROR(ConcealAbsence(principal, role, project.status(), what));
+  return project;
+}
+
+absl::Status ProjectTracker::AuthorizeEarlierProject(
+    const Principal& principal, Role role, const std::string& project_id,
+    absl::string_view what) {
+  if (principal.is_global()) return absl::OkStatus();
+  ASSIGN_OR_RETURN(Project earlier,
+                   ProjectFor(principal, role, project_id, what));
+  return jurisdiction_
+      ->AuthorizeVillage(principal, role, earlier.village_id(), "", what)
+      .status();
+}
+
 // --- Projects ----------------------------------------------------------------
 
 absl::StatusOr<Project> ProjectTracker::CreateProject(
@@ -306,6 +326,14 @@ absl::StatusOr<Project> ProjectTracker::CreateProject(
           key.request_id, key.fingerprint,
           [&] { return store_->FindProjectByRequest(key.request_id); },
           [&](const Project& earlier) {
+            // Another village's project is not named to a caller it lies
+            // outside the scope of.
+            if (absl::Status status = AuthorizeEarlierProject(
+                    principal, Role::kOperator, earlier.id(),
+                    absl::StrCat("use request_id ", key.request_id));
+                !status.ok()) {
+              return status;
+            }
             return absl::AlreadyExistsError(
                 absl::StrCat("request_id ", key.request_id,
                              " was already used to create project ",
@@ -320,9 +348,11 @@ absl::StatusOr<Project> ProjectTracker::CreateProject(
 absl::StatusOr<Project> ProjectTracker::GetProject(const Principal& principal,
                                                    const std::string& id) {
   RETURN_IF_ERROR(ValidateId("id", id));
-  ASSIGN_OR_RETURN(Project project, store_->GetProject(id));
+  const std::string what = absl::StrCat("read project ", id);
+  ASSIGN_OR_RETURN(Project project,
+                   ProjectFor(principal, Role::kViewer, id, what));
   RETURN_IF_ERROR(jurisdiction_->AuthorizeVillageRead(
-      principal, project.village_id(), absl::StrCat("read project ", id)));
+      principal, project.village_id(), what));
   return Decorate(std::move(project));
 }
 
@@ -336,11 +366,11 @@ absl::StatusOr<Project> ProjectTracker::UpdateProject(
   RETURN_IF_ERROR(ValidateId("project.id", project.id()));
   absl::MutexLock same_project(WriteStripe(project.id()));
   auto attempt = [&]() -> WriteAttempt<Project> {
-    ASSIGN_OR_RETURN(Project current, store_->GetProject(project.id()));
-    ASSIGN_OR_RETURN(
-        std::vector<std::string> lineage,
-        AuthorizeProjectChange(principal, current,
-                               absl::StrCat("update project ", project.id())));
+    const std::string what = absl::StrCat("update project ", project.id());
+    ASSIGN_OR_RETURN(Project current, ProjectFor(principal, Role::kOperator,
+                                                 project.id(), what));
+    ASSIGN_OR_RETURN(std::vector<std::string> lineage,
+                     AuthorizeProjectChange(principal, current, what));
     RETURN_IF_ERROR(
         CheckEtag("project", project.id(), project.etag(), current.etag()));
     if (current.status() == v1::CANCELLED) {
@@ -374,10 +404,11 @@ absl::Status ProjectTracker::DeleteProject(const Principal& principal,
                                            const std::string& id,
                                            const std::string& etag) {
   RETURN_IF_ERROR(ValidateId("id", id));
-  ASSIGN_OR_RETURN(Project current, store_->GetProject(id));
+  const std::string what = absl::StrCat("delete project ", id);
+  ASSIGN_OR_RETURN(Project current,
+                   ProjectFor(principal, Role::kOperator, id, what));
   ASSIGN_OR_RETURN(std::vector<std::string> lineage,
-                   AuthorizeProjectChange(principal, current,
-                                          absl::StrCat("delete project ", id)));
+                   AuthorizeProjectChange(principal, current, what));
   return store_->DeleteProject(id, etag, LineagePath(lineage));
 }
 
@@ -387,11 +418,11 @@ absl::StatusOr<Project> ProjectTracker::CancelProject(
   RETURN_IF_ERROR(ValidateText("reason", request.reason(), 1, 500));
   absl::MutexLock same_project(WriteStripe(request.id()));
   auto attempt = [&]() -> WriteAttempt<Project> {
-    ASSIGN_OR_RETURN(Project current, store_->GetProject(request.id()));
-    ASSIGN_OR_RETURN(
-        std::vector<std::string> lineage,
-        AuthorizeProjectChange(principal, current,
-                               absl::StrCat("cancel project ", request.id())));
+    const std::string what = absl::StrCat("cancel project ", request.id());
+    ASSIGN_OR_RETURN(Project current, ProjectFor(principal, Role::kOperator,
+                                                 request.id(), what));
+    ASSIGN_OR_RETURN(std::vector<std::string> lineage,
+                     AuthorizeProjectChange(principal, current, what));
     RETURN_IF_ERROR(
         CheckEtag("project", request.id(), request.etag(), current.etag()));
     if (current.status() == v1::CANCELLED) {
@@ -471,12 +502,14 @@ ProjectTracker::CreateProgressReport(const Principal& principal,
   const RequestKey key{report.request_id(), ReportFingerprint(report)};
   absl::MutexLock same_project(WriteStripe(report.project_id()));
   auto attempt = [&]() -> WriteAttempt<v1::CreateProgressReportResponse> {
-    ASSIGN_OR_RETURN(Project project, store_->GetProject(report.project_id()));
+    const std::string what =
+        absl::StrCat("report progress on project ", report.project_id());
+    ASSIGN_OR_RETURN(Project project, ProjectFor(principal, Role::kReporter,
+                                                 report.project_id(), what));
     ASSIGN_OR_RETURN(
         std::vector<std::string> lineage,
-        jurisdiction_->AuthorizeVillage(
-            principal, Role::kReporter, project.village_id(), "",
-            absl::StrCat("report progress on project ", project.id())));
+        jurisdiction_->AuthorizeVillage(principal, Role::kReporter,
+                                        project.village_id(), "", what));
     v1::CreateProgressReportResponse response;
     // A retry returns the original even when the project has since changed
     // (or been cancelled): the report it asks for exists.
@@ -486,6 +519,13 @@ ProjectTracker::CreateProgressReport(const Principal& principal,
       if (earlier.ok()) {
         if (earlier->first.project_id() != project.id() ||
             earlier->second != key.fingerprint) {
+          // A report on another village's project is not named to a
+          // caller it lies outside the scope of.
+          if (earlier->first.project_id() != project.id()) {
+            RETURN_IF_ERROR(AuthorizeEarlierProject(
+                principal, Role::kReporter, earlier->first.project_id(),
+                absl::StrCat("use report.request_id ", key.request_id)));
+          }
           return absl::AlreadyExistsError(absl::StrCat(
               "report.request_id: ", key.request_id,
               " was already used for report ", earlier->first.id(),
@@ -531,10 +571,12 @@ ProjectTracker::ListProgressReports(
     const Principal& principal, const v1::ListProgressReportsRequest& request) {
   RETURN_IF_ERROR(ValidateId("project_id", request.project_id()));
   ASSIGN_OR_RETURN(Pager pager, Pager::ForPageSize(request.page_size()));
-  ASSIGN_OR_RETURN(Project project, store_->GetProject(request.project_id()));
+  const std::string what =
+      absl::StrCat("read the reports of project ", request.project_id());
+  ASSIGN_OR_RETURN(Project project, ProjectFor(principal, Role::kViewer,
+                                               request.project_id(), what));
   RETURN_IF_ERROR(jurisdiction_->AuthorizeVillageRead(
-      principal, project.village_id(),
-      absl::StrCat("read the reports of project ", project.id())));
+      principal, project.village_id(), what));
   ASSIGN_OR_RETURN(
       std::string after,
       pager.Resume(request.page_token(),
@@ -652,6 +694,11 @@ absl::StatusOr<ProjectImportCounts> ProjectImport::Finish() {
       RETURN_IF_ERROR(existing.status());
       const Project& current = existing->first;
       if (current.village_id() != village_id) {
+        // Another village's project is not named to a caller it lies
+        // outside the scope of.
+        RETURN_IF_ERROR(tracker_->AuthorizeEarlierProject(
+            principal_, Role::kAdmin, current.id(),
+            absl::StrCat("use key ", record.key())));
         return FieldError(
             field + ".project.village_id",
             absl::StrCat("the project with key ", record.key(), " (",
@@ -700,6 +747,11 @@ absl::StatusOr<ProjectImportCounts> ProjectImport::Finish() {
       if (recorded.ok()) {
         if (recorded->first.project_id() != project.id() ||
             report_fingerprint != recorded->second) {
+          if (recorded->first.project_id() != project.id()) {
+            RETURN_IF_ERROR(tracker_->AuthorizeEarlierProject(
+                principal_, Role::kAdmin, recorded->first.project_id(),
+                absl::StrCat("use request_id ", report.request_id())));
+          }
           return FieldError(
               report_field,
               absl::StrCat("a report with request_id ", report.request_id(),

@@ -151,6 +151,20 @@ class ProjectTracker {
   absl::StatusOr<std::vector<std::string>> AuthorizeProjectChange(
       const Principal& principal, const Project& project,
       absl::string_view what);
+  // Project `id`, which `principal` named to `what` with `role`. NOT_FOUND
+  // only for a global principal: for a scoped one a project that does not
+  // exist is refused as one outside its scope (ConcealAbsence).
+  absl::StatusOr<Project> ProjectFor(const Principal& principal, Role role,
+                                     const std::string& id,
+                                     absl::string_view what);
+  // For a request id (or import key) `principal` chose that an earlier
+  // request already used for project `project_id`: OK when that project
+  // lies in the principal's scope (so the ALREADY_EXISTS that names it may
+  // be given), else the PERMISSION_DENIED of a target outside the scope for
+  // `what`, naming nothing of the other project.
+  absl::Status AuthorizeEarlierProject(const Principal& principal, Role role,
+                                       const std::string& project_id,
+                                       absl::string_view what);
 
   // The lock that read-modify-writes of `project_id` hold in this process.
   // Reads no longer wait behind writes, so two writers of one project would

@@ -70,6 +70,9 @@ absl::Status AuthorizeRegionFilter(RegistryStore* store,
   RETURN_IF_ERROR(ValidateId(field, region_id));
   absl::StatusOr<std::vector<std::string>> chain =
       store->RegionLineage(region_id);
+  if (absl::IsNotFound(chain.status()) && !principal.is_global()) {
+    return ConcealAbsence(principal, Role::kViewer, chain.status(), what);
+  }
   if (absl::IsNotFound(chain.status())) {
     return FieldError(field,
                       absl::StrCat("region ", region_id, " does not exist"));
@@ -165,11 +168,27 @@ absl::Status Registry::ValidateParent(const Region& region,
 }
 
 absl::StatusOr<std::vector<std::string>> Registry::VillageRegionLineage(
-    const std::string& region_id, absl::string_view field) {
-  absl::StatusOr<Region> region = store_->GetRegion(region_id);
-  if (absl::IsNotFound(region.status())) {
+    const Principal& principal, Role role, const std::string& region_id,
+    absl::string_view field, absl::string_view what,
+    const std::string& village_id) {
+  absl::StatusOr<std::vector<std::string>> lineage =
+      store_->RegionLineage(region_id);
+  if (absl::IsNotFound(lineage.status()) && !principal.is_global()) {
+    return ConcealAbsence(principal, role, lineage.status(), what);
+  }
+  if (absl::IsNotFound(lineage.status())) {
     return FieldError(field,
                       absl::StrCat("region ", region_id, " does not exist"));
+  }
+  RETURN_IF_ERROR(lineage.status());
+  std::vector<std::string> chain = *lineage;
+  if (!village_id.empty()) chain.insert(chain.begin(), village_id);
+  // Scope before kind: the kind of a region outside the scope is none of
+  // the principal's business.
+  RETURN_IF_ERROR(Authorize(principal, role, chain, what));
+  absl::StatusOr<Region> region = store_->GetRegion(region_id);
+  if (absl::IsNotFound(region.status()) && !principal.is_global()) {
+    return ConcealAbsence(principal, role, region.status(), what);
   }
   RETURN_IF_ERROR(region.status());
   if (region->kind() != v1::TOWNSHIP && region->kind() != v1::DISTRICT) {
@@ -178,7 +197,51 @@ absl::StatusOr<std::vector<std::string>> Registry::VillageRegionLineage(
                                           "; villages belong to a TOWNSHIP "
                                           "or DISTRICT"));
   }
-  return store_->RegionLineage(region_id);
+  return chain;
+}
+
+absl::StatusOr<std::vector<std::string>> Registry::RegionLineageFor(
+    const Principal& principal, Role role, const std::string& id,
+    absl::string_view what) {
+  absl::StatusOr<std::vector<std::string>> lineage = store_->RegionLineage(id);
+  if (absl::IsNotFound(lineage.status()) && !principal.is_global()) {
+    return ConcealAbsence(principal, role, lineage.status(), what);
+  }
+  return lineage;
+}
+
+absl::StatusOr<Village> Registry::VillageFor(const Principal& principal,
+                                             Role role, const std::string& id,
+                                             absl::string_view what) {
+  absl::StatusOr<Village> village = store_->GetVillage(id);
+  if (absl::IsNotFound(village.status()) && !principal.is_global()) {
+    return ConcealAbsence(principal, role, village.status(), what);
+  }
+  return village;
+}
+
+absl::Status Registry::ConcealCollision(const Principal& principal, Role role,
+                                        const absl::Status& status,
+                                        absl::string_view what,
+                                        const std::string& region_id,
+                                        const std::string& village_id) {
+  if (!absl::IsAlreadyExists(status) || principal.is_global()) return status;
+  absl::StatusOr<std::vector<std::string>> chain;
+  if (village_id.empty()) {
+    chain = store_->RegionLineage(region_id);
+  } else {
+    absl::StatusOr<Village> existing = store_->GetVillage(village_id);
+    chain = existing.ok()
+                ? VillageLineage(*existing)
+                : absl::StatusOr<std::vector<std::string>>(existing.status());
+  }
+  // Gone again since the write: its place is unknown, so not the caller's.
+  if (absl::IsNotFound(chain.status()) && !principal.is_global()) {
+    return ConcealAbsence(principal, role, chain.status(), what);
+  }
+  RETURN_IF_ERROR(chain.status());
+  RETURN_IF_ERROR(Authorize(principal, role, *chain, what));
+  return status;
 }
 
 absl::StatusOr<std::vector<std::string>> Registry::VillageLineage(
@@ -201,23 +264,38 @@ absl::StatusOr<std::string> Registry::ScopeRegion(const Principal& principal) {
 absl::StatusOr<Region> Registry::CreateRegion(const Principal& principal,
                                               const Region& region) {
   RETURN_IF_ERROR(ValidateRegionFields(region, "region"));
-  RETURN_IF_ERROR(ValidateParent(region, "region"));
+  const std::string what = absl::StrCat("create region ", region.id());
   std::vector<std::string> chain = {region.id()};
   if (!region.parent_id().empty()) {
-    ASSIGN_OR_RETURN(chain, store_->RegionLineage(region.parent_id()));
-    chain.insert(chain.begin(), region.id());
+    // Scope before the parent's kind, which a principal it lies outside of
+    // may not learn.
+    absl::StatusOr<std::vector<std::string>> parent_chain =
+        store_->RegionLineage(region.parent_id());
+    if (absl::IsNotFound(parent_chain.status()) && !principal.is_global()) {
+      return ConcealAbsence(principal, Role::kAdmin, parent_chain.status(),
+                            what);
+    }
+    if (parent_chain.ok()) {
+      chain.insert(chain.end(), parent_chain->begin(), parent_chain->end());
+    } else if (!absl::IsNotFound(parent_chain.status())) {
+      return parent_chain.status();
+    }
   }
-  RETURN_IF_ERROR(Authorize(principal, Role::kAdmin, chain,
-                            absl::StrCat("create region ", region.id())));
-  return WithField(store_->CreateRegion(region), "region.parent_id");
+  RETURN_IF_ERROR(Authorize(principal, Role::kAdmin, chain, what));
+  RETURN_IF_ERROR(ValidateParent(region, "region"));
+  absl::StatusOr<Region> created = store_->CreateRegion(region);
+  RETURN_IF_ERROR(ConcealCollision(principal, Role::kAdmin, created.status(),
+                                   what, region.id(), ""));
+  return WithField(std::move(created), "region.parent_id");
 }
 
 absl::StatusOr<Region> Registry::GetRegion(const Principal& principal,
                                            const std::string& id) {
   RETURN_IF_ERROR(ValidateId("id", id));
-  ASSIGN_OR_RETURN(std::vector<std::string> chain, store_->RegionLineage(id));
-  RETURN_IF_ERROR(Authorize(principal, Role::kViewer, chain,
-                            absl::StrCat("read region ", id)));
+  const std::string what = absl::StrCat("read region ", id);
+  ASSIGN_OR_RETURN(std::vector<std::string> chain,
+                   RegionLineageFor(principal, Role::kViewer, id, what));
+  RETURN_IF_ERROR(Authorize(principal, Role::kViewer, chain, what));
   return store_->GetRegion(id);
 }
 
@@ -225,11 +303,12 @@ absl::StatusOr<Region> Registry::UpdateRegion(const Principal& principal,
                                               const Region& region,
                                               const FieldMask& update_mask) {
   RETURN_IF_ERROR(ValidateId("region.id", region.id()));
-  ASSIGN_OR_RETURN(Region current, store_->GetRegion(region.id()));
-  ASSIGN_OR_RETURN(std::vector<std::string> chain,
-                   store_->RegionLineage(region.id()));
   const std::string what = absl::StrCat("update region ", region.id());
+  ASSIGN_OR_RETURN(
+      std::vector<std::string> chain,
+      RegionLineageFor(principal, Role::kAdmin, region.id(), what));
   RETURN_IF_ERROR(Authorize(principal, Role::kAdmin, chain, what));
+  ASSIGN_OR_RETURN(Region current, store_->GetRegion(region.id()));
   RETURN_IF_ERROR(
       CheckEtag("region", region.id(), region.etag(), current.etag()));
   Region updated = current;
@@ -240,10 +319,20 @@ absl::StatusOr<Region> Registry::UpdateRegion(const Principal& principal,
     if (updated.parent_id().empty()) {
       RETURN_IF_ERROR(Authorize(principal, Role::kAdmin, {updated.id()}, what));
     } else {
+      // The new parent's scope first: its kind is none of the business of
+      // a principal it lies outside of.
+      absl::StatusOr<std::vector<std::string>> new_chain =
+          store_->RegionLineage(updated.parent_id());
+      if (absl::IsNotFound(new_chain.status()) && !principal.is_global()) {
+        return ConcealAbsence(principal, Role::kAdmin, new_chain.status(),
+                              what);
+      }
+      if (new_chain.ok()) {
+        RETURN_IF_ERROR(Authorize(principal, Role::kAdmin, *new_chain, what));
+      } else if (!absl::IsNotFound(new_chain.status())) {
+        return new_chain.status();
+      }
       RETURN_IF_ERROR(ValidateParent(updated, "region"));
-      ASSIGN_OR_RETURN(std::vector<std::string> new_chain,
-                       store_->RegionLineage(updated.parent_id()));
-      RETURN_IF_ERROR(Authorize(principal, Role::kAdmin, new_chain, what));
     }
   }
   return WithField(store_->UpdateRegion(updated, current.etag()),
@@ -254,9 +343,10 @@ absl::Status Registry::DeleteRegion(const Principal& principal,
                                     const std::string& id,
                                     const std::string& etag) {
   RETURN_IF_ERROR(ValidateId("id", id));
-  ASSIGN_OR_RETURN(std::vector<std::string> chain, store_->RegionLineage(id));
-  RETURN_IF_ERROR(Authorize(principal, Role::kAdmin, chain,
-                            absl::StrCat("delete region ", id)));
+  const std::string what = absl::StrCat("delete region ", id);
+  ASSIGN_OR_RETURN(std::vector<std::string> chain,
+                   RegionLineageFor(principal, Role::kAdmin, id, what));
+  RETURN_IF_ERROR(Authorize(principal, Role::kAdmin, chain, what));
   return store_->DeleteRegion(id, etag);
 }
 
@@ -301,22 +391,25 @@ absl::StatusOr<v1::ListRegionsResponse> Registry::ListRegions(
 absl::StatusOr<Village> Registry::CreateVillage(const Principal& principal,
                                                 const Village& village) {
   RETURN_IF_ERROR(ValidateVillageFields(village, "village"));
-  ASSIGN_OR_RETURN(
-      std::vector<std::string> chain,
-      VillageRegionLineage(village.region_id(), "village.region_id"));
-  chain.insert(chain.begin(), village.id());
-  RETURN_IF_ERROR(Authorize(principal, Role::kOperator, chain,
-                            absl::StrCat("create village ", village.id())));
-  return WithField(store_->CreateVillage(village), "village.region_id");
+  const std::string what = absl::StrCat("create village ", village.id());
+  RETURN_IF_ERROR(VillageRegionLineage(principal, Role::kOperator,
+                                       village.region_id(), "village.region_id",
+                                       what, village.id())
+                      .status());
+  absl::StatusOr<Village> created = store_->CreateVillage(village);
+  RETURN_IF_ERROR(ConcealCollision(principal, Role::kOperator, created.status(),
+                                   what, "", village.id()));
+  return WithField(std::move(created), "village.region_id");
 }
 
 absl::StatusOr<Village> Registry::GetVillage(const Principal& principal,
                                              const std::string& id) {
   RETURN_IF_ERROR(ValidateId("id", id));
-  ASSIGN_OR_RETURN(Village village, store_->GetVillage(id));
+  const std::string what = absl::StrCat("read village ", id);
+  ASSIGN_OR_RETURN(Village village,
+                   VillageFor(principal, Role::kViewer, id, what));
   ASSIGN_OR_RETURN(std::vector<std::string> chain, VillageLineage(village));
-  RETURN_IF_ERROR(Authorize(principal, Role::kViewer, chain,
-                            absl::StrCat("read village ", id)));
+  RETURN_IF_ERROR(Authorize(principal, Role::kViewer, chain, what));
   return village;
 }
 
@@ -324,9 +417,10 @@ absl::StatusOr<Village> Registry::UpdateVillage(const Principal& principal,
                                                 const Village& village,
                                                 const FieldMask& update_mask) {
   RETURN_IF_ERROR(ValidateId("village.id", village.id()));
-  ASSIGN_OR_RETURN(Village current, store_->GetVillage(village.id()));
-  ASSIGN_OR_RETURN(std::vector<std::string> chain, VillageLineage(current));
   const std::string what = absl::StrCat("update village ", village.id());
+  ASSIGN_OR_RETURN(Village current,
+                   VillageFor(principal, Role::kOperator, village.id(), what));
+  ASSIGN_OR_RETURN(std::vector<std::string> chain, VillageLineage(current));
   RETURN_IF_ERROR(Authorize(principal, Role::kOperator, chain, what));
   RETURN_IF_ERROR(
       CheckEtag("village", village.id(), village.etag(), current.etag()));
@@ -335,10 +429,10 @@ absl::StatusOr<Village> Registry::UpdateVillage(const Principal& principal,
       ApplyUpdateMask(update_mask, VillageMutableFields(), village, &updated));
   RETURN_IF_ERROR(ValidateVillageFields(updated, "village"));
   if (updated.region_id() != current.region_id()) {
-    ASSIGN_OR_RETURN(
-        std::vector<std::string> new_chain,
-        VillageRegionLineage(updated.region_id(), "village.region_id"));
-    RETURN_IF_ERROR(Authorize(principal, Role::kOperator, new_chain, what));
+    RETURN_IF_ERROR(VillageRegionLineage(principal, Role::kOperator,
+                                         updated.region_id(),
+                                         "village.region_id", what)
+                        .status());
   }
   return WithField(store_->UpdateVillage(updated, current.etag()),
                    "village.region_id");
@@ -348,10 +442,11 @@ absl::Status Registry::DeleteVillage(const Principal& principal,
                                      const std::string& id,
                                      const std::string& etag) {
   RETURN_IF_ERROR(ValidateId("id", id));
-  ASSIGN_OR_RETURN(Village current, store_->GetVillage(id));
+  const std::string what = absl::StrCat("delete village ", id);
+  ASSIGN_OR_RETURN(Village current,
+                   VillageFor(principal, Role::kOperator, id, what));
   ASSIGN_OR_RETURN(std::vector<std::string> chain, VillageLineage(current));
-  RETURN_IF_ERROR(Authorize(principal, Role::kOperator, chain,
-                            absl::StrCat("delete village ", id)));
+  RETURN_IF_ERROR(Authorize(principal, Role::kOperator, chain, what));
   return store_->DeleteVillage(id, etag);
 }
 
@@ -414,7 +509,16 @@ absl::StatusOr<v1::BatchGetVillagesResponse> Registry::BatchGetVillages(
     RETURN_IF_ERROR(ValidateId(absl::StrCat("ids[", i, "]"), request.ids(i)));
     ids.push_back(request.ids(i));
   }
-  ASSIGN_OR_RETURN(std::vector<Village> villages, store_->GetVillages(ids));
+  absl::StatusOr<std::vector<Village>> fetched = store_->GetVillages(ids);
+  if (absl::IsNotFound(fetched.status()) && !principal.is_global()) {
+    // Some id does not exist. A scoped principal learns only of the first
+    // id (in request order) it may not read, whether absent or outside its
+    // scope, as if all of them existed.
+    for (const std::string& id : ids) {
+      RETURN_IF_ERROR(GetVillage(principal, id).status());
+    }
+  }
+  ASSIGN_OR_RETURN(std::vector<Village> villages, std::move(fetched));
   v1::BatchGetVillagesResponse response;
   // Villages share regions; look each lineage up once.
   absl::flat_hash_map<std::string, std::vector<std::string>> lineages;
@@ -440,14 +544,20 @@ absl::StatusOr<v1::GetAncestorsResponse> Registry::GetAncestors(
   switch (request.subject_case()) {
     case v1::GetAncestorsRequest::kVillageId: {
       RETURN_IF_ERROR(ValidateId("village_id", request.village_id()));
-      ASSIGN_OR_RETURN(Village village,
-                       store_->GetVillage(request.village_id()));
+      ASSIGN_OR_RETURN(
+          Village village,
+          VillageFor(
+              principal, Role::kViewer, request.village_id(),
+              absl::StrCat("read the ancestors of ", request.village_id())));
       ASSIGN_OR_RETURN(chain, VillageLineage(village));
       break;
     }
     case v1::GetAncestorsRequest::kRegionId: {
       RETURN_IF_ERROR(ValidateId("region_id", request.region_id()));
-      ASSIGN_OR_RETURN(chain, store_->RegionLineage(request.region_id()));
+      ASSIGN_OR_RETURN(
+          chain, RegionLineageFor(principal, Role::kViewer, request.region_id(),
+                                  absl::StrCat("read the ancestors of ",
+                                               request.region_id())));
       break;
     }
     case v1::GetAncestorsRequest::SUBJECT_NOT_SET:
@@ -521,10 +631,14 @@ absl::Status RegistryImport::Add(const v1::ImportRegistryRequest& chunk) {
 }
 
 absl::StatusOr<RegionKind> RegistryImport::KindOf(const std::string& region_id,
-                                                  absl::string_view field) {
+                                                  absl::string_view field,
+                                                  absl::string_view what) {
   auto it = region_index_.find(region_id);
   if (it != region_index_.end()) return regions_[it->second.position].kind();
   absl::StatusOr<Region> stored = registry_->store_->GetRegion(region_id);
+  if (absl::IsNotFound(stored.status()) && !principal_.is_global()) {
+    return ConcealAbsence(principal_, Role::kAdmin, stored.status(), what);
+  }
   if (absl::IsNotFound(stored.status())) {
     return FieldError(field, absl::StrCat("region ", region_id,
                                           " is neither in the import nor "
@@ -592,7 +706,17 @@ absl::StatusOr<ImportCounts> RegistryImport::Finish() {
   for (const Region& region : regions_) {
     const std::string field =
         absl::StrCat("records[", region_index_[region.id()].record, "].region");
+    const std::string what = absl::StrCat("import region ", region.id());
     absl::StatusOr<Region> stored = registry_->store_->GetRegion(region.id());
+    if (stored.ok() && !principal_.is_global()) {
+      // A stored region outside the scope (which the import would move
+      // into it, or CheckScopeOnArrival had refused it): refused before its
+      // kind or anything else of it shows.
+      ASSIGN_OR_RETURN(std::vector<std::string> chain,
+                       registry_->store_->RegionLineage(region.id()));
+      RETURN_IF_ERROR(Authorize(principal_, Role::kAdmin, chain,
+                                absl::StrCat("move region ", region.id())));
+    }
     if (stored.ok() && stored->kind() != region.kind()) {
       return FieldError(absl::StrCat(field, ".kind"),
                         absl::StrCat("region ", region.id(), " is stored as a ",
@@ -601,7 +725,7 @@ absl::StatusOr<ImportCounts> RegistryImport::Finish() {
     }
     if (region.parent_id().empty()) continue;
     ASSIGN_OR_RETURN(RegionKind parent_kind,
-                     KindOf(region.parent_id(), field + ".parent_id"));
+                     KindOf(region.parent_id(), field + ".parent_id", what));
     if (KindRank(parent_kind) >= KindRank(region.kind())) {
       return FieldError(
           absl::StrCat(field, ".parent_id"),
@@ -613,7 +737,9 @@ absl::StatusOr<ImportCounts> RegistryImport::Finish() {
   for (const Village& village : villages_) {
     const std::string field = absl::StrCat(
         "records[", village_index_[village.id()].record, "].village.region_id");
-    ASSIGN_OR_RETURN(RegionKind kind, KindOf(village.region_id(), field));
+    ASSIGN_OR_RETURN(RegionKind kind,
+                     KindOf(village.region_id(), field,
+                            absl::StrCat("import village ", village.id())));
     if (kind != v1::TOWNSHIP && kind != v1::DISTRICT) {
       return FieldError(field, absl::StrCat("region ", village.region_id(),
                                             " is a ", KindName(kind),
@@ -676,15 +802,18 @@ absl::StatusOr<std::unique_ptr<RegistryExport>> Registry::StartExport(
   }
   if (!root.empty()) {
     RETURN_IF_ERROR(ValidateId("root_id", root));
+    const std::string what = absl::StrCat("export region ", root);
     absl::StatusOr<std::vector<std::string>> chain =
         store_->RegionLineage(root);
+    if (absl::IsNotFound(chain.status()) && !principal.is_global()) {
+      return ConcealAbsence(principal, Role::kViewer, chain.status(), what);
+    }
     if (absl::IsNotFound(chain.status())) {
       return FieldError("root_id",
                         absl::StrCat("region ", root, " does not exist"));
     }
     RETURN_IF_ERROR(chain.status());
-    RETURN_IF_ERROR(Authorize(principal, Role::kViewer, *chain,
-                              absl::StrCat("export region ", root)));
+    RETURN_IF_ERROR(Authorize(principal, Role::kViewer, *chain, what));
   } else {
     RETURN_IF_ERROR(AuthorizeRole(principal, Role::kViewer, "export"));
   }

@@ -55,9 +55,13 @@ class RegistryImport {
   RegistryImport(Registry* registry, Principal principal)
       : registry_(registry), principal_(std::move(principal)) {}
 
-  // The kind of a region that is either in this import or stored.
+  // The kind of a region that is either in this import or stored. One that
+  // is neither is INVALID_ARGUMENT naming `field`, or for a scoped
+  // principal the refusal to `what` outside its scope (as for a stored
+  // region outside it: no existence oracle).
   absl::StatusOr<RegionKind> KindOf(const std::string& region_id,
-                                    absl::string_view field);
+                                    absl::string_view field,
+                                    absl::string_view what);
   // The id chain (self first, up to the root) of a region as it will be
   // after the import.
   absl::StatusOr<std::vector<std::string>> LineageAfterImport(
@@ -168,9 +172,37 @@ class Registry {
 
   // Rules against stored data: the parent exists and is of a higher kind.
   absl::Status ValidateParent(const Region& region, absl::string_view field);
-  // The region exists and can hold villages; returns its lineage.
+  // For a village (`village_id`, empty when it is not to be part of the
+  // chain) placed in region `region_id`: checks that `principal` may `what`
+  // there with `role`, then that the region exists and can hold villages
+  // (INVALID_ARGUMENT naming `field`), and returns the chain [village_id,]
+  // region, ..., root. A region that does not exist is concealed from a
+  // scoped principal (ConcealAbsence), and its kind is checked only once
+  // the scope is.
   absl::StatusOr<std::vector<std::string>> VillageRegionLineage(
-      const std::string& region_id, absl::string_view field);
+      const Principal& principal, Role role, const std::string& region_id,
+      absl::string_view field, absl::string_view what,
+      const std::string& village_id = "");
+  // The lineage of region `id`, which `principal` named to `what` with
+  // `role`; NOT_FOUND only for a global principal (ConcealAbsence).
+  absl::StatusOr<std::vector<std::string>> RegionLineageFor(
+      const Principal& principal, Role role, const std::string& id,
+      absl::string_view what);
+  // Village `id`, which `principal` named to `what` with `role`; NOT_FOUND
+  // only for a global principal (ConcealAbsence).
+  absl::StatusOr<Village> VillageFor(const Principal& principal, Role role,
+                                     const std::string& id,
+                                     absl::string_view what);
+  // `status` is the outcome of creating region `region_id` (or, when
+  // `village_id` is set, that village). ALREADY_EXISTS for a record that
+  // lies outside a scoped principal's scope becomes the PERMISSION_DENIED
+  // Authorize gives there, so a create cannot probe (or name) records
+  // elsewhere; anything else comes back unchanged.
+  absl::Status ConcealCollision(const Principal& principal, Role role,
+                                const absl::Status& status,
+                                absl::string_view what,
+                                const std::string& region_id,
+                                const std::string& village_id);
   // The id chain of a village: itself, then its region's lineage.
   absl::StatusOr<std::vector<std::string>> VillageLineage(
       const Village& village);

@@ -95,6 +95,9 @@ absl::StatusOr<StoredAward> AwardDesk::Load(const Principal& principal,
                                             absl::string_view what) {
   RETURN_IF_ERROR(ValidateRequiredId("id", id));
   absl::StatusOr<StoredAward> award = store_->GetAward(id);
+  if (absl::IsNotFound(award.status()) && !principal.is_global()) {
+    return ConcealAbsence(principal, role, award.status(), what);
+  }
   if (absl::IsNotFound(award.status())) {
     return absl::NotFoundError(absl::StrCat("award ", id, " does not exist"));
   }
@@ -258,7 +261,34 @@ absl::StatusOr<v1::Award> AwardDesk::Apply(
   if (!request.request_id().empty()) {
     key = {request.request_id(), Fingerprint(request)};
   }
-  return store_->CreateAward(award, lineage, event, key);
+  absl::StatusOr<v1::Award> created =
+      store_->CreateAward(award, lineage, event, key);
+  RETURN_IF_ERROR(ConcealForeignRequest(principal, Role::kOperator,
+                                        created.status(), request.request_id(),
+                                        request.village_id()));
+  return created;
+}
+
+absl::Status AwardDesk::ConcealForeignRequest(const Principal& principal,
+                                              Role role,
+                                              const absl::Status& status,
+                                              const std::string& request_id,
+                                              const std::string& village_id) {
+  if (!absl::IsAlreadyExists(status) || request_id.empty() ||
+      principal.is_global()) {
+    return status;
+  }
+  absl::StatusOr<StoredAward> earlier = store_->FindAwardByRequest(request_id);
+  // Not a request id collision: the village's own star is the conflict.
+  if (absl::IsNotFound(earlier.status())) return status;
+  RETURN_IF_ERROR(earlier.status());
+  if (earlier->award.village_id() == village_id) return status;
+  RETURN_IF_ERROR(
+      jurisdiction_
+          ->AuthorizeVillage(principal, role, earlier->award.village_id(), "",
+                             absl::StrCat("use request_id ", request_id))
+          .status());
+  return status;
 }
 
 absl::StatusOr<v1::Award> AwardDesk::Review(
@@ -446,7 +476,12 @@ absl::StatusOr<v1::Award> AwardDesk::Record(
   if (!request.request_id().empty()) {
     key = {request.request_id(), Fingerprint(request)};
   }
-  return store_->CreateAward(award, lineage, event, key);
+  absl::StatusOr<v1::Award> created =
+      store_->CreateAward(award, lineage, event, key);
+  RETURN_IF_ERROR(ConcealForeignRequest(principal, Role::kAdmin,
+                                        created.status(), request.request_id(),
+                                        request.village_id()));
+  return created;
 }
 
 absl::StatusOr<v1::Award> AwardDesk::Get(const Principal& principal,

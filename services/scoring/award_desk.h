@@ -61,9 +61,21 @@ class AwardDesk {
  private:
   // Loads an award for a transition and checks that `principal` may act on
   // its village with at least `role`; returns the award's village lineage.
+  // An award that does not exist is NOT_FOUND for a global principal only;
+  // a scoped one gets the refusal of an award outside its scope
+  // (ConcealAbsence).
   absl::StatusOr<StoredAward> Load(const Principal& principal,
                                    const std::string& id, Role role,
                                    absl::string_view what);
+  // `status` is the outcome of creating an award for `village_id` with
+  // `request_id`. When that request id already created an award of a
+  // village outside a scoped principal's scope, the ALREADY_EXISTS (which
+  // names that award) becomes the PERMISSION_DENIED of a target outside
+  // the scope; anything else comes back unchanged.
+  absl::Status ConcealForeignRequest(const Principal& principal, Role role,
+                                     const absl::Status& status,
+                                     const std::string& request_id,
+                                     const std::string& village_id);
   // FAILED_PRECONDITION unless `principal` has at least `level` over the
   // award's village.
   absl::Status RequireAuthority(const Principal& principal,

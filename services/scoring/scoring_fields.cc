@@ -42,6 +42,9 @@ absl::StatusOr<std::vector<std::string>> AuthorizeNamedVillage(
     const std::string& village_id, absl::string_view what) {
   absl::StatusOr<std::vector<std::string>> lineage =
       jurisdiction.directory()->VillageLineage(village_id);
+  if (absl::IsNotFound(lineage.status()) && !principal.is_global()) {
+    return ConcealAbsence(principal, role, lineage.status(), what);
+  }
   if (absl::IsNotFound(lineage.status())) {
     return absl::NotFoundError(absl::StrCat("village ", village_id,
                                             " does not exist in the registry"));

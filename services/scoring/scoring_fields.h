@@ -30,7 +30,9 @@ absl::Status ValidateRequiredId(absl::string_view field, const std::string& id);
 
 // Jurisdiction::AuthorizeVillage for a request naming a village: NOT_FOUND
 // (rather than a field error) when the registry does not know it, as the
-// contract's RPCs promise. Returns the village's lineage.
+// contract's RPCs promise, for a global principal; a scoped one gets the
+// PERMISSION_DENIED of a village outside its scope (ConcealAbsence).
+// Returns the village's lineage.
 absl::StatusOr<std::vector<std::string>> AuthorizeNamedVillage(
     const Jurisdiction& jurisdiction, const Principal& principal, Role role,
     const std::string& village_id, absl::string_view what);

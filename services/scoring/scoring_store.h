@@ -193,6 +193,9 @@ class ScoringStore {
       const v1::Award& award, const std::vector<std::string>& lineage,
       const v1::AwardEvent& event, const RequestKey& key) = 0;
   virtual absl::StatusOr<StoredAward> GetAward(const std::string& id) = 0;
+  // The award created with `request_id`; NOT_FOUND when none was.
+  virtual absl::StatusOr<StoredAward> FindAwardByRequest(
+      const std::string& request_id) = 0;
   // Applies a transition: ABORTED when the etag is stale; FAILED_PRECONDITION
   // when the stored state differs from `event.from_state` (a concurrent
   // transition won). Returns the award as stored (new etag).

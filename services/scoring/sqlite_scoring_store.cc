@@ -898,6 +898,22 @@ absl::StatusOr<StoredAward> SqliteScoringStore::GetAward(
   });
 }
 
+absl::StatusOr<StoredAward> SqliteScoringStore::FindAwardByRequest(
+    const std::string& request_id) {
+  return pool_->Read([&](SqliteDatabase& db) -> absl::StatusOr<StoredAward> {
+    ASSIGN_OR_RETURN(
+        SqliteStatement stmt,
+        db.Prepare(absl::StrCat(kSelectAward, "WHERE request_id = ?")));
+    stmt.Bind(1, request_id);
+    ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) {
+      return absl::NotFoundError(
+          absl::StrCat("no award was created with request_id ", request_id));
+    }
+    return ReadAward(stmt);
+  });
+}
+
 absl::StatusOr<v1::Award> SqliteScoringStore::TransitionAward(
     const AwardTransition& transition) {
   return pool_->Write([&](SqliteDatabase& db) -> absl::StatusOr<v1::Award> {

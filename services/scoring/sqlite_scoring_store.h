@@ -81,6 +81,8 @@ class SqliteScoringStore final : public ScoringStore {
                                         const v1::AwardEvent& event,
                                         const RequestKey& key) override;
   absl::StatusOr<StoredAward> GetAward(const std::string& id) override;
+  absl::StatusOr<StoredAward> FindAwardByRequest(
+      const std::string& request_id) override;
   absl::StatusOr<v1::Award> TransitionAward(
       const AwardTransition& transition) override;
   absl::StatusOr<std::vector<StoredAward>> ListAwards(

@@ -396,6 +396,70 @@ TEST(AuthorizeTest, RoleIsCheckedBeforeScope) {
       StatusIs(absl::StatusCode::kPermissionDenied, "needs role admin"));
 }
 
+TEST(OutsideScopeErrorTest, IsWhatAuthorizeGivesOutsideTheScope) {
+  const Principal principal = MakePrincipal(Role::kAdmin, "411324");
+  const absl::Status denied =
+      Authorize(principal, Role::kViewer, kChain, "read village x");
+  EXPECT_EQ(OutsideScopeError(principal, "read village x"), denied);
+  EXPECT_THAT(denied, StatusIs(absl::StatusCode::kPermissionDenied,
+                               "alice may not read village x: outside its "
+                               "scope 411324"));
+}
+
+TEST(ConcealAbsenceTest, NotFoundForAScopedPrincipalIsTheOutOfScopeDenial) {
+  const Principal principal = MakePrincipal(Role::kOperator, "411324");
+  const absl::Status absent = ConcealAbsence(
+      principal, Role::kViewer, absl::NotFoundError("village v9 not found"),
+      "read village v9");
+  // Exactly what an existing village outside the scope answers.
+  EXPECT_EQ(absent,
+            Authorize(principal, Role::kViewer, kChain, "read village v9"));
+  EXPECT_THAT(absent, StatusIs(absl::StatusCode::kPermissionDenied,
+                               "alice may not read village v9: outside its "
+                               "scope 411324"));
+  EXPECT_THAT(absent.message(), ::testing::Not(::testing::HasSubstr("found")));
+}
+
+TEST(ConcealAbsenceTest, RoleFallingShortIsRefusedAsAuthorizeWould) {
+  const Principal principal = MakePrincipal(Role::kViewer, "411324");
+  const absl::Status absent =
+      ConcealAbsence(principal, Role::kOperator,
+                     absl::NotFoundError("no such village"), "edit village");
+  EXPECT_EQ(absent,
+            Authorize(principal, Role::kOperator, kChain, "edit village"));
+  EXPECT_THAT(absent, StatusIs(absl::StatusCode::kPermissionDenied,
+                               "alice (viewer) may not edit village: needs "
+                               "role operator"));
+}
+
+TEST(ConcealAbsenceTest, VillageScopedPrincipalIsConcealedFromToo) {
+  EXPECT_THAT(
+      ConcealAbsence(MakePrincipal(Role::kReporter, "411323-huiche-v01"),
+                     Role::kReporter, absl::NotFoundError("gone"),
+                     "report progress"),
+      StatusIs(absl::StatusCode::kPermissionDenied,
+               "alice may not report progress: outside its scope "
+               "411323-huiche-v01"));
+}
+
+TEST(ConcealAbsenceTest, GlobalPrincipalKeepsNotFound) {
+  const absl::Status not_found = absl::NotFoundError("village v9 not found");
+  EXPECT_EQ(
+      ConcealAbsence(MakePrincipal(Role::kViewer, std::string(kGlobalScope)),
+                     Role::kViewer, not_found, "read village v9"),
+      not_found);
+}
+
+TEST(ConcealAbsenceTest, OtherStatusesPassThrough) {
+  const Principal principal = MakePrincipal(Role::kViewer, "411324");
+  EXPECT_OK(ConcealAbsence(principal, Role::kAdmin, absl::OkStatus(), "x"));
+  const absl::Status unavailable = absl::UnavailableError("registry down");
+  EXPECT_EQ(ConcealAbsence(principal, Role::kViewer, unavailable, "x"),
+            unavailable);
+  const absl::Status invalid = absl::InvalidArgumentError("id: malformed");
+  EXPECT_EQ(ConcealAbsence(principal, Role::kViewer, invalid, "x"), invalid);
+}
+
 TEST(AuthenticatorTest, EnabledWithTokenTable) {
   ASSERT_OK_AND_ASSIGN(TokenTable table, TokenTable::Parse(GoodLine("t")));
   Authenticator authenticator(std::move(table));

@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "tests/registry/registry_test_env.h"
 #include "tests/testing/status_matchers.h"
 
@@ -172,6 +174,344 @@ TEST_F(RegistryAuthTest, ScopedExportDefaultsToTheScope) {
   EXPECT_THAT(
       env_.Export("411323", kNorthViewerToken),
       StatusIs(absl::StatusCode::kPermissionDenied, "outside its scope"));
+}
+
+// No existence oracle: for a scoped principal, an id outside its scope
+// answers the same whether or not it exists (Danshui is a second township
+// of the county, created by the global admin; "411323-nowhere*" exist
+// nowhere).
+class RegistryOracleTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_OK(env_.Import(HuicheRecords()));
+    v1::CreateRegionRequest region;
+    region.mutable_region()->set_id("411323-danshui");
+    region.mutable_region()->set_kind(v1::TOWNSHIP);
+    region.mutable_region()->set_name("丹水镇");
+    region.mutable_region()->set_parent_id("411323");
+    v1::Region created_region;
+    auto context = NewContext(kAdminToken);
+    ASSERT_OK(env_.stub().CreateRegion(context.get(), region, &created_region));
+    v1::CreateVillageRequest village;
+    village.mutable_village()->set_id("411323-danshui-01");
+    village.mutable_village()->set_name("丹水村");
+    village.mutable_village()->set_region_id("411323-danshui");
+    village.mutable_village()->set_kind(v1::VILLAGE);
+    v1::Village created_village;
+    auto village_context = NewContext(kAdminToken);
+    ASSERT_OK(env_.stub().CreateVillage(village_context.get(), village,
+                                        &created_village));
+  }
+
+  grpc::Status GetVillage(const std::string& token, const std::string& id,
+                          v1::Village* out = nullptr) {
+    v1::GetVillageRequest request;
+    request.set_id(id);
+    v1::Village response;
+    auto context = NewContext(token);
+    grpc::Status status =
+        env_.stub().GetVillage(context.get(), request, &response);
+    if (out != nullptr) *out = response;
+    return status;
+  }
+
+  grpc::Status GetRegion(const std::string& token, const std::string& id,
+                         v1::Region* out = nullptr) {
+    v1::GetRegionRequest request;
+    request.set_id(id);
+    v1::Region response;
+    auto context = NewContext(token);
+    grpc::Status status =
+        env_.stub().GetRegion(context.get(), request, &response);
+    if (out != nullptr) *out = response;
+    return status;
+  }
+
+  grpc::Status SetTarget(const std::string& token, const std::string& id) {
+    v1::UpdateVillageRequest request;
+    request.mutable_village()->set_id(id);
+    request.mutable_village()->set_target_level(3);
+    request.mutable_village()->set_target_year(2025);
+    request.mutable_update_mask()->add_paths("target_level");
+    request.mutable_update_mask()->add_paths("target_year");
+    v1::Village response;
+    auto context = NewContext(token);
+    return env_.stub().UpdateVillage(context.get(), request, &response);
+  }
+
+  grpc::Status DeleteVillage(const std::string& token, const std::string& id) {
+    v1::DeleteVillageRequest request;
+    request.set_id(id);
+    google::protobuf::Empty response;
+    auto context = NewContext(token);
+    return env_.stub().DeleteVillage(context.get(), request, &response);
+  }
+
+  grpc::Status GetAncestors(const std::string& token, bool village,
+                            const std::string& id) {
+    v1::GetAncestorsRequest request;
+    if (village) {
+      request.set_village_id(id);
+    } else {
+      request.set_region_id(id);
+    }
+    v1::GetAncestorsResponse response;
+    auto context = NewContext(token);
+    return env_.stub().GetAncestors(context.get(), request, &response);
+  }
+
+  grpc::Status CreateVillage(const std::string& token, const std::string& id,
+                             const std::string& region_id) {
+    v1::CreateVillageRequest request;
+    request.mutable_village()->set_id(id);
+    request.mutable_village()->set_name("新村");
+    request.mutable_village()->set_region_id(region_id);
+    request.mutable_village()->set_kind(v1::VILLAGE);
+    v1::Village response;
+    auto context = NewContext(token);
+    return env_.stub().CreateVillage(context.get(), request, &response);
+  }
+
+  grpc::Status CreateRegion(const std::string& token, const std::string& id,
+                            const std::string& parent_id) {
+    v1::CreateRegionRequest request;
+    request.mutable_region()->set_id(id);
+    request.mutable_region()->set_kind(v1::DISTRICT);
+    request.mutable_region()->set_name("新管区");
+    request.mutable_region()->set_parent_id(parent_id);
+    v1::Region response;
+    auto context = NewContext(token);
+    return env_.stub().CreateRegion(context.get(), request, &response);
+  }
+
+  // Both denials are the out-of-scope refusal of `who` for `action` + the
+  // id, with the same code and the same message but for the id.
+  static void ExpectSameDenial(const grpc::Status& existing,
+                               const std::string& existing_id,
+                               const grpc::Status& absent,
+                               const std::string& absent_id,
+                               const std::string& who,
+                               const std::string& action,
+                               const std::string& scope = "411323-huiche") {
+    EXPECT_EQ(existing.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+    EXPECT_EQ(absent.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+    EXPECT_EQ(existing.error_message(),
+              absl::StrCat(who, " may not ", action, existing_id,
+                           ": outside its scope ", scope));
+    EXPECT_EQ(absent.error_message(),
+              absl::StrCat(who, " may not ", action, absent_id,
+                           ": outside its scope ", scope));
+  }
+
+  RegistryTestEnv env_;
+};
+
+TEST_F(RegistryOracleTest,
+       GetVillageOutsideTheScopeAnswersAlikeWhetherItExists) {
+  ExpectSameDenial(GetVillage(kHuicheOperatorToken, "411323-danshui-01"),
+                   "411323-danshui-01",
+                   GetVillage(kHuicheOperatorToken, "411323-nowhere-01"),
+                   "411323-nowhere-01", "huiche-operator", "read village ");
+  // A village-scoped principal too.
+  ExpectSameDenial(
+      GetVillage(kMaoheReporterToken, "411323-danshui-01"), "411323-danshui-01",
+      GetVillage(kMaoheReporterToken, "411323-nowhere-01"), "411323-nowhere-01",
+      "maohe-reporter", "read village ", "411323-huiche-north-01");
+}
+
+TEST_F(RegistryOracleTest, GlobalAdminStillGetsNotFound) {
+  EXPECT_THAT(GetVillage(kAdminToken, "411323-nowhere-01"),
+              StatusIs(absl::StatusCode::kNotFound, "411323-nowhere-01"));
+  EXPECT_THAT(GetRegion(kAdminToken, "411323-nowhere"),
+              StatusIs(absl::StatusCode::kNotFound, "411323-nowhere"));
+  EXPECT_THAT(GetAncestors(kAdminToken, true, "411323-nowhere-01"),
+              StatusIs(absl::StatusCode::kNotFound, "411323-nowhere-01"));
+  EXPECT_THAT(DeleteVillage(kAdminToken, "411323-nowhere-01"),
+              StatusIs(absl::StatusCode::kNotFound, "411323-nowhere-01"));
+}
+
+TEST_F(RegistryOracleTest,
+       GetRegionOutsideTheScopeAnswersAlikeWhetherItExists) {
+  ExpectSameDenial(GetRegion(kHuicheAdminToken, "411323-danshui"),
+                   "411323-danshui",
+                   GetRegion(kHuicheAdminToken, "411323-nowhere"),
+                   "411323-nowhere", "huiche-admin", "read region ");
+}
+
+TEST_F(RegistryOracleTest,
+       UpdateVillageOutsideTheScopeAnswersAlikeAndWritesNothing) {
+  ExpectSameDenial(SetTarget(kHuicheOperatorToken, "411323-danshui-01"),
+                   "411323-danshui-01",
+                   SetTarget(kHuicheOperatorToken, "411323-nowhere-01"),
+                   "411323-nowhere-01", "huiche-operator", "update village ");
+  // A role that falls short is refused for the role either way.
+  const grpc::Status existing =
+      SetTarget(kNorthViewerToken, "411323-danshui-01");
+  const grpc::Status absent = SetTarget(kNorthViewerToken, "411323-nowhere-01");
+  EXPECT_THAT(existing, StatusIs(absl::StatusCode::kPermissionDenied,
+                                 "needs role operator"));
+  EXPECT_EQ(absent.error_code(), existing.error_code());
+  EXPECT_EQ(absent.error_message(),
+            absl::StrReplaceAll(existing.error_message(),
+                                {{"411323-danshui-01", "411323-nowhere-01"}}));
+  v1::Village village;
+  ASSERT_OK(GetVillage(kAdminToken, "411323-danshui-01", &village));
+  EXPECT_EQ(village.target_level(), 0);
+  EXPECT_THAT(GetVillage(kAdminToken, "411323-nowhere-01"),
+              StatusIs(absl::StatusCode::kNotFound, ""));
+}
+
+TEST_F(RegistryOracleTest,
+       DeleteVillageOutsideTheScopeAnswersAlikeAndDeletesNothing) {
+  ExpectSameDenial(DeleteVillage(kHuicheOperatorToken, "411323-danshui-01"),
+                   "411323-danshui-01",
+                   DeleteVillage(kHuicheOperatorToken, "411323-nowhere-01"),
+                   "411323-nowhere-01", "huiche-operator", "delete village ");
+  ASSERT_OK(GetVillage(kAdminToken, "411323-danshui-01"));
+}
+
+TEST_F(RegistryOracleTest, GetAncestorsOutsideTheScopeAnswersAlike) {
+  ExpectSameDenial(
+      GetAncestors(kHuicheOperatorToken, true, "411323-danshui-01"),
+      "411323-danshui-01",
+      GetAncestors(kHuicheOperatorToken, true, "411323-nowhere-01"),
+      "411323-nowhere-01", "huiche-operator", "read the ancestors of ");
+  ExpectSameDenial(GetAncestors(kHuicheOperatorToken, false, "411323-danshui"),
+                   "411323-danshui",
+                   GetAncestors(kHuicheOperatorToken, false, "411323-nowhere"),
+                   "411323-nowhere", "huiche-operator",
+                   "read the ancestors of ");
+}
+
+TEST_F(RegistryOracleTest, ListFilterOutsideTheScopeAnswersAlike) {
+  auto list = [&](const std::string& ancestor) {
+    v1::ListVillagesRequest request;
+    request.set_ancestor_id(ancestor);
+    v1::ListVillagesResponse response;
+    auto context = NewContext(kHuicheOperatorToken);
+    return env_.stub().ListVillages(context.get(), request, &response);
+  };
+  ExpectSameDenial(list("411323-danshui"), "411323-danshui",
+                   list("411323-nowhere"), "411323-nowhere", "huiche-operator",
+                   "list villages below ");
+  // The global admin still learns that the filter names no region.
+  v1::ListVillagesRequest request;
+  request.set_ancestor_id("411323-nowhere");
+  v1::ListVillagesResponse response;
+  auto context = NewContext(kAdminToken);
+  EXPECT_THAT(env_.stub().ListVillages(context.get(), request, &response),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "ancestor_id: region 411323-nowhere does not exist"));
+}
+
+TEST_F(RegistryOracleTest, BatchGetNamesTheFirstUnreadableIdWhetherItExists) {
+  auto batch = [&](const std::string& second) {
+    v1::BatchGetVillagesRequest request;
+    request.add_ids("411323-huiche-north-01");
+    request.add_ids(second);
+    v1::BatchGetVillagesResponse response;
+    auto context = NewContext(kHuicheOperatorToken);
+    return env_.stub().BatchGetVillages(context.get(), request, &response);
+  };
+  ExpectSameDenial(batch("411323-danshui-01"), "411323-danshui-01",
+                   batch("411323-nowhere-01"), "411323-nowhere-01",
+                   "huiche-operator", "read village ");
+}
+
+TEST_F(RegistryOracleTest, CreateVillageInAnAbsentOrForeignRegionAnswersAlike) {
+  ExpectSameDenial(
+      CreateVillage(kHuicheOperatorToken, "411323-new-01", "411323-danshui"),
+      "411323-new-01",
+      CreateVillage(kHuicheOperatorToken, "411323-new-01", "411323-nowhere"),
+      "411323-new-01", "huiche-operator", "create village ");
+  // The global admin learns that the region does not exist.
+  EXPECT_THAT(CreateVillage(kAdminToken, "411323-new-01", "411323-nowhere"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "village.region_id: region 411323-nowhere does not "
+                       "exist"));
+}
+
+TEST_F(RegistryOracleTest, CreateVillageWithAnIdTakenOutsideTheScopeIsDenied) {
+  // The id is taken by a village of Danshui: refused as a create outside
+  // the scope would be, naming nothing of that village.
+  const grpc::Status taken = CreateVillage(
+      kHuicheOperatorToken, "411323-danshui-01", "411323-huiche-north");
+  EXPECT_EQ(taken.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(taken.error_message(),
+            "huiche-operator may not create village 411323-danshui-01: "
+            "outside its scope 411323-huiche");
+  EXPECT_THAT(taken.error_message(),
+              ::testing::Not(::testing::HasSubstr("exists")));
+  EXPECT_THAT(taken.error_message(),
+              ::testing::Not(::testing::HasSubstr("丹水")));
+  v1::Village village;
+  ASSERT_OK(GetVillage(kAdminToken, "411323-danshui-01", &village));
+  EXPECT_EQ(village.region_id(), "411323-danshui");
+  EXPECT_EQ(village.name(), "丹水村");
+  // Inside the scope the collision is still ALREADY_EXISTS.
+  EXPECT_THAT(CreateVillage(kHuicheOperatorToken, "411323-huiche-north-02",
+                            "411323-huiche-north"),
+              StatusIs(absl::StatusCode::kAlreadyExists,
+                       "village 411323-huiche-north-02 already exists"));
+  // And the global admin learns of any collision.
+  EXPECT_THAT(
+      CreateVillage(kAdminToken, "411323-danshui-01", "411323-huiche-north"),
+      StatusIs(absl::StatusCode::kAlreadyExists,
+               "village 411323-danshui-01 already exists"));
+}
+
+TEST_F(RegistryOracleTest, CreateRegionWithAnIdTakenOutsideTheScopeIsDenied) {
+  const grpc::Status taken =
+      CreateRegion(kHuicheAdminToken, "411323-danshui", "411323-huiche");
+  EXPECT_EQ(taken.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(taken.error_message(),
+            "huiche-admin may not create region 411323-danshui: outside its "
+            "scope 411323-huiche");
+  // The same as a parent that does not exist.
+  ExpectSameDenial(
+      CreateRegion(kHuicheAdminToken, "411323-huiche-new", "411323-danshui"),
+      "411323-huiche-new",
+      CreateRegion(kHuicheAdminToken, "411323-huiche-new", "411323-nowhere"),
+      "411323-huiche-new", "huiche-admin", "create region ");
+  v1::Region region;
+  ASSERT_OK(GetRegion(kAdminToken, "411323-danshui", &region));
+  EXPECT_EQ(region.kind(), v1::TOWNSHIP);
+  EXPECT_EQ(region.parent_id(), "411323");
+  EXPECT_THAT(GetRegion(kAdminToken, "411323-huiche-new"),
+              StatusIs(absl::StatusCode::kNotFound, ""));
+}
+
+TEST_F(RegistryOracleTest, ImportUnderAnAbsentOrForeignRegionAnswersAlike) {
+  auto import = [&](const std::string& region_id) {
+    v1::RegistryRecord record;
+    record.mutable_village()->set_id("411323-new-01");
+    record.mutable_village()->set_name("新村");
+    record.mutable_village()->set_region_id(region_id);
+    record.mutable_village()->set_kind(v1::VILLAGE);
+    return env_.Import({record}, kHuicheAdminToken).status();
+  };
+  const absl::Status existing = import("411323-danshui");
+  const absl::Status absent = import("411323-nowhere");
+  EXPECT_THAT(existing, StatusIs(absl::StatusCode::kPermissionDenied,
+                                 "huiche-admin may not import village "
+                                 "411323-new-01: outside its scope "
+                                 "411323-huiche"));
+  EXPECT_EQ(absent, existing);
+  // A stored region of another township: refused before its kind shows.
+  v1::RegistryRecord region;
+  region.mutable_region()->set_id("411323-danshui");
+  region.mutable_region()->set_kind(v1::DISTRICT);
+  region.mutable_region()->set_name("丹水");
+  region.mutable_region()->set_parent_id("411323-huiche");
+  EXPECT_THAT(env_.Import({region}, kHuicheAdminToken),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       "huiche-admin may not move region 411323-danshui: "
+                       "outside its scope 411323-huiche"));
+  EXPECT_THAT(GetVillage(kAdminToken, "411323-new-01"),
+              StatusIs(absl::StatusCode::kNotFound, ""));
+  v1::Region stored;
+  ASSERT_OK(GetRegion(kAdminToken, "411323-danshui", &stored));
+  EXPECT_EQ(stored.kind(), v1::TOWNSHIP);
 }
 
 }  // namespace

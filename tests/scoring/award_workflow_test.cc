@@ -442,5 +442,157 @@ TEST_F(AwardWorkflowTest, PrerequisiteCapAndQuotaOfTheActiveRubric) {
                        "quota: at most 1 of the 22 villages of COUNTY 411323"));
 }
 
+// No existence oracle: for the other township's operator, a Huiche record
+// and one that exists nowhere answer alike; the global admin still gets
+// NOT_FOUND.
+class ScoringOracleTest : public AwardWorkflowTest {
+ protected:
+  static constexpr char kNowhereVillage[] = "411323-nowhere-01";
+  static constexpr char kNowhereAward[] = "no-such-award";
+
+  static std::string Denial(const std::string& action) {
+    return absl::StrCat("other-operator may not ", action,
+                        ": outside its scope 411323-other");
+  }
+
+  // Both are the same out-of-scope refusal.
+  static void ExpectSameDenial(const absl::Status& existing,
+                               const absl::Status& absent,
+                               const std::string& message) {
+    EXPECT_THAT(existing,
+                StatusIs(absl::StatusCode::kPermissionDenied, message));
+    EXPECT_EQ(existing.message(), message);
+    EXPECT_EQ(absent.code(), existing.code());
+    EXPECT_EQ(absent.message(), existing.message());
+  }
+
+  absl::StatusOr<v1::Evaluation> GetEvaluationAs(const std::string& village,
+                                                 const std::string& token) {
+    v1::GetEvaluationRequest request;
+    request.set_village_id(village);
+    request.set_period(kPeriod);
+    return env_->Call(&Stub::GetEvaluation, request, token);
+  }
+
+  absl::StatusOr<v1::Award> GetAward(const std::string& id,
+                                     const std::string& token) {
+    v1::GetAwardRequest request;
+    request.set_id(id);
+    return env_->Call(&Stub::GetAward, request, token);
+  }
+
+  // The awards of `village` as the global admin sees them.
+  int AwardCount(const std::string& village) {
+    v1::ListAwardsRequest request;
+    request.set_village_id(village);
+    auto awards = env_->Call(&Stub::ListAwards, request, kAdminToken);
+    EXPECT_OK(awards);
+    return awards.ok() ? awards->awards_size() : -1;
+  }
+};
+
+TEST_F(ScoringOracleTest,
+       EvaluationsOutsideTheScopeAnswerAlikeWhetherTheVillageExists) {
+  // A refused evaluation that recorded anyway would carry this later time.
+  env_->clock().Advance(absl::Hours(1));
+  ExpectSameDenial(
+      GetEvaluationAs(kMaohe, kOtherOperatorToken).status(),
+      GetEvaluationAs(kNowhereVillage, kOtherOperatorToken).status(),
+      Denial("read the evaluations of village"));
+  ExpectSameDenial(
+      env_->Evaluate(kMaohe, kPeriod, kOtherOperatorToken).status(),
+      env_->Evaluate(kNowhereVillage, kPeriod, kOtherOperatorToken).status(),
+      Denial("evaluate village"));
+  // The recorded evaluation is untouched.
+  ASSERT_OK_AND_ASSIGN(v1::Evaluation after,
+                       GetEvaluationAs(kMaohe, kAdminToken));
+  EXPECT_EQ(after.evaluate_time().seconds(),
+            evaluation_.evaluate_time().seconds());
+  // The global admin still learns that the village does not exist.
+  EXPECT_THAT(env_->Evaluate(kNowhereVillage),
+              StatusIs(absl::StatusCode::kNotFound,
+                       "village 411323-nowhere-01 does not exist"));
+}
+
+TEST_F(ScoringOracleTest, VillageRankOutsideTheScopeAnswersAlike) {
+  auto rank = [&](const std::string& village) {
+    v1::GetVillageRankRequest request;
+    request.set_village_id(village);
+    request.set_period(kPeriod);
+    return env_->Call(&Stub::GetVillageRank, request, kOtherOperatorToken)
+        .status();
+  };
+  ExpectSameDenial(rank(kMaohe), rank(kNowhereVillage),
+                   Denial("read the rank of"));
+}
+
+TEST_F(ScoringOracleTest, AwardsOutsideTheScopeAnswerAlikeWhetherTheyExist) {
+  ASSERT_OK_AND_ASSIGN(v1::Award applied, Apply(kMaoheOperatorToken));
+  ExpectSameDenial(GetAward(applied.id(), kOtherOperatorToken).status(),
+                   GetAward(kNowhereAward, kOtherOperatorToken).status(),
+                   Denial("read award"));
+  v1::Award absent;
+  absent.set_id(kNowhereAward);
+  ExpectSameDenial(Review(applied, true, kOtherOperatorToken).status(),
+                   Review(absent, true, kOtherOperatorToken).status(),
+                   Denial("review award"));
+  ExpectSameDenial(Withdraw(applied, kOtherOperatorToken).status(),
+                   Withdraw(absent, kOtherOperatorToken).status(),
+                   Denial("withdraw award"));
+  ASSERT_OK_AND_ASSIGN(v1::Award stored, GetAward(applied.id(), kAdminToken));
+  EXPECT_EQ(stored.state(), v1::APPLIED);
+  EXPECT_EQ(stored.etag(), applied.etag());
+  EXPECT_THAT(GetAward(kNowhereAward, kAdminToken),
+              StatusIs(absl::StatusCode::kNotFound,
+                       "award no-such-award does not exist"));
+}
+
+TEST_F(ScoringOracleTest, IncentivesOutsideTheScopeAnswerAlike) {
+  auto incentives = [&](const std::string& village) {
+    v1::GetIncentivesRequest request;
+    request.set_village_id(village);
+    request.set_year(2022);
+    return env_->Call(&Stub::GetIncentives, request, kOtherOperatorToken)
+        .status();
+  };
+  ExpectSameDenial(incentives(kMaohe), incentives(kNowhereVillage),
+                   Denial("read the incentives of village"));
+}
+
+TEST_F(ScoringOracleTest, RequestIdUsedInAnotherTownshipIsDeniedNamingNothing) {
+  // The county records an award for the other township's village with a
+  // request id; the Huiche operator then picks the same id for Maohe.
+  v1::RecordAwardRequest record;
+  record.set_village_id(kOtherVillage);
+  record.set_star(earned_);
+  *record.mutable_award_time() =
+      TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(
+          absl::FromCivil(absl::CivilDay(2022, 3, 1), absl::UTCTimeZone())));
+  record.set_recognised_at(v1::COUNTY);
+  record.set_comment("西峡县命名文件 2022-3");
+  record.set_request_id("star-req-1");
+  ASSERT_OK_AND_ASSIGN(v1::Award other,
+                       env_->Call(&Stub::RecordAward, record, kAdminToken));
+
+  v1::ApplyForAwardRequest apply;
+  apply.set_village_id(kMaohe);
+  apply.set_star(earned_);
+  apply.set_period(kPeriod);
+  apply.set_request_id("star-req-1");
+  const absl::Status reused =
+      env_->Call(&Stub::ApplyForAward, apply, kHuicheOperatorToken).status();
+  EXPECT_THAT(reused, StatusIs(absl::StatusCode::kPermissionDenied,
+                               "huiche-operator may not use request_id "
+                               "star-req-1: outside its scope 411323-huiche"));
+  EXPECT_THAT(std::string(reused.message()),
+              ::testing::Not(HasSubstr(other.id())));
+  EXPECT_EQ(AwardCount(kMaohe), 0);
+  // The global admin is told of the collision as before.
+  EXPECT_THAT(
+      env_->Call(&Stub::ApplyForAward, apply, kAdminToken),
+      StatusIs(absl::StatusCode::kAlreadyExists,
+               absl::StrCat("was already used for award ", other.id())));
+}
+
 }  // namespace
 }  // namespace fivestar::scoring
