@@ -24,6 +24,9 @@ DEVELOPMENT_PACKAGES=(
   ccache
   # Tests: GoogleTest, Google Benchmark, a real Redis, a foreign gRPC client
   googletest libgtest-dev libgmock-dev libbenchmark-dev redis-server python3 python3-grpcio python3-grpc-tools sqlite3
+  # Fuzzers (scripts/fuzz.sh): clang 14 with libFuzzer and the sanitizers,
+  # and llvm-symbolizer for readable sanitizer stack traces
+  clang-14 libclang-rt-14-dev llvm-14
 )
 
 case "${1:-}" in

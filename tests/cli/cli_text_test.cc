@@ -1,13 +1,21 @@
 // The text helpers of the `fivestar` client: column alignment by display
 // width (Chinese names take two columns a character), what-if arguments,
 // leaderboard movement and stars, yuan and the progress bar of
-// evaluate-region, and star names typed on the command line.
+// evaluate-region, star names typed on the command line, and the reading of
+// NDJSON import files.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <ios>
+#include <istream>
+#include <sstream>
+#include <streambuf>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "fivestar/projects/v1/projects.pb.h"
+#include "fivestar/registry/v1/registry.pb.h"
 #include "fivestar/scoring/v1/scoring.pb.h"
 #include "tests/testing/status_matchers.h"
 #include "tools/cli/call_helpers.h"
@@ -192,6 +200,92 @@ TEST(ParseStarTest, UnknownNamesListTheValidOnes) {
                                    name + "\""));
     EXPECT_TRUE(IsUsageError(star.status()));
   }
+}
+
+TEST(NdjsonReaderTest, DecodesEachNonBlankLineWithItsNumber) {
+  std::istringstream in(
+      "{\"village_id\": \"v1\", \"indicator_key\": \"accidents\", "
+      "\"period\": \"2022-09\", \"value\": 2}\n"
+      "\n"
+      "  \t\r\n"
+      "{\"village_id\": \"v2\", \"value\": 0.5}");
+  NdjsonReader reader(in, "values.ndjson");
+  projects::v1::IndicatorValue value;
+  ASSERT_TRUE(reader.NextLine());
+  EXPECT_EQ(reader.line_number(), 1);
+  ASSERT_OK(reader.Decode(&value));
+  EXPECT_EQ(value.village_id(), "v1");
+  EXPECT_EQ(value.indicator_key(), "accidents");
+  EXPECT_EQ(value.value(), 2);
+  ASSERT_TRUE(reader.NextLine());
+  EXPECT_EQ(reader.line_number(), 4);
+  EXPECT_EQ(reader.line(), "{\"village_id\": \"v2\", \"value\": 0.5}");
+  ASSERT_OK(reader.Decode(&value));
+  EXPECT_EQ(value.village_id(), "v2");
+  EXPECT_EQ(value.indicator_key(), "");  // decoding replaces, never merges
+  EXPECT_EQ(value.value(), 0.5);
+  EXPECT_FALSE(reader.NextLine());
+  EXPECT_OK(reader.status());
+}
+
+TEST(NdjsonReaderTest, BadLinesNameTheFileAndLine) {
+  std::istringstream in(
+      "{\"region\": {\"id\": \"410000\"}}\n"
+      "\n"
+      "{\"region\": {\"id\": \"411300\"}, \"colour\": \"red\"}\n"
+      "{\"village\": \n");
+  NdjsonReader reader(in, "registry.ndjson");
+  registry::v1::RegistryRecord record;
+  ASSERT_TRUE(reader.NextLine());
+  ASSERT_OK(reader.Decode(&record));
+  EXPECT_EQ(record.region().id(), "410000");
+  ASSERT_TRUE(reader.NextLine());
+  EXPECT_THAT(
+      reader.Decode(&record),
+      StatusIs(absl::StatusCode::kInvalidArgument, "registry.ndjson:3: "));
+  EXPECT_THAT(reader.Decode(&record),
+              StatusIs(absl::StatusCode::kInvalidArgument, "colour"));
+  ASSERT_TRUE(reader.NextLine());
+  EXPECT_THAT(
+      reader.Decode(&record),
+      StatusIs(absl::StatusCode::kInvalidArgument, "registry.ndjson:4: "));
+  EXPECT_FALSE(reader.NextLine());
+  EXPECT_OK(reader.status());
+}
+
+// Serves `text`, then fails as a disk would.
+class FailingBuffer : public std::streambuf {
+ public:
+  explicit FailingBuffer(std::string text) : text_(std::move(text)) {
+    setg(text_.data(), text_.data(), text_.data() + text_.size());
+  }
+
+ protected:
+  int_type underflow() override {
+    throw std::ios_base::failure("input/output error");
+  }
+
+ private:
+  std::string text_;
+};
+
+TEST(NdjsonReaderTest, ReadErrorsNameTheLineThatFailed) {
+  FailingBuffer buffer("{\"village_id\": \"v1\"}\n");
+  std::istream in(&buffer);
+  NdjsonReader reader(in, "values.ndjson");
+  projects::v1::IndicatorValue value;
+  ASSERT_TRUE(reader.NextLine());
+  ASSERT_OK(reader.Decode(&value));
+  EXPECT_FALSE(reader.NextLine());
+  EXPECT_THAT(reader.status(), StatusIs(absl::StatusCode::kDataLoss,
+                                        "values.ndjson:2: read error"));
+}
+
+TEST(NdjsonReaderTest, EmptyInputHasNoLines) {
+  std::istringstream in("\n \n");
+  NdjsonReader reader(in, "stdin");
+  EXPECT_FALSE(reader.NextLine());
+  EXPECT_OK(reader.status());
 }
 
 }  // namespace

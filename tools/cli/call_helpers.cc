@@ -42,6 +42,31 @@ absl::Status ImportSource::Locate(absl::Status status) const {
   return AtLine(lines_[index], status);
 }
 
+bool NdjsonReader::NextLine() {
+  while (std::getline(in_, line_)) {
+    ++line_number_;
+    if (!absl::StripAsciiWhitespace(line_).empty()) return true;
+  }
+  return false;
+}
+
+absl::Status NdjsonReader::Decode(google::protobuf::Message* record) const {
+  absl::Status parsed = FromJsonLine(line_, record);
+  if (!parsed.ok()) {
+    return absl::Status(parsed.code(), absl::StrCat(name_, ":", line_number_,
+                                                    ": ", parsed.message()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status NdjsonReader::status() const {
+  if (in_.bad()) {
+    return absl::DataLossError(
+        absl::StrCat(name_, ":", line_number_ + 1, ": read error"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::unique_ptr<InputFile>> InputFile::Open(
     const std::string& path) {
   std::unique_ptr<InputFile> input(new InputFile(path));

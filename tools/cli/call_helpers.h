@@ -197,6 +197,47 @@ class ImportCall {
   bool finished_ = false;
 };
 
+// Reads a newline-delimited JSON import file: one record per line in
+// protobuf's JSON mapping (FromJsonLine), blank lines skipped. The import
+// commands (StreamImport, set-indicators) read their files through it; the
+// NDJSON fuzzer (tests/fuzz) feeds it arbitrary bytes.
+//
+//   NdjsonReader reader(in, "villages.ndjson");
+//   while (reader.NextLine()) {
+//     RETURN_IF_ERROR(reader.Decode(&record));
+//     ...
+//   }
+//   RETURN_IF_ERROR(reader.status());
+class NdjsonReader {
+ public:
+  // Reads `in`; `name` ("stdin" or the path) starts every error message.
+  NdjsonReader(std::istream& in, std::string name)
+      : in_(in), name_(std::move(name)) {}
+
+  // Moves to the next line that is not blank (only ASCII whitespace).
+  // False at the end of the input or when reading fails (see status()).
+  bool NextLine();
+
+  // Decodes the current line into `record`, as FromJsonLine does.
+  // INVALID_ARGUMENT "<name>:<line>: <what is wrong>" when the line is not
+  // a `record` in protobuf's JSON mapping (unknown fields included).
+  absl::Status Decode(google::protobuf::Message* record) const;
+
+  // The current line's number (1-based) and text, without its newline.
+  int line_number() const { return line_number_; }
+  const std::string& line() const { return line_; }
+
+  // After NextLine() returned false: OK at the end of the input, DATA_LOSS
+  // "<name>:<line>: read error" when reading failed.
+  absl::Status status() const;
+
+ private:
+  std::istream& in_;
+  std::string name_;
+  std::string line_;
+  int line_number_ = 0;
+};
+
 // Streams the records of `in`, one JSON record per line, through `call` in
 // chunks, printing progress on stderr; returns the server's summary.
 template <typename Call>
@@ -219,25 +260,18 @@ absl::StatusOr<typename Call::ResponseType> StreamImport(
     sent_any = true;
     return absl::OkStatus();
   };
-  std::string line;
-  int line_number = 0;
-  while (std::getline(in, line)) {
-    ++line_number;
-    if (absl::StripAsciiWhitespace(line).empty()) continue;
+  NdjsonReader reader(in, source->name());
+  while (reader.NextLine()) {
     auto* record = chunk.add_records();
-    absl::Status parsed = FromJsonLine(line, record);
-    if (!parsed.ok()) return source->AtLine(line_number, parsed);
-    source->AddRecord(line_number);
+    RETURN_IF_ERROR(reader.Decode(record));
+    source->AddRecord(reader.line_number());
     chunk_bytes += record->ByteSizeLong();
     if (chunk.records_size() == kImportChunkRecords ||
         chunk_bytes >= kImportChunkBytes) {
       RETURN_IF_ERROR(send());
     }
   }
-  if (in.bad()) {
-    return absl::DataLossError(
-        absl::StrCat(source->name(), ":", line_number + 1, ": read error"));
-  }
+  RETURN_IF_ERROR(reader.status());
   // The last chunk, and at least one so that validate_only gets there.
   if (chunk.records_size() > 0 || !sent_any) RETURN_IF_ERROR(send());
   absl::StatusOr<Response> done = call->Close();

@@ -218,29 +218,21 @@ absl::Status SetIndicators(const Invocation& invocation) {
     batch = ValueBatch();
     return absl::OkStatus();
   };
-  std::istream& in = input->stream();
-  std::string line;
-  int line_number = 0;
-  while (std::getline(in, line)) {
-    ++line_number;
-    if (absl::StripAsciiWhitespace(line).empty()) continue;
+  NdjsonReader reader(input->stream(), input->name());
+  while (reader.NextLine()) {
     if (batch.source == nullptr) {
       batch.source = std::make_unique<ImportSource>(input->name(), "values");
-      batch.first_line = line_number;
+      batch.first_line = reader.line_number();
     }
-    absl::Status parsed = FromJsonLine(line, batch.request.add_values());
-    if (!parsed.ok()) return batch.source->AtLine(line_number, parsed);
-    batch.source->AddRecord(line_number);
-    batch.last_line = line_number;
-    absl::StrAppend(&batch.content, line, "\n");
+    RETURN_IF_ERROR(reader.Decode(batch.request.add_values()));
+    batch.source->AddRecord(reader.line_number());
+    batch.last_line = reader.line_number();
+    absl::StrAppend(&batch.content, reader.line(), "\n");
     if (batch.request.values_size() == kValuesPerBatch) {
       RETURN_IF_ERROR(flush());
     }
   }
-  if (in.bad()) {
-    return absl::DataLossError(
-        absl::StrCat(input->name(), ":", line_number + 1, ": read error"));
-  }
+  RETURN_IF_ERROR(reader.status());
   if (batch.request.values_size() > 0) RETURN_IF_ERROR(flush());
   if (batches == 0) {
     return absl::InvalidArgumentError(
