@@ -189,6 +189,7 @@ absl::StatusOr<CommonServerOptions> CommonServerOptionsFromFlags(
   }
   options.authenticator =
       std::make_shared<const Authenticator>(std::move(authenticator));
+  ASSIGN_OR_RETURN(options.peer_credentials, PeerCredentialsFromFlags());
   return options;
 }
 

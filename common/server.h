@@ -83,6 +83,9 @@ absl::StatusOr<Authenticator> AuthenticatorFromFlags();
 struct CommonServerOptions {
   ServerConfig server;
   std::shared_ptr<const Authenticator> authenticator;
+  // How this server dials its peers (--peer_tls_*); null for plaintext.
+  // Only project tracking and scoring have peers.
+  std::shared_ptr<grpc::ChannelCredentials> peer_credentials;
   // Keeps the authenticator's tokens in step with --tokens_file (checked
   // every --tokens_reload_interval, and on SIGHUP); null when
   // authentication is off. main.cc keeps it alive while serving.
@@ -90,7 +93,8 @@ struct CommonServerOptions {
 };
 
 // ServerConfigFromFlags(name), then AuthenticatorFromFlags() and its tokens
-// watcher: all, or the first error (a bad configuration).
+// watcher, then PeerCredentialsFromFlags(): all, or the first error (a bad
+// configuration).
 absl::StatusOr<CommonServerOptions> CommonServerOptionsFromFlags(
     const std::string& name);
 

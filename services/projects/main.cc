@@ -9,7 +9,6 @@
 #include "common/flags.h"
 #include "common/logging.h"
 #include "common/server.h"
-#include "common/tls_flags.h"
 #include "services/projects/projects_server.h"
 
 ABSL_FLAG(std::string, database, "projects.db",
@@ -50,14 +49,7 @@ int Run() {
   }
   options.server = std::move(common->server);
   options.authenticator = std::move(common->authenticator);
-  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> peer_credentials =
-      PeerCredentialsFromFlags();
-  if (!peer_credentials.ok()) {
-    spdlog::critical("msg=bad_configuration error={}",
-                     LogValue(peer_credentials.status().message()));
-    return 2;
-  }
-  options.peer_credentials = *std::move(peer_credentials);
+  options.peer_credentials = std::move(common->peer_credentials);
   options.database = absl::GetFlag(FLAGS_database);
   options.registry_address = absl::GetFlag(FLAGS_registry);
   options.registry.bearer_token = absl::GetFlag(FLAGS_registry_token);

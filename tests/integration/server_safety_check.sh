@@ -12,23 +12,12 @@ set -euo pipefail
 BUILD_DIR="$(cd "$1" && pwd)"
 CLI="$BUILD_DIR/tools/cli/fivestar"
 SERVER="$BUILD_DIR/services/registry/fivestar-registry"
-WORK="$(mktemp -d)"
-PID=""
-cleanup() {
-  if [[ -n "$PID" ]] && kill -0 "$PID" 2>/dev/null; then
-    kill -KILL "$PID" 2>/dev/null || true
-    wait "$PID" 2>/dev/null || true
-  fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+# shellcheck source=tests/integration/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 fail() {
   echo "server_safety_check: $*" >&2
   [[ -f "$WORK/registry.log" ]] && cat "$WORK/registry.log" >&2
   exit 1
-}
-free_port() {
-  /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
 "$CLI" new-token admin '*' first-admin >"$WORK/first"
