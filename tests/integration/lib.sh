@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # What the shell checks of tests/integration share; source it after
 # `set -euo pipefail`. Gives WORK, a temporary directory removed at exit;
 # PID, the server the script started (stopped with SIGTERM at exit if it is
