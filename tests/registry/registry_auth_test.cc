@@ -180,10 +180,10 @@ TEST_F(RegistryAuthTest, ScopedExportDefaultsToTheScope) {
 // answers the same whether or not it exists (Danshui is a second township
 // of the county, created by the global admin; "411323-nowhere*" exist
 // nowhere).
-class RegistryOracleTest : public ::testing::Test {
+class RegistryOracleTest : public RegistryAuthTest {
  protected:
   void SetUp() override {
-    ASSERT_OK(env_.Import(HuicheRecords()));
+    RegistryAuthTest::SetUp();
     v1::CreateRegionRequest region;
     region.mutable_region()->set_id("411323-danshui");
     region.mutable_region()->set_kind(v1::TOWNSHIP);
@@ -203,18 +203,6 @@ class RegistryOracleTest : public ::testing::Test {
                                         &created_village));
   }
 
-  grpc::Status GetVillage(const std::string& token, const std::string& id,
-                          v1::Village* out = nullptr) {
-    v1::GetVillageRequest request;
-    request.set_id(id);
-    v1::Village response;
-    auto context = NewContext(token);
-    grpc::Status status =
-        env_.stub().GetVillage(context.get(), request, &response);
-    if (out != nullptr) *out = response;
-    return status;
-  }
-
   grpc::Status GetRegion(const std::string& token, const std::string& id,
                          v1::Region* out = nullptr) {
     v1::GetRegionRequest request;
@@ -225,18 +213,6 @@ class RegistryOracleTest : public ::testing::Test {
         env_.stub().GetRegion(context.get(), request, &response);
     if (out != nullptr) *out = response;
     return status;
-  }
-
-  grpc::Status SetTarget(const std::string& token, const std::string& id) {
-    v1::UpdateVillageRequest request;
-    request.mutable_village()->set_id(id);
-    request.mutable_village()->set_target_level(3);
-    request.mutable_village()->set_target_year(2025);
-    request.mutable_update_mask()->add_paths("target_level");
-    request.mutable_update_mask()->add_paths("target_year");
-    v1::Village response;
-    auto context = NewContext(token);
-    return env_.stub().UpdateVillage(context.get(), request, &response);
   }
 
   grpc::Status DeleteVillage(const std::string& token, const std::string& id) {
@@ -302,8 +278,6 @@ class RegistryOracleTest : public ::testing::Test {
               absl::StrCat(who, " may not ", action, absent_id,
                            ": outside its scope ", scope));
   }
-
-  RegistryTestEnv env_;
 };
 
 TEST_F(RegistryOracleTest,
@@ -340,14 +314,15 @@ TEST_F(RegistryOracleTest,
 
 TEST_F(RegistryOracleTest,
        UpdateVillageOutsideTheScopeAnswersAlikeAndWritesNothing) {
-  ExpectSameDenial(SetTarget(kHuicheOperatorToken, "411323-danshui-01"),
+  ExpectSameDenial(SetTarget(kHuicheOperatorToken, "411323-danshui-01", 3),
                    "411323-danshui-01",
-                   SetTarget(kHuicheOperatorToken, "411323-nowhere-01"),
+                   SetTarget(kHuicheOperatorToken, "411323-nowhere-01", 3),
                    "411323-nowhere-01", "huiche-operator", "update village ");
   // A role that falls short is refused for the role either way.
   const grpc::Status existing =
-      SetTarget(kNorthViewerToken, "411323-danshui-01");
-  const grpc::Status absent = SetTarget(kNorthViewerToken, "411323-nowhere-01");
+      SetTarget(kNorthViewerToken, "411323-danshui-01", 3);
+  const grpc::Status absent =
+      SetTarget(kNorthViewerToken, "411323-nowhere-01", 3);
   EXPECT_THAT(existing, StatusIs(absl::StatusCode::kPermissionDenied,
                                  "needs role operator"));
   EXPECT_EQ(absent.error_code(), existing.error_code());
