@@ -39,8 +39,8 @@ constexpr absl::Duration kReturnsWithin = absl::Seconds(15);
 class HungRegistryTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_OK_AND_ASSIGN(registry_, ServiceProcess::Start(
-                                        RegistryOptions(dir_, "registry.db")));
+    ASSERT_OK_AND_ASSIGN(
+        registry_, ServiceProcess::Start(RegistryOptions(dir_, "registry.db")));
     auto registry_stub =
         registry_v1::RegistryService::NewStub(registry_->NewChannel());
     ASSERT_OK(ImportRegistry(*registry_stub, HuicheRegistry(), 100));
@@ -52,8 +52,8 @@ class HungRegistryTest : public ::testing::Test {
     ASSERT_OK_AND_ASSIGN(
         scoring_,
         ServiceProcess::Start(ScoringOptions(
-            dir_, "scoring.db", registry_->address(), projects_->address(),
-            "", {"--peer_deadline=1s", "--registry_cache_ttl=0"})));
+            dir_, "scoring.db", registry_->address(), projects_->address(), "",
+            {"--peer_deadline=1s", "--registry_cache_ttl=0"})));
     projects_stub_ =
         projects_v1::ProjectsService::NewStub(projects_->NewChannel());
     scoring_stub_ = scoring_v1::ScoringService::NewStub(scoring_->NewChannel());
@@ -148,7 +148,8 @@ class HungRegistryTest : public ::testing::Test {
   }
 
   void ExpectBothSucceedAgain() {
-    ExpectSucceedsAgain<projects_v1::Project>([this] { return CreateProject(); });
+    ExpectSucceedsAgain<projects_v1::Project>(
+        [this] { return CreateProject(); });
     ExpectSucceedsAgain<scoring_v1::Evaluation>([this] { return Evaluate(); });
   }
 

@@ -65,8 +65,8 @@ TEST(KillDuringEvaluationTest, NoEvaluationIsHalfApplied) {
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<RedisServer> redis,
                        RedisServer::Start());
   const std::string redis_address = absl::StrCat("127.0.0.1:", redis->port());
-  ASSERT_OK_AND_ASSIGN(auto registry,
-                       ServiceProcess::Start(RegistryOptions(dir, "registry.db")));
+  ASSERT_OK_AND_ASSIGN(auto registry, ServiceProcess::Start(
+                                          RegistryOptions(dir, "registry.db")));
   const std::vector<registry_v1::RegistryRecord> township = Township();
   const std::vector<std::string> villages = VillageIds(township);
   {
@@ -80,11 +80,9 @@ TEST(KillDuringEvaluationTest, NoEvaluationIsHalfApplied) {
       projects_v1::ProjectsService::NewStub(projects->NewChannel());
   ASSERT_OK(ImportProjects(*projects_stub, HuicheProjects(), 50));
 
-  ASSERT_OK_AND_ASSIGN(
-      auto scoring,
-      ServiceProcess::Start(ScoringOptions(dir, "scoring.db",
-                                           registry->address(),
-                                           projects->address(), redis_address)));
+  ASSERT_OK_AND_ASSIGN(auto scoring, ServiceProcess::Start(ScoringOptions(
+                                         dir, "scoring.db", registry->address(),
+                                         projects->address(), redis_address)));
   auto stub = scoring_v1::ScoringService::NewStub(scoring->NewChannel());
 
   // The old standing: evaluated before the month's indicator values came.
@@ -122,7 +120,8 @@ TEST(KillDuringEvaluationTest, NoEvaluationIsHalfApplied) {
   ASSERT_EQ(new_evaluations.size(), villages.size());
   int changed = 0;
   for (const std::string& village : villages) {
-    if (Text(old_evaluations.at(village)) != Text(new_evaluations.at(village))) {
+    if (Text(old_evaluations.at(village)) !=
+        Text(new_evaluations.at(village))) {
       ++changed;
     }
   }
@@ -159,8 +158,9 @@ TEST(KillDuringEvaluationTest, NoEvaluationIsHalfApplied) {
     const std::string old_one = Text(old_evaluations.at(village));
     const std::string new_one = Text(new_evaluations.at(village));
     EXPECT_TRUE(stored == old_one || stored == new_one)
-        << village << " holds neither the old nor the new evaluation: "
-        << stored << "\nold: " << old_one << "\nnew: " << new_one;
+        << village
+        << " holds neither the old nor the new evaluation: " << stored
+        << "\nold: " << old_one << "\nnew: " << new_one;
     if (stored == new_one && stored != old_one) ++renewed;
   }
   // The leaderboard shows what is recorded, no more and no less.

@@ -80,8 +80,7 @@ std::vector<registry_v1::RegistryRecord> RegistryImport() {
   std::vector<registry_v1::RegistryRecord> records;
   for (registry_v1::RegistryRecord& record : HuicheRegistry()) {
     if (!record.has_village()) continue;
-    record.mutable_village()->set_households(
-        record.village().households() + 7);
+    record.mutable_village()->set_households(record.village().households() + 7);
     records.push_back(std::move(record));
   }
   for (registry_v1::RegistryRecord& record : SyntheticVillages(300, 2)) {
@@ -97,16 +96,16 @@ TEST(KillDuringImportTest, RegistryImportIsAllOrNothing) {
   // A clean run: the acknowledged first import, then the one under test.
   std::vector<std::string> clean;
   {
-    ASSERT_OK_AND_ASSIGN(auto reference,
-                         ServiceProcess::Start(RegistryOptions(dir, "clean.db")));
+    ASSERT_OK_AND_ASSIGN(auto reference, ServiceProcess::Start(
+                                             RegistryOptions(dir, "clean.db")));
     auto stub = registry_v1::RegistryService::NewStub(reference->NewChannel());
     ASSERT_OK(ImportRegistry(*stub, HuicheRegistry(), kChunk));
     ASSERT_OK(ImportRegistry(*stub, import, kChunk));
     ASSERT_OK_AND_ASSIGN(clean, RegistryState(*stub));
   }
 
-  ASSERT_OK_AND_ASSIGN(auto registry,
-                       ServiceProcess::Start(RegistryOptions(dir, "registry.db")));
+  ASSERT_OK_AND_ASSIGN(auto registry, ServiceProcess::Start(
+                                          RegistryOptions(dir, "registry.db")));
   auto stub = registry_v1::RegistryService::NewStub(registry->NewChannel());
   ASSERT_OK(ImportRegistry(*stub, HuicheRegistry(), kChunk));
   ASSERT_OK_AND_ASSIGN(const std::vector<std::string> before,
@@ -138,8 +137,8 @@ TEST(KillDuringImportTest, RegistryImportIsAllOrNothing) {
 std::vector<projects_v1::ProjectRecord> ProjectsImport() {
   std::vector<projects_v1::ProjectRecord> records = HuicheProjects();
   for (size_t i = 0; i < 20; ++i) {
-    records[i].mutable_project()->set_title_en(
-        records[i].project().title_en() + " (revised)");
+    records[i].mutable_project()->set_title_en(records[i].project().title_en() +
+                                               " (revised)");
   }
   return records;
 }
@@ -154,8 +153,8 @@ std::vector<projects_v1::ProjectRecord> FirstProjects() {
 
 TEST(KillDuringImportTest, ProjectsImportIsAllOrNothing) {
   testing::TempDir dir;
-  ASSERT_OK_AND_ASSIGN(auto registry,
-                       ServiceProcess::Start(RegistryOptions(dir, "registry.db")));
+  ASSERT_OK_AND_ASSIGN(auto registry, ServiceProcess::Start(
+                                          RegistryOptions(dir, "registry.db")));
   {
     auto stub = registry_v1::RegistryService::NewStub(registry->NewChannel());
     ASSERT_OK(ImportRegistry(*stub, HuicheRegistry(), kChunk));

@@ -57,7 +57,8 @@ std::vector<projects_v1::CreateProgressReportRequest> RequestsOf(
 }
 
 absl::StatusOr<projects_v1::CreateProgressReportResponse> Send(
-    ProjectsStub& stub, const projects_v1::CreateProgressReportRequest& request) {
+    ProjectsStub& stub,
+    const projects_v1::CreateProgressReportRequest& request) {
   auto context = Context(absl::Seconds(10));
   projects_v1::CreateProgressReportResponse response;
   RETURN_IF_ERROR(FromGrpcStatus(
@@ -67,8 +68,8 @@ absl::StatusOr<projects_v1::CreateProgressReportResponse> Send(
 
 TEST(KillDuringProgressReportsTest, EachReportIsWhollyThereOrAbsent) {
   testing::TempDir dir;
-  ASSERT_OK_AND_ASSIGN(auto registry,
-                       ServiceProcess::Start(RegistryOptions(dir, "registry.db")));
+  ASSERT_OK_AND_ASSIGN(auto registry, ServiceProcess::Start(
+                                          RegistryOptions(dir, "registry.db")));
   {
     auto stub = registry_v1::RegistryService::NewStub(registry->NewChannel());
     ASSERT_OK(ImportRegistry(*stub, HuicheRegistry(), 100));
@@ -95,8 +96,8 @@ TEST(KillDuringProgressReportsTest, EachReportIsWhollyThereOrAbsent) {
     project->set_due_date("2023-12-31");
     auto context = Context();
     projects_v1::Project created;
-    ASSERT_OK(FromGrpcStatus(stub->CreateProject(context.get(), create,
-                                                 &created)));
+    ASSERT_OK(
+        FromGrpcStatus(stub->CreateProject(context.get(), create, &created)));
     project_ids.push_back(created.id());
     requests.push_back(RequestsOf(t, created.id()));
   }
@@ -126,8 +127,7 @@ TEST(KillDuringProgressReportsTest, EachReportIsWhollyThereOrAbsent) {
   }
   projects->process().Signal(SIGKILL);
   for (std::thread& thread : threads) thread.join();
-  ASSERT_OK_AND_ASSIGN(int status,
-                       projects->process().Wait(absl::Seconds(30)));
+  ASSERT_OK_AND_ASSIGN(int status, projects->process().Wait(absl::Seconds(30)));
   EXPECT_EQ(DescribeWaitStatus(status), "killed by signal 9");
   ASSERT_OK(projects->Restart());
   stub = projects_v1::ProjectsService::NewStub(projects->NewChannel());

@@ -44,12 +44,10 @@ testing::ServiceProcessOptions ScoringOptions(
     const std::string& redis_address, const std::vector<std::string>& extra) {
   testing::ServiceProcessOptions options;
   options.service = "scoring";
-  options.flags = {"--database=" + dir.File(database),
-                   "--disable_auth",
-                   "--registry=" + registry_address,
-                   "--projects=" + projects_address,
-                   "--redis=" + redis_address,
-                   "--follow_feeds=false"};
+  options.flags = {
+      "--database=" + dir.File(database), "--disable_auth",
+      "--registry=" + registry_address,   "--projects=" + projects_address,
+      "--redis=" + redis_address,         "--follow_feeds=false"};
   options.flags.insert(options.flags.end(), extra.begin(), extra.end());
   options.log_path = dir.File("scoring.log");
   return options;
@@ -70,8 +68,7 @@ std::vector<registry_v1::RegistryRecord> SyntheticVillages(int count,
                                                            int target_level) {
   std::vector<registry_v1::RegistryRecord> records;
   for (int i = 0; i < count; ++i) {
-    registry_v1::Village* village =
-        records.emplace_back().mutable_village();
+    registry_v1::Village* village = records.emplace_back().mutable_village();
     village->set_id(absl::StrFormat("411323-huiche-north-s%04d", i));
     village->set_name(absl::StrCat("测试村", i));
     village->set_region_id("411323-huiche-north");
@@ -200,8 +197,8 @@ absl::StatusOr<std::vector<std::string>> ProjectsState(ProjectsStub& stub) {
   do {
     auto context = Context();
     projects_v1::ListProjectsResponse response;
-    RETURN_IF_ERROR(FromGrpcStatus(
-        stub.ListProjects(context.get(), request, &response)));
+    RETURN_IF_ERROR(
+        FromGrpcStatus(stub.ListProjects(context.get(), request, &response)));
     for (projects_v1::Project& project : *response.mutable_projects()) {
       ASSIGN_OR_RETURN(auto reports, ReportsOf(stub, project.id()));
       project.clear_id();
@@ -224,8 +221,8 @@ absl::StatusOr<std::vector<std::string>> ProjectsState(ProjectsStub& stub) {
   return state;
 }
 
-absl::StatusOr<std::map<std::string, scoring_v1::Evaluation>>
-StoredEvaluations(ScoringStub& stub, const std::vector<std::string>& villages) {
+absl::StatusOr<std::map<std::string, scoring_v1::Evaluation>> StoredEvaluations(
+    ScoringStub& stub, const std::vector<std::string>& villages) {
   std::map<std::string, scoring_v1::Evaluation> stored;
   for (const std::string& village : villages) {
     auto context = Context();
@@ -233,8 +230,8 @@ StoredEvaluations(ScoringStub& stub, const std::vector<std::string>& villages) {
     request.set_village_id(village);
     request.set_period(kPeriod);
     scoring_v1::Evaluation evaluation;
-    const absl::Status status = FromGrpcStatus(
-        stub.GetEvaluation(context.get(), request, &evaluation));
+    const absl::Status status =
+        FromGrpcStatus(stub.GetEvaluation(context.get(), request, &evaluation));
     if (absl::IsNotFound(status)) continue;
     RETURN_IF_ERROR(status);
     evaluation.clear_evaluate_time();
@@ -275,8 +272,8 @@ absl::StatusOr<std::vector<std::string>> Board(ScoringStub& stub,
   request.set_period(kPeriod);
   request.set_page_size(1000);
   scoring_v1::GetLeaderboardResponse response;
-  RETURN_IF_ERROR(FromGrpcStatus(
-      stub.GetLeaderboard(context.get(), request, &response)));
+  RETURN_IF_ERROR(
+      FromGrpcStatus(stub.GetLeaderboard(context.get(), request, &response)));
   if (degraded != nullptr) *degraded = response.degraded();
   std::vector<std::string> board;
   for (const scoring_v1::LeaderboardEntry& entry : response.entries()) {

@@ -69,8 +69,8 @@ projects::v1::SetIndicatorValuesRequest HuicheIndicators();
 
 // A whole ImportRegistry of `records` in chunks of `chunk` records.
 absl::Status ImportRegistry(
-    RegistryStub& stub, const std::vector<registry::v1::RegistryRecord>& records,
-    size_t chunk);
+    RegistryStub& stub,
+    const std::vector<registry::v1::RegistryRecord>& records, size_t chunk);
 // A whole ImportProjects of `records` in chunks of `chunk` records.
 absl::Status ImportProjects(
     ProjectsStub& stub, const std::vector<projects::v1::ProjectRecord>& records,
@@ -87,8 +87,8 @@ absl::StatusOr<std::vector<std::string>> RegistryState(RegistryStub& stub);
 absl::StatusOr<std::vector<std::string>> ProjectsState(ProjectsStub& stub);
 
 // Every progress report of one project, keyed by request_id.
-absl::StatusOr<std::map<std::string, projects::v1::ProgressReport>>
-ReportsOf(ProjectsStub& stub, const std::string& project_id);
+absl::StatusOr<std::map<std::string, projects::v1::ProgressReport>> ReportsOf(
+    ProjectsStub& stub, const std::string& project_id);
 
 // A project's stored record (GetProject).
 absl::StatusOr<projects::v1::Project> GetProject(ProjectsStub& stub,

@@ -23,10 +23,8 @@ TEST(ProcessHarnessTest, StartTermRestartKill) {
   EXPECT_TRUE(IsServing(registry->address(), absl::Seconds(5)));
 
   registry->process().Signal(SIGTERM);
-  ASSERT_OK_AND_ASSIGN(int status,
-                       registry->process().Wait(absl::Seconds(30)));
-  EXPECT_EQ(DescribeWaitStatus(status), "exit 0")
-      << registry->process().Log();
+  ASSERT_OK_AND_ASSIGN(int status, registry->process().Wait(absl::Seconds(30)));
+  EXPECT_EQ(DescribeWaitStatus(status), "exit 0") << registry->process().Log();
   EXPECT_FALSE(IsServing(registry->address(), absl::Milliseconds(500)));
 
   ASSERT_OK(registry->Restart());
