@@ -164,9 +164,16 @@ class HungRegistryTest : public ::testing::Test {
 
 TEST_F(HungRegistryTest, StoppedThenContinued) {
   registry_->process().Signal(SIGSTOP);
-  ExpectRegistryCallsUnavailable();
-  // Still hung: the same again (no call got stuck behind the first ones).
-  ExpectRegistryCallsUnavailable();
+  ASSERT_OK(registry_->process().WaitStopped(absl::Seconds(10)));
+  {
+    SCOPED_TRACE("registry stopped");
+    ExpectRegistryCallsUnavailable();
+  }
+  {
+    // Still hung: the same again (no call got stuck behind the first ones).
+    SCOPED_TRACE("registry still stopped");
+    ExpectRegistryCallsUnavailable();
+  }
   registry_->process().Signal(SIGCONT);
   ExpectBothSucceedAgain();
   ExpectLocalCallsAnswer();
@@ -174,10 +181,17 @@ TEST_F(HungRegistryTest, StoppedThenContinued) {
 
 TEST_F(HungRegistryTest, StoppedThenKilledAndRestarted) {
   registry_->process().Signal(SIGSTOP);
-  ExpectRegistryCallsUnavailable();
+  ASSERT_OK(registry_->process().WaitStopped(absl::Seconds(10)));
+  {
+    SCOPED_TRACE("registry stopped");
+    ExpectRegistryCallsUnavailable();
+  }
   registry_->process().Kill();
-  // Nobody listens: refused at once, the same way.
-  ExpectRegistryCallsUnavailable();
+  {
+    // Nobody listens: refused at once, the same way.
+    SCOPED_TRACE("registry killed");
+    ExpectRegistryCallsUnavailable();
+  }
   ASSERT_OK(registry_->Restart());
   ExpectBothSucceedAgain();
   ExpectLocalCallsAnswer();

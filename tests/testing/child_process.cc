@@ -5,7 +5,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
@@ -78,6 +80,44 @@ absl::StatusOr<int> ChildProcess::Wait(absl::Duration timeout) {
     if (absl::Now() >= deadline) {
       return absl::DeadlineExceededError(absl::StrCat(
           "pid ", pid_, " still runs after ", absl::FormatDuration(timeout)));
+    }
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+}
+
+namespace {
+
+// Whether every thread of `pid` is in state T (stopped) or t (traced).
+bool AllThreadsStopped(pid_t pid) {
+  std::error_code error;
+  const std::filesystem::path tasks = absl::StrCat("/proc/", pid, "/task");
+  bool any = false;
+  for (const auto& task : std::filesystem::directory_iterator(tasks, error)) {
+    std::ifstream in(task.path() / "stat");
+    std::string stat((std::istreambuf_iterator<char>(in)),
+                     std::istreambuf_iterator<char>());
+    // "<tid> (<comm>) <state> ...": comm may hold spaces and parentheses.
+    const size_t close = stat.rfind(')');
+    if (close == std::string::npos || close + 2 >= stat.size()) continue;
+    const char state = stat[close + 2];
+    if (state != 'T' && state != 't') return false;
+    any = true;
+  }
+  return any && !error;
+}
+
+}  // namespace
+
+absl::Status ChildProcess::WaitStopped(absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (true) {
+    if (Exited().has_value()) {
+      return absl::FailedPreconditionError("the process has exited");
+    }
+    if (AllThreadsStopped(pid_)) return absl::OkStatus();
+    if (absl::Now() >= deadline) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          "pid ", pid_, " not stopped after ", absl::FormatDuration(timeout)));
     }
     absl::SleepFor(absl::Milliseconds(5));
   }

@@ -53,6 +53,13 @@ class ChildProcess {
   // status; DEADLINE_EXCEEDED if it still runs then (it is left running).
   absl::StatusOr<int> Wait(absl::Duration timeout);
 
+  // Waits up to `timeout` until every thread of the process is stopped
+  // (after SIGSTOP: Linux stops a process's threads one by one, and a
+  // thread may still answer a call or two after kill() returned).
+  // DEADLINE_EXCEEDED if some thread still runs then; FAILED_PRECONDITION
+  // once the process was reaped. Reads /proc/<pid>/task/*/stat.
+  absl::Status WaitStopped(absl::Duration timeout);
+
   // SIGKILL (and SIGCONT, for a stopped process) and reap. Does nothing
   // once the process was reaped.
   void Kill();
