@@ -163,6 +163,9 @@ TEST(KillDuringEvaluationTest, NoEvaluationIsHalfApplied) {
         << "\nold: " << old_one << "\nnew: " << new_one;
     if (stored == new_one && stored != old_one) ++renewed;
   }
+  // How far the killed run got, for the test's XML output.
+  RecordProperty("villages_renewed_before_kill", renewed);
+  RecordProperty("villages_changed", changed);
   // The leaderboard shows what is recorded, no more and no less.
   bool degraded = true;
   ASSERT_OK_AND_ASSIGN(std::vector<std::string> board,

@@ -161,6 +161,9 @@ TEST(KillDuringProgressReportsTest, EachReportIsWhollyThereOrAbsent) {
     }
   }
   EXPECT_GE(present, static_cast<int>(acknowledged.size()));
+  // How far the reports got, for the test's XML output.
+  RecordProperty("acknowledged", static_cast<int>(acknowledged.size()));
+  RecordProperty("present_after_restart", present);
 
   // Everything again, with the same request ids: each report once.
   for (int t = 0; t < kThreads; ++t) {
