@@ -1,5 +1,6 @@
-// Shared pieces of the process fault tests (tests/integration/*_faults and
-// kill/hang/SIGTERM tests): the three fivestar servers as real processes
+// Shared pieces of the process fault tests (process_faults_test: the
+// kill_*, hung_registry and sigterm_load tests): the three fivestar servers
+// as real processes
 // (tests/testing/service_process.h) with authentication off on loopback,
 // the Huiche data, whole imports, and canonical views of each service's
 // stored state (exports and listings with server-assigned ids and times
