@@ -3,10 +3,7 @@
 #include <arpa/inet.h>
 #include <hiredis/hiredis.h>
 #include <netinet/in.h>
-#include <signal.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <string>
 #include <vector>
@@ -72,27 +69,18 @@ absl::StatusOr<std::unique_ptr<RedisServer>> RedisServer::Start(
       args.push_back("--requirepass");
       args.push_back(options.password);
     }
-    // Built before fork(): the child of a multithreaded process may only
-    // call async-signal-safe functions, so no allocation there.
-    std::vector<char*> argv;
-    for (std::string& arg : args) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    pid_t pid = fork();
-    if (pid < 0) return absl::UnavailableError("fork failed");
-    if (pid == 0) {
-      execvp("redis-server", argv.data());
-      _exit(127);
-    }
-    server->pid_ = pid;
+    ChildProcessOptions spawn;
+    spawn.argv = args;
+    absl::StatusOr<std::unique_ptr<ChildProcess>> process =
+        ChildProcess::Spawn(spawn);
+    if (!process.ok()) return process.status();
+    server->process_ = *std::move(process);
     server->port_ = *port;
     const absl::Time deadline = absl::Now() + absl::Seconds(5);
     while (absl::Now() < deadline) {
       if (Pings(*port, options.password)) return server;
-      int status = 0;
-      if (waitpid(pid, &status, WNOHANG) == pid) {
-        server->pid_ = -1;  // Exited: most likely the port was taken.
-        break;
-      }
+      // Exited: most likely the port was taken.
+      if (server->process_->Exited().has_value()) break;
       absl::SleepFor(absl::Milliseconds(20));
     }
     server->Stop();
@@ -104,21 +92,8 @@ absl::StatusOr<std::unique_ptr<RedisServer>> RedisServer::Start(
 RedisServer::~RedisServer() { Stop(); }
 
 void RedisServer::Stop() {
-  if (pid_ <= 0) return;
-  // A stopped (SIGSTOP) server would not act on SIGTERM.
-  kill(pid_, SIGCONT);
-  kill(pid_, SIGTERM);
-  const absl::Time deadline = absl::Now() + absl::Seconds(5);
-  int status = 0;
-  while (waitpid(pid_, &status, WNOHANG) == 0) {
-    if (absl::Now() > deadline) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, &status, 0);
-      break;
-    }
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  pid_ = -1;
+  if (process_ != nullptr) process_->Stop();
+  process_.reset();
 }
 
 }  // namespace fivestar::testing

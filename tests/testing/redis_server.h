@@ -9,6 +9,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "tests/testing/child_process.h"
 #include "tests/testing/ports.h"
 #include "tests/testing/temp_dir.h"
 
@@ -34,14 +35,14 @@ class RedisServer {
   std::string host() const { return "127.0.0.1"; }
   // The server's process, for signals (SIGSTOP makes a hung Redis); -1 once
   // stopped.
-  pid_t pid() const { return pid_; }
+  pid_t pid() const { return process_ ? process_->pid() : -1; }
   // Stops the server now (SIGTERM, then SIGKILL); later calls do nothing.
   void Stop();
 
  private:
   RedisServer() = default;
   TempDir dir_;
-  pid_t pid_ = -1;
+  std::unique_ptr<ChildProcess> process_;
   int port_ = 0;
 };
 
