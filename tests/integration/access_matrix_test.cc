@@ -942,6 +942,10 @@ std::vector<std::string> AccessMatrixTest::RunMatrix() {
       const grpc::Status status = call(cell.token);
       grid.push_back(
           absl::StrCat(line_key, " ", CodeName(status.error_code())));
+      EXPECT_TRUE(status.ok() || IsDenial(status.error_code()))
+          << line_key << " ended " << CodeName(status.error_code()) << ": "
+          << status.error_message()
+          << "; the cell must make a valid call in a state that allows it";
       if (IsDenial(status.error_code())) {
         const std::map<std::string, std::string> after = digest();
         for (const auto& [table, hash] : before) {
@@ -977,9 +981,11 @@ constexpr char kGoldenHeader[] =
 # 411323-other of the same county or its village 411323-other-01; system
 # is a call about system-wide things (the indicator catalogue, rubrics);
 # no_token sends the in_scope call without a token.
-# Every call is valid, so a code other than OK, UNAUTHENTICATED or
-# PERMISSION_DENIED is the domain's answer (e.g. FAILED_PRECONDITION for an
-# award state the role may not move).
+# Every call is valid and made in a state that allows it (an award in the
+# state the transition needs, fresh ids), so that each cell answers only
+# who may make it: OK, UNAUTHENTICATED or PERMISSION_DENIED. The test
+# fails on any other code, which would mean the cell no longer tests
+# access.
 )";
 
 std::vector<std::string> ReadGolden(const std::string& path) {
