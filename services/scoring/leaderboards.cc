@@ -299,7 +299,12 @@ absl::StatusOr<v1::GetVillageRankResponse> Leaderboards::GetVillageRank(
   // A board above the principal's scope ranks villages it may not read:
   // it learns its village's place on the whole board, but of the
   // neighbours only those inside its scope.
-  if (!principal.is_global()) {
+  // (The lineage runs from the village up: a scope at or above the board's
+  // region covers the whole board.)
+  const auto board_at = std::find(lineage.begin(), lineage.end(), region);
+  const auto scope_at =
+      std::find(lineage.begin(), lineage.end(), principal.scope);
+  if (!principal.is_global() && scope_at < board_at) {
     RETURN_IF_ERROR(KeepReadable(principal, &hood.above));
     RETURN_IF_ERROR(KeepReadable(principal, &hood.below));
   }
