@@ -192,6 +192,24 @@ absl::Status Authorize(const Principal& principal, Role required,
   return OutsideScopeError(principal, what);
 }
 
+absl::Status AuthorizeListFilter(const Principal& principal, Role required,
+                                 absl::Span<const std::string> filter_chain,
+                                 absl::Span<const std::string> scope_chain,
+                                 absl::string_view what) {
+  if (!filter_chain.empty() &&
+      FilterAboveScope(principal, filter_chain.front(), scope_chain)) {
+    return AuthorizeRole(principal, required, what);
+  }
+  return Authorize(principal, required, filter_chain, what);
+}
+
+bool FilterAboveScope(const Principal& principal, absl::string_view filter_id,
+                      absl::Span<const std::string> scope_chain) {
+  if (principal.is_global() || scope_chain.empty()) return false;
+  return scope_chain.front() != filter_id &&
+         absl::c_linear_search(scope_chain, filter_id);
+}
+
 absl::Status OutsideScopeError(const Principal& principal,
                                absl::string_view what) {
   return absl::PermissionDeniedError(absl::StrCat(principal.name, " may not ",

@@ -129,6 +129,27 @@ absl::Status Authorize(const Principal& principal, Role required,
                        absl::Span<const std::string> chain,
                        absl::string_view what);
 
+// Checks a filter of a list, export or change stream (a parent, region or
+// village the results must lie below) whose ancestry is `filter_chain` (the
+// filter's own id first, as for Authorize). The filter may lie within the
+// principal's scope (its scope is in `filter_chain`) or above it (the
+// filter's id is in `scope_chain`, the ancestry of the principal's scope,
+// the scope's own id first); either way the call answers with what the
+// principal may read below the filter, possibly nothing. A filter wholly
+// outside the scope gets exactly Authorize's refusal (OutsideScopeError).
+// `scope_chain` is ignored for a global principal.
+absl::Status AuthorizeListFilter(const Principal& principal, Role required,
+                                 absl::Span<const std::string> filter_chain,
+                                 absl::Span<const std::string> scope_chain,
+                                 absl::string_view what);
+
+// True when `filter_id` lies strictly above the scope of `principal`, whose
+// ancestry is `scope_chain` (the scope's own id first): the readable part
+// below such a filter is the principal's whole scope. False for a global
+// principal.
+bool FilterAboveScope(const Principal& principal, absl::string_view filter_id,
+                      absl::Span<const std::string> scope_chain);
+
 // The PERMISSION_DENIED for `principal` acting on a thing outside its scope:
 // "<name> may not <what>: outside its scope <scope>". Authorize gives it,
 // and ConcealAbsence gives the very same for something that does not exist.

@@ -60,6 +60,58 @@ absl::StatusOr<std::vector<std::string>> Jurisdiction::AuthorizeRegion(
   return lineage;
 }
 
+absl::StatusOr<std::vector<std::string>> Jurisdiction::ScopeLineage(
+    const Principal& principal) const {
+  if (principal.is_global()) return std::vector<std::string>();
+  absl::StatusOr<std::vector<std::string>> region =
+      directory_->RegionLineage(principal.scope);
+  if (!absl::IsNotFound(region.status())) return region;
+  absl::StatusOr<std::vector<std::string>> village =
+      directory_->VillageLineage(principal.scope);
+  if (absl::IsNotFound(village.status())) return std::vector<std::string>();
+  return village;
+}
+
+absl::StatusOr<RegionFilterBounds> Jurisdiction::AuthorizeRegionFilter(
+    const Principal& principal, const std::string& region_id,
+    absl::string_view field, absl::string_view what) const {
+  RETURN_IF_ERROR(AuthorizeRole(principal, Role::kViewer, what));
+  absl::StatusOr<std::vector<std::string>> lineage =
+      directory_->RegionLineage(region_id);
+  if (absl::IsNotFound(lineage.status()) && !principal.is_global()) {
+    return ConcealAbsence(principal, Role::kViewer, lineage.status(), what);
+  }
+  if (absl::IsNotFound(lineage.status())) {
+    if (field.empty()) return lineage.status();
+    return FieldError(field, absl::StrCat("region ", region_id,
+                                          " does not exist in the registry"));
+  }
+  RETURN_IF_ERROR(lineage.status());
+  RegionFilterBounds bounds;
+  bounds.region_id = region_id;
+  if (principal.is_global()) return bounds;
+  ASSIGN_OR_RETURN(std::vector<std::string> scope_chain,
+                   ScopeLineage(principal));
+  RETURN_IF_ERROR(AuthorizeListFilter(principal, Role::kViewer, *lineage,
+                                      scope_chain, what));
+  if (FilterAboveScope(principal, region_id, scope_chain)) {
+    // The scope's own lineage says what it is: a region's starts with
+    // itself and has no village, a village's is one longer than its
+    // region's.
+    absl::StatusOr<std::vector<std::string>> as_region =
+        directory_->RegionLineage(principal.scope);
+    if (as_region.ok()) {
+      bounds.region_id = principal.scope;
+    } else if (absl::IsNotFound(as_region.status())) {
+      bounds.region_id.clear();
+      bounds.village_id = principal.scope;
+    } else {
+      return as_region.status();
+    }
+  }
+  return bounds;
+}
+
 absl::StatusOr<std::optional<std::vector<std::string>>>
 Jurisdiction::VisibleVillages(const Principal& principal,
                               const VillageFilter& filter,
@@ -71,13 +123,23 @@ Jurisdiction::VisibleVillages(const Principal& principal,
   }
   if (!filter.region_id.empty()) {
     RETURN_IF_ERROR(ValidateId(filter.region_field, filter.region_id));
-    RETURN_IF_ERROR(AuthorizeRegion(principal, Role::kViewer, filter.region_id,
-                                    filter.region_field, what)
-                        .status());
-    ASSIGN_OR_RETURN(std::vector<std::string> villages,
-                     directory_->VillagesUnder(filter.region_id));
+    ASSIGN_OR_RETURN(RegionFilterBounds bounds,
+                     AuthorizeRegionFilter(principal, filter.region_id,
+                                           filter.region_field, what));
+    std::vector<std::string> villages;
+    if (!bounds.village_id.empty()) {
+      villages.push_back(bounds.village_id);
+    } else {
+      ASSIGN_OR_RETURN(villages, directory_->VillagesUnder(bounds.region_id));
+    }
     if (filter.village_id.empty()) return Result(std::move(villages));
-    // The region is inside the principal's scope, so is all below it.
+    // A village filter must itself be readable.
+    if (!principal.is_global()) {
+      RETURN_IF_ERROR(AuthorizeVillage(principal, Role::kViewer,
+                                       filter.village_id, filter.village_field,
+                                       what)
+                          .status());
+    }
     const bool below =
         std::binary_search(villages.begin(), villages.end(), filter.village_id);
     return Result(below ? std::vector<std::string>{filter.village_id}

@@ -23,6 +23,17 @@ struct VillageFilter {
   std::string region_field = "ancestor_region_id";
 };
 
+// What a list or change stream filtered by a region may show a principal:
+// the readable subset below the filter (see AuthorizeListFilter).
+struct RegionFilterBounds {
+  // The villages shown lie below this region; empty when `village_id` is
+  // set.
+  std::string region_id;
+  // Set for a principal scoped to one village when the filter lies above
+  // it: that village alone.
+  std::string village_id;
+};
+
 class Jurisdiction {
  public:
   // `directory` must outlive the jurisdiction.
@@ -58,12 +69,32 @@ class Jurisdiction {
       const Principal& principal, Role role, const std::string& region_id,
       absl::string_view field, absl::string_view what) const;
 
+  // The ancestry of `principal`'s scope, the scope's own id first; empty for
+  // a global principal and for a scope the registry does not know.
+  absl::StatusOr<std::vector<std::string>> ScopeLineage(
+      const Principal& principal) const;
+
+  // Checks a list or stream filter naming region `region_id` for the
+  // viewer role and returns what the call may show below it: the region
+  // itself when it lies within the principal's scope (or the principal is
+  // global), the principal's whole scope when the region lies above it.
+  // PERMISSION_DENIED when the region lies wholly outside the scope, or
+  // (scoped principal) the registry does not know it; for a global
+  // principal, an unknown region is INVALID_ARGUMENT naming `field`, or
+  // NOT_FOUND when `field` is empty.
+  absl::StatusOr<RegionFilterBounds> AuthorizeRegionFilter(
+      const Principal& principal, const std::string& region_id,
+      absl::string_view field, absl::string_view what) const;
+
   // The villages a list may show to `principal` (viewer role) given its
   // filters: nullopt for "every village" (a global principal without
-  // filters), else the ids (possibly none). A filter outside the
-  // principal's scope, or naming a region or village the registry does not
-  // know, is PERMISSION_DENIED for a scoped principal; without filters, a
-  // scoped principal sees its own subtree (or its own village).
+  // filters), else the ids (possibly none). A region filter within or
+  // above the principal's scope shows what the principal may read below
+  // it (AuthorizeRegionFilter); a region filter wholly outside the scope,
+  // a village filter outside it, or a filter naming a region or village
+  // the registry does not know, is PERMISSION_DENIED for a scoped
+  // principal; without filters, a scoped principal sees its own subtree
+  // (or its own village).
   absl::StatusOr<std::optional<std::vector<std::string>>> VisibleVillages(
       const Principal& principal, const VillageFilter& filter,
       absl::string_view what) const;

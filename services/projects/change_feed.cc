@@ -21,9 +21,11 @@ absl::StatusOr<FeedSubscription<v1::Change>> ChangeFeed::Open(
   return feed_->Open(
       principal, request, [&](const std::string& region_id) -> absl::Status {
         RETURN_IF_ERROR(ValidateId("ancestor_region_id", region_id));
+        // A region above the scope follows the scope: the feed keeps only
+        // the entries below both.
         return jurisdiction_
-            ->AuthorizeRegion(
-                principal, Role::kViewer, region_id, "ancestor_region_id",
+            ->AuthorizeRegionFilter(
+                principal, region_id, "ancestor_region_id",
                 absl::StrCat("watch the changes below ", region_id))
             .status();
       });

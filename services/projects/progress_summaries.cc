@@ -357,16 +357,19 @@ ProgressSummaries::ListVillageSummaries(
                                 request.period(), "|", request.weeks(), "|",
                                 request.indicator_months())));
 
-  RETURN_IF_ERROR(
-      jurisdiction_
-          ->AuthorizeRegion(principal, Role::kViewer, request.region_id(), "",
-                            absl::StrCat("read the village summaries of "
-                                         "region ",
-                                         request.region_id()))
-          .status());
-  ASSIGN_OR_RETURN(
-      std::vector<std::string> villages,
-      jurisdiction_->directory()->VillagesUnder(request.region_id()));
+  // A region above the scope lists the villages of the scope.
+  ASSIGN_OR_RETURN(RegionFilterBounds bounds,
+                   jurisdiction_->AuthorizeRegionFilter(
+                       principal, request.region_id(), "",
+                       absl::StrCat("read the village summaries of region ",
+                                    request.region_id())));
+  std::vector<std::string> villages;
+  if (!bounds.village_id.empty()) {
+    villages.push_back(bounds.village_id);
+  } else {
+    ASSIGN_OR_RETURN(
+        villages, jurisdiction_->directory()->VillagesUnder(bounds.region_id));
+  }
   // The page: the villages after the last one of the previous page (which
   // may have left the registry since), in id order; one more is taken to
   // tell whether another page follows, and Trim drops it.

@@ -17,9 +17,12 @@ absl::StatusOr<std::unique_ptr<ChangeFeed>> ChangeFeed::Create(
 absl::StatusOr<FeedSubscription<v1::Change>> ChangeFeed::Open(
     const Principal& principal, const v1::WatchChangesRequest& request) {
   return feed_->Open(principal, request, [&](const std::string& region_id) {
+    // A region above the scope follows the scope: the feed keeps only
+    // the entries below both.
     return AuthorizeRegionFilter(
-        store_, principal, "ancestor_region_id", region_id,
-        absl::StrCat("watch the changes below ", region_id));
+               store_, principal, "ancestor_region_id", region_id,
+               absl::StrCat("watch the changes below ", region_id))
+        .status();
   });
 }
 

@@ -62,12 +62,47 @@ std::string KindName(RegionKind kind) { return v1::RegionKind_Name(kind); }
 
 }  // namespace
 
-absl::Status AuthorizeRegionFilter(RegistryStore* store,
-                                   const Principal& principal,
-                                   absl::string_view field,
-                                   const std::string& region_id,
-                                   absl::string_view what) {
+absl::StatusOr<std::vector<std::string>> ScopeLineage(
+    RegistryStore* store, const Principal& principal) {
+  if (principal.is_global()) return std::vector<std::string>();
+  absl::StatusOr<std::vector<std::string>> region =
+      store->RegionLineage(principal.scope);
+  if (!absl::IsNotFound(region.status())) return region;
+  absl::StatusOr<Village> village = store->GetVillage(principal.scope);
+  if (absl::IsNotFound(village.status())) return std::vector<std::string>();
+  RETURN_IF_ERROR(village.status());
+  ASSIGN_OR_RETURN(std::vector<std::string> chain,
+                   store->RegionLineage(village->region_id()));
+  chain.insert(chain.begin(), village->id());
+  return chain;
+}
+
+absl::StatusOr<ListBounds> ScopeBounds(RegistryStore* store,
+                                       const Principal& principal) {
+  ListBounds bounds;
+  if (principal.is_global()) return bounds;
+  absl::StatusOr<std::vector<std::string>> region =
+      store->RegionLineage(principal.scope);
+  if (region.ok()) {
+    bounds.region_id = principal.scope;
+    bounds.includes_region = true;
+  } else if (absl::IsNotFound(region.status())) {
+    // A village (or a scope that exists nowhere, whose village list is
+    // then empty).
+    bounds.village_id = principal.scope;
+  } else {
+    return region.status();
+  }
+  return bounds;
+}
+
+absl::StatusOr<ListBounds> AuthorizeRegionFilter(RegistryStore* store,
+                                                 const Principal& principal,
+                                                 absl::string_view field,
+                                                 const std::string& region_id,
+                                                 absl::string_view what) {
   RETURN_IF_ERROR(ValidateId(field, region_id));
+  RETURN_IF_ERROR(AuthorizeRole(principal, Role::kViewer, what));
   absl::StatusOr<std::vector<std::string>> chain =
       store->RegionLineage(region_id);
   if (absl::IsNotFound(chain.status()) && !principal.is_global()) {
@@ -78,7 +113,16 @@ absl::Status AuthorizeRegionFilter(RegistryStore* store,
                       absl::StrCat("region ", region_id, " does not exist"));
   }
   RETURN_IF_ERROR(chain.status());
-  return Authorize(principal, Role::kViewer, *chain, what);
+  ASSIGN_OR_RETURN(std::vector<std::string> scope_chain,
+                   ScopeLineage(store, principal));
+  RETURN_IF_ERROR(
+      AuthorizeListFilter(principal, Role::kViewer, *chain, scope_chain, what));
+  if (FilterAboveScope(principal, region_id, scope_chain)) {
+    return ScopeBounds(store, principal);
+  }
+  ListBounds bounds;
+  bounds.region_id = region_id;
+  return bounds;
 }
 
 absl::Status Registry::ValidateRegionFields(const Region& region,
@@ -252,13 +296,6 @@ absl::StatusOr<std::vector<std::string>> Registry::VillageLineage(
   return lineage;
 }
 
-absl::StatusOr<std::string> Registry::ScopeRegion(const Principal& principal) {
-  if (principal.is_global()) return std::string();
-  absl::StatusOr<Region> region = store_->GetRegion(principal.scope);
-  if (!region.ok()) return region.status();
-  return principal.scope;
-}
-
 // --- Regions ---------------------------------------------------------------
 
 absl::StatusOr<Region> Registry::CreateRegion(const Principal& principal,
@@ -356,28 +393,29 @@ absl::StatusOr<v1::ListRegionsResponse> Registry::ListRegions(
   if (!v1::RegionKind_IsValid(request.kind())) {
     return FieldError("kind", absl::StrCat("unknown value ", request.kind()));
   }
+  ListBounds bounds;
+  if (!request.ancestor_id().empty()) {
+    ASSIGN_OR_RETURN(
+        bounds,
+        AuthorizeRegionFilter(
+            store_, principal, "ancestor_id", request.ancestor_id(),
+            absl::StrCat("list regions below ", request.ancestor_id())));
+  } else {
+    RETURN_IF_ERROR(AuthorizeRole(principal, Role::kViewer, "list regions"));
+    ASSIGN_OR_RETURN(bounds, ScopeBounds(store_, principal));
+  }
+  // A principal scoped to one village may read no region.
+  if (!bounds.village_id.empty()) return v1::ListRegionsResponse();
   RegionQuery query;
   query.kind = request.kind();
   query.limit = pager.fetch_limit();
-  if (!request.ancestor_id().empty()) {
-    RETURN_IF_ERROR(AuthorizeRegionFilter(
-        store_, principal, "ancestor_id", request.ancestor_id(),
-        absl::StrCat("list regions below ", request.ancestor_id())));
-    query.ancestor_id = request.ancestor_id();
-  } else if (!principal.is_global()) {
-    absl::StatusOr<std::string> scope = ScopeRegion(principal);
-    if (!scope.ok()) {
-      return absl::PermissionDeniedError(
-          absl::StrCat(principal.name, " may not list regions: its scope ",
-                       principal.scope, " is not a region"));
-    }
-    RETURN_IF_ERROR(AuthorizeRole(principal, Role::kViewer, "list regions"));
-    query.ancestor_id = *scope;
-  }
-  ASSIGN_OR_RETURN(query.after_id,
-                   pager.Resume(request.page_token(),
-                                absl::StrCat("regions|", query.ancestor_id, "|",
-                                             query.kind)));
+  query.ancestor_id = bounds.region_id;
+  query.include_ancestor = bounds.includes_region;
+  ASSIGN_OR_RETURN(
+      query.after_id,
+      pager.Resume(request.page_token(),
+                   absl::StrCat("regions|", query.ancestor_id, "|",
+                                query.include_ancestor, "|", query.kind)));
   ASSIGN_OR_RETURN(std::vector<Region> regions, store_->ListRegions(query));
   v1::ListRegionsResponse response;
   response.set_next_page_token(
@@ -457,31 +495,35 @@ absl::StatusOr<v1::ListVillagesResponse> Registry::ListVillages(
     RETURN_IF_ERROR(
         ValidateRange("target_level", request.target_level(), 1, 5));
   }
+  ListBounds bounds;
+  if (!request.ancestor_id().empty()) {
+    ASSIGN_OR_RETURN(
+        bounds,
+        AuthorizeRegionFilter(
+            store_, principal, "ancestor_id", request.ancestor_id(),
+            absl::StrCat("list villages below ", request.ancestor_id())));
+  } else {
+    RETURN_IF_ERROR(AuthorizeRole(principal, Role::kViewer, "list villages"));
+    ASSIGN_OR_RETURN(bounds, ScopeBounds(store_, principal));
+  }
+  if (!bounds.village_id.empty()) {
+    // A principal scoped to one village sees just that village.
+    v1::ListVillagesResponse response;
+    if (request.page_token().empty()) {
+      absl::StatusOr<Village> own = store_->GetVillage(bounds.village_id);
+      if (own.ok() && (request.target_level() == 0 ||
+                       own->target_level() == request.target_level())) {
+        *response.add_villages() = *std::move(own);
+      } else if (!own.ok() && !absl::IsNotFound(own.status())) {
+        return own.status();
+      }
+    }
+    return response;
+  }
   VillageQuery query;
   query.target_level = request.target_level();
   query.limit = pager.fetch_limit();
-  if (!request.ancestor_id().empty()) {
-    RETURN_IF_ERROR(AuthorizeRegionFilter(
-        store_, principal, "ancestor_id", request.ancestor_id(),
-        absl::StrCat("list villages below ", request.ancestor_id())));
-    query.ancestor_id = request.ancestor_id();
-  } else if (!principal.is_global()) {
-    RETURN_IF_ERROR(AuthorizeRole(principal, Role::kViewer, "list villages"));
-    absl::StatusOr<std::string> scope = ScopeRegion(principal);
-    if (!scope.ok()) {
-      // A principal scoped to one village sees just that village.
-      v1::ListVillagesResponse response;
-      if (request.page_token().empty()) {
-        absl::StatusOr<Village> own = store_->GetVillage(principal.scope);
-        if (own.ok() && (query.target_level == 0 ||
-                         own->target_level() == query.target_level)) {
-          *response.add_villages() = *std::move(own);
-        }
-      }
-      return response;
-    }
-    query.ancestor_id = *scope;
-  }
+  query.ancestor_id = bounds.region_id;
   ASSIGN_OR_RETURN(query.after_id,
                    pager.Resume(request.page_token(),
                                 absl::StrCat("villages|", query.ancestor_id,
@@ -790,39 +832,34 @@ absl::StatusOr<ImportCounts> RegistryImport::Finish() {
 
 absl::StatusOr<std::unique_ptr<RegistryExport>> Registry::StartExport(
     const Principal& principal, const v1::ExportRegistryRequest& request) {
-  std::string root = request.root_id();
-  if (root.empty() && !principal.is_global()) {
-    absl::StatusOr<std::string> scope = ScopeRegion(principal);
-    if (!scope.ok()) {
-      return absl::PermissionDeniedError(
-          absl::StrCat(principal.name, " may not export: its scope ",
-                       principal.scope, " is not a region"));
-    }
-    root = *scope;
-  }
-  if (!root.empty()) {
-    RETURN_IF_ERROR(ValidateId("root_id", root));
-    const std::string what = absl::StrCat("export region ", root);
-    absl::StatusOr<std::vector<std::string>> chain =
-        store_->RegionLineage(root);
-    if (absl::IsNotFound(chain.status()) && !principal.is_global()) {
-      return ConcealAbsence(principal, Role::kViewer, chain.status(), what);
-    }
-    if (absl::IsNotFound(chain.status())) {
-      return FieldError("root_id",
-                        absl::StrCat("region ", root, " does not exist"));
-    }
-    RETURN_IF_ERROR(chain.status());
-    RETURN_IF_ERROR(Authorize(principal, Role::kViewer, *chain, what));
+  ListBounds bounds;
+  if (!request.root_id().empty()) {
+    ASSIGN_OR_RETURN(bounds,
+                     AuthorizeRegionFilter(
+                         store_, principal, "root_id", request.root_id(),
+                         absl::StrCat("export region ", request.root_id())));
+    // The root of an export is part of it.
+    bounds.includes_region = bounds.village_id.empty();
   } else {
     RETURN_IF_ERROR(AuthorizeRole(principal, Role::kViewer, "export"));
+    ASSIGN_OR_RETURN(bounds, ScopeBounds(store_, principal));
   }
-  return std::unique_ptr<RegistryExport>(new RegistryExport(store_, root));
+  return std::unique_ptr<RegistryExport>(
+      new RegistryExport(store_, bounds.region_id, bounds.village_id));
 }
 
 absl::StatusOr<std::vector<RegistryRecord>> RegistryExport::Next(
     int max_records) {
   std::vector<RegistryRecord> out;
+  if (!village_id_.empty()) {
+    // A principal scoped to one village exports that village alone.
+    if (root_sent_) return out;
+    root_sent_ = true;
+    absl::StatusOr<Village> village = store_->GetVillage(village_id_);
+    if (absl::IsNotFound(village.status())) return out;
+    ASSIGN_OR_RETURN(*out.emplace_back().mutable_village(), std::move(village));
+    return out;
+  }
   if (!root_sent_) {
     root_sent_ = true;
     if (!root_id_.empty()) {

@@ -26,15 +26,45 @@ inline constexpr int64_t kDefaultMaxImportRecords = 100'000;
 
 class Registry;
 
+// What a list, export or change stream may show a principal: the readable
+// subset of what its filter asks for (see AuthorizeListFilter).
+struct ListBounds {
+  // The results lie below this region (and, with `includes_region`, are
+  // it or below it); empty: anywhere.
+  std::string region_id;
+  // True when the region itself is readable and part of the answer: the
+  // filter lay above the principal's scope (or there was none), so the
+  // answer is the scope region and all below it.
+  bool includes_region = false;
+  // Set for a principal scoped to one village when the filter lies above
+  // it (or there was none): the answer is about that village alone (and no
+  // region, none of which it may read).
+  std::string village_id;
+};
+
+// The ancestry of `principal`'s scope, the scope's own id first (a region's
+// lineage, or a village followed by its region's lineage); empty for a
+// global principal and for a scope that exists nowhere.
+absl::StatusOr<std::vector<std::string>> ScopeLineage(
+    RegistryStore* store, const Principal& principal);
+
+// The bounds of a list without a filter: everything for a global
+// principal, else its whole scope.
+absl::StatusOr<ListBounds> ScopeBounds(RegistryStore* store,
+                                       const Principal& principal);
+
 // Checks a request's filter `field` naming region `region_id` (e.g.
-// "ancestor_id"): INVALID_ARGUMENT naming the field when the id is malformed
-// or no such region exists; otherwise `principal` needs the viewer role over
-// the region (see Authorize; `what` names the action in the refusal).
-absl::Status AuthorizeRegionFilter(RegistryStore* store,
-                                   const Principal& principal,
-                                   absl::string_view field,
-                                   const std::string& region_id,
-                                   absl::string_view what);
+// "ancestor_id") and returns what the call may show below it.
+// INVALID_ARGUMENT naming the field when the id is malformed, or (for a
+// global principal) when no such region exists; PERMISSION_DENIED when the
+// role falls short of viewer, or the region lies neither within nor above
+// the principal's scope, or (scoped principal) does not exist, as Authorize
+// words it (`what` names the action in the refusal).
+absl::StatusOr<ListBounds> AuthorizeRegionFilter(RegistryStore* store,
+                                                 const Principal& principal,
+                                                 absl::string_view field,
+                                                 const std::string& region_id,
+                                                 absl::string_view what);
 
 // Collects the chunks of one import, checking each record as it arrives, and
 // applies them all at once in Finish().
@@ -105,11 +135,16 @@ class RegistryExport {
 
  private:
   friend class Registry;
-  RegistryExport(RegistryStore* store, std::string root_id)
-      : store_(store), root_id_(std::move(root_id)) {}
+  RegistryExport(RegistryStore* store, std::string root_id,
+                 std::string village_id)
+      : store_(store),
+        root_id_(std::move(root_id)),
+        village_id_(std::move(village_id)) {}
 
   RegistryStore* store_;
   std::string root_id_;
+  // Set when the export is of this one village (a principal scoped to it).
+  std::string village_id_;
   bool root_sent_ = false;
   // Regions go out kind by kind from the top, so parents precede children.
   int kind_ = v1::PROVINCE;
@@ -206,9 +241,6 @@ class Registry {
   // The id chain of a village: itself, then its region's lineage.
   absl::StatusOr<std::vector<std::string>> VillageLineage(
       const Village& village);
-  // The region a scoped principal is confined to; empty for global ones and
-  // NOT_FOUND when the scope is not a region (e.g. a village).
-  absl::StatusOr<std::string> ScopeRegion(const Principal& principal);
 
   RegistryStore* store_;
   const int64_t max_import_records_;

@@ -27,10 +27,12 @@ using ::fivestar::registry::v1::RegionKind;
 using ::fivestar::registry::v1::Village;
 
 // Which regions to list: those strictly below `ancestor_id` (any depth; all
-// when empty), of `kind` (any when unspecified), with id > `after_id`, in id
-// order, at most `limit`.
+// when empty), and `ancestor_id` itself when `include_ancestor`, of `kind`
+// (any when unspecified), with id > `after_id`, in id order, at most
+// `limit`.
 struct RegionQuery {
   std::string ancestor_id;
+  bool include_ancestor = false;
   RegionKind kind = v1::REGION_KIND_UNSPECIFIED;
   std::string after_id;
   int limit = 100;

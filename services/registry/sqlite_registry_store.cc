@@ -174,29 +174,30 @@ absl::StatusOr<std::vector<std::string>> SqliteRegistryStore::RegionLineage(
 
 absl::StatusOr<std::vector<Region>> SqliteRegistryStore::ListRegions(
     const RegionQuery& query) {
-  return pool_->Read(
-      [&](SqliteDatabase& db) -> absl::StatusOr<std::vector<Region>> {
-        std::string lower = "/";
-        std::string upper =
-            "0";  // Just past every path, which all start with '/'.
-        if (!query.ancestor_id.empty()) {
-          ASSIGN_OR_RETURN(std::string path, PathOf(db, query.ancestor_id));
-          upper = PathEnd(path);
-          lower = path;
-        }
-        ASSIGN_OR_RETURN(
-            SqliteStatement stmt,
-            db.Prepare("SELECT body, version, create_time_us, update_time_us "
-                       "FROM regions WHERE path > ?1 AND path < ?2 "
-                       "AND (?3 = 0 OR kind = ?3) AND id > ?4 "
-                       "ORDER BY id LIMIT ?5"));
-        stmt.Bind(1, lower)
-            .Bind(2, upper)
-            .Bind(3, static_cast<int>(query.kind))
-            .Bind(4, query.after_id)
-            .Bind(5, query.limit);
-        return ReadVersionedResources<Region>(stmt);
-      });
+  return pool_->Read([&](SqliteDatabase& db)
+                         -> absl::StatusOr<std::vector<Region>> {
+    std::string lower = "/";
+    std::string upper = "0";  // Just past every path, which all start with '/'.
+    if (!query.ancestor_id.empty()) {
+      ASSIGN_OR_RETURN(std::string path, PathOf(db, query.ancestor_id));
+      upper = PathEnd(path);
+      lower = path;
+    }
+    ASSIGN_OR_RETURN(SqliteStatement stmt,
+                     db.Prepare(absl::StrCat(
+                         "SELECT body, version, create_time_us, update_time_us "
+                         "FROM regions WHERE path ",
+                         query.include_ancestor ? ">=" : ">",
+                         " ?1 AND path < ?2 "
+                         "AND (?3 = 0 OR kind = ?3) AND id > ?4 "
+                         "ORDER BY id LIMIT ?5")));
+    stmt.Bind(1, lower)
+        .Bind(2, upper)
+        .Bind(3, static_cast<int>(query.kind))
+        .Bind(4, query.after_id)
+        .Bind(5, query.limit);
+    return ReadVersionedResources<Region>(stmt);
+  });
 }
 
 absl::StatusOr<Region> SqliteRegistryStore::InsertRegion(SqliteDatabase& db,

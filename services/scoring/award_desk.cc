@@ -501,11 +501,19 @@ absl::Status AwardDesk::ScopeList(const Principal& principal,
   }
   if (!region_id->empty()) {
     RETURN_IF_ERROR(ValidateId("ancestor_region_id", *region_id));
-    RETURN_IF_ERROR(jurisdiction_
-                        ->AuthorizeRegion(principal, Role::kViewer, *region_id,
-                                          "ancestor_region_id",
-                                          "list the awards of")
-                        .status());
+    ASSIGN_OR_RETURN(RegionFilterBounds bounds,
+                     jurisdiction_->AuthorizeRegionFilter(
+                         principal, *region_id, "ancestor_region_id",
+                         absl::StrCat("list the awards below ", *region_id)));
+    // A region above the scope lists the awards of the scope.
+    if (!bounds.village_id.empty()) {
+      // The village filter, when set, is this very village (it was
+      // readable).
+      *village_id = bounds.village_id;
+      region_id->clear();
+    } else {
+      *region_id = bounds.region_id;
+    }
   }
   if (village_id->empty() && region_id->empty() && !principal.is_global()) {
     if (principal.role < Role::kViewer) {

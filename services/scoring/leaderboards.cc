@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/algorithm/container.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -232,6 +233,23 @@ absl::StatusOr<std::string> Leaderboards::RankRegion(
   return lineage.size() > 1 ? lineage[1] : lineage.front();
 }
 
+absl::Status Leaderboards::KeepReadable(const Principal& principal,
+                                        std::vector<RankedEntry>* entries) {
+  std::vector<RankedEntry> kept;
+  for (RankedEntry& entry : *entries) {
+    absl::StatusOr<std::vector<std::string>> lineage =
+        jurisdiction_->directory()->VillageLineage(entry.village_id);
+    // A village that has left the registry is nobody's to read.
+    if (absl::IsNotFound(lineage.status())) continue;
+    RETURN_IF_ERROR(lineage.status());
+    if (absl::c_linear_search(*lineage, principal.scope)) {
+      kept.push_back(std::move(entry));
+    }
+  }
+  *entries = std::move(kept);
+  return absl::OkStatus();
+}
+
 absl::StatusOr<v1::GetVillageRankResponse> Leaderboards::GetVillageRank(
     const Principal& principal, const v1::GetVillageRankRequest& request) {
   RETURN_IF_ERROR(ValidateRequiredId("village_id", request.village_id()));
@@ -277,6 +295,18 @@ absl::StatusOr<v1::GetVillageRankResponse> Leaderboards::GetVillageRank(
         board, request.village_id(), request.neighbours());
     if (absl::IsNotFound(stored.status())) return not_ranked();
     ASSIGN_OR_RETURN(hood, std::move(stored));
+  }
+  // A board above the principal's scope ranks villages it may not read:
+  // it learns its village's place on the whole board, but of the
+  // neighbours only those inside its scope.
+  // (The lineage runs from the village up: a scope at or above the board's
+  // region covers the whole board.)
+  const auto board_at = std::find(lineage.begin(), lineage.end(), region);
+  const auto scope_at =
+      std::find(lineage.begin(), lineage.end(), principal.scope);
+  if (!principal.is_global() && scope_at < board_at) {
+    RETURN_IF_ERROR(KeepReadable(principal, &hood.above));
+    RETURN_IF_ERROR(KeepReadable(principal, &hood.below));
   }
   std::vector<std::string> ids = {hood.entry.village_id};
   for (const RankedEntry& entry : hood.above) ids.push_back(entry.village_id);

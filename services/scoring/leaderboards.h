@@ -83,6 +83,10 @@ class Leaderboards {
   // above the village) or the village's township.
   absl::StatusOr<std::string> RankRegion(
       const std::vector<std::string>& lineage, const std::string& requested);
+  // Drops from `entries` the villages outside the scope of `principal` (a
+  // scoped one), which it may not read.
+  absl::Status KeepReadable(const Principal& principal,
+                            std::vector<RankedEntry>* entries);
   void CacheFailed(const absl::Status& status);
   // Sends every standing of `period` to the cache (under rebuild_mu_).
   absl::Status ReplaceMonth(const std::string& period)

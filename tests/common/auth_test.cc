@@ -396,6 +396,55 @@ TEST(AuthorizeTest, RoleIsCheckedBeforeScope) {
       StatusIs(absl::StatusCode::kPermissionDenied, "needs role admin"));
 }
 
+// The ancestry of a township scope: township, county, city.
+const std::vector<std::string> kTownshipScope = {"411323-huiche", "411323",
+                                                 "411300"};
+
+TEST(AuthorizeListFilterTest, FilterWithinTheScopeIsAllowed) {
+  const Principal principal = MakePrincipal(Role::kViewer, "411323-huiche");
+  EXPECT_OK(AuthorizeListFilter(
+      principal, Role::kViewer,
+      {"411323-huiche-north", "411323-huiche", "411323", "411300"},
+      kTownshipScope, "list villages"));
+  EXPECT_OK(AuthorizeListFilter(principal, Role::kViewer,
+                                {"411323-huiche", "411323", "411300"},
+                                kTownshipScope, "list villages"));
+  EXPECT_FALSE(FilterAboveScope(principal, "411323-huiche", kTownshipScope));
+}
+
+TEST(AuthorizeListFilterTest, FilterAboveTheScopeIsAllowed) {
+  const Principal principal = MakePrincipal(Role::kViewer, "411323-huiche");
+  EXPECT_OK(AuthorizeListFilter(principal, Role::kViewer, {"411323", "411300"},
+                                kTownshipScope, "list villages"));
+  EXPECT_TRUE(FilterAboveScope(principal, "411323", kTownshipScope));
+  EXPECT_TRUE(FilterAboveScope(principal, "411300", kTownshipScope));
+}
+
+TEST(AuthorizeListFilterTest, FilterWhollyOutsideIsTheOutOfScopeDenial) {
+  const Principal principal = MakePrincipal(Role::kViewer, "411323-huiche");
+  const std::vector<std::string> sibling = {"411323-other", "411323", "411300"};
+  EXPECT_EQ(AuthorizeListFilter(principal, Role::kViewer, sibling,
+                                kTownshipScope, "list villages"),
+            OutsideScopeError(principal, "list villages"));
+  EXPECT_FALSE(FilterAboveScope(principal, "411323-other", kTownshipScope));
+}
+
+TEST(AuthorizeListFilterTest, RoleIsCheckedAboveTheScopeToo) {
+  const Principal principal = MakePrincipal(Role::kViewer, "411323-huiche");
+  EXPECT_THAT(
+      AuthorizeListFilter(principal, Role::kOperator, {"411323", "411300"},
+                          kTownshipScope, "evaluate region"),
+      StatusIs(absl::StatusCode::kPermissionDenied, "needs role operator"));
+}
+
+TEST(AuthorizeListFilterTest, GlobalPrincipalHasNothingAbove) {
+  const Principal principal =
+      MakePrincipal(Role::kViewer, std::string(kGlobalScope));
+  EXPECT_OK(AuthorizeListFilter(principal, Role::kViewer, {"411323-other"}, {},
+                                "list villages"));
+  EXPECT_FALSE(FilterAboveScope(principal, "411323", kTownshipScope));
+}
+
 TEST(OutsideScopeErrorTest, IsWhatAuthorizeGivesOutsideTheScope) {
   const Principal principal = MakePrincipal(Role::kAdmin, "411324");
   const absl::Status denied =

@@ -400,6 +400,12 @@ TEST_F(IndicatorsTest, ListFiltersAndPages) {
             (std::vector<std::string>{"411323-huiche-north-01/grids/2022-09",
                                       "411323-huiche-west-01/grids/2022-08",
                                       "411323-huiche-west-01/grids/2022-09"}));
+  // A district viewer naming the township above it lists its district; a
+  // sibling district is refused.
+  EXPECT_EQ(keys(ListAll(request, kWestViewerToken)),
+            (std::vector<std::string>{"411323-huiche-west-01/grids/2022-08",
+                                      "411323-huiche-west-01/grids/2022-09"}));
+  request.set_ancestor_region_id(kNorth);
   EXPECT_THAT(env_.Call(&Stub::ListIndicatorValues, request, kWestViewerToken),
               StatusIs(absl::StatusCode::kPermissionDenied,
                        "west-viewer may not list indicator values: outside "
@@ -472,16 +478,20 @@ TEST_F(IndicatorsTest, ListPagesThroughARegionAndAWindowOfMonths) {
   EXPECT_EQ(listed, expected);
   EXPECT_EQ(page_sizes, (std::vector<int>{3, 3, 3, 3, 3, 1}));
 
-  // A district viewer lists its district, not the township above it.
+  // A district viewer lists its district, also when it names the township
+  // above it.
   request.clear_page_token();
-  EXPECT_THAT(env_.Call(&Stub::ListIndicatorValues, request, kWestViewerToken),
-              StatusIs(absl::StatusCode::kPermissionDenied,
-                       "west-viewer may not list indicator values: outside its "
-                       "scope"));
-  request.set_ancestor_region_id(kWest);
   request.set_page_size(5);
+  std::vector<v1::IndicatorValue> below_township =
+      ListAll(request, kWestViewerToken);
+  request.set_ancestor_region_id(kWest);
   std::vector<v1::IndicatorValue> west = ListAll(request, kWestViewerToken);
   ASSERT_EQ(west.size(), 12u);
+  ASSERT_EQ(below_township.size(), 12u);
+  for (size_t i = 0; i < west.size(); ++i) {
+    EXPECT_EQ(below_township[i].village_id(), west[i].village_id());
+    EXPECT_EQ(below_township[i].value(), west[i].value());
+  }
   EXPECT_EQ(west.front().village_id(), kDangziling);
   EXPECT_EQ(west.front().value(), 107);
   EXPECT_EQ(west.back().village_id(), "411323-huiche-west-03");

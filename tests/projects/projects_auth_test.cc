@@ -137,6 +137,19 @@ TEST_F(ProjectsAuthTest, ListsShowOnlyTheCallersSubtree) {
             std::vector<std::string>{maohe_.id()});
   EXPECT_THAT(env_.Call(&Stub::ListProjects, request, kWestViewerToken),
               StatusIs(absl::StatusCode::kPermissionDenied, "outside"));
+  // A filter above the scope lists what the caller reads below it.
+  request.set_ancestor_region_id(kHuiche);
+  EXPECT_EQ(VisibleIds(kWestViewerToken, request),
+            std::vector<std::string>{dangziling_.id()});
+  EXPECT_EQ(VisibleIds(kDangzilingViewerToken, request),
+            std::vector<std::string>{dangziling_.id()});
+  // A village filter outside the scope is refused, within a region filter
+  // the caller may read or not.
+  request.set_village_id(kMaohe);
+  EXPECT_THAT(env_.Call(&Stub::ListProjects, request, kWestViewerToken),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       "west-viewer may not list projects: outside its "
+                       "scope 411323-huiche-west"));
   request.Clear();
   request.set_village_id(kOtherVillage);
   EXPECT_THAT(env_.Call(&Stub::ListProjects, request, kHuicheViewerToken),

@@ -469,41 +469,45 @@ TEST_F(VillageSummariesTest, RejectsBadRequestsNamingTheField) {
 }
 
 TEST_F(VillageSummariesTest, ScopedViewersListOnlyTheirSubtree) {
-  // A district viewer: its district, not the township above it nor a
-  // sibling district.
+  // A district viewer: its district, also when it names the township
+  // above it, but not a sibling district.
   ASSERT_OK_AND_ASSIGN(v1::ListVillageSummariesResponse west,
                        List(Request(kWest, "2022-09"), kWestViewerToken));
   EXPECT_EQ(west.summaries_size(), 3);
-  EXPECT_THAT(List(Request(kHuiche, "2022-09"), kWestViewerToken),
-              StatusIs(absl::StatusCode::kPermissionDenied,
-                       "west-viewer may not read the village summaries of "
-                       "region 411323-huiche"));
+  ASSERT_OK_AND_ASSIGN(v1::ListVillageSummariesResponse above,
+                       List(Request(kHuiche, "2022-09"), kWestViewerToken));
+  ASSERT_EQ(above.summaries_size(), 3);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(above.summaries(i).village_id(), west.summaries(i).village_id());
+  }
   EXPECT_THAT(List(Request(kNorth, "2022-09"), kWestViewerToken),
               StatusIs(absl::StatusCode::kPermissionDenied,
                        "west-viewer may not read the village summaries of "
                        "region 411323-huiche-north"));
-  // A township viewer: its township and any district in it, not the
-  // county above it nor the other township.
+  // A township viewer: its township and any district in it, the county
+  // above it (the township's villages), not the other township.
   int pages = 0;
   EXPECT_EQ(ListAll(Request(kHuiche, "2022-09", 5), &pages, kHuicheViewerToken)
                 .size(),
             21u);
   EXPECT_EQ(pages, 5);
   EXPECT_OK(List(Request(kNorth, "2022-09"), kHuicheViewerToken));
-  EXPECT_THAT(List(Request(kCounty, "2022-09"), kHuicheViewerToken),
-              StatusIs(absl::StatusCode::kPermissionDenied,
-                       "huiche-viewer may not read the village summaries of "
-                       "region 411323"));
+  EXPECT_EQ(ListAll(Request(kCounty, "2022-09", 5), &pages, kHuicheViewerToken)
+                .size(),
+            21u);
   EXPECT_THAT(List(Request(kOtherTownship, "2022-09"), kHuicheViewerToken),
               StatusIs(absl::StatusCode::kPermissionDenied,
                        "huiche-viewer may not read the village summaries of "
                        "region 411323-other"));
-  // A village viewer reads its village with GetSummary; no region is
-  // inside its scope.
-  EXPECT_THAT(List(Request(kWest, "2022-09"), kDangzilingViewerToken),
+  // A village viewer: its own village, below any region above it.
+  ASSERT_OK_AND_ASSIGN(v1::ListVillageSummariesResponse own,
+                       List(Request(kWest, "2022-09"), kDangzilingViewerToken));
+  ASSERT_EQ(own.summaries_size(), 1);
+  EXPECT_EQ(own.summaries(0).village_id(), kDangziling);
+  EXPECT_THAT(List(Request(kNorth, "2022-09"), kDangzilingViewerToken),
               StatusIs(absl::StatusCode::kPermissionDenied,
                        "dangziling-viewer may not read the village summaries "
-                       "of region 411323-huiche-west"));
+                       "of region 411323-huiche-north"));
   // Higher roles read too; every role needs a valid token.
   EXPECT_OK(List(Request(kWest, "2022-09"), kHuicheReporterToken));
   EXPECT_THAT(List(Request(kWest, "2022-09"), kOtherOperatorToken),

@@ -127,13 +127,112 @@ TEST_F(RegistryAuthTest, ListingIsConfinedToTheScope) {
   EXPECT_THAT(ListVillageIds(kNorthViewerToken, "", &status),
               ::testing::SizeIs(4));
   EXPECT_TRUE(status.ok());
-  ListVillageIds(kNorthViewerToken, "411323-huiche", &status);
+  // A filter above the scope answers the scope, a sibling is refused.
+  EXPECT_THAT(ListVillageIds(kNorthViewerToken, "411323-huiche", &status),
+              ::testing::SizeIs(4));
+  EXPECT_TRUE(status.ok());
+  ListVillageIds(kNorthViewerToken, "411323-huiche-south", &status);
   EXPECT_THAT(status, StatusIs(absl::StatusCode::kPermissionDenied,
                                "north-viewer may not list villages below "
-                               "411323-huiche"));
+                               "411323-huiche-south: outside its scope "
+                               "411323-huiche-north"));
   EXPECT_THAT(
       ListVillageIds(kHuicheOperatorToken, "411323-huiche-west", &status),
       ::testing::SizeIs(3));
+}
+
+TEST_F(RegistryAuthTest, ListsAndExportShowWhatGetReads) {
+  // A district viewer reads its district (not the township above it), so
+  // that is every region it lists, with or without a filter above it.
+  auto region_ids = [&](const std::string& token, const std::string& ancestor,
+                        grpc::Status* status) {
+    v1::ListRegionsRequest request;
+    request.set_ancestor_id(ancestor);
+    v1::ListRegionsResponse response;
+    auto context = NewContext(token);
+    *status = env_.stub().ListRegions(context.get(), request, &response);
+    std::vector<std::string> ids;
+    for (const auto& region : response.regions()) ids.push_back(region.id());
+    return ids;
+  };
+  grpc::Status status;
+  EXPECT_THAT(region_ids(kNorthViewerToken, "", &status),
+              ::testing::ElementsAre("411323-huiche-north"));
+  EXPECT_THAT(region_ids(kNorthViewerToken, "411323", &status),
+              ::testing::ElementsAre("411323-huiche-north"));
+  EXPECT_TRUE(status.ok());
+  // Below itself: strictly below, as for anyone.
+  EXPECT_THAT(region_ids(kNorthViewerToken, "411323-huiche-north", &status),
+              ::testing::IsEmpty());
+  EXPECT_TRUE(status.ok());
+  region_ids(kNorthViewerToken, "411323-huiche-west", &status);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kPermissionDenied,
+                               "north-viewer may not list regions below "
+                               "411323-huiche-west: outside its scope"));
+  // A region that exists nowhere is refused the same way.
+  region_ids(kNorthViewerToken, "411323-nowhere", &status);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kPermissionDenied,
+                               "north-viewer may not list regions below "
+                               "411323-nowhere: outside its scope"));
+
+  // A village-scoped principal reads no region: it lists none, whether or
+  // not it names its own township, and GetRegion refuses; but the
+  // ancestors of its own village are its to read.
+  EXPECT_THAT(region_ids(kMaoheReporterToken, "", &status),
+              ::testing::IsEmpty());
+  EXPECT_TRUE(status.ok());
+  EXPECT_THAT(region_ids(kMaoheReporterToken, "411323-huiche", &status),
+              ::testing::IsEmpty());
+  EXPECT_TRUE(status.ok());
+  {
+    v1::GetRegionRequest request;
+    request.set_id("411323-huiche-north");
+    v1::Region response;
+    auto context = NewContext(kMaoheReporterToken);
+    EXPECT_THAT(env_.stub().GetRegion(context.get(), request, &response),
+                StatusIs(absl::StatusCode::kPermissionDenied,
+                         "maohe-reporter may not read region "
+                         "411323-huiche-north: outside its scope"));
+  }
+  {
+    v1::GetAncestorsRequest request;
+    request.set_village_id("411323-huiche-north-01");
+    v1::GetAncestorsResponse response;
+    auto context = NewContext(kMaoheReporterToken);
+    ASSERT_OK(env_.stub().GetAncestors(context.get(), request, &response));
+    EXPECT_EQ(response.ancestors_size(), 5);  // district ... province
+  }
+  EXPECT_THAT(ListVillageIds(kMaoheReporterToken, "411323-huiche", &status),
+              ::testing::ElementsAre("411323-huiche-north-01"));
+  EXPECT_TRUE(status.ok());
+
+  // Export: the scope's subtree, from a root above it or from none.
+  auto exported_ids = [&](const std::string& root, const std::string& token) {
+    std::vector<std::string> ids;
+    absl::StatusOr<std::vector<v1::RegistryRecord>> records =
+        env_.Export(root, token);
+    EXPECT_OK(records);
+    if (!records.ok()) return ids;
+    for (const auto& record : *records) {
+      ids.push_back(record.has_region() ? record.region().id()
+                                        : record.village().id());
+    }
+    return ids;
+  };
+  const std::vector<std::string> north = {
+      "411323-huiche-north", "411323-huiche-north-01", "411323-huiche-north-02",
+      "411323-huiche-north-03", "411323-huiche-north-04"};
+  EXPECT_EQ(exported_ids("", kNorthViewerToken), north);
+  EXPECT_EQ(exported_ids("411323-huiche", kNorthViewerToken), north);
+  EXPECT_EQ(exported_ids("411323-huiche-north", kNorthViewerToken), north);
+  EXPECT_EQ(exported_ids("", kMaoheReporterToken),
+            std::vector<std::string>{"411323-huiche-north-01"});
+  EXPECT_EQ(exported_ids("410000", kMaoheReporterToken),
+            std::vector<std::string>{"411323-huiche-north-01"});
+  EXPECT_THAT(env_.Export("411323-huiche-west", kNorthViewerToken),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       "north-viewer may not export region "
+                       "411323-huiche-west: outside its scope"));
 }
 
 TEST_F(RegistryAuthTest, ScopedAdminCannotCreateOutsideItsSubtree) {
@@ -171,8 +270,14 @@ TEST_F(RegistryAuthTest, ImportNeedsAdminOverEveryRecord) {
 TEST_F(RegistryAuthTest, ScopedExportDefaultsToTheScope) {
   ASSERT_OK_AND_ASSIGN(auto records, env_.Export("", kNorthViewerToken));
   EXPECT_EQ(records.size(), 5u);
+  // A root above the scope exports the scope; a sibling is refused.
+  ASSERT_OK_AND_ASSIGN(auto above, env_.Export("411323", kNorthViewerToken));
+  ASSERT_EQ(above.size(), records.size());
+  for (size_t i = 0; i < above.size(); ++i) {
+    EXPECT_EQ(above[i].SerializeAsString(), records[i].SerializeAsString());
+  }
   EXPECT_THAT(
-      env_.Export("411323", kNorthViewerToken),
+      env_.Export("411323-huiche-south", kNorthViewerToken),
       StatusIs(absl::StatusCode::kPermissionDenied, "outside its scope"));
 }
 

@@ -441,6 +441,15 @@ TEST_F(RegistryFeedTest, ScopedViewerSeesOnlyItsSubtree) {
   EXPECT_EQ(Sequences(district.Read(1)), std::vector<uint64_t>{32});
   district.Cancel();
 
+  // A region above the scope follows the scope, as a list would.
+  Watch above = Open(Watching().As(kNorthViewerToken).Below(kHuiche));
+  EXPECT_EQ(Sequences(above.Read(6)), [&] {
+    std::vector<uint64_t> expected = below(kNorth);
+    expected.push_back(32);
+    return expected;
+  }());
+  above.Cancel();
+
   // A principal scoped to a village sees that village's entries.
   Watch village = Open(Watching().As(kMaoheReporterToken));
   std::vector<v1::Change> own = village.Read(1);
@@ -451,16 +460,20 @@ TEST_F(RegistryFeedTest, ScopedViewerSeesOnlyItsSubtree) {
 }
 
 TEST_F(RegistryFeedTest, FilterOutsideTheScopeIsPermissionDenied) {
+  // A region above the scope is not outside it
+  // (ScopedViewerSeesOnlyItsSubtree).
   Watch sibling = Open(Watching().As(kNorthViewerToken).Below(kMiddle));
   EXPECT_THAT(sibling.Read(1), IsEmpty());
   EXPECT_THAT(sibling.Finish(),
               StatusIs(absl::StatusCode::kPermissionDenied,
                        "watch the changes below 411323-huiche-middle"));
-  Watch above = Open(Watching().As(kNorthViewerToken).Below(kHuiche));
-  EXPECT_THAT(above.Read(1), IsEmpty());
-  EXPECT_THAT(above.Finish(),
+  Watch nowhere_scoped =
+      Open(Watching().As(kNorthViewerToken).Below("411323-nowhere"));
+  EXPECT_THAT(nowhere_scoped.Read(1), IsEmpty());
+  EXPECT_THAT(nowhere_scoped.Finish(),
               StatusIs(absl::StatusCode::kPermissionDenied,
-                       "watch the changes below 411323-huiche"));
+                       "watch the changes below 411323-nowhere: outside its "
+                       "scope 411323-huiche-north"));
   Watch nowhere = Open(Watching().Below("411323-nowhere"));
   EXPECT_THAT(nowhere.Read(1), IsEmpty());
   EXPECT_THAT(nowhere.Finish(),

@@ -261,6 +261,57 @@ TEST_F(AwardWorkflowTest, EachStageNeedsItsAuthority) {
   ASSERT_OK(Confirm(notice, kAdminToken).status());
 }
 
+TEST_F(AwardWorkflowTest, AwardListsAboveTheScopeShowTheReadableAwards) {
+  for (const std::string& village :
+       {std::string(kMaohe), std::string(kOtherVillage)}) {
+    v1::RecordAwardRequest record;
+    record.set_village_id(village);
+    record.set_star(earned_);
+    *record.mutable_award_time() =
+        TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(
+            absl::FromCivil(absl::CivilDay(2022, 3, 1), absl::UTCTimeZone())));
+    record.set_recognised_at(v1::COUNTY);
+    record.set_comment("西峡县命名文件 2022-3");
+    ASSERT_OK(env_->Call(&Stub::RecordAward, record, kAdminToken));
+  }
+  auto villages = [&](const std::string& region, const std::string& token) {
+    v1::ListAwardsRequest request;
+    request.set_ancestor_region_id(region);
+    std::vector<std::string> out;
+    absl::StatusOr<v1::ListAwardsResponse> awards =
+        env_->Call(&Stub::ListAwards, request, token);
+    EXPECT_OK(awards);
+    if (!awards.ok()) return out;
+    for (const v1::Award& award : awards->awards()) {
+      out.push_back(award.village_id());
+    }
+    return out;
+  };
+  EXPECT_EQ(villages(kCounty, kAdminToken),
+            (std::vector<std::string>{kMaohe, kOtherVillage}));
+  // The county lies above both scopes: each sees its own part.
+  EXPECT_EQ(villages(kCounty, kHuicheOperatorToken),
+            std::vector<std::string>{kMaohe});
+  EXPECT_EQ(villages(kCounty, kMaoheOperatorToken),
+            std::vector<std::string>{kMaohe});
+  EXPECT_EQ(villages(kCounty, kOtherOperatorToken),
+            std::vector<std::string>{kOtherVillage});
+  v1::ListAwardEventsRequest events;
+  events.set_ancestor_region_id(kCity);
+  ASSERT_OK_AND_ASSIGN(
+      v1::ListAwardEventsResponse trail,
+      env_->Call(&Stub::ListAwardEvents, events, kHuicheOperatorToken));
+  ASSERT_EQ(trail.events_size(), 1);
+  EXPECT_EQ(trail.events(0).village_id(), kMaohe);
+  // A sibling township is outside, not above.
+  v1::ListAwardsRequest sibling;
+  sibling.set_ancestor_region_id(kOtherTownship);
+  EXPECT_THAT(env_->Call(&Stub::ListAwards, sibling, kHuicheOperatorToken),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       "huiche-operator may not list the awards below "
+                       "411323-other: outside its scope 411323-huiche"));
+}
+
 TEST_F(AwardWorkflowTest, RejectionsAndWithdrawals) {
   ASSERT_OK_AND_ASSIGN(v1::Award applied, Apply(kMaoheOperatorToken));
   EXPECT_THAT(Review(applied, false, kHuicheOperatorToken, ""),

@@ -11,6 +11,7 @@
 #include <tuple>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "tests/scoring/scoring_test_env.h"
@@ -240,6 +241,55 @@ TEST_F(LeaderboardTest, RankWithNeighboursAtTheEdgesAndInTheMiddle) {
               StatusIs(absl::StatusCode::kNotFound,
                        "village 411323-huiche-north-01 has no recorded "
                        "evaluation for 2022-08"));
+}
+
+TEST_F(LeaderboardTest, RankOnABoardAboveTheScopeListsOnlyReadableNeighbours) {
+  v1::GetVillageRankRequest request;
+  request.set_village_id(kMaohe);
+  request.set_period(kPeriod);
+  request.set_neighbours(50);
+  ASSERT_OK_AND_ASSIGN(
+      auto all, env_->Call(&Stub::GetVillageRank, request, kViewerToken));
+  ASSERT_EQ(all.above_size() + all.below_size(), 20);
+  // A district operator: its village's place on the township board, with
+  // the neighbours of its own district only.
+  ASSERT_OK_AND_ASSIGN(auto north, env_->Call(&Stub::GetVillageRank, request,
+                                              kNorthOperatorToken));
+  EXPECT_EQ(north.region_id(), kHuiche);
+  EXPECT_EQ(north.total_villages(), all.total_villages());
+  EXPECT_EQ(north.entry().rank(), all.entry().rank());
+  auto in_north = [](const auto& entries) {
+    std::vector<std::string> ids;
+    for (const v1::LeaderboardEntry& entry : entries) {
+      if (absl::StartsWith(entry.village_id(), kNorth)) {
+        ids.push_back(entry.village_id());
+      }
+    }
+    return ids;
+  };
+  auto ids = [](const auto& entries) {
+    std::vector<std::string> out;
+    for (const v1::LeaderboardEntry& entry : entries) {
+      out.push_back(entry.village_id());
+    }
+    return out;
+  };
+  EXPECT_EQ(ids(north.above()), in_north(all.above()));
+  EXPECT_EQ(ids(north.below()), in_north(all.below()));
+  EXPECT_EQ(north.above_size() + north.below_size(), 3);
+  // A village viewer: its own place, no neighbour.
+  ASSERT_OK_AND_ASSIGN(
+      auto own, env_->Call(&Stub::GetVillageRank, request, kMaoheViewerToken));
+  EXPECT_EQ(own.entry().rank(), all.entry().rank());
+  EXPECT_EQ(own.total_villages(), all.total_villages());
+  EXPECT_EQ(own.above_size() + own.below_size(), 0);
+  // But not the board itself, which ranks villages outside its scope.
+  v1::GetLeaderboardRequest board;
+  board.set_region_id(kHuiche);
+  board.set_period(kPeriod);
+  EXPECT_THAT(env_->Call(&Stub::GetLeaderboard, board, kMaoheViewerToken),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       "outside its scope 411323-huiche-north-01"));
 }
 
 TEST_F(LeaderboardTest, MovementAgainstThePreviousMonth) {

@@ -97,6 +97,8 @@ ScoringTestEnv::ScoringTestEnv(ScoringEnvOptions options)
       {kHuicheOperatorToken, "operator", kHuiche, "huiche-operator"},
       {kHuicheViewerToken, "viewer", kHuiche, "huiche-viewer"},
       {kHuicheReporterToken, "reporter", kHuiche, "huiche-reporter"},
+      {kHuicheAdminToken, "admin", kHuiche, "huiche-admin"},
+      {kMaoheViewerToken, "viewer", kMaohe, "maohe-viewer"},
       {kNorthOperatorToken, "operator", kNorth, "north-operator"},
       {kMaoheOperatorToken, "operator", kMaohe, "maohe-operator"},
       {kOtherOperatorToken, "operator", kOtherTownship, "other-operator"},

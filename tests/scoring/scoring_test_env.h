@@ -43,6 +43,8 @@ inline constexpr char kNorthOperatorToken[] = "token-north-operator";
 inline constexpr char kMaoheOperatorToken[] = "token-maohe-operator";
 inline constexpr char kOtherOperatorToken[] = "token-other-operator";
 inline constexpr char kHuicheReporterToken[] = "token-huiche-reporter";
+inline constexpr char kHuicheAdminToken[] = "token-huiche-admin";
+inline constexpr char kMaoheViewerToken[] = "token-maohe-viewer";
 
 inline constexpr char kProvince[] = "410000";
 inline constexpr char kCity[] = "411300";
