@@ -32,8 +32,8 @@ using Stub = v1::ProjectsService::Stub;
 
 // The fake clock's month, which the summaries are of.
 constexpr char kMonth[] = "2022-10";
-constexpr int kClients = 6;
-constexpr int kOperations = 36;
+constexpr int kClients = 8;
+constexpr int kOperations = 60;
 constexpr const char* kLoadVillages[] = {kMaohe, kDangziling};
 
 Version VersionOf(const v1::Project& project) {

@@ -34,8 +34,8 @@ constexpr char kNorth[] = "411323-huiche-north";
 // The global admin: a scoped one is told PERMISSION_DENIED, not NOT_FOUND,
 // for a village that is gone (absence is concealed outside the root).
 constexpr const char* kToken = testing::kAdminToken;
-constexpr int kClients = 6;
-constexpr int kOperations = 36;
+constexpr int kClients = 8;
+constexpr int kOperations = 60;
 
 Version VersionOf(const v1::Village& village) {
   return {village.etag(), absl::StrCat(village.name(), "|", village.region_id(),
@@ -166,7 +166,10 @@ TEST_F(RegistryLoadTest, ConcurrentClientsLeaveExactlyWhatTheyWereTold) {
       case 5:
         if (any.empty()) break;
         if (i % 12 == 11) {
-          Delete(any);
+          // Not a village clients may still be racing to create: a create
+          // after the delete would make it again (legitimately), and each
+          // key has one life in the model.
+          if (!absl::StartsWith(any, "load-shared-")) Delete(any);
         } else {
           Update(any, households, false);
         }

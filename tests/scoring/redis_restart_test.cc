@@ -38,7 +38,7 @@ constexpr int kWriters = 3;
 constexpr int kReaders = 3;
 // Writes per writer in each of the three phases (Redis up, killed,
 // restarted).
-constexpr int kWritesPerPhase = 8;
+constexpr int kWritesPerPhase = 12;
 // Hang guard only: nothing here is expected to take long.
 constexpr absl::Duration kHangGuard = absl::Seconds(60);
 

@@ -40,8 +40,8 @@ using ::fivestar::testing::Version;
 using ::google::protobuf::util::MessageDifferencer;
 using Stub = v1::ScoringService::Stub;
 
-constexpr int kClients = 6;
-constexpr int kOperations = 30;
+constexpr int kClients = 8;
+constexpr int kOperations = 60;
 
 Version VersionOf(const v1::Award& award) {
   return {award.etag(), absl::StrCat(award.village_id(), "|", award.star(), "|",

@@ -13,6 +13,10 @@
 // although it was never deleted. Check() then compares the state read back
 // after the load with the end of each history.
 //
+// A key has one life: created at most once (server-assigned ids, or a
+// client-chosen id that is not deleted while a create of it may still be
+// in flight).
+//
 // RunClients runs the clients: a fixed number of operations each, on their
 // own threads, with an overall deadline that is only a hang guard.
 #ifndef FIVESTAR_TESTS_TESTING_ACKNOWLEDGED_WRITES_H_
