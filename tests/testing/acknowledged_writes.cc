@@ -96,7 +96,7 @@ int AcknowledgedWrites::Acknowledged() const {
   absl::MutexLock lock(&mu_);
   int count = 0;
   for (const auto& [key, history] : histories_) {
-    count += history.creates.size() + history.writes.size();
+    count += static_cast<int>(history.creates.size() + history.writes.size());
   }
   return count;
 }
