@@ -51,6 +51,7 @@ v1::Evaluation Evaluations::Run(const v1::Rubric& rubric,
 absl::Status Evaluations::Record(std::vector<EvaluationRecord> records,
                                  const std::optional<CursorUpdate>& cursor,
                                  bool publish) {
+  absl::MutexLock lock(&record_mu_);
   ASSIGN_OR_RETURN(std::vector<RecordOutcome> outcomes,
                    store_->RecordEvaluations(records, cursor));
   if (!publish) return absl::OkStatus();
@@ -269,6 +270,7 @@ absl::Status Evaluations::Reevaluate(
   // Removals first, each alone; the cursor travels with the last write.
   for (size_t i = 0; i < gone.size(); ++i) {
     const bool last = records.empty() && i + 1 == gone.size();
+    absl::MutexLock lock(&record_mu_);
     ASSIGN_OR_RETURN(
         std::vector<Standing> removed,
         store_->RemoveVillage(gone[i], last ? cursor : std::nullopt));

@@ -14,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "common/auth.h"
 #include "common/clock.h"
 #include "common/registry_client/jurisdiction.h"
@@ -74,7 +75,8 @@ class Evaluations {
   v1::Evaluation Run(const v1::Rubric& rubric, const VillageInputs& inputs);
   // Records `records` (with `cursor`) and publishes them to the boards.
   absl::Status Record(std::vector<EvaluationRecord> records,
-                      const std::optional<CursorUpdate>& cursor, bool publish);
+                      const std::optional<CursorUpdate>& cursor, bool publish)
+      ABSL_LOCKS_EXCLUDED(record_mu_);
 
   ScoringStore* const store_;
   InputsSource* const inputs_;
@@ -82,6 +84,13 @@ class Evaluations {
   Leaderboards* const boards_;
   const Jurisdiction* const jurisdiction_;
   const Clock* const clock_;
+
+  // Held from a write of standings to the store until its write-through to
+  // the boards is done, so the cache receives the writes in the order the
+  // store committed them: two evaluations of one village at once must leave
+  // the cache with the one the store kept, not whichever write-through came
+  // last. (Region rebuilds need not hold it: they read the store afresh.)
+  absl::Mutex record_mu_;
 };
 
 }  // namespace fivestar::scoring

@@ -49,6 +49,7 @@ absl::StatusOr<std::unique_ptr<ScoringServer>> ScoringServer::Start(
       std::make_unique<GrpcInputsSource>(registry, projects, o.peers, o.clock);
   if (!o.redis.host.empty()) {
     s.cache_ = std::make_unique<RedisBoardCache>(o.redis);
+    if (o.wrap_cache) s.cache_ = o.wrap_cache(std::move(s.cache_));
   }
 
   s.rubrics_ =

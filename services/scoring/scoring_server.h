@@ -8,6 +8,7 @@
 
 #include <grpcpp/security/credentials.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -54,6 +55,11 @@ struct ScoringServerOptions {
   // The leaderboard cache; an empty host runs without Redis (every board
   // read is computed from the database and marked degraded).
   RedisOptions redis;
+  // Test seam: when set, wraps the Redis cache (called once, with it) and
+  // the result is used instead, e.g. to hold a write-through at a chosen
+  // moment. Production leaves it unset.
+  std::function<std::unique_ptr<BoardCache>(std::unique_ptr<BoardCache>)>
+      wrap_cache;
   // Follow the peers' change feeds (tests of other things may turn it off).
   bool follow_feeds = true;
   absl::Duration feed_heartbeat = absl::Seconds(5);

@@ -8,12 +8,12 @@
 #include <algorithm>
 #include <map>
 #include <string>
-#include <tuple>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "tests/scoring/board_oracle.h"
 #include "tests/scoring/scoring_test_env.h"
 #include "tests/testing/status_matchers.h"
 
@@ -27,52 +27,6 @@ using Stub = v1::ScoringService::Stub;
 
 constexpr Star kUnspecified = fivestar::common::v1::STAR_UNSPECIFIED;
 
-struct Row {
-  std::string village;
-  int stars;
-  int points;
-};
-
-// The board the evaluations imply, ranked independently of the service.
-std::vector<RankedEntry> ExpectedBoard(
-    const std::vector<v1::Evaluation>& evaluations, Star star) {
-  std::vector<Row> rows;
-  for (const v1::Evaluation& e : evaluations) {
-    if (star == kUnspecified) {
-      rows.push_back({e.village_id(), e.stars_earned(), e.total_points()});
-    } else {
-      for (const v1::StarResult& s : e.stars()) {
-        if (s.star() == star) {
-          rows.push_back({e.village_id(), s.earned() ? 1 : 0, s.points()});
-        }
-      }
-    }
-  }
-  std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
-    return std::tie(b.stars, b.points, a.village) <
-           std::tie(a.stars, a.points, b.village);
-  });
-  std::vector<RankedEntry> board;
-  for (size_t i = 0; i < rows.size(); ++i) {
-    int rank = static_cast<int>(i) + 1;
-    if (i > 0 && rows[i].stars == rows[i - 1].stars &&
-        rows[i].points == rows[i - 1].points) {
-      rank = board.back().rank;
-    }
-    board.push_back({rank, rows[i].village, rows[i].stars, rows[i].points});
-  }
-  return board;
-}
-
-std::string Describe(const std::vector<RankedEntry>& board) {
-  std::string out;
-  for (const RankedEntry& e : board) {
-    absl::StrAppend(&out, e.rank, ":", e.village_id, ":", e.stars, ":",
-                    e.points, " ");
-  }
-  return out;
-}
-
 class LeaderboardTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -83,19 +37,9 @@ class LeaderboardTest : public ::testing::Test {
   }
 
   std::vector<v1::Evaluation> Evaluations(const std::string& period = kPeriod) {
-    std::vector<v1::Evaluation> out;
-    v1::GetEvaluationRequest request;
-    request.set_period(period);
-    auto villages =
-        env_->scoring().server().store().ListStandings(period, "", 1000);
-    EXPECT_OK(villages);
-    for (const Standing& standing : *villages) {
-      request.set_village_id(standing.village_id);
-      auto evaluation = env_->Call(&Stub::GetEvaluation, request, kViewerToken);
-      EXPECT_OK(evaluation);
-      if (evaluation.ok()) out.push_back(*evaluation);
-    }
-    return out;
+    auto evaluations = RecordedEvaluations(*env_, period);
+    EXPECT_OK(evaluations);
+    return evaluations.ok() ? *evaluations : std::vector<v1::Evaluation>();
   }
 
   // Every page of a board, `page_size` at a time.
@@ -143,15 +87,15 @@ TEST_F(LeaderboardTest, BoardsAtEveryRegionLevelMatchTheEvaluations) {
       const std::vector<RankedEntry> board =
           ReadAll(region, star, 4, &degraded);
       const std::vector<RankedEntry> expected = ExpectedBoard(all, star);
-      EXPECT_EQ(Describe(board), Describe(expected))
+      EXPECT_EQ(DescribeBoard(board), DescribeBoard(expected))
           << "region " << region << " star " << star;
       EXPECT_FALSE(degraded);
       for (size_t i = 1; i < board.size(); ++i) {
         saw_tie = saw_tie || board[i].rank == board[i - 1].rank;
       }
     }
-    EXPECT_EQ(Describe(ReadAll(kNorth, star, 100)),
-              Describe(ExpectedBoard(north, star)));
+    EXPECT_EQ(DescribeBoard(ReadAll(kNorth, star, 100)),
+              DescribeBoard(ExpectedBoard(north, star)));
   }
   // Competition ranking needs ties to show; Huiche's villages have some.
   EXPECT_TRUE(saw_tie);
@@ -381,7 +325,7 @@ bool WaitForCacheEqualToStore(ScoringServer& server, const BoardKey& board) {
       auto stored = server.store().ReadBoard(board, 0, 1000);
       if (cached.ok() && stored.ok() && cached->total == stored->total &&
           cached->total > 0 &&
-          Describe(cached->entries) == Describe(stored->entries)) {
+          DescribeBoard(cached->entries) == DescribeBoard(stored->entries)) {
         return true;
       }
     }
@@ -394,8 +338,8 @@ TEST_F(LeaderboardTest, RedisDownReadsStayRightAndWritesSucceed) {
   const std::vector<RankedEntry> before = ReadAll(kHuiche, kUnspecified, 100);
   env_->StopRedis();
   bool degraded = false;
-  EXPECT_EQ(Describe(ReadAll(kHuiche, kUnspecified, 7, &degraded)),
-            Describe(before));
+  EXPECT_EQ(DescribeBoard(ReadAll(kHuiche, kUnspecified, 7, &degraded)),
+            DescribeBoard(before));
   EXPECT_TRUE(degraded);
   v1::GetVillageRankRequest rank;
   rank.set_village_id(kMaohe);
@@ -408,8 +352,8 @@ TEST_F(LeaderboardTest, RedisDownReadsStayRightAndWritesSucceed) {
   ASSERT_OK(env_->SetIndicator(kMaohe, "inspection_score", kPeriod, 10));
   ASSERT_OK_AND_ASSIGN(v1::Evaluation evaluation, env_->Evaluate(kMaohe));
   std::vector<v1::Evaluation> all = Evaluations();
-  const std::string expected = Describe(ExpectedBoard(all, kUnspecified));
-  EXPECT_EQ(Describe(ReadAll(kHuiche, kUnspecified, 100)), expected);
+  const std::string expected = DescribeBoard(ExpectedBoard(all, kUnspecified));
+  EXPECT_EQ(DescribeBoard(ReadAll(kHuiche, kUnspecified, 100)), expected);
 
   // Redis returns (empty): the boards are re-synced with no call, and
   // equal the database.
@@ -420,7 +364,8 @@ TEST_F(LeaderboardTest, RedisDownReadsStayRightAndWritesSucceed) {
   EXPECT_TRUE(WaitForCacheEqualToStore(
       server, {kProvince, kPeriod, fivestar::common::v1::ECO_LIVABLE}));
   degraded = true;
-  EXPECT_EQ(Describe(ReadAll(kHuiche, kUnspecified, 100, &degraded)), expected);
+  EXPECT_EQ(DescribeBoard(ReadAll(kHuiche, kUnspecified, 100, &degraded)),
+            expected);
   EXPECT_FALSE(degraded);
 }
 
@@ -433,8 +378,8 @@ TEST_F(LeaderboardTest, AFlushedCacheIsResyncedWithNoCall) {
   EXPECT_TRUE(WaitForCacheEqualToStore(
       server, {kNorth, kPeriod, fivestar::common::v1::BRANCH_STRONG}));
   bool degraded = true;
-  EXPECT_EQ(Describe(ReadAll(kHuiche, kUnspecified, 100, &degraded)),
-            Describe(before));
+  EXPECT_EQ(DescribeBoard(ReadAll(kHuiche, kUnspecified, 100, &degraded)),
+            DescribeBoard(before));
   EXPECT_FALSE(degraded);
 }
 
