@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/auth.h"
+#include "common/audit_service.h"
 #include "common/clock.h"
 #include "common/executor.h"
 #include "common/registry_client/jurisdiction.h"
@@ -102,6 +103,7 @@ class ScoringServer {
   std::unique_ptr<FeedFollower> registry_follower_;
   std::unique_ptr<Executor> executor_;
   std::unique_ptr<ScoringServiceImpl> service_;
+  std::unique_ptr<AuditServiceImpl> audit_service_;
   std::unique_ptr<ServerHost> host_;
 };
 
