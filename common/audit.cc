@@ -45,9 +45,11 @@ std::string Bounded(std::string value) {
   return value + "…";
 }
 
-bool IsTargetField(absl::string_view name) {
+// `name` names a resource only in a request itself (AIP-131); inside the
+// resource a request carries it is a display name (Region.name).
+bool IsTargetField(absl::string_view name, int depth) {
   if (name == "request_id") return false;
-  return name == "id" || name == "name" || name == "parent" ||
+  return name == "id" || (name == "name" && depth == 0) || name == "parent" ||
          name == "period" || name == "version" ||
          absl::EndsWith(name, "_id") || absl::EndsWith(name, "_version");
 }
@@ -98,7 +100,7 @@ void AddTargets(const Message& message, const std::string& prefix, int depth,
       }
       continue;
     }
-    if (!IsTargetField(field->name())) continue;
+    if (!IsTargetField(field->name(), depth)) continue;
     std::string value = ScalarText(message, field);
     if (value.empty()) continue;
     (*event->mutable_target())[absl::StrCat(prefix, field->name())] =
@@ -217,6 +219,11 @@ void DescribeAuditedRequest(const Message& request, AuditEvent* event) {
     event->set_request_id(
         Bounded(request.GetReflection()->GetString(request, request_id)));
   }
+}
+
+std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
+NewAuditInterceptorFactory(AuditPolicy policy) {
+  return std::make_unique<AuditInterceptorFactory>(std::move(policy));
 }
 
 std::optional<grpc::StatusCode> StatusCodeFromName(absl::string_view name) {

@@ -50,7 +50,9 @@ std::string ServerRequestIdOf(const grpc::Status& status) {
   if (!IsServerFault(static_cast<absl::StatusCode>(status.error_code()))) {
     return std::string();
   }
-  absl::string_view message = status.error_message();
+  // grpc::Status::error_message() returns a copy: keep it alive.
+  const std::string text = status.error_message();
+  absl::string_view message = text;
   if (!absl::ConsumePrefix(&message, kRequestIdPrefix)) return std::string();
   return std::string(message.substr(0, message.find(')')));
 }
