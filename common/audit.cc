@@ -50,8 +50,8 @@ std::string Bounded(std::string value) {
 bool IsTargetField(absl::string_view name, int depth) {
   if (name == "request_id") return false;
   return name == "id" || (name == "name" && depth == 0) || name == "parent" ||
-         name == "period" || name == "version" ||
-         absl::EndsWith(name, "_id") || absl::EndsWith(name, "_version");
+         name == "period" || name == "version" || absl::EndsWith(name, "_id") ||
+         absl::EndsWith(name, "_version");
 }
 
 // The value of a singular scalar field as text; empty when unset or not a
@@ -116,8 +116,7 @@ class AuditInterceptor : public grpc::experimental::Interceptor {
         // Imports read raw bytes (common/import_reactor.h): count their
         // chunks rather than describe them.
         typed_request_(info->type() == ServerRpcInfo::Type::UNARY ||
-                       info->type() ==
-                           ServerRpcInfo::Type::SERVER_STREAMING) {
+                       info->type() == ServerRpcInfo::Type::SERVER_STREAMING) {
     event_.set_method(info->method());
   }
 
@@ -182,9 +181,10 @@ class AuditInterceptorFactory
  public:
   explicit AuditInterceptorFactory(AuditPolicy policy)
       : policy_(std::move(policy)) {
-    FIVESTAR_CHECK(policy_.log != nullptr && policy_.authenticator != nullptr &&
-                       policy_.clock != nullptr,
-                   "the audit policy needs a log, an authenticator and a clock");
+    FIVESTAR_CHECK(
+        policy_.log != nullptr && policy_.authenticator != nullptr &&
+            policy_.clock != nullptr,
+        "the audit policy needs a log, an authenticator and a clock");
     for (const std::string& method : policy_.write_methods) {
       // "/pkg.Service/Method" is "pkg.Service.Method" in the descriptors.
       FIVESTAR_CHECK(

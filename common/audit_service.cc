@@ -70,9 +70,8 @@ absl::StatusOr<std::pair<AuditQuery, Pager>> AuditQueryFromRequest(
       "\x1f");
   ASSIGN_OR_RETURN(std::string after,
                    pager.Resume(request.page_token(), std::move(filters)));
-  if (!after.empty() &&
-      (!absl::SimpleAtoi(after, &query.after_sequence) ||
-       query.after_sequence < 1)) {
+  if (!after.empty() && (!absl::SimpleAtoi(after, &query.after_sequence) ||
+                         query.after_sequence < 1)) {
     return FieldError("page_token", "is not a token this server issued");
   }
   query.limit = pager.fetch_limit();
@@ -104,8 +103,8 @@ absl::StatusOr<ListAuditEventsResponse> ListAuditEvents(
 }
 
 grpc::ServerUnaryReactor* AuditServiceImpl::ListAuditEvents(
-    grpc::CallbackServerContext* context,
-    const ListAuditEventsRequest* request, ListAuditEventsResponse* response) {
+    grpc::CallbackServerContext* context, const ListAuditEventsRequest* request,
+    ListAuditEventsResponse* response) {
   return RunUnary(context, runtime_, [=](const Principal& principal) {
     ASSIGN_OR_RETURN(*response,
                      fivestar::ListAuditEvents(store_, principal, *request));

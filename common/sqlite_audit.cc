@@ -58,8 +58,8 @@ absl::StatusOr<std::string> TargetJson(const AuditEvent& event) {
   std::string json;
   google::protobuf::util::JsonPrintOptions options;
   options.preserve_proto_field_names = true;
-  if (auto status = google::protobuf::util::MessageToJsonString(
-          only_target, &json, options);
+  if (auto status = google::protobuf::util::MessageToJsonString(only_target,
+                                                                &json, options);
       !status.ok()) {
     return absl::InternalError(
         absl::StrCat("audit target as JSON: ", status.ToString()));
@@ -155,8 +155,8 @@ absl::StatusOr<std::vector<AuditEvent>> SqliteAuditStore::List(
           event.set_method(select.ColumnText(5));
           AuditEvent target;
           google::protobuf::util::JsonParseOptions options;
-          if (!google::protobuf::util::JsonStringToMessage(
-                   select.ColumnText(6), &target, options)
+          if (!google::protobuf::util::JsonStringToMessage(select.ColumnText(6),
+                                                           &target, options)
                    .ok()) {
             return absl::DataLossError(
                 absl::StrCat("audit event ", event.sequence(),

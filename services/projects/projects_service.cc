@@ -10,9 +10,12 @@ namespace fivestar::projects {
 
 std::vector<std::string> ProjectsWriteMethods() {
   std::vector<std::string> methods;
-  for (const char* method : {"CreateProject", "UpdateProject", "DeleteProject", "CancelProject", "CreateProgressReport", "CreateIndicatorDefinition", "UpdateIndicatorDefinition", "SetIndicatorValues", "ImportProjects"}) {
-    methods.push_back(absl::StrCat("/", v1::ProjectsService::service_full_name(),
-                                   "/", method));
+  for (const char* method :
+       {"CreateProject", "UpdateProject", "DeleteProject", "CancelProject",
+        "CreateProgressReport", "CreateIndicatorDefinition",
+        "UpdateIndicatorDefinition", "SetIndicatorValues", "ImportProjects"}) {
+    methods.push_back(absl::StrCat(
+        "/", v1::ProjectsService::service_full_name(), "/", method));
   }
   return methods;
 }

@@ -51,10 +51,10 @@ using ProjectsServiceBase =
     v1::ProjectsService::Service>>>>>>>>>>>>>>>>>>;
 // clang-format on
 
-// The full names ("/fivestar.projects.v1.ProjectsService/<Method>") of the methods
-// that change something: the ones the audit log records (common/audit.h).
-// Every other method of the service is a read (Get, List, Watch, Export,
-// ...) and is not recorded. A new write method belongs here.
+// The full names ("/fivestar.projects.v1.ProjectsService/<Method>") of the
+// methods that change something: the ones the audit log records
+// (common/audit.h). Every other method is a read (Get, List, Watch, Export,
+// BatchGet, WhatIf) and is not recorded. A new write method belongs here.
 std::vector<std::string> ProjectsWriteMethods();
 
 class ProjectsServiceImpl final : public ProjectsServiceBase {

@@ -12,8 +12,8 @@
 #include "absl/types/span.h"
 #include "common/check.h"
 #include "common/output_fields.h"
-#include "common/sqlite_resource.h"
 #include "common/sqlite_audit.h"
+#include "common/sqlite_resource.h"
 #include "common/status.h"
 
 namespace fivestar::projects {

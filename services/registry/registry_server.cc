@@ -40,9 +40,8 @@ absl::StatusOr<std::unique_ptr<RegistryServer>> RegistryServer::Start(
   server->audit_service_ = std::make_unique<AuditServiceImpl>(
       server->store_->audit_store(),
       RpcRuntime{o.authenticator.get(), server->executor_.get()});
-  const ServerAudit audit{server->store_->audit_store(),
-                          o.authenticator.get(), o.clock,
-                          RegistryWriteMethods()};
+  const ServerAudit audit{server->store_->audit_store(), o.authenticator.get(),
+                          o.clock, RegistryWriteMethods()};
   ASSIGN_OR_RETURN(
       server->host_,
       ServerHost::Start(

@@ -12,9 +12,11 @@ namespace fivestar::registry {
 
 std::vector<std::string> RegistryWriteMethods() {
   std::vector<std::string> methods;
-  for (const char* method : {"CreateRegion", "UpdateRegion", "DeleteRegion", "CreateVillage", "UpdateVillage", "DeleteVillage", "ImportRegistry"}) {
-    methods.push_back(absl::StrCat("/", v1::RegistryService::service_full_name(),
-                                   "/", method));
+  for (const char* method :
+       {"CreateRegion", "UpdateRegion", "DeleteRegion", "CreateVillage",
+        "UpdateVillage", "DeleteVillage", "ImportRegistry"}) {
+    methods.push_back(absl::StrCat(
+        "/", v1::RegistryService::service_full_name(), "/", method));
   }
   return methods;
 }

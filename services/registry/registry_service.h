@@ -35,10 +35,10 @@ using RegistryServiceBase =
     v1::RegistryService::Service>>>>>>>>>>>>>>>;
 // clang-format on
 
-// The full names ("/fivestar.registry.v1.RegistryService/<Method>") of the methods
-// that change something: the ones the audit log records (common/audit.h).
-// Every other method of the service is a read (Get, List, Watch, Export,
-// ...) and is not recorded. A new write method belongs here.
+// The full names ("/fivestar.registry.v1.RegistryService/<Method>") of the
+// methods that change something: the ones the audit log records
+// (common/audit.h). Every other method is a read (Get, List, Watch, Export,
+// BatchGet, WhatIf) and is not recorded. A new write method belongs here.
 std::vector<std::string> RegistryWriteMethods();
 
 class RegistryServiceImpl final : public RegistryServiceBase {

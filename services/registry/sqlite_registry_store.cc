@@ -9,8 +9,8 @@
 #include "absl/strings/str_split.h"
 #include "common/check.h"
 #include "common/output_fields.h"
-#include "common/sqlite_resource.h"
 #include "common/sqlite_audit.h"
+#include "common/sqlite_resource.h"
 #include "common/status.h"
 
 namespace fivestar::registry {

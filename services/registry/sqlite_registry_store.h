@@ -9,8 +9,8 @@
 
 #include "common/clock.h"
 #include "common/sqlite.h"
-#include "common/sqlite_feed.h"
 #include "common/sqlite_audit.h"
+#include "common/sqlite_feed.h"
 #include "common/sqlite_pool.h"
 #include "services/registry/registry_store.h"
 

@@ -96,13 +96,12 @@ absl::StatusOr<std::unique_ptr<ScoringServer>> ScoringServer::Start(
   const ServerAudit audit{s.store_->audit_store(), o.authenticator.get(),
                           o.clock, ScoringWriteMethods()};
   ASSIGN_OR_RETURN(
-      s.host_,
-      ServerHost::Start(
-          o.server,
-          {{s.service_.get(), v1::ScoringService::service_full_name()},
-           {s.audit_service_.get(),
-            audit::v1::AuditService::service_full_name()}},
-          &audit));
+      s.host_, ServerHost::Start(
+                   o.server,
+                   {{s.service_.get(), v1::ScoringService::service_full_name()},
+                    {s.audit_service_.get(),
+                     audit::v1::AuditService::service_full_name()}},
+                   &audit));
   s.host_->metrics().Expose(s.boards_->metrics());
   for (FeedFollower* follower :
        {s.projects_follower_.get(), s.registry_follower_.get()}) {

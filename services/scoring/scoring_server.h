@@ -12,8 +12,8 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "common/auth.h"
 #include "common/audit_service.h"
+#include "common/auth.h"
 #include "common/clock.h"
 #include "common/executor.h"
 #include "common/registry_client/jurisdiction.h"

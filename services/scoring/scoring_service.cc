@@ -4,8 +4,8 @@
 #include <memory>
 #include <utility>
 
-#include "absl/synchronization/mutex.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "common/rpc.h"
 #include "common/status.h"
 
@@ -13,7 +13,10 @@ namespace fivestar::scoring {
 
 std::vector<std::string> ScoringWriteMethods() {
   std::vector<std::string> methods;
-  for (const char* method : {"CreateRubric", "SetActiveRubric", "Evaluate", "EvaluateRegion", "ApplyForAward", "ReviewAward", "StartPublicNotice", "ConfirmAward", "WithdrawAward", "RecordAward", "FreezeLeaderboard"}) {
+  for (const char* method :
+       {"CreateRubric", "SetActiveRubric", "Evaluate", "EvaluateRegion",
+        "ApplyForAward", "ReviewAward", "StartPublicNotice", "ConfirmAward",
+        "WithdrawAward", "RecordAward", "FreezeLeaderboard"}) {
     methods.push_back(absl::StrCat("/", v1::ScoringService::service_full_name(),
                                    "/", method));
   }

@@ -43,10 +43,10 @@ using ScoringServiceBase =
     v1::ScoringService::Service>>>>>>>>>>>>>>>>>>>>>>;
 // clang-format on
 
-// The full names ("/fivestar.scoring.v1.ScoringService/<Method>") of the methods
-// that change something: the ones the audit log records (common/audit.h).
-// Every other method of the service is a read (Get, List, Watch, Export,
-// ...) and is not recorded. A new write method belongs here.
+// The full names ("/fivestar.scoring.v1.ScoringService/<Method>") of the
+// methods that change something: the ones the audit log records
+// (common/audit.h). Every other method is a read (Get, List, Watch, Export,
+// BatchGet, WhatIf) and is not recorded. A new write method belongs here.
 std::vector<std::string> ScoringWriteMethods();
 
 class ScoringServiceImpl final : public ScoringServiceBase {

@@ -14,8 +14,8 @@
 #include "common/change_feed.h"
 #include "common/check.h"
 #include "common/output_fields.h"
-#include "common/sqlite_resource.h"
 #include "common/sqlite_audit.h"
+#include "common/sqlite_resource.h"
 #include "common/status.h"
 
 namespace fivestar::scoring {

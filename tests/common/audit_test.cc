@@ -31,8 +31,7 @@ namespace v1 = ::fivestar::testing::v1;
 // until released.
 class FakeAuditStore final : public AuditStore {
  public:
-  absl::Status Append(
-      absl::Span<const audit::v1::AuditEvent> events) override {
+  absl::Status Append(absl::Span<const audit::v1::AuditEvent> events) override {
     if (hold_) {
       entered_.Notify();
       released_.WaitForNotification();
@@ -81,9 +80,9 @@ class AuditInterceptorTest : public ::testing::Test {
         config, {{&echo_, EchoServiceImpl::FullName()}}, &audit);
     ASSERT_OK(host.status());
     host_ = *std::move(host);
-    stub_ = v1::EchoService::NewStub(grpc::CreateChannel(
-        absl::StrCat("127.0.0.1:", host_->port()),
-        grpc::InsecureChannelCredentials()));
+    stub_ = v1::EchoService::NewStub(
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", host_->port()),
+                            grpc::InsecureChannelCredentials()));
   }
 
   grpc::Status Echo(int fail_with_code = 0) {
@@ -111,11 +110,10 @@ TEST_F(AuditInterceptorTest, StatusIsSentOnlyAfterTheAuditEventIsStored) {
   auto context = NewContext();
   absl::Notification done;
   grpc::Status status;
-  stub_->async()->Echo(context.get(), &request, &response,
-                       [&](grpc::Status s) {
-                         status = std::move(s);
-                         done.Notify();
-                       });
+  stub_->async()->Echo(context.get(), &request, &response, [&](grpc::Status s) {
+    status = std::move(s);
+    done.Notify();
+  });
   // The handler has answered and the event is being written: the client
   // must not have its answer yet.
   store_.entered_.WaitForNotification();
@@ -130,9 +128,9 @@ TEST_F(AuditInterceptorTest, StatusIsSentOnlyAfterTheAuditEventIsStored) {
 TEST_F(AuditInterceptorTest, EventHoldsTheCallerMethodPeerAndOutcome) {
   Start();
   ASSERT_OK(Echo());
-  EXPECT_THAT(Echo(grpc::FAILED_PRECONDITION),
-              StatusIs(absl::StatusCode::kFailedPrecondition,
-                       "echo failed as asked"));
+  EXPECT_THAT(
+      Echo(grpc::FAILED_PRECONDITION),
+      StatusIs(absl::StatusCode::kFailedPrecondition, "echo failed as asked"));
   std::vector<audit::v1::AuditEvent> events = store_.events();
   ASSERT_EQ(events.size(), 2u);
   const audit::v1::AuditEvent& ok = events[0];
@@ -157,11 +155,12 @@ TEST_F(AuditInterceptorTest, ServerFaultKeepsTheRequestIdOfTheLog) {
   ASSERT_EQ(status.error_code(), grpc::INTERNAL);
   std::vector<audit::v1::AuditEvent> events = store_.events();
   ASSERT_EQ(events.size(), 1u);
-  EXPECT_EQ(events[0].server_request_id().size(), 16u) << events[0].DebugString();
-  EXPECT_EQ(status.error_message(),
-            absl::StrCat("internal error (request id ",
-                         events[0].server_request_id(),
-                         "); the server's log has the details"));
+  EXPECT_EQ(events[0].server_request_id().size(), 16u)
+      << events[0].DebugString();
+  EXPECT_EQ(
+      status.error_message(),
+      absl::StrCat("internal error (request id ", events[0].server_request_id(),
+                   "); the server's log has the details"));
 }
 
 TEST_F(AuditInterceptorTest, FailedAuditWriteKeepsTheOutcomeAndIsCounted) {

@@ -3,9 +3,8 @@
 // list names every write and no read, and a write of projects and of
 // scoring lands in its own service's log (not in another's).
 #include <gmock/gmock.h>
-#include <gtest/gtest.h>
-
 #include <google/protobuf/descriptor.h>
+#include <gtest/gtest.h>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
@@ -45,19 +44,22 @@ void ExpectEveryMethodClassified(const std::string& service,
       read = read || absl::StartsWith(name, verb);
     }
     EXPECT_NE(listed.contains(full), read)
-        << full << (read ? " is named like a read but audited"
-                         : " is not named like a read and not audited");
+        << full
+        << (read ? " is named like a read but audited"
+                 : " is not named like a read and not audited");
     if (listed.contains(full)) ++found;
   }
-  EXPECT_EQ(found, writes.size()) << "a write of " << service
-                                  << " names no method of it";
+  EXPECT_EQ(found, writes.size())
+      << "a write of " << service << " names no method of it";
 }
 
 TEST(AuditWriteListsTest, EveryMethodIsAReadOrAnAuditedWrite) {
-  ExpectEveryMethodClassified(registry::v1::RegistryService::service_full_name(),
-                              registry::RegistryWriteMethods());
-  ExpectEveryMethodClassified(projects::v1::ProjectsService::service_full_name(),
-                              projects::ProjectsWriteMethods());
+  ExpectEveryMethodClassified(
+      registry::v1::RegistryService::service_full_name(),
+      registry::RegistryWriteMethods());
+  ExpectEveryMethodClassified(
+      projects::v1::ProjectsService::service_full_name(),
+      projects::ProjectsWriteMethods());
   ExpectEveryMethodClassified(v1::ScoringService::service_full_name(),
                               ScoringWriteMethods());
 }
@@ -69,8 +71,8 @@ class AuditLogTest : public ::testing::Test {
                                /*follow_feeds=*/false}) {}
 
   std::vector<AuditEvent> ListAll(const std::string& address) {
-    auto stub = audit::v1::AuditService::NewStub(grpc::CreateChannel(
-        address, grpc::InsecureChannelCredentials()));
+    auto stub = audit::v1::AuditService::NewStub(
+        grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
     ListAuditEventsRequest request;
     request.set_oldest_first(true);
     request.set_page_size(1000);

@@ -112,10 +112,10 @@ TEST_F(RegistryAuditTest, WriteIsRecordedWithExactlyItsFields) {
   EXPECT_EQ(event.role(), "operator");
   EXPECT_EQ(event.scope(), "411323-huiche");
   EXPECT_EQ(event.method(), absl::StrCat(kService, "CreateVillage"));
-  EXPECT_THAT(event.target(),
-              UnorderedElementsAre(Pair("village.id", "411323-huiche-north-99"),
-                                   Pair("village.region_id",
-                                        "411323-huiche-north")));
+  EXPECT_THAT(
+      event.target(),
+      UnorderedElementsAre(Pair("village.id", "411323-huiche-north-99"),
+                           Pair("village.region_id", "411323-huiche-north")));
   EXPECT_EQ(event.request_messages(), 0);
   EXPECT_EQ(event.request_id(), "");
   EXPECT_EQ(event.server_request_id(), "");
@@ -161,8 +161,7 @@ TEST_F(RegistryAuditTest, FailedWritesAreRecordedWithTheirOutcome) {
   const grpc::Status invalid =
       SetTarget(kAdminToken, "411323-huiche-north-01", 7);
   ASSERT_EQ(invalid.error_code(), grpc::INVALID_ARGUMENT);
-  const grpc::Status anonymous =
-      SetTarget("", "411323-huiche-north-01", 4);
+  const grpc::Status anonymous = SetTarget("", "411323-huiche-north-01", 4);
   ASSERT_EQ(anonymous.error_code(), grpc::UNAUTHENTICATED);
 
   ListAuditEventsRequest request;
@@ -190,12 +189,12 @@ TEST_F(RegistryAuditTest, ReadsAreNotRecorded) {
   v1::GetVillageRequest get;
   get.set_id("411323-huiche-north-01");
   v1::Village village;
-  ASSERT_OK(env_.stub().GetVillage(NewContext(kAdminToken).get(), get,
-                                   &village));
+  ASSERT_OK(
+      env_.stub().GetVillage(NewContext(kAdminToken).get(), get, &village));
   v1::ListVillagesRequest list;
   v1::ListVillagesResponse villages;
-  ASSERT_OK(env_.stub().ListVillages(NewContext(kAdminToken).get(), list,
-                                     &villages));
+  ASSERT_OK(
+      env_.stub().ListVillages(NewContext(kAdminToken).get(), list, &villages));
   v1::GetAncestorsRequest ancestors;
   ancestors.set_village_id("411323-huiche-north-01");
   v1::GetAncestorsResponse lineage;
@@ -214,9 +213,9 @@ TEST_F(RegistryAuditTest, FiltersAndPagesCombine) {
   env_.clock().Advance(absl::Hours(1));
   ASSERT_OK(SetTarget(kHuicheOperatorToken, "411323-huiche-north-01", 4));
   env_.clock().Advance(absl::Hours(1));
-  ASSERT_EQ(SetTarget(kHuicheOperatorToken, "411323-huiche-north-02", 9)
-                .error_code(),
-            grpc::INVALID_ARGUMENT);
+  ASSERT_EQ(
+      SetTarget(kHuicheOperatorToken, "411323-huiche-north-02", 9).error_code(),
+      grpc::INVALID_ARGUMENT);
   env_.clock().Advance(absl::Hours(1));
   ASSERT_OK(SetTarget(kHuicheOperatorToken, "411323-huiche-north-02", 5));
   ASSERT_OK(SetTarget(kAdminToken, "411323-huiche-north-01", 2));
@@ -252,9 +251,8 @@ TEST_F(RegistryAuditTest, FiltersAndPagesCombine) {
   // [13:00, 15:00): the first two updates only.
   ListAuditEventsRequest window;
   window.set_method(update);
-  window.mutable_start_time()->set_seconds(
-      absl::ToUnixSeconds(absl::FromCivil(absl::CivilHour(2022, 9, 30, 13),
-                                          absl::UTCTimeZone())));
+  window.mutable_start_time()->set_seconds(absl::ToUnixSeconds(
+      absl::FromCivil(absl::CivilHour(2022, 9, 30, 13), absl::UTCTimeZone())));
   window.mutable_end_time()->set_seconds(window.start_time().seconds() + 7200);
   window.set_oldest_first(true);
   std::vector<AuditEvent> in_window = ListAll(window);
@@ -333,9 +331,8 @@ std::string ReadFileOrEmpty(const std::string& path) {
 
 TEST_F(RegistryAuditTest, NoTokenTextIsEverStored) {
   const std::vector<std::string> tokens = {
-      kAdminToken,          kHuicheAdminToken,
-      kHuicheOperatorToken, kNorthViewerToken,
-      kMaoheReporterToken,  kOtherTownshipOperatorToken,
+      kAdminToken,       kHuicheAdminToken,   kHuicheOperatorToken,
+      kNorthViewerToken, kMaoheReporterToken, kOtherTownshipOperatorToken,
       "token-nobody-has"};
   ASSERT_OK(env_.Import(HuicheRecords()));
   for (const std::string& token : tokens) {
