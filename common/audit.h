@@ -14,7 +14,9 @@
 // InterceptorBatchMethods::Proceed() from the writer thread. A client told
 // OK therefore finds its event even after the server is killed right after
 // the response. No gRPC callback thread and no handler thread waits on the
-// audit write: the interceptor only queues the event. When the event cannot
+// audit write: the interceptor only queues the event. The price is latency:
+// a write's answer waits for one more commit (shared by every event queued
+// meanwhile, and by the service's own writes in the same SqlitePool batch). When the event cannot
 // be stored, the call's outcome already happened; the status goes out
 // unchanged, the failure is logged in full (msg=audit_write_failed) and
 // counted (fivestar_audit_write_failures_total).

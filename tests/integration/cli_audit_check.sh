@@ -28,6 +28,7 @@ start_registry() {
     --tokens_file="$WORK/tokens" --database="$WORK/registry.db" \
     >>"$WORK/registry.log" 2>&1 &
   PID=$!
+  disown "$PID"  # Killed on purpose below; no job report for it.
   for _ in $(seq 1 150); do
     "$CLI" --registry="$ADDRESS" --deadline=1s health "$ADDRESS" \
       fivestar.registry.v1.RegistryService >/dev/null 2>&1 && return 0
@@ -44,7 +45,7 @@ grep '"region"' "$ROOT/data/huiche/registry.ndjson" >"$WORK/regions.ndjson"
 FIVESTAR_TOKEN="$ADMIN_TOKEN" fivestar import-registry "$WORK/regions.ndjson" \
   >"$WORK/import.out" 2>&1 || fail "the import failed: $(cat "$WORK/import.out")"
 kill -KILL "$PID"
-wait "$PID" 2>/dev/null || true
+while kill -0 "$PID" 2>/dev/null; do sleep 0.05; done
 PID=""
 start_registry
 
