@@ -16,10 +16,10 @@
 // the response. No gRPC callback thread and no handler thread waits on the
 // audit write: the interceptor only queues the event. The price is latency:
 // a write's answer waits for one more commit (shared by every event queued
-// meanwhile, and by the service's own writes in the same SqlitePool batch). When the event cannot
-// be stored, the call's outcome already happened; the status goes out
-// unchanged, the failure is logged in full (msg=audit_write_failed) and
-// counted (fivestar_audit_write_failures_total).
+// meanwhile, and by the service's own writes in the same SqlitePool batch).
+// When the event cannot be stored, the call's outcome already happened; the
+// status goes out unchanged, the failure is logged in full
+// (msg=audit_write_failed) and counted (fivestar_audit_write_failures_total).
 #ifndef FIVESTAR_COMMON_AUDIT_H_
 #define FIVESTAR_COMMON_AUDIT_H_
 

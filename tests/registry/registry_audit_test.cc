@@ -284,15 +284,14 @@ TEST_F(RegistryAuditTest, FiltersAndPagesCombine) {
 TEST_F(RegistryAuditTest, OversizedIdsAreCutInTheLog) {
   ASSERT_OK(env_.Import(HuicheRecords()));
   const std::string long_id(300, 'x');
-  ASSERT_EQ(CreateVillage(kAdminToken, long_id, "411323-huiche-north")
-                .error_code(),
-            grpc::INVALID_ARGUMENT);
+  ASSERT_EQ(
+      CreateVillage(kAdminToken, long_id, "411323-huiche-north").error_code(),
+      grpc::INVALID_ARGUMENT);
   ListAuditEventsRequest request;
   request.set_outcome_code("INVALID_ARGUMENT");
   std::vector<AuditEvent> events = ListAll(request);
   ASSERT_EQ(events.size(), 1u);
-  EXPECT_EQ(events[0].target().at("village.id"),
-            std::string(128, 'x') + "…");
+  EXPECT_EQ(events[0].target().at("village.id"), std::string(128, 'x') + "…");
 }
 
 TEST_F(RegistryAuditTest, BadFiltersNameTheField) {
