@@ -194,7 +194,8 @@ absl::StatusOr<CommonServerOptions> CommonServerOptionsFromFlags(
 }
 
 absl::StatusOr<std::unique_ptr<ServerHost>> ServerHost::Start(
-    const ServerConfig& config, const std::vector<HostedService>& services) {
+    const ServerConfig& config, const std::vector<HostedService>& services,
+    const ServerAudit* audit) {
   std::unique_ptr<ServerHost> host(new ServerHost());
   host->config_ = config;
   host->metrics_ = std::make_unique<ServerMetrics>();
@@ -226,6 +227,21 @@ absl::StatusOr<std::unique_ptr<ServerHost>> ServerHost::Start(
       interceptors;
   // First, so that the metrics and the call log see the status it rewrites.
   interceptors.push_back(NewInvalidRequestInterceptorFactory());
+  if (audit != nullptr) {
+    if (audit->store == nullptr || audit->authenticator == nullptr ||
+        audit->clock == nullptr) {
+      return absl::InvalidArgumentError(
+          "audit: needs a store, an authenticator and a clock");
+    }
+    host->audit_log_ =
+        std::make_unique<AuditLog>(audit->store, host->metrics_->registry());
+    // After the status rewrite, so the event holds what the client gets;
+    // before the metrics, whose latency then includes the audit write.
+    interceptors.push_back(NewAuditInterceptorFactory(AuditPolicy{
+        host->audit_log_.get(), audit->authenticator, audit->clock,
+        absl::flat_hash_set<std::string>(audit->write_methods.begin(),
+                                         audit->write_methods.end())}));
+  }
   interceptors.push_back(host->metrics_->NewInterceptorFactory());
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   host->server_ = builder.BuildAndStart();
@@ -267,7 +283,10 @@ void ServerHost::Shutdown(const std::function<void()>& before_stop) {
   spdlog::info("msg=draining grace_ms={}",
                absl::ToInt64Milliseconds(config_.shutdown_grace));
   server_->Shutdown(absl::ToChronoTime(absl::Now() + config_.shutdown_grace));
+  // The audit writer runs until here: a call whose status waits for its
+  // audit event is a call in flight, which Wait() waits for.
   server_->Wait();
+  if (audit_log_ != nullptr) audit_log_->Stop();
   spdlog::info("msg=stopped");
 }
 

@@ -20,7 +20,9 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/audit.h"
 #include "common/auth.h"
+#include "common/clock.h"
 #include "common/metrics.h"
 #include "common/tokens_file_watcher.h"
 
@@ -52,6 +54,20 @@ struct ServerConfig {
 struct HostedService {
   grpc::Service* service;  // Not owned; must outlive the host.
   std::string full_name;
+};
+
+// A server's audit log (common/audit.h): where its events go and which of
+// its methods are writes. Nothing is owned; all outlive the server.
+struct ServerAudit {
+  AuditStore* store = nullptr;
+  // Tells who each caller is, as the handlers do.
+  const Authenticator* authenticator = nullptr;
+  // The time of each event.
+  const Clock* clock = Clock::System();
+  // Full names of the methods to record, e.g.
+  // "/fivestar.registry.v1.RegistryService/CreateVillage": every write of
+  // the hosted services, no read.
+  std::vector<std::string> write_methods;
 };
 
 // Whether `host` names this host's loopback interface: "localhost", an IPv4
@@ -102,9 +118,12 @@ absl::StatusOr<CommonServerOptions> CommonServerOptionsFromFlags(
 class ServerHost {
  public:
   // Builds and starts the server. Every hosted service, and the server as a
-  // whole (""), reports NOT_SERVING until SetServing(true).
+  // whole (""), reports NOT_SERVING until SetServing(true). With `audit`,
+  // every call of audit->write_methods is recorded in audit->store before
+  // its status is sent (see common/audit.h).
   static absl::StatusOr<std::unique_ptr<ServerHost>> Start(
-      const ServerConfig& config, const std::vector<HostedService>& services);
+      const ServerConfig& config, const std::vector<HostedService>& services,
+      const ServerAudit* audit = nullptr);
 
   ~ServerHost();
 
@@ -113,13 +132,16 @@ class ServerHost {
   // The bound metrics port, or 0 when metrics are off.
   int metrics_port() const { return metrics_->port(); }
   ServerMetrics& metrics() { return *metrics_; }
+  // The audit log's writer, or null without an audit log.
+  AuditLog* audit_log() { return audit_log_.get(); }
 
   // Sets the health status of every hosted service and of "".
   void SetServing(bool serving);
 
   // Drains: reports NOT_SERVING, keeps taking calls for the drain delay,
   // stops taking calls, lets calls in flight finish within the grace period,
-  // then cancels what is left. Idempotent; blocks until done.
+  // then cancels what is left; last, writes the audit events still queued.
+  // Idempotent; blocks until done.
   // `before_stop`, when given, runs after the drain delay and before the
   // server stops taking calls: the place to end long-lived streams.
   void Shutdown(const std::function<void()>& before_stop = nullptr);
@@ -130,6 +152,8 @@ class ServerHost {
   ServerConfig config_;
   std::vector<std::string> service_names_;
   std::unique_ptr<ServerMetrics> metrics_;
+  // Before server_, whose interceptors use it, so destroyed after it.
+  std::unique_ptr<AuditLog> audit_log_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   bool shut_down_ = false;

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
 #include "common/logging.h"
 
 namespace fivestar {
@@ -17,6 +18,8 @@ std::string NewRequestId() {
   thread_local std::mt19937_64 generator{std::random_device{}()};
   return absl::StrFormat("%016x", generator());
 }
+
+constexpr absl::string_view kRequestIdPrefix = "internal error (request id ";
 
 }  // namespace
 
@@ -34,13 +37,24 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
                   absl::StatusCodeToString(status.code()),
                   LogValue(status.message()));
     return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                        absl::StrCat("internal error (request id ", request_id,
+                        absl::StrCat(kRequestIdPrefix, request_id,
                                      "); the server's log has the details"));
   }
   // absl::StatusCode and grpc::StatusCode share their numeric values (both
   // follow google.rpc.Code), so the cast is exact.
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
                       std::string(status.message()));
+}
+
+std::string ServerRequestIdOf(const grpc::Status& status) {
+  if (!IsServerFault(static_cast<absl::StatusCode>(status.error_code()))) {
+    return std::string();
+  }
+  // grpc::Status::error_message() returns a copy: keep it alive.
+  const std::string text = status.error_message();
+  absl::string_view message = text;
+  if (!absl::ConsumePrefix(&message, kRequestIdPrefix)) return std::string();
+  return std::string(message.substr(0, message.find(')')));
 }
 
 absl::Status FromGrpcStatus(const grpc::Status& status) {

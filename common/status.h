@@ -23,6 +23,10 @@ namespace fivestar {
 // the log.
 grpc::Status ToGrpcStatus(const absl::Status& status);
 
+// The request id ToGrpcStatus put into the message of a server fault
+// (INTERNAL, UNKNOWN, DATA_LOSS), or "" for any other status.
+std::string ServerRequestIdOf(const grpc::Status& status);
+
 // True for the codes ToGrpcStatus hides the message of.
 bool IsServerFault(absl::StatusCode code);
 

@@ -62,10 +62,19 @@ absl::StatusOr<std::unique_ptr<ProjectsServer>> ProjectsServer::Start(
       ProjectsLogic{s.tracker_.get(), s.catalogue_.get(), s.ledger_.get(),
                     s.summaries_.get(), s.feed_.get()},
       RpcRuntime{o.authenticator.get(), s.executor_.get()});
+  s.audit_service_ = std::make_unique<AuditServiceImpl>(
+      s.store_->audit_store(),
+      RpcRuntime{o.authenticator.get(), s.executor_.get()});
+  const ServerAudit audit{s.store_->audit_store(), o.authenticator.get(),
+                          o.clock, ProjectsWriteMethods()};
   ASSIGN_OR_RETURN(
-      s.host_, ServerHost::Start(o.server,
-                                 {{s.service_.get(),
-                                   v1::ProjectsService::service_full_name()}}));
+      s.host_,
+      ServerHost::Start(
+          o.server,
+          {{s.service_.get(), v1::ProjectsService::service_full_name()},
+           {s.audit_service_.get(),
+            audit::v1::AuditService::service_full_name()}},
+          &audit));
   s.host_->metrics().Expose(s.feed_->metrics());
   s.host_->SetServing(true);
   spdlog::info("msg=serving database={} registry={}", o.database,

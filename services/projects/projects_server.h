@@ -14,6 +14,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "common/audit_service.h"
 #include "common/auth.h"
 #include "common/clock.h"
 #include "common/executor.h"
@@ -90,6 +91,7 @@ class ProjectsServer {
   std::unique_ptr<ChangeFeed> feed_;
   std::unique_ptr<Executor> executor_;
   std::unique_ptr<ProjectsServiceImpl> service_;
+  std::unique_ptr<AuditServiceImpl> audit_service_;
   std::unique_ptr<ServerHost> host_;
 };
 

@@ -1,11 +1,24 @@
 #include "services/projects/projects_service.h"
 
+#include "absl/strings/str_cat.h"
 #include "common/import_reactor.h"
 #include "common/rpc.h"
 #include "common/status.h"
 #include "common/watch_reactor.h"
 
 namespace fivestar::projects {
+
+std::vector<std::string> ProjectsWriteMethods() {
+  std::vector<std::string> methods;
+  for (const char* method :
+       {"CreateProject", "UpdateProject", "DeleteProject", "CancelProject",
+        "CreateProgressReport", "CreateIndicatorDefinition",
+        "UpdateIndicatorDefinition", "SetIndicatorValues", "ImportProjects"}) {
+    methods.push_back(absl::StrCat(
+        "/", v1::ProjectsService::service_full_name(), "/", method));
+  }
+  return methods;
+}
 
 grpc::ServerUnaryReactor* ProjectsServiceImpl::CreateProject(
     grpc::CallbackServerContext* context,

@@ -4,6 +4,9 @@
 #ifndef FIVESTAR_SERVICES_PROJECTS_PROJECTS_SERVICE_H_
 #define FIVESTAR_SERVICES_PROJECTS_PROJECTS_SERVICE_H_
 
+#include <string>
+#include <vector>
+
 #include "common/rpc.h"
 #include "fivestar/projects/v1/projects.grpc.pb.h"
 #include "services/projects/change_feed.h"
@@ -47,6 +50,12 @@ using ProjectsServiceBase =
     v1::ProjectsService::WithCallbackMethod_ListVillageSummaries<
     v1::ProjectsService::Service>>>>>>>>>>>>>>>>>>;
 // clang-format on
+
+// The full names ("/fivestar.projects.v1.ProjectsService/<Method>") of the
+// methods that change something: the ones the audit log records
+// (common/audit.h). Every other method is a read (Get, List, Watch, Export,
+// BatchGet, WhatIf) and is not recorded. A new write method belongs here.
+std::vector<std::string> ProjectsWriteMethods();
 
 class ProjectsServiceImpl final : public ProjectsServiceBase {
  public:

@@ -12,6 +12,7 @@
 #include "absl/types/span.h"
 #include "common/check.h"
 #include "common/output_fields.h"
+#include "common/sqlite_audit.h"
 #include "common/sqlite_resource.h"
 #include "common/status.h"
 
@@ -93,6 +94,7 @@ CREATE TABLE changes (
   change_time_us INTEGER NOT NULL
 );
 )sql"},
+    {2, "audit log (append-only)", kAuditEventsSchema},
 };
 
 // Idempotency keys are remembered this long (the contract promises 7 days).

@@ -10,6 +10,7 @@
 
 #include "common/clock.h"
 #include "common/sqlite.h"
+#include "common/sqlite_audit.h"
 #include "common/sqlite_feed.h"
 #include "common/sqlite_pool.h"
 #include "services/projects/projects_store.h"
@@ -27,6 +28,11 @@ class SqliteProjectsStore final : public ProjectsStore {
   // Opens the database at `path` and brings its schema up to date.
   static absl::StatusOr<std::unique_ptr<SqliteProjectsStore>> Open(
       const std::string& path, const Clock* clock);
+
+  // The audit log kept in this store's database (the audit_events table of
+  // migration 2), sharing its writer so that audit events group-commit with
+  // the store's writes.
+  AuditStore* audit_store() { return &audit_; }
 
   void SetCommitObserver(std::function<void(uint64_t)> observer) override;
 
@@ -141,6 +147,7 @@ class SqliteProjectsStore final : public ProjectsStore {
                             std::vector<IndicatorValue>* out);
 
   const std::unique_ptr<SqlitePool> pool_;
+  SqliteAuditStore audit_{pool_.get()};
   const std::unique_ptr<SqliteChangeLog> feed_;
   const Clock* clock_;
 };

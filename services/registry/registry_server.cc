@@ -37,10 +37,19 @@ absl::StatusOr<std::unique_ptr<RegistryServer>> RegistryServer::Start(
   server->service_ = std::make_unique<RegistryServiceImpl>(
       server->registry_.get(), server->feed_.get(),
       RpcRuntime{o.authenticator.get(), server->executor_.get()});
-  ASSIGN_OR_RETURN(server->host_,
-                   ServerHost::Start(
-                       o.server, {{server->service_.get(),
-                                   v1::RegistryService::service_full_name()}}));
+  server->audit_service_ = std::make_unique<AuditServiceImpl>(
+      server->store_->audit_store(),
+      RpcRuntime{o.authenticator.get(), server->executor_.get()});
+  const ServerAudit audit{server->store_->audit_store(), o.authenticator.get(),
+                          o.clock, RegistryWriteMethods()};
+  ASSIGN_OR_RETURN(
+      server->host_,
+      ServerHost::Start(
+          o.server,
+          {{server->service_.get(), v1::RegistryService::service_full_name()},
+           {server->audit_service_.get(),
+            audit::v1::AuditService::service_full_name()}},
+          &audit));
   server->host_->metrics().Expose(server->feed_->metrics());
   server->host_->SetServing(true);
   spdlog::info("msg=serving database={}", o.database);

@@ -2,12 +2,24 @@
 
 #include <memory>
 
+#include "absl/strings/str_cat.h"
 #include "common/import_reactor.h"
 #include "common/rpc.h"
 #include "common/status.h"
 #include "common/watch_reactor.h"
 
 namespace fivestar::registry {
+
+std::vector<std::string> RegistryWriteMethods() {
+  std::vector<std::string> methods;
+  for (const char* method :
+       {"CreateRegion", "UpdateRegion", "DeleteRegion", "CreateVillage",
+        "UpdateVillage", "DeleteVillage", "ImportRegistry"}) {
+    methods.push_back(absl::StrCat(
+        "/", v1::RegistryService::service_full_name(), "/", method));
+  }
+  return methods;
+}
 namespace {
 
 // Records per export message: small enough to stay far below gRPC's message

@@ -3,6 +3,9 @@
 #ifndef FIVESTAR_SERVICES_REGISTRY_REGISTRY_SERVICE_H_
 #define FIVESTAR_SERVICES_REGISTRY_REGISTRY_SERVICE_H_
 
+#include <string>
+#include <vector>
+
 #include "common/rpc.h"
 #include "fivestar/registry/v1/registry.grpc.pb.h"
 #include "services/registry/change_feed.h"
@@ -31,6 +34,12 @@ using RegistryServiceBase =
     v1::RegistryService::WithCallbackMethod_WatchChanges<
     v1::RegistryService::Service>>>>>>>>>>>>>>>;
 // clang-format on
+
+// The full names ("/fivestar.registry.v1.RegistryService/<Method>") of the
+// methods that change something: the ones the audit log records
+// (common/audit.h). Every other method is a read (Get, List, Watch, Export,
+// BatchGet, WhatIf) and is not recorded. A new write method belongs here.
+std::vector<std::string> RegistryWriteMethods();
 
 class RegistryServiceImpl final : public RegistryServiceBase {
  public:

@@ -9,6 +9,7 @@
 #include "absl/strings/str_split.h"
 #include "common/check.h"
 #include "common/output_fields.h"
+#include "common/sqlite_audit.h"
 #include "common/sqlite_resource.h"
 #include "common/status.h"
 
@@ -71,6 +72,7 @@ INSERT INTO changes(kind, entity_id, path, old_path, old_parent_id,
   FROM villages v JOIN regions r ON r.id = v.region_id
   ORDER BY v.id;
 )sql"},
+    {3, "audit log (append-only)", kAuditEventsSchema},
 };
 
 // The stored body of a resource: everything but its output-only fields,

@@ -9,6 +9,7 @@
 
 #include "common/clock.h"
 #include "common/sqlite.h"
+#include "common/sqlite_audit.h"
 #include "common/sqlite_feed.h"
 #include "common/sqlite_pool.h"
 #include "services/registry/registry_store.h"
@@ -27,6 +28,11 @@ class SqliteRegistryStore final : public RegistryStore {
   // Opens the database at `path` and brings its schema up to date.
   static absl::StatusOr<std::unique_ptr<SqliteRegistryStore>> Open(
       const std::string& path, const Clock* clock);
+
+  // The audit log kept in this store's database (the audit_events table of
+  // migration 3), sharing its writer so that audit events group-commit with
+  // the store's writes.
+  AuditStore* audit_store() { return &audit_; }
 
   absl::StatusOr<Region> GetRegion(const std::string& id) override;
   absl::StatusOr<std::vector<std::string>> RegionLineage(
@@ -91,6 +97,7 @@ class SqliteRegistryStore final : public RegistryStore {
                             const std::string& old_parent_id, int64_t now_us);
 
   const std::unique_ptr<SqlitePool> pool_;
+  SqliteAuditStore audit_{pool_.get()};
   const std::unique_ptr<SqliteChangeLog> feed_;
   const Clock* clock_;
 };

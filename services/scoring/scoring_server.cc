@@ -91,10 +91,18 @@ absl::StatusOr<std::unique_ptr<ScoringServer>> ScoringServer::Start(
   s.service_ = std::make_unique<ScoringServiceImpl>(
       s.rubrics_.get(), s.evaluations_.get(), s.awards_.get(), s.boards_.get(),
       RpcRuntime{o.authenticator.get(), s.executor_.get()});
+  s.audit_service_ = std::make_unique<AuditServiceImpl>(
+      s.store_->audit_store(),
+      RpcRuntime{o.authenticator.get(), s.executor_.get()});
+  const ServerAudit audit{s.store_->audit_store(), o.authenticator.get(),
+                          o.clock, ScoringWriteMethods()};
   ASSIGN_OR_RETURN(
-      s.host_,
-      ServerHost::Start(o.server, {{s.service_.get(),
-                                    v1::ScoringService::service_full_name()}}));
+      s.host_, ServerHost::Start(
+                   o.server,
+                   {{s.service_.get(), v1::ScoringService::service_full_name()},
+                    {s.audit_service_.get(),
+                     audit::v1::AuditService::service_full_name()}},
+                   &audit));
   s.host_->metrics().Expose(s.boards_->metrics());
   for (FeedFollower* follower :
        {s.projects_follower_.get(), s.registry_follower_.get()}) {

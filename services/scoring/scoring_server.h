@@ -13,6 +13,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "common/audit_service.h"
 #include "common/auth.h"
 #include "common/clock.h"
 #include "common/executor.h"
@@ -108,6 +109,7 @@ class ScoringServer {
   std::unique_ptr<FeedFollower> registry_follower_;
   std::unique_ptr<Executor> executor_;
   std::unique_ptr<ScoringServiceImpl> service_;
+  std::unique_ptr<AuditServiceImpl> audit_service_;
   std::unique_ptr<ServerHost> host_;
 };
 

@@ -4,11 +4,24 @@
 #include <memory>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "common/rpc.h"
 #include "common/status.h"
 
 namespace fivestar::scoring {
+
+std::vector<std::string> ScoringWriteMethods() {
+  std::vector<std::string> methods;
+  for (const char* method :
+       {"CreateRubric", "SetActiveRubric", "Evaluate", "EvaluateRegion",
+        "ApplyForAward", "ReviewAward", "StartPublicNotice", "ConfirmAward",
+        "WithdrawAward", "RecordAward", "FreezeLeaderboard"}) {
+    methods.push_back(absl::StrCat("/", v1::ScoringService::service_full_name(),
+                                   "/", method));
+  }
+  return methods;
+}
 namespace {
 
 // Moves a result into the response the call returns.

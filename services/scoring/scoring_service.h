@@ -4,6 +4,9 @@
 #ifndef FIVESTAR_SERVICES_SCORING_SCORING_SERVICE_H_
 #define FIVESTAR_SERVICES_SCORING_SCORING_SERVICE_H_
 
+#include <string>
+#include <vector>
+
 #include "common/rpc.h"
 #include "fivestar/scoring/v1/scoring.grpc.pb.h"
 #include "services/scoring/award_desk.h"
@@ -39,6 +42,12 @@ using ScoringServiceBase =
     v1::ScoringService::WithCallbackMethod_FreezeLeaderboard<
     v1::ScoringService::Service>>>>>>>>>>>>>>>>>>>>>>;
 // clang-format on
+
+// The full names ("/fivestar.scoring.v1.ScoringService/<Method>") of the
+// methods that change something: the ones the audit log records
+// (common/audit.h). Every other method is a read (Get, List, Watch, Export,
+// BatchGet, WhatIf) and is not recorded. A new write method belongs here.
+std::vector<std::string> ScoringWriteMethods();
 
 class ScoringServiceImpl final : public ScoringServiceBase {
  public:

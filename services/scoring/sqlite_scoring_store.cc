@@ -14,6 +14,7 @@
 #include "common/change_feed.h"
 #include "common/check.h"
 #include "common/output_fields.h"
+#include "common/sqlite_audit.h"
 #include "common/sqlite_resource.h"
 #include "common/status.h"
 
@@ -111,6 +112,7 @@ CREATE TABLE feed_cursors (
   sequence INTEGER NOT NULL
 );
 )sql"},
+    {2, "audit log (append-only)", kAuditEventsSchema},
 };
 
 constexpr int kAwarded = v1::AWARDED;

@@ -10,6 +10,7 @@
 
 #include "common/clock.h"
 #include "common/sqlite.h"
+#include "common/sqlite_audit.h"
 #include "common/sqlite_pool.h"
 #include "services/scoring/scoring_store.h"
 
@@ -32,6 +33,11 @@ class SqliteScoringStore final : public ScoringStore {
   // the other stores (and future expiry of request ids).
   static absl::StatusOr<std::unique_ptr<SqliteScoringStore>> Open(
       const std::string& path, const Clock* clock);
+
+  // The audit log kept in this store's database (the audit_events table of
+  // migration 2), sharing its writer so that audit events group-commit with
+  // the store's writes.
+  AuditStore* audit_store() { return &audit_; }
 
   // The connection set, for tests that hold a reader or the writer busy.
   SqlitePool* pool_for_testing() { return pool_.get(); }
@@ -101,6 +107,7 @@ class SqliteScoringStore final : public ScoringStore {
       : pool_(std::move(pool)), clock_(clock) {}
 
   const std::unique_ptr<SqlitePool> pool_;
+  SqliteAuditStore audit_{pool_.get()};
   [[maybe_unused]] const Clock* clock_;
 };
 

@@ -21,6 +21,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "common/flags.h"
+#include "tools/cli/audit_commands.h"
 #include "tools/cli/health_commands.h"
 #include "tools/cli/invocation.h"
 #include "tools/cli/projects_commands.h"
@@ -363,6 +364,17 @@ const std::vector<Command>& Commands() {
        2,
        {},
        cli::Incentives},
+      {"audit",
+       "--service=registry|projects|scoring [--principal=<name>] "
+       "[--method=<method>] [--outcome=<code>] [--since=<RFC3339-time>] "
+       "[--until=<RFC3339-time>] [--oldest_first]",
+       "a service's audit log of writes, newest first (global admin only; "
+       "all pages)",
+       0,
+       0,
+       {"service", "principal", "method", "outcome", "since", "until",
+        "oldest_first"},
+       cli::Audit},
       {"health",
        "[--wait=<duration>] <address> [<service>]",
        "probe a server's grpc.health.v1 status (exit 0 only when SERVING)",
