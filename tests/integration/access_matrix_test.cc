@@ -4,7 +4,10 @@
 // tests/integration/expected/access_matrix.txt; and on every refusal
 // (UNAUTHENTICATED, PERMISSION_DENIED), nothing written to any service's
 // database (every table of the three SQLite files, read through a separate
-// read-only connection, digested before and after the call).
+// read-only connection, digested before and after the call) but the audit
+// log's record of the refused write (common/audit.h), which is the point of
+// the audit log. The AuditService every server hosts beside its own is a
+// row per server ("registry.ListAuditEvents", ...).
 //
 // All three services run as production wires them (tests/testing/
 // service_hosts.h, via ScoringTestEnv: the Huiche township and a second
@@ -40,6 +43,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "common/auth.h"
+#include "fivestar/audit/v1/audit.grpc.pb.h"
 #include "google/protobuf/util/time_util.h"
 #include "tests/scoring/scoring_test_env.h"
 #include "tests/testing/ndjson.h"
@@ -57,6 +61,7 @@ namespace projects_v1 = ::fivestar::projects::v1;
 using RegistryStub = registry_v1::RegistryService::Stub;
 using ProjectsStub = projects_v1::ProjectsService::Stub;
 using ScoringStub = v1::ScoringService::Stub;
+using AuditStub = ::fivestar::audit::v1::AuditService::Stub;
 
 constexpr char kGoldenPath[] = "tests/integration/expected/access_matrix.txt";
 constexpr absl::Duration kCallDeadline = absl::Seconds(60);
@@ -106,8 +111,12 @@ std::string CodeName(grpc::StatusCode code) {
   return absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
 }
 
-// Per table, a SHA-256 of all its rows in order (every column, typed),
-// read through a read-only connection of its own.
+// The audit log's table, which records refused writes too, and so is left
+// out of the digests (with its row in sqlite_sequence).
+constexpr char kAuditTable[] = "audit_events";
+
+// Per table but the audit log's, a SHA-256 of all its rows in order (every
+// column, typed), read through a read-only connection of its own.
 std::map<std::string, std::string> TableDigests(const std::string& path) {
   std::map<std::string, std::string> digests;
   sqlite3* db = nullptr;
@@ -142,6 +151,11 @@ std::map<std::string, std::string> TableDigests(const std::string& path) {
               reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0)));
         });
   for (const std::string& table : tables) {
+    if (table == kAuditTable) continue;
+    const std::string where =
+        table == "sqlite_sequence"
+            ? absl::StrCat(" WHERE name <> '", kAuditTable, "'")
+            : "";
     // The column count, for an ORDER BY over every column.
     int columns = 0;
     sqlite3_stmt* probe = nullptr;
@@ -154,7 +168,7 @@ std::map<std::string, std::string> TableDigests(const std::string& path) {
     std::vector<std::string> order;
     for (int i = 1; i <= columns; ++i) order.push_back(absl::StrCat(i));
     std::string dump;
-    query(absl::StrCat("SELECT * FROM \"", table, "\" ORDER BY ",
+    query(absl::StrCat("SELECT * FROM \"", table, "\"", where, " ORDER BY ",
                        absl::StrJoin(order, ", ")),
           [&](sqlite3_stmt* stmt) {
             for (int i = 0; i < columns; ++i) {
@@ -240,6 +254,15 @@ class AccessMatrixTest : public ::testing::Test {
   }
 
   RegistryStub& registry() { return env_->registry_stub(); }
+  // The AuditService of the server at `address`.
+  AuditStub& audit(const std::string& address) {
+    std::unique_ptr<AuditStub>& stub = audit_stubs_[address];
+    if (stub == nullptr) {
+      stub = ::fivestar::audit::v1::AuditService::NewStub(
+          grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+    }
+    return *stub;
+  }
   ProjectsStub& projects() { return env_->projects_stub(); }
   ScoringStub& scoring() { return env_->stub(); }
 
@@ -433,6 +456,7 @@ class AccessMatrixTest : public ::testing::Test {
   Target out_of_scope_;
   int fresh_ = 0;
   int months_ = 0;
+  std::map<std::string, std::unique_ptr<AuditStub>> audit_stubs_;
 };
 
 ScoringTestEnv* AccessMatrixTest::env_ = nullptr;
@@ -898,6 +922,25 @@ std::vector<AccessMatrixTest::Rpc> AccessMatrixTest::Rpcs() {
          request.set_period(m.FreshMonth());
          return Unary(m.scoring(), &ScoringStub::FreezeLeaderboard, request);
        }},
+      // --- the audit log every server keeps (admin@global only) ---
+      {"registry.ListAuditEvents", false,
+       [](M& m, T) {
+         return Unary(m.audit(env_->registry().address()),
+                      &AuditStub::ListAuditEvents,
+                      audit::v1::ListAuditEventsRequest());
+       }},
+      {"projects.ListAuditEvents", false,
+       [](M& m, T) {
+         return Unary(m.audit(env_->projects().address()),
+                      &AuditStub::ListAuditEvents,
+                      audit::v1::ListAuditEventsRequest());
+       }},
+      {"scoring.ListAuditEvents", false,
+       [](M& m, T) {
+         return Unary(m.audit(env_->scoring().address()),
+                      &AuditStub::ListAuditEvents,
+                      audit::v1::ListAuditEventsRequest());
+       }},
   };
 }
 
@@ -979,7 +1022,8 @@ constexpr char kGoldenHeader[] =
 # 411323-huiche-north or the township 411323-huiche (for viewer@village a
 # region named lies above its scope); out_of_scope names the township
 # 411323-other of the same county or its village 411323-other-01; system
-# is a call about system-wide things (the indicator catalogue, rubrics);
+# is a call about system-wide things (the indicator catalogue, rubrics,
+# the audit log each server keeps: <server>.ListAuditEvents);
 # no_token sends the in_scope call without a token.
 # Every call is valid and made in a state that allows it (an award in the
 # state the transition needs, fresh ids), so that each cell answers only
