@@ -8,6 +8,12 @@ PID=""
 cleanup() {
   if [[ -n "$PID" ]] && kill -0 "$PID" 2>/dev/null; then
     kill -TERM "$PID" 2>/dev/null || true
+    # `wait` returns at once for a server the script disowned: poll until it
+    # is gone (at most 15 s) before its directory is removed.
+    for _ in $(seq 300); do
+      kill -0 "$PID" 2>/dev/null || break
+      sleep 0.05
+    done
     wait "$PID" 2>/dev/null || true
   fi
   rm -rf "$WORK"
