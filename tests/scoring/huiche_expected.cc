@@ -10,6 +10,7 @@
 #include "absl/strings/strip.h"
 #include "fivestar/common/v1/star.pb.h"
 #include "services/scoring/village_inputs.h"
+#include "tests/testing/ndjson.h"
 
 namespace fivestar::scoring::testing {
 namespace {
@@ -83,8 +84,7 @@ absl::StatusOr<std::vector<ExpectedVillage>> ParseHuicheExpected(
 }
 
 absl::StatusOr<std::vector<ExpectedVillage>> LoadHuicheExpected() {
-  const std::string path =
-      absl::StrCat(FIVESTAR_SOURCE_DIR, "/", kHuicheExpectedPath);
+  const std::string path = fivestar::testing::SourcePath(kHuicheExpectedPath);
   std::ifstream in(path);
   if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
   std::ostringstream text;

@@ -1,5 +1,5 @@
 // Test data files: paths below the source tree and newline-delimited JSON of
-// protobuf messages (the import format of data/huiche/). Header-only.
+// protobuf messages (the import format of data/huiche/).
 #ifndef FIVESTAR_TESTS_TESTING_NDJSON_H_
 #define FIVESTAR_TESTS_TESTING_NDJSON_H_
 
@@ -14,10 +14,7 @@
 namespace fivestar::testing {
 
 // A path below the source tree, e.g. "data/huiche/projects.ndjson".
-// FIVESTAR_SOURCE_DIR is defined for every test target.
-inline std::string SourcePath(const std::string& relative) {
-  return std::string(FIVESTAR_SOURCE_DIR) + "/" + relative;
-}
+std::string SourcePath(const std::string& relative);
 
 // Parses newline-delimited JSON of `Message`s (blank lines skipped); aborts
 // the test binary, naming the file and line, when a line does not parse.
