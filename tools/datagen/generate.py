@@ -482,8 +482,8 @@ def main():
     paths = {name: os.path.join(args.out, name + ".ndjson")
              for name in ("registry", "projects", "indicators")}
     progress = args.scale != "small"
-    counts = {"projects": 0, "reports": 0, "indicator_values": 0,
-              "communities": 0}
+    counts = {"projects": 0, "delivered": 0, "reports": 0,
+              "indicator_values": 0, "communities": 0}
     stars = [0] * 6
     per_star = [0] * 5
     done = 0
@@ -507,6 +507,7 @@ def main():
                 text, values = village.indicator_lines(rng)
                 ind.append(text)
                 counts["projects"] += TASKS_PER_VILLAGE
+                counts["delivered"] += village.delivered
                 counts["reports"] += reports
                 counts["indicator_values"] += values
                 counts["communities"] += village.kind == "COMMUNITY"
@@ -537,6 +538,7 @@ def main():
         "communities": counts["communities"],
         "registry_records": len(region_lines) + n_villages,
         "projects": counts["projects"],
+        "projects_delivered": counts["delivered"],
         "reports": counts["reports"],
         "indicator_values": counts["indicator_values"],
         "period": PERIOD,
