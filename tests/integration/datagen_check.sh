@@ -5,25 +5,33 @@
 # fivestar-projects servers accept all three files through the CLI's
 # import-registry, import-projects and set-indicators, with exactly the
 # generated counts created (and nothing changed by a second import), and
-# the province's 2022-09 task summary matching what was generated.
+# the province's 2022-09 task summary matching what was generated; and
+# scoring's evaluation of 2022-09 under the default rubric gives every
+# village exactly the stars the generator meant it to earn.
 # Usage: datagen_check.sh <build dir>
 set -euo pipefail
 BUILD_DIR="$(cd "$1" && pwd)"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 CLI="$BUILD_DIR/tools/cli/fivestar"
 REGISTRY_SERVER="$BUILD_DIR/services/registry/fivestar-registry"
+SCORING_SERVER="$BUILD_DIR/services/scoring/fivestar-scoring"
 PROJECTS_SERVER="$BUILD_DIR/services/projects/fivestar-projects"
 GENERATE="$ROOT/tools/datagen/generate.py"
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-PROJECTS_PID=""
-stop_projects() {
-  if [[ -n "$PROJECTS_PID" ]] && kill -0 "$PROJECTS_PID" 2>/dev/null; then
-    kill -TERM "$PROJECTS_PID" 2>/dev/null || true
-    wait "$PROJECTS_PID" 2>/dev/null || true
-  fi
+# The servers besides the registry (PID), stopped at exit, scoring first.
+EXTRA_PIDS=()
+stop_extra() {
+  local i pid
+  for ((i = ${#EXTRA_PIDS[@]} - 1; i >= 0; i--)); do
+    pid="${EXTRA_PIDS[$i]}"
+    if kill -0 "$pid" 2>/dev/null; then
+      kill -TERM "$pid" 2>/dev/null || true
+      wait "$pid" 2>/dev/null || true
+    fi
+  done
 }
-trap 'stop_projects; cleanup' EXIT
+trap 'stop_extra; cleanup' EXIT
 fail() {
   echo "datagen_check: $*" >&2
   for log in "$WORK"/*.log; do
@@ -88,7 +96,8 @@ done
 "$CLI" new-token admin '*' datagen-admin >"$WORK/admin-token"
 "$CLI" new-token viewer '*' projects-service >"$WORK/projects-token"
 { sed -n 2p "$WORK/admin-token"; sed -n 2p "$WORK/projects-token"; } >"$WORK/registry-tokens"
-sed -n 2p "$WORK/admin-token" >"$WORK/projects-tokens"
+{ sed -n 2p "$WORK/admin-token"; sed -n 2p "$WORK/projects-token"; } >"$WORK/projects-tokens"
+sed -n 2p "$WORK/admin-token" >"$WORK/scoring-tokens"
 FIVESTAR_TOKEN="$(sed -n 1p "$WORK/admin-token")"
 export FIVESTAR_TOKEN
 REGISTRY_PORT="$(free_port)"
@@ -105,7 +114,11 @@ FIVESTAR_REGISTRY_TOKEN="$(sed -n 1p "$WORK/projects-token")" \
   --tokens_file="$WORK/projects-tokens" --database="$WORK/projects.db" \
   --registry="$REGISTRY" >"$WORK/projects.log" 2>&1 &
 PROJECTS_PID=$!
-fivestar() { "$CLI" --registry="$REGISTRY" --projects="$PROJECTS" "$@"; }
+EXTRA_PIDS+=("$PROJECTS_PID")
+SCORING=""
+fivestar() {
+  "$CLI" --registry="$REGISTRY" --projects="$PROJECTS" ${SCORING:+--scoring="$SCORING"} "$@"
+}
 wait_serving() {  # wait_serving <pid> <address> <service>
   for _ in $(seq 1 150); do
     fivestar --deadline=1s health "$2" "$3" >/dev/null 2>&1 && return
@@ -138,6 +151,53 @@ fivestar project-summary --period=2022-09 410000 >"$WORK/summary.out" 2>&1 ||
   fail "project-summary failed: $(cat "$WORK/summary.out")"
 grep -q "2000 total, $DELIVERED delivered" "$WORK/summary.out" ||
   fail "want 2000 tasks, $DELIVERED delivered: $(cat "$WORK/summary.out")"
+# Scoring with the default rubric: every village earns exactly the stars
+# the generator meant it to (the summary's distributions).
+REDIS_PORT="$(free_port)"
+mkdir -p "$WORK/redis"
+redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
+  --dir "$WORK/redis" >"$WORK/redis.log" 2>&1 &
+EXTRA_PIDS+=("$!")
+SCORING_PORT="$(free_port)"
+while [[ "$SCORING_PORT" == "$REGISTRY_PORT" || "$SCORING_PORT" == "$PROJECTS_PORT" ||
+         "$SCORING_PORT" == "$REDIS_PORT" ]]; do SCORING_PORT="$(free_port)"; done
+for _ in $(seq 1 50); do
+  redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping >/dev/null 2>&1 && break
+  sleep 0.1
+done
+VIEWER_TOKEN="$(sed -n 1p "$WORK/projects-token")"
+FIVESTAR_REGISTRY_TOKEN="$VIEWER_TOKEN" FIVESTAR_PROJECTS_TOKEN="$VIEWER_TOKEN" \
+  "$SCORING_SERVER" --host=127.0.0.1 --port="$SCORING_PORT" --metrics_port=-1 \
+  --tokens_file="$WORK/scoring-tokens" --database="$WORK/scoring.db" \
+  --registry="$REGISTRY" --projects="$PROJECTS" --redis="127.0.0.1:$REDIS_PORT" \
+  >"$WORK/scoring.log" 2>&1 &
+SCORING_PID=$!
+EXTRA_PIDS+=("$SCORING_PID")
+wait_serving "$SCORING_PID" "127.0.0.1:$SCORING_PORT" fivestar.scoring.v1.ScoringService
+SCORING="127.0.0.1:$SCORING_PORT"
+fivestar --output=json evaluate-region --per_village 410000 2022-09 \
+  >"$WORK/evaluations.json" 2>"$WORK/stderr" ||
+  fail "evaluate-region failed: $(cat "$WORK/stderr")"
+earned="$(/usr/bin/python3 - "$WORK/evaluations.json" <<'PY'
+import collections, json, sys
+levels, stars = collections.Counter(), collections.Counter()
+for line in open(sys.argv[1], encoding="utf-8"):
+    for e in json.loads(line).get("evaluations", []):
+        levels[str(e.get("stars_earned", 0))] += 1
+        for s in e.get("stars", []):
+            stars[s["star"]] += bool(s.get("earned"))
+print(json.dumps({n: levels[n] for n in map(str, range(6))}))
+print(json.dumps({s: stars[s] for s in ("BRANCH_STRONG", "INDUSTRY_THRIVING",
+                                        "ECO_LIVABLE", "SAFE_LAWFUL",
+                                        "CIVILIZED_HAPPY")}))
+PY
+)"
+[[ "$(sed -n 1p <<<"$earned")" == "$(summary "$S" intended_stars)" ]] ||
+  fail "stars earned per village $(sed -n 1p <<<"$earned"), intended $(summary "$S" intended_stars)"
+[[ "$(sed -n 2p <<<"$earned")" == "$(summary "$S" intended_per_star)" ]] ||
+  fail "villages per star $(sed -n 2p <<<"$earned"), intended $(summary "$S" intended_per_star)"
+
 echo "datagen_check: small seed 1 is reproducible ($(digest "$WORK/a" | cut -c1-12 | tr '\n' ' '))," \
   "seed 2 differs; 427 registry records, 2000 projects with $REPORTS reports" \
-  "and 6800 indicator values imported into real servers"
+  "and 6800 indicator values imported into real servers; stars earned" \
+  "$(summary "$S" intended_stars) as intended"
