@@ -218,7 +218,7 @@ absl::StatusOr<std::unique_ptr<CallKind>> MakeCallKind(
   if (f == "create_progress_report") {
     return Make<projects_v1::ProjectsService,
                 projects_v1::CreateProgressReportRequest,
-                projects_v1::ProgressReport>(
+                projects_v1::CreateProgressReportResponse>(
         channels, options,
         [](const std::string& id,
            projects_v1::CreateProgressReportRequest* request) {
