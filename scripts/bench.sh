@@ -227,6 +227,14 @@ for figure in "${figures[@]}"; do
 done
 
 DIRTY=""
+PRELIMINARY=""
+if [[ "$BUILD_TYPE" != Release || "$DATA" == "$ROOT/data/huiche" ]]; then
+  PRELIMINARY="
+**Preliminary**: not the issue's figures (a $BUILD_TYPE build, and/or the
+Huiche township instead of a generated province); run
+\`scripts/bench.sh --scale=province\` for those.
+"
+fi
 git -C "$ROOT" diff --quiet HEAD -- . ':!BENCHMARKS.md' || DIRTY=" (with uncommitted changes)"
 cat >"$WORK/header.md" <<MD
 # Benchmarks
@@ -237,15 +245,16 @@ serve-ping\`: the same ServerHost, executor and authentication as the
 services, an empty handler) measured in the same repetition, just before
 the figure; $REPEAT repetitions, ratio min / median / max. calls/s, p50
 and p99 are the medians over the repetitions; Ping calls/s is listed per
-repetition. Any failed call makes a figure invalid.
+repetition. Any failed call (warm-up included) makes a figure invalid.
 
 - Command: \`$COMMAND\`
 - Date: $(date -u '+%Y-%m-%d %H:%M UTC')
 - Commit: $(git -C "$ROOT" rev-parse --short HEAD)$DIRTY
-- Build: $BUILD_TYPE ($BUILD_DIR)
+- Build: $BUILD_TYPE (${BUILD_DIR#"$ROOT"/})
 - Machine: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(nproc) cores, Linux $(uname -r), load average at start $LOADAVG
 - Data: $DATA_NOTE; period $PERIOD
 - Load: $CONNECTIONS connections × $IN_FLIGHT calls in flight, warm-up $WARMUP, $DURATION measured per run
+$PRELIMINARY
 
 | figure | calls/s | p50 | p99 | Ping calls/s (per repetition) | ratio to Ping (min / median / max) | goal (issue 10) |
 |---|---|---|---|---|---|---|
