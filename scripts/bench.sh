@@ -232,8 +232,7 @@ if [[ "$BUILD_TYPE" != Release || "$DATA" == "$ROOT/data/huiche" ]]; then
   PRELIMINARY="
 **Preliminary**: not the issue's figures (a $BUILD_TYPE build, and/or the
 Huiche township instead of a generated province); run
-\`scripts/bench.sh --scale=province\` for those.
-"
+\`scripts/bench.sh --scale=province\` for those."
 fi
 git -C "$ROOT" diff --quiet HEAD -- . ':!BENCHMARKS.md' || DIRTY=" (with uncommitted changes)"
 cat >"$WORK/header.md" <<MD
