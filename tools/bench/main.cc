@@ -60,10 +60,9 @@ ABSL_FLAG(std::string, label, "",
 
 namespace {
 
-using namespace fivestar;
-using namespace fivestar::bench;
-
 int ServePing() {
+  using namespace fivestar;
+  using namespace fivestar::bench;
   absl::StatusOr<CommonServerOptions> common =
       CommonServerOptionsFromFlags("bench-ping");
   if (!common.ok()) {
@@ -124,6 +123,7 @@ int Fail(const absl::Status& status) {
 }
 
 int RunFigure() {
+  using namespace fivestar::bench;
   FigureOptions figure;
   figure.figure = absl::GetFlag(FLAGS_figure);
   figure.token = absl::GetFlag(FLAGS_token);
