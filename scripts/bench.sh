@@ -297,7 +297,9 @@ for figure in sys.argv[4].split(","):
             for code, n in x["errors"].items():
                 errors[code] = errors.get(code, 0) + n
         first = next((x["first_error"] for x in invalid if x["first_error"]), "no calls")
-        note = f" **INVALID**: errors {errors}; first: {first}"
+        warmup = sum(x["warmup_errors"] for x in invalid)
+        note = (f" **INVALID**: errors {errors} ({warmup} in the warm-up); "
+                f"first: {first}")
         verdict = "invalid"
     rows.append(
         f"| {figure} | {cps:.0f} | {p50:.0f} µs | {p99:.0f} µs | {ping} | "

@@ -21,6 +21,7 @@ struct Slot {
   int connection = 0;
   std::vector<int64_t> latencies_nanos;
   std::map<std::string, int64_t> errors;
+  int64_t warmup_errors = 0;
   std::string first_error;
 };
 
@@ -53,6 +54,7 @@ class Driver {
       for (const auto& [code, count] : slot.errors) {
         result.errors[code] += count;
       }
+      result.warmup_errors += slot.warmup_errors;
       if (result.first_error.empty()) result.first_error = slot.first_error;
     }
     std::sort(all.begin(), all.end());
@@ -81,6 +83,7 @@ class Driver {
       const std::string code = absl::StatusCodeToString(
           static_cast<absl::StatusCode>(status.error_code()));
       ++slot->errors[code];
+      if (end < measure_start_) ++slot->warmup_errors;
       if (slot->first_error.empty()) {
         slot->first_error = code + ": " + status.error_message();
       }

@@ -55,6 +55,9 @@ struct LoadResult {
   // Failed calls by status code name ("NOT_FOUND"), over the whole run,
   // warm-up included. Any entry makes the figure invalid.
   std::map<std::string, int64_t> errors;
+  // How many of those failed during the warm-up (a cold cache, a bulkhead
+  // that refuses the first burst).
+  int64_t warmup_errors = 0;
   // The first error's message, to say what went wrong; empty when none.
   std::string first_error;
 };

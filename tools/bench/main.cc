@@ -183,7 +183,8 @@ int RunFigure() {
                    "\"connections\":%d,\"in_flight\":%d,\"targets\":%d,"
                    "\"warmup_s\":%.3f,\"seconds\":%.3f,\"calls\":%d,"
                    "\"calls_per_s\":%.1f,\"p50_us\":%.1f,\"p99_us\":%.1f,"
-                   "\"errors\":{%s},\"first_error\":%s,\"valid\":%s}",
+                   "\"errors\":{%s},\"warmup_errors\":%d,\"first_error\":%s,"
+                   "\"valid\":%s}",
                    JsonString(figure.figure),
                    JsonString(absl::GetFlag(FLAGS_label)), JsonString(target),
                    load.connections, load.in_flight,
@@ -192,8 +193,8 @@ int RunFigure() {
                    result.calls, result.calls_per_second,
                    absl::ToDoubleMicroseconds(result.p50),
                    absl::ToDoubleMicroseconds(result.p99),
-                   absl::StrJoin(errors, ","), JsonString(result.first_error),
-                   valid ? "true" : "false")
+                   absl::StrJoin(errors, ","), result.warmup_errors,
+                   JsonString(result.first_error), valid ? "true" : "false")
             << std::endl;
   std::cerr << absl::StrFormat(
       "%s: %.0f calls/s, p50 %.0f us, p99 %.0f us, %d errors%s\n",
