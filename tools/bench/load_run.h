@@ -1,0 +1,80 @@
+// The load driver of fivestar-bench: keeps a fixed number of calls in flight
+// on each of several connections with gRPC's callback API, for a warm-up and
+// then a measured window, and reports throughput, latency percentiles and
+// every error by code.
+#ifndef FIVESTAR_TOOLS_BENCH_LOAD_RUN_H_
+#define FIVESTAR_TOOLS_BENCH_LOAD_RUN_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+
+namespace fivestar::bench {
+
+// One kind of call to put under load (e.g. GetVillage on a list of ids).
+class CallKind {
+ public:
+  virtual ~CallKind() = default;
+  // Starts call number `n` (0, 1, 2, ... across all slots) on connection
+  // `connection` (0 .. connections-1) and returns without waiting; `done`
+  // runs exactly once with the call's status, on a gRPC thread.
+  virtual void Start(int connection, uint64_t n,
+                     std::function<void(grpc::Status)> done) = 0;
+};
+
+// How much load, for how long.
+struct LoadOptions {
+  // Separate channels (TCP connections); at least 1.
+  int connections = 4;
+  // Calls kept in flight on each connection; at least 1.
+  int in_flight = 16;
+  // Calls made before measuring starts; not counted.
+  absl::Duration warmup = absl::Seconds(1);
+  // The measured window; positive.
+  absl::Duration duration = absl::Seconds(5);
+};
+
+// What a run measured.
+struct LoadResult {
+  // OK calls that completed inside the measured window.
+  int64_t calls = 0;
+  // The measured window, in seconds.
+  double seconds = 0;
+  // calls / seconds.
+  double calls_per_second = 0;
+  // Latency percentiles of the calls counted in `calls`; zero when none.
+  absl::Duration p50;
+  absl::Duration p99;
+  // Failed calls by status code name ("NOT_FOUND"), over the whole run,
+  // warm-up included. Any entry makes the figure invalid.
+  std::map<std::string, int64_t> errors;
+  // How many of those failed during the warm-up (a cold cache, a bulkhead
+  // that refuses the first burst).
+  int64_t warmup_errors = 0;
+  // The first error's message, to say what went wrong; empty when none.
+  std::string first_error;
+};
+
+// `count` channels to `address` (plaintext), each with channel arguments of
+// its own so that no two share a subchannel (one TCP connection each).
+std::vector<std::shared_ptr<grpc::Channel>> MakeChannels(
+    const std::string& address, int count);
+
+// Runs `kind` under `options`' load and blocks until every call ended
+// (the measured window, then the calls still in flight).
+LoadResult RunLoad(const LoadOptions& options, CallKind& kind);
+
+// The latency at quantile `q` (0 < q <= 1) of `sorted_nanos` (ascending),
+// nearest-rank; zero when empty.
+absl::Duration Percentile(const std::vector<int64_t>& sorted_nanos, double q);
+
+}  // namespace fivestar::bench
+
+#endif  // FIVESTAR_TOOLS_BENCH_LOAD_RUN_H_
