@@ -49,6 +49,9 @@ if ! [[ "$REPEAT" =~ ^[1-9][0-9]*$ ]]; then
   exit 2
 fi
 
+# What the build, redis-server and the generator's python3 need.
+"$ROOT/scripts/install-deps.sh"
+
 BUILD_DIR="${BUILD_DIR:-build-release}"
 [[ "$BUILD_DIR" = /* ]] || BUILD_DIR="$ROOT/$BUILD_DIR"
 if [[ -z "${FIVESTAR_BENCH_NO_BUILD:-}" ]]; then
