@@ -104,35 +104,14 @@ INDUSTRIES = [
     "aquaculture", "handicrafts", "logistics",
 ]
 
-# Task templates by star, in the enum order of fivestar.common.v1.Star:
-# (title, English title, unit, base target).
+# The stars in the enum order of fivestar.common.v1.Star.
 STARS = ["BRANCH_STRONG", "INDUSTRY_THRIVING", "ECO_LIVABLE", "SAFE_LAWFUL",
          "CIVILIZED_HAPPY"]
-TEMPLATES = {
-    "BRANCH_STRONG": [
-        ("党群服务中心规范化建设", "Party-mass service centre upgrade", "rooms", 6),
-        ("村务公开栏更新", "Village affairs notice boards renewed", "boards", 4),
-    ],
-    "INDUSTRY_THRIVING": [
-        ("特色产业基地扩建", "Signature industry base expanded", "mu", 60),
-        ("农民技能培训", "Farmer skills training", "people", 120),
-    ],
-    "ECO_LIVABLE": [
-        ("人居环境整治", "Living environment clean-up", "households", 80),
-        ("道路亮化工程", "Street lighting", "lights", 40),
-        ("村庄绿化", "Village greening", "trees", 500),
-    ],
-    "SAFE_LAWFUL": [
-        ("高清视频监控补点", "HD camera coverage filled in", "cameras", 10),
-        ("矛盾纠纷排查化解", "Dispute screening and mediation", "visits", 50),
-    ],
-    "CIVILIZED_HAPPY": [
-        ("新时代文明实践活动", "Civilization practice activities", "activities",
-         12),
-        ("星级文明户评选", "Star civilized household selection", "households",
-         20),
-    ],
-}
+# Task templates by star, (title, English title, unit, base target): the
+# ones the Huiche data uses (tools/huiche_projects.py), kept in one place.
+sys.dont_write_bytecode = True  # Nothing written into the source tree.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from huiche_projects import TEMPLATES  # noqa: E402
 
 CHINA = datetime.timezone(datetime.timedelta(hours=8))
 
