@@ -468,10 +468,16 @@ if ! skipped h2load; then
     [get_leaderboard]="${ADDRESS[scoring]}/fivestar.scoring.v1.ScoringService/GetLeaderboard"
     [get_village_rank]="${ADDRESS[scoring]}/fivestar.scoring.v1.ScoringService/GetVillageRank"
   )
+  # milliseconds <duration>: "5s", "1.5s" or "500ms" as whole milliseconds,
+  # the unit h2load takes.
+  milliseconds() {
+    awk -v d="$1" 'BEGIN { if (d ~ /ms$/) print int(d); else print int(d * 1000) }'
+  }
   h2() {
     local figure="$1" label="$2" output
     output="$(h2load -c "$CONNECTIONS" -m "$IN_FLIGHT" -t 1 \
-      -D "${DURATION%s}" --warm-up-time="${WARMUP%s}" \
+      -D "$(milliseconds "$DURATION")ms" \
+      --warm-up-time="$(milliseconds "$WARMUP")ms" \
       -H 'content-type: application/grpc' -H 'te: trailers' \
       -H "authorization: Bearer $FIVESTAR_TOKEN" \
       -d "${H2_BODY[$figure]}" "http://${H2_PATH[$figure]}" 2>&1)" || true

@@ -54,6 +54,9 @@ def figures_table(lines, ctx):
     for r in lines:
         if "figure" in r and "kind" not in r:
             by_label.setdefault(r["label"], {})[r["figure"]] = r
+    if not any("/" in label and label.split("/")[0] in FIGURE_GOALS
+               for label in by_label):
+        return []
     rows = [
         "| figure | calls/s | p50 | p99 | Ping calls/s (per repetition) | "
         "ratio to Ping (min / median / max) | goal |",
