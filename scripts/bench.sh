@@ -1,28 +1,45 @@
 #!/usr/bin/env bash
-# The benchmark of issue 10, in one command (not part of the test command):
-# builds a Release build in its own directory, generates the data set,
+# The benchmark of issue 10, in one command (not part of the test command).
+#
+# Builds a Release build in its own directory, generates the data set,
 # starts redis-server, the three services and the Ping reference server
 # (fivestar-bench serve-ping) on free loopback ports with authentication on,
-# loads the data through the CLI's imports, evaluates the root region for the
-# data's month, then runs every figure with fivestar-bench beside a Ping run
-# in the same repetition, each repeated --repeat times, and writes
-# BENCHMARKS.md: the machine, the command, the date and commit, and per
-# figure calls/s, p50, p99, Ping's calls/s and the ratio (min/median/max)
-# against the issue's goal.
+# and then measures, writing every measurement as one JSON line and finally
+# BENCHMARKS.md (tools/bench/report.py):
+#   1. the loads: the registry import, the projects import, the indicator
+#      values, and scoring's evaluation of the root region with its boards,
+#      each timed beside its raw references (tools/bench/sqlite_reference.sh:
+#      the same rows inserted by the sqlite3 shell in one transaction;
+#      tools/bench/board_reference.py: the same boards as pipelined variadic
+#      ZADDs through `redis-cli --pipe`), with every service's peak and
+#      current RSS after it and Redis's longest latency event during it;
+#   2. while each load runs, latency probes (1 call in flight) on every
+#      service's health and on reads unrelated to the load, against the same
+#      probes on the idle system;
+#   3. region summaries of the province and of counties, one call at a time,
+#      against a Ping's p50, also with the probes running;
+#   4. start-up to SERVING of each service on its loaded database, and
+#      scoring's re-sync of every board into an emptied Redis;
+#   5. every read and write figure under load (connections × in flight)
+#      beside Ping in the same repetition, --repeat times;
+#   6. h2load (nghttp2-client) as a second opinion on the read figures.
 #
-# Usage: scripts/bench.sh [--scale=small] [--duration=5s] [--warmup=1s]
+# Usage: scripts/bench.sh [--scale=province] [--duration=5s] [--warmup=1s]
 #          [--connections=4] [--in_flight=16] [--repeat=3]
-#          [--figures=get_village,...] [--out=BENCHMARKS.md]
-#   --scale     the generator's scale (small, province, national); without
-#               tools/datagen/generate.py the Huiche township (data/huiche)
+#          [--figures=get_village,...] [--out=BENCHMARKS.md] [--skip=h2load,...]
+#   --scale     the generator's scale (small, province, national)
+#   --skip      parts to leave out: loads-reference, probes, summaries,
+#               startup, figures, h2load (the loads themselves always run)
 #   BUILD_DIR   the build directory (default build-release, Release)
 #   JOBS        parallel compile jobs (default: the number of cores)
 #   FIVESTAR_BENCH_NO_BUILD=1 uses the binaries already in BUILD_DIR
+#   FIVESTAR_BENCH_KEEP=1 keeps the work directory (databases, logs, the
+#                         JSON lines) and prints where it is
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 COMMAND="scripts/bench.sh${*:+ $*}"
-SCALE=small
+SCALE=province
 DURATION=5s
 WARMUP=1s
 CONNECTIONS=4
@@ -30,6 +47,7 @@ IN_FLIGHT=16
 REPEAT=3
 FIGURES=get_village,get_project,list_villages,get_summary,get_leaderboard,get_village_rank,create_progress_report
 OUT="$ROOT/BENCHMARKS.md"
+SKIP=","
 for arg in "$@"; do
   case "$arg" in
     --scale=*) SCALE="${arg#*=}" ;;
@@ -40,6 +58,7 @@ for arg in "$@"; do
     --repeat=*) REPEAT="${arg#*=}" ;;
     --figures=*) FIGURES="${arg#*=}" ;;
     --out=*) OUT="${arg#*=}" ;;
+    --skip=*) SKIP=",${arg#*=}," ;;
     -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench.sh: unknown argument \"$arg\" (see --help)" >&2; exit 2 ;;
   esac
@@ -48,9 +67,17 @@ if ! [[ "$REPEAT" =~ ^[1-9][0-9]*$ ]]; then
   echo "bench.sh: --repeat: must be a positive integer, got \"$REPEAT\"" >&2
   exit 2
 fi
+for part in ${SKIP//,/ }; do
+  case "$part" in
+    loads-reference|probes|summaries|startup|figures|h2load) ;;
+    *) echo "bench.sh: --skip: unknown part \"$part\" (see --help)" >&2; exit 2 ;;
+  esac
+done
+skipped() { [[ "$SKIP" == *",$1,"* ]]; }
 
-# What the build, redis-server and the generator's python3 need.
-"$ROOT/scripts/install-deps.sh"
+# What the build, redis-server, the generator's python3, sqlite3 and h2load
+# need.
+"$ROOT/scripts/install-deps.sh" --bench
 
 BUILD_DIR="${BUILD_DIR:-build-release}"
 [[ "$BUILD_DIR" = /* ]] || BUILD_DIR="$ROOT/$BUILD_DIR"
@@ -68,20 +95,29 @@ BENCH="$BUILD_DIR/tools/bench/fivestar-bench"
 
 LOADAVG="$(cut -d' ' -f1-3 /proc/loadavg)"
 WORK="$(mktemp -d)"
-PIDS=()
+RESULTS="$WORK/results.ndjson"
+: >"$RESULTS"
+declare -A SERVICE_PID=()
+PROBE_PIDS=()
 cleanup() {
   local pid
-  for pid in "${PIDS[@]}"; do
+  for pid in "${PROBE_PIDS[@]}" "${SERVICE_PID[@]}"; do
     if kill -0 "$pid" 2>/dev/null; then
       kill -TERM "$pid" 2>/dev/null || true
       wait "$pid" 2>/dev/null || true
     fi
   done
-  rm -rf "$WORK"
+  if [[ -n "${FIVESTAR_BENCH_KEEP:-}" ]]; then
+    echo "bench.sh: kept $WORK" >&2
+  else
+    rm -rf "$WORK"
+  fi
 }
 trap cleanup EXIT
 
 step() { printf '==> %s\n' "$*" >&2; }
+now_ns() { date +%s%N; }
+seconds_since() { awk -v a="$1" -v b="$(now_ns)" 'BEGIN { printf "%.3f", (b - a) / 1e9 }'; }
 USED_PORTS=" "
 free_port() {
   local port
@@ -96,22 +132,15 @@ free_port() {
 }
 
 # The data set.
-if [[ -f "$ROOT/tools/datagen/generate.py" ]]; then
-  step "generating data: --scale=$SCALE --seed=1"
-  /usr/bin/python3 "$ROOT/tools/datagen/generate.py" --scale="$SCALE" \
-    --seed=1 --out="$WORK/data"
-  DATA="$WORK/data"
-  DATA_NOTE="tools/datagen/generate.py --scale=$SCALE --seed=1"
-else
-  step "tools/datagen/generate.py is missing: using data/huiche"
-  DATA="$ROOT/data/huiche"
-  DATA_NOTE="data/huiche (the Huiche township; tools/datagen/generate.py missing, --scale ignored)"
-fi
+step "generating data: --scale=$SCALE --seed=1"
+/usr/bin/python3 "$ROOT/tools/datagen/generate.py" --scale="$SCALE" \
+  --seed=1 --out="$WORK/data"
+DATA="$WORK/data"
 # Target lists and the data's month, read from the import files.
 /usr/bin/python3 - "$DATA" "$WORK" <<'PY'
 import json, sys
 data, work = sys.argv[1], sys.argv[2]
-roots, townships, villages, periods = [], [], [], set()
+roots, counties, townships, villages, periods = [], [], [], [], set()
 with open(f"{data}/registry.ndjson", encoding="utf-8") as f:
     for line in f:
         if not line.strip():
@@ -121,6 +150,8 @@ with open(f"{data}/registry.ndjson", encoding="utf-8") as f:
             region = record["region"]
             if not region.get("parent_id"):
                 roots.append(region["id"])
+            if region.get("kind") == "COUNTY":
+                counties.append(region["id"])
             if region.get("kind") == "TOWNSHIP":
                 townships.append(region["id"])
         elif "village" in record:
@@ -129,18 +160,21 @@ with open(f"{data}/indicators.ndjson", encoding="utf-8") as f:
     for line in f:
         if line.strip():
             periods.add(json.loads(line)["period"])
-if len(roots) != 1 or not townships or not villages or not periods:
-    sys.exit("bench.sh: the data needs one root region, townships, villages "
-             "and indicator periods")
+if len(roots) != 1 or not counties or not townships or not villages or not periods:
+    sys.exit("bench.sh: the data needs one root region, counties, townships, "
+             "villages and indicator periods")
 open(f"{work}/root", "w").write(roots[0] + "\n")
 open(f"{work}/period", "w").write(max(periods) + "\n")
+open(f"{work}/counties.txt", "w").write("\n".join(counties) + "\n")
 open(f"{work}/townships.txt", "w").write("\n".join(townships) + "\n")
 open(f"{work}/villages.txt", "w").write("\n".join(villages) + "\n")
 print(f"{len(villages)} villages, {len(townships)} townships, "
-      f"root {roots[0]}, period {max(periods)}", file=sys.stderr)
+      f"{len(counties)} counties, root {roots[0]}, period {max(periods)}",
+      file=sys.stderr)
 PY
 ROOT_REGION="$(cat "$WORK/root")"
 PERIOD="$(cat "$WORK/period")"
+FIRST_TOWNSHIP="$(sed -n 1p "$WORK/townships.txt")"
 
 # Tokens: an admin for the load and the imports (every server knows it),
 # and a global viewer the services present to their peers.
@@ -150,166 +184,353 @@ export FIVESTAR_TOKEN="$(sed -n 1p "$WORK/admin-token")"
 PEER_TOKEN="$(sed -n 1p "$WORK/peer-token")"
 { sed -n 2p "$WORK/admin-token"; sed -n 2p "$WORK/peer-token"; } >"$WORK/tokens"
 
-REGISTRY="127.0.0.1:$(free_port)"
-PROJECTS="127.0.0.1:$(free_port)"
-SCORING="127.0.0.1:$(free_port)"
-PING="127.0.0.1:$(free_port)"
+declare -A ADDRESS=(
+  [registry]="127.0.0.1:$(free_port)"
+  [projects]="127.0.0.1:$(free_port)"
+  [scoring]="127.0.0.1:$(free_port)"
+  [ping]="127.0.0.1:$(free_port)"
+)
 REDIS_PORT="$(free_port)"
+redis() { redis-cli -h 127.0.0.1 -p "$REDIS_PORT" "$@"; }
 fivestar() {
-  "$CLI" --registry="$REGISTRY" --projects="$PROJECTS" --scoring="$SCORING" "$@"
+  "$CLI" --registry="${ADDRESS[registry]}" --projects="${ADDRESS[projects]}" \
+    --scoring="${ADDRESS[scoring]}" "$@"
 }
-# serve <name> <address> <health service> <command...>
-serve() {
-  local name="$1" address="$2" service="$3"
-  shift 3
-  "$@" --host=127.0.0.1 --port="${address##*:}" --metrics_port=0 \
-    --tokens_file="$WORK/tokens" >"$WORK/$name.log" 2>&1 &
-  PIDS+=($!)
-  if ! fivestar health --wait=30s "$address" "$service" >/dev/null; then
-    echo "bench.sh: $name did not turn SERVING; its log:" >&2
-    cat "$WORK/$name.log" >&2
+
+# start <service>: starts it in the background on its address and database.
+start() {
+  local name="$1" port="${ADDRESS[$1]##*:}"
+  local common=(--host=127.0.0.1 --port="$port" --metrics_port=0
+                --tokens_file="$WORK/tokens")
+  case "$name" in
+    registry)
+      "$BUILD_DIR/services/registry/fivestar-registry" "${common[@]}" \
+        --database="$WORK/registry.db" >>"$WORK/registry.log" 2>&1 & ;;
+    projects)
+      FIVESTAR_REGISTRY_TOKEN="$PEER_TOKEN" \
+        "$BUILD_DIR/services/projects/fivestar-projects" "${common[@]}" \
+        --database="$WORK/projects.db" --registry="${ADDRESS[registry]}" \
+        >>"$WORK/projects.log" 2>&1 & ;;
+    scoring)
+      FIVESTAR_REGISTRY_TOKEN="$PEER_TOKEN" FIVESTAR_PROJECTS_TOKEN="$PEER_TOKEN" \
+        "$BUILD_DIR/services/scoring/fivestar-scoring" "${common[@]}" \
+        --database="$WORK/scoring.db" --registry="${ADDRESS[registry]}" \
+        --projects="${ADDRESS[projects]}" --redis="127.0.0.1:$REDIS_PORT" \
+        >>"$WORK/scoring.log" 2>&1 & ;;
+    ping) "$BENCH" serve-ping "${common[@]}" >>"$WORK/ping.log" 2>&1 & ;;
+  esac
+  SERVICE_PID[$name]=$!
+}
+# wait_serving <service> <since_ns> [label]: waits for SERVING; with a label,
+# records the start-up time.
+wait_serving() {
+  local line
+  if ! line="$("$BENCH" wait-serving --target="${ADDRESS[$1]}" --since_ns="$2" \
+      --label="${3:-}" --wait_timeout=120s)"; then
+    echo "bench.sh: $1 did not turn SERVING; its log:" >&2
+    tail -50 "$WORK/$1.log" >&2
     exit 1
   fi
+  if [[ -n "${3:-}" ]]; then
+    printf '{"kind":"startup","service":"%s","line":%s}\n' "$1" "$line" >>"$RESULTS"
+  fi
+}
+stop() {
+  local pid="${SERVICE_PID[$1]}"
+  kill -TERM "$pid"
+  wait "$pid" 2>/dev/null || true
+}
+# rss: every service's peak (VmHWM) and current (VmRSS) resident set, kB.
+rss() {
+  local name sep="" out="{"
+  for name in registry projects scoring; do
+    out+="$sep\"$name\":{\"hwm_kb\":$(awk '/^VmHWM/ {print $2}' "/proc/${SERVICE_PID[$name]}/status"),\"rss_kb\":$(awk '/^VmRSS/ {print $2}' "/proc/${SERVICE_PID[$name]}/status")}"
+    sep=","
+  done
+  echo "$out}"
+}
+# redis_latency_max: Redis's longest latency event (ms) since the last reset,
+# 0 when none reached the 1 ms threshold; then resets the monitor.
+redis_latency_max() {
+  # Four lines an event: name, time, latest ms, longest ms.
+  redis LATENCY LATEST | awk 'NR % 4 == 0 && $1 > max { max = $1 } END { print max + 0 }'
+  redis LATENCY RESET >/dev/null
 }
 
 step "starting redis-server, the services and the Ping reference"
 mkdir -p "$WORK/redis"
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
-  --dir "$WORK/redis" >"$WORK/redis.log" 2>&1 &
-PIDS+=($!)
+  --latency-monitor-threshold 1 --dir "$WORK/redis" >"$WORK/redis.log" 2>&1 &
+SERVICE_PID[redis]=$!
 for _ in $(seq 1 50); do
-  redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping >/dev/null 2>&1 && break
+  redis ping >/dev/null 2>&1 && break
   sleep 0.1
 done
-serve registry "$REGISTRY" fivestar.registry.v1.RegistryService \
-  "$BUILD_DIR/services/registry/fivestar-registry" --database="$WORK/registry.db"
-FIVESTAR_REGISTRY_TOKEN="$PEER_TOKEN" serve projects "$PROJECTS" \
-  fivestar.projects.v1.ProjectsService \
-  "$BUILD_DIR/services/projects/fivestar-projects" --database="$WORK/projects.db" \
-  --registry="$REGISTRY"
-FIVESTAR_REGISTRY_TOKEN="$PEER_TOKEN" FIVESTAR_PROJECTS_TOKEN="$PEER_TOKEN" \
-  serve scoring "$SCORING" fivestar.scoring.v1.ScoringService \
-  "$BUILD_DIR/services/scoring/fivestar-scoring" --database="$WORK/scoring.db" \
-  --registry="$REGISTRY" --projects="$PROJECTS" --redis="127.0.0.1:$REDIS_PORT"
-serve ping "$PING" fivestar.bench.v1.PingService "$BENCH" serve-ping
-
-step "loading the data through the CLI's imports"
-fivestar import-registry "$DATA/registry.ndjson" >/dev/null
-fivestar import-projects "$DATA/projects.ndjson" >/dev/null
-fivestar set-indicators "$DATA/indicators.ndjson" >/dev/null
-step "evaluating $ROOT_REGION for $PERIOD (the leaderboards)"
-fivestar evaluate-region "$ROOT_REGION" "$PERIOD" >/dev/null
-
-# run <figure> <address> <repetition> [fivestar-bench flags]: one JSON line.
-run() {
-  local figure="$1" address="$2" rep="$3"
-  shift 3
-  "$BENCH" --figure="$figure" --target="$address" --label="$rep" \
-    --connections="$CONNECTIONS" --in_flight="$IN_FLIGHT" \
-    --warmup="$WARMUP" --duration="$DURATION" "$@" >>"$WORK/results.ndjson" ||
-    true  # an invalid figure is reported in the table
-}
-: >"$WORK/results.ndjson"
-IFS=, read -r -a figures <<<"$FIGURES"
-for figure in "${figures[@]}"; do
-  case "$figure" in
-    get_village) args=("$REGISTRY" --ids_file="$WORK/villages.txt") ;;
-    list_villages) args=("$REGISTRY" --ids_file="$WORK/townships.txt") ;;
-    get_project|create_progress_report)
-      args=("$PROJECTS" --discover_under="$ROOT_REGION") ;;
-    get_summary) args=("$PROJECTS" --ids_file="$WORK/townships.txt" --period="$PERIOD") ;;
-    get_leaderboard) args=("$SCORING" --ids_file="$WORK/townships.txt" --period="$PERIOD") ;;
-    get_village_rank) args=("$SCORING" --ids_file="$WORK/villages.txt" --period="$PERIOD") ;;
-    *) echo "bench.sh: --figures: unknown figure \"$figure\"" >&2; exit 2 ;;
-  esac
-  for rep in $(seq 1 "$REPEAT"); do
-    step "$figure, repetition $rep of $REPEAT (beside Ping)"
-    run ping "$PING" "$figure/$rep"
-    run "$figure" "${args[0]}" "$figure/$rep" "${args[@]:1}"
-  done
+for name in registry projects scoring ping; do
+  start "$name"
+  wait_serving "$name" "$(now_ns)"
 done
 
-DIRTY=""
-PRELIMINARY=""
-if [[ "$BUILD_TYPE" != Release || "$DATA" == "$ROOT/data/huiche" ]]; then
-  PRELIMINARY="
-**Preliminary**: not the issue's figures (a $BUILD_TYPE build, and/or the
-Huiche township instead of a generated province); run
-\`scripts/bench.sh --scale=province\` for those."
-fi
-git -C "$ROOT" diff --quiet HEAD -- . ':!BENCHMARKS.md' || DIRTY=" (with uncommitted changes)"
-cat >"$WORK/header.md" <<MD
-# Benchmarks
-
-Written by \`scripts/bench.sh\` (see README.md, "Benchmarks"; issue 10).
-Every figure is a ratio against the Ping reference (\`fivestar-bench
-serve-ping\`: the same ServerHost, executor and authentication as the
-services, an empty handler) measured in the same repetition, just before
-the figure; $REPEAT repetitions, ratio min / median / max. calls/s, p50
-and p99 are the medians over the repetitions; Ping calls/s is listed per
-repetition. Any failed call (warm-up included) makes a figure invalid.
-
-- Command: \`$COMMAND\`
-- Date: $(date -u '+%Y-%m-%d %H:%M UTC')
-- Commit: $(git -C "$ROOT" rev-parse --short HEAD)$DIRTY
-- Build: $BUILD_TYPE (${BUILD_DIR#"$ROOT"/})
-- Machine: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(nproc) cores, Linux $(uname -r), load average at start $LOADAVG
-- Data: $DATA_NOTE; period $PERIOD
-- Load: $CONNECTIONS connections × $IN_FLIGHT calls in flight, warm-up $WARMUP, $DURATION measured per run
-$PRELIMINARY
-
-| figure | calls/s | p50 | p99 | Ping calls/s (per repetition) | ratio to Ping (min / median / max) | goal (issue 10) |
-|---|---|---|---|---|---|---|
-MD
-/usr/bin/python3 - "$WORK/results.ndjson" "$OUT" "$WORK/header.md" "$FIGURES" "$REPEAT" <<'PY'
-import json, statistics, sys
-results = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-goals = {
-    "get_village": (0.85, "≥ 0.85 × Ping"),
-    "get_project": (0.85, "≥ 0.85 × Ping"),
-    "list_villages": (0.5, "≥ 0.5 × Ping (page 100, township)"),
-    "get_summary": (0.5, "≥ 0.5 × Ping (township)"),
-    "create_progress_report": (0.5, "≥ 0.5 × Ping, durability unchanged"),
-    "get_leaderboard": (0.9, "≥ 0.9 × Ping (top 10)"),
-    "get_village_rank": (0.9, "≥ 0.9 × Ping"),
+# --- Latency probes: one call in flight, on each service's health and on
+# reads unrelated to the load; idle first, then while each load runs.
+PROBES="health/registry health/projects health/scoring"
+# probe_args <probe>: the figure, target and flags of a probe.
+probe_args() {
+  case "$1" in
+    health/*) echo "--figure=health --target=${ADDRESS[${1#health/}]}" ;;
+    get_village) echo "--figure=get_village --target=${ADDRESS[registry]} --ids_file=$WORK/villages.txt" ;;
+    get_project) echo "--figure=get_project --target=${ADDRESS[projects]} --discover_under=$FIRST_TOWNSHIP" ;;
+    get_leaderboard) echo "--figure=get_leaderboard --target=${ADDRESS[scoring]} --ids_file=$WORK/townships.txt --period=$PERIOD" ;;
+  esac
 }
-by_label = {}
-for r in results:
-    by_label.setdefault(r["label"], {})[r["figure"]] = r
-rows = []
-for figure in sys.argv[4].split(","):
-    reps = [by_label.get(f"{figure}/{i}", {}) for i in range(1, int(sys.argv[5]) + 1)]
-    reps = [(x.get(figure), x.get("ping")) for x in reps]
-    reps = [(f, p) for f, p in reps if f and p]
-    if not reps:
-        rows.append(f"| {figure} | not run | | | | | {goals[figure][1]} |")
-        continue
-    invalid = [f for f, p in reps if not f["valid"]] + [p for f, p in reps if not p["valid"]]
-    ratios = sorted(f["calls_per_s"] / p["calls_per_s"] if p["calls_per_s"] else 0 for f, p in reps)
-    med = lambda xs: statistics.median(xs)
-    cps = med([f["calls_per_s"] for f, p in reps])
-    p50 = med([f["p50_us"] for f, p in reps])
-    p99 = med([f["p99_us"] for f, p in reps])
-    ping = ", ".join(f"{p['calls_per_s']:.0f}" for f, p in reps)
-    goal, goal_text = goals[figure]
-    verdict = "holds" if ratios[0] >= goal else f"misses ({med(ratios) / goal:.2f} of the goal at the median)"
-    note = ""
-    if invalid:
-        errors = {}
-        for x in invalid:
-            for code, n in x["errors"].items():
-                errors[code] = errors.get(code, 0) + n
-        first = next((x["first_error"] for x in invalid if x["first_error"]), "no calls")
-        warmup = sum(x["warmup_errors"] for x in invalid)
-        note = (f" **INVALID**: errors {errors} ({warmup} in the warm-up); "
-                f"first: {first}")
-        verdict = "invalid"
-    rows.append(
-        f"| {figure} | {cps:.0f} | {p50:.0f} µs | {p99:.0f} µs | {ping} | "
-        f"{ratios[0]:.3f} / {med(ratios):.3f} / {ratios[-1]:.3f} | "
-        f"{goal_text}: {verdict}{note} |")
-with open(sys.argv[2], "w", encoding="utf-8") as out:
-    out.write(open(sys.argv[3], encoding="utf-8").read())
-    out.write("\n".join(rows) + "\n")
-print(open(sys.argv[2], encoding="utf-8").read())
+# idle_probe <probe>: the probe alone for 3 s.
+idle_probe() {
+  skipped probes && return 0
+  step "idle latency: $1"
+  # shellcheck disable=SC2046
+  "$BENCH" $(probe_args "$1") --label="idle/$1" --connections=1 --in_flight=1 \
+    --warmup=0.5s --duration=3s >>"$RESULTS" 2>>"$WORK/probes.log" || true
+}
+# probes_start <phase> / probes_stop: every probe of $PROBES in the
+# background for as long as the phase runs.
+probes_start() {
+  skipped probes && return 0
+  local probe
+  PROBE_PIDS=()
+  for probe in $PROBES; do
+    # shellcheck disable=SC2046
+    "$BENCH" $(probe_args "$probe") --label="$1/$probe" --connections=1 \
+      --in_flight=1 --warmup=0s --duration=24h --until_signal \
+      >>"$RESULTS" 2>>"$WORK/probes.log" &
+    PROBE_PIDS+=($!)
+  done
+  sleep 0.5  # the probes' channels connected before the load starts
+}
+probes_stop() {
+  local pid
+  for pid in "${PROBE_PIDS[@]}"; do kill -INT "$pid" 2>/dev/null || true; done
+  for pid in "${PROBE_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  PROBE_PIDS=()
+}
+for probe in $PROBES; do idle_probe "$probe"; done
+
+# load <name> <service> <command...>: one load, timed, with the probes, its
+# raw SQLite reference over <service>'s database, RSS and Redis latency.
+load() {
+  local name="$1" service="$2" start_ns seconds reference='null' boards='null'
+  shift 2
+  mkdir -p "$WORK/ref"
+  if ! skipped loads-reference; then
+    sqlite3 "$WORK/$service.db" ".backup '$WORK/ref/before.db'"
+  fi
+  redis LATENCY RESET >/dev/null
+  probes_start "$name"
+  step "load: $name"
+  start_ns="$(now_ns)"
+  "$@" >"$WORK/$name.out"
+  seconds="$(seconds_since "$start_ns")"
+  probes_stop
+  local memory redis_ms
+  memory="$(rss)"
+  redis_ms="$(redis_latency_max)"
+  if ! skipped loads-reference; then
+    step "raw SQLite reference of $name"
+    sqlite3 "$WORK/$service.db" ".backup '$WORK/ref/after.db'"
+    reference="$("$ROOT/tools/bench/sqlite_reference.sh" "$WORK/ref/before.db" \
+      "$WORK/ref/after.db" "$WORK/ref/work")"
+    if [[ "$service" == scoring ]]; then
+      step "raw Redis reference of $name (redis-cli --pipe)"
+      local counts pipe_ns
+      counts="$(/usr/bin/python3 "$ROOT/tools/bench/board_reference.py" \
+        --port="$REDIS_PORT" --out="$WORK/ref/boards.resp")"
+      pipe_ns="$(now_ns)"
+      redis --pipe <"$WORK/ref/boards.resp" >"$WORK/ref/pipe.out"
+      boards="{\"seconds\":$(seconds_since "$pipe_ns"),\"counts\":$counts}"
+      /usr/bin/python3 "$ROOT/tools/bench/board_reference.py" \
+        --port="$REDIS_PORT" --cleanup >/dev/null
+    fi
+    rm -f "$WORK/ref/"*.db "$WORK/ref/boards.resp"
+  fi
+  printf '{"kind":"load","load":"%s","service":"%s","seconds":%s,"reference":%s,"boards_reference":%s,"rss":%s,"redis_latency_max_ms":%s}\n' \
+    "$name" "$service" "$seconds" "$reference" "$boards" "$memory" \
+    "$redis_ms" >>"$RESULTS"
+}
+
+load import-registry registry fivestar import-registry "$DATA/registry.ndjson"
+PROBES+=" get_village"
+idle_probe get_village
+load import-projects projects fivestar import-projects "$DATA/projects.ndjson"
+load set-indicators projects fivestar set-indicators "$DATA/indicators.ndjson"
+PROBES+=" get_project"
+idle_probe get_project
+load evaluate-region scoring fivestar evaluate-region "$ROOT_REGION" "$PERIOD"
+PROBES+=" get_leaderboard"
+idle_probe get_leaderboard
+
+# run <figure> <address> <label> [fivestar-bench flags]: one JSON line.
+run() {
+  local figure="$1" address="$2" label="$3"
+  shift 3
+  "$BENCH" --figure="$figure" --target="$address" --label="$label" \
+    --connections="$CONNECTIONS" --in_flight="$IN_FLIGHT" \
+    --warmup="$WARMUP" --duration="$DURATION" "$@" >>"$RESULTS" ||
+    true  # an invalid figure is reported in the table
+}
+
+# --- Region summaries, one call at a time, against a Ping's p50.
+if ! skipped summaries; then
+  step "region summaries: a Ping's p50, then the province and the counties"
+  "$BENCH" --figure=ping --target="${ADDRESS[ping]}" --label=summaries/ping \
+    --connections=1 --in_flight=1 --warmup=0.5s --duration=3s >>"$RESULTS" || true
+  probes_start province-summary
+  "$BENCH" --figure=get_summary --target="${ADDRESS[projects]}" \
+    --label=summaries/province --ids_file="$WORK/root" --period="$PERIOD" \
+    --connections=1 --in_flight=1 --warmup=0s --duration=15s >>"$RESULTS" || true
+  probes_stop
+  "$BENCH" --figure=get_summary --target="${ADDRESS[projects]}" \
+    --label=summaries/county --ids_file="$WORK/counties.txt" --period="$PERIOD" \
+    --connections=1 --in_flight=1 --warmup=0.5s --duration=5s >>"$RESULTS" || true
+fi
+
+# --- Start-up on the loaded databases; scoring re-syncs an emptied Redis.
+if ! skipped startup; then
+  for name in registry projects; do
+    step "start-up: $name"
+    stop "$name"
+    since="$(now_ns)"
+    start "$name"
+    wait_serving "$name" "$since" "startup/$name"
+  done
+  step "start-up: scoring, with Redis emptied (a re-sync of every board)"
+  stop scoring
+  boards_before="$(redis DBSIZE)"
+  redis FLUSHALL >/dev/null
+  redis LATENCY RESET >/dev/null
+  since="$(now_ns)"
+  start scoring
+  wait_serving scoring "$since" "startup/scoring"
+  resync=""
+  for _ in $(seq 1 1200); do
+    if [[ "$(redis DBSIZE)" -ge "$boards_before" ]]; then
+      resync="$(seconds_since "$since")"
+      break
+    fi
+    sleep 0.1
+  done
+  printf '{"kind":"resync","keys":%s,"seconds":%s,"redis_latency_max_ms":%s,"rss":%s}\n' \
+    "$boards_before" "${resync:-null}" "$(redis_latency_max)" "$(rss)" >>"$RESULTS"
+fi
+
+# --- The figures under load, each beside Ping in the same repetition.
+if ! skipped figures; then
+  IFS=, read -r -a figures <<<"$FIGURES"
+  for figure in "${figures[@]}"; do
+    case "$figure" in
+      get_village) args=("${ADDRESS[registry]}" --ids_file="$WORK/villages.txt") ;;
+      list_villages) args=("${ADDRESS[registry]}" --ids_file="$WORK/townships.txt") ;;
+      get_project|create_progress_report)
+        args=("${ADDRESS[projects]}" --discover_under="$ROOT_REGION") ;;
+      get_summary) args=("${ADDRESS[projects]}" --ids_file="$WORK/townships.txt" --period="$PERIOD") ;;
+      get_leaderboard) args=("${ADDRESS[scoring]}" --ids_file="$WORK/townships.txt" --period="$PERIOD") ;;
+      get_village_rank) args=("${ADDRESS[scoring]}" --ids_file="$WORK/villages.txt" --period="$PERIOD") ;;
+      *) echo "bench.sh: --figures: unknown figure \"$figure\"" >&2; exit 2 ;;
+    esac
+    for rep in $(seq 1 "$REPEAT"); do
+      step "$figure, repetition $rep of $REPEAT (beside Ping)"
+      run ping "${ADDRESS[ping]}" "$figure/$rep"
+      run "$figure" "${args[0]}" "$figure/$rep" "${args[@]:1}"
+    done
+  done
+fi
+
+# --- h2load's second opinion: the same reads, pre-framed request bodies.
+if ! skipped h2load; then
+  # body <proto file> <message> <text format>: a gRPC frame (uncompressed,
+  # 4-byte big-endian length) around the message.
+  body() {
+    local out="$WORK/h2load-$2.bin"
+    protoc -I "$ROOT/protos" -I "$ROOT/tools/bench" -I /usr/include \
+      --encode="$2" "$1" <<<"$3" >"$WORK/message.bin"
+    /usr/bin/python3 -c 'import sys, struct; m = open(sys.argv[1], "rb").read(); open(sys.argv[2], "wb").write(b"\0" + struct.pack(">I", len(m)) + m)' \
+      "$WORK/message.bin" "$out"
+    echo "$out"
+  }
+  VILLAGE="$(sed -n 1p "$WORK/villages.txt")"
+  declare -A H2_BODY=(
+    [ping]="$(body bench_ping.proto fivestar.bench.v1.PingRequest '')"
+    [get_village]="$(body fivestar/registry/v1/registry.proto fivestar.registry.v1.GetVillageRequest "id: \"$VILLAGE\"")"
+    [get_leaderboard]="$(body fivestar/scoring/v1/scoring.proto fivestar.scoring.v1.GetLeaderboardRequest "region_id: \"$FIRST_TOWNSHIP\" period: \"$PERIOD\" page_size: 10")"
+    [get_village_rank]="$(body fivestar/scoring/v1/scoring.proto fivestar.scoring.v1.GetVillageRankRequest "village_id: \"$VILLAGE\" period: \"$PERIOD\"")"
+  )
+  declare -A H2_PATH=(
+    [ping]="${ADDRESS[ping]}/fivestar.bench.v1.PingService/Ping"
+    [get_village]="${ADDRESS[registry]}/fivestar.registry.v1.RegistryService/GetVillage"
+    [get_leaderboard]="${ADDRESS[scoring]}/fivestar.scoring.v1.ScoringService/GetLeaderboard"
+    [get_village_rank]="${ADDRESS[scoring]}/fivestar.scoring.v1.ScoringService/GetVillageRank"
+  )
+  # milliseconds <duration>: "5s", "1.5s" or "500ms" as whole milliseconds,
+  # the unit h2load takes.
+  milliseconds() {
+    awk -v d="$1" 'BEGIN { if (d ~ /ms$/) print int(d); else print int(d * 1000) }'
+  }
+  h2() {
+    local figure="$1" label="$2" output
+    output="$(h2load -c "$CONNECTIONS" -m "$IN_FLIGHT" -t 1 \
+      -D "$(milliseconds "$DURATION")ms" \
+      --warm-up-time="$(milliseconds "$WARMUP")ms" \
+      -H 'content-type: application/grpc' -H 'te: trailers' \
+      -H "authorization: Bearer $FIVESTAR_TOKEN" \
+      -d "${H2_BODY[$figure]}" "http://${H2_PATH[$figure]}" 2>&1)" || true
+    printf '%s\n' "$output" >"$WORK/h2load.out"
+    /usr/bin/python3 - "$figure" "$label" "$WORK/h2load.out" >>"$RESULTS" <<'PY' || true
+import json, re, sys
+text = open(sys.argv[3]).read()
+rate = re.search(r"finished in [\d.]+s, ([\d.]+) req/s", text)
+done = re.search(r"requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed", text)
+mean = re.search(r"time for request:\s+\S+\s+\S+\s+(\S+)", text)
+print(json.dumps({"kind": "h2load", "figure": sys.argv[1], "label": sys.argv[2],
+                  "calls_per_s": float(rate.group(1)) if rate else 0,
+                  "succeeded": int(done.group(2)) if done else 0,
+                  "failed": int(done.group(3)) if done else -1,
+                  "mean": mean.group(1) if mean else "",
+                  "output": "" if rate else text[-400:]}))
 PY
+  }
+  # h2load sees HTTP/2 only, and a gRPC error also arrives with HTTP status
+  # 200: each body is first sent once through a gRPC client, which must
+  # answer OK.
+  for figure in ping get_village get_leaderboard get_village_rank; do
+    /usr/bin/python3 - "${H2_PATH[$figure]}" "${H2_BODY[$figure]}" <<'PY'
+import os, sys, grpc
+address, _, method = sys.argv[1].partition("/")
+message = open(sys.argv[2], "rb").read()[5:]
+call = grpc.insecure_channel(address).unary_unary("/" + method)
+call(message, timeout=10,
+     metadata=[("authorization", "Bearer " + os.environ["FIVESTAR_TOKEN"])])
+PY
+  done
+  for figure in get_village get_leaderboard get_village_rank; do
+    for rep in $(seq 1 "$REPEAT"); do
+      step "h2load: $figure, repetition $rep of $REPEAT (beside Ping)"
+      h2 ping "$figure/$rep"
+      h2 "$figure" "$figure/$rep"
+    done
+  done
+fi
+
+DIRTY=""
+git -C "$ROOT" diff --quiet HEAD -- . ':!BENCHMARKS.md' || DIRTY=" (with uncommitted changes)"
+cat >"$WORK/context.json" <<JSON
+{"command": "$COMMAND", "date": "$(date -u '+%Y-%m-%d %H:%M UTC')",
+ "commit": "$(git -C "$ROOT" rev-parse --short HEAD)$DIRTY",
+ "build": "$BUILD_TYPE (${BUILD_DIR#"$ROOT"/})",
+ "machine": "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(nproc) cores, Linux $(uname -r), load average at start $LOADAVG",
+ "data": "tools/datagen/generate.py --scale=$SCALE --seed=1; period $PERIOD",
+ "scale": "$SCALE", "connections": $CONNECTIONS, "in_flight": $IN_FLIGHT,
+ "warmup": "$WARMUP", "duration": "$DURATION", "repeat": $REPEAT,
+ "figures": "$FIGURES"}
+JSON
+# The measurements themselves beside the table, one JSON line each.
+cp "$RESULTS" "${OUT%.md}.ndjson"
+/usr/bin/python3 "$ROOT/tools/bench/report.py" --context="$WORK/context.json" \
+  --results="$RESULTS" --out="$OUT"

@@ -4,6 +4,8 @@
 # Needs root (or sudo).
 #
 # Usage: scripts/install-deps.sh               everything: build, tests, demo
+#        scripts/install-deps.sh --bench       everything and the benchmark's
+#                                              own tools (scripts/bench.sh)
 #        scripts/install-deps.sh --build-only  only what a build configured with
 #                                              -DFIVESTAR_BUILD_TESTS=OFF needs
 #                                              (the image's build stage)
@@ -28,11 +30,17 @@ DEVELOPMENT_PACKAGES=(
   # and llvm-symbolizer for readable sanitizer stack traces
   clang-14 libclang-rt-14-dev llvm-14
 )
+BENCH_PACKAGES=(
+  # h2load, the benchmark's second opinion on the read figures
+  nghttp2-client
+)
 
 case "${1:-}" in
   "") PACKAGES=("${BUILD_PACKAGES[@]}" "${DEVELOPMENT_PACKAGES[@]}") ;;
+  --bench) PACKAGES=("${BUILD_PACKAGES[@]}" "${DEVELOPMENT_PACKAGES[@]}"
+                     "${BENCH_PACKAGES[@]}") ;;
   --build-only) PACKAGES=("${BUILD_PACKAGES[@]}") ;;
-  *) echo "usage: $0 [--build-only]" >&2; exit 2 ;;
+  *) echo "usage: $0 [--build-only | --bench]" >&2; exit 2 ;;
 esac
 
 missing=()

@@ -4,7 +4,10 @@
 # exits 0; with a token the server does not know every call fails
 # UNAUTHENTICATED, the line says invalid and the exit status is 1; an unknown
 # figure and a figure without targets are usage errors (exit 2) naming the
-# flag. Asserts outcomes only, never speeds.
+# flag. The health figure, --until_signal (the window ends at SIGINT) and
+# wait-serving work against the same server, and tools/bench/report.py
+# turns a set of measurements into the tables with the right verdicts.
+# Asserts outcomes only, never speeds.
 # Usage: bench_ping_check.sh <fivestar-bench> <fivestar>
 set -euo pipefail
 BENCH="$1"
@@ -54,7 +57,7 @@ status=0
 status=0
 "$BENCH" --figure=nope --target="$ADDRESS" >"$WORK/usage.out" 2>&1 || status=$?
 [[ $status == 2 ]] || fail "--figure=nope: want exit 2, got $status"
-grep -qF -- '--figure: must be one of ping, get_village' "$WORK/usage.out" ||
+grep -qF -- '--figure: must be one of ping, health, get_village' "$WORK/usage.out" ||
   fail "--figure=nope: $(cat "$WORK/usage.out")"
 
 status=0
@@ -62,4 +65,80 @@ status=0
 [[ $status == 2 ]] || fail "get_summary without ids: want exit 2, got $status"
 grep -qF -- '--ids_file or --discover_under: get_summary needs region ids, got none' \
   "$WORK/ids.out" || fail "get_summary without ids: $(cat "$WORK/ids.out")"
+# health: the server's overall health, no targets needed.
+status=0
+"$BENCH" --figure=health --target="$ADDRESS" --connections=1 --in_flight=1 \
+  --warmup=0s --duration=300ms >"$WORK/health.json" 2>"$WORK/health.err" || status=$?
+[[ $status == 0 ]] || fail "health: want exit 0, got $status: $(cat "$WORK/health.err")"
+[[ "$(json "$WORK/health.json" 'j["calls"] > 0 and j["valid"] and j["p99_us"] <= j["max_us"]')" == True ]] ||
+  fail "health: unexpected line: $(cat "$WORK/health.json")"
+
+# --until_signal: a 60 s window ended by SIGINT after about a second.
+FIVESTAR_TOKEN="$TOKEN" "$BENCH" --figure=ping --target="$ADDRESS" \
+  --connections=1 --in_flight=1 --warmup=0s --duration=60s --until_signal \
+  >"$WORK/until.json" 2>"$WORK/until.err" &
+BENCH_PID=$!
+sleep 1
+kill -INT "$BENCH_PID"
+status=0
+wait "$BENCH_PID" || status=$?
+[[ $status == 0 ]] || fail "--until_signal: want exit 0, got $status: $(cat "$WORK/until.err")"
+[[ "$(json "$WORK/until.json" 'j["calls"] > 0 and j["valid"] and 0 < j["seconds"] < 30')" == True ]] ||
+  fail "--until_signal: the window did not end at SIGINT: $(cat "$WORK/until.json")"
+
+# wait-serving: SERVING at once; nothing listening fails naming the target.
+status=0
+"$BENCH" wait-serving --target="$ADDRESS" --since_ns="$(date +%s%N)" \
+  --label=check >"$WORK/wait.json" 2>"$WORK/wait.err" || status=$?
+[[ $status == 0 ]] || fail "wait-serving: want exit 0, got $status: $(cat "$WORK/wait.json")"
+[[ "$(json "$WORK/wait.json" 'j["label"] == "check" and j["serving_after_ms"] >= 0')" == True ]] ||
+  fail "wait-serving: unexpected line: $(cat "$WORK/wait.json")"
+NOBODY="127.0.0.1:$(free_port)"
+status=0
+"$BENCH" wait-serving --target="$NOBODY" --wait_timeout=300ms \
+  >"$WORK/nobody.out" 2>&1 || status=$?
+[[ $status == 2 ]] || fail "wait-serving, nothing listening: want exit 2, got $status"
+grep -qF "$NOBODY did not turn SERVING within --wait_timeout (300ms)" \
+  "$WORK/nobody.out" || fail "wait-serving, nothing listening: $(cat "$WORK/nobody.out")"
+
+# report.py: one measurement of each kind, each on a known side of its goal.
+REPORT="$(dirname "${BASH_SOURCE[0]}")/../../tools/bench/report.py"
+cat >"$WORK/context.json" <<'JSON'
+{"command": "scripts/bench.sh", "date": "today", "commit": "abc", "build": "Release (build-release)",
+ "machine": "test", "data": "test", "scale": "small", "connections": 4, "in_flight": 16,
+ "warmup": "1s", "duration": "5s", "repeat": 1, "figures": "get_village,get_leaderboard"}
+JSON
+figure() {  # figure <figure> <label> <calls/s> <p50> <p99> [valid]
+  printf '{"figure":"%s","label":"%s","calls":10,"calls_per_s":%s,"p50_us":%s,"p99_us":%s,"max_us":%s,"errors":{},"warmup_errors":0,"first_error":"","valid":%s}\n' \
+    "$1" "$2" "$3" "$4" "$5" "$5" "${6:-true}"
+}
+{
+  figure ping get_village/1 1000 100 200
+  figure get_village get_village/1 900 110 220
+  figure ping get_leaderboard/1 1000 100 200
+  figure get_leaderboard get_leaderboard/1 500 200 400
+  figure ping summaries/ping 1000 100 200
+  figure get_summary summaries/province 1 4000 6000
+  figure get_summary summaries/county 1 600 900
+  figure health idle/health/registry 1000 100 200
+  figure health import-registry/health/registry 1000 100 2500
+  echo '{"kind":"load","load":"import-registry","service":"registry","seconds":3.0,"reference":{"seconds":2.5,"rows":100,"tables":{"villages":100}},"boards_reference":null,"rss":{"registry":{"hwm_kb":300000,"rss_kb":100000},"projects":{"hwm_kb":1,"rss_kb":1},"scoring":{"hwm_kb":1,"rss_kb":1}},"redis_latency_max_ms":0}'
+  echo '{"kind":"startup","service":"registry","line":{"serving_after_ms":150.5}}'
+  echo '{"kind":"h2load","figure":"ping","label":"get_village/1","calls_per_s":1000,"succeeded":10,"failed":0,"mean":"1ms","output":""}'
+  echo '{"kind":"h2load","figure":"get_village","label":"get_village/1","calls_per_s":880,"succeeded":10,"failed":0,"mean":"1ms","output":""}'
+} >"$WORK/results.ndjson"
+/usr/bin/python3 "$REPORT" --context="$WORK/context.json" \
+  --results="$WORK/results.ndjson" --out="$WORK/report.md" >/dev/null ||
+  fail "report.py failed"
+expect() {
+  grep -qF -- "$1" "$WORK/report.md" || fail "report.py: no line with \"$1\": $(cat "$WORK/report.md")"
+}
+expect '| get_village | 900 | 110 µs | 220 µs | 1000 | 0.900 / 0.900 / 0.900 | ≥ 0.85 × Ping: **holds** |'
+expect '| get_leaderboard | 500 | 200 µs | 400 µs | 1000 | 0.500 / 0.500 / 0.500 | ≥ 0.9 × Ping (top 10): **misses** (0.56 of the goal at the median) |'
+expect '| get_village | 880 | 1000 | 0.880 / 0.880 / 0.880 | ≥ 0.85 × Ping: **holds** |'
+expect '| province | 10 | 4,000 µs | 6,000 µs | 40.0 | ≤ 50 × Ping'"'"'s p50: **holds** |'
+expect '| county | 10 | 600 µs | 900 µs | 6.0 | ≤ 5 × Ping'"'"'s p50: **misses** (1.2 × the bound) |'
+expect '| registry import (ImportRegistry) | 3.00 | 2.50 s (100) | 1.20 | **holds** | 293 MiB (98 MiB) | **misses** (1.1 × the bound) | under 1 ms |'
+expect '| import-registry | health/registry | 10 | 2,500 µs | 200 µs | 12.5 | 2,500 µs | **misses** (1.2 × the bound) |'
+expect '| registry | 150.5 ms | **holds** | 0 MiB |'
 echo "bench_ping_check: ok"

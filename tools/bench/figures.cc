@@ -10,6 +10,7 @@
 #include "fivestar/projects/v1/projects.grpc.pb.h"
 #include "fivestar/registry/v1/registry.grpc.pb.h"
 #include "fivestar/scoring/v1/scoring.grpc.pb.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 
 namespace fivestar::bench {
 namespace {
@@ -17,6 +18,7 @@ namespace {
 namespace registry_v1 = ::fivestar::registry::v1;
 namespace projects_v1 = ::fivestar::projects::v1;
 namespace scoring_v1 = ::fivestar::scoring::v1;
+namespace health_v1 = ::grpc::health::v1;
 
 constexpr std::chrono::seconds kCallDeadline(10);
 
@@ -109,6 +111,7 @@ absl::Status FromGrpc(const grpc::Status& status, const std::string& what) {
 const std::vector<std::string>& FigureNames() {
   static const auto* const kNames =
       new std::vector<std::string>{"ping",
+                                   "health",
                                    "get_village",
                                    "get_project",
                                    "list_villages",
@@ -137,12 +140,13 @@ absl::StatusOr<std::unique_ptr<CallKind>> MakeCallKind(
     const FigureOptions& options,
     std::vector<std::shared_ptr<grpc::Channel>> channels) {
   const std::string& f = options.figure;
-  if (f != "ping" && TargetKind(f).empty()) {
+  const bool no_targets = f == "ping" || f == "health";
+  if (!no_targets && TargetKind(f).empty()) {
     return absl::InvalidArgumentError(
         absl::StrCat("--figure: must be one of ",
                      absl::StrJoin(FigureNames(), ", "), ", got \"", f, "\""));
   }
-  if (f != "ping" && options.ids.empty()) {
+  if (!no_targets && options.ids.empty()) {
     return absl::InvalidArgumentError(
         absl::StrCat("--ids_file or --discover_under: ", f, " needs ",
                      TargetKind(f), " ids, got none"));
@@ -158,6 +162,17 @@ absl::StatusOr<std::unique_ptr<CallKind>> MakeCallKind(
         [](auto* stub, auto* context, auto* request, auto* response,
            Done done) {
           stub->async()->Ping(context, request, response, std::move(done));
+        });
+  }
+  if (f == "health") {
+    // The server's overall health (service ""): what a load balancer asks.
+    return Make<health_v1::Health, health_v1::HealthCheckRequest,
+                health_v1::HealthCheckResponse>(
+        channels, options,
+        [](const std::string&, health_v1::HealthCheckRequest*) {},
+        [](auto* stub, auto* context, auto* request, auto* response,
+           Done done) {
+          stub->async()->Check(context, request, response, std::move(done));
         });
   }
   if (f == "get_village") {

@@ -22,18 +22,19 @@ struct FigureOptions {
   // Bearer token sent with every call; empty sends none.
   std::string token;
   // Target ids, used round-robin (the figure's kind of id: village,
-  // project or region); empty only for "ping".
+  // project or region); empty only for "ping" and "health".
   std::vector<std::string> ids;
   // "YYYY-MM", for get_summary, get_leaderboard and get_village_rank.
   std::string period;
 };
 
-// Every figure name: ping, get_village, get_project, list_villages,
+// Every figure name: ping, health (grpc.health.v1 Check of the server, no
+// authentication), get_village, get_project, list_villages,
 // get_summary, create_progress_report, get_leaderboard, get_village_rank.
 const std::vector<std::string>& FigureNames();
 
 // The kind of id a figure's targets are ("village", "project", "region"),
-// or "" for ping.
+// or "" for ping and health.
 std::string TargetKind(const std::string& figure);
 
 // The call kind of `options.figure` over `channels` (one per connection).

@@ -28,19 +28,24 @@ struct Slot {
 class Driver {
  public:
   Driver(const LoadOptions& options, CallKind& kind)
-      : kind_(kind), slots_(options.connections * options.in_flight) {
+      : kind_(kind),
+        wait_for_stop_(options.wait_for_stop),
+        slots_(options.connections * options.in_flight) {
     for (size_t i = 0; i < slots_.size(); ++i) {
       slots_[i].connection = static_cast<int>(i) % options.connections;
     }
     const SteadyClock::time_point now = SteadyClock::now();
     measure_start_ = now + absl::ToChronoNanoseconds(options.warmup);
-    measure_end_ = measure_start_ + absl::ToChronoNanoseconds(options.duration);
+    measure_end_ =
+        (measure_start_ + absl::ToChronoNanoseconds(options.duration))
+            .time_since_epoch()
+            .count();
   }
 
   LoadResult Run() {
     active_ = static_cast<int>(slots_.size());
     for (Slot& slot : slots_) Issue(&slot);
-    std::this_thread::sleep_until(measure_end_);
+    WaitForEnd();
     {
       absl::MutexLock lock(&mu_);
       mu_.Await(absl::Condition(
@@ -59,15 +64,36 @@ class Driver {
     }
     std::sort(all.begin(), all.end());
     result.calls = static_cast<int64_t>(all.size());
-    result.seconds =
-        std::chrono::duration<double>(measure_end_ - measure_start_).count();
-    result.calls_per_second = result.calls / result.seconds;
+    result.seconds = std::max(
+        0.0,
+        std::chrono::duration<double>(MeasureEnd() - measure_start_).count());
+    result.calls_per_second =
+        result.seconds > 0 ? result.calls / result.seconds : 0;
     result.p50 = Percentile(all, 0.50);
     result.p99 = Percentile(all, 0.99);
+    result.max = Percentile(all, 1.0);
     return result;
   }
 
  private:
+  SteadyClock::time_point MeasureEnd() const {
+    return SteadyClock::time_point(SteadyClock::duration(measure_end_.load()));
+  }
+
+  // Returns at the window's end, or earlier when wait_for_stop_ asks to
+  // stop (the window then ends now).
+  void WaitForEnd() {
+    if (!wait_for_stop_) {
+      std::this_thread::sleep_until(MeasureEnd());
+      return;
+    }
+    const SteadyClock::time_point now = SteadyClock::now();
+    if (now < MeasureEnd() &&
+        wait_for_stop_(absl::FromChrono(MeasureEnd() - now))) {
+      measure_end_.store(SteadyClock::now().time_since_epoch().count());
+    }
+  }
+
   void Issue(Slot* slot) {
     const SteadyClock::time_point start = SteadyClock::now();
     kind_.Start(slot->connection, next_call_.fetch_add(1),
@@ -87,12 +113,12 @@ class Driver {
       if (slot->first_error.empty()) {
         slot->first_error = code + ": " + status.error_message();
       }
-    } else if (end >= measure_start_ && end < measure_end_) {
+    } else if (end >= measure_start_ && end < MeasureEnd()) {
       slot->latencies_nanos.push_back(
           std::chrono::duration_cast<std::chrono::nanoseconds>(end - start)
               .count());
     }
-    if (end < measure_end_) {
+    if (end < MeasureEnd()) {
       Issue(slot);
       return;
     }
@@ -101,9 +127,11 @@ class Driver {
   }
 
   CallKind& kind_;
+  const std::function<bool(absl::Duration)> wait_for_stop_;
   std::vector<Slot> slots_;
   SteadyClock::time_point measure_start_;
-  SteadyClock::time_point measure_end_;
+  // The window's end (SteadyClock ticks), brought forward by a stop.
+  std::atomic<SteadyClock::rep> measure_end_{0};
   std::atomic<uint64_t> next_call_{0};
   absl::Mutex mu_;
   int active_ ABSL_GUARDED_BY(mu_) = 0;

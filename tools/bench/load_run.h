@@ -37,8 +37,14 @@ struct LoadOptions {
   int in_flight = 16;
   // Calls made before measuring starts; not counted.
   absl::Duration warmup = absl::Seconds(1);
-  // The measured window; positive.
+  // The measured window; positive. With `wait_for_stop`, the longest one.
   absl::Duration duration = absl::Seconds(5);
+  // Optional: ends the measured window early (e.g. on a signal, for a
+  // window as long as an import elsewhere). RunLoad calls it from its own
+  // thread with the time left before the window's end; it returns true as
+  // soon as the run should stop, false when that time passed without a
+  // request to stop.
+  std::function<bool(absl::Duration)> wait_for_stop;
 };
 
 // What a run measured.
@@ -52,6 +58,8 @@ struct LoadResult {
   // Latency percentiles of the calls counted in `calls`; zero when none.
   absl::Duration p50;
   absl::Duration p99;
+  // The slowest of them.
+  absl::Duration max;
   // Failed calls by status code name ("NOT_FOUND"), over the whole run,
   // warm-up included. Any entry makes the figure invalid.
   std::map<std::string, int64_t> errors;

@@ -6,14 +6,22 @@
 //     puts one figure under load and prints one JSON line on stdout.
 //   fivestar-bench serve-ping [--port=... --tokens_file=...]
 //     serves the Ping reference through the services' ServerHost.
+//   fivestar-bench wait-serving --target=127.0.0.1:50051 [--since_ns=N]
+//     polls the target's health every 5 ms until SERVING and prints the
+//     time since --since_ns (start-up time).
 //
 // scripts/bench.sh runs every figure beside Ping and writes BENCHMARKS.md.
+#include <errno.h>
+#include <signal.h>
 #include <spdlog/spdlog.h>
+#include <time.h>
 
+#include <chrono>
 #include <fstream>
 #include <iostream>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -26,12 +34,14 @@
 #include "common/flags.h"
 #include "common/logging.h"
 #include "common/server.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "tools/bench/figures.h"
 #include "tools/bench/load_run.h"
 #include "tools/bench/ping_service.h"
 
 ABSL_FLAG(std::string, figure, "ping",
-          "The RPC to put under load: ping, get_village, get_project, "
+          "The RPC to put under load: ping, health (the server's overall "
+          "grpc.health.v1 Check), get_village, get_project, "
           "list_villages (page_size 100 under a region), get_summary (of a "
           "region), create_progress_report, get_leaderboard (top 10), "
           "get_village_rank.");
@@ -55,6 +65,16 @@ ABSL_FLAG(std::string, period, "",
           "Month YYYY-MM for get_summary, get_leaderboard, get_village_rank.");
 ABSL_FLAG(std::string, token, "",
           "Bearer token sent with every call (or FIVESTAR_TOKEN).");
+ABSL_FLAG(bool, until_signal, false,
+          "End the measured window at SIGINT or SIGTERM (at the latest after "
+          "--duration): to measure while something else runs, e.g. an "
+          "import.");
+ABSL_FLAG(int64_t, since_ns, 0,
+          "wait-serving: the instant (nanoseconds since the Unix epoch, as "
+          "`date +%s%N` prints) to measure the start-up from; 0 means when "
+          "wait-serving starts.");
+ABSL_FLAG(absl::Duration, wait_timeout, absl::Seconds(60),
+          "wait-serving: give up after this long.");
 ABSL_FLAG(std::string, label, "",
           "Free text copied into the JSON line (e.g. the repetition).");
 
@@ -122,6 +142,77 @@ int Fail(const absl::Status& status) {
   return 2;
 }
 
+int64_t UnixNanos() { return absl::ToUnixNanos(absl::Now()); }
+
+// Waits up to `timeout` for SIGINT or SIGTERM (blocked in every thread by
+// BlockTerminationSignals); true when one arrived.
+bool WaitForTerminationSignalFor(absl::Duration timeout) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  const absl::Time deadline = absl::Now() + timeout;
+  while (true) {
+    const absl::Duration left = deadline - absl::Now();
+    if (left <= absl::ZeroDuration()) return false;
+    const timespec wait = absl::ToTimespec(left);
+    if (sigtimedwait(&set, nullptr, &wait) >= 0) return true;
+    if (errno != EINTR && errno != EAGAIN) return false;
+  }
+}
+
+// wait-serving: polls --target's overall health every 5 ms until SERVING;
+// prints {"serving_after_ms":...} measured from --since_ns.
+int WaitServing() {
+  const std::string target = absl::GetFlag(FLAGS_target);
+  if (target.empty()) {
+    return Fail(absl::InvalidArgumentError("--target: required (host:port)"));
+  }
+  int64_t since = absl::GetFlag(FLAGS_since_ns);
+  if (since < 0) {
+    return Fail(absl::InvalidArgumentError(
+        absl::StrCat("--since_ns: must not be negative, got ", since)));
+  }
+  if (since == 0) since = UnixNanos();
+  const absl::Time give_up = absl::Now() + absl::GetFlag(FLAGS_wait_timeout);
+  std::string last = "no answer yet";
+  while (absl::Now() < give_up) {
+    // A channel of its own each time, with a subchannel pool of its own: a
+    // refused connection must not hold the next probe back by gRPC's
+    // reconnect backoff (1 s and growing), or the figure would be the
+    // backoff's rather than the server's.
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    auto stub = grpc::health::v1::Health::NewStub(grpc::CreateCustomChannel(
+        target, grpc::InsecureChannelCredentials(), args));
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::milliseconds(200));
+    grpc::health::v1::HealthCheckRequest request;
+    grpc::health::v1::HealthCheckResponse response;
+    const grpc::Status status = stub->Check(&context, request, &response);
+    if (status.ok() &&
+        response.status() == grpc::health::v1::HealthCheckResponse::SERVING) {
+      const double ms = (UnixNanos() - since) / 1e6;
+      std::cout << absl::StrFormat(
+                       "{\"target\":%s,\"label\":%s,\"serving_after_ms\":%.1f}",
+                       JsonString(target),
+                       JsonString(absl::GetFlag(FLAGS_label)), ms)
+                << std::endl;
+      return 0;
+    }
+    last = status.ok()
+               ? grpc::health::v1::HealthCheckResponse::ServingStatus_Name(
+                     response.status())
+               : status.error_message();
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return Fail(absl::DeadlineExceededError(
+      absl::StrCat(target, " did not turn SERVING within --wait_timeout (",
+                   absl::FormatDuration(absl::GetFlag(FLAGS_wait_timeout)),
+                   "); last answer: ", last)));
+}
+
 int RunFigure() {
   using namespace fivestar::bench;
   FigureOptions figure;
@@ -133,6 +224,9 @@ int RunFigure() {
   load.in_flight = absl::GetFlag(FLAGS_in_flight);
   load.warmup = absl::GetFlag(FLAGS_warmup);
   load.duration = absl::GetFlag(FLAGS_duration);
+  if (absl::GetFlag(FLAGS_until_signal)) {
+    load.wait_for_stop = WaitForTerminationSignalFor;
+  }
   const std::string target = absl::GetFlag(FLAGS_target);
   if (target.empty()) {
     return Fail(absl::InvalidArgumentError("--target: required (host:port)"));
@@ -183,6 +277,7 @@ int RunFigure() {
                    "\"connections\":%d,\"in_flight\":%d,\"targets\":%d,"
                    "\"warmup_s\":%.3f,\"seconds\":%.3f,\"calls\":%d,"
                    "\"calls_per_s\":%.1f,\"p50_us\":%.1f,\"p99_us\":%.1f,"
+                   "\"max_us\":%.1f,"
                    "\"errors\":{%s},\"warmup_errors\":%d,\"first_error\":%s,"
                    "\"valid\":%s}",
                    JsonString(figure.figure),
@@ -193,6 +288,7 @@ int RunFigure() {
                    result.calls, result.calls_per_second,
                    absl::ToDoubleMicroseconds(result.p50),
                    absl::ToDoubleMicroseconds(result.p99),
+                   absl::ToDoubleMicroseconds(result.max),
                    absl::StrJoin(errors, ","), result.warmup_errors,
                    JsonString(result.first_error), valid ? "true" : "false")
             << std::endl;
@@ -213,14 +309,19 @@ int main(int argc, char** argv) {
   std::vector<char*> positional = fivestar::ParseFlagsWithEnvironment(
       argc, argv,
       "fivestar-bench: one benchmark figure under load (one JSON line on "
-      "stdout), or `fivestar-bench serve-ping` to serve the Ping reference.\n"
+      "stdout), `fivestar-bench serve-ping` to serve the Ping reference, or "
+      "`fivestar-bench wait-serving` to time a server's start-up.\n"
       "Every flag may also be set as FIVESTAR_<FLAG_NAME>.");
   if (positional.size() == 2 && std::string(positional[1]) == "serve-ping") {
     return ServePing();
   }
+  if (positional.size() == 2 && std::string(positional[1]) == "wait-serving") {
+    return WaitServing();
+  }
   if (positional.size() > 1) {
     std::cerr << "fivestar-bench: unknown command \"" << positional[1]
-              << "\" (only serve-ping; without one, runs --figure)\n";
+              << "\" (serve-ping or wait-serving; without one, runs "
+                 "--figure)\n";
     return 2;
   }
   return RunFigure();

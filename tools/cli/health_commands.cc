@@ -30,9 +30,12 @@ absl::Status Health(const Invocation& invocation) {
   }
   grpc::health::v1::HealthCheckRequest request;
   if (invocation.args().size() > 1) request.set_service(invocation.args()[1]);
-  auto stub = grpc::health::v1::Health::NewStub(invocation.NewChannel(address));
   const absl::Time give_up = absl::Now() + wait;
   while (true) {
+    // A fresh channel each probe: the server's start is seen within one
+    // interval, not after the reconnect backoff of an earlier refusal.
+    auto stub =
+        grpc::health::v1::Health::NewStub(invocation.NewProbeChannel(address));
     grpc::ClientContext context;
     invocation.PrepareContext(&context);
     HealthCheckResponse response;

@@ -49,6 +49,13 @@ std::shared_ptr<grpc::Channel> Invocation::NewChannel(
   return grpc::CreateChannel(address, credentials_);
 }
 
+std::shared_ptr<grpc::Channel> Invocation::NewProbeChannel(
+    const std::string& address) const {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  return grpc::CreateCustomChannel(address, credentials_, args);
+}
+
 std::shared_ptr<grpc::Channel> Invocation::RegistryChannel() const {
   if (registry_channel_ == nullptr) {
     registry_channel_ = NewChannel(connection_.registry_address);

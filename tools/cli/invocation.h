@@ -61,6 +61,12 @@ class Invocation {
   // A new channel to `address` ("host:port") with the invocation's
   // credentials: how the CLI dials every server.
   std::shared_ptr<grpc::Channel> NewChannel(const std::string& address) const;
+  // The same, with a subchannel pool of its own, for a probe repeated until
+  // a server answers: gRPC's reconnect backoff after a refused connection
+  // (1 s, growing to minutes) is kept per subchannel, so a shared one would
+  // hold every later probe back and report a server late.
+  std::shared_ptr<grpc::Channel> NewProbeChannel(
+      const std::string& address) const;
   // The channel to the registry, created on first use.
   std::shared_ptr<grpc::Channel> RegistryChannel() const;
   // The channel to project tracking, created on first use.

@@ -1,0 +1,353 @@
+#!/usr/bin/python3
+"""Writes BENCHMARKS.md from scripts/bench.sh's measurements.
+
+Usage: report.py --context=context.json --results=results.ndjson --out=FILE
+
+results.ndjson holds one JSON line per measurement: fivestar-bench's figure
+lines (a "figure" and a "label": "<figure>/<repetition>", "idle/<probe>",
+"<load>/<probe>", "summaries/<what>"), and bench.sh's own lines with a
+"kind": "load", "startup", "resync" or "h2load". Every goal is issue 10's.
+"""
+import argparse
+import json
+import statistics
+import sys
+
+MIB = 1024
+RSS_GOAL_KB = 256 * MIB
+
+FIGURE_GOALS = {
+    "get_village": (0.85, "≥ 0.85 × Ping"),
+    "get_project": (0.85, "≥ 0.85 × Ping"),
+    "list_villages": (0.5, "≥ 0.5 × Ping (page 100, township)"),
+    "get_summary": (0.5, "≥ 0.5 × Ping (township)"),
+    "create_progress_report": (0.5, "≥ 0.5 × Ping, durability unchanged"),
+    "get_leaderboard": (0.9, "≥ 0.9 × Ping (top 10)"),
+    "get_village_rank": (0.9, "≥ 0.9 × Ping"),
+}
+LOADS = [
+    ("import-registry", "registry import (ImportRegistry)"),
+    ("import-projects", "projects import (ImportProjects)"),
+    ("set-indicators", "indicator values (SetIndicatorValues, 1,000 a call)"),
+    ("evaluate-region", "evaluation of the root region with its boards"),
+]
+
+
+def median(xs):
+    return statistics.median(xs) if xs else 0
+
+
+def us(x):
+    return f"{x:,.0f} µs"
+
+
+def ms(x):
+    return f"{x:,.1f} ms"
+
+
+def verdict(holds, how_far):
+    return "**holds**" if holds else f"**misses** ({how_far})"
+
+
+def figures_table(lines, ctx):
+    by_label = {}
+    for r in lines:
+        if "figure" in r and "kind" not in r:
+            by_label.setdefault(r["label"], {})[r["figure"]] = r
+    if not any("/" in label and label.split("/")[0] in FIGURE_GOALS
+               for label in by_label):
+        return []
+    rows = [
+        "| figure | calls/s | p50 | p99 | Ping calls/s (per repetition) | "
+        "ratio to Ping (min / median / max) | goal |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for figure in ctx["figures"].split(","):
+        goal, goal_text = FIGURE_GOALS[figure]
+        reps = [by_label.get(f"{figure}/{i}", {})
+                for i in range(1, ctx["repeat"] + 1)]
+        reps = [(x.get(figure), x.get("ping")) for x in reps]
+        reps = [(f, p) for f, p in reps if f and p]
+        if not reps:
+            rows.append(f"| {figure} | not run | | | | | {goal_text} |")
+            continue
+        ratios = sorted(f["calls_per_s"] / p["calls_per_s"]
+                        if p["calls_per_s"] else 0 for f, p in reps)
+        invalid = [x for pair in reps for x in pair if not x["valid"]]
+        result = verdict(ratios[0] >= goal,
+                         f"{median(ratios) / goal:.2f} of the goal at the "
+                         "median")
+        if invalid:
+            errors = {}
+            for x in invalid:
+                for code, n in x["errors"].items():
+                    errors[code] = errors.get(code, 0) + n
+            first = next((x["first_error"] for x in invalid
+                          if x["first_error"]), "no calls")
+            warmup = sum(x["warmup_errors"] for x in invalid)
+            result = (f"**invalid**: errors {errors} ({warmup} in the "
+                      f"warm-up); first: {first}")
+        ping = ", ".join(f"{p['calls_per_s']:.0f}" for _, p in reps)
+        rows.append(
+            f"| {figure} | {median([f['calls_per_s'] for f, _ in reps]):.0f} "
+            f"| {us(median([f['p50_us'] for f, _ in reps]))} "
+            f"| {us(median([f['p99_us'] for f, _ in reps]))} | {ping} | "
+            f"{ratios[0]:.3f} / {median(ratios):.3f} / {ratios[-1]:.3f} | "
+            f"{goal_text}: {result} |")
+    return rows
+
+
+def h2load_table(lines, ctx):
+    runs = {}
+    for r in lines:
+        if r.get("kind") == "h2load":
+            runs.setdefault(r["label"], {})[r["figure"]] = r
+    figures = sorted({label.split("/")[0] for label in runs})
+    if not figures:
+        return []
+    rows = [
+        "| figure | calls/s (median) | Ping calls/s (per repetition) | "
+        "ratio to Ping (min / median / max) | goal |",
+        "|---|---|---|---|---|",
+    ]
+    for figure in figures:
+        goal, goal_text = FIGURE_GOALS[figure]
+        reps = [runs.get(f"{figure}/{i}", {})
+                for i in range(1, ctx["repeat"] + 1)]
+        reps = [(x.get(figure), x.get("ping")) for x in reps]
+        reps = [(f, p) for f, p in reps if f and p]
+        bad = [x for pair in reps for x in pair
+               if x["failed"] != 0 or not x["calls_per_s"]]
+        ratios = sorted(f["calls_per_s"] / p["calls_per_s"]
+                        if p["calls_per_s"] else 0 for f, p in reps)
+        if not reps:
+            continue
+        result = verdict(ratios[0] >= goal,
+                         f"{median(ratios) / goal:.2f} of the goal at the "
+                         "median")
+        if bad:
+            result = ("**invalid**: h2load reported failed requests or no "
+                      f"rate: {bad[0].get('output') or bad[0]['failed']}")
+        ping = ", ".join("%.0f" % p["calls_per_s"] for _, p in reps)
+        rows.append(
+            f"| {figure} | {median([f['calls_per_s'] for f, _ in reps]):.0f} "
+            f"| {ping} "
+            f"| {ratios[0]:.3f} / {median(ratios):.3f} / {ratios[-1]:.3f} | "
+            f"{goal_text}: {result} |")
+    return rows
+
+
+def probe_lines(lines):
+    """label → figure line, for the probes and the summaries."""
+    return {r["label"]: r for r in lines
+            if "figure" in r and "kind" not in r and "/" in r["label"]}
+
+
+def summaries_table(by_label):
+    ping = by_label.get("summaries/ping")
+    rows = []
+    if not ping or not ping["calls"]:
+        return rows
+    rows += [
+        f"A Ping's p50, one call at a time: {us(ping['p50_us'])}.",
+        "",
+        "| summary | calls | p50 | p99 | p50 / Ping's p50 | goal |",
+        "|---|---|---|---|---|---|",
+    ]
+    for what, goal in (("province", 50), ("county", 5)):
+        r = by_label.get(f"summaries/{what}")
+        if not r:
+            continue
+        if not r["valid"]:
+            rows.append(f"| {what} | {r['calls']} | | | | ≤ {goal} × Ping's "
+                        f"p50: **invalid**: {r['first_error']} |")
+            continue
+        ratio = r["p50_us"] / ping["p50_us"]
+        rows.append(
+            f"| {what} | {r['calls']} | {us(r['p50_us'])} | {us(r['p99_us'])}"
+            f" | {ratio:.1f} | ≤ {goal} × Ping's p50: "
+            f"{verdict(ratio <= goal, '%.1f × the bound' % (ratio / goal))} |")
+    return rows
+
+
+def loads_table(lines):
+    loads = {r["load"]: r for r in lines if r.get("kind") == "load"}
+    rows = [
+        "| load | seconds | raw reference: SQLite (rows) + Redis | ratio | "
+        "goal ≤ 1.5 × | peak RSS of the service (after: now) | goal ≤ 256 MiB "
+        "| Redis's longest event |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, text in LOADS:
+        r = loads.get(name)
+        if not r:
+            continue
+        reference = r["reference"]
+        boards = r.get("boards_reference")
+        ref_seconds = (reference["seconds"] if reference else 0) + (
+            boards["seconds"] if boards else 0)
+        ref_text = "not measured"
+        ratio_text = result = ""
+        if reference:
+            ref_text = f"{reference['seconds']:.2f} s ({reference['rows']:,})"
+            if boards:
+                ref_text += (f" + {boards['seconds']:.2f} s "
+                             f"({boards['counts']['members']:,} members of "
+                             f"{boards['counts']['boards']:,} boards)")
+            ratio = r["seconds"] / ref_seconds if ref_seconds else 0
+            ratio_text = f"{ratio:.2f}"
+            result = verdict(ratio <= 1.5, f"{ratio / 1.5:.1f} × the bound")
+        memory = r["rss"][r["service"]]
+        peak, now = memory["hwm_kb"], memory["rss_kb"]
+        rss_result = verdict(peak <= RSS_GOAL_KB,
+                             "%.1f × the bound" % (peak / RSS_GOAL_KB))
+        redis_ms = r["redis_latency_max_ms"]
+        redis_text = "under 1 ms" if redis_ms == 0 else "%s ms" % redis_ms
+        rows.append(
+            f"| {text} | {r['seconds']:.2f} | {ref_text} | {ratio_text} | "
+            f"{result} | {peak / MIB:.0f} MiB ({now / MIB:.0f} MiB) | "
+            f"{rss_result} | {redis_text} |")
+    return rows
+
+
+def probes_table(by_label):
+    idle = {label[len("idle/"):]: r for label, r in by_label.items()
+            if label.startswith("idle/")}
+    phases = [name for name, _ in LOADS] + ["province-summary"]
+    rows = [
+        "| while | probe | calls | p99 | idle p99 | p99 / idle p99 | max | "
+        "goal ≤ 10 × |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    found = False
+    for phase in phases:
+        for label, r in sorted(by_label.items()):
+            if not label.startswith(phase + "/"):
+                continue
+            probe = label[len(phase) + 1:]
+            base = idle.get(probe)
+            found = True
+            if not base or not base["calls"] or not r["calls"]:
+                rows.append(f"| {phase} | {probe} | {r['calls']} | | | | | "
+                            "no idle figure or no calls |")
+                continue
+            ratio = r["p99_us"] / base["p99_us"]
+            errors = "" if r["valid"] else f" errors {r['errors']}"
+            result = verdict(ratio <= 10 and r["valid"],
+                             "%.1f × the bound" % (ratio / 10))
+            rows.append(
+                f"| {phase} | {probe} | {r['calls']} | {us(r['p99_us'])} | "
+                f"{us(base['p99_us'])} | {ratio:.1f} | {us(r['max_us'])} | "
+                f"{result}{errors} |")
+    return rows if found else []
+
+
+def startup_table(lines):
+    rows = [
+        "| service | to SERVING | goal ≤ 2 s | RSS after |",
+        "|---|---|---|---|",
+    ]
+    resync = next((r for r in lines if r.get("kind") == "resync"), None)
+    found = False
+    for r in lines:
+        if r.get("kind") != "startup":
+            continue
+        found = True
+        after = r["line"]["serving_after_ms"]
+        rss = resync["rss"][r["service"]]["rss_kb"] / MIB if resync else 0
+        result = verdict(after <= 2000, "%.1f × the bound" % (after / 2000))
+        rows.append(f"| {r['service']} | {ms(after)} | {result} | "
+                    f"{rss:.0f} MiB |")
+    if resync:
+        rows += [
+            "",
+            f"Scoring's re-sync of an emptied Redis ({resync['keys']:,} keys) "
+            f"took {resync['seconds']} s from its start; Redis's longest "
+            "latency event meanwhile: "
+            + ("under 1 ms" if resync["redis_latency_max_ms"] == 0
+               else f"{resync['redis_latency_max_ms']} ms")
+            + " (goal: ≤ 1 ms while a board is swapped).",
+        ]
+    return rows if found else []
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--context", required=True)
+    parser.add_argument("--results", required=True)
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+    ctx = json.load(open(args.context, encoding="utf-8"))
+    lines = [json.loads(l) for l in open(args.results, encoding="utf-8")
+             if l.strip()]
+    by_label = probe_lines(lines)
+    out = [
+        "# Benchmarks",
+        "",
+        "Written by `scripts/bench.sh` (README.md, \"Benchmarks\"; issue "
+        "10); the measurements themselves are in `BENCHMARKS.ndjson`. "
+        "These machines are shared and noisy, so every figure is a ratio "
+        "to a reference measured in the same run: the Ping reference "
+        "(`fivestar-bench serve-ping`: the same ServerHost, executor and "
+        "authentication as the services, an empty handler), the same rows "
+        "written by `sqlite3` and `redis-cli --pipe`, or the same probe on "
+        "the idle system.",
+        "",
+        f"- Command: `{ctx['command']}`",
+        f"- Date: {ctx['date']}",
+        f"- Commit: {ctx['commit']}",
+        f"- Build: {ctx['build']}",
+        f"- Machine: {ctx['machine']}",
+        f"- Data: {ctx['data']}",
+    ]
+    if not ctx["build"].startswith("Release"):
+        out += ["", "**Preliminary**: not a Release build."]
+    sections = [
+        ("Reads and writes under load",
+         f"{ctx['connections']} connections × {ctx['in_flight']} calls in "
+         f"flight, warm-up {ctx['warmup']}, {ctx['duration']} measured, "
+         f"{ctx['repeat']} repetitions each beside a Ping run; calls/s, p50 "
+         "and p99 are medians over the repetitions. Any failed call, warm-up "
+         "included, makes a figure invalid.",
+         figures_table(lines, ctx)),
+        ("The same reads through h2load",
+         "A second opinion on the load tool: h2load (nghttp2) with the same "
+         "connections and calls in flight, one pre-framed request body per "
+         "figure (checked once through a gRPC client to answer OK, since "
+         "h2load sees HTTP/2 status only).",
+         h2load_table(lines, ctx)),
+        ("Region summaries",
+         "GetSummary one call at a time, beside a Ping's p50 one call at a "
+         "time.",
+         summaries_table(by_label)),
+        ("Loads",
+         "Each load through the CLI as an operator runs it. The SQLite "
+         "reference is the rows the load wrote (per table, after EXCEPT "
+         "before), inserted by the sqlite3 shell in one transaction (WAL, "
+         "synchronous=FULL) into a copy of the database as it was before. "
+         "The Redis reference is the boards the evaluation left, written "
+         "by `redis-cli --pipe` as variadic ZADDs of 1,000 members. Peak "
+         "RSS is the service's VmHWM since it started.",
+         loads_table(lines)),
+        ("Latency while loads run",
+         "Probes with one call in flight on each service's health and on "
+         "unrelated reads, during each load and during a province "
+         "summary, against the same probe on the idle system.",
+         probes_table(by_label)),
+        ("Start-up",
+         "Each service restarted on its loaded database: from the start of "
+         "the process to a SERVING health answer (polled every 5 ms).",
+         startup_table(lines)),
+    ]
+    for title, text, rows in sections:
+        if not rows:
+            continue
+        out += ["", f"## {title}", "", text, ""] + rows
+    with open(args.out, "w", encoding="utf-8") as f:
+        f.write("\n".join(out) + "\n")
+    print("\n".join(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
