@@ -27,9 +27,14 @@
 # Usage: scripts/bench.sh [--scale=province] [--duration=5s] [--warmup=1s]
 #          [--connections=4] [--in_flight=16] [--repeat=3]
 #          [--figures=get_village,...] [--out=BENCHMARKS.md] [--skip=h2load,...]
+#          [--include=OTHER.ndjson ...] [--notes=NOTES.md]
 #   --scale     the generator's scale (small, province, national)
 #   --skip      parts to leave out: loads-reference, probes, summaries,
 #               startup, figures, h2load (the loads themselves always run)
+#   --out       the table; the measurements go beside it, as .ndjson
+#   --include   an earlier run's .ndjson (e.g. --scale=national) whose
+#               tables follow this run's, under their own heading
+#   --notes     Markdown appended to the table (what limits each miss)
 #   BUILD_DIR   the build directory (default build-release, Release)
 #   JOBS        parallel compile jobs (default: the number of cores)
 #   FIVESTAR_BENCH_NO_BUILD=1 uses the binaries already in BUILD_DIR
@@ -48,6 +53,8 @@ REPEAT=3
 FIGURES=get_village,get_project,list_villages,get_summary,get_leaderboard,get_village_rank,create_progress_report
 OUT="$ROOT/BENCHMARKS.md"
 SKIP=","
+INCLUDES=()
+NOTES=""
 for arg in "$@"; do
   case "$arg" in
     --scale=*) SCALE="${arg#*=}" ;;
@@ -59,6 +66,8 @@ for arg in "$@"; do
     --figures=*) FIGURES="${arg#*=}" ;;
     --out=*) OUT="${arg#*=}" ;;
     --skip=*) SKIP=",${arg#*=}," ;;
+    --include=*) INCLUDES+=("${arg#*=}") ;;
+    --notes=*) NOTES="${arg#*=}" ;;
     -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench.sh: unknown argument \"$arg\" (see --help)" >&2; exit 2 ;;
   esac
@@ -519,18 +528,25 @@ PY
 fi
 
 DIRTY=""
-git -C "$ROOT" diff --quiet HEAD -- . ':!BENCHMARKS.md' || DIRTY=" (with uncommitted changes)"
-cat >"$WORK/context.json" <<JSON
-{"command": "$COMMAND", "date": "$(date -u '+%Y-%m-%d %H:%M UTC')",
- "commit": "$(git -C "$ROOT" rev-parse --short HEAD)$DIRTY",
- "build": "$BUILD_TYPE (${BUILD_DIR#"$ROOT"/})",
- "machine": "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(nproc) cores, Linux $(uname -r), load average at start $LOADAVG",
- "data": "tools/datagen/generate.py --scale=$SCALE --seed=1; period $PERIOD",
- "scale": "$SCALE", "connections": $CONNECTIONS, "in_flight": $IN_FLIGHT,
- "warmup": "$WARMUP", "duration": "$DURATION", "repeat": $REPEAT,
- "figures": "$FIGURES"}
-JSON
-# The measurements themselves beside the table, one JSON line each.
-cp "$RESULTS" "${OUT%.md}.ndjson"
-/usr/bin/python3 "$ROOT/tools/bench/report.py" --context="$WORK/context.json" \
-  --results="$RESULTS" --out="$OUT"
+git -C "$ROOT" diff --quiet HEAD -- . ':!BENCHMARKS*' || DIRTY=" (with uncommitted changes)"
+# The run's context first, then its measurements, beside the table.
+MEASUREMENTS="${OUT%.md}.ndjson"
+{
+  /usr/bin/python3 - <<PY
+import json
+print(json.dumps({"kind": "context", "command": """$COMMAND""",
+  "date": "$(date -u '+%Y-%m-%d %H:%M UTC')",
+  "commit": "$(git -C "$ROOT" rev-parse --short HEAD)$DIRTY",
+  "build": "$BUILD_TYPE (${BUILD_DIR#"$ROOT"/})",
+  "machine": "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(nproc) cores, Linux $(uname -r), load average at start $LOADAVG",
+  "data": "tools/datagen/generate.py --scale=$SCALE --seed=1; period $PERIOD",
+  "scale": "$SCALE", "connections": $CONNECTIONS, "in_flight": $IN_FLIGHT,
+  "warmup": "$WARMUP", "duration": "$DURATION", "repeat": $REPEAT,
+  "figures": "$FIGURES"}, ensure_ascii=False))
+PY
+  cat "$RESULTS"
+} >"$MEASUREMENTS"
+REPORT_ARGS=(--results="$MEASUREMENTS")
+for include in "${INCLUDES[@]}"; do REPORT_ARGS+=(--results="$include"); done
+[[ -z "$NOTES" ]] || REPORT_ARGS+=(--notes="$NOTES")
+/usr/bin/python3 "$ROOT/tools/bench/report.py" "${REPORT_ARGS[@]}" --out="$OUT"

@@ -1,15 +1,19 @@
 #!/usr/bin/python3
 """Writes BENCHMARKS.md from scripts/bench.sh's measurements.
 
-Usage: report.py --context=context.json --results=results.ndjson --out=FILE
+Usage: report.py --results=RUN.ndjson [--results=OTHER.ndjson ...]
+                 [--notes=NOTES.md] --out=FILE
 
-results.ndjson holds one JSON line per measurement: fivestar-bench's figure
+A run's .ndjson holds its context (the first line, "kind": "context": the
+command, date, commit, build, machine, data and load settings) and one JSON
+line per measurement: fivestar-bench's figure
 lines (a "figure" and a "label": "<figure>/<repetition>", "idle/<probe>",
 "<load>/<probe>", "summaries/<what>"), and bench.sh's own lines with a
 "kind": "load", "startup", "resync" or "h2load". Every goal is issue 10's.
 """
 import argparse
 import json
+import os
 import statistics
 import sys
 
@@ -271,37 +275,34 @@ def startup_table(lines):
     return rows if found else []
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--context", required=True)
-    parser.add_argument("--results", required=True)
-    parser.add_argument("--out", required=True)
-    args = parser.parse_args()
-    ctx = json.load(open(args.context, encoding="utf-8"))
-    lines = [json.loads(l) for l in open(args.results, encoding="utf-8")
+def read_run(path):
+    """(context, lines) of one run's JSON lines; the context is its first."""
+    lines = [json.loads(l) for l in open(path, encoding="utf-8")
              if l.strip()]
-    by_label = probe_lines(lines)
+    contexts = [l for l in lines if l.get("kind") == "context"]
+    if len(contexts) != 1:
+        sys.exit(f"report.py: {path}: want one context line, got "
+                 f"{len(contexts)}")
+    return contexts[0], [l for l in lines if l.get("kind") != "context"]
+
+
+def run_header(ctx, results):
     out = [
-        "# Benchmarks",
-        "",
-        "Written by `scripts/bench.sh` (README.md, \"Benchmarks\"; issue "
-        "10); the measurements themselves are in `BENCHMARKS.ndjson`. "
-        "These machines are shared and noisy, so every figure is a ratio "
-        "to a reference measured in the same run: the Ping reference "
-        "(`fivestar-bench serve-ping`: the same ServerHost, executor and "
-        "authentication as the services, an empty handler), the same rows "
-        "written by `sqlite3` and `redis-cli --pipe`, or the same probe on "
-        "the idle system.",
-        "",
         f"- Command: `{ctx['command']}`",
         f"- Date: {ctx['date']}",
         f"- Commit: {ctx['commit']}",
         f"- Build: {ctx['build']}",
         f"- Machine: {ctx['machine']}",
         f"- Data: {ctx['data']}",
+        f"- Measurements: `{os.path.basename(results)}`",
     ]
     if not ctx["build"].startswith("Release"):
         out += ["", "**Preliminary**: not a Release build."]
+    return out
+
+
+def run_sections(ctx, lines, level):
+    by_label = probe_lines(lines)
     sections = [
         ("Reads and writes under load",
          f"{ctx['connections']} connections × {ctx['in_flight']} calls in "
@@ -339,10 +340,41 @@ def main():
          "the process to a SERVING health answer (polled every 5 ms).",
          startup_table(lines)),
     ]
+    out = []
     for title, text, rows in sections:
-        if not rows:
-            continue
-        out += ["", f"## {title}", "", text, ""] + rows
+        if rows:
+            out += ["", f"{'#' * level} {title}", "", text, ""] + rows
+    return out
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--results", required=True, action="append",
+                        help="a run's JSON lines; the first is the main "
+                        "run, later ones (e.g. another scale) follow it")
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--notes", help="Markdown appended as it is: what "
+                        "limits each figure that misses its goal")
+    args = parser.parse_args()
+    ctx, lines = read_run(args.results[0])
+    out = [
+        "# Benchmarks",
+        "",
+        "Written by `scripts/bench.sh` (README.md, \"Benchmarks\"; issue "
+        "10). These machines are shared and noisy, so every figure is a "
+        "ratio to a reference measured in the same run: the Ping reference "
+        "(`fivestar-bench serve-ping`: the same ServerHost, executor and "
+        "authentication as the services, an empty handler), the same rows "
+        "written by `sqlite3` and `redis-cli --pipe`, or the same probe on "
+        "the idle system.",
+        "",
+    ] + run_header(ctx, args.results[0]) + run_sections(ctx, lines, 2)
+    for path in args.results[1:]:
+        other, other_lines = read_run(path)
+        out += ["", f"## At {other['scale']} scale", ""]
+        out += run_header(other, path) + run_sections(other, other_lines, 3)
+    if args.notes:
+        out += ["", open(args.notes, encoding="utf-8").read().rstrip()]
     with open(args.out, "w", encoding="utf-8") as f:
         f.write("\n".join(out) + "\n")
     print("\n".join(out))
