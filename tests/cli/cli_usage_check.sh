@@ -75,6 +75,8 @@ for command in create-rubric activate-rubric evaluate evaluate-region \
 done
 expect_status 2 "takes 3 to 1000 arguments, got 2" what-if v 2022-09
 expect_status 2 "takes 0 to 1 arguments, got 2" get-rubric 1 2
+expect_status 2 "--long_deadline: must be positive, got -1s" --long_deadline=-1s get-rubric
+expect_status 2 "--deadline: must be positive, got 0" --deadline=0s get-rubric
 
 # Bad values, caught before any call.
 expect_status 2 '<star>: must be branch_strong, industry_thriving, eco_livable, safe_lawful or civilized_happy, got "golden"' \

@@ -2,7 +2,10 @@
 # The CLI against a real fivestar-registry: an import file with a malformed
 # line far into it (line 2,504, after two chunks have been sent and
 # acknowledged) makes `fivestar import-registry` exit non-zero and write
-# nothing; the same file without the bad line then imports every record.
+# nothing; with a --long_deadline too short for it the import fails
+# DEADLINE_EXCEEDED and writes nothing; the same file without the bad line
+# then imports every record, with a --deadline (calls) far too short for
+# the import's stream.
 # Usage: cli_import_check.sh <build dir>
 set -euo pipefail
 BUILD_DIR="$(cd "$1" && pwd)"
@@ -49,8 +52,18 @@ grep -q "2000 records received" "$WORK/bad.out" ||
 exported=$(fivestar export-registry | wc -l)
 [[ "$exported" == 0 ]] || fail "the failed import left $exported records behind"
 
-fivestar import-registry "$WORK/good.ndjson" >"$WORK/good.out" 2>&1 ||
-  fail "the good import failed: $(cat "$WORK/good.out")"
+# An import's stream has the long deadline, never --deadline: a 1 ms
+# --long_deadline ends it (nothing written), a 1 ms --deadline does not.
+if fivestar --long_deadline=1ms import-registry "$WORK/good.ndjson" \
+    >"$WORK/short.out" 2>&1; then
+  fail "an import with --long_deadline=1ms succeeded"
+fi
+grep -q "DEADLINE_EXCEEDED" "$WORK/short.out" ||
+  fail "--long_deadline=1ms: want DEADLINE_EXCEEDED: $(cat "$WORK/short.out")"
 exported=$(fivestar export-registry | wc -l)
+[[ "$exported" == 0 ]] || fail "the import past its deadline left $exported records behind"
+fivestar --deadline=1ms import-registry "$WORK/good.ndjson" >"$WORK/good.out" 2>&1 ||
+  fail "the good import failed: $(cat "$WORK/good.out")"
+exported=$(fivestar --deadline=1ms export-registry | wc -l)
 [[ "$exported" == "$total" ]] || fail "want $total records exported, got $exported"
 echo "cli_import_check: a malformed line wrote nothing; the clean file imported $total records ($regions regions)"

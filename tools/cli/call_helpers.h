@@ -131,7 +131,7 @@ class ImportCall {
   ImportCall(const Invocation& invocation, std::unique_ptr<Stub> stub,
              std::unique_ptr<Stream> (Stub::*open)(grpc::ClientContext*))
       : stub_(std::move(stub)) {
-    invocation.PrepareContext(&context_);
+    invocation.PrepareLongContext(&context_);
     stream_ = ((*stub_).*open)(&context_);
   }
   ~ImportCall() { Abandon(); }

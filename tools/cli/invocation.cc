@@ -81,6 +81,10 @@ void Invocation::PrepareContext(grpc::ClientContext* context) const {
   PreparePeerCall(*context, connection_.token, connection_.deadline);
 }
 
+void Invocation::PrepareLongContext(grpc::ClientContext* context) const {
+  PreparePeerCall(*context, connection_.token, connection_.long_deadline);
+}
+
 void Invocation::PrepareContextWithoutDeadline(
     grpc::ClientContext* context) const {
   // An infinite deadline becomes gRPC's "no deadline".

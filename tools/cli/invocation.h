@@ -35,6 +35,9 @@ struct ConnectionOptions {
   std::string token;
   // Deadline of each RPC (for a streaming call, of the whole stream).
   absl::Duration deadline = absl::Seconds(30);
+  // Deadline of the whole stream of a command whose work grows with the
+  // data (imports, the registry export, a region's evaluation).
+  absl::Duration long_deadline = absl::Hours(6);
   // TLS (--tls_ca, --tls_cert, --tls_key): whom to trust and, for servers
   // that require mutual TLS, the client's certificate. Every channel is
   // plaintext when all three are empty.
@@ -74,6 +77,9 @@ class Invocation {
   // The channel to scoring, created on first use.
   std::shared_ptr<grpc::Channel> ScoringChannel() const;
 
+  // The same with the long deadline: for imports, the registry export and
+  // a region's evaluation, which take minutes at a province's scale.
+  void PrepareLongContext(grpc::ClientContext* context) const;
   // Sets the deadline and the credentials of one call on `context`.
   void PrepareContext(grpc::ClientContext* context) const;
   // The credentials only, for a stream meant to run until the user stops

@@ -41,7 +41,12 @@ ABSL_FLAG(std::string, token, "",
           "process list.");
 ABSL_FLAG(absl::Duration, deadline, absl::Seconds(30),
           "Deadline of each call to a service (for a stream, of the whole "
-          "stream), e.g. 30s or 5m.");
+          "stream), e.g. 30s or 5m; see --long_deadline for the exceptions.");
+ABSL_FLAG(absl::Duration, long_deadline, absl::Hours(6),
+          "Deadline of the whole stream of import-registry, import-projects, "
+          "export-registry and evaluate-region, whose work grows with the "
+          "data (a province's projects import takes minutes), e.g. 6h or "
+          "inf.");
 ABSL_FLAG(std::string, tls_ca, "",
           "Call the services over TLS, trusting the CA certificates in this "
           "PEM file; a server's certificate must name the host dialled. Empty "
@@ -411,7 +416,8 @@ std::string UsageText() {
       &text,
       "\nStars: branch_strong, industry_thriving, eco_livable, safe_lawful, "
       "civilized_happy (any case).\nGlobal flags: --registry, --projects, "
-      "--scoring, --token, --deadline, --output, --tls_ca, --tls_cert, "
+      "--scoring, --token, --deadline, --long_deadline, --output, --tls_ca, "
+      "--tls_cert, "
       "--tls_key.\n"
       "Every flag may also be set as FIVESTAR_<FLAG_NAME>, e.g. "
       "FIVESTAR_TOKEN=... .\nExit status: 0 done, 1 the command failed, 2 "
@@ -481,6 +487,15 @@ int Run(const std::vector<std::string>& positional) {
           absl::StrCat("--output: must be text or json, got \"", format, "\""));
     }
   }
+  for (const auto& [flag, value] :
+       {std::pair<const char*, absl::Duration>{"--deadline",
+                                               absl::GetFlag(FLAGS_deadline)},
+        {"--long_deadline", absl::GetFlag(FLAGS_long_deadline)}}) {
+    if (status.ok() && value <= absl::ZeroDuration()) {
+      status = fivestar::cli::UsageError(absl::StrCat(
+          flag, ": must be positive, got ", absl::FormatDuration(value)));
+    }
+  }
   if (status.ok()) {
     fivestar::cli::ConnectionOptions connection;
     connection.registry_address = absl::GetFlag(FLAGS_registry);
@@ -488,6 +503,7 @@ int Run(const std::vector<std::string>& positional) {
     connection.scoring_address = absl::GetFlag(FLAGS_scoring);
     connection.token = absl::GetFlag(FLAGS_token);
     connection.deadline = absl::GetFlag(FLAGS_deadline);
+    connection.long_deadline = absl::GetFlag(FLAGS_long_deadline);
     connection.tls.ca_file = absl::GetFlag(FLAGS_tls_ca);
     connection.tls.cert_file = absl::GetFlag(FLAGS_tls_cert);
     connection.tls.key_file = absl::GetFlag(FLAGS_tls_key);

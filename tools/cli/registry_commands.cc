@@ -126,7 +126,7 @@ absl::Status ExportRegistry(const Invocation& invocation) {
   const bool keep_output_only = absl::GetFlag(FLAGS_keep_output_only);
   std::unique_ptr<Stub> stub = NewStub(invocation);
   grpc::ClientContext context;
-  invocation.PrepareContext(&context);
+  invocation.PrepareLongContext(&context);
   std::unique_ptr<grpc::ClientReader<registry::v1::ExportRegistryResponse>>
       reader = stub->ExportRegistry(&context, request);
   registry::v1::ExportRegistryResponse response;

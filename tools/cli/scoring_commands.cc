@@ -556,7 +556,7 @@ absl::Status EvaluateRegion(const Invocation& invocation) {
 
   std::unique_ptr<Stub> stub = NewStub(invocation);
   grpc::ClientContext context;
-  invocation.PrepareContext(&context);
+  invocation.PrepareLongContext(&context);
   std::unique_ptr<grpc::ClientReader<scoring::v1::EvaluateRegionResponse>>
       reader = stub->EvaluateRegion(&context, request);
   scoring::v1::EvaluateRegionResponse response;
