@@ -450,7 +450,17 @@ ProgressSummaries::ProgressSummaries(ProjectsStore* store,
     : store_(store),
       jurisdiction_(jurisdiction),
       clock_(clock),
-      max_cached_villages_(max_cached_villages) {}
+      max_cached_villages_(max_cached_villages) {
+  // Where the change feed stands: nothing is kept yet, so nothing before
+  // it can be stale. Failing that, the first closed-month summary asks.
+  if (max_cached_villages_ == 0) return;
+  absl::StatusOr<uint64_t> newest = store_->NewestSequence();
+  if (newest.ok()) {
+    absl::MutexLock lock(&mu_);
+    seen_changes_ = true;
+    changes_seen_ = *newest;
+  }
+}
 
 ProgressSummaries::~ProgressSummaries() = default;
 
