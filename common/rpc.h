@@ -6,6 +6,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <functional>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -42,6 +43,34 @@ grpc::ServerUnaryReactor* RunUnary(grpc::CallbackServerContext* context,
       [reactor, principal = *std::move(principal),
        handler = std::forward<Handler>(handler)]() mutable {
         reactor->Finish(ToGrpcStatus(handler(principal)));
+      });
+  return reactor;
+}
+
+// RunUnary for a handler that finishes later, from another thread:
+// `handler(const Principal&, Finish finish)` runs on `runtime.executor` and
+// must call `finish(status)` exactly once, on any thread that may not block
+// in it for long (Finish only hands the status to gRPC). Meant for handlers
+// that queue work (a group-committed write) rather than wait for it, so
+// that no executor thread is parked per call in flight.
+using Finish = std::function<void(const absl::Status&)>;
+template <typename Handler>
+grpc::ServerUnaryReactor* RunUnaryAsync(grpc::CallbackServerContext* context,
+                                        const RpcRuntime& runtime,
+                                        Handler&& handler) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::StatusOr<Principal> principal =
+      runtime.authenticator->Authenticate(*context);
+  if (!principal.ok()) {
+    reactor->Finish(ToGrpcStatus(principal.status()));
+    return reactor;
+  }
+  runtime.executor->Submit(
+      [reactor, principal = *std::move(principal),
+       handler = std::forward<Handler>(handler)]() mutable {
+        handler(principal, Finish([reactor](const absl::Status& status) {
+                  reactor->Finish(ToGrpcStatus(status));
+                }));
       });
   return reactor;
 }

@@ -53,6 +53,19 @@ class SqliteChangeLog {
                              roll_back);
   }
 
+  // SqlitePool::WriteAsync for a write that may append to the feed.
+  void WriteAsync(SqlitePool::Work fn, std::function<void(absl::Status)> done) {
+    pool_->WriteAsync(
+        [this, fn = std::move(fn)](SqliteDatabase& db) -> absl::Status {
+          // As Track does.
+          appended_ = 0;
+          absl::Status status = fn(db);
+          if (status.ok()) batch_newest_ = std::max(batch_newest_, appended_);
+          return status;
+        },
+        std::move(done));
+  }
+
   // Inside a write function: it appended `sequence`.
   void Appended(uint64_t sequence) {
     appended_ = std::max(appended_, sequence);

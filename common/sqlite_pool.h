@@ -9,7 +9,9 @@
 // extent the disk honours fsync). Group commit does not weaken this: a
 // writer is woken only after the COMMIT that holds its write is durable. It
 // only lets one fsync serve several writers. A write whose Write() returned
-// an error left nothing behind.
+// an error left nothing behind. WriteAsync() promises the same of the status
+// its callback receives: the callback runs only after the COMMIT that holds
+// the write returned (fsynced), or after the write failed.
 #ifndef FIVESTAR_COMMON_SQLITE_POOL_H_
 #define FIVESTAR_COMMON_SQLITE_POOL_H_
 
@@ -44,6 +46,12 @@ namespace fivestar {
 // every write of the batch fails with its error. Write functions run one at
 // a time (on whichever writer leads the batch), so state touched only inside
 // write functions needs no lock of its own.
+//
+// WriteAsync(fn, done) queues a write without waiting for it: the calling
+// thread returns at once unless no batch is running, in which case it leads
+// batches until no write is left that a waiting Write() caller will lead.
+// So a server thread is not parked per write in flight, and a batch can
+// hold every write in flight (up to max_batch), not one per thread.
 class SqlitePool {
  public:
   struct Options {
@@ -72,6 +80,12 @@ class SqlitePool {
   // Runs `fn` in a SAVEPOINT of a group-committed transaction on the
   // writer; returns when its batch committed (or failed).
   absl::Status WriteWork(const Work& fn);
+  // Queues `fn` to run as WriteWork does, and returns without waiting for
+  // its batch (unless this thread leads it, see the class comment); `done`
+  // receives fn's result, or the error of the batch's BEGIN or COMMIT,
+  // after the COMMIT (on the thread that led the batch: it must not block
+  // nor call Write).
+  void WriteAsync(Work fn, std::function<void(absl::Status)> done);
   // Runs `fn` alone in its own transaction (for large writes such as
   // imports, which should not hold small writes' commit hostage). With
   // `roll_back` its work is rolled back even when fn succeeds (dry runs).
@@ -115,6 +129,11 @@ class SqlitePool {
     bool roll_back;
     bool done = false;
     absl::Status status;
+    // For WriteAsync: the write owns its function and is deleted after
+    // `on_done` ran.
+    Work owned_fn;
+    std::function<void(absl::Status)> on_done;
+    bool async() const { return on_done != nullptr; }
   };
 
   SqlitePool(std::unique_ptr<SqliteDatabase> writer,
@@ -144,6 +163,13 @@ class SqlitePool {
   }
 
   absl::Status Enqueue(PendingWrite* write);
+  // With write_mu_ held: leads batches while `own` (null for WriteAsync) is
+  // not done, then while writes are queued that no waiting Write() caller
+  // will lead.
+  void Drive(PendingWrite* own) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // With write_mu_ held and no batch running: runs the next batch (the
+  // lock released meanwhile), then the callbacks of its async writes.
+  void LeadOneBatch() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // Runs one batch on the writer (the caller leads it) and sets each
   // write's status; true when it committed.
   bool RunBatch(absl::Span<PendingWrite* const> batch);
@@ -155,6 +181,8 @@ class SqlitePool {
   mutable absl::Mutex write_mu_;
   std::deque<PendingWrite*> queue_ ABSL_GUARDED_BY(write_mu_);
   bool leading_ ABSL_GUARDED_BY(write_mu_) = false;
+  // Write() callers whose write is still in queue_.
+  int queued_sync_ ABSL_GUARDED_BY(write_mu_) = 0;
   int64_t commits_ ABSL_GUARDED_BY(write_mu_) = 0;
   absl::CondVar batch_done_;
 

@@ -64,13 +64,66 @@ absl::StatusOr<std::vector<std::string>> RegistryVillageDirectory::FetchLineage(
   return lineage;
 }
 
-absl::StatusOr<std::vector<std::string>>
-RegistryVillageDirectory::VillageLineage(const std::string& village_id) {
-  std::vector<std::string> lineage;
+RegistryVillageDirectory::Answer RegistryVillageDirectory::Shared(
+    Cache& cache, const std::string& key, const std::string& flight_key,
+    absl::FunctionRef<Answer()> fetch) {
+  std::shared_ptr<Flight> flight;
+  bool lead = false;
   {
     absl::MutexLock lock(&mu_);
-    if (Lookup(villages_, village_id, &lineage)) return lineage;
+    std::vector<std::string> ids;
+    if (Lookup(cache, key, &ids)) return ids;
+    auto [it, inserted] = flights_.try_emplace(flight_key);
+    if (inserted) it->second = std::make_shared<Flight>();
+    flight = it->second;
+    lead = inserted;
+    if (!lead) ++shared_waiters_;
   }
+  if (!lead) {
+    flight->mu.LockWhen(absl::Condition(&flight->done));
+    Answer answer = flight->answer;
+    flight->mu.Unlock();
+    absl::MutexLock lock(&mu_);
+    --shared_waiters_;
+    return answer;
+  }
+  Answer answer = fetch();
+  {
+    // The cache (filled by fetch) answers later callers from here on.
+    absl::MutexLock lock(&mu_);
+    flights_.erase(flight_key);
+  }
+  absl::MutexLock lock(&flight->mu);
+  flight->answer = answer;
+  flight->done = true;
+  return answer;
+}
+
+int RegistryVillageDirectory::shared_waiters() const {
+  absl::MutexLock lock(&mu_);
+  return shared_waiters_;
+}
+
+absl::StatusOr<std::vector<std::string>>
+RegistryVillageDirectory::VillageLineage(const std::string& village_id) {
+  return Shared(villages_, village_id, absl::StrCat("village|", village_id),
+                [&] { return FetchVillageLineage(village_id); });
+}
+
+absl::StatusOr<std::vector<std::string>>
+RegistryVillageDirectory::RegionLineage(const std::string& region_id) {
+  return Shared(regions_, region_id, absl::StrCat("region|", region_id),
+                [&] { return FetchRegionLineage(region_id); });
+}
+
+absl::StatusOr<std::vector<std::string>>
+RegistryVillageDirectory::VillagesUnder(const std::string& region_id) {
+  return Shared(subtrees_, region_id, absl::StrCat("subtree|", region_id),
+                [&] { return FetchVillagesUnder(region_id); });
+}
+
+RegistryVillageDirectory::Answer RegistryVillageDirectory::FetchVillageLineage(
+    const std::string& village_id) {
   registry::v1::GetAncestorsRequest request;
   request.set_village_id(village_id);
   absl::StatusOr<std::vector<std::string>> fetched = FetchLineage(
@@ -85,13 +138,8 @@ RegistryVillageDirectory::VillageLineage(const std::string& village_id) {
   return fetched;
 }
 
-absl::StatusOr<std::vector<std::string>>
-RegistryVillageDirectory::RegionLineage(const std::string& region_id) {
-  std::vector<std::string> lineage;
-  {
-    absl::MutexLock lock(&mu_);
-    if (Lookup(regions_, region_id, &lineage)) return lineage;
-  }
+RegistryVillageDirectory::Answer RegistryVillageDirectory::FetchRegionLineage(
+    const std::string& region_id) {
   registry::v1::GetAncestorsRequest request;
   request.set_region_id(region_id);
   absl::StatusOr<std::vector<std::string>> fetched = FetchLineage(
@@ -106,17 +154,13 @@ RegistryVillageDirectory::RegionLineage(const std::string& region_id) {
   return fetched;
 }
 
-absl::StatusOr<std::vector<std::string>>
-RegistryVillageDirectory::VillagesUnder(const std::string& region_id) {
-  std::vector<std::string> villages;
-  {
-    absl::MutexLock lock(&mu_);
-    if (Lookup(subtrees_, region_id, &villages)) return villages;
-  }
+RegistryVillageDirectory::Answer RegistryVillageDirectory::FetchVillagesUnder(
+    const std::string& region_id) {
   // Asking for the region first turns "no such region" into NOT_FOUND
   // (ListVillages reports it as a bad argument).
   absl::StatusOr<std::vector<std::string>> lineage = RegionLineage(region_id);
   if (!lineage.ok()) return lineage.status();
+  std::vector<std::string> villages;
   registry::v1::ListVillagesRequest request;
   request.set_ancestor_id(region_id);
   request.set_page_size(kVillagePage);

@@ -11,6 +11,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
@@ -38,6 +39,12 @@ struct RegistryDirectoryOptions {
 
 // Asks the registry over one channel shared for the life of the process.
 //
+// Identical lookups in flight share one registry call (single flight): the
+// first caller for a key asks the registry, later callers for the same key
+// wait for its answer (a success, NOT_FOUND or a failure alike) and take no
+// place of the PeerCallLimit, so a cold burst for one village or region
+// makes one call, while distinct lookups still each need a place.
+//
 // Only positive answers are cached: a village created in the registry a
 // moment ago must be usable at once, and an unknown id costs one indexed
 // lookup in the registry, by an authenticated caller. Failures to reach the
@@ -57,12 +64,35 @@ class RegistryVillageDirectory final : public VillageDirectory {
   absl::StatusOr<std::vector<std::string>> VillagesUnder(
       const std::string& region_id) override;
 
+  // Callers waiting for a lookup another caller is making (for tests and
+  // metrics).
+  int shared_waiters() const;
+  // Calls to the registry in flight (for tests and metrics).
+  int registry_calls_in_flight() const { return limit_.in_flight(); }
+
  private:
   struct Entry {
     std::vector<std::string> ids;
     absl::Time expires;
   };
   using Cache = absl::flat_hash_map<std::string, Entry>;
+  using Answer = absl::StatusOr<std::vector<std::string>>;
+  // One lookup in flight, shared by every caller of its key.
+  struct Flight {
+    absl::Mutex mu;
+    bool done ABSL_GUARDED_BY(mu) = false;
+    Answer answer ABSL_GUARDED_BY(mu);
+  };
+
+  // The answer for `key` of `cache`: the cached one if fresh, else that of
+  // the lookup in flight for `flight_key`, else `fetch()`'s (which caches
+  // what it should).
+  Answer Shared(Cache& cache, const std::string& key,
+                const std::string& flight_key,
+                absl::FunctionRef<Answer()> fetch);
+  Answer FetchVillageLineage(const std::string& village_id);
+  Answer FetchRegionLineage(const std::string& region_id);
+  Answer FetchVillagesUnder(const std::string& region_id);
 
   // The cached answer for `key`, if fresh.
   bool Lookup(const Cache& cache, const std::string& key,
@@ -80,7 +110,10 @@ class RegistryVillageDirectory final : public VillageDirectory {
   const Clock* clock_;
   PeerCallLimit limit_;
 
-  absl::Mutex mu_;
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<std::string, std::shared_ptr<Flight>> flights_
+      ABSL_GUARDED_BY(mu_);
+  int shared_waiters_ ABSL_GUARDED_BY(mu_) = 0;
   Cache villages_ ABSL_GUARDED_BY(mu_);
   Cache regions_ ABSL_GUARDED_BY(mu_);
   Cache subtrees_ ABSL_GUARDED_BY(mu_);

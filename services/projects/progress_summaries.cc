@@ -3,6 +3,7 @@
 #include <google/protobuf/util/time_util.h>
 
 #include <algorithm>
+#include <array>
 #include <map>
 #include <string>
 #include <utility>
@@ -20,12 +21,42 @@
 
 namespace fivestar::projects {
 namespace {
+constexpr int kDefaultWeeks = 12;
+constexpr int kDefaultIndicatorMonths = 1;
+}  // namespace
+
+// What a summary covers: the request's period, weeks and indicator months
+// once their field rules hold, and the instant the figures refer to.
+struct SummaryWindow {
+  std::string period;  // "YYYY-MM"
+  absl::CivilMonth month;
+  absl::Time as_of;
+  std::string as_of_day;  // "YYYY-MM-DD" of `as_of` in China
+  int weeks = kDefaultWeeks;
+  int indicator_months = kDefaultIndicatorMonths;
+  // Whether `month` is before the current month (its instant is fixed).
+  bool closed = false;
+};
+
+struct VillageFigures {
+  struct StarCount {
+    int64_t total = 0, delivered = 0, cancelled = 0;
+  };
+  int64_t total = 0, planned = 0, in_progress = 0, delivered = 0, cancelled = 0,
+          overdue = 0;
+  // Indexed by the star's enum value; 1–5 are the stars.
+  std::array<StarCount, 6> by_star;
+  int64_t reporting_weeks = 0;
+  // Per indicator key (ascending), the village's values within the months
+  // in period order.
+  std::vector<std::pair<std::string, std::vector<double>>> indicators;
+};
+
+namespace {
 
 using ::google::protobuf::util::TimeUtil;
 
-constexpr int kDefaultWeeks = 12;
 constexpr int kMaxWeeks = 104;
-constexpr int kDefaultIndicatorMonths = 1;
 constexpr int kMaxIndicatorMonths = 120;
 constexpr int kDefaultVillagesPerPage = 100;
 constexpr int kMaxVillagesPerPage = 1000;
@@ -77,16 +108,7 @@ void AddIndicatorTotals(
   }
 }
 
-// What a summary covers: the request's period, weeks and indicator months
-// once their field rules hold, and the instant the figures refer to.
-struct Window {
-  std::string period;  // "YYYY-MM"
-  absl::CivilMonth month;
-  absl::Time as_of;
-  std::string as_of_day;  // "YYYY-MM-DD" of `as_of` in China
-  int weeks = kDefaultWeeks;
-  int indicator_months = kDefaultIndicatorMonths;
-};
+using Window = SummaryWindow;
 
 // Checks the fields shared by GetSummary and ListVillageSummaries.
 absl::StatusOr<Window> ParseWindow(const std::string& period, int weeks,
@@ -107,7 +129,8 @@ absl::StatusOr<Window> ParseWindow(const std::string& period, int weeks,
   window.period = period;
   if (weeks != 0) window.weeks = weeks;
   if (indicator_months != 0) window.indicator_months = indicator_months;
-  window.as_of = window.month == this_month ? now : EndOfMonth(window.month);
+  window.closed = window.month < this_month;
+  window.as_of = window.closed ? EndOfMonth(window.month) : now;
   window.as_of_day = FormatDate(DayInChina(window.as_of));
   return window;
 }
@@ -287,7 +310,277 @@ absl::StatusOr<std::vector<v1::Summary>> SummarizeEach(
   return summaries;
 }
 
+// The figures of one village from its rows as of the window's instant,
+// counted exactly as AddTaskFigures and AddIndicatorTotals count them.
+VillageFigures FiguresOf(absl::Span<const TaskSnapshot> tasks,
+                         int64_t reporting_weeks,
+                         absl::Span<const IndicatorValue> values,
+                         const Window& window) {
+  VillageFigures figures;
+  for (const TaskSnapshot& task : tasks) {
+    VillageFigures::StarCount* star = task.star >= 1 && task.star <= 5
+                                          ? &figures.by_star[task.star]
+                                          : nullptr;
+    if (star != nullptr) ++star->total;
+    ++figures.total;
+    if (task.cancelled) {
+      if (star != nullptr) ++star->cancelled;
+      ++figures.cancelled;
+      continue;
+    }
+    const ProjectStatus status = DerivedStatus(
+        task.reports, task.delivered_quantity, task.target_quantity);
+    switch (status) {
+      case v1::PLANNED:
+        ++figures.planned;
+        break;
+      case v1::IN_PROGRESS:
+        ++figures.in_progress;
+        break;
+      default:
+        if (star != nullptr) ++star->delivered;
+        ++figures.delivered;
+        break;
+    }
+    if (status != v1::DELIVERED && task.due_date < window.as_of_day) {
+      ++figures.overdue;
+    }
+  }
+  figures.reporting_weeks = reporting_weeks;
+  // `values` are ordered by key, then period.
+  for (const IndicatorValue& value : values) {
+    if (figures.indicators.empty() ||
+        figures.indicators.back().first != value.indicator_key()) {
+      figures.indicators.emplace_back(value.indicator_key(),
+                                      std::vector<double>());
+    }
+    figures.indicators.back().second.push_back(value.value());
+  }
+  return figures;
+}
+
+// The summary of `figures` (one per village, in village order) together:
+// the same numbers SummarizeTogether computes from the rows, because counts
+// add exactly and each indicator's values are added in the same order
+// (village, then period).
+v1::Summary SumFigures(
+    absl::Span<const VillageFigures* const> figures,
+    const absl::flat_hash_map<std::string, v1::IndicatorKind>& kinds,
+    const Window& window) {
+  v1::Summary summary = EmptySummary(window, figures.size());
+  VillageFigures sum;
+  struct Total {
+    double value = 0;
+    int villages = 0;
+  };
+  std::map<std::string, Total> totals;
+  for (const VillageFigures* village : figures) {
+    sum.total += village->total;
+    sum.planned += village->planned;
+    sum.in_progress += village->in_progress;
+    sum.delivered += village->delivered;
+    sum.cancelled += village->cancelled;
+    sum.overdue += village->overdue;
+    for (size_t star = 0; star < sum.by_star.size(); ++star) {
+      sum.by_star[star].total += village->by_star[star].total;
+      sum.by_star[star].delivered += village->by_star[star].delivered;
+      sum.by_star[star].cancelled += village->by_star[star].cancelled;
+    }
+    sum.reporting_weeks += village->reporting_weeks;
+    for (const auto& [key, values] : village->indicators) {
+      auto kind = kinds.find(key);
+      if (kind == kinds.end()) continue;  // Not in the catalogue.
+      Total& total = totals[key];
+      ++total.villages;
+      if (kind->second == v1::FLOW) {
+        for (double value : values) total.value += value;
+      } else {
+        total.value += values.back();
+      }
+    }
+  }
+  summary.set_tasks_total(sum.total);
+  summary.set_tasks_planned(sum.planned);
+  summary.set_tasks_in_progress(sum.in_progress);
+  summary.set_tasks_delivered(sum.delivered);
+  summary.set_tasks_cancelled(sum.cancelled);
+  summary.set_tasks_overdue(sum.overdue);
+  summary.set_completion_rate(Rate(sum.delivered, sum.total, sum.cancelled));
+  for (int star = fivestar::common::v1::BRANCH_STRONG;
+       star <= fivestar::common::v1::CIVILIZED_HAPPY; ++star) {
+    const VillageFigures::StarCount& count = sum.by_star[star];
+    v1::StarCompletion* completion = summary.add_completion_by_star();
+    completion->set_star(static_cast<Star>(star));
+    completion->set_total(count.total);
+    completion->set_delivered(count.delivered);
+    completion->set_cancelled(count.cancelled);
+    completion->set_rate(Rate(count.delivered, count.total, count.cancelled));
+  }
+  if (summary.villages() > 0) {
+    summary.set_weekly_reporting_compliance(
+        static_cast<double>(sum.reporting_weeks) /
+        (static_cast<double>(window.weeks) *
+         static_cast<double>(summary.villages())));
+  }
+  for (const auto& [key, total] : totals) {
+    v1::IndicatorTotal* out = summary.add_indicator_totals();
+    out->set_key(key);
+    out->set_value(total.value);
+    out->set_aggregation(kinds.at(key));
+    out->set_villages_reporting(total.villages);
+  }
+  return summary;
+}
+
+// The key of a window's figures: everything that decides them.
+std::string WindowKey(const Window& window) {
+  return absl::StrCat(window.period, "|", window.weeks, "|",
+                      window.indicator_months);
+}
+
+// Changes read per query while catching up with the feed.
+constexpr int kChangesPerRead = 10'000;
+
 }  // namespace
+
+ProgressSummaries::ProgressSummaries(ProjectsStore* store,
+                                     const Jurisdiction* jurisdiction,
+                                     const Clock* clock,
+                                     size_t max_cached_villages)
+    : store_(store),
+      jurisdiction_(jurisdiction),
+      clock_(clock),
+      max_cached_villages_(max_cached_villages) {
+  // Where the change feed stands: nothing is kept yet, so nothing before
+  // it can be stale. Failing that, the first closed-month summary asks.
+  if (max_cached_villages_ == 0) return;
+  absl::StatusOr<uint64_t> newest = store_->NewestSequence();
+  if (newest.ok()) {
+    absl::MutexLock lock(&mu_);
+    seen_changes_ = true;
+    changes_seen_ = *newest;
+  }
+}
+
+ProgressSummaries::~ProgressSummaries() = default;
+
+absl::StatusOr<uint64_t> ProgressSummaries::CatchUpWithChanges() {
+  uint64_t seen = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    seen = changes_seen_;
+    if (!seen_changes_) {
+      // Nothing is kept yet, so nothing earlier can be stale.
+      mu_.Unlock();
+      absl::StatusOr<uint64_t> newest = store_->NewestSequence();
+      mu_.Lock();
+      if (!newest.ok()) return newest.status();
+      if (!seen_changes_) {
+        seen_changes_ = true;
+        changes_seen_ = *newest;
+      }
+      return changes_seen_;
+    }
+  }
+  while (true) {
+    ASSIGN_OR_RETURN(ChangeBatch batch,
+                     store_->ReadChanges(seen, {}, kChangesPerRead));
+    absl::MutexLock lock(&mu_);
+    for (const Change& change : batch.changes) {
+      if (change.sequence() <= changes_seen_) continue;  // Seen by another.
+      for (auto& [window, villages] : figures_) {
+        cached_villages_ -= villages.erase(change.village_id());
+      }
+    }
+    seen = std::max<uint64_t>(seen, batch.scanned_through);
+    changes_seen_ = std::max(changes_seen_, seen);
+    if (static_cast<int>(batch.changes.size()) < kChangesPerRead) {
+      return changes_seen_;
+    }
+  }
+}
+
+absl::StatusOr<v1::Summary> ProgressSummaries::SummarizeClosedMonth(
+    const std::vector<std::string>& villages, const SummaryWindow& window) {
+  ASSIGN_OR_RETURN(const uint64_t seen, CatchUpWithChanges());
+  const std::string key = WindowKey(window);
+  std::vector<Figures> kept(villages.size());
+  std::vector<std::string> missing;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = figures_.find(key);
+    for (size_t i = 0; i < villages.size(); ++i) {
+      if (it != figures_.end()) {
+        auto found = it->second.find(villages[i]);
+        if (found != it->second.end()) {
+          kept[i] = found->second;
+          continue;
+        }
+      }
+      missing.push_back(villages[i]);
+    }
+  }
+  absl::flat_hash_map<std::string, v1::IndicatorKind> kinds;
+  if (missing.empty()) {
+    ASSIGN_OR_RETURN(std::vector<IndicatorDefinition> definitions,
+                     store_->ListIndicatorDefinitions("", -1));
+    for (const IndicatorDefinition& definition : definitions) {
+      kinds[definition.key()] = definition.kind();
+    }
+  } else {
+    // Read after `seen`: the rows hold every change through it.
+    ASSIGN_OR_RETURN(SummaryRows rows, ReadRows(store_, missing, window));
+    kinds = std::move(rows.kinds);
+    const absl::Span<const TaskSnapshot> tasks(rows.tasks);
+    const absl::Span<const IndicatorValue> values(rows.values);
+    std::vector<Figures> fresh;
+    fresh.reserve(missing.size());
+    size_t task = 0;
+    size_t value = 0;
+    for (const std::string& village : missing) {
+      const size_t first_task = task;
+      while (task < tasks.size() && tasks[task].village_id == village) ++task;
+      const size_t first_value = value;
+      while (value < values.size() && values[value].village_id() == village) {
+        ++value;
+      }
+      auto weeks = rows.reporting_weeks.find(village);
+      fresh.push_back(std::make_shared<const VillageFigures>(
+          FiguresOf(tasks.subspan(first_task, task - first_task),
+                    weeks == rows.reporting_weeks.end() ? 0 : weeks->second,
+                    values.subspan(first_value, value - first_value), window)));
+    }
+    FIVESTAR_CHECK(task == tasks.size() && value == values.size(),
+                   "summary rows of a village outside the request, or out of "
+                   "order");
+    absl::MutexLock lock(&mu_);
+    // Kept only if no change was seen since `seen`: a change seen since
+    // may have come after these rows were read, and was not applied to
+    // them.
+    const bool keep = changes_seen_ == seen && max_cached_villages_ > 0;
+    if (keep && cached_villages_ + fresh.size() > max_cached_villages_) {
+      figures_.clear();
+      cached_villages_ = 0;
+    }
+    auto& window_figures = figures_[key];
+    size_t next = 0;
+    for (size_t i = 0; i < villages.size(); ++i) {
+      if (kept[i] != nullptr) continue;
+      FIVESTAR_CHECK(next < fresh.size() && missing[next] == villages[i],
+                     "village figures out of step with the villages");
+      kept[i] = fresh[next];
+      if (keep && window_figures.emplace(villages[i], fresh[next]).second) {
+        ++cached_villages_;
+      }
+      ++next;
+    }
+    if (window_figures.empty()) figures_.erase(key);
+  }
+  std::vector<const VillageFigures*> figures;
+  figures.reserve(kept.size());
+  for (const Figures& village : kept) figures.push_back(village.get());
+  return SumFigures(figures, kinds, window);
+}
 
 absl::StatusOr<v1::Summary> ProgressSummaries::GetSummary(
     const Principal& principal, const v1::GetSummaryRequest& request) {
@@ -327,8 +620,12 @@ absl::StatusOr<v1::Summary> ProgressSummaries::GetSummary(
     ASSIGN_OR_RETURN(villages,
                      jurisdiction_->directory()->VillagesUnder(subject));
   }
-  ASSIGN_OR_RETURN(v1::Summary summary,
-                   SummarizeTogether(store_, villages, window));
+  v1::Summary summary;
+  if (window.closed && max_cached_villages_ > 0) {
+    ASSIGN_OR_RETURN(summary, SummarizeClosedMonth(villages, window));
+  } else {
+    ASSIGN_OR_RETURN(summary, SummarizeTogether(store_, villages, window));
+  }
   if (of_village) {
     summary.set_village_id(subject);
   } else {

@@ -5,7 +5,15 @@
 #ifndef FIVESTAR_SERVICES_PROJECTS_PROGRESS_SUMMARIES_H_
 #define FIVESTAR_SERVICES_PROJECTS_PROGRESS_SUMMARIES_H_
 
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "common/auth.h"
 #include "common/clock.h"
 #include "common/registry_client/jurisdiction.h"
@@ -13,16 +21,42 @@
 
 namespace fivestar::projects {
 
+// What one village contributes to the summaries of one closed month's
+// window (period, weeks, indicator months): every figure of a Summary is a
+// sum over villages of these, added in village order (defined in the .cc).
+struct VillageFigures;
+// What a summary covers once its fields are checked (defined in the .cc).
+struct SummaryWindow;
+
 // Computes summaries from rows read in bulk: the tasks, reporting weeks and
 // indicator values of all the villages concerned come from a few store
 // queries, whether it is one village, a region's total, or a page of
 // per-village summaries.
+//
+// GetSummary of a closed month (before the current one, so its instant is
+// fixed) keeps each village's figures for that window and adds a region's
+// up from them; a village's figures are dropped when the change feed shows
+// a write to the village (every write of projects, reports and indicator
+// values appends a change naming its village), and read again from the
+// store on the next summary that needs them. Indicator kinds are read on
+// every call (definitions append no change), and the region's villages come
+// from the directory on every call. The figures are identical to a
+// computation from the rows: integer counts add exactly, and indicator
+// values are added in the same order as from the rows. The current month's
+// summaries depend on the time of the request and are computed from the
+// rows every time.
 class ProgressSummaries {
  public:
-  // Every argument must outlive the summaries.
+  // The most village figures kept (over all windows); beyond it they are
+  // all dropped and read again as needed.
+  static constexpr size_t kDefaultMaxCachedVillages = 100'000;
+
+  // Every argument must outlive the summaries. `max_cached_villages` 0
+  // disables the closed-month cache (every summary from the rows).
   ProgressSummaries(ProjectsStore* store, const Jurisdiction* jurisdiction,
-                    const Clock* clock)
-      : store_(store), jurisdiction_(jurisdiction), clock_(clock) {}
+                    const Clock* clock,
+                    size_t max_cached_villages = kDefaultMaxCachedVillages);
+  ~ProgressSummaries();
 
   // The figures as of the end of `request.period` (or now, for the current
   // month), as the Summary message defines them.
@@ -38,9 +72,30 @@ class ProgressSummaries {
       const v1::ListVillageSummariesRequest& request);
 
  private:
+  using Figures = std::shared_ptr<const VillageFigures>;
+
+  // The summary of `villages` for a closed month's `window_key` (period,
+  // weeks, indicator months), from kept village figures and the rows of
+  // the villages without.
+  absl::StatusOr<v1::Summary> SummarizeClosedMonth(
+      const std::vector<std::string>& villages, const SummaryWindow& window);
+  // Drops the figures of every village the change feed names after the
+  // last change seen; returns the newest change seen.
+  absl::StatusOr<uint64_t> CatchUpWithChanges();
+
   ProjectsStore* store_;
   const Jurisdiction* jurisdiction_;
   const Clock* clock_;
+  const size_t max_cached_villages_;
+
+  absl::Mutex mu_;
+  // Changes through this sequence have dropped the figures they touch.
+  bool seen_changes_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t changes_seen_ ABSL_GUARDED_BY(mu_) = 0;
+  // Window key → village → figures.
+  absl::flat_hash_map<std::string, absl::flat_hash_map<std::string, Figures>>
+      figures_ ABSL_GUARDED_BY(mu_);
+  size_t cached_villages_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace fivestar::projects

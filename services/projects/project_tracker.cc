@@ -566,6 +566,87 @@ ProjectTracker::CreateProgressReport(const Principal& principal,
                                                           attempt);
 }
 
+void ProjectTracker::CreateProgressReportAsync(
+    const Principal& principal, const ProgressReport& report,
+    Executor* executor,
+    std::function<void(absl::StatusOr<v1::CreateProgressReportResponse>)>
+        done) {
+  auto fail = [&](const absl::Status& status) { done(status); };
+  if (absl::Status status =
+          ValidateId("report.project_id", report.project_id());
+      !status.ok()) {
+    return fail(status);
+  }
+  if (absl::Status status = ValidateReportFields(report, "report");
+      !status.ok()) {
+    return fail(status);
+  }
+  const RequestKey key{report.request_id(), ReportFingerprint(report)};
+  if (!key.request_id.empty()) {
+    // A retry (or an error looking for one) takes the synchronous path,
+    // which answers it exactly as before.
+    absl::StatusOr<std::pair<ProgressReport, std::string>> earlier =
+        store_->FindReportByRequest(key.request_id);
+    if (!absl::IsNotFound(earlier.status())) {
+      return done(CreateProgressReport(principal, report));
+    }
+  }
+  const std::string what =
+      absl::StrCat("report progress on project ", report.project_id());
+  absl::StatusOr<Project> project =
+      ProjectFor(principal, Role::kReporter, report.project_id(), what);
+  if (!project.ok()) return fail(project.status());
+  absl::StatusOr<std::vector<std::string>> lineage =
+      jurisdiction_->AuthorizeVillage(principal, Role::kReporter,
+                                      project->village_id(), "", what);
+  if (!lineage.ok()) return fail(lineage.status());
+  if (project->status() == v1::CANCELLED) {
+    return fail(Cancelled(*project, "takes no new progress reports"));
+  }
+  // The checks of the report against its project are made again inside
+  // the write, on the project as stored then.
+  ProgressReport fresh;
+  fresh.set_project_id(project->id());
+  fresh.set_quantity(report.quantity());
+  fresh.set_note(report.note());
+  fresh.set_reporter(principal.name);
+  fresh.set_request_id(report.request_id());
+  if (absl::Status status =
+          EffectiveReportTime(report, *project, "report").status();
+      !status.ok()) {
+    return fail(status);
+  }
+  auto apply = [this, report, fresh](const Project& current)
+      -> absl::StatusOr<std::pair<ProgressReport, Project>> {
+    if (current.status() == v1::CANCELLED) {
+      return Cancelled(current, "takes no new progress reports");
+    }
+    ProgressReport timed = fresh;
+    ASSIGN_OR_RETURN(*timed.mutable_report_time(),
+                     EffectiveReportTime(report, current, "report"));
+    ASSIGN_OR_RETURN(Project updated, WithReport(current, timed, "report"));
+    return std::make_pair(std::move(timed), std::move(updated));
+  };
+  store_->AppendReportAsync(
+      project->id(), key, LineagePath(*lineage), std::move(apply),
+      [this, principal, report, executor,
+       done](absl::StatusOr<AppendedReport> appended) {
+        if (absl::IsAlreadyExists(appended.status())) {
+          // A concurrent first use of the same request_id: answer as the
+          // synchronous path does, off this (the writing) thread.
+          executor->Submit([this, principal, report, done] {
+            done(CreateProgressReport(principal, report));
+          });
+          return;
+        }
+        if (!appended.ok()) return done(appended.status());
+        v1::CreateProgressReportResponse response;
+        *response.mutable_report() = std::move(appended->report);
+        *response.mutable_project() = Decorate(std::move(appended->project));
+        done(std::move(response));
+      });
+}
+
 absl::StatusOr<v1::ListProgressReportsResponse>
 ProjectTracker::ListProgressReports(
     const Principal& principal, const v1::ListProgressReportsRequest& request) {

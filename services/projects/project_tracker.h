@@ -8,6 +8,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -17,6 +18,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/auth.h"
 #include "common/clock.h"
+#include "common/executor.h"
 #include "common/registry_client/jurisdiction.h"
 #include "google/protobuf/field_mask.pb.h"
 #include "services/projects/projects_store.h"
@@ -108,6 +110,20 @@ class ProjectTracker {
 
   absl::StatusOr<v1::CreateProgressReportResponse> CreateProgressReport(
       const Principal& principal, const ProgressReport& report);
+  // CreateProgressReport without waiting for the write's commit on the
+  // calling thread: the checks that read (the project, the caller's scope,
+  // an earlier use of the request_id) run here, then the report is queued
+  // for the next group commit and `done` receives the same result
+  // CreateProgressReport would give, once it is durable, on the store's
+  // writing thread. The project's totals are derived inside the write from
+  // the project as stored then, so no concurrent write can be lost. A race
+  // on the request_id with a concurrent first use is redone through
+  // CreateProgressReport on `executor`.
+  void CreateProgressReportAsync(
+      const Principal& principal, const ProgressReport& report,
+      Executor* executor,
+      std::function<void(absl::StatusOr<v1::CreateProgressReportResponse>)>
+          done);
   absl::StatusOr<v1::ListProgressReportsResponse> ListProgressReports(
       const Principal& principal,
       const v1::ListProgressReportsRequest& request);

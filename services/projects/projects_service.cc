@@ -85,11 +85,19 @@ grpc::ServerUnaryReactor* ProjectsServiceImpl::CreateProgressReport(
     grpc::CallbackServerContext* context,
     const v1::CreateProgressReportRequest* request,
     v1::CreateProgressReportResponse* response) {
-  return RunUnary(context, runtime_, [=](const Principal& principal) {
-    ASSIGN_OR_RETURN(*response, logic_.tracker->CreateProgressReport(
-                                    principal, request->report()));
-    return absl::OkStatus();
-  });
+  // The write is group-committed without parking an executor thread per
+  // report in flight; the reply leaves once the report is durable.
+  return RunUnaryAsync(
+      context, runtime_,
+      [this, request, response](const Principal& principal, Finish finish) {
+        logic_.tracker->CreateProgressReportAsync(
+            principal, request->report(), runtime_.executor,
+            [response, finish = std::move(finish)](
+                absl::StatusOr<v1::CreateProgressReportResponse> result) {
+              if (result.ok()) *response = *std::move(result);
+              finish(result.status());
+            });
+      });
 }
 
 grpc::ServerUnaryReactor* ProjectsServiceImpl::ListProgressReports(

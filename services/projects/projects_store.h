@@ -179,6 +179,32 @@ class ProjectsStore {
       const ProgressReport& report, const RequestKey& key,
       const Project& project, const std::string& expected_etag,
       const std::string& village_path) = 0;
+  // What AppendReportAsync applies to the project as stored when its write
+  // runs: the report to insert and the project after it, or an error that
+  // leaves nothing written. It runs on the store's writing thread and must
+  // neither block nor call the store.
+  using ReportApplier =
+      std::function<absl::StatusOr<std::pair<ProgressReport, Project>>(
+          const Project& current)>;
+  // Like AppendReport, but the report and the project after it come from
+  // `apply` on project `project_id` as stored when the write runs (so no
+  // other write comes between the two, and no etag is checked), and the
+  // call need not wait for the write: `done` receives the result once it
+  // is durable (or failed), possibly on another thread, and must not
+  // block. This default does it all on the calling thread, through
+  // GetProject and AppendReport.
+  virtual void AppendReportAsync(
+      const std::string& project_id, const RequestKey& key,
+      const std::string& village_path, ReportApplier apply,
+      std::function<void(absl::StatusOr<AppendedReport>)> done) {
+    absl::StatusOr<Project> current = GetProject(project_id);
+    if (!current.ok()) return done(current.status());
+    absl::StatusOr<std::pair<ProgressReport, Project>> applied =
+        apply(*current);
+    if (!applied.ok()) return done(applied.status());
+    done(AppendReport(applied->first, key, applied->second, current->etag(),
+                      village_path));
+  }
   // The report recorded with `request_id` and its request's fingerprint.
   // NOT_FOUND when the key was never used.
   virtual absl::StatusOr<std::pair<ProgressReport, std::string>>

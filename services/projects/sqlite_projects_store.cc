@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -440,6 +441,32 @@ absl::StatusOr<AppendedReport> SqliteProjectsStore::AppendReport(
                                      v1::PROGRESS_REPORTED, out.report.id(),
                                      project.id(), "", now));
         return out;
+      });
+}
+
+void SqliteProjectsStore::AppendReportAsync(
+    const std::string& project_id, const RequestKey& key,
+    const std::string& village_path, ReportApplier apply,
+    std::function<void(absl::StatusOr<AppendedReport>)> done) {
+  auto out = std::make_shared<AppendedReport>();
+  feed_->WriteAsync(
+      [this, project_id, key, village_path, apply = std::move(apply),
+       out](SqliteDatabase& db) -> absl::Status {
+        const int64_t now = absl::ToUnixMicros(clock_->Now());
+        ASSIGN_OR_RETURN(Project current, LoadProject(db, project_id));
+        ASSIGN_OR_RETURN(auto applied, apply(current));
+        ASSIGN_OR_RETURN(
+            out->report,
+            InsertReport(db, applied.first, current.village_id(), key, now));
+        ASSIGN_OR_RETURN(out->project,
+                         ReplaceProject(db, applied.second, "", now));
+        return AppendChange(db, current.village_id(), village_path,
+                            v1::PROGRESS_REPORTED, out->report.id(), project_id,
+                            "", now);
+      },
+      [out, done = std::move(done)](absl::Status status) {
+        if (!status.ok()) return done(status);
+        done(std::move(*out));
       });
 }
 

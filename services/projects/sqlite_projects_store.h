@@ -58,6 +58,12 @@ class SqliteProjectsStore final : public ProjectsStore {
       const ProgressReport& report, const RequestKey& key,
       const Project& project, const std::string& expected_etag,
       const std::string& village_path) override;
+  // One write function in the next group commit; `done` runs on the
+  // thread that led the batch, after its COMMIT.
+  void AppendReportAsync(
+      const std::string& project_id, const RequestKey& key,
+      const std::string& village_path, ReportApplier apply,
+      std::function<void(absl::StatusOr<AppendedReport>)> done) override;
   absl::StatusOr<std::pair<ProgressReport, std::string>> FindReportByRequest(
       const std::string& request_id) override;
   absl::StatusOr<std::vector<RecordedReport>> ListReports(

@@ -1,5 +1,6 @@
 // Tests of common/sqlite_pool: parallel reads, reads beside an open write,
-// group commit and its failure modes, on a real SQLite file.
+// group commit and its failure modes, asynchronous writes, on a real SQLite
+// file.
 #include "common/sqlite_pool.h"
 
 #include <gmock/gmock.h>
@@ -15,6 +16,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/status.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
@@ -301,6 +303,61 @@ TEST_F(SqlitePoolTest, BatchObserverHearsOfEachBatchAfterItEnds) {
       StatusIs(absl::StatusCode::kAlreadyExists, ""));
   EXPECT_THAT(seen, ::testing::ElementsAre(std::make_pair(true, 1),
                                            std::make_pair(false, 1)));
+}
+
+TEST_F(SqlitePoolTest, AsyncWritesShareOneCommitAndReportAfterIt) {
+  StartBlockingWrite();
+  // Queued behind the running batch: WriteAsync returns at once.
+  constexpr int kWrites = 50;
+  std::vector<absl::Status> results(kWrites, absl::UnknownError("not run"));
+  std::vector<int64_t> commits_seen(kWrites, -1);
+  for (int i = 0; i < kWrites; ++i) {
+    pool_->WriteAsync(
+        [i](SqliteDatabase& db) -> absl::Status {
+          if (i == 7) {
+            // Rolled back to its savepoint alone.
+            RETURN_IF_ERROR(InsertVillage(db, "seven"));
+            return absl::FailedPreconditionError("write 7 refuses");
+          }
+          return InsertVillage(db, absl::StrCat("v", i));
+        },
+        [&, i](absl::Status status) {
+          results[i] = status;
+          commits_seen[i] = pool_->commits();
+        });
+  }
+  EXPECT_EQ(pool_->queued_writes(), kWrites);
+  for (const absl::Status& result : results) {
+    EXPECT_THAT(result, StatusIs(absl::StatusCode::kUnknown, "not run"));
+  }
+  // The blocking write's thread leads its own batch, then the async batch
+  // (no Write() caller is left to lead it) before its Write() returns.
+  FinishBlockingWrite();
+  EXPECT_EQ(pool_->queued_writes(), 0);
+  EXPECT_EQ(pool_->commits(), 2);
+  for (int i = 0; i < kWrites; ++i) {
+    if (i == 7) {
+      EXPECT_THAT(results[i], StatusIs(absl::StatusCode::kFailedPrecondition,
+                                       "write 7 refuses"));
+    } else {
+      EXPECT_OK(results[i]);
+    }
+    // Each callback ran after the COMMIT that holds its write.
+    EXPECT_EQ(commits_seen[i], 2);
+  }
+  EXPECT_THAT(Count("villages"), IsOkAndHolds(1 + kWrites - 1));
+}
+
+TEST_F(SqlitePoolTest, AsyncWriteWithNoBatchRunningIsLedByItsCaller) {
+  absl::Status result = absl::UnknownError("not run");
+  pool_->WriteAsync(
+      [](SqliteDatabase& db) { return InsertVillage(db, "alone"); },
+      [&](absl::Status status) { result = status; });
+  // Nothing else was running: the caller led the batch and the callback ran
+  // before WriteAsync returned.
+  EXPECT_OK(result);
+  EXPECT_EQ(pool_->commits(), 1);
+  EXPECT_THAT(Count("villages"), IsOkAndHolds(1));
 }
 
 }  // namespace

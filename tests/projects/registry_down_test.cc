@@ -181,16 +181,17 @@ TEST_F(RegistryDownTest, HungRegistryHoldsUpNeitherHealthNorOtherCalls) {
   absl::Cleanup release = [&hung] { hung.ReleaseAll(); };
   auto host = StartProjectsAt(hung_server.address(), absl::Seconds(3));
   auto stub = v1::ProjectsService::NewStub(host->NewChannel());
-  // Twelve writes that need the registry: eight wait on it until the
-  // 3 s deadline, the other four are turned away at once (at most eight
-  // calls may wait on one peer).
+  // Twelve writes that need twelve distinct registry lookups: eight wait
+  // on it until the 3 s deadline, the other four are turned away at once
+  // (at most eight calls may wait on one peer). Identical lookups would
+  // share one call instead (single flight, registry_village_directory_test).
   std::vector<absl::Status> results(12);
   std::vector<std::thread> callers;
   for (size_t i = 0; i < results.size(); ++i) {
     callers.emplace_back([&, i] {
-      results[i] =
-          CallOn(*stub, &Stub::CreateProject, CreateRequest(kDangziling))
-              .status();
+      results[i] = CallOn(*stub, &Stub::CreateProject,
+                          CreateRequest(absl::StrCat(kDangziling, "-", i)))
+                       .status();
     });
   }
   absl::SleepFor(absl::Milliseconds(500));  // All twelve are in flight.

@@ -1,16 +1,20 @@
 // RegistryVillageDirectory against the real registry: lineages, villages of
 // a region across every ListVillages page, NOT_FOUND for unknown ids, and
 // the cache (fresh answers served while the registry is down, none after the
-// TTL or with the cache off).
+// TTL or with the cache off), and single flight (identical lookups in flight
+// share one registry call; distinct ones still meet the PeerCallLimit).
 #include "common/registry_client/registry_village_directory.h"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
 #include "common/peer_client.h"
 #include "tests/projects/projects_test_env.h"
 #include "tests/testing/status_matchers.h"
@@ -23,8 +27,85 @@ using ::fivestar::testing::StatusIs;
 using ::testing::ElementsAre;
 using namespace ::fivestar::projects::testing;
 
+// Counts the calls made on a channel and holds each one before it is sent
+// until the gate opens, so that a test can line callers up behind a call
+// in flight without relying on timing.
+class CallGate {
+ public:
+  void Open() {
+    absl::MutexLock lock(&mu_);
+    open_ = true;
+  }
+  int calls() const {
+    absl::MutexLock lock(&mu_);
+    return calls_;
+  }
+  void Pass() {
+    absl::MutexLock lock(&mu_);
+    ++calls_;
+    mu_.Await(absl::Condition(&open_));
+  }
+
+ private:
+  mutable absl::Mutex mu_;
+  bool open_ ABSL_GUARDED_BY(mu_) = false;
+  int calls_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+class GateInterceptor : public grpc::experimental::Interceptor {
+ public:
+  explicit GateInterceptor(CallGate* gate) : gate_(gate) {}
+  void Intercept(
+      grpc::experimental::InterceptorBatchMethods* methods) override {
+    if (methods->QueryInterceptionHookPoint(
+            grpc::experimental::InterceptionHookPoints::
+                PRE_SEND_INITIAL_METADATA)) {
+      gate_->Pass();
+    }
+    methods->Proceed();
+  }
+
+ private:
+  CallGate* gate_;
+};
+
+class GateInterceptorFactory
+    : public grpc::experimental::ClientInterceptorFactoryInterface {
+ public:
+  explicit GateInterceptorFactory(CallGate* gate) : gate_(gate) {}
+  grpc::experimental::Interceptor* CreateClientInterceptor(
+      grpc::experimental::ClientRpcInfo*) override {
+    return new GateInterceptor(gate_);
+  }
+
+ private:
+  CallGate* gate_;
+};
+
+// Waits (without a deadline: the test's own timeout bounds it) until
+// `done()` holds.
+template <typename Fn>
+void WaitUntil(Fn done) {
+  while (!done()) absl::SleepFor(absl::Milliseconds(1));
+}
+
 class RegistryVillageDirectoryTest : public ::testing::Test {
  protected:
+  // A directory whose every registry call passes `gate` first.
+  std::unique_ptr<RegistryVillageDirectory> GatedDirectory(CallGate* gate) {
+    std::vector<
+        std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>>
+        interceptors;
+    interceptors.push_back(std::make_unique<GateInterceptorFactory>(gate));
+    auto channel = grpc::experimental::CreateCustomChannelWithInterceptors(
+        env_.registry().address(), grpc::InsecureChannelCredentials(),
+        grpc::ChannelArguments(), std::move(interceptors));
+    RegistryDirectoryOptions options;
+    options.bearer_token = kProjectsServiceToken;
+    return std::make_unique<RegistryVillageDirectory>(channel, options,
+                                                      &env_.clock());
+  }
+
   RegistryVillageDirectory Directory(absl::Duration ttl) {
     RegistryDirectoryOptions options;
     options.bearer_token = kProjectsServiceToken;
@@ -114,6 +195,110 @@ TEST_F(RegistryVillageDirectoryTest, ZeroTtlAsksEveryTime) {
   env_.registry().Stop();
   EXPECT_THAT(directory.VillageLineage(kDangziling),
               StatusIs(absl::StatusCode::kUnavailable, "registry"));
+}
+
+TEST_F(RegistryVillageDirectoryTest, IdenticalLookupsInFlightShareOneCall) {
+  CallGate gate;
+  std::unique_ptr<RegistryVillageDirectory> directory = GatedDirectory(&gate);
+  // 64 callers, far beyond the limit of 8 calls in flight: the first asks
+  // the registry, the other 63 wait for its answer.
+  constexpr int kCallers = 64;
+  std::vector<absl::StatusOr<std::vector<std::string>>> answers(kCallers);
+  std::vector<std::thread> callers;
+  for (int i = 0; i < kCallers; ++i) {
+    callers.emplace_back(
+        [&, i] { answers[i] = directory->VillageLineage(kDangziling); });
+  }
+  WaitUntil([&] {
+    return gate.calls() == 1 && directory->shared_waiters() == kCallers - 1;
+  });
+  gate.Open();
+  for (std::thread& caller : callers) caller.join();
+  EXPECT_EQ(gate.calls(), 1);
+  for (const auto& answer : answers) {
+    EXPECT_THAT(answer,
+                IsOkAndHolds(ElementsAre(kDangziling, kWest, kHuiche, "411323",
+                                         "411300", "410000")));
+  }
+  EXPECT_EQ(directory->shared_waiters(), 0);
+  // The answer is cached: no further call.
+  EXPECT_OK(directory->VillageLineage(kDangziling));
+  EXPECT_EQ(gate.calls(), 1);
+}
+
+TEST_F(RegistryVillageDirectoryTest, SharedLookupsShareNotFoundAndSubtrees) {
+  CallGate gate;
+  std::unique_ptr<RegistryVillageDirectory> directory = GatedDirectory(&gate);
+  constexpr int kCallers = 16;
+  std::vector<absl::StatusOr<std::vector<std::string>>> missing(kCallers);
+  std::vector<absl::StatusOr<std::vector<std::string>>> west(kCallers);
+  std::vector<std::thread> callers;
+  for (int i = 0; i < kCallers; ++i) {
+    callers.emplace_back([&, i] {
+      missing[i] = directory->VillageLineage("411323-huiche-west-99");
+    });
+    callers.emplace_back([&, i] { west[i] = directory->VillagesUnder(kWest); });
+  }
+  // One GetAncestors of the unknown village, one of the region (asked
+  // before its villages are listed); everyone else waits.
+  WaitUntil([&] {
+    return gate.calls() == 2 &&
+           directory->shared_waiters() == 2 * (kCallers - 1);
+  });
+  gate.Open();
+  for (std::thread& caller : callers) caller.join();
+  // Then one ListVillages page.
+  EXPECT_EQ(gate.calls(), 3);
+  for (int i = 0; i < kCallers; ++i) {
+    EXPECT_THAT(missing[i], StatusIs(absl::StatusCode::kNotFound,
+                                     "village 411323-huiche-west-99 does not "
+                                     "exist in the registry"));
+    EXPECT_THAT(west[i], IsOkAndHolds(ElementsAre(kDangziling, kDougou,
+                                                  "411323-huiche-west-03")));
+  }
+  // NOT_FOUND is not cached: the next lookup asks again.
+  EXPECT_THAT(directory->VillageLineage("411323-huiche-west-99"),
+              StatusIs(absl::StatusCode::kNotFound, "411323-huiche-west-99"));
+  EXPECT_EQ(gate.calls(), 4);
+}
+
+TEST_F(RegistryVillageDirectoryTest, DistinctLookupsStillMeetTheCallLimit) {
+  CallGate gate;
+  std::unique_ptr<RegistryVillageDirectory> directory = GatedDirectory(&gate);
+  // Eight distinct lookups fill the limit of 8 calls in flight.
+  std::vector<absl::StatusOr<std::vector<std::string>>> answers(8);
+  std::vector<std::thread> callers;
+  for (int i = 0; i < 8; ++i) {
+    callers.emplace_back([&, i] {
+      answers[i] =
+          directory->VillageLineage(absl::StrFormat("411323-nowhere-%02d", i));
+    });
+  }
+  WaitUntil([&] {
+    return gate.calls() == 8 && directory->registry_calls_in_flight() == 8;
+  });
+  // A ninth distinct one is refused at once; one identical to a lookup in
+  // flight is not (it waits for that answer).
+  EXPECT_THAT(directory->VillageLineage(kMaohe),
+              StatusIs(absl::StatusCode::kUnavailable,
+                       "the village registry is slow to answer: 8 calls are "
+                       "already waiting on it, so this one did not look up "
+                       "village 411323-huiche-north-01; retry later"));
+  absl::StatusOr<std::vector<std::string>> joined;
+  std::thread joiner(
+      [&] { joined = directory->VillageLineage("411323-nowhere-00"); });
+  WaitUntil([&] { return directory->shared_waiters() == 1; });
+  gate.Open();
+  joiner.join();
+  for (std::thread& caller : callers) caller.join();
+  EXPECT_EQ(gate.calls(), 8);
+  for (const auto& answer : answers) {
+    EXPECT_THAT(answer, StatusIs(absl::StatusCode::kNotFound,
+                                 "does not exist in the "
+                                 "registry"));
+  }
+  EXPECT_THAT(joined, StatusIs(absl::StatusCode::kNotFound,
+                               "village 411323-nowhere-00 does not exist"));
 }
 
 }  // namespace
