@@ -34,7 +34,8 @@ ABSL_FLAG(int64_t, max_import_records,
           "Most project records one ImportProjects call may hold; larger "
           "imports fail with RESOURCE_EXHAUSTED as the records arrive and "
           "write nothing. Records wait on disk (in a temporary file under "
-          "TMPDIR), not in memory, so this bounds disk and time: the "
+          "SQLITE_TMPDIR or TMPDIR), not in memory, so this bounds disk and "
+          "time: the "
           "default takes a country (about 2.5 million records).");
 
 namespace {

@@ -62,7 +62,7 @@ for run in $(seq 1 "$RUNS"); do
   fivestar() { "$CLI" --registry="$REGISTRY" --projects="$PROJECTS" "$@"; }
   fivestar health --wait=30s "$REGISTRY" fivestar.registry.v1.RegistryService >/dev/null
   fivestar health --wait=30s "$PROJECTS" fivestar.projects.v1.ProjectsService >/dev/null
-  fivestar import-registry "$DATA/registry.ndjson" >/dev/null
+  fivestar --deadline=2h import-registry "$DATA/registry.ndjson" >/dev/null
 
   # A project for the probe's reports, in the first village of the data.
   VILLAGE="$(/usr/bin/python3 -c 'import json,sys
@@ -73,9 +73,14 @@ for line in open(sys.argv[1]):
   printf '{"key": "probe", "project": {"village_id": "%s", "title": "probe", "star": "BRANCH_STRONG", "target_quantity": 1000000, "unit": "m", "start_date": "2022-01-01", "due_date": "2022-12-31"}}\n' \
     "$VILLAGE" >"$RUN/probe.ndjson"
   fivestar import-projects "$RUN/probe.ndjson" >/dev/null
-  PROBE_PROJECT="$(fivestar list-projects --village="$VILLAGE" | /usr/bin/python3 -c 'import json,sys
-for p in json.load(sys.stdin).get("projects", []):
-    if p["title"] == "probe": print(p["id"])')"
+  PROBE_PROJECT="$(fivestar --output=json list-projects --village="$VILLAGE" |
+    /usr/bin/python3 -c 'import json,sys
+for line in sys.stdin:
+    line = line.strip()
+    if not line: continue
+    doc = json.loads(line)
+    for p in doc.get("projects", [doc]):
+        if p.get("title") == "probe": print(p["id"])')"
 
   RAW_JSON="$("$RAW" --in="$DATA/projects.ndjson" --db="$RUN/raw.db")"
   rm -f "$RUN"/raw.db*
@@ -94,7 +99,8 @@ for p in json.load(sys.stdin).get("projects", []):
   ) &
   PROBE_PID=$!
   start=$(date +%s%N)
-  fivestar import-projects "$DATA/projects.ndjson" >"$RUN/import.out"
+  fivestar --deadline=2h import-projects "$DATA/projects.ndjson" \
+    >"$RUN/import.out"
   elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
   HWM_DURING="$(sed -n 's/^VmHWM:\s*//p' /proc/$PROJECTS_PID/status)"
   touch "$RUN/done"
