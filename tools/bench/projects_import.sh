@@ -82,7 +82,8 @@ for line in sys.stdin:
     for p in doc.get("projects", [doc]):
         if p.get("title") == "probe": print(p["id"])')"
 
-  RAW_JSON="$("$RAW" --in="$DATA/projects.ndjson" --db="$RUN/raw.db")"
+  # Its last line is the figure (opening the schema logs the migrations).
+  RAW_JSON="$("$RAW" --in="$DATA/projects.ndjson" --db="$RUN/raw.db" | tail -1)"
   rm -f "$RUN"/raw.db*
 
   # The probe: one CreateProgressReport at a time until the import ends.
@@ -90,7 +91,8 @@ for line in sys.stdin:
     i=0
     while [[ ! -f "$RUN/done" ]]; do
       start=$(date +%s%N)
-      fivestar report-progress --request_id="probe-$i" "$PROBE_PROJECT" 1 \
+      fivestar --deadline=10m report-progress --request_id="probe-$i" \
+        "$PROBE_PROJECT" 1 \
         >/dev/null 2>>"$RUN/probe.err" || echo "error" >>"$RUN/probe.err"
       echo $(( ($(date +%s%N) - start) / 1000000 )) >>"$RUN/probe.ms"
       i=$((i + 1))
