@@ -30,15 +30,6 @@
 
 namespace fivestar {
 
-// `Import` is a service's import session:
-//   absl::Status Add(const Request& chunk);      // check and keep a chunk
-//   absl::StatusOr<Counts> Finish();             // apply everything
-//   int64_t records_received() const;
-// An import whose Finish also takes a `const std::function<bool()>&` is
-// given one that turns true once the call is cancelled or past its
-// deadline, so that a long apply can give up (and roll back) midway.
-// `Response` has a Phase enum with RECEIVED and DONE, and records_received.
-// `summarize` copies the final counts into the DONE message.
 namespace import_reactor_internal {
 
 // Whether Import::Finish takes a cancellation check.
@@ -52,6 +43,15 @@ struct FinishTakesCancelled<Import,
 
 }  // namespace import_reactor_internal
 
+// `Import` is a service's import session:
+//   absl::Status Add(const Request& chunk);      // check and keep a chunk
+//   absl::StatusOr<Counts> Finish();             // apply everything
+//   int64_t records_received() const;
+// An import whose Finish also takes a `const std::function<bool()>&` is
+// given one that turns true once the call is cancelled or past its
+// deadline, so that a long apply can give up (and roll back) midway.
+// `Response` has a Phase enum with RECEIVED and DONE, and records_received.
+// `summarize` copies the final counts into the DONE message.
 template <typename Request, typename Response, typename Import>
 class ImportReactor final
     : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
