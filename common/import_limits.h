@@ -18,7 +18,9 @@ inline constexpr int kMaxImportChunkRecords = 10'000;
 // after `received` records: INVALID_ARGUMENT for a chunk above
 // kMaxImportChunkRecords, RESOURCE_EXHAUSTED once the import would hold more
 // than `max_records` (each service's --max_import_records), so that no
-// import can grow a server's memory without bound.
+// import can grow a server's memory (or, for an import staged on disk, its
+// disk and the time it holds the writer) without bound. Checked as each
+// chunk arrives, before the chunk is kept.
 inline absl::Status CheckImportSize(int64_t received, int chunk_records,
                                     int64_t max_records) {
   if (chunk_records > kMaxImportChunkRecords) {

@@ -20,6 +20,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <type_traits>
 #include <utility>
 
 #include "absl/status/statusor.h"
@@ -29,10 +30,26 @@
 
 namespace fivestar {
 
+namespace import_reactor_internal {
+
+// Whether Import::Finish takes a cancellation check.
+template <typename Import, typename = void>
+struct FinishTakesCancelled : std::false_type {};
+template <typename Import>
+struct FinishTakesCancelled<Import,
+                            std::void_t<decltype(std::declval<Import&>().Finish(
+                                std::declval<const std::function<bool()>&>()))>>
+    : std::true_type {};
+
+}  // namespace import_reactor_internal
+
 // `Import` is a service's import session:
 //   absl::Status Add(const Request& chunk);      // check and keep a chunk
 //   absl::StatusOr<Counts> Finish();             // apply everything
 //   int64_t records_received() const;
+// An import whose Finish also takes a `const std::function<bool()>&` is
+// given one that turns true once the call is cancelled or past its
+// deadline, so that a long apply can give up (and roll back) midway.
 // `Response` has a Phase enum with RECEIVED and DONE, and records_received.
 // `summarize` copies the final counts into the DONE message.
 template <typename Request, typename Response, typename Import>
@@ -127,7 +144,14 @@ class ImportReactor final
       Finish(Abandoned("the call was cancelled before the client finished"));
       return;
     }
-    absl::StatusOr<Counts> counts = import_->Finish();
+    absl::StatusOr<Counts> counts = [&] {
+      if constexpr (import_reactor_internal::FinishTakesCancelled<
+                        Import>::value) {
+        return import_->Finish([this] { return Cancelled(); });
+      } else {
+        return import_->Finish();
+      }
+    }();
     if (!counts.ok()) {
       Finish(ToGrpcStatus(counts.status()));
       return;

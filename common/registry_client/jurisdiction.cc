@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "common/check.h"
 #include "common/status.h"
 #include "common/validation.h"
 
@@ -29,6 +30,40 @@ absl::StatusOr<std::vector<std::string>> Jurisdiction::AuthorizeVillage(
   RETURN_IF_ERROR(lineage.status());
   RETURN_IF_ERROR(Authorize(principal, role, *lineage, what));
   return lineage;
+}
+
+absl::StatusOr<std::vector<std::vector<std::string>>>
+Jurisdiction::AuthorizeVillages(const Principal& principal, Role role,
+                                const std::vector<std::string>& village_ids,
+                                const std::vector<std::string>& fields,
+                                absl::string_view what) const {
+  FIVESTAR_CHECK(fields.size() == village_ids.size(),
+                 "AuthorizeVillages needs one field per village");
+  if (village_ids.empty()) return std::vector<std::vector<std::string>>();
+  RETURN_IF_ERROR(AuthorizeRole(principal, role,
+                                absl::StrCat(what, " ", village_ids.front())));
+  ASSIGN_OR_RETURN(std::vector<std::vector<std::string>> lineages,
+                   directory_->VillageLineages(village_ids));
+  FIVESTAR_CHECK(lineages.size() == village_ids.size(),
+                 "VillageLineages answered another number of villages");
+  for (size_t i = 0; i < village_ids.size(); ++i) {
+    const std::string& village_id = village_ids[i];
+    const std::string what_here = absl::StrCat(what, " ", village_id);
+    if (lineages[i].empty()) {
+      const absl::Status absent = absl::NotFoundError(absl::StrCat(
+          "village ", village_id, " does not exist in the registry"));
+      if (!principal.is_global()) {
+        return ConcealAbsence(principal, role, absent, what_here);
+      }
+      if (fields[i].empty()) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "village ", village_id, " no longer exists in the registry"));
+      }
+      return FieldError(fields[i], absent.message());
+    }
+    RETURN_IF_ERROR(Authorize(principal, role, lineages[i], what_here));
+  }
+  return lineages;
 }
 
 absl::Status Jurisdiction::AuthorizeVillageRead(const Principal& principal,

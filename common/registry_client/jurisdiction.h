@@ -53,6 +53,17 @@ class Jurisdiction {
       const Principal& principal, Role role, const std::string& village_id,
       absl::string_view field, absl::string_view what) const;
 
+  // For a write about many villages at once (an import): as
+  // AuthorizeVillage for each of `village_ids`, with `fields[i]` as the
+  // field to blame and "<what> <village id>" as what is done, but asking the
+  // directory in one batch (VillageDirectory::VillageLineages). Returns the
+  // lineages in order, or the error AuthorizeVillage would give for the
+  // first village, in order, that fails.
+  absl::StatusOr<std::vector<std::vector<std::string>>> AuthorizeVillages(
+      const Principal& principal, Role role,
+      const std::vector<std::string>& village_ids,
+      const std::vector<std::string>& fields, absl::string_view what) const;
+
   // For a read of something in a village: as AuthorizeVillage with the
   // viewer role, but a principal with global scope needs no lookup, so
   // such reads keep working while the registry is down.

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
 #include "common/metrics.h"
@@ -13,6 +14,8 @@ namespace {
 
 // Villages per ListVillages page: the registry's maximum.
 constexpr int kVillagePage = 1000;
+// Ids per BatchGetVillages call: the registry's maximum.
+constexpr size_t kBatchGetVillages = 1000;
 
 constexpr char kRegistry[] = "the village registry";
 
@@ -180,6 +183,95 @@ RegistryVillageDirectory::Answer RegistryVillageDirectory::FetchVillagesUnder(
   absl::MutexLock lock(&mu_);
   Remember(subtrees_, region_id, villages);
   return villages;
+}
+
+absl::Status RegistryVillageDirectory::FetchRegions(
+    absl::Span<const std::string> ids,
+    absl::flat_hash_map<std::string, std::string>* region_of) {
+  if (ids.empty()) return absl::OkStatus();
+  const std::string what =
+      absl::StrCat("look up ", ids.size(), " villages from ", ids.front());
+  registry::v1::BatchGetVillagesRequest request;
+  for (const std::string& id : ids) request.add_ids(id);
+  registry::v1::BatchGetVillagesResponse response;
+  grpc::Status status;
+  {
+    ASSIGN_OR_RETURN(PeerCallLimit::Slot slot, limit_.Acquire(kRegistry, what));
+    grpc::ClientContext context;
+    PreparePeerCall(context, options_.bearer_token, options_.deadline);
+    status = stub_->BatchGetVillages(&context, request, &response);
+  }
+  if (status.error_code() == grpc::StatusCode::NOT_FOUND) {
+    // Some id is unknown: the halves tell which (an unknown one alone).
+    if (ids.size() == 1) return absl::OkStatus();
+    const size_t half = ids.size() / 2;
+    RETURN_IF_ERROR(FetchRegions(ids.subspan(0, half), region_of));
+    return FetchRegions(ids.subspan(half), region_of);
+  }
+  if (!status.ok()) return PeerCallError(status, kRegistry, what);
+  if (response.villages_size() != static_cast<int>(ids.size())) {
+    return absl::InternalError(
+        absl::StrCat("the registry answered BatchGetVillages for ", ids.size(),
+                     " ids with ", response.villages_size(), " villages"));
+  }
+  for (const registry::v1::Village& village : response.villages()) {
+    (*region_of)[village.id()] = village.region_id();
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<std::vector<std::string>>>
+RegistryVillageDirectory::VillageLineages(
+    const std::vector<std::string>& village_ids) {
+  std::vector<std::vector<std::string>> lineages(village_ids.size());
+  // The distinct ids the cache cannot answer, in order of first appearance.
+  std::vector<std::string> missing;
+  absl::flat_hash_set<std::string> seen;
+  {
+    absl::MutexLock lock(&mu_);
+    for (size_t i = 0; i < village_ids.size(); ++i) {
+      if (Lookup(villages_, village_ids[i], &lineages[i])) continue;
+      if (seen.insert(village_ids[i]).second) {
+        missing.push_back(village_ids[i]);
+      }
+    }
+  }
+  if (missing.empty()) return lineages;
+  absl::flat_hash_map<std::string, std::string> region_of;
+  for (size_t begin = 0; begin < missing.size(); begin += kBatchGetVillages) {
+    RETURN_IF_ERROR(FetchRegions(
+        absl::MakeConstSpan(missing).subspan(begin, kBatchGetVillages),
+        &region_of));
+  }
+  // Each distinct region once, even with the cache off. An empty lineage
+  // marks a region deleted since its village was read: the village is gone
+  // too.
+  absl::flat_hash_map<std::string, std::vector<std::string>> region_lineage;
+  absl::flat_hash_map<std::string, std::vector<std::string>> lineage_of;
+  for (const std::string& village_id : missing) {
+    auto region = region_of.find(village_id);
+    if (region == region_of.end()) continue;  // Unknown to the registry.
+    auto [above, fresh] = region_lineage.try_emplace(region->second);
+    if (fresh) {
+      absl::StatusOr<std::vector<std::string>> fetched =
+          RegionLineage(region->second);
+      if (fetched.ok()) {
+        above->second = *std::move(fetched);
+      } else if (!absl::IsNotFound(fetched.status())) {
+        return fetched.status();
+      }
+    }
+    if (above->second.empty()) continue;
+    std::vector<std::string> lineage = {village_id};
+    lineage.insert(lineage.end(), above->second.begin(), above->second.end());
+    lineage_of.emplace(village_id, std::move(lineage));
+  }
+  for (size_t i = 0; i < village_ids.size(); ++i) {
+    if (!lineages[i].empty()) continue;
+    auto it = lineage_of.find(village_ids[i]);
+    if (it != lineage_of.end()) lineages[i] = it->second;
+  }
+  return lineages;
 }
 
 }  // namespace fivestar

@@ -7,6 +7,7 @@
 #define FIVESTAR_COMMON_REGISTRY_CLIENT_VILLAGE_DIRECTORY_H_
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -23,6 +24,14 @@ class VillageDirectory {
   virtual absl::StatusOr<std::vector<std::string>> VillageLineage(
       const std::string& village_id) = 0;
 
+  // The lineages of many villages at once, one per id of `village_ids` in
+  // the same order (an id may repeat); a village the registry does not know
+  // gets an empty lineage. UNAVAILABLE (or the registry's other failures)
+  // when the registry cannot be asked. Implementations ask in a few calls
+  // rather than one per village; this default asks VillageLineage per id.
+  virtual absl::StatusOr<std::vector<std::vector<std::string>>> VillageLineages(
+      const std::vector<std::string>& village_ids);
+
   // The region's lineage: [region_id, its parent, ..., root region].
   // NOT_FOUND when the registry has no such region; UNAVAILABLE as above.
   virtual absl::StatusOr<std::vector<std::string>> RegionLineage(
@@ -33,6 +42,22 @@ class VillageDirectory {
   virtual absl::StatusOr<std::vector<std::string>> VillagesUnder(
       const std::string& region_id) = 0;
 };
+
+inline absl::StatusOr<std::vector<std::vector<std::string>>>
+VillageDirectory::VillageLineages(const std::vector<std::string>& village_ids) {
+  std::vector<std::vector<std::string>> lineages;
+  lineages.reserve(village_ids.size());
+  for (const std::string& id : village_ids) {
+    absl::StatusOr<std::vector<std::string>> lineage = VillageLineage(id);
+    if (absl::IsNotFound(lineage.status())) {
+      lineages.emplace_back();
+      continue;
+    }
+    if (!lineage.ok()) return lineage.status();
+    lineages.push_back(*std::move(lineage));
+  }
+  return lineages;
+}
 
 }  // namespace fivestar
 

@@ -32,7 +32,11 @@ ABSL_FLAG(int, registry_max_in_flight, 8,
 ABSL_FLAG(int64_t, max_import_records,
           fivestar::projects::kDefaultMaxImportRecords,
           "Most project records one ImportProjects call may hold; larger "
-          "imports fail with RESOURCE_EXHAUSTED and write nothing.");
+          "imports fail with RESOURCE_EXHAUSTED as the records arrive and "
+          "write nothing. Records wait on disk (in a temporary file under "
+          "SQLITE_TMPDIR or TMPDIR), not in memory, so this bounds disk and "
+          "time: the "
+          "default takes a country (about 2.5 million records).");
 
 namespace {
 

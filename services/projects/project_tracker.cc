@@ -682,10 +682,63 @@ ProjectTracker::ListProgressReports(
 
 // --- Import ------------------------------------------------------------------
 
+namespace {
+
+// Staged records planned and written per batch when an import is applied:
+// the memory an import holds at once.
+constexpr int kImportBatch = 1000;
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<ProjectImport>> ProjectTracker::StartImport(
     const Principal& principal) {
   RETURN_IF_ERROR(AuthorizeRole(principal, Role::kAdmin, "import projects"));
-  return std::unique_ptr<ProjectImport>(new ProjectImport(this, principal));
+  ASSIGN_OR_RETURN(std::unique_ptr<ImportStage> stage, ImportStage::Open());
+  return std::unique_ptr<ProjectImport>(
+      new ProjectImport(this, principal, std::move(stage)));
+}
+
+absl::Status ProjectImport::StageRecord(const v1::ProjectRecord& record,
+                                        int64_t index) {
+  const std::string field = absl::StrCat("records[", index, "]");
+  RETURN_IF_ERROR(ValidateRequestId(field + ".key", record.key()));
+  RETURN_IF_ERROR(ProjectTracker::ValidateProjectFields(
+      record.project(), field + ".project", /*start_date_required=*/false));
+  if (record.reports_size() > kMaxReportsPerRecord) {
+    return FieldError(field + ".reports",
+                      absl::StrCat("at most ", kMaxReportsPerRecord,
+                                   " per record, got ", record.reports_size()));
+  }
+  for (int j = 0; j < record.reports_size(); ++j) {
+    const std::string report_field = absl::StrCat(field, ".reports[", j, "]");
+    const ProgressReport& report = record.reports(j);
+    RETURN_IF_ERROR(
+        ValidateRequestId(report_field + ".request_id", report.request_id()));
+    RETURN_IF_ERROR(ProjectTracker::ValidateReportFields(report, report_field));
+  }
+  // Repeated keys: after the field rules, so that a key is staged only for
+  // a record that passed them.
+  ASSIGN_OR_RETURN(std::optional<int64_t> earlier,
+                   stage_->AddRecord(index, record));
+  if (earlier.has_value()) {
+    return FieldError(
+        field + ".key",
+        absl::StrCat("\"", record.key(), "\" already appears at records[",
+                     *earlier, "]"));
+  }
+  for (int j = 0; j < record.reports_size(); ++j) {
+    const ProgressReport& report = record.reports(j);
+    ASSIGN_OR_RETURN(auto seen,
+                     stage_->AddReportKey(report.request_id(), index, j));
+    if (seen.has_value()) {
+      return FieldError(
+          absl::StrCat(field, ".reports[", j, "].request_id"),
+          absl::StrCat("\"", report.request_id(),
+                       "\" already appears at records[", seen->first,
+                       "].reports[", seen->second, "]"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status ProjectImport::Add(const v1::ImportProjectsRequest& chunk) {
@@ -695,85 +748,81 @@ absl::Status ProjectImport::Add(const v1::ImportProjectsRequest& chunk) {
   }
   RETURN_IF_ERROR(CheckImportSize(records_received_, chunk.records_size(),
                                   tracker_->max_import_records_));
+  RETURN_IF_ERROR(stage_->BeginChunk());
+  // The first record that breaks a rule ends the chunk; the villages of the
+  // records before it are still checked, since one of them may fail first.
+  absl::Status record_error;
+  // The villages of the chunk not yet checked by this import, each with the
+  // field of its first record.
+  std::vector<std::string> villages;
+  std::vector<std::string> fields;
+  absl::flat_hash_set<std::string> seen;
   for (const v1::ProjectRecord& record : chunk.records()) {
     const int64_t index = records_received_++;
-    const std::string field = absl::StrCat("records[", index, "]");
-    RETURN_IF_ERROR(ValidateRequestId(field + ".key", record.key()));
-    auto [it, inserted] = record_of_key_.try_emplace(record.key(), index);
-    if (!inserted) {
-      return FieldError(
-          field + ".key",
-          absl::StrCat("\"", record.key(), "\" already appears at records[",
-                       it->second, "]"));
-    }
-    RETURN_IF_ERROR(ProjectTracker::ValidateProjectFields(
-        record.project(), field + ".project", /*start_date_required=*/false));
-    if (record.reports_size() > kMaxReportsPerRecord) {
-      return FieldError(
-          field + ".reports",
-          absl::StrCat("at most ", kMaxReportsPerRecord, " per record, got ",
-                       record.reports_size()));
-    }
-    for (int j = 0; j < record.reports_size(); ++j) {
-      const std::string report_field = absl::StrCat(field, ".reports[", j, "]");
-      const ProgressReport& report = record.reports(j);
-      RETURN_IF_ERROR(
-          ValidateRequestId(report_field + ".request_id", report.request_id()));
-      RETURN_IF_ERROR(
-          ProjectTracker::ValidateReportFields(report, report_field));
-      auto [seen, fresh] =
-          report_of_key_.try_emplace(report.request_id(), report_field);
-      if (!fresh) {
-        return FieldError(report_field + ".request_id",
-                          absl::StrCat("\"", report.request_id(),
-                                       "\" already appears at ", seen->second));
-      }
-    }
-    // Villages repeat across records: look each one up (and check it) once.
+    record_error = StageRecord(record, index);
+    if (!record_error.ok()) break;
     const std::string& village_id = record.project().village_id();
-    if (!path_of_village_.contains(village_id)) {
-      ASSIGN_OR_RETURN(
-          std::vector<std::string> lineage,
-          tracker_->jurisdiction_->AuthorizeVillage(
-              principal_, Role::kAdmin, village_id,
-              field + ".project.village_id",
-              absl::StrCat("import projects into village ", village_id)));
-      path_of_village_.emplace(village_id, LineagePath(lineage));
-    }
-    records_.push_back(record);
+    if (!seen.insert(village_id).second) continue;
+    ASSIGN_OR_RETURN(std::optional<std::string> path,
+                     stage_->VillagePath(village_id));
+    if (path.has_value()) continue;
+    villages.push_back(village_id);
+    fields.push_back(absl::StrCat("records[", index, "].project.village_id"));
   }
-  return absl::OkStatus();
+  if (!villages.empty()) {
+    ASSIGN_OR_RETURN(std::vector<std::vector<std::string>> lineages,
+                     tracker_->jurisdiction_->AuthorizeVillages(
+                         principal_, Role::kAdmin, villages, fields,
+                         "import projects into village"));
+    for (size_t i = 0; i < villages.size(); ++i) {
+      RETURN_IF_ERROR(
+          stage_->AddVillage(villages[i], LineagePath(lineages[i])));
+    }
+  }
+  RETURN_IF_ERROR(record_error);
+  return stage_->EndChunk();
 }
 
-absl::StatusOr<ProjectImportCounts> ProjectImport::Finish() {
+absl::StatusOr<std::vector<ImportedProject>> ProjectImport::Plan(
+    const std::vector<ImportStage::StagedRecord>& batch,
+    ProjectImportCounts* counts) {
   ProjectsStore* store = tracker_->store_;
-  ProjectImportCounts counts;
+  ProjectImportCounts& tally = *counts;
+  std::vector<std::string> keys;
+  std::vector<std::string> report_ids;
+  for (const ImportStage::StagedRecord& staged : batch) {
+    keys.push_back(staged.record.key());
+    for (const ProgressReport& report : staged.record.reports()) {
+      report_ids.push_back(report.request_id());
+    }
+  }
+  ASSIGN_OR_RETURN(auto existing_projects, store->FindProjectsByRequests(keys));
+  ASSIGN_OR_RETURN(auto existing_reports,
+                   store->FindReportsByRequests(report_ids));
+  const std::string today = FormatDate(DayInChina(tracker_->clock_->Now()));
+
   std::vector<ImportedProject> plan;
-  for (size_t i = 0; i < records_.size(); ++i) {
-    const v1::ProjectRecord& record = records_[i];
-    const std::string field = absl::StrCat("records[", i, "]");
+  for (const ImportStage::StagedRecord& staged : batch) {
+    const v1::ProjectRecord& record = staged.record;
+    const std::string field = absl::StrCat("records[", staged.index, "]");
     const std::string& village_id = record.project().village_id();
 
     ImportedProject imported;
-    imported.village_path = path_of_village_.at(village_id);
+    imported.village_path = staged.village_path;
     imported.key.request_id = record.key();
     const std::string fingerprint =
         ProjectTracker::ProjectFingerprint(record.project());
-    absl::StatusOr<std::pair<Project, std::string>> existing =
-        store->FindProjectByRequest(record.key());
+    auto existing = existing_projects.find(record.key());
     Project project;
-    if (absl::IsNotFound(existing.status())) {
+    if (existing == existing_projects.end()) {
       project = ClientFields(record.project());
-      if (project.start_date().empty()) {
-        project.set_start_date(FormatDate(DayInChina(tracker_->clock_->Now())));
-      }
+      if (project.start_date().empty()) project.set_start_date(today);
       project.set_status(v1::PLANNED);
       imported.project_changed = true;
       imported.key.fingerprint = fingerprint;
-      ++counts.projects_created;
+      ++tally.projects_created;
     } else {
-      RETURN_IF_ERROR(existing.status());
-      const Project& current = existing->first;
+      const Project& current = existing->second.first;
       if (current.village_id() != village_id) {
         // Another village's project is not named to a caller it lies
         // outside the scope of.
@@ -809,9 +858,9 @@ absl::StatusOr<ProjectImportCounts> ProjectImport::Finish() {
           }
         }
         imported.key.fingerprint = fingerprint;
-        ++counts.projects_updated;
+        ++tally.projects_updated;
       } else {
-        ++counts.projects_unchanged;
+        ++tally.projects_unchanged;
       }
     }
     RETURN_IF_ERROR(ProjectTracker::ValidateProjectFields(
@@ -823,14 +872,14 @@ absl::StatusOr<ProjectImportCounts> ProjectImport::Finish() {
       const ProgressReport& report = record.reports(j);
       const std::string report_fingerprint =
           ProjectTracker::ReportFingerprint(report);
-      absl::StatusOr<std::pair<ProgressReport, std::string>> recorded =
-          store->FindReportByRequest(report.request_id());
-      if (recorded.ok()) {
-        if (recorded->first.project_id() != project.id() ||
-            report_fingerprint != recorded->second) {
-          if (recorded->first.project_id() != project.id()) {
+      auto recorded = existing_reports.find(report.request_id());
+      if (recorded != existing_reports.end()) {
+        const ProgressReport& earlier = recorded->second.first;
+        if (earlier.project_id() != project.id() ||
+            report_fingerprint != recorded->second.second) {
+          if (earlier.project_id() != project.id()) {
             RETURN_IF_ERROR(tracker_->AuthorizeEarlierProject(
-                principal_, Role::kAdmin, recorded->first.project_id(),
+                principal_, Role::kAdmin, earlier.project_id(),
                 absl::StrCat("use request_id ", report.request_id())));
           }
           return FieldError(
@@ -839,10 +888,9 @@ absl::StatusOr<ProjectImportCounts> ProjectImport::Finish() {
                            " exists with other content or on another "
                            "project; reports are append-only"));
         }
-        ++counts.reports_unchanged;
+        ++tally.reports_unchanged;
         continue;
       }
-      if (!absl::IsNotFound(recorded.status())) return recorded.status();
       if (project.status() == v1::CANCELLED) {
         return absl::FailedPreconditionError(absl::StrCat(
             report_field, ": project ", project.id(), " (key ", record.key(),
@@ -863,14 +911,53 @@ absl::StatusOr<ProjectImportCounts> ProjectImport::Finish() {
       }
       project = *std::move(with_report);
       imported.new_reports.emplace_back(std::move(fresh), report_fingerprint);
-      ++counts.reports_created;
+      ++tally.reports_created;
     }
     if (!imported.project_changed && imported.new_reports.empty()) continue;
     imported.project = std::move(project);
     plan.push_back(std::move(imported));
   }
-  if (validate_only_ || plan.empty()) return counts;
-  RETURN_IF_ERROR(store->ApplyImport(plan));
+  return plan;
+}
+
+absl::StatusOr<ProjectImportCounts> ProjectImport::Finish(
+    const std::function<bool()>& cancelled) {
+  auto check_call = [&]() -> absl::Status {
+    if (cancelled && cancelled()) {
+      return absl::CancelledError(
+          "import abandoned (the call was cancelled or ran out of deadline "
+          "before the import was written); nothing was written");
+    }
+    return absl::OkStatus();
+  };
+  // Planned first, outside the writer (reading the stored projects a batch
+  // at a time), so that the writer is held only for the writes; the store
+  // checks in its transaction that nothing planned against changed since.
+  ProjectImportCounts counts;
+  int64_t after = -1;
+  while (true) {
+    RETURN_IF_ERROR(check_call());
+    ASSIGN_OR_RETURN(std::vector<ImportStage::StagedRecord> batch,
+                     stage_->ReadRecords(after, kImportBatch));
+    if (batch.empty()) break;
+    after = batch.back().index;
+    ASSIGN_OR_RETURN(std::vector<ImportedProject> planned,
+                     Plan(batch, &counts));
+    if (!validate_only_) RETURN_IF_ERROR(stage_->AddPlanned(planned));
+  }
+  if (validate_only_) return counts;
+  int64_t next_planned = 0;
+  RETURN_IF_ERROR(tracker_->store_->ApplyImportBatches(
+      [&]() -> absl::StatusOr<std::optional<std::vector<ImportedProject>>> {
+        RETURN_IF_ERROR(check_call());
+        ASSIGN_OR_RETURN(std::vector<ImportedProject> batch,
+                         stage_->ReadPlanned(next_planned, kImportBatch));
+        if (batch.empty()) {
+          return std::optional<std::vector<ImportedProject>>();
+        }
+        next_planned += static_cast<int64_t>(batch.size());
+        return std::optional<std::vector<ImportedProject>>(std::move(batch));
+      }));
   return counts;
 }
 

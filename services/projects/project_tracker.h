@@ -21,13 +21,17 @@
 #include "common/executor.h"
 #include "common/registry_client/jurisdiction.h"
 #include "google/protobuf/field_mask.pb.h"
+#include "services/projects/import_stage.h"
 #include "services/projects/projects_store.h"
 
 namespace fivestar::projects {
 
-// Most project records one import may hold by default (a province has about
-// 230,000 practical tasks), and most reports per record.
-inline constexpr int64_t kDefaultMaxImportRecords = 250'000;
+// Most project records one import may hold by default. An import's records
+// wait on disk (ImportStage), not in memory, so this bounds the disk and the
+// time one import may take, not the server's memory: a country has about
+// 2.5 million practical tasks (500,000 villages), a province about 230,000.
+inline constexpr int64_t kDefaultMaxImportRecords = 10'000'000;
+// Most reports one import record may hold.
 inline constexpr int kMaxReportsPerRecord = 10'000;
 
 // Whether `delivered` reaches `target`. Quantities are sums of reported
@@ -50,36 +54,50 @@ struct ProjectImportCounts {
 
 class ProjectTracker;
 
-// Collects the chunks of one import, checking each record as it arrives,
-// and applies them all in one transaction in Finish().
+// Collects the chunks of one import, checking each record as it arrives and
+// staging it on disk (ImportStage), and applies them all in one transaction
+// in Finish(). Its memory does not grow with the number of records.
 class ProjectImport {
  public:
-  // Checks the records of a chunk (size, field rules, duplicate keys, and
-  // the principal's scope over each record's village, asked of the
-  // registry) and keeps them. The first chunk's validate_only decides for
-  // the import.
+  // Checks the records of a chunk (size, field rules, keys and report
+  // request ids repeated within the import, and the principal's scope over
+  // each record's village, asked of the registry in one batch for the
+  // chunk's new villages) and stages them. The first chunk's validate_only
+  // decides for the import. Errors name the first failing record in order.
   absl::Status Add(const v1::ImportProjectsRequest& chunk);
   int64_t records_received() const { return records_received_; }
   // Checks every record against the stored projects, then writes
-  // everything in one transaction (or nothing, with validate_only).
-  absl::StatusOr<ProjectImportCounts> Finish();
+  // everything in one transaction (or nothing, with validate_only). Staged
+  // records are planned and written a batch at a time. When `cancelled`
+  // turns true while the import is applied (the client cancelled or its
+  // deadline passed), the transaction is rolled back: CANCELLED, nothing
+  // written.
+  absl::StatusOr<ProjectImportCounts> Finish(
+      const std::function<bool()>& cancelled = nullptr);
 
  private:
   friend class ProjectTracker;
-  ProjectImport(ProjectTracker* tracker, Principal principal)
-      : tracker_(tracker), principal_(std::move(principal)) {}
+  ProjectImport(ProjectTracker* tracker, Principal principal,
+                std::unique_ptr<ImportStage> stage)
+      : tracker_(tracker),
+        principal_(std::move(principal)),
+        stage_(std::move(stage)) {}
+
+  // Field rules, and keys repeated within the import, of records[index];
+  // stages it when they pass.
+  absl::Status StageRecord(const v1::ProjectRecord& record, int64_t index);
+  // The plan (what ApplyImport writes) for a batch of staged records,
+  // checked against the stored projects; adds to `counts`.
+  absl::StatusOr<std::vector<ImportedProject>> Plan(
+      const std::vector<ImportStage::StagedRecord>& batch,
+      ProjectImportCounts* counts);
 
   ProjectTracker* tracker_;
   Principal principal_;
+  std::unique_ptr<ImportStage> stage_;
   bool first_chunk_seen_ = false;
   bool validate_only_ = false;
   int64_t records_received_ = 0;
-  std::vector<v1::ProjectRecord> records_;
-  absl::flat_hash_map<std::string, int64_t> record_of_key_;
-  // Where each report request_id appears: "records[i].reports[j]".
-  absl::flat_hash_map<std::string, std::string> report_of_key_;
-  // The lineage path of each village imported into, checked on arrival.
-  absl::flat_hash_map<std::string, std::string> path_of_village_;
 };
 
 class ProjectTracker {

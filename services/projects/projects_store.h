@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -133,6 +134,11 @@ struct ImportedProject {
   std::string village_path;
 };
 
+// Supplies an import's projects a batch at a time: the next batch (possibly
+// empty), or nullopt once none remain. An error ends the import.
+using ImportBatchSource = std::function<
+    absl::StatusOr<std::optional<std::vector<ImportedProject>>>()>;
+
 // A page of the change feed read for one follower.
 using ChangeBatch = FeedBatch<Change>;
 
@@ -152,6 +158,12 @@ class ProjectsStore {
   // NOT_FOUND when the key was never used.
   virtual absl::StatusOr<std::pair<Project, std::string>> FindProjectByRequest(
       const std::string& request_id) = 0;
+  // FindProjectByRequest for many keys at once, in one read: the keys that
+  // were used, each with its project and fingerprint (unused keys are
+  // absent). The default asks FindProjectByRequest per key.
+  virtual absl::StatusOr<
+      absl::flat_hash_map<std::string, std::pair<Project, std::string>>>
+  FindProjectsByRequests(const std::vector<std::string>& request_ids);
   virtual absl::StatusOr<std::vector<Project>> ListProjects(
       const ProjectQuery& query) = 0;
   // Stores a new project, assigning its id, times and etag. ALREADY_EXISTS
@@ -209,6 +221,11 @@ class ProjectsStore {
   // NOT_FOUND when the key was never used.
   virtual absl::StatusOr<std::pair<ProgressReport, std::string>>
   FindReportByRequest(const std::string& request_id) = 0;
+  // FindReportByRequest for many keys at once, in one read (as
+  // FindProjectsByRequests).
+  virtual absl::StatusOr<
+      absl::flat_hash_map<std::string, std::pair<ProgressReport, std::string>>>
+  FindReportsByRequests(const std::vector<std::string>& request_ids);
   // The reports of a project after `after_position`, oldest first.
   virtual absl::StatusOr<std::vector<RecordedReport>> ListReports(
       const std::string& project_id, int64_t after_position, int limit) = 0;
@@ -274,6 +291,12 @@ class ProjectsStore {
   // report's request_id was taken meanwhile.
   virtual absl::Status ApplyImport(
       const std::vector<ImportedProject>& projects) = 0;
+  // ApplyImport for an import too large to hold at once: writes every batch
+  // `next` gives, in order, in one transaction, asking for the next batch
+  // only after the previous one was written, so that memory holds one batch
+  // at a time. Nothing is written when `next` or a write fails. The default
+  // collects every batch and calls ApplyImport.
+  virtual absl::Status ApplyImportBatches(const ImportBatchSource& next);
 
   // --- Change feed ---------------------------------------------------------
 
@@ -287,6 +310,51 @@ class ProjectsStore {
       uint64_t after_sequence, const std::vector<std::string>& path_components,
       int limit) = 0;
 };
+
+inline absl::StatusOr<
+    absl::flat_hash_map<std::string, std::pair<Project, std::string>>>
+ProjectsStore::FindProjectsByRequests(
+    const std::vector<std::string>& request_ids) {
+  absl::flat_hash_map<std::string, std::pair<Project, std::string>> found;
+  for (const std::string& request_id : request_ids) {
+    absl::StatusOr<std::pair<Project, std::string>> project =
+        FindProjectByRequest(request_id);
+    if (absl::IsNotFound(project.status())) continue;
+    if (!project.ok()) return project.status();
+    found.emplace(request_id, *std::move(project));
+  }
+  return found;
+}
+
+inline absl::StatusOr<
+    absl::flat_hash_map<std::string, std::pair<ProgressReport, std::string>>>
+ProjectsStore::FindReportsByRequests(
+    const std::vector<std::string>& request_ids) {
+  absl::flat_hash_map<std::string, std::pair<ProgressReport, std::string>>
+      found;
+  for (const std::string& request_id : request_ids) {
+    absl::StatusOr<std::pair<ProgressReport, std::string>> report =
+        FindReportByRequest(request_id);
+    if (absl::IsNotFound(report.status())) continue;
+    if (!report.ok()) return report.status();
+    found.emplace(request_id, *std::move(report));
+  }
+  return found;
+}
+
+inline absl::Status ProjectsStore::ApplyImportBatches(
+    const ImportBatchSource& next) {
+  std::vector<ImportedProject> all;
+  while (true) {
+    absl::StatusOr<std::optional<std::vector<ImportedProject>>> batch = next();
+    if (!batch.ok()) return batch.status();
+    if (!batch->has_value()) break;
+    for (ImportedProject& imported : **batch) {
+      all.push_back(std::move(imported));
+    }
+  }
+  return all.empty() ? absl::OkStatus() : ApplyImport(all);
+}
 
 }  // namespace fivestar::projects
 

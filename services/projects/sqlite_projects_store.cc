@@ -924,59 +924,124 @@ SqliteProjectsStore::CountReportingWeeks(
 
 // --- Import ------------------------------------------------------------------
 
+absl::Status SqliteProjectsStore::WriteImported(
+    SqliteDatabase& db, const std::vector<ImportedProject>& projects,
+    int64_t now_us) {
+  for (const ImportedProject& imported : projects) {
+    Project stored;
+    if (imported.project.id().empty()) {
+      absl::StatusOr<Project> inserted =
+          InsertProject(db, imported.project, imported.key, now_us);
+      if (absl::IsAlreadyExists(inserted.status())) {
+        return absl::AbortedError(
+            absl::StrCat("key ", imported.key.request_id,
+                         " was used by a concurrent write; retry the import"));
+      }
+      RETURN_IF_ERROR(inserted.status());
+      stored = *std::move(inserted);
+    } else {
+      ASSIGN_OR_RETURN(Project current, LoadProject(db, imported.project.id()));
+      if (current.etag() != imported.expected_etag) {
+        return absl::AbortedError(absl::StrCat(
+            "project ", current.id(), " (key ", imported.key.request_id,
+            ") changed while the import ran; retry the import"));
+      }
+      ASSIGN_OR_RETURN(
+          stored, ReplaceProject(db, imported.project, imported.key.fingerprint,
+                                 now_us));
+    }
+    if (imported.project_changed) {
+      RETURN_IF_ERROR(AppendChange(db, stored.village_id(),
+                                   imported.village_path, v1::PROJECT_CHANGED,
+                                   stored.id(), stored.id(), "", now_us));
+    }
+    for (const auto& [report, fingerprint] : imported.new_reports) {
+      ProgressReport with_project = report;
+      with_project.set_project_id(stored.id());
+      absl::StatusOr<ProgressReport> inserted =
+          InsertReport(db, with_project, stored.village_id(),
+                       RequestKey{report.request_id(), fingerprint}, now_us);
+      if (absl::IsAlreadyExists(inserted.status())) {
+        return absl::AbortedError(
+            absl::StrCat("report request_id ", report.request_id(),
+                         " was used by a concurrent write; retry the import"));
+      }
+      RETURN_IF_ERROR(inserted.status());
+      RETURN_IF_ERROR(AppendChange(db, stored.village_id(),
+                                   imported.village_path, v1::PROGRESS_REPORTED,
+                                   inserted->id(), stored.id(), "", now_us));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status SqliteProjectsStore::ApplyImport(
     const std::vector<ImportedProject>& projects) {
   return  // Alone: an import does not hold small writes' commit hostage.
       feed_->WriteAlone([&](SqliteDatabase& db) -> absl::Status {
-        const int64_t now = absl::ToUnixMicros(clock_->Now());
-        for (const ImportedProject& imported : projects) {
-          Project stored;
-          if (imported.project.id().empty()) {
-            absl::StatusOr<Project> inserted =
-                InsertProject(db, imported.project, imported.key, now);
-            if (absl::IsAlreadyExists(inserted.status())) {
-              return absl::AbortedError(absl::StrCat(
-                  "key ", imported.key.request_id,
-                  " was used by a concurrent write; retry the import"));
-            }
-            RETURN_IF_ERROR(inserted.status());
-            stored = *std::move(inserted);
-          } else {
-            ASSIGN_OR_RETURN(Project current,
-                             LoadProject(db, imported.project.id()));
-            if (current.etag() != imported.expected_etag) {
-              return absl::AbortedError(absl::StrCat(
-                  "project ", current.id(), " (key ", imported.key.request_id,
-                  ") changed while the import ran; retry the import"));
-            }
-            ASSIGN_OR_RETURN(stored,
-                             ReplaceProject(db, imported.project,
-                                            imported.key.fingerprint, now));
-          }
-          if (imported.project_changed) {
-            RETURN_IF_ERROR(AppendChange(
-                db, stored.village_id(), imported.village_path,
-                v1::PROJECT_CHANGED, stored.id(), stored.id(), "", now));
-          }
-          for (const auto& [report, fingerprint] : imported.new_reports) {
-            ProgressReport with_project = report;
-            with_project.set_project_id(stored.id());
-            absl::StatusOr<ProgressReport> inserted =
-                InsertReport(db, with_project, stored.village_id(),
-                             RequestKey{report.request_id(), fingerprint}, now);
-            if (absl::IsAlreadyExists(inserted.status())) {
-              return absl::AbortedError(absl::StrCat(
-                  "report request_id ", report.request_id(),
-                  " was used by a concurrent write; retry the import"));
-            }
-            RETURN_IF_ERROR(inserted.status());
-            RETURN_IF_ERROR(AppendChange(
-                db, stored.village_id(), imported.village_path,
-                v1::PROGRESS_REPORTED, inserted->id(), stored.id(), "", now));
-          }
-        }
-        return absl::OkStatus();
+        return WriteImported(db, projects, absl::ToUnixMicros(clock_->Now()));
       });
+}
+
+absl::Status SqliteProjectsStore::ApplyImportBatches(
+    const ImportBatchSource& next) {
+  return feed_->WriteAlone([&](SqliteDatabase& db) -> absl::Status {
+    const int64_t now = absl::ToUnixMicros(clock_->Now());
+    while (true) {
+      ASSIGN_OR_RETURN(std::optional<std::vector<ImportedProject>> batch,
+                       next());
+      if (!batch.has_value()) return absl::OkStatus();
+      RETURN_IF_ERROR(WriteImported(db, *batch, now));
+    }
+  });
+}
+
+absl::StatusOr<
+    absl::flat_hash_map<std::string, std::pair<Project, std::string>>>
+SqliteProjectsStore::FindProjectsByRequests(
+    const std::vector<std::string>& request_ids) {
+  using Found =
+      absl::flat_hash_map<std::string, std::pair<Project, std::string>>;
+  return pool_->Read([&](SqliteDatabase& db) -> absl::StatusOr<Found> {
+    Found found;
+    for (const std::string& request_id : request_ids) {
+      ASSIGN_OR_RETURN(
+          SqliteStatement stmt,
+          db.Prepare("SELECT body, version, create_time_us, update_time_us, "
+                     "request_fingerprint FROM projects WHERE request_id = ?"));
+      stmt.Bind(1, request_id);
+      ASSIGN_OR_RETURN(bool row, stmt.Step());
+      if (!row) continue;
+      ASSIGN_OR_RETURN(Project project, ReadVersionedResource<Project>(stmt));
+      found.emplace(request_id,
+                    std::make_pair(std::move(project), stmt.ColumnText(4)));
+    }
+    return found;
+  });
+}
+
+absl::StatusOr<
+    absl::flat_hash_map<std::string, std::pair<ProgressReport, std::string>>>
+SqliteProjectsStore::FindReportsByRequests(
+    const std::vector<std::string>& request_ids) {
+  using Found =
+      absl::flat_hash_map<std::string, std::pair<ProgressReport, std::string>>;
+  return pool_->Read([&](SqliteDatabase& db) -> absl::StatusOr<Found> {
+    Found found;
+    for (const std::string& request_id : request_ids) {
+      ASSIGN_OR_RETURN(SqliteStatement stmt,
+                       db.Prepare("SELECT body, create_time_us, "
+                                  "request_fingerprint FROM reports "
+                                  "WHERE request_id = ?"));
+      stmt.Bind(1, request_id);
+      ASSIGN_OR_RETURN(bool row, stmt.Step());
+      if (!row) continue;
+      ASSIGN_OR_RETURN(ProgressReport report, ReadReport(stmt, 0));
+      found.emplace(request_id,
+                    std::make_pair(std::move(report), stmt.ColumnText(2)));
+    }
+    return found;
+  });
 }
 
 // --- Change feed -------------------------------------------------------------

@@ -101,6 +101,16 @@ class SqliteProjectsStore final : public ProjectsStore {
 
   absl::Status ApplyImport(
       const std::vector<ImportedProject>& projects) override;
+  // One transaction on the writer, alone, for the whole import (all or
+  // nothing); `next` runs inside it, so the writer is held from the first
+  // batch to the last.
+  absl::Status ApplyImportBatches(const ImportBatchSource& next) override;
+  absl::StatusOr<
+      absl::flat_hash_map<std::string, std::pair<Project, std::string>>>
+  FindProjectsByRequests(const std::vector<std::string>& request_ids) override;
+  absl::StatusOr<
+      absl::flat_hash_map<std::string, std::pair<ProgressReport, std::string>>>
+  FindReportsByRequests(const std::vector<std::string>& request_ids) override;
 
   absl::StatusOr<std::string> FeedId() override;
   absl::StatusOr<uint64_t> NewestSequence() override;
@@ -138,6 +148,10 @@ class SqliteProjectsStore final : public ProjectsStore {
   absl::StatusOr<IndicatorDefinition> InsertDefinition(
       SqliteDatabase& db, const IndicatorDefinition& definition,
       int64_t now_us);
+  // Writes the projects of one batch of an import (see ApplyImport).
+  absl::Status WriteImported(SqliteDatabase& db,
+                             const std::vector<ImportedProject>& projects,
+                             int64_t now_us);
   // Appends one change-feed entry and reports its sequence to feed_.
   absl::Status AppendChange(SqliteDatabase& db, const std::string& village_id,
                             const std::string& village_path,

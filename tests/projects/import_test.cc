@@ -2,7 +2,10 @@
 // CreateProject's request_id, updates of existing projects, append-only
 // reports, one bad record failing the whole import, and all or nothing when
 // the client cancels, sends a chunk that does not parse, goes past the size
-// limit or names a village outside its scope.
+// limit or names a village outside its scope; imports larger than one
+// apply batch (staged on disk, applied a batch at a time in one
+// transaction) failing late, cancelled or past their deadline while
+// applied.
 #include <google/protobuf/util/time_util.h>
 #include <gtest/gtest.h>
 
@@ -13,6 +16,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/calendar.h"
+#include "common/peer_client.h"
+#include "common/registry_client/jurisdiction.h"
+#include "common/registry_client/registry_village_directory.h"
+#include "services/projects/project_tracker.h"
+#include "services/projects/sqlite_projects_store.h"
 #include "tests/projects/projects_test_env.h"
 #include "tests/testing/import_chunks.h"
 #include "tests/testing/status_matchers.h"
@@ -276,6 +284,162 @@ TEST_F(ImportTest, VillageOutsideTheScopeFailsOnArrival) {
   grpc::Status status = stream->Finish();
   EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_TRUE(All().empty());
+}
+
+// `count` records over three villages with keys big-0, big-1, ..., each
+// with two reports (300 then 480 of the 780 m road).
+std::vector<v1::ProjectRecord> BigImport(int count) {
+  const char* const villages[] = {kDangziling, kDougou, kMaohe};
+  std::vector<v1::ProjectRecord> records;
+  for (int i = 0; i < count; ++i) {
+    const std::string key = absl::StrCat("big-", i);
+    records.push_back(Record(
+        key, villages[i % 3],
+        {KeyedReport(key + ":r1", 300, 1), KeyedReport(key + ":r2", 480, 8)}));
+  }
+  return records;
+}
+
+// More records than one apply batch (1,000) holds, three times over.
+constexpr int kBigImport = 3500;
+
+TEST_F(ImportTest, ImportLargerThanABatchIsAppliedAsOne) {
+  const std::vector<v1::ProjectRecord> records = BigImport(kBigImport);
+  ASSERT_OK_AND_ASSIGN(auto dry, env_.Import(records, kAdminToken,
+                                             /*validate_only=*/true, 1000));
+  EXPECT_EQ(dry.projects_created(), kBigImport);
+  EXPECT_EQ(dry.reports_created(), 2 * kBigImport);
+  EXPECT_TRUE(All().empty());
+
+  ASSERT_OK_AND_ASSIGN(auto done,
+                       env_.Import(records, kAdminToken, false, 1000));
+  EXPECT_EQ(done.records_received(), kBigImport);
+  EXPECT_EQ(done.projects_created(), kBigImport);
+  EXPECT_EQ(done.reports_created(), 2 * kBigImport);
+  auto projects = All();
+  ASSERT_EQ(projects.size(), static_cast<size_t>(kBigImport));
+  for (const auto& project : projects) {
+    EXPECT_EQ(project.status(), v1::DELIVERED);
+    EXPECT_EQ(project.report_count(), 2);
+  }
+
+  ASSERT_OK_AND_ASSIGN(auto again,
+                       env_.Import(records, kAdminToken, false, 1000));
+  EXPECT_EQ(again.projects_unchanged(), kBigImport);
+  EXPECT_EQ(again.reports_unchanged(), 2 * kBigImport);
+  EXPECT_EQ(again.projects_created(), 0);
+}
+
+TEST_F(ImportTest, BadRecordNearTheEndOfALargeImportWritesNothing) {
+  // Found only when applied, in the last batch, after three batches were
+  // written in the import's transaction.
+  std::vector<v1::ProjectRecord> records = BigImport(kBigImport);
+  records[kBigImport - 2].mutable_reports(1)->set_quantity(-1000);
+  EXPECT_THAT(
+      env_.Import(records, kAdminToken, false, 1000),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               absl::StrCat("records[", kBigImport - 2,
+                            "].reports[1].quantity: -1000 would take the "
+                            "delivered total")));
+  EXPECT_TRUE(All().empty());
+
+  // Found as it arrives, in the last chunk: a key repeated from the first.
+  records = BigImport(kBigImport);
+  records.back().set_key("big-7");
+  EXPECT_THAT(env_.Import(records, kAdminToken, false, 1000),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       absl::StrCat("records[", kBigImport - 1,
+                                    "].key: \"big-7\" already appears at "
+                                    "records[7]")));
+  // A report request id repeated from another record.
+  records = BigImport(kBigImport);
+  records[kBigImport - 1].mutable_reports(0)->set_request_id("big-3:r2");
+  EXPECT_THAT(
+      env_.Import(records, kAdminToken, false, 1000),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               absl::StrCat("records[", kBigImport - 1,
+                            "].reports[0].request_id: \"big-3:r2\" already "
+                            "appears at records[3].reports[1]")));
+  // An unknown village after a field error in the same chunk: the earlier
+  // record is named.
+  records = BigImport(kBigImport);
+  records[kBigImport - 3].mutable_project()->set_village_id("411323-nowhere");
+  records[kBigImport - 1].mutable_project()->set_target_quantity(-1);
+  EXPECT_THAT(env_.Import(records, kAdminToken, false, 1000),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       absl::StrCat("records[", kBigImport - 3,
+                                    "].project.village_id: village "
+                                    "411323-nowhere does not exist")));
+  EXPECT_TRUE(All().empty());
+}
+
+TEST_F(ImportTest, DeadlinePassingBeforeTheEndWritesNothing) {
+  const std::vector<v1::ProjectRecord> records = BigImport(2000);
+  auto context = fivestar::testing::NewContext(kAdminToken);
+  context->set_deadline(std::chrono::system_clock::now() +
+                        std::chrono::seconds(2));
+  auto stream = env_.stub().ImportProjects(context.get());
+  v1::ImportProjectsResponse progress;
+  ASSERT_TRUE(stream->Write(Chunk(records, 0, 1000)));
+  ASSERT_TRUE(stream->Read(&progress));
+  // Past the deadline before the last chunk and the half-close.
+  absl::SleepFor(absl::Milliseconds(2500));
+  stream->Write(Chunk(records, 1000, 2000));
+  stream->WritesDone();
+  while (stream->Read(&progress)) {
+  }
+  EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  absl::SleepFor(absl::Milliseconds(300));  // Let the server see it through.
+  EXPECT_TRUE(All().empty());
+}
+
+// The logic itself, for what a client cannot time: the call ending (client
+// cancel or deadline, which the reactor reports alike) while the import is
+// being applied, after batches were written into its transaction.
+TEST_F(ImportTest, CallEndingWhileTheImportIsAppliedWritesNothing) {
+  ASSERT_OK_AND_ASSIGN(
+      std::unique_ptr<SqliteProjectsStore> store,
+      SqliteProjectsStore::Open(env_.dir().File("direct.db"), &env_.clock()));
+  RegistryDirectoryOptions options;
+  options.bearer_token = kProjectsServiceToken;
+  RegistryVillageDirectory directory(NewPeerChannel(env_.registry().address()),
+                                     options, &env_.clock());
+  Jurisdiction jurisdiction(&directory);
+  ProjectTracker tracker(store.get(), &jurisdiction, &env_.clock());
+  const Principal admin{"fixture", Role::kAdmin, "*"};
+  const std::vector<v1::ProjectRecord> records = BigImport(kBigImport);
+
+  // The check is made before each of the 4 batches planned and the end of
+  // planning, then before each batch written: 0 ends the call before
+  // anything is planned, 7 after two batches were written in the import's
+  // transaction.
+  for (int batches_before_end : {0, 7}) {
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<ProjectImport> import,
+                         tracker.StartImport(admin));
+    for (size_t i = 0; i < records.size(); i += 1000) {
+      ASSERT_OK(import->Add(Chunk(records, i, i + 1000)));
+    }
+    int batches = 0;
+    EXPECT_THAT(import->Finish([&] { return batches++ >= batches_before_end; }),
+                StatusIs(absl::StatusCode::kCancelled, "nothing was written"));
+    ASSERT_OK_AND_ASSIGN(std::vector<Project> stored,
+                         store->ListProjects(ProjectQuery()));
+    EXPECT_TRUE(stored.empty()) << batches_before_end;
+    ASSERT_OK_AND_ASSIGN(uint64_t newest, store->NewestSequence());
+    EXPECT_EQ(newest, 0u);
+  }
+
+  // Not cancelled, the same import applies.
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<ProjectImport> import,
+                       tracker.StartImport(admin));
+  for (size_t i = 0; i < records.size(); i += 1000) {
+    ASSERT_OK(import->Add(Chunk(records, i, i + 1000)));
+  }
+  ASSERT_OK_AND_ASSIGN(ProjectImportCounts counts,
+                       import->Finish([] { return false; }));
+  EXPECT_EQ(counts.projects_created, kBigImport);
+  ASSERT_OK_AND_ASSIGN(uint64_t newest, store->NewestSequence());
+  EXPECT_EQ(newest, static_cast<uint64_t>(3 * kBigImport));
 }
 
 }  // namespace

@@ -1,13 +1,16 @@
 // RegistryVillageDirectory against the real registry: lineages, villages of
-// a region across every ListVillages page, NOT_FOUND for unknown ids, and
-// the cache (fresh answers served while the registry is down, none after the
-// TTL or with the cache off), and single flight (identical lookups in flight
-// share one registry call; distinct ones still meet the PeerCallLimit).
+// a region across every ListVillages page, NOT_FOUND for unknown ids, the
+// cache (fresh answers served while the registry is down, none after the
+// TTL or with the cache off), single flight (identical lookups in flight
+// share one registry call; distinct ones still meet the PeerCallLimit), and
+// batch lookups (VillageLineages) with the exact number of registry calls
+// they cost.
 #include "common/registry_client/registry_village_directory.h"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -89,8 +92,85 @@ void WaitUntil(Fn done) {
   while (!done()) absl::SleepFor(absl::Milliseconds(1));
 }
 
+// Counts the calls a channel makes, by method ("/pkg.Service/Method").
+class CallCounter {
+ public:
+  std::map<std::string, int> calls() {
+    absl::MutexLock lock(&mu_);
+    return calls_;
+  }
+  void Reset() {
+    absl::MutexLock lock(&mu_);
+    calls_.clear();
+  }
+  void Count(const std::string& method) {
+    absl::MutexLock lock(&mu_);
+    ++calls_[method];
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::map<std::string, int> calls_ ABSL_GUARDED_BY(mu_);
+};
+
+class CountingInterceptor final : public grpc::experimental::Interceptor {
+ public:
+  CountingInterceptor(CallCounter* counter, std::string method)
+      : counter_(counter), method_(std::move(method)) {}
+  void Intercept(
+      grpc::experimental::InterceptorBatchMethods* methods) override {
+    if (methods->QueryInterceptionHookPoint(
+            grpc::experimental::InterceptionHookPoints::
+                PRE_SEND_INITIAL_METADATA)) {
+      counter_->Count(method_);
+    }
+    methods->Proceed();
+  }
+
+ private:
+  CallCounter* counter_;
+  std::string method_;
+};
+
+class CountingInterceptorFactory final
+    : public grpc::experimental::ClientInterceptorFactoryInterface {
+ public:
+  explicit CountingInterceptorFactory(CallCounter* counter)
+      : counter_(counter) {}
+  grpc::experimental::Interceptor* CreateClientInterceptor(
+      grpc::experimental::ClientRpcInfo* info) override {
+    return new CountingInterceptor(counter_, info->method());
+  }
+
+ private:
+  CallCounter* counter_;
+};
+
+constexpr char kBatchGet[] =
+    "/fivestar.registry.v1.RegistryService/BatchGetVillages";
+constexpr char kGetAncestors[] =
+    "/fivestar.registry.v1.RegistryService/GetAncestors";
+
 class RegistryVillageDirectoryTest : public ::testing::Test {
  protected:
+  // A directory whose every registry call `counter_` counts.
+  std::unique_ptr<RegistryVillageDirectory> CountedDirectory(
+      absl::Duration ttl) {
+    RegistryDirectoryOptions options;
+    options.bearer_token = kProjectsServiceToken;
+    options.cache_ttl = ttl;
+    std::vector<
+        std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>>
+        interceptors;
+    interceptors.push_back(
+        std::make_unique<CountingInterceptorFactory>(&counter_));
+    auto channel = grpc::experimental::CreateCustomChannelWithInterceptors(
+        env_.registry().address(), grpc::InsecureChannelCredentials(),
+        grpc::ChannelArguments(), std::move(interceptors));
+    return std::make_unique<RegistryVillageDirectory>(channel, options,
+                                                      &env_.clock());
+  }
+
   // A directory whose every registry call passes `gate` first.
   std::unique_ptr<RegistryVillageDirectory> GatedDirectory(CallGate* gate) {
     std::vector<
@@ -105,6 +185,32 @@ class RegistryVillageDirectoryTest : public ::testing::Test {
     return std::make_unique<RegistryVillageDirectory>(channel, options,
                                                       &env_.clock());
   }
+
+  // Creates district `id` below the other township with `count` villages
+  // "<id>-0000", "<id>-0001", ... through the registry's import.
+  void AddDistrict(const std::string& id, int count) {
+    registry::v1::Region district;
+    district.set_id(id);
+    district.set_kind(registry::v1::DISTRICT);
+    district.set_name("大管区");
+    district.set_parent_id(kOtherTownship);
+    const Principal admin{"fixture", Role::kAdmin, "*"};
+    ASSERT_OK(env_.registry().registry().CreateRegion(admin, district));
+    auto import = env_.registry().registry().StartImport(admin);
+    ASSERT_OK(import);
+    registry::v1::ImportRegistryRequest chunk;
+    for (int i = 0; i < count; ++i) {
+      registry::v1::Village* village = chunk.add_records()->mutable_village();
+      village->set_id(absl::StrFormat("%s-%04d", id, i));
+      village->set_name(absl::StrFormat("村%d", i));
+      village->set_region_id(id);
+      village->set_kind(registry::v1::VILLAGE);
+    }
+    ASSERT_OK((*import)->Add(chunk));
+    ASSERT_OK((*import)->Finish());
+  }
+
+  CallCounter counter_;
 
   RegistryVillageDirectory Directory(absl::Duration ttl) {
     RegistryDirectoryOptions options;
@@ -168,6 +274,84 @@ TEST_F(RegistryVillageDirectoryTest, VillagesUnderFollowsEveryPage) {
   ASSERT_OK_AND_ASSIGN(std::vector<std::string> west,
                        directory.VillagesUnder(kWest));
   EXPECT_THAT(west, ElementsAre(kDangziling, kDougou, "411323-huiche-west-03"));
+}
+
+TEST_F(RegistryVillageDirectoryTest, BatchLookupAsksOncePerThousandVillages) {
+  AddDistrict("411323-other-big", 1205);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 1205; ++i) {
+    ids.push_back(absl::StrFormat("411323-other-big-%04d", i));
+  }
+  // Villages of two more regions, one of them twice.
+  ids.push_back(kDangziling);
+  ids.push_back(kMaohe);
+  ids.push_back(kDangziling);
+  std::unique_ptr<RegistryVillageDirectory> directory =
+      CountedDirectory(absl::Seconds(60));
+  ASSERT_OK_AND_ASSIGN(std::vector<std::vector<std::string>> lineages,
+                       directory->VillageLineages(ids));
+  ASSERT_EQ(lineages.size(), ids.size());
+  EXPECT_THAT(lineages[0],
+              ElementsAre("411323-other-big-0000", "411323-other-big",
+                          kOtherTownship, "411323", "411300", "410000"));
+  EXPECT_THAT(lineages[1204],
+              ElementsAre("411323-other-big-1204", "411323-other-big",
+                          kOtherTownship, "411323", "411300", "410000"));
+  EXPECT_THAT(lineages[1205], ElementsAre(kDangziling, kWest, kHuiche, "411323",
+                                          "411300", "410000"));
+  EXPECT_THAT(lineages[1206], ElementsAre(kMaohe, kNorth, kHuiche, "411323",
+                                          "411300", "410000"));
+  EXPECT_EQ(lineages[1207], lineages[1205]);
+  // 1,207 distinct villages: two batches of at most 1,000; three regions.
+  EXPECT_THAT(counter_.calls(), ElementsAre(std::make_pair(kBatchGet, 2),
+                                            std::make_pair(kGetAncestors, 3)));
+
+  // Again: the regions are cached, the villages asked again in batches.
+  counter_.Reset();
+  ASSERT_OK_AND_ASSIGN(std::vector<std::vector<std::string>> again,
+                       directory->VillageLineages(ids));
+  EXPECT_EQ(again, lineages);
+  EXPECT_THAT(counter_.calls(), ElementsAre(std::make_pair(kBatchGet, 2)));
+
+  // A village asked singly before is answered from the cache.
+  counter_.Reset();
+  ASSERT_OK(directory->VillageLineage(kDougou));
+  ASSERT_OK_AND_ASSIGN(std::vector<std::vector<std::string>> cached,
+                       directory->VillageLineages({kDougou}));
+  EXPECT_THAT(cached[0], ElementsAre(kDougou, kWest, kHuiche, "411323",
+                                     "411300", "410000"));
+  EXPECT_THAT(counter_.calls(), ElementsAre(std::make_pair(kGetAncestors, 1)));
+}
+
+TEST_F(RegistryVillageDirectoryTest, BatchLookupSinglesOutUnknownVillages) {
+  // The cache off: every region is asked again, once per batch lookup.
+  std::unique_ptr<RegistryVillageDirectory> directory =
+      CountedDirectory(absl::ZeroDuration());
+  ASSERT_OK_AND_ASSIGN(
+      std::vector<std::vector<std::string>> lineages,
+      directory->VillageLineages(
+          {kDangziling, "411323-nowhere", kMaohe, kDougou, kDangziling}));
+  ASSERT_EQ(lineages.size(), 5u);
+  EXPECT_THAT(lineages[0], ElementsAre(kDangziling, kWest, kHuiche, "411323",
+                                       "411300", "410000"));
+  EXPECT_TRUE(lineages[1].empty());
+  EXPECT_THAT(lineages[2], ElementsAre(kMaohe, kNorth, kHuiche, "411323",
+                                       "411300", "410000"));
+  EXPECT_THAT(lineages[3], ElementsAre(kDougou, kWest, kHuiche, "411323",
+                                       "411300", "410000"));
+  EXPECT_EQ(lineages[4], lineages[0]);
+  // [4 distinct] fails; [Dangziling, nowhere] fails; [Dangziling] and
+  // [nowhere] alone; [Maohe, Dougou] answers. Two regions (west, north).
+  EXPECT_THAT(counter_.calls(), ElementsAre(std::make_pair(kBatchGet, 5),
+                                            std::make_pair(kGetAncestors, 2)));
+}
+
+TEST_F(RegistryVillageDirectoryTest, BatchLookupFailsWhenTheRegistryIsDown) {
+  std::unique_ptr<RegistryVillageDirectory> directory =
+      CountedDirectory(absl::Seconds(60));
+  env_.registry().Stop();
+  EXPECT_THAT(directory->VillageLineages({kDangziling, kMaohe}),
+              StatusIs(absl::StatusCode::kUnavailable, "registry"));
 }
 
 TEST_F(RegistryVillageDirectoryTest, CachedAnswersLastUntilTheTtl) {
