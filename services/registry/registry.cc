@@ -444,11 +444,19 @@ absl::StatusOr<Village> Registry::GetVillage(const Principal& principal,
                                              const std::string& id) {
   RETURN_IF_ERROR(ValidateId("id", id));
   const std::string what = absl::StrCat("read village ", id);
-  ASSIGN_OR_RETURN(Village village,
-                   VillageFor(principal, Role::kViewer, id, what));
-  ASSIGN_OR_RETURN(std::vector<std::string> chain, VillageLineage(village));
+  // The village and where it sits in one snapshot, its lineage from the
+  // store's region tree: one read.
+  absl::StatusOr<std::vector<LocatedVillage>> located =
+      store_->GetLocatedVillages({id});
+  if (absl::IsNotFound(located.status()) && !principal.is_global()) {
+    return ConcealAbsence(principal, Role::kViewer, located.status(), what);
+  }
+  RETURN_IF_ERROR(located.status());
+  LocatedVillage& found = located->front();
+  std::vector<std::string> chain = std::move(found.region_lineage);
+  chain.insert(chain.begin(), id);
   RETURN_IF_ERROR(Authorize(principal, Role::kViewer, chain, what));
-  return village;
+  return std::move(found.village);
 }
 
 absl::StatusOr<Village> Registry::UpdateVillage(const Principal& principal,
@@ -551,7 +559,8 @@ absl::StatusOr<v1::BatchGetVillagesResponse> Registry::BatchGetVillages(
     RETURN_IF_ERROR(ValidateId(absl::StrCat("ids[", i, "]"), request.ids(i)));
     ids.push_back(request.ids(i));
   }
-  absl::StatusOr<std::vector<Village>> fetched = store_->GetVillages(ids);
+  absl::StatusOr<std::vector<LocatedVillage>> fetched =
+      store_->GetLocatedVillages(ids);
   if (absl::IsNotFound(fetched.status()) && !principal.is_global()) {
     // Some id does not exist. A scoped principal learns only of the first
     // id (in request order) it may not read, whether absent or outside its
@@ -560,18 +569,10 @@ absl::StatusOr<v1::BatchGetVillagesResponse> Registry::BatchGetVillages(
       RETURN_IF_ERROR(GetVillage(principal, id).status());
     }
   }
-  ASSIGN_OR_RETURN(std::vector<Village> villages, std::move(fetched));
+  ASSIGN_OR_RETURN(std::vector<LocatedVillage> villages, std::move(fetched));
   v1::BatchGetVillagesResponse response;
-  // Villages share regions; look each lineage up once.
-  absl::flat_hash_map<std::string, std::vector<std::string>> lineages;
-  for (Village& village : villages) {
-    auto it = lineages.find(village.region_id());
-    if (it == lineages.end()) {
-      ASSIGN_OR_RETURN(std::vector<std::string> lineage,
-                       store_->RegionLineage(village.region_id()));
-      it = lineages.emplace(village.region_id(), std::move(lineage)).first;
-    }
-    std::vector<std::string> chain = it->second;
+  for (auto& [village, lineage] : villages) {
+    std::vector<std::string> chain = std::move(lineage);
     chain.insert(chain.begin(), village.id());
     RETURN_IF_ERROR(Authorize(principal, Role::kViewer, chain,
                               absl::StrCat("read village ", village.id())));

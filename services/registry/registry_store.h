@@ -48,6 +48,12 @@ struct VillageQuery {
   int limit = 100;
 };
 
+// A village and the ids from its region up to the root, read together.
+struct LocatedVillage {
+  Village village;
+  std::vector<std::string> region_lineage;
+};
+
 // A page of the change feed read for one follower.
 using ChangeBatch = FeedBatch<v1::Change>;
 
@@ -85,6 +91,11 @@ class RegistryStore {
   virtual absl::StatusOr<Village> GetVillage(const std::string& id) = 0;
   // The villages in the order of `ids`; NOT_FOUND names the first missing.
   virtual absl::StatusOr<std::vector<Village>> GetVillages(
+      const std::vector<std::string>& ids) = 0;
+  // The villages in the order of `ids`, each with its region's lineage, all
+  // as of one snapshot (a village and where it sits always agree);
+  // NOT_FOUND names the first missing village.
+  virtual absl::StatusOr<std::vector<LocatedVillage>> GetLocatedVillages(
       const std::vector<std::string>& ids) = 0;
   virtual absl::StatusOr<std::vector<Village>> ListVillages(
       const VillageQuery& query) = 0;
