@@ -660,7 +660,7 @@ absl::Status RegistryImport::Add(const v1::ImportRegistryRequest& chunk) {
                                          "\" already appears at records[",
                                          it->second.record, "]"));
         }
-        villages_.push_back(record.village());
+        villages_.push_back(EncodeVillage(record.village()));
         RETURN_IF_ERROR(CheckScopeOnArrival(
             record.village().id(), record.village().region_id(),
             absl::StrCat("import village ", record.village().id())));
@@ -777,17 +777,26 @@ absl::StatusOr<ImportCounts> RegistryImport::Finish() {
                        "); the parent must be of a higher kind"));
     }
   }
-  for (const Village& village : villages_) {
-    const std::string field = absl::StrCat(
-        "records[", village_index_[village.id()].record, "].village.region_id");
-    ASSIGN_OR_RETURN(RegionKind kind,
-                     KindOf(village.region_id(), field,
-                            absl::StrCat("import village ", village.id())));
+  for (const EncodedVillage& village : villages_) {
+    // Most villages sit in a region of the import: no message to build.
+    auto in_import = region_index_.find(village.region_id);
+    RegionKind kind = v1::REGION_KIND_UNSPECIFIED;
+    const auto field = [&] {
+      return absl::StrCat("records[", village_index_[village.id].record,
+                          "].village.region_id");
+    };
+    if (in_import != region_index_.end()) {
+      kind = regions_[in_import->second.position].kind();
+    } else {
+      ASSIGN_OR_RETURN(kind,
+                       KindOf(village.region_id, field(),
+                              absl::StrCat("import village ", village.id)));
+    }
     if (kind != v1::TOWNSHIP && kind != v1::DISTRICT) {
-      return FieldError(field, absl::StrCat("region ", village.region_id(),
-                                            " is a ", KindName(kind),
-                                            "; villages belong to a TOWNSHIP "
-                                            "or DISTRICT"));
+      return FieldError(field(), absl::StrCat("region ", village.region_id,
+                                              " is a ", KindName(kind),
+                                              "; villages belong to a "
+                                              "TOWNSHIP or DISTRICT"));
     }
   }
   // Permission for every record, where it will sit after the import.
@@ -806,20 +815,20 @@ absl::StatusOr<ImportCounts> RegistryImport::Finish() {
                                   absl::StrCat("move region ", region.id())));
       }
     }
-    for (const Village& village : villages_) {
+    for (const EncodedVillage& village : villages_) {
       ASSIGN_OR_RETURN(std::vector<std::string> chain,
-                       LineageAfterImport(village.region_id()));
-      chain.insert(chain.begin(), village.id());
+                       LineageAfterImport(village.region_id));
+      chain.insert(chain.begin(), village.id);
       RETURN_IF_ERROR(Authorize(principal_, Role::kAdmin, chain,
-                                absl::StrCat("import village ", village.id())));
+                                absl::StrCat("import village ", village.id)));
       // A village moved by the import must also be the principal's now.
       absl::StatusOr<Village> stored =
-          registry_->store_->GetVillage(village.id());
-      if (stored.ok() && stored->region_id() != village.region_id()) {
+          registry_->store_->GetVillage(village.id);
+      if (stored.ok() && stored->region_id() != village.region_id) {
         ASSIGN_OR_RETURN(std::vector<std::string> old_chain,
                          registry_->VillageLineage(*stored));
         RETURN_IF_ERROR(Authorize(principal_, Role::kAdmin, old_chain,
-                                  absl::StrCat("move village ", village.id())));
+                                  absl::StrCat("move village ", village.id)));
       }
     }
   }

@@ -54,6 +54,21 @@ struct LocatedVillage {
   std::vector<std::string> region_lineage;
 };
 
+// A village as an import holds it and hands it to the store: the columns
+// the store indexes, and the village without its output-only fields as
+// deterministic protobuf bytes (what the store keeps of it). A national
+// import holds half a million of these, a fraction of the parsed messages'
+// memory.
+struct EncodedVillage {
+  std::string id;
+  std::string region_id;
+  int32_t target_level = 0;
+  std::string bytes;
+};
+
+// `village` encoded for an import.
+EncodedVillage EncodeVillage(const Village& village);
+
 // A page of the change feed read for one follower.
 using ChangeBatch = FeedBatch<v1::Change>;
 
@@ -113,8 +128,8 @@ class RegistryStore {
   // aside) are left untouched and get no entry. With `dry_run`, counts and
   // rolls back (no entries either).
   virtual absl::StatusOr<ImportCounts> Import(
-      const std::vector<Region>& regions, const std::vector<Village>& villages,
-      bool dry_run) = 0;
+      const std::vector<Region>& regions,
+      const std::vector<EncodedVillage>& villages, bool dry_run) = 0;
 
   // --- Change feed ---------------------------------------------------------
 

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <optional>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -621,6 +622,36 @@ std::string SqliteRegistryStore::VillagesBelowSql(RegionKind kind) {
       "ORDER BY id LIMIT ?4");
 }
 
+absl::StatusOr<int64_t> SqliteRegistryStore::InsertVillageRow(
+    SqliteDatabase& db, const std::string& id, const std::string& region_id,
+    int32_t target_level, const std::string& body, const RegionPlace& place) {
+  const int64_t now = absl::ToUnixMicros(clock_->Now());
+  ASSIGN_OR_RETURN(
+      SqliteStatement stmt,
+      db.Prepare("INSERT INTO villages(id, region_id, target_level, version, "
+                 "create_time_us, update_time_us, body, province_id, "
+                 "city_id, county_id) VALUES(?, ?, ?, 1, ?, ?, ?, "
+                 "NULLIF(?, ''), NULLIF(?, ''), NULLIF(?, ''))"));
+  stmt.Bind(1, id)
+      .Bind(2, region_id)
+      .Bind(3, target_level)
+      .Bind(4, now)
+      .Bind(5, now)
+      .BindBlob(6, body)
+      .Bind(7, place.province_id)
+      .Bind(8, place.city_id)
+      .Bind(9, place.county_id);
+  absl::Status status = stmt.Run();
+  if (absl::IsAlreadyExists(status)) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("village ", id, " already exists"));
+  }
+  RETURN_IF_ERROR(status);
+  RETURN_IF_ERROR(AppendChange(db, v1::VILLAGE_CREATED, id,
+                               VillagePath(place.path, id), "", "", now));
+  return now;
+}
+
 absl::StatusOr<Village> SqliteRegistryStore::InsertVillage(
     SqliteDatabase& db, const Village& village) {
   absl::StatusOr<RegionPlace> place = PlaceOf(db, village.region_id());
@@ -629,31 +660,10 @@ absl::StatusOr<Village> SqliteRegistryStore::InsertVillage(
         absl::StrCat("region ", village.region_id(), " does not exist"));
   }
   RETURN_IF_ERROR(place.status());
-  const int64_t now = absl::ToUnixMicros(clock_->Now());
   ASSIGN_OR_RETURN(
-      SqliteStatement stmt,
-      db.Prepare("INSERT INTO villages(id, region_id, target_level, version, "
-                 "create_time_us, update_time_us, body, province_id, "
-                 "city_id, county_id) VALUES(?, ?, ?, 1, ?, ?, ?, "
-                 "NULLIF(?, ''), NULLIF(?, ''), NULLIF(?, ''))"));
-  stmt.Bind(1, village.id())
-      .Bind(2, village.region_id())
-      .Bind(3, village.target_level())
-      .Bind(4, now)
-      .Bind(5, now)
-      .BindBlob(6, Body(village))
-      .Bind(7, place->province_id)
-      .Bind(8, place->city_id)
-      .Bind(9, place->county_id);
-  absl::Status status = stmt.Run();
-  if (absl::IsAlreadyExists(status)) {
-    return absl::AlreadyExistsError(
-        absl::StrCat("village ", village.id(), " already exists"));
-  }
-  RETURN_IF_ERROR(status);
-  RETURN_IF_ERROR(AppendChange(db, v1::VILLAGE_CREATED, village.id(),
-                               VillagePath(place->path, village.id()), "", "",
-                               now));
+      int64_t now,
+      InsertVillageRow(db, village.id(), village.region_id(),
+                       village.target_level(), Body(village), *place));
   Village stored = village;
   SetVersionFields(&stored, 1, now, now);
   return stored;
@@ -744,8 +754,8 @@ absl::Status SqliteRegistryStore::DeleteVillage(
 }
 
 absl::StatusOr<ImportCounts> SqliteRegistryStore::Import(
-    const std::vector<Region>& regions, const std::vector<Village>& villages,
-    bool dry_run) {
+    const std::vector<Region>& regions,
+    const std::vector<EncodedVillage>& villages, bool dry_run) {
   auto apply = [&](SqliteDatabase& db) -> absl::StatusOr<ImportCounts> {
     ImportCounts counts;
     for (const Region& region : regions) {
@@ -763,19 +773,49 @@ absl::StatusOr<ImportCounts> SqliteRegistryStore::Import(
       RETURN_IF_ERROR(ReplaceRegion(db, *current, region).status());
       ++counts.updated;
     }
-    for (const Village& village : villages) {
-      absl::StatusOr<Village> current = LoadVillage(db, village.id());
-      if (absl::IsNotFound(current.status())) {
-        RETURN_IF_ERROR(InsertVillage(db, village).status());
+    // Every region is in place now: each one's place is looked up once.
+    absl::flat_hash_map<std::string, RegionPlace> places;
+    for (const EncodedVillage& village : villages) {
+      std::optional<Village> current;
+      {
+        ASSIGN_OR_RETURN(
+            SqliteStatement stored,
+            db.Prepare("SELECT body, version, create_time_us, update_time_us "
+                       "FROM villages WHERE id = ?"));
+        stored.Bind(1, village.id);
+        ASSIGN_OR_RETURN(bool exists, stored.Step());
+        if (exists) {
+          ASSIGN_OR_RETURN(current, ReadVersionedResource<Village>(stored));
+        }
+      }  // The statement is reset before the next write.
+      if (!current.has_value()) {
+        auto place = places.find(village.region_id);
+        if (place == places.end()) {
+          absl::StatusOr<RegionPlace> found = PlaceOf(db, village.region_id);
+          if (absl::IsNotFound(found.status())) {
+            return absl::FailedPreconditionError(
+                absl::StrCat("region ", village.region_id, " does not exist"));
+          }
+          RETURN_IF_ERROR(found.status());
+          place = places.emplace(village.region_id, *std::move(found)).first;
+        }
+        RETURN_IF_ERROR(InsertVillageRow(db, village.id, village.region_id,
+                                         village.target_level, village.bytes,
+                                         place->second)
+                            .status());
         ++counts.created;
         continue;
       }
-      RETURN_IF_ERROR(current.status());
-      if (Body(*current) == Body(village)) {
+      if (Body(*current) == village.bytes) {
         ++counts.unchanged;
         continue;
       }
-      RETURN_IF_ERROR(ReplaceVillage(db, *current, village).status());
+      Village replacement;
+      if (!replacement.ParseFromString(village.bytes)) {
+        return absl::InternalError(
+            absl::StrCat("village ", village.id, ": encoding does not parse"));
+      }
+      RETURN_IF_ERROR(ReplaceVillage(db, *current, replacement).status());
       ++counts.updated;
     }
     return counts;

@@ -75,9 +75,9 @@ class SqliteRegistryStore final : public RegistryStore {
   absl::Status DeleteVillage(const std::string& id,
                              const std::string& expected_etag) override;
 
-  absl::StatusOr<ImportCounts> Import(const std::vector<Region>& regions,
-                                      const std::vector<Village>& villages,
-                                      bool dry_run) override;
+  absl::StatusOr<ImportCounts> Import(
+      const std::vector<Region>& regions,
+      const std::vector<EncodedVillage>& villages, bool dry_run) override;
 
   void SetCommitObserver(std::function<void(uint64_t)> observer) override;
   absl::StatusOr<std::string> FeedId() override;
@@ -162,6 +162,11 @@ class SqliteRegistryStore final : public RegistryStore {
                                        const Region& region);
   absl::StatusOr<Village> InsertVillage(SqliteDatabase& db,
                                         const Village& village);
+  // Inserts the row of a village (`body` as Body() gives it) in the region
+  // at `place`, with its change-feed entry; returns the time it used.
+  absl::StatusOr<int64_t> InsertVillageRow(
+      SqliteDatabase& db, const std::string& id, const std::string& region_id,
+      int32_t target_level, const std::string& body, const RegionPlace& place);
   absl::StatusOr<Village> ReplaceVillage(SqliteDatabase& db,
                                          const Village& current,
                                          const Village& village);
