@@ -33,6 +33,7 @@ void SqliteChangeLog::SetCommitObserver(
 void SqliteChangeLog::BatchEnded(bool committed) {
   const uint64_t newest = batch_newest_;
   batch_newest_ = 0;
+  if (batch_hook_) batch_hook_(committed, newest);
   if (!committed || newest == 0) return;
   // Held during the call so that SetCommitObserver(nullptr) in an
   // observer's destructor waits for it.

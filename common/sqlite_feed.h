@@ -41,6 +41,17 @@ class SqliteChangeLog {
   // call in progress to return.
   void SetCommitObserver(std::function<void(uint64_t)> observer);
 
+  // Called at the end of every write batch, committed or not, before the
+  // commit observer and before any write function of a later batch runs
+  // (and before the batch's writers return): `committed` says whether its
+  // COMMIT succeeded, `newest` is the newest sequence it appended (0 when
+  // none). A store uses it to update in-memory state kept in step with
+  // its tables only once their transaction committed. It runs on the
+  // batch's leader and must not call Write. Set it before the first write.
+  void SetBatchHook(std::function<void(bool committed, uint64_t newest)> hook) {
+    batch_hook_ = std::move(hook);
+  }
+
   // SqlitePool::Write/WriteAlone for writes that may append to the feed: a
   // write function reports each sequence it appended with Appended().
   template <typename Fn>
@@ -98,6 +109,7 @@ class SqliteChangeLog {
   // runs one at a time.
   uint64_t appended_ = 0;
   uint64_t batch_newest_ = 0;
+  std::function<void(bool, uint64_t)> batch_hook_;
 
   absl::Mutex observer_mu_;
   std::function<void(uint64_t)> observer_ ABSL_GUARDED_BY(observer_mu_);

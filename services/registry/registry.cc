@@ -444,11 +444,19 @@ absl::StatusOr<Village> Registry::GetVillage(const Principal& principal,
                                              const std::string& id) {
   RETURN_IF_ERROR(ValidateId("id", id));
   const std::string what = absl::StrCat("read village ", id);
-  ASSIGN_OR_RETURN(Village village,
-                   VillageFor(principal, Role::kViewer, id, what));
-  ASSIGN_OR_RETURN(std::vector<std::string> chain, VillageLineage(village));
+  // The village and where it sits in one snapshot, its lineage from the
+  // store's region tree: one read.
+  absl::StatusOr<std::vector<LocatedVillage>> located =
+      store_->GetLocatedVillages({id});
+  if (absl::IsNotFound(located.status()) && !principal.is_global()) {
+    return ConcealAbsence(principal, Role::kViewer, located.status(), what);
+  }
+  RETURN_IF_ERROR(located.status());
+  LocatedVillage& found = located->front();
+  std::vector<std::string> chain = std::move(found.region_lineage);
+  chain.insert(chain.begin(), id);
   RETURN_IF_ERROR(Authorize(principal, Role::kViewer, chain, what));
-  return village;
+  return std::move(found.village);
 }
 
 absl::StatusOr<Village> Registry::UpdateVillage(const Principal& principal,
@@ -551,7 +559,8 @@ absl::StatusOr<v1::BatchGetVillagesResponse> Registry::BatchGetVillages(
     RETURN_IF_ERROR(ValidateId(absl::StrCat("ids[", i, "]"), request.ids(i)));
     ids.push_back(request.ids(i));
   }
-  absl::StatusOr<std::vector<Village>> fetched = store_->GetVillages(ids);
+  absl::StatusOr<std::vector<LocatedVillage>> fetched =
+      store_->GetLocatedVillages(ids);
   if (absl::IsNotFound(fetched.status()) && !principal.is_global()) {
     // Some id does not exist. A scoped principal learns only of the first
     // id (in request order) it may not read, whether absent or outside its
@@ -560,18 +569,10 @@ absl::StatusOr<v1::BatchGetVillagesResponse> Registry::BatchGetVillages(
       RETURN_IF_ERROR(GetVillage(principal, id).status());
     }
   }
-  ASSIGN_OR_RETURN(std::vector<Village> villages, std::move(fetched));
+  ASSIGN_OR_RETURN(std::vector<LocatedVillage> villages, std::move(fetched));
   v1::BatchGetVillagesResponse response;
-  // Villages share regions; look each lineage up once.
-  absl::flat_hash_map<std::string, std::vector<std::string>> lineages;
-  for (Village& village : villages) {
-    auto it = lineages.find(village.region_id());
-    if (it == lineages.end()) {
-      ASSIGN_OR_RETURN(std::vector<std::string> lineage,
-                       store_->RegionLineage(village.region_id()));
-      it = lineages.emplace(village.region_id(), std::move(lineage)).first;
-    }
-    std::vector<std::string> chain = it->second;
+  for (auto& [village, lineage] : villages) {
+    std::vector<std::string> chain = std::move(lineage);
     chain.insert(chain.begin(), village.id());
     RETURN_IF_ERROR(Authorize(principal, Role::kViewer, chain,
                               absl::StrCat("read village ", village.id())));
@@ -659,7 +660,7 @@ absl::Status RegistryImport::Add(const v1::ImportRegistryRequest& chunk) {
                                          "\" already appears at records[",
                                          it->second.record, "]"));
         }
-        villages_.push_back(record.village());
+        villages_.push_back(EncodeVillage(record.village()));
         RETURN_IF_ERROR(CheckScopeOnArrival(
             record.village().id(), record.village().region_id(),
             absl::StrCat("import village ", record.village().id())));
@@ -776,17 +777,26 @@ absl::StatusOr<ImportCounts> RegistryImport::Finish() {
                        "); the parent must be of a higher kind"));
     }
   }
-  for (const Village& village : villages_) {
-    const std::string field = absl::StrCat(
-        "records[", village_index_[village.id()].record, "].village.region_id");
-    ASSIGN_OR_RETURN(RegionKind kind,
-                     KindOf(village.region_id(), field,
-                            absl::StrCat("import village ", village.id())));
+  for (const EncodedVillage& village : villages_) {
+    // Most villages sit in a region of the import: no message to build.
+    auto in_import = region_index_.find(village.region_id);
+    RegionKind kind = v1::REGION_KIND_UNSPECIFIED;
+    const auto field = [&] {
+      return absl::StrCat("records[", village_index_[village.id].record,
+                          "].village.region_id");
+    };
+    if (in_import != region_index_.end()) {
+      kind = regions_[in_import->second.position].kind();
+    } else {
+      ASSIGN_OR_RETURN(kind,
+                       KindOf(village.region_id, field(),
+                              absl::StrCat("import village ", village.id)));
+    }
     if (kind != v1::TOWNSHIP && kind != v1::DISTRICT) {
-      return FieldError(field, absl::StrCat("region ", village.region_id(),
-                                            " is a ", KindName(kind),
-                                            "; villages belong to a TOWNSHIP "
-                                            "or DISTRICT"));
+      return FieldError(field(), absl::StrCat("region ", village.region_id,
+                                              " is a ", KindName(kind),
+                                              "; villages belong to a "
+                                              "TOWNSHIP or DISTRICT"));
     }
   }
   // Permission for every record, where it will sit after the import.
@@ -805,20 +815,20 @@ absl::StatusOr<ImportCounts> RegistryImport::Finish() {
                                   absl::StrCat("move region ", region.id())));
       }
     }
-    for (const Village& village : villages_) {
+    for (const EncodedVillage& village : villages_) {
       ASSIGN_OR_RETURN(std::vector<std::string> chain,
-                       LineageAfterImport(village.region_id()));
-      chain.insert(chain.begin(), village.id());
+                       LineageAfterImport(village.region_id));
+      chain.insert(chain.begin(), village.id);
       RETURN_IF_ERROR(Authorize(principal_, Role::kAdmin, chain,
-                                absl::StrCat("import village ", village.id())));
+                                absl::StrCat("import village ", village.id)));
       // A village moved by the import must also be the principal's now.
       absl::StatusOr<Village> stored =
-          registry_->store_->GetVillage(village.id());
-      if (stored.ok() && stored->region_id() != village.region_id()) {
+          registry_->store_->GetVillage(village.id);
+      if (stored.ok() && stored->region_id() != village.region_id) {
         ASSIGN_OR_RETURN(std::vector<std::string> old_chain,
                          registry_->VillageLineage(*stored));
         RETURN_IF_ERROR(Authorize(principal_, Role::kAdmin, old_chain,
-                                  absl::StrCat("move village ", village.id())));
+                                  absl::StrCat("move village ", village.id)));
       }
     }
   }

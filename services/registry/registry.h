@@ -20,9 +20,11 @@ namespace fivestar::registry {
 
 using v1::RegistryRecord;
 
-// Most records one import may hold by default: a province (Henan has about
-// 46,000 villages in 2,600 regions) with room to spare.
-inline constexpr int64_t kDefaultMaxImportRecords = 100'000;
+// Most records one import may hold by default: the whole country (about
+// 500,000 villages in 42,000 regions) with room to spare, so neither a
+// province nor the nation has to split its data. An import holds its
+// villages encoded (EncodedVillage), a few hundred bytes each.
+inline constexpr int64_t kDefaultMaxImportRecords = 1'000'000;
 
 class Registry;
 
@@ -113,7 +115,7 @@ class RegistryImport {
   int64_t chunks_received_ = 0;
   int64_t records_received_ = 0;
   std::vector<Region> regions_;
-  std::vector<Village> villages_;
+  std::vector<EncodedVillage> villages_;
   // Where each id was seen: its index in the whole import (for messages
   // such as "records[12]") and its position in regions_ or villages_.
   struct Seen {

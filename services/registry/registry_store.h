@@ -48,6 +48,27 @@ struct VillageQuery {
   int limit = 100;
 };
 
+// A village and the ids from its region up to the root, read together.
+struct LocatedVillage {
+  Village village;
+  std::vector<std::string> region_lineage;
+};
+
+// A village as an import holds it and hands it to the store: the columns
+// the store indexes, and the village without its output-only fields as
+// deterministic protobuf bytes (what the store keeps of it). A national
+// import holds half a million of these, a fraction of the parsed messages'
+// memory.
+struct EncodedVillage {
+  std::string id;
+  std::string region_id;
+  int32_t target_level = 0;
+  std::string bytes;
+};
+
+// `village` encoded for an import.
+EncodedVillage EncodeVillage(const Village& village);
+
 // A page of the change feed read for one follower.
 using ChangeBatch = FeedBatch<v1::Change>;
 
@@ -86,6 +107,11 @@ class RegistryStore {
   // The villages in the order of `ids`; NOT_FOUND names the first missing.
   virtual absl::StatusOr<std::vector<Village>> GetVillages(
       const std::vector<std::string>& ids) = 0;
+  // The villages in the order of `ids`, each with its region's lineage, all
+  // as of one snapshot (a village and where it sits always agree);
+  // NOT_FOUND names the first missing village.
+  virtual absl::StatusOr<std::vector<LocatedVillage>> GetLocatedVillages(
+      const std::vector<std::string>& ids) = 0;
   virtual absl::StatusOr<std::vector<Village>> ListVillages(
       const VillageQuery& query) = 0;
   // ALREADY_EXISTS when the id is taken; FAILED_PRECONDITION when the region
@@ -102,8 +128,8 @@ class RegistryStore {
   // aside) are left untouched and get no entry. With `dry_run`, counts and
   // rolls back (no entries either).
   virtual absl::StatusOr<ImportCounts> Import(
-      const std::vector<Region>& regions, const std::vector<Village>& villages,
-      bool dry_run) = 0;
+      const std::vector<Region>& regions,
+      const std::vector<EncodedVillage>& villages, bool dry_run) = 0;
 
   // --- Change feed ---------------------------------------------------------
 

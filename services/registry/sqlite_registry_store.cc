@@ -3,10 +3,14 @@
 #include <google/protobuf/util/time_util.h>
 
 #include <algorithm>
+#include <cstring>
+#include <optional>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/change_feed.h"
 #include "common/check.h"
 #include "common/output_fields.h"
 #include "common/sqlite_audit.h"
@@ -73,7 +77,71 @@ INSERT INTO changes(kind, entity_id, path, old_path, old_parent_id,
   ORDER BY v.id;
 )sql"},
     {3, "audit log (append-only)", kAuditEventsSchema},
+    // Each region and village also names its province, city and county
+    // (the region itself or its ancestor of that kind; NULL when there is
+    // none), so that "the villages below a province, city or county in id
+    // order after X" is one range of an index, answered in order without
+    // sorting the subtree. A township's or district's villages are few:
+    // villages_by_region serves them. Filled here for stored data, top down
+    // along parent_id.
+    {4, "province, city and county of regions and villages", R"sql(
+ALTER TABLE regions ADD COLUMN province_id TEXT;
+ALTER TABLE regions ADD COLUMN city_id TEXT;
+ALTER TABLE regions ADD COLUMN county_id TEXT;
+ALTER TABLE villages ADD COLUMN province_id TEXT;
+ALTER TABLE villages ADD COLUMN city_id TEXT;
+ALTER TABLE villages ADD COLUMN county_id TEXT;
+WITH RECURSIVE up(id, p1, p2, p3) AS (
+  SELECT id, CASE kind WHEN 1 THEN id END, CASE kind WHEN 2 THEN id END,
+         CASE kind WHEN 3 THEN id END
+  FROM regions WHERE parent_id IS NULL
+  UNION ALL
+  SELECT r.id, CASE r.kind WHEN 1 THEN r.id ELSE up.p1 END,
+         CASE r.kind WHEN 2 THEN r.id ELSE up.p2 END,
+         CASE r.kind WHEN 3 THEN r.id ELSE up.p3 END
+  FROM regions r JOIN up ON r.parent_id = up.id
+)
+UPDATE regions SET province_id = up.p1, city_id = up.p2, county_id = up.p3
+FROM up WHERE up.id = regions.id;
+UPDATE villages SET province_id = r.province_id, city_id = r.city_id,
+                    county_id = r.county_id
+FROM regions r WHERE r.id = villages.region_id;
+CREATE INDEX villages_by_province ON villages(province_id, id, target_level);
+CREATE INDEX villages_by_city ON villages(city_id, id, target_level);
+CREATE INDEX villages_by_county ON villages(county_id, id, target_level);
+)sql"},
 };
+
+// The place of a new region of `kind` with id `id` under `parent` (the
+// root's place, "" path, for none).
+RegionPlace PlaceBelow(const RegionPlace& parent, const std::string& id,
+                       RegionKind kind) {
+  RegionPlace place;
+  place.path = absl::StrCat(parent.path.empty() ? "/" : parent.path, id, "/");
+  auto column = [&](RegionKind level, const std::string& inherited) {
+    if (kind == level) return id;
+    return kind > level ? inherited : std::string();
+  };
+  place.province_id = column(v1::PROVINCE, parent.province_id);
+  place.city_id = column(v1::CITY, parent.city_id);
+  place.county_id = column(v1::COUNTY, parent.county_id);
+  return place;
+}
+
+// The column of villages_by_<kind> for a region of `kind`, or nullptr for
+// kinds whose villages are found through villages_by_region.
+const char* AncestorColumn(RegionKind kind) {
+  switch (kind) {
+    case v1::PROVINCE:
+      return "province_id";
+    case v1::CITY:
+      return "city_id";
+    case v1::COUNTY:
+      return "county_id";
+    default:
+      return nullptr;
+  }
+}
 
 // The stored body of a resource: everything but its output-only fields,
 // which live in their own columns. Equal resources give equal bytes (the
@@ -106,8 +174,46 @@ absl::StatusOr<std::unique_ptr<SqliteRegistryStore>> SqliteRegistryStore::Open(
                    SqlitePool::Open(path, kMigrations));
   ASSIGN_OR_RETURN(std::unique_ptr<SqliteChangeLog> feed,
                    SqliteChangeLog::Open(pool.get()));
-  return std::unique_ptr<SqliteRegistryStore>(
+  std::unique_ptr<SqliteRegistryStore> store(
       new SqliteRegistryStore(std::move(pool), std::move(feed), clock));
+  RETURN_IF_ERROR(store->LoadTree());
+  SqliteRegistryStore* raw = store.get();
+  store->feed_->SetBatchHook([raw](bool committed, uint64_t newest) {
+    raw->BatchEnded(committed, newest);
+  });
+  return store;
+}
+
+absl::Status SqliteRegistryStore::LoadTree() {
+  // Every region and the feed's newest sequence in one snapshot, so the
+  // tree knows which snapshots it matches.
+  return pool_->Read([&](SqliteDatabase& db) -> absl::Status {
+    ASSIGN_OR_RETURN(uint64_t sequence, SqliteChangeLog::NewestSequence(db));
+    ASSIGN_OR_RETURN(
+        SqliteStatement stmt,
+        db.Prepare("SELECT body, version, create_time_us, update_time_us, id, "
+                   "COALESCE(parent_id, '') FROM regions"));
+    std::vector<Region> regions;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, stmt.Step());
+      if (!row) break;
+      ASSIGN_OR_RETURN(Region region, ReadVersionedResource<Region>(stmt));
+      // The columns are what the tables' references hold (the body holds
+      // the same, written from the same record).
+      region.set_id(stmt.ColumnText(4));
+      region.set_parent_id(stmt.ColumnText(5));
+      regions.push_back(std::move(region));
+    }
+    tree_.Reset(std::move(regions), sequence);
+    return absl::OkStatus();
+  });
+}
+
+void SqliteRegistryStore::BatchEnded(bool committed, uint64_t newest) {
+  // Only a committed batch reaches the tree; a failed or rolled back one
+  // (dry runs too) leaves it as it was.
+  if (committed) tree_.Apply(batch_changes_, newest);
+  batch_changes_.clear();
 }
 
 void SqliteRegistryStore::SetCommitObserver(
@@ -151,27 +257,47 @@ absl::StatusOr<std::string> SqliteRegistryStore::PathOf(SqliteDatabase& db,
   return stmt.ColumnText(0);
 }
 
+absl::StatusOr<RegionPlace> SqliteRegistryStore::PlaceOf(
+    SqliteDatabase& db, const std::string& id) {
+  ASSIGN_OR_RETURN(SqliteStatement stmt,
+                   db.Prepare("SELECT path, COALESCE(province_id, ''), "
+                              "COALESCE(city_id, ''), COALESCE(county_id, '') "
+                              "FROM regions WHERE id = ?"));
+  stmt.Bind(1, id);
+  ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row)
+    return absl::NotFoundError(absl::StrCat("region ", id, " not found"));
+  RegionPlace place;
+  place.path = stmt.ColumnText(0);
+  place.province_id = stmt.ColumnText(1);
+  place.city_id = stmt.ColumnText(2);
+  place.county_id = stmt.ColumnText(3);
+  return place;
+}
+
+absl::StatusOr<RegionPlace> SqliteRegistryStore::ParentPlace(
+    SqliteDatabase& db, const std::string& parent_id) {
+  if (parent_id.empty()) return RegionPlace();
+  absl::StatusOr<RegionPlace> place = PlaceOf(db, parent_id);
+  if (absl::IsNotFound(place.status())) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("region ", parent_id, " does not exist"));
+  }
+  return place;
+}
+
 absl::StatusOr<Region> SqliteRegistryStore::LoadRegion(SqliteDatabase& db,
                                                        const std::string& id) {
   return LoadVersionedResource<Region>(db, "regions", "id", "region", id);
 }
 
 absl::StatusOr<Region> SqliteRegistryStore::GetRegion(const std::string& id) {
-  return pool_->Read([&](SqliteDatabase& db) -> absl::StatusOr<Region> {
-    return LoadRegion(db, id);
-  });
+  return tree_.Get(id);
 }
 
 absl::StatusOr<std::vector<std::string>> SqliteRegistryStore::RegionLineage(
     const std::string& id) {
-  return pool_->Read(
-      [&](SqliteDatabase& db) -> absl::StatusOr<std::vector<std::string>> {
-        ASSIGN_OR_RETURN(std::string path, PathOf(db, id));
-        std::vector<std::string> lineage =
-            absl::StrSplit(path, '/', absl::SkipEmpty());
-        std::reverse(lineage.begin(), lineage.end());
-        return lineage;
-      });
+  return tree_.Lineage(id);
 }
 
 absl::StatusOr<std::vector<Region>> SqliteRegistryStore::ListRegions(
@@ -204,48 +330,86 @@ absl::StatusOr<std::vector<Region>> SqliteRegistryStore::ListRegions(
 
 absl::StatusOr<Region> SqliteRegistryStore::InsertRegion(SqliteDatabase& db,
                                                          const Region& region) {
-  std::string path = "/";
-  if (!region.parent_id().empty()) {
-    absl::StatusOr<std::string> parent_path = PathOf(db, region.parent_id());
-    if (absl::IsNotFound(parent_path.status())) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("region ", region.parent_id(), " does not exist"));
-    }
-    RETURN_IF_ERROR(parent_path.status());
-    path = *parent_path;
-  }
-  absl::StrAppend(&path, region.id(), "/");
+  ASSIGN_OR_RETURN(RegionPlace parent, ParentPlace(db, region.parent_id()));
+  const RegionPlace place = PlaceBelow(parent, region.id(), region.kind());
   const int64_t now = absl::ToUnixMicros(clock_->Now());
   ASSIGN_OR_RETURN(
       SqliteStatement stmt,
       db.Prepare("INSERT INTO regions(id, parent_id, kind, path, version, "
-                 "create_time_us, update_time_us, body) "
-                 "VALUES(?, NULLIF(?, ''), ?, ?, 1, ?, ?, ?)"));
+                 "create_time_us, update_time_us, body, province_id, city_id, "
+                 "county_id) VALUES(?, NULLIF(?, ''), ?, ?, 1, ?, ?, ?, "
+                 "NULLIF(?, ''), NULLIF(?, ''), NULLIF(?, ''))"));
   stmt.Bind(1, region.id())
       .Bind(2, region.parent_id())
       .Bind(3, static_cast<int>(region.kind()))
-      .Bind(4, path)
+      .Bind(4, place.path)
       .Bind(5, now)
       .Bind(6, now)
-      .BindBlob(7, Body(region));
+      .BindBlob(7, Body(region))
+      .Bind(8, place.province_id)
+      .Bind(9, place.city_id)
+      .Bind(10, place.county_id);
   absl::Status status = stmt.Run();
   if (absl::IsAlreadyExists(status)) {
     return absl::AlreadyExistsError(
         absl::StrCat("region ", region.id(), " already exists"));
   }
   RETURN_IF_ERROR(status);
-  RETURN_IF_ERROR(
-      AppendChange(db, v1::REGION_CREATED, region.id(), path, "", "", now));
+  RETURN_IF_ERROR(AppendChange(db, v1::REGION_CREATED, region.id(), place.path,
+                               "", "", now));
   Region stored = region;
   SetVersionFields(&stored, 1, now, now);
+  write_changes_.push_back({stored, /*erased=*/false});
   return stored;
 }
 
 absl::StatusOr<Region> SqliteRegistryStore::CreateRegion(const Region& region) {
-  return feed_->Write([&](SqliteDatabase& db) -> absl::StatusOr<Region> {
+  return Write([&](SqliteDatabase& db) -> absl::StatusOr<Region> {
     ASSIGN_OR_RETURN(Region stored, InsertRegion(db, region));
     return stored;
   });
+}
+
+absl::Status SqliteRegistryStore::MoveSubtree(SqliteDatabase& db,
+                                              const Region& region,
+                                              const std::string& old_path,
+                                              const RegionPlace& parent,
+                                              const std::string& new_path) {
+  // The region and its whole subtree: paths in one statement.
+  ASSIGN_OR_RETURN(
+      SqliteStatement move,
+      db.Prepare("UPDATE regions SET path = ?1 || substr(path, ?2) "
+                 "WHERE path >= ?3 AND path < ?4"));
+  move.Bind(1, new_path)
+      .Bind(2, static_cast<int64_t>(old_path.size()) + 1)
+      .Bind(3, old_path)
+      .Bind(4, PathEnd(old_path));
+  RETURN_IF_ERROR(move.Run());
+  // Their province, city and county above the moved region (of a kind
+  // above its own) are now the new parent's; those at or below it stay.
+  static constexpr const char* kSetAncestors =
+      " SET province_id = CASE WHEN ?1 > 1 THEN NULLIF(?2, '') "
+      "ELSE province_id END, "
+      "city_id = CASE WHEN ?1 > 2 THEN NULLIF(?3, '') ELSE city_id END, "
+      "county_id = CASE WHEN ?1 > 3 THEN NULLIF(?4, '') ELSE county_id END ";
+  ASSIGN_OR_RETURN(SqliteStatement regions,
+                   db.Prepare(absl::StrCat("UPDATE regions", kSetAncestors,
+                                           "WHERE path >= ?5 AND path < ?6")));
+  ASSIGN_OR_RETURN(
+      SqliteStatement villages,
+      db.Prepare(absl::StrCat("UPDATE villages", kSetAncestors,
+                              "WHERE region_id IN (SELECT id FROM regions "
+                              "WHERE path >= ?5 AND path < ?6)")));
+  for (SqliteStatement* stmt : {&regions, &villages}) {
+    stmt->Bind(1, static_cast<int>(region.kind()))
+        .Bind(2, parent.province_id)
+        .Bind(3, parent.city_id)
+        .Bind(4, parent.county_id)
+        .Bind(5, new_path)
+        .Bind(6, PathEnd(new_path));
+    RETURN_IF_ERROR(stmt->Run());
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<Region> SqliteRegistryStore::ReplaceRegion(
@@ -254,33 +418,16 @@ absl::StatusOr<Region> SqliteRegistryStore::ReplaceRegion(
   ASSIGN_OR_RETURN(const std::string old_path, PathOf(db, region.id()));
   std::string entry_path = old_path;
   if (region.parent_id() != current.parent_id()) {
-    std::string new_path = "/";
-    if (!region.parent_id().empty()) {
-      absl::StatusOr<std::string> parent_path = PathOf(db, region.parent_id());
-      if (absl::IsNotFound(parent_path.status())) {
-        return absl::FailedPreconditionError(
-            absl::StrCat("region ", region.parent_id(), " does not exist"));
-      }
-      RETURN_IF_ERROR(parent_path.status());
-      new_path = *parent_path;
-    }
-    absl::StrAppend(&new_path, region.id(), "/");
+    ASSIGN_OR_RETURN(RegionPlace parent, ParentPlace(db, region.parent_id()));
+    const std::string new_path =
+        PlaceBelow(parent, region.id(), region.kind()).path;
     if (absl::StartsWith(new_path, old_path)) {
       return absl::FailedPreconditionError(absl::StrCat(
           "region ", region.parent_id(), " lies below ", region.id(),
           "; a region cannot "
           "become its own ancestor"));
     }
-    // Move the region and its whole subtree in one statement.
-    ASSIGN_OR_RETURN(
-        SqliteStatement move,
-        db.Prepare("UPDATE regions SET path = ?1 || substr(path, ?2) "
-                   "WHERE path >= ?3 AND path < ?4"));
-    move.Bind(1, new_path)
-        .Bind(2, static_cast<int64_t>(old_path.size()) + 1)
-        .Bind(3, old_path)
-        .Bind(4, PathEnd(old_path));
-    RETURN_IF_ERROR(move.Run());
+    RETURN_IF_ERROR(MoveSubtree(db, region, old_path, parent, new_path));
     entry_path = new_path;
   }
   ASSIGN_OR_RETURN(
@@ -308,12 +455,14 @@ absl::StatusOr<Region> SqliteRegistryStore::ReplaceRegion(
     RETURN_IF_ERROR(AppendChange(db, v1::REGION_CHANGED, region.id(),
                                  entry_path, "", "", now));
   }
+  // The tree keeps parents, not paths: the subtree moves with its root.
+  write_changes_.push_back({stored, /*erased=*/false});
   return stored;
 }
 
 absl::StatusOr<Region> SqliteRegistryStore::UpdateRegion(
     const Region& region, const std::string& expected_etag) {
-  return feed_->Write([&](SqliteDatabase& db) -> absl::StatusOr<Region> {
+  return Write([&](SqliteDatabase& db) -> absl::StatusOr<Region> {
     ASSIGN_OR_RETURN(Region current, LoadRegion(db, region.id()));
     if (current.etag() != expected_etag) {
       return EtagMismatchError("region", region.id());
@@ -325,7 +474,7 @@ absl::StatusOr<Region> SqliteRegistryStore::UpdateRegion(
 
 absl::Status SqliteRegistryStore::DeleteRegion(
     const std::string& id, const std::string& expected_etag) {
-  return feed_->Write([&](SqliteDatabase& db) -> absl::Status {
+  return Write([&](SqliteDatabase& db) -> absl::Status {
     ASSIGN_OR_RETURN(Region current, LoadRegion(db, id));
     if (!expected_etag.empty() && current.etag() != expected_etag) {
       return EtagMismatchError("region", id);
@@ -349,6 +498,7 @@ absl::Status SqliteRegistryStore::DeleteRegion(
     RETURN_IF_ERROR(del.Bind(1, id).Run());
     RETURN_IF_ERROR(AppendChange(db, v1::REGION_DELETED, id, path, "", "",
                                  absl::ToUnixMicros(clock_->Now())));
+    write_changes_.push_back({current, /*erased=*/true});
     return absl::OkStatus();
   });
 }
@@ -362,6 +512,35 @@ absl::StatusOr<Village> SqliteRegistryStore::GetVillage(const std::string& id) {
   return pool_->Read([&](SqliteDatabase& db) -> absl::StatusOr<Village> {
     return LoadVillage(db, id);
   });
+}
+
+absl::StatusOr<std::vector<std::string>> SqliteRegistryStore::LineageIn(
+    SqliteDatabase& db, const std::string& region_id, uint64_t sequence) {
+  std::optional<absl::StatusOr<std::vector<std::string>>> lineage =
+      tree_.LineageAt(region_id, sequence);
+  if (lineage.has_value()) return *std::move(lineage);
+  // The tree is a write ahead of or behind this snapshot: read the path.
+  ASSIGN_OR_RETURN(std::string path, PathOf(db, region_id));
+  return LineageOfPath(path);
+}
+
+absl::StatusOr<std::vector<LocatedVillage>>
+SqliteRegistryStore::GetLocatedVillages(const std::vector<std::string>& ids) {
+  return pool_->Read(
+      [&](SqliteDatabase& db) -> absl::StatusOr<std::vector<LocatedVillage>> {
+        // The snapshot's newest sequence tells whether the tree matches it.
+        ASSIGN_OR_RETURN(uint64_t sequence,
+                         SqliteChangeLog::NewestSequence(db));
+        std::vector<LocatedVillage> located;
+        located.reserve(ids.size());
+        for (const std::string& id : ids) {
+          ASSIGN_OR_RETURN(Village village, LoadVillage(db, id));
+          ASSIGN_OR_RETURN(std::vector<std::string> lineage,
+                           LineageIn(db, village.region_id(), sequence));
+          located.push_back({std::move(village), std::move(lineage)});
+        }
+        return located;
+      });
 }
 
 absl::StatusOr<std::vector<Village>> SqliteRegistryStore::GetVillages(
@@ -380,66 +559,111 @@ absl::StatusOr<std::vector<Village>> SqliteRegistryStore::GetVillages(
 
 absl::StatusOr<std::vector<Village>> SqliteRegistryStore::ListVillages(
     const VillageQuery& query) {
-  return pool_->Read(
-      [&](SqliteDatabase& db) -> absl::StatusOr<std::vector<Village>> {
-        if (query.ancestor_id.empty()) {
-          ASSIGN_OR_RETURN(
-              SqliteStatement stmt,
-              db.Prepare("SELECT body, version, create_time_us, update_time_us "
-                         "FROM villages WHERE (?1 = 0 OR target_level = ?1) "
-                         "AND id > ?2 ORDER BY id LIMIT ?3"));
-          stmt.Bind(1, query.target_level)
-              .Bind(2, query.after_id)
-              .Bind(3, query.limit);
-          return ReadVersionedResources<Village>(stmt);
-        }
-        ASSIGN_OR_RETURN(std::string path, PathOf(db, query.ancestor_id));
-        ASSIGN_OR_RETURN(
-            SqliteStatement stmt,
-            db.Prepare(
-                "SELECT body, version, create_time_us, update_time_us "
-                "FROM villages WHERE region_id IN "
-                "(SELECT id FROM regions WHERE path >= ?1 AND path < ?2) "
-                "AND (?3 = 0 OR target_level = ?3) AND id > ?4 "
-                "ORDER BY id LIMIT ?5"));
-        stmt.Bind(1, path)
-            .Bind(2, PathEnd(path))
-            .Bind(3, query.target_level)
-            .Bind(4, query.after_id)
-            .Bind(5, query.limit);
-        return ReadVersionedResources<Village>(stmt);
-      });
+  return pool_->Read([&](SqliteDatabase& db)
+                         -> absl::StatusOr<std::vector<Village>> {
+    if (query.ancestor_id.empty()) {
+      ASSIGN_OR_RETURN(
+          SqliteStatement stmt,
+          db.Prepare("SELECT body, version, create_time_us, update_time_us "
+                     "FROM villages WHERE (?1 = 0 OR target_level = ?1) "
+                     "AND id > ?2 ORDER BY id LIMIT ?3"));
+      stmt.Bind(1, query.target_level)
+          .Bind(2, query.after_id)
+          .Bind(3, query.limit);
+      return ReadVersionedResources<Village>(stmt);
+    }
+    ASSIGN_OR_RETURN(SqliteStatement region,
+                     db.Prepare("SELECT path, kind FROM regions WHERE id = ?"));
+    region.Bind(1, query.ancestor_id);
+    ASSIGN_OR_RETURN(bool found, region.Step());
+    if (!found) {
+      return absl::NotFoundError(
+          absl::StrCat("region ", query.ancestor_id, " not found"));
+    }
+    const std::string path = region.ColumnText(0);
+    const auto kind = static_cast<RegionKind>(region.ColumnInt64(1));
+    if (AncestorColumn(kind) != nullptr) {
+      // One range of villages_by_<kind>, already in id order.
+      ASSIGN_OR_RETURN(SqliteStatement stmt,
+                       db.Prepare(VillagesBelowSql(kind)));
+      stmt.Bind(1, query.ancestor_id)
+          .Bind(2, query.target_level)
+          .Bind(3, query.after_id)
+          .Bind(4, query.limit);
+      return ReadVersionedResources<Village>(stmt);
+    }
+    // A township or district: its few villages, through villages_by_region.
+    ASSIGN_OR_RETURN(
+        SqliteStatement stmt,
+        db.Prepare("SELECT body, version, create_time_us, update_time_us "
+                   "FROM villages WHERE region_id IN "
+                   "(SELECT id FROM regions WHERE path >= ?1 AND path < ?2) "
+                   "AND (?3 = 0 OR target_level = ?3) AND id > ?4 "
+                   "ORDER BY id LIMIT ?5"));
+    stmt.Bind(1, path)
+        .Bind(2, PathEnd(path))
+        .Bind(3, query.target_level)
+        .Bind(4, query.after_id)
+        .Bind(5, query.limit);
+    return ReadVersionedResources<Village>(stmt);
+  });
 }
 
-absl::StatusOr<Village> SqliteRegistryStore::InsertVillage(
-    SqliteDatabase& db, const Village& village) {
-  absl::StatusOr<std::string> region_path = PathOf(db, village.region_id());
-  if (absl::IsNotFound(region_path.status())) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("region ", village.region_id(), " does not exist"));
-  }
-  RETURN_IF_ERROR(region_path.status());
+std::string SqliteRegistryStore::VillagesBelowSql(RegionKind kind) {
+  const char* column = AncestorColumn(kind);
+  FIVESTAR_CHECK(column != nullptr,
+                 "VillagesBelowSql: a province, city or county kind only");
+  const absl::string_view index(column, std::strlen(column) - 3);  // "_id"
+  return absl::StrCat(
+      "SELECT body, version, create_time_us, update_time_us "
+      "FROM villages INDEXED BY villages_by_",
+      index, " WHERE ", column,
+      " = ?1 AND (?2 = 0 OR target_level = ?2) AND id > ?3 "
+      "ORDER BY id LIMIT ?4");
+}
+
+absl::StatusOr<int64_t> SqliteRegistryStore::InsertVillageRow(
+    SqliteDatabase& db, const std::string& id, const std::string& region_id,
+    int32_t target_level, const std::string& body, const RegionPlace& place) {
   const int64_t now = absl::ToUnixMicros(clock_->Now());
   ASSIGN_OR_RETURN(
       SqliteStatement stmt,
       db.Prepare("INSERT INTO villages(id, region_id, target_level, version, "
-                 "create_time_us, update_time_us, body) "
-                 "VALUES(?, ?, ?, 1, ?, ?, ?)"));
-  stmt.Bind(1, village.id())
-      .Bind(2, village.region_id())
-      .Bind(3, village.target_level())
+                 "create_time_us, update_time_us, body, province_id, "
+                 "city_id, county_id) VALUES(?, ?, ?, 1, ?, ?, ?, "
+                 "NULLIF(?, ''), NULLIF(?, ''), NULLIF(?, ''))"));
+  stmt.Bind(1, id)
+      .Bind(2, region_id)
+      .Bind(3, target_level)
       .Bind(4, now)
       .Bind(5, now)
-      .BindBlob(6, Body(village));
+      .BindBlob(6, body)
+      .Bind(7, place.province_id)
+      .Bind(8, place.city_id)
+      .Bind(9, place.county_id);
   absl::Status status = stmt.Run();
   if (absl::IsAlreadyExists(status)) {
     return absl::AlreadyExistsError(
-        absl::StrCat("village ", village.id(), " already exists"));
+        absl::StrCat("village ", id, " already exists"));
   }
   RETURN_IF_ERROR(status);
-  RETURN_IF_ERROR(AppendChange(db, v1::VILLAGE_CREATED, village.id(),
-                               VillagePath(*region_path, village.id()), "", "",
-                               now));
+  RETURN_IF_ERROR(AppendChange(db, v1::VILLAGE_CREATED, id,
+                               VillagePath(place.path, id), "", "", now));
+  return now;
+}
+
+absl::StatusOr<Village> SqliteRegistryStore::InsertVillage(
+    SqliteDatabase& db, const Village& village) {
+  absl::StatusOr<RegionPlace> place = PlaceOf(db, village.region_id());
+  if (absl::IsNotFound(place.status())) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("region ", village.region_id(), " does not exist"));
+  }
+  RETURN_IF_ERROR(place.status());
+  ASSIGN_OR_RETURN(
+      int64_t now,
+      InsertVillageRow(db, village.id(), village.region_id(),
+                       village.target_level(), Body(village), *place));
   Village stored = village;
   SetVersionFields(&stored, 1, now, now);
   return stored;
@@ -447,7 +671,7 @@ absl::StatusOr<Village> SqliteRegistryStore::InsertVillage(
 
 absl::StatusOr<Village> SqliteRegistryStore::CreateVillage(
     const Village& village) {
-  return feed_->Write([&](SqliteDatabase& db) -> absl::StatusOr<Village> {
+  return Write([&](SqliteDatabase& db) -> absl::StatusOr<Village> {
     ASSIGN_OR_RETURN(Village stored, InsertVillage(db, village));
     return stored;
   });
@@ -457,27 +681,28 @@ absl::StatusOr<Village> SqliteRegistryStore::ReplaceVillage(
     SqliteDatabase& db, const Village& current, const Village& village) {
   ASSIGN_OR_RETURN(std::string old_region_path,
                    PathOf(db, current.region_id()));
-  std::string new_region_path = old_region_path;
-  if (village.region_id() != current.region_id()) {
-    absl::StatusOr<std::string> region_path = PathOf(db, village.region_id());
-    if (absl::IsNotFound(region_path.status())) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("region ", village.region_id(), " does not exist"));
-    }
-    RETURN_IF_ERROR(region_path.status());
-    new_region_path = *std::move(region_path);
+  absl::StatusOr<RegionPlace> place = PlaceOf(db, village.region_id());
+  if (absl::IsNotFound(place.status())) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("region ", village.region_id(), " does not exist"));
   }
+  RETURN_IF_ERROR(place.status());
   const int64_t now = absl::ToUnixMicros(clock_->Now());
   ASSIGN_OR_RETURN(
       SqliteStatement stmt,
       db.Prepare("UPDATE villages SET region_id = ?2, target_level = ?3, "
-                 "version = version + 1, update_time_us = ?4, body = ?5 "
+                 "version = version + 1, update_time_us = ?4, body = ?5, "
+                 "province_id = NULLIF(?6, ''), city_id = NULLIF(?7, ''), "
+                 "county_id = NULLIF(?8, '') "
                  "WHERE id = ?1 RETURNING version, create_time_us"));
   stmt.Bind(1, village.id())
       .Bind(2, village.region_id())
       .Bind(3, village.target_level())
       .Bind(4, now)
-      .BindBlob(5, Body(village));
+      .BindBlob(5, Body(village))
+      .Bind(6, place->province_id)
+      .Bind(7, place->city_id)
+      .Bind(8, place->county_id);
   ASSIGN_OR_RETURN(bool row, stmt.Step());
   if (!row) {
     return absl::NotFoundError(
@@ -486,7 +711,7 @@ absl::StatusOr<Village> SqliteRegistryStore::ReplaceVillage(
   Village stored = village;
   SetVersionFields(&stored, stmt.ColumnInt64(0), stmt.ColumnInt64(1), now);
   RETURN_IF_ERROR(stmt.Step().status());  // Finishes the statement.
-  const std::string path = VillagePath(new_region_path, village.id());
+  const std::string path = VillagePath(place->path, village.id());
   if (village.region_id() != current.region_id()) {
     RETURN_IF_ERROR(AppendChange(db, v1::VILLAGE_MOVED, village.id(), path,
                                  VillagePath(old_region_path, village.id()),
@@ -500,7 +725,7 @@ absl::StatusOr<Village> SqliteRegistryStore::ReplaceVillage(
 
 absl::StatusOr<Village> SqliteRegistryStore::UpdateVillage(
     const Village& village, const std::string& expected_etag) {
-  return feed_->Write([&](SqliteDatabase& db) -> absl::StatusOr<Village> {
+  return Write([&](SqliteDatabase& db) -> absl::StatusOr<Village> {
     ASSIGN_OR_RETURN(Village current, LoadVillage(db, village.id()));
     if (current.etag() != expected_etag) {
       return EtagMismatchError("village", village.id());
@@ -512,7 +737,7 @@ absl::StatusOr<Village> SqliteRegistryStore::UpdateVillage(
 
 absl::Status SqliteRegistryStore::DeleteVillage(
     const std::string& id, const std::string& expected_etag) {
-  return feed_->Write([&](SqliteDatabase& db) -> absl::Status {
+  return Write([&](SqliteDatabase& db) -> absl::Status {
     ASSIGN_OR_RETURN(Village current, LoadVillage(db, id));
     if (!expected_etag.empty() && current.etag() != expected_etag) {
       return EtagMismatchError("village", id);
@@ -529,8 +754,8 @@ absl::Status SqliteRegistryStore::DeleteVillage(
 }
 
 absl::StatusOr<ImportCounts> SqliteRegistryStore::Import(
-    const std::vector<Region>& regions, const std::vector<Village>& villages,
-    bool dry_run) {
+    const std::vector<Region>& regions,
+    const std::vector<EncodedVillage>& villages, bool dry_run) {
   auto apply = [&](SqliteDatabase& db) -> absl::StatusOr<ImportCounts> {
     ImportCounts counts;
     for (const Region& region : regions) {
@@ -548,19 +773,49 @@ absl::StatusOr<ImportCounts> SqliteRegistryStore::Import(
       RETURN_IF_ERROR(ReplaceRegion(db, *current, region).status());
       ++counts.updated;
     }
-    for (const Village& village : villages) {
-      absl::StatusOr<Village> current = LoadVillage(db, village.id());
-      if (absl::IsNotFound(current.status())) {
-        RETURN_IF_ERROR(InsertVillage(db, village).status());
+    // Every region is in place now: each one's place is looked up once.
+    absl::flat_hash_map<std::string, RegionPlace> places;
+    for (const EncodedVillage& village : villages) {
+      std::optional<Village> current;
+      {
+        ASSIGN_OR_RETURN(
+            SqliteStatement stored,
+            db.Prepare("SELECT body, version, create_time_us, update_time_us "
+                       "FROM villages WHERE id = ?"));
+        stored.Bind(1, village.id);
+        ASSIGN_OR_RETURN(bool exists, stored.Step());
+        if (exists) {
+          ASSIGN_OR_RETURN(current, ReadVersionedResource<Village>(stored));
+        }
+      }  // The statement is reset before the next write.
+      if (!current.has_value()) {
+        auto place = places.find(village.region_id);
+        if (place == places.end()) {
+          absl::StatusOr<RegionPlace> found = PlaceOf(db, village.region_id);
+          if (absl::IsNotFound(found.status())) {
+            return absl::FailedPreconditionError(
+                absl::StrCat("region ", village.region_id, " does not exist"));
+          }
+          RETURN_IF_ERROR(found.status());
+          place = places.emplace(village.region_id, *std::move(found)).first;
+        }
+        RETURN_IF_ERROR(InsertVillageRow(db, village.id, village.region_id,
+                                         village.target_level, village.bytes,
+                                         place->second)
+                            .status());
         ++counts.created;
         continue;
       }
-      RETURN_IF_ERROR(current.status());
-      if (Body(*current) == Body(village)) {
+      if (Body(*current) == village.bytes) {
         ++counts.unchanged;
         continue;
       }
-      RETURN_IF_ERROR(ReplaceVillage(db, *current, village).status());
+      Village replacement;
+      if (!replacement.ParseFromString(village.bytes)) {
+        return absl::InternalError(
+            absl::StrCat("village ", village.id, ": encoding does not parse"));
+      }
+      RETURN_IF_ERROR(ReplaceVillage(db, *current, replacement).status());
       ++counts.updated;
     }
     return counts;
@@ -568,7 +823,7 @@ absl::StatusOr<ImportCounts> SqliteRegistryStore::Import(
   // Alone: an import does not hold small writes' commit hostage. Every
   // created or replaced record appended its entry on the way; a dry run
   // rolls them back with the rest.
-  return feed_->WriteAlone(apply, /*roll_back=*/dry_run);
+  return WriteAlone(apply, /*roll_back=*/dry_run);
 }
 
 // --- Change feed -------------------------------------------------------------

@@ -3,6 +3,7 @@
 #define FIVESTAR_SERVICES_REGISTRY_SQLITE_REGISTRY_STORE_H_
 
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <vector>
@@ -12,9 +13,19 @@
 #include "common/sqlite_audit.h"
 #include "common/sqlite_feed.h"
 #include "common/sqlite_pool.h"
+#include "services/registry/region_tree.h"
 #include "services/registry/registry_store.h"
 
 namespace fivestar::registry {
+
+// Where a region sits: its lineage path ("/root/.../id/") and its province,
+// city and county (itself or its ancestor of that kind; empty when none).
+struct RegionPlace {
+  std::string path;
+  std::string province_id;
+  std::string city_id;
+  std::string county_id;
+};
 
 // Regions keep a materialized path ("/410000/411300/.../id/") so that "all
 // below region X" is one index range scan; each row also holds the resource
@@ -23,6 +34,12 @@ namespace fivestar::registry {
 // in the same transaction as the change it records (see SqliteChangeLog), so
 // sequences are gapless. Reads run on the pool's readers beside the writer;
 // writes are group-committed, an import alone.
+//
+// Regions and villages also carry their province, city and county
+// (migration 4), so the villages below one of those are one range of an
+// index in id order. Every region is also held in memory (RegionTree), so
+// GetRegion and RegionLineage read no database; writes hand their region
+// changes to the tree only once their transaction committed.
 class SqliteRegistryStore final : public RegistryStore {
  public:
   // Opens the database at `path` and brings its schema up to date.
@@ -48,6 +65,8 @@ class SqliteRegistryStore final : public RegistryStore {
   absl::StatusOr<Village> GetVillage(const std::string& id) override;
   absl::StatusOr<std::vector<Village>> GetVillages(
       const std::vector<std::string>& ids) override;
+  absl::StatusOr<std::vector<LocatedVillage>> GetLocatedVillages(
+      const std::vector<std::string>& ids) override;
   absl::StatusOr<std::vector<Village>> ListVillages(
       const VillageQuery& query) override;
   absl::StatusOr<Village> CreateVillage(const Village& village) override;
@@ -56,9 +75,9 @@ class SqliteRegistryStore final : public RegistryStore {
   absl::Status DeleteVillage(const std::string& id,
                              const std::string& expected_etag) override;
 
-  absl::StatusOr<ImportCounts> Import(const std::vector<Region>& regions,
-                                      const std::vector<Village>& villages,
-                                      bool dry_run) override;
+  absl::StatusOr<ImportCounts> Import(
+      const std::vector<Region>& regions,
+      const std::vector<EncodedVillage>& villages, bool dry_run) override;
 
   void SetCommitObserver(std::function<void(uint64_t)> observer) override;
   absl::StatusOr<std::string> FeedId() override;
@@ -67,15 +86,73 @@ class SqliteRegistryStore final : public RegistryStore {
       uint64_t after_sequence, const std::vector<std::string>& path_components,
       int limit) override;
 
+  // The statement ListVillages runs below a region of `kind` (PROVINCE,
+  // CITY or COUNTY): parameters ?1 the region's id, ?2 target_level (0:
+  // any), ?3 after_id, ?4 limit. For tests that check its plan.
+  static std::string VillagesBelowSql(RegionKind kind);
+
+  // The in-memory region tree (for tests that compare it with the
+  // database).
+  const RegionTree& region_tree() const { return tree_; }
+
  private:
   SqliteRegistryStore(std::unique_ptr<SqlitePool> pool,
                       std::unique_ptr<SqliteChangeLog> feed, const Clock* clock)
       : pool_(std::move(pool)), feed_(std::move(feed)), clock_(clock) {}
 
+  // Reads every region into tree_ (at Open, before any write).
+  absl::Status LoadTree();
+  // The batch hook of feed_: hands batch_changes_ to tree_ if `committed`.
+  void BatchEnded(bool committed, uint64_t newest);
+
+  // feed_->Write/WriteAlone for writes that may change regions: the region
+  // changes `fn` records in write_changes_ join its batch's only if fn
+  // succeeded (a failed fn is rolled back to its savepoint).
+  template <typename Fn>
+  auto Write(Fn&& fn) {
+    return feed_->Write([&](SqliteDatabase& db) { return Collect(fn, db); });
+  }
+  template <typename Fn>
+  auto WriteAlone(Fn&& fn, bool roll_back) {
+    return feed_->WriteAlone(
+        [&](SqliteDatabase& db) { return Collect(fn, db); }, roll_back);
+  }
+  template <typename Fn>
+  auto Collect(Fn& fn, SqliteDatabase& db) {
+    write_changes_.clear();
+    auto result = fn(db);
+    if (result.ok()) {
+      batch_changes_.insert(batch_changes_.end(),
+                            std::make_move_iterator(write_changes_.begin()),
+                            std::make_move_iterator(write_changes_.end()));
+    }
+    write_changes_.clear();
+    return result;
+  }
+
   // The helpers run inside a pool_ read or a feed_ write, on its `db`.
 
   // The stored path of a region (NOT_FOUND when absent).
   absl::StatusOr<std::string> PathOf(SqliteDatabase& db, const std::string& id);
+  // The stored place of a region (NOT_FOUND when absent).
+  absl::StatusOr<RegionPlace> PlaceOf(SqliteDatabase& db,
+                                      const std::string& id);
+  // The place of `parent_id` for a region to sit under: the root's (empty)
+  // for none, FAILED_PRECONDITION when it does not exist.
+  absl::StatusOr<RegionPlace> ParentPlace(SqliteDatabase& db,
+                                          const std::string& parent_id);
+  // The lineage of region `region_id` in the snapshot of `db`, whose newest
+  // change-feed sequence is `sequence`: from tree_ when it matches the
+  // snapshot, else from the stored path.
+  absl::StatusOr<std::vector<std::string>> LineageIn(
+      SqliteDatabase& db, const std::string& region_id, uint64_t sequence);
+  // Moves `region` (at `old_path`) and its subtree to `new_path` below
+  // `parent`: paths, and provinces, cities and counties of its regions and
+  // villages.
+  absl::Status MoveSubtree(SqliteDatabase& db, const Region& region,
+                           const std::string& old_path,
+                           const RegionPlace& parent,
+                           const std::string& new_path);
   absl::StatusOr<Region> LoadRegion(SqliteDatabase& db, const std::string& id);
   absl::StatusOr<Village> LoadVillage(SqliteDatabase& db,
                                       const std::string& id);
@@ -85,6 +162,11 @@ class SqliteRegistryStore final : public RegistryStore {
                                        const Region& region);
   absl::StatusOr<Village> InsertVillage(SqliteDatabase& db,
                                         const Village& village);
+  // Inserts the row of a village (`body` as Body() gives it) in the region
+  // at `place`, with its change-feed entry; returns the time it used.
+  absl::StatusOr<int64_t> InsertVillageRow(
+      SqliteDatabase& db, const std::string& id, const std::string& region_id,
+      int32_t target_level, const std::string& body, const RegionPlace& place);
   absl::StatusOr<Village> ReplaceVillage(SqliteDatabase& db,
                                          const Village& current,
                                          const Village& village);
@@ -100,6 +182,12 @@ class SqliteRegistryStore final : public RegistryStore {
   SqliteAuditStore audit_{pool_.get()};
   const std::unique_ptr<SqliteChangeLog> feed_;
   const Clock* clock_;
+  RegionTree tree_;
+  // Region changes of the running write function and of the running batch;
+  // touched only by write functions and the batch hook, which the pool runs
+  // one at a time.
+  std::vector<RegionTreeChange> write_changes_;
+  std::vector<RegionTreeChange> batch_changes_;
 };
 
 }  // namespace fivestar::registry

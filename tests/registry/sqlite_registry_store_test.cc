@@ -7,9 +7,14 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <random>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "common/change_feed.h"
 #include "common/sqlite.h"
+#include "common/sqlite_resource.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
@@ -18,7 +23,9 @@ namespace {
 
 using ::fivestar::testing::StatusIs;
 using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 
 Region MakeRegion(const std::string& id, RegionKind kind,
                   const std::string& parent) {
@@ -37,6 +44,90 @@ Village MakeVillage(const std::string& id, const std::string& region) {
   village.set_region_id(region);
   village.set_kind(v1::VILLAGE);
   return village;
+}
+
+// The stored regions, read straight from the database file, in id order,
+// as DeterministicBytes (so that a mismatch prints which).
+std::vector<std::string> StoredRegions(const std::string& path) {
+  auto db = SqliteDatabase::Open(path);
+  EXPECT_OK(db.status());
+  auto stmt = (*db)->Prepare(
+      "SELECT body, version, create_time_us, update_time_us FROM regions "
+      "ORDER BY id");
+  EXPECT_OK(stmt.status());
+  auto regions = ReadVersionedResources<Region>(*stmt);
+  EXPECT_OK(regions.status());
+  std::vector<std::string> bytes;
+  for (const Region& region : *regions) {
+    bytes.push_back(DeterministicBytes(region));
+  }
+  return bytes;
+}
+
+std::vector<std::string> TreeRegions(const SqliteRegistryStore& store) {
+  std::vector<std::string> bytes;
+  for (const Region& region : store.region_tree().All()) {
+    bytes.push_back(DeterministicBytes(region));
+  }
+  return bytes;
+}
+
+// Checks that the store's region tree equals its regions table (records,
+// and every lineage the stored path), and that the province, city and
+// county columns of every region and village agree with the lineage.
+void ExpectTreeMatchesDatabase(const SqliteRegistryStore& store,
+                               const std::string& path) {
+  EXPECT_EQ(TreeRegions(store), StoredRegions(path));
+  auto db = SqliteDatabase::Open(path);
+  ASSERT_OK(db.status());
+  // A region's own columns, from its lineage in the tree.
+  auto expected_columns = [&](const std::string& region_id) {
+    std::vector<std::string> columns(3);
+    auto lineage = store.region_tree().Lineage(region_id);
+    EXPECT_OK(lineage.status());
+    if (!lineage.ok()) return columns;
+    for (const std::string& id : *lineage) {
+      auto region = store.region_tree().Get(id);
+      EXPECT_OK(region.status());
+      if (region.ok() && region->kind() <= v1::COUNTY) {
+        columns[region->kind() - 1] = id;
+      }
+    }
+    return columns;
+  };
+  auto regions = (*db)->Prepare(
+      "SELECT id, path, COALESCE(province_id, ''), COALESCE(city_id, ''), "
+      "COALESCE(county_id, '') FROM regions");
+  ASSERT_OK(regions.status());
+  while (true) {
+    auto row = regions->Step();
+    ASSERT_OK(row.status());
+    if (!*row) break;
+    const std::string id = regions->ColumnText(0);
+    EXPECT_THAT(store.region_tree().Lineage(id),
+                ::fivestar::testing::IsOkAndHolds(
+                    LineageOfPath(regions->ColumnText(1))))
+        << "region " << id;
+    EXPECT_EQ((std::vector<std::string>{regions->ColumnText(2),
+                                        regions->ColumnText(3),
+                                        regions->ColumnText(4)}),
+              expected_columns(id))
+        << "region " << id;
+  }
+  auto villages = (*db)->Prepare(
+      "SELECT id, region_id, COALESCE(province_id, ''), "
+      "COALESCE(city_id, ''), COALESCE(county_id, '') FROM villages");
+  ASSERT_OK(villages.status());
+  while (true) {
+    auto row = villages->Step();
+    ASSERT_OK(row.status());
+    if (!*row) break;
+    EXPECT_EQ((std::vector<std::string>{villages->ColumnText(2),
+                                        villages->ColumnText(3),
+                                        villages->ColumnText(4)}),
+              expected_columns(villages->ColumnText(1)))
+        << "village " << villages->ColumnText(0);
+  }
 }
 
 class SqliteRegistryStoreTest : public ::testing::Test {
@@ -114,10 +205,10 @@ TEST_F(SqliteRegistryStoreTest, EtagChangesOnEveryUpdate) {
 }
 
 TEST_F(SqliteRegistryStoreTest, DryRunImportRollsBack) {
-  ASSERT_OK_AND_ASSIGN(
-      ImportCounts counts,
-      store_->Import({MakeRegion("t3", v1::TOWNSHIP, "c")},
-                     {MakeVillage("v2", "t3")}, /*dry_run=*/true));
+  ASSERT_OK_AND_ASSIGN(ImportCounts counts,
+                       store_->Import({MakeRegion("t3", v1::TOWNSHIP, "c")},
+                                      {EncodeVillage(MakeVillage("v2", "t3"))},
+                                      /*dry_run=*/true));
   EXPECT_EQ(counts.created, 2);
   EXPECT_THAT(store_->GetRegion("t3"),
               StatusIs(absl::StatusCode::kNotFound, ""));
@@ -142,7 +233,8 @@ TEST_F(SqliteRegistryStoreTest, OnlyCommittedWritesAppendAndAreAnnounced) {
               StatusIs(absl::StatusCode::kFailedPrecondition, ""));
   EXPECT_THAT(store_->CreateRegion(MakeRegion("t1", v1::TOWNSHIP, "c")),
               StatusIs(absl::StatusCode::kAlreadyExists, ""));
-  ASSERT_OK(store_->Import({}, {MakeVillage("w", "d")}, /*dry_run=*/true));
+  ASSERT_OK(store_->Import({}, {EncodeVillage(MakeVillage("w", "d"))},
+                           /*dry_run=*/true));
   EXPECT_THAT(store_->NewestSequence(),
               ::fivestar::testing::IsOkAndHolds(6u));  // SetUp's writes.
   EXPECT_THAT(announced, IsEmpty());
@@ -183,6 +275,247 @@ TEST_F(SqliteRegistryStoreTest, ReadChangesMatchesTheOldOrTheNewPathWhole) {
   EXPECT_THAT(batch.changes[0].old_lineage(),
               ElementsAre("v", "d", "t1", "c", "p"));
   EXPECT_EQ(batch.changes[0].old_parent_id(), "d");
+}
+
+TEST_F(SqliteRegistryStoreTest, TreeFollowsEveryCommittedWrite) {
+  ExpectTreeMatchesDatabase(*store_, path_);
+  // A new city between the province and the county: the county moves.
+  ASSERT_OK(store_->CreateRegion(MakeRegion("k", v1::CITY, "p")));
+  ExpectTreeMatchesDatabase(*store_, path_);
+  ASSERT_OK_AND_ASSIGN(Region c, store_->GetRegion("c"));
+  Region moved = c;
+  moved.set_parent_id("k");
+  ASSERT_OK(store_->UpdateRegion(moved, c.etag()));
+  ExpectTreeMatchesDatabase(*store_, path_);
+  EXPECT_THAT(
+      store_->RegionLineage("d"),
+      ::fivestar::testing::IsOkAndHolds(ElementsAre("d", "t1", "c", "k", "p")));
+  // A changed name, no move.
+  ASSERT_OK_AND_ASSIGN(Region t2, store_->GetRegion("t2"));
+  t2.set_name("renamed");
+  ASSERT_OK_AND_ASSIGN(Region renamed, store_->UpdateRegion(t2, t2.etag()));
+  EXPECT_EQ(store_->GetRegion("t2")->etag(), renamed.etag());
+  ExpectTreeMatchesDatabase(*store_, path_);
+  // The county becomes a root: its villages have no province or city.
+  ASSERT_OK_AND_ASSIGN(c, store_->GetRegion("c"));
+  c.set_parent_id("");
+  ASSERT_OK(store_->UpdateRegion(c, c.etag()));
+  ExpectTreeMatchesDatabase(*store_, path_);
+  // A village moves, then villages and regions go.
+  ASSERT_OK_AND_ASSIGN(Village v, store_->GetVillage("v"));
+  v.set_region_id("t2");
+  ASSERT_OK(store_->UpdateVillage(v, v.etag()));
+  ExpectTreeMatchesDatabase(*store_, path_);
+  ASSERT_OK(store_->CreateVillage(MakeVillage("w", "d")));
+  ASSERT_OK(store_->DeleteVillage("w", ""));
+  ASSERT_OK(store_->DeleteRegion("d", ""));
+  ASSERT_OK(store_->DeleteRegion("k", ""));
+  ExpectTreeMatchesDatabase(*store_, path_);
+  EXPECT_THAT(store_->GetRegion("d"),
+              StatusIs(absl::StatusCode::kNotFound, "region d not found"));
+  EXPECT_THAT(store_->RegionLineage("k"),
+              StatusIs(absl::StatusCode::kNotFound, "region k not found"));
+  // A reopened store loads the same tree.
+  const std::vector<std::string> before = TreeRegions(*store_);
+  store_.reset();
+  ASSERT_OK_AND_ASSIGN(store_, SqliteRegistryStore::Open(path_, &clock_));
+  EXPECT_EQ(TreeRegions(*store_), before);
+  ExpectTreeMatchesDatabase(*store_, path_);
+}
+
+TEST_F(SqliteRegistryStoreTest, FailedAndRolledBackWritesLeaveTheTree) {
+  const std::vector<std::string> before = TreeRegions(*store_);
+  EXPECT_THAT(store_->CreateRegion(MakeRegion("x", v1::TOWNSHIP, "nowhere")),
+              StatusIs(absl::StatusCode::kFailedPrecondition, "nowhere"));
+  ASSERT_OK_AND_ASSIGN(Region c, store_->GetRegion("c"));
+  Region renamed = c;
+  renamed.set_name("stale");
+  EXPECT_THAT(store_->UpdateRegion(renamed, "W/\"stale\""),
+              StatusIs(absl::StatusCode::kAborted, ""));
+  Region below_itself = c;
+  below_itself.set_parent_id("t1");
+  EXPECT_THAT(store_->UpdateRegion(below_itself, c.etag()),
+              StatusIs(absl::StatusCode::kFailedPrecondition, "lies below"));
+  EXPECT_THAT(store_->DeleteRegion("c", ""),
+              StatusIs(absl::StatusCode::kFailedPrecondition, "still has"));
+  // A dry run creates, moves and renames, then rolls back.
+  Region moved = c;
+  moved.set_parent_id("");
+  ASSERT_OK(store_->Import({MakeRegion("q", v1::PROVINCE, ""), moved,
+                            MakeRegion("y", v1::TOWNSHIP, "q")},
+                           {EncodeVillage(MakeVillage("u", "y"))},
+                           /*dry_run=*/true));
+  // An import whose regions went in before its last village failed.
+  EXPECT_THAT(
+      store_->Import({MakeRegion("q", v1::PROVINCE, ""), moved},
+                     {EncodeVillage(MakeVillage("u", "missing"))}, false),
+      StatusIs(absl::StatusCode::kFailedPrecondition, "missing"));
+  EXPECT_EQ(TreeRegions(*store_), before);
+  EXPECT_THAT(store_->GetRegion("q"),
+              StatusIs(absl::StatusCode::kNotFound, "region q not found"));
+  ExpectTreeMatchesDatabase(*store_, path_);
+}
+
+TEST_F(SqliteRegistryStoreTest, TreeFollowsAnImport) {
+  ASSERT_OK_AND_ASSIGN(Region c, store_->GetRegion("c"));
+  Region moved = c;
+  moved.set_parent_id("k");
+  Region renamed = MakeRegion("t2", v1::TOWNSHIP, "c");
+  renamed.set_name("renamed");
+  ASSERT_OK_AND_ASSIGN(
+      ImportCounts counts,
+      store_->Import({MakeRegion("k", v1::CITY, "p"), moved, renamed,
+                      MakeRegion("t3", v1::TOWNSHIP, "k")},
+                     {EncodeVillage(MakeVillage("v", "t3")),
+                      EncodeVillage(MakeVillage("u", "t2"))},
+                     false));
+  EXPECT_EQ(counts.created, 3);
+  EXPECT_EQ(counts.updated, 3);
+  ExpectTreeMatchesDatabase(*store_, path_);
+  ASSERT_OK_AND_ASSIGN(std::vector<LocatedVillage> located,
+                       store_->GetLocatedVillages({"u", "v"}));
+  EXPECT_THAT(located[0].region_lineage, ElementsAre("t2", "c", "k", "p"));
+  EXPECT_THAT(located[1].region_lineage, ElementsAre("t3", "k", "p"));
+}
+
+TEST_F(SqliteRegistryStoreTest, LocatedVillagesNameTheFirstMissing) {
+  EXPECT_THAT(store_->GetLocatedVillages({"v", "nope", "gone"}),
+              StatusIs(absl::StatusCode::kNotFound, "village nope not found"));
+  ASSERT_OK_AND_ASSIGN(std::vector<LocatedVillage> located,
+                       store_->GetLocatedVillages({"v"}));
+  ASSERT_EQ(located.size(), 1u);
+  EXPECT_EQ(located[0].village.id(), "v");
+  EXPECT_THAT(located[0].region_lineage, ElementsAre("d", "t1", "c", "p"));
+}
+
+// A province of 2 cities, 3 counties (one straight under the province),
+// townships and districts, with villages in shuffled id order.
+class ListVillagesIndexTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_OK_AND_ASSIGN(store_, SqliteRegistryStore::Open(path_, &clock_));
+    std::vector<Region> regions = {MakeRegion("p", v1::PROVINCE, ""),
+                                   MakeRegion("k1", v1::CITY, "p"),
+                                   MakeRegion("k2", v1::CITY, "p"),
+                                   MakeRegion("c1", v1::COUNTY, "k1"),
+                                   MakeRegion("c2", v1::COUNTY, "k1"),
+                                   MakeRegion("c3", v1::COUNTY, "p"),
+                                   MakeRegion("t1", v1::TOWNSHIP, "c1"),
+                                   MakeRegion("t2", v1::TOWNSHIP, "c2"),
+                                   MakeRegion("t3", v1::TOWNSHIP, "c3"),
+                                   MakeRegion("t4", v1::TOWNSHIP, "k2"),
+                                   MakeRegion("d1", v1::DISTRICT, "t1"),
+                                   MakeRegion("d2", v1::DISTRICT, "t3")};
+    const std::vector<std::string> homes = {"t1", "t2", "t3", "t4", "d1", "d2"};
+    std::vector<EncodedVillage> villages;
+    std::mt19937 random(7);
+    for (int i = 0; i < 300; ++i) {
+      Village village = MakeVillage(absl::StrCat("v", (i * 7919) % 1000),
+                                    homes[random() % homes.size()]);
+      village.set_target_level(static_cast<int>(random() % 6));
+      if (village.target_level() > 0) village.set_target_year(2025);
+      villages.push_back(EncodeVillage(village));
+    }
+    ASSERT_OK(store_->Import(regions, villages, false));
+    for (const Region& region : regions) region_ids_.push_back(region.id());
+  }
+
+  // The ids of the villages below `ancestor` as the query before the
+  // ancestor columns found them (the subtree's regions by path, sorted).
+  std::vector<std::string> OldQuery(const std::string& ancestor,
+                                    int target_level,
+                                    const std::string& after_id, int limit) {
+    auto db = SqliteDatabase::Open(path_);
+    EXPECT_OK(db.status());
+    auto stmt = (*db)->Prepare(
+        "SELECT id FROM villages WHERE region_id IN "
+        "(SELECT id FROM regions WHERE path >= ?1 AND path < ?2) "
+        "AND (?3 = 0 OR target_level = ?3) AND id > ?4 ORDER BY id LIMIT ?5");
+    EXPECT_OK(stmt.status());
+    auto path = (*db)->Prepare("SELECT path FROM regions WHERE id = ?");
+    EXPECT_OK(path.status());
+    path->Bind(1, ancestor);
+    EXPECT_THAT(path->Step(), ::fivestar::testing::IsOkAndHolds(true));
+    std::string lower = path->ColumnText(0);
+    std::string upper = lower;
+    upper.back() = '0';
+    stmt->Bind(1, lower)
+        .Bind(2, upper)
+        .Bind(3, target_level)
+        .Bind(4, after_id)
+        .Bind(5, limit);
+    std::vector<std::string> ids;
+    while (*stmt->Step()) ids.push_back(stmt->ColumnText(0));
+    return ids;
+  }
+
+  fivestar::testing::TempDir dir_;
+  std::string path_ = dir_.File("registry.db");
+  FakeClock clock_{absl::FromUnixSeconds(1'664'000'000)};
+  std::unique_ptr<SqliteRegistryStore> store_;
+  std::vector<std::string> region_ids_;
+};
+
+TEST_F(ListVillagesIndexTest, PagesEqualTheOldSubtreeQuery) {
+  int pages = 0;
+  for (const std::string& ancestor : region_ids_) {
+    for (int level = 0; level <= 5; ++level) {
+      std::string after;
+      while (true) {
+        VillageQuery query;
+        query.ancestor_id = ancestor;
+        query.target_level = level;
+        query.after_id = after;
+        query.limit = 17;
+        ASSERT_OK_AND_ASSIGN(std::vector<Village> page,
+                             store_->ListVillages(query));
+        std::vector<std::string> ids;
+        for (const Village& village : page) ids.push_back(village.id());
+        ASSERT_EQ(ids, OldQuery(ancestor, level, after, 17))
+            << "below " << ancestor << ", level " << level << ", after "
+            << after;
+        ++pages;
+        if (ids.size() < 17) break;
+        after = ids.back();
+      }
+    }
+  }
+  EXPECT_GT(pages, 100);
+  // Still equal once a county moved to the other city.
+  ASSERT_OK_AND_ASSIGN(Region c2, store_->GetRegion("c2"));
+  c2.set_parent_id("k2");
+  ASSERT_OK(store_->UpdateRegion(c2, c2.etag()));
+  ExpectTreeMatchesDatabase(*store_, path_);
+  for (const char* ancestor : {"p", "k1", "k2", "c2"}) {
+    VillageQuery query;
+    query.ancestor_id = ancestor;
+    query.limit = 1000;
+    ASSERT_OK_AND_ASSIGN(std::vector<Village> all, store_->ListVillages(query));
+    std::vector<std::string> ids;
+    for (const Village& village : all) ids.push_back(village.id());
+    EXPECT_EQ(ids, OldQuery(ancestor, 0, "", 1000)) << "below " << ancestor;
+  }
+}
+
+TEST_F(ListVillagesIndexTest, ProvinceCityAndCountyPagesReadOneIndexRange) {
+  ASSERT_OK_AND_ASSIGN(auto db, SqliteDatabase::Open(path_));
+  const std::pair<RegionKind, const char*> kinds[] = {
+      {v1::PROVINCE, "villages_by_province"},
+      {v1::CITY, "villages_by_city"},
+      {v1::COUNTY, "villages_by_county"}};
+  for (const auto& [kind, index] : kinds) {
+    ASSERT_OK_AND_ASSIGN(
+        SqliteStatement plan,
+        db->Prepare(absl::StrCat("EXPLAIN QUERY PLAN ",
+                                 SqliteRegistryStore::VillagesBelowSql(kind))));
+    std::string details;
+    while (*plan.Step()) absl::StrAppend(&details, plan.ColumnText(3), "\n");
+    EXPECT_THAT(details, HasSubstr(absl::StrCat("SEARCH villages USING INDEX ",
+                                                index, " (")))
+        << details;
+    // In id order straight from the index: no sort of the subtree.
+    EXPECT_THAT(details, Not(HasSubstr("TEMP B-TREE"))) << details;
+  }
 }
 
 TEST(SqliteRegistryStoreMigrationTest, ExistingRecordsEnterTheFeedAsCreated) {
@@ -241,6 +574,19 @@ CREATE INDEX villages_by_region ON villages(region_id, id);
   // The next write continues the sequence.
   ASSERT_OK(store->CreateRegion(MakeRegion("b", v1::TOWNSHIP, "z")));
   EXPECT_THAT(store->NewestSequence(), ::fivestar::testing::IsOkAndHolds(4u));
+  // Migration 4 filled in the province of the stored region and village.
+  ASSERT_OK_AND_ASSIGN(auto db, SqliteDatabase::Open(path));
+  ASSERT_OK_AND_ASSIGN(
+      SqliteStatement stmt,
+      db->Prepare("SELECT (SELECT province_id FROM regions WHERE id = 'a'), "
+                  "(SELECT county_id IS NULL FROM regions WHERE id = 'a'), "
+                  "(SELECT province_id FROM villages WHERE id = 'v')"));
+  ASSERT_THAT(stmt.Step(), ::fivestar::testing::IsOkAndHolds(true));
+  EXPECT_EQ(stmt.ColumnText(0), "z");
+  EXPECT_EQ(stmt.ColumnInt64(1), 1);
+  EXPECT_EQ(stmt.ColumnText(2), "z");
+  EXPECT_THAT(store->RegionLineage("a"),
+              ::fivestar::testing::IsOkAndHolds(ElementsAre("a", "z")));
 }
 
 }  // namespace
