@@ -126,8 +126,8 @@ class NearBoardCache final : public BoardCache {
   // unchanged. `Field` is one of Group's maps.
   template <typename Value>
   bool Lookup(const BoardKey& board, const std::string& key,
-              absl::flat_hash_map<std::string, Value> Group::*field,
-              Value* out, uint64_t* epoch);
+              absl::flat_hash_map<std::string, Value> Group::*field, Value* out,
+              uint64_t* epoch);
   // Stores `value` under `key` unless `board`'s group was dropped since
   // `epoch` was read.
   template <typename Value>

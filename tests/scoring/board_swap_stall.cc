@@ -132,9 +132,9 @@ void Run(int villages, int rounds) {
       slowest_command.clear();
       const redisReply* args = entry->element[3];
       for (size_t a = 0; a < args->elements && a < 3; ++a) {
-        absl::StrAppend(&slowest_command, a > 0 ? " " : "",
-                        std::string(args->element[a]->str,
-                                    args->element[a]->len));
+        absl::StrAppend(
+            &slowest_command, a > 0 ? " " : "",
+            std::string(args->element[a]->str, args->element[a]->len));
       }
     }
   }

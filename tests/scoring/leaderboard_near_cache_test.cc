@@ -109,8 +109,8 @@ class LeaderboardNearCacheTest : public ::testing::Test {
   // as served.
   std::string StoredRank(const std::string& village, const std::string& period,
                          Star star) {
-    auto hood = server().store().ReadNeighbourhood({kHuiche, period, star},
-                                                   village, 2);
+    auto hood =
+        server().store().ReadNeighbourhood({kHuiche, period, star}, village, 2);
     if (!hood.ok()) return hood.status().ToString();
     return absl::StrCat("total ", hood->total, ": ", Describe(hood->above),
                         "| ", Describe({hood->entry}), "| ",
@@ -180,8 +180,7 @@ class LeaderboardNearCacheTest : public ::testing::Test {
     EXPECT_OK(board);
     const std::string last =
         board->entries(board->entries_size() - 1).village_id();
-    for (const auto& [key, value] :
-         std::vector<std::pair<std::string, double>>{
+    for (const auto& [key, value] : std::vector<std::pair<std::string, double>>{
              {"inspection_score", 100},
              {"civilized_families", 10},
              {"moral_models", 10},

@@ -77,7 +77,8 @@ std::string Describe(const absl::StatusOr<BoardSlice>& slice) {
   return absl::StrCat("total ", slice->total, ": ", Describe(slice->entries));
 }
 std::string Describe(const absl::StatusOr<BoardNeighbourhood>& hood) {
-  if (!hood.ok()) return std::string(absl::StatusCodeToString(hood.status().code()));
+  if (!hood.ok())
+    return std::string(absl::StatusCodeToString(hood.status().code()));
   return absl::StrCat("total ", hood->total, ": ", Describe(hood->above), "| ",
                       Describe({hood->entry}), "| ", Describe(hood->below));
 }
