@@ -10,9 +10,11 @@
 //   build/tests/scoring/board_swap_stall [--villages=46000] [--rounds=3]
 #include <hiredis/hiredis.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -120,31 +122,36 @@ void Run(int villages, int rounds) {
     std::exit(1);
   }
 
-  // The slowest commands logged (> 100 µs).
-  long long slowest_us = 0;
-  std::string slowest_command;
+  // The commands logged (> 100 us), slowest first.
+  std::vector<std::pair<long long, std::string>> logged;
   redisReply* slowlog = Command(port, {"SLOWLOG", "GET", "100000"});
   for (size_t i = 0; slowlog != nullptr && i < slowlog->elements; ++i) {
     const redisReply* entry = slowlog->element[i];
-    const long long us = entry->element[2]->integer;
-    if (us > slowest_us) {
-      slowest_us = us;
-      slowest_command.clear();
-      const redisReply* args = entry->element[3];
-      for (size_t a = 0; a < args->elements && a < 3; ++a) {
-        absl::StrAppend(
-            &slowest_command, a > 0 ? " " : "",
-            std::string(args->element[a]->str, args->element[a]->len));
-      }
+    const redisReply* args = entry->element[3];
+    std::string name;
+    for (size_t a = 0; a < args->elements && a < 2; ++a) {
+      absl::StrAppend(&name, a > 0 ? " " : "",
+                      std::string(args->element[a]->str, args->element[a]->len)
+                          .substr(0, 60));
     }
+    logged.emplace_back(entry->element[2]->integer, name);
   }
-  const size_t logged = slowlog != nullptr ? slowlog->elements : 0;
   freeReplyObject(slowlog);
+  std::sort(logged.rbegin(), logged.rend());
+  size_t over_1ms = 0;
+  for (const auto& entry : logged) over_1ms += entry.first > 1000 ? 1 : 0;
   std::printf(
       "villages %d, rounds %d, longest ReplaceBoards %s\n"
-      "commands over 100 us: %zu; longest command: %lld us (%s)\n",
-      villages, rounds, absl::FormatDuration(longest_round).c_str(), logged,
-      slowest_us, slowest_command.c_str());
+      "commands over 100 us: %zu, over 1 ms: %zu; the slowest:\n",
+      villages, rounds, absl::FormatDuration(longest_round).c_str(),
+      logged.size(), over_1ms);
+  for (size_t i = 0; i < logged.size() && i < 8; ++i) {
+    std::printf("  %lld us  %s\n", logged[i].first, logged[i].second.c_str());
+  }
+  if (!logged.empty()) {
+    std::printf("  median of those logged: %lld us\n",
+                logged[logged.size() / 2].first);
+  }
   redisReply* latest = Command(port, {"LATENCY", "LATEST"});
   std::printf("latency monitor (threshold 1 ms) events: %zu\n",
               latest != nullptr ? latest->elements : 0);

@@ -24,7 +24,6 @@ namespace {
 using namespace ::fivestar::scoring::testing;
 using ::fivestar::common::v1::Star;
 using Stub = v1::ScoringService::Stub;
-namespace projects_v1 = ::fivestar::projects::v1;
 
 constexpr Star kOverall = fivestar::common::v1::STAR_UNSPECIFIED;
 constexpr Star kEco = fivestar::common::v1::ECO_LIVABLE;
@@ -145,7 +144,8 @@ class LeaderboardNearCacheTest : public ::testing::Test {
   // whether any answer was degraded.
   bool ExpectServedEqualsStored() {
     bool degraded = false;
-    for (const std::string& period : {std::string(kPeriod), "2022-08"}) {
+    for (const std::string& period :
+         std::vector<std::string>{kPeriod, "2022-08"}) {
       for (const char* region : {kHuiche, kNorth, kCounty, kProvince}) {
         for (Star star : {kOverall, kEco}) {
           for (int page_size : {10, 100}) {

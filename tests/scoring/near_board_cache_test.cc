@@ -358,7 +358,9 @@ TEST_F(NearBoardCacheTest, AWriteThatFailsStillDropsItsBoards) {
   EXPECT_FALSE(near_->available());
   // Nothing of town-a or the county is left to serve once Redis answers
   // again (a re-sync would follow in the service).
-  ASSERT_OK_AND_ASSIGN(redis_, RedisServer::Start({redis_->port(), ""}));
+  fivestar::testing::RedisServerOptions same_port;
+  same_port.port = redis_->port();
+  ASSERT_OK_AND_ASSIGN(redis_, RedisServer::Start(same_port));
   ASSERT_TRUE(WaitFor([&] { return near_->available(); }));
   const int64_t hits = near_->hits();
   EXPECT_EQ(Describe(near_->ReadBoard(Board("town-a"), 0, 10)),
