@@ -35,6 +35,8 @@ NearBoardCache::NearBoardCache(std::unique_ptr<BoardCache> inner,
 
 bool NearBoardCache::available() const { return inner_->available(); }
 
+bool NearBoardCache::Reachable() { return inner_->Reachable(); }
+
 // ---- Lookups and fills ----------------------------------------------------
 
 template <typename Value>
@@ -107,7 +109,8 @@ absl::StatusOr<BoardSlice> NearBoardCache::ReadBoard(const BoardKey& board,
       absl::StrCat(static_cast<int>(board.star), ":", offset, ":", limit);
   BoardSlice slice;
   uint64_t epoch = 0;
-  if (Lookup(board, key, &Group::slices, &slice, &epoch)) {
+  if (Lookup(board, key, &Group::slices, &slice, &epoch) &&
+      inner_->Reachable()) {
     hits_.fetch_add(1, std::memory_order_relaxed);
     return slice;
   }
@@ -128,7 +131,8 @@ absl::StatusOr<std::vector<RankedEntry>> NearBoardCache::RanksOf(
                                        absl::StrJoin(village_ids, "\n"));
   std::vector<RankedEntry> ranks;
   uint64_t epoch = 0;
-  if (Lookup(board, key, &Group::ranks, &ranks, &epoch)) {
+  if (Lookup(board, key, &Group::ranks, &ranks, &epoch) &&
+      inner_->Reachable()) {
     hits_.fetch_add(1, std::memory_order_relaxed);
     return ranks;
   }
@@ -148,7 +152,7 @@ absl::StatusOr<BoardNeighbourhood> NearBoardCache::ReadNeighbourhood(
                                        neighbours, ":", village_id);
   absl::StatusOr<BoardNeighbourhood> hood;
   uint64_t epoch = 0;
-  if (Lookup(board, key, &Group::hoods, &hood, &epoch)) {
+  if (Lookup(board, key, &Group::hoods, &hood, &epoch) && inner_->Reachable()) {
     hits_.fetch_add(1, std::memory_order_relaxed);
     return hood;
   }

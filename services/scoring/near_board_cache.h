@@ -17,7 +17,11 @@
 // re-sync has returned, no read of this process is answered with what the
 // boards held before it. Reads go to the inner cache (and nothing is
 // stored) whenever it is not available(): down, stopped, or waiting for a
-// re-sync (the caller then reads the store, "degraded").
+// re-sync (the caller then reads the store, "degraded"); and before an
+// answer is served from memory the inner cache is asked Reachable() (for
+// Redis, a non-blocking peek at a pooled connection), so a Redis that has
+// just closed its connections is noticed as the first read without the
+// near-cache would.
 //
 // Several replicas (later): another process's writes reach Redis without
 // passing through here. The one addition needed is a signal per write: the
@@ -64,6 +68,7 @@ class NearBoardCache final : public BoardCache {
 
   // The inner cache's availability.
   bool available() const override;
+  bool Reachable() override;
 
   // Forwarded; then the boards the call touched are dropped, whatever the
   // inner cache answered.
