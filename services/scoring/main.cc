@@ -56,10 +56,12 @@ ABSL_FLAG(absl::Duration, redis_command_timeout, absl::Milliseconds(500),
           "and reads fall back to the database.");
 ABSL_FLAG(std::string, redis_key_prefix, "fivestar",
           "Prefix of every Redis key, so deployments can share a Redis.");
-ABSL_FLAG(int64_t, board_near_cache_entries, 200000,
+ABSL_FLAG(int64_t, board_near_cache_entries, 0,
           "Most leaderboard entries the in-process near-cache in front of "
           "Redis keeps (repeated board and rank reads answered without a "
-          "Redis round trip); 0 turns it off.");
+          "Redis round trip), e.g. 200000; 0 (the default) turns it off. "
+          "With it on, a read while Redis hangs unnoticed is answered from "
+          "memory, not marked degraded.");
 ABSL_FLAG(bool, follow_feeds, true,
           "Follow the change feeds of project tracking and the registry, "
           "re-evaluating the villages they name.");

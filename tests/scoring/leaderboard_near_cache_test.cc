@@ -42,6 +42,7 @@ class LeaderboardNearCacheTest : public ::testing::Test {
     // A faster probe than production's keeps the Redis cases short.
     env_->RestartScoring([](ScoringServerOptions& o) {
       o.redis.probe_interval = absl::Milliseconds(100);
+      o.near_cache.max_entries = 200'000;
     });
     ASSERT_OK(env_->EvaluateRegion(kHuiche).status());
     ASSERT_OK(env_->EvaluateRegion(kHuiche, "2022-08").status());
