@@ -53,6 +53,11 @@ class BoardCache {
 
   // Whether the cache is believed usable now (no network I/O).
   virtual bool available() const = 0;
+  // available(), checked more closely without a round trip (a connection
+  // the server has closed counts, and marks the cache down). Asked before
+  // an answer is served from memory (NearBoardCache), which would
+  // otherwise not notice a Redis that has just gone.
+  virtual bool Reachable() { return available(); }
 
   // Puts `now` on every board of every region of its lineage (overall and
   // per star) and removes the village from the boards of `previous`'s

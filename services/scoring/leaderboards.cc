@@ -361,16 +361,19 @@ void Leaderboards::Publish(
   // write at once and owes a re-sync, which then includes this standing.
   if (cache_ == nullptr) return;
   absl::ReaderMutexLock lock(&rebuild_mu_);
+  bool failed = false;
   for (size_t i = 0; i < now.size(); ++i) {
     std::vector<Standing> before;
     if (i < previous.size() && previous[i].has_value()) {
       before.push_back(*previous[i]);
     }
+    // After a failure the cache owes a re-sync and the rest fail at once;
+    // they are still sent, so the near-cache drops every board they touch.
     absl::Status status = cache_->Write(now[i], before);
-    if (!status.ok()) {
+    if (!status.ok() && !failed) {
+      failed = true;
       write_failures_.Increment();
       CacheFailed(status);
-      return;  // the cache is down now; it is re-synced when it returns
     }
   }
 }

@@ -4,10 +4,12 @@
 // ScoringServerOptions; scoring_server.cc wires everything.
 #include <spdlog/spdlog.h>
 
+#include <cstdint>
 #include <cstdlib>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "common/flags.h"
@@ -54,6 +56,12 @@ ABSL_FLAG(absl::Duration, redis_command_timeout, absl::Milliseconds(500),
           "and reads fall back to the database.");
 ABSL_FLAG(std::string, redis_key_prefix, "fivestar",
           "Prefix of every Redis key, so deployments can share a Redis.");
+ABSL_FLAG(int64_t, board_near_cache_entries, 0,
+          "Most leaderboard entries the in-process near-cache in front of "
+          "Redis keeps (repeated board and rank reads answered without a "
+          "Redis round trip), e.g. 200000; 0 (the default) turns it off. "
+          "With it on, a read while Redis hangs unnoticed is answered from "
+          "memory, not marked degraded.");
 ABSL_FLAG(bool, follow_feeds, true,
           "Follow the change feeds of project tracking and the registry, "
           "re-evaluating the villages they name.");
@@ -110,6 +118,16 @@ int Run() {
   }
   options.redis.connect_timeout = absl::GetFlag(FLAGS_redis_connect_timeout);
   options.redis.command_timeout = absl::GetFlag(FLAGS_redis_command_timeout);
+  const int64_t near_entries = absl::GetFlag(FLAGS_board_near_cache_entries);
+  if (near_entries < 0) {
+    spdlog::critical(
+        "msg=bad_configuration error={}",
+        LogValue(absl::StrCat("--board_near_cache_entries: must be 0 or more, "
+                              "got ",
+                              near_entries)));
+    return 2;
+  }
+  options.near_cache.max_entries = static_cast<size_t>(near_entries);
   options.redis.key_prefix = absl::GetFlag(FLAGS_redis_key_prefix);
   for (const auto& [flag, token] :
        {std::pair{"--registry_token", options.peers.registry.bearer_token},

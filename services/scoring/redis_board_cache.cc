@@ -1,9 +1,11 @@
 #include "services/scoring/redis_board_cache.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstdint>
 #include <map>
@@ -240,6 +242,30 @@ std::string RedisBoardCache::KeyFor(const std::string& prefix,
 
 bool RedisBoardCache::available() const {
   return up_.load() && !needs_resync_.load() && !stopped_.load();
+}
+
+bool RedisBoardCache::Reachable() {
+  if (!available()) return false;
+  uint64_t generation = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    if (idle_.empty()) return true;
+    const Connection& connection = idle_.back();
+    generation = connection.generation;
+    char byte = 0;
+    const ssize_t n =
+        recv(connection.context->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+                            errno == EINTR))) {
+      return true;
+    }
+  }
+  // Marks the cache down; the caller reads the store instead.
+  Fail(absl::StrCat("redis at ", options_.host, ":", options_.port,
+                    ": connection closed"),
+       generation)
+      .IgnoreError();
+  return false;
 }
 
 // ---- Connections -----------------------------------------------------

@@ -76,6 +76,10 @@ class RedisBoardCache final : public BoardCache {
   static std::string KeyFor(const std::string& prefix, const BoardKey& board);
 
   bool available() const override;
+  // Also peeks (MSG_PEEK, non-blocking) at the most recently used idle
+  // connection: end of stream or an error means Redis closed it, and the
+  // cache is marked down.
+  bool Reachable() override;
 
   absl::Status Write(const Standing& now,
                      const std::vector<Standing>& previous) override;

@@ -50,9 +50,10 @@ absl::StatusOr<std::vector<std::string>> AuthorizeNamedVillage(
                                             " does not exist in the registry"));
   }
   RETURN_IF_ERROR(lineage.status());
-  // The lineage is cached now: this asks the registry nothing more.
-  return jurisdiction.AuthorizeVillage(principal, role, village_id,
-                                       "village_id", what);
+  // What AuthorizeVillage checks once it has the lineage, without asking
+  // the directory a second time.
+  RETURN_IF_ERROR(Authorize(principal, role, *lineage, what));
+  return lineage;
 }
 
 }  // namespace fivestar::scoring

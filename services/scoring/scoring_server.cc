@@ -50,6 +50,12 @@ absl::StatusOr<std::unique_ptr<ScoringServer>> ScoringServer::Start(
   if (!o.redis.host.empty()) {
     s.cache_ = std::make_unique<RedisBoardCache>(o.redis);
     if (o.wrap_cache) s.cache_ = o.wrap_cache(std::move(s.cache_));
+    if (o.near_cache.max_entries > 0) {
+      auto near =
+          std::make_unique<NearBoardCache>(std::move(s.cache_), o.near_cache);
+      s.near_cache_ = near.get();
+      s.cache_ = std::move(near);
+    }
   }
 
   s.rubrics_ =

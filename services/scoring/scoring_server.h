@@ -26,6 +26,7 @@
 #include "services/scoring/feed_follower.h"
 #include "services/scoring/grpc_inputs_source.h"
 #include "services/scoring/leaderboards.h"
+#include "services/scoring/near_board_cache.h"
 #include "services/scoring/rubric_book.h"
 #include "services/scoring/scoring_service.h"
 #include "services/scoring/sqlite_scoring_store.h"
@@ -56,9 +57,16 @@ struct ScoringServerOptions {
   // The leaderboard cache; an empty host runs without Redis (every board
   // read is computed from the database and marked degraded).
   RedisOptions redis;
+  // The in-process near-cache of board reads in front of Redis
+  // (near_board_cache.h); max_entries 0 (the default) leaves it off. Off by
+  // default because it changes one promise: a read while Redis hangs
+  // unnoticed is answered from memory (right, but not marked degraded)
+  // where the existing contract (startup_test) expects a degraded answer.
+  NearCacheOptions near_cache = NearCacheOptions{0};
   // Test seam: when set, wraps the Redis cache (called once, with it) and
   // the result is used instead, e.g. to hold a write-through at a chosen
-  // moment. Production leaves it unset.
+  // moment. Production leaves it unset. The near-cache goes in front of
+  // what it returns.
   std::function<std::unique_ptr<BoardCache>(std::unique_ptr<BoardCache>)>
       wrap_cache;
   // Follow the peers' change feeds (tests of other things may turn it off).
@@ -80,7 +88,11 @@ class ScoringServer {
   int port() const { return host_->port(); }
   ServerHost& host() { return *host_; }
   SqliteScoringStore& store() { return *store_; }
+  // The board cache the leaderboards use: the near-cache in front of Redis
+  // (or Redis alone when the near-cache is off); null without Redis.
   BoardCache* cache() { return cache_.get(); }
+  // The near-cache; null when off or without Redis.
+  NearBoardCache* near_cache() { return near_cache_; }
   FeedFollower* projects_follower() { return projects_follower_.get(); }
   FeedFollower* registry_follower() { return registry_follower_.get(); }
   GrpcInputsSource& inputs() { return *inputs_; }
@@ -101,6 +113,7 @@ class ScoringServer {
   std::unique_ptr<Jurisdiction> jurisdiction_;
   std::unique_ptr<GrpcInputsSource> inputs_;
   std::unique_ptr<BoardCache> cache_;
+  NearBoardCache* near_cache_ = nullptr;  // cache_ when it is the near-cache
   std::unique_ptr<RubricBook> rubrics_;
   std::unique_ptr<Leaderboards> boards_;
   std::unique_ptr<Evaluations> evaluations_;
