@@ -35,6 +35,8 @@
 #   --include   an earlier run's .ndjson (e.g. --scale=national) whose
 #               tables follow this run's, under their own heading
 #   --notes     Markdown appended to the table (what limits each miss)
+#   --board_near_cache_entries  scoring's flag (default here 200000; the
+#               service's own default is 0, off)
 #   BUILD_DIR   the build directory (default build-release, Release)
 #   JOBS        parallel compile jobs (default: the number of cores)
 #   FIVESTAR_BENCH_NO_BUILD=1 uses the binaries already in BUILD_DIR
@@ -53,6 +55,8 @@ REPEAT=3
 FIGURES=get_village,get_project,list_villages,get_summary,get_leaderboard,get_village_rank,create_progress_report
 OUT="$ROOT/BENCHMARKS.md"
 SKIP=","
+# Scoring's near-cache of board reads (off by default; see README.md).
+NEAR_CACHE=200000
 INCLUDES=()
 NOTES=""
 for arg in "$@"; do
@@ -66,6 +70,7 @@ for arg in "$@"; do
     --figures=*) FIGURES="${arg#*=}" ;;
     --out=*) OUT="${arg#*=}" ;;
     --skip=*) SKIP=",${arg#*=}," ;;
+    --board_near_cache_entries=*) NEAR_CACHE="${arg#*=}" ;;
     --include=*) INCLUDES+=("${arg#*=}") ;;
     --notes=*) NOTES="${arg#*=}" ;;
     -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -225,7 +230,7 @@ start() {
         "$BUILD_DIR/services/scoring/fivestar-scoring" "${common[@]}" \
         --database="$WORK/scoring.db" --registry="${ADDRESS[registry]}" \
         --projects="${ADDRESS[projects]}" --redis="127.0.0.1:$REDIS_PORT" \
-        >>"$WORK/scoring.log" 2>&1 & ;;
+        --board_near_cache_entries="$NEAR_CACHE" >>"$WORK/scoring.log" 2>&1 & ;;
     ping) "$BENCH" serve-ping "${common[@]}" >>"$WORK/ping.log" 2>&1 & ;;
   esac
   SERVICE_PID[$name]=$!
@@ -542,7 +547,8 @@ print(json.dumps({"kind": "context", "command": """$COMMAND""",
   "data": "tools/datagen/generate.py --scale=$SCALE --seed=1; period $PERIOD",
   "scale": "$SCALE", "connections": $CONNECTIONS, "in_flight": $IN_FLIGHT,
   "warmup": "$WARMUP", "duration": "$DURATION", "repeat": $REPEAT,
-  "figures": "$FIGURES"}, ensure_ascii=False))
+  "figures": "$FIGURES", "board_near_cache_entries": $NEAR_CACHE},
+  ensure_ascii=False))
 PY
   cat "$RESULTS"
 } >"$MEASUREMENTS"

@@ -294,6 +294,10 @@ def run_header(ctx, results):
         f"- Build: {ctx['build']}",
         f"- Machine: {ctx['machine']}",
         f"- Data: {ctx['data']}",
+        f"- Scoring: `--board_near_cache_entries="
+        f"{ctx.get('board_near_cache_entries', 0)}`"
+        + (" (its near-cache of board reads; off by default)"
+           if ctx.get("board_near_cache_entries") else " (off)"),
         f"- Measurements: `{os.path.basename(results)}`",
     ]
     if not ctx["build"].startswith("Release"):
