@@ -34,7 +34,8 @@
 #   --out       the table; the measurements go beside it, as .ndjson
 #   --include   an earlier run's .ndjson (e.g. --scale=national) whose
 #               tables follow this run's, under their own heading
-#   --notes     Markdown appended to the table (what limits each miss)
+#   --notes     Markdown appended to the table (what limits each miss;
+#               default docs/benchmark-notes.md, --notes= for none)
 #   --board_near_cache_entries  scoring's flag (default here 200000; the
 #               service's own default is 0, off)
 #   BUILD_DIR   the build directory (default build-release, Release)
@@ -58,7 +59,8 @@ SKIP=","
 # Scoring's near-cache of board reads (off by default; see README.md).
 NEAR_CACHE=200000
 INCLUDES=()
-NOTES=""
+# What limits each figure that misses its goal, kept beside the code.
+NOTES="$ROOT/docs/benchmark-notes.md"
 for arg in "$@"; do
   case "$arg" in
     --scale=*) SCALE="${arg#*=}" ;;
@@ -554,5 +556,5 @@ PY
 } >"$MEASUREMENTS"
 REPORT_ARGS=(--results="$MEASUREMENTS")
 for include in "${INCLUDES[@]}"; do REPORT_ARGS+=(--results="$include"); done
-[[ -z "$NOTES" ]] || REPORT_ARGS+=(--notes="$NOTES")
+[[ -z "$NOTES" || ! -f "$NOTES" ]] || REPORT_ARGS+=(--notes="$NOTES")
 /usr/bin/python3 "$ROOT/tools/bench/report.py" "${REPORT_ARGS[@]}" --out="$OUT"
