@@ -274,21 +274,18 @@ absl::StatusOr<v1::Summary> SummarizeTogether(
   return summary;
 }
 
-// One summary per village of `villages` (in ascending order), each equal
-// to SummarizeTogether of that village alone, from rows read once for all.
-absl::StatusOr<std::vector<v1::Summary>> SummarizeEach(
-    ProjectsStore* store, const std::vector<std::string>& villages,
-    const Window& window) {
-  ASSIGN_OR_RETURN(SummaryRows rows, ReadRows(store, villages, window));
+// Calls `fn(village, tasks, reporting_weeks, values)` for each village of
+// `villages` (ascending, as the store orders its rows) with that village's
+// rows from `rows`, read for exactly those villages.
+template <typename Fn>
+void ForEachVillageRows(const SummaryRows& rows,
+                        const std::vector<std::string>& villages, Fn fn) {
   const absl::Span<const TaskSnapshot> tasks(rows.tasks);
   const absl::Span<const IndicatorValue> values(rows.values);
-  std::vector<v1::Summary> summaries;
-  summaries.reserve(villages.size());
   size_t task = 0;
   size_t value = 0;
   for (const std::string& village : villages) {
-    // Rows are ordered by village, as `villages` is: each village's rows
-    // start where the previous village's ended.
+    // Each village's rows start where the previous village's ended.
     const size_t first_task = task;
     while (task < tasks.size() && tasks[task].village_id == village) ++task;
     const size_t first_value = value;
@@ -296,17 +293,33 @@ absl::StatusOr<std::vector<v1::Summary>> SummarizeEach(
       ++value;
     }
     auto weeks = rows.reporting_weeks.find(village);
-    v1::Summary& summary =
-        summaries.emplace_back(EmptySummary(window, /*villages=*/1));
-    summary.set_village_id(village);
-    AddFigures(tasks.subspan(first_task, task - first_task),
-               weeks == rows.reporting_weeks.end() ? 0 : weeks->second,
-               values.subspan(first_value, value - first_value), rows, window,
-               &summary);
+    fn(village, tasks.subspan(first_task, task - first_task),
+       weeks == rows.reporting_weeks.end() ? 0 : weeks->second,
+       values.subspan(first_value, value - first_value));
   }
   // The store answers for exactly the villages asked, in their order.
   FIVESTAR_CHECK(task == tasks.size() && value == values.size(),
-                 "summary rows of a village outside the page, or out of order");
+                 "summary rows of a village outside the request, or out of "
+                 "order");
+}
+
+// One summary per village of `villages` (in ascending order), each equal
+// to SummarizeTogether of that village alone, from rows read once for all.
+absl::StatusOr<std::vector<v1::Summary>> SummarizeEach(
+    ProjectsStore* store, const std::vector<std::string>& villages,
+    const Window& window) {
+  ASSIGN_OR_RETURN(SummaryRows rows, ReadRows(store, villages, window));
+  std::vector<v1::Summary> summaries;
+  summaries.reserve(villages.size());
+  ForEachVillageRows(
+      rows, villages,
+      [&](const std::string& village, absl::Span<const TaskSnapshot> tasks,
+          int64_t reporting_weeks, absl::Span<const IndicatorValue> values) {
+        v1::Summary& summary =
+            summaries.emplace_back(EmptySummary(window, /*villages=*/1));
+        summary.set_village_id(village);
+        AddFigures(tasks, reporting_weeks, values, rows, window, &summary);
+      });
   return summaries;
 }
 
@@ -531,28 +544,15 @@ absl::StatusOr<v1::Summary> ProgressSummaries::SummarizeClosedMonth(
     // Read after `seen`: the rows hold every change through it.
     ASSIGN_OR_RETURN(SummaryRows rows, ReadRows(store_, missing, window));
     kinds = std::move(rows.kinds);
-    const absl::Span<const TaskSnapshot> tasks(rows.tasks);
-    const absl::Span<const IndicatorValue> values(rows.values);
     std::vector<Figures> fresh;
     fresh.reserve(missing.size());
-    size_t task = 0;
-    size_t value = 0;
-    for (const std::string& village : missing) {
-      const size_t first_task = task;
-      while (task < tasks.size() && tasks[task].village_id == village) ++task;
-      const size_t first_value = value;
-      while (value < values.size() && values[value].village_id() == village) {
-        ++value;
-      }
-      auto weeks = rows.reporting_weeks.find(village);
-      fresh.push_back(std::make_shared<const VillageFigures>(
-          FiguresOf(tasks.subspan(first_task, task - first_task),
-                    weeks == rows.reporting_weeks.end() ? 0 : weeks->second,
-                    values.subspan(first_value, value - first_value), window)));
-    }
-    FIVESTAR_CHECK(task == tasks.size() && value == values.size(),
-                   "summary rows of a village outside the request, or out of "
-                   "order");
+    ForEachVillageRows(
+        rows, missing,
+        [&](const std::string&, absl::Span<const TaskSnapshot> tasks,
+            int64_t reporting_weeks, absl::Span<const IndicatorValue> values) {
+          fresh.push_back(std::make_shared<const VillageFigures>(
+              FiguresOf(tasks, reporting_weeks, values, window)));
+        });
     absl::MutexLock lock(&mu_);
     // Kept only if no change was seen since `seen`: a change seen since
     // may have come after these rows were read, and was not applied to
