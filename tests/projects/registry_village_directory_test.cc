@@ -243,29 +243,11 @@ TEST_F(RegistryVillageDirectoryTest, AnswersLineagesAndUnknownIds) {
 
 TEST_F(RegistryVillageDirectoryTest, VillagesUnderFollowsEveryPage) {
   // 1,205 villages: two full pages of the registry's 1,000 and a partial.
-  registry::v1::Region district;
-  district.set_id("411323-other-big");
-  district.set_kind(registry::v1::DISTRICT);
-  district.set_name("大管区");
-  district.set_parent_id(kOtherTownship);
-  const Principal admin{"fixture", Role::kAdmin, "*"};
-  ASSERT_OK(env_.registry().registry().CreateRegion(admin, district));
-  auto import = env_.registry().registry().StartImport(admin);
-  ASSERT_OK(import);
-  registry::v1::ImportRegistryRequest chunk;
-  for (int i = 0; i < 1205; ++i) {
-    registry::v1::Village* village = chunk.add_records()->mutable_village();
-    village->set_id(absl::StrFormat("411323-other-big-%04d", i));
-    village->set_name(absl::StrFormat("村%d", i));
-    village->set_region_id(district.id());
-    village->set_kind(registry::v1::VILLAGE);
-  }
-  ASSERT_OK((*import)->Add(chunk));
-  ASSERT_OK((*import)->Finish());
+  AddDistrict("411323-other-big", 1205);
 
   RegistryVillageDirectory directory = Directory(absl::Seconds(60));
   ASSERT_OK_AND_ASSIGN(std::vector<std::string> big,
-                       directory.VillagesUnder(district.id()));
+                       directory.VillagesUnder("411323-other-big"));
   EXPECT_EQ(big.size(), 1205u);
   EXPECT_TRUE(std::is_sorted(big.begin(), big.end()));
   ASSERT_OK_AND_ASSIGN(std::vector<std::string> township,
