@@ -23,36 +23,15 @@ struct RpcRuntime {
   Executor* executor;
 };
 
-// Runs `handler(const Principal&) -> absl::Status` for the caller of
-// `context` on `runtime.executor` and finishes the call with its status.
-// UNAUTHENTICATED without running the handler when the caller cannot be
-// authenticated. The handler runs after RunUnary returns: it must capture
-// the request and response pointers by value, never by reference.
-template <typename Handler>
-grpc::ServerUnaryReactor* RunUnary(grpc::CallbackServerContext* context,
-                                   const RpcRuntime& runtime,
-                                   Handler&& handler) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::StatusOr<Principal> principal =
-      runtime.authenticator->Authenticate(*context);
-  if (!principal.ok()) {
-    reactor->Finish(ToGrpcStatus(principal.status()));
-    return reactor;
-  }
-  runtime.executor->Submit(
-      [reactor, principal = *std::move(principal),
-       handler = std::forward<Handler>(handler)]() mutable {
-        reactor->Finish(ToGrpcStatus(handler(principal)));
-      });
-  return reactor;
-}
-
-// RunUnary for a handler that finishes later, from another thread:
-// `handler(const Principal&, Finish finish)` runs on `runtime.executor` and
-// must call `finish(status)` exactly once, on any thread that may not block
-// in it for long (Finish only hands the status to gRPC). Meant for handlers
-// that queue work (a group-committed write) rather than wait for it, so
-// that no executor thread is parked per call in flight.
+// Runs `handler(const Principal&, Finish finish)` for the caller of
+// `context` on `runtime.executor`; the handler must call `finish(status)`
+// exactly once, from any thread that may not block in it for long (Finish
+// only hands the status to gRPC). UNAUTHENTICATED without running the
+// handler when the caller cannot be authenticated. Meant for handlers that
+// queue work (a group-committed write) rather than wait for it, so that no
+// executor thread is parked per call in flight. The handler runs after
+// RunUnaryAsync returns: it must capture the request and response pointers
+// by value, never by reference.
 using Finish = std::function<void(const absl::Status&)>;
 template <typename Handler>
 grpc::ServerUnaryReactor* RunUnaryAsync(grpc::CallbackServerContext* context,
@@ -73,6 +52,21 @@ grpc::ServerUnaryReactor* RunUnaryAsync(grpc::CallbackServerContext* context,
                 }));
       });
   return reactor;
+}
+
+// RunUnaryAsync for a handler that finishes when it returns:
+// `handler(const Principal&) -> absl::Status` runs on `runtime.executor`
+// and the call ends with its status. The same rules for what it captures.
+template <typename Handler>
+grpc::ServerUnaryReactor* RunUnary(grpc::CallbackServerContext* context,
+                                   const RpcRuntime& runtime,
+                                   Handler&& handler) {
+  return RunUnaryAsync(
+      context, runtime,
+      [handler = std::forward<Handler>(handler)](const Principal& principal,
+                                                 const Finish& finish) mutable {
+        finish(handler(principal));
+      });
 }
 
 }  // namespace fivestar
