@@ -9,13 +9,15 @@ namespace fivestar {
 
 absl::StatusOr<PeerCallLimit::Slot> PeerCallLimit::Acquire(
     absl::string_view peer, absl::string_view what) {
-  if (in_flight_.fetch_add(1) >= max_in_flight_) {
-    in_flight_.fetch_sub(1);
+  absl::MutexLock lock(&mu_);
+  if (!mu_.AwaitWithTimeout(absl::Condition(this, &PeerCallLimit::HasRoom),
+                            max_wait_)) {
     return absl::UnavailableError(
         absl::StrCat(peer, " is slow to answer: ", max_in_flight_,
                      " calls are already waiting on it, so this one did not ",
                      what, "; retry later"));
   }
+  ++in_flight_;
   return Slot(this);
 }
 

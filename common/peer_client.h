@@ -7,14 +7,15 @@
 
 #include <grpcpp/grpcpp.h>
 
-#include <atomic>
 #include <memory>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 
@@ -53,8 +54,9 @@ inline void PreparePeerCall(grpc::ClientContext& context,
 // Handlers call peers from the executor's threads (common/executor.h); if a
 // peer hangs, each call holds a thread until its deadline. Keeping the bound
 // below the executor's size leaves threads for every call that does not
-// need the peer; calls beyond the bound fail at once with UNAVAILABLE
-// rather than queue behind a peer that does not answer.
+// need the peer. A call beyond the bound waits at most `max_wait` for a
+// place (a peer that answers frees places within milliseconds), then fails
+// with UNAVAILABLE rather than queue behind a peer that does not answer.
 class PeerCallLimit {
  public:
   // Releases its place when destroyed.
@@ -65,7 +67,7 @@ class PeerCallLimit {
     }
     Slot& operator=(Slot&&) = delete;
     ~Slot() {
-      if (limit_ != nullptr) limit_->in_flight_.fetch_sub(1);
+      if (limit_ != nullptr) limit_->Release();
     }
 
    private:
@@ -74,19 +76,35 @@ class PeerCallLimit {
     PeerCallLimit* limit_;
   };
 
-  // `max_in_flight` at least 1.
-  explicit PeerCallLimit(int max_in_flight)
-      : max_in_flight_(max_in_flight < 1 ? 1 : max_in_flight) {}
+  // `max_in_flight` at least 1; `max_wait` zero refuses at once.
+  explicit PeerCallLimit(int max_in_flight,
+                         absl::Duration max_wait = absl::ZeroDuration())
+      : max_in_flight_(max_in_flight < 1 ? 1 : max_in_flight),
+        max_wait_(max_wait) {}
 
   // A place for one call, or UNAVAILABLE ("<peer> is slow to answer: ...")
-  // when `max_in_flight` calls are already waiting on the peer.
+  // when `max_in_flight` calls are still waiting on the peer after
+  // `max_wait`.
   absl::StatusOr<Slot> Acquire(absl::string_view peer, absl::string_view what);
 
-  int in_flight() const { return in_flight_.load(); }
+  int in_flight() const {
+    absl::MutexLock lock(&mu_);
+    return in_flight_;
+  }
 
  private:
+  bool HasRoom() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return in_flight_ < max_in_flight_;
+  }
+  void Release() {
+    absl::MutexLock lock(&mu_);
+    --in_flight_;
+  }
+
   const int max_in_flight_;
-  std::atomic<int> in_flight_{0};
+  const absl::Duration max_wait_;
+  mutable absl::Mutex mu_;
+  int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 // The status of a failed call to a peer as this service reports it to its

@@ -4,6 +4,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/logging.h"
 #include "common/metrics.h"
 #include "common/peer_client.h"
@@ -16,6 +17,12 @@ namespace {
 constexpr int kVillagePage = 1000;
 // Ids per BatchGetVillages call: the registry's maximum.
 constexpr size_t kBatchGetVillages = 1000;
+// Regions per ListRegions page: the registry's maximum.
+constexpr int kRegionPage = 1000;
+// Deeper than any real region tree (province, city, county, township,
+// district): a longer chain in a tree read page by page while regions
+// moved is not trusted.
+constexpr size_t kMaxDepth = 32;
 
 constexpr char kRegistry[] = "the village registry";
 
@@ -27,7 +34,7 @@ RegistryVillageDirectory::RegistryVillageDirectory(
     : stub_(registry::v1::RegistryService::NewStub(channel)),
       options_(std::move(options)),
       clock_(clock),
-      limit_(options_.max_in_flight) {}
+      limit_(options_.max_in_flight, options_.deadline / 4) {}
 
 bool RegistryVillageDirectory::Lookup(const Cache& cache,
                                       const std::string& key,
@@ -68,14 +75,14 @@ absl::StatusOr<std::vector<std::string>> RegistryVillageDirectory::FetchLineage(
 }
 
 RegistryVillageDirectory::Answer RegistryVillageDirectory::Shared(
-    Cache& cache, const std::string& key, const std::string& flight_key,
+    const Cache* cache, const std::string& key, const std::string& flight_key,
     absl::FunctionRef<Answer()> fetch) {
   std::shared_ptr<Flight> flight;
   bool lead = false;
   {
     absl::MutexLock lock(&mu_);
     std::vector<std::string> ids;
-    if (Lookup(cache, key, &ids)) return ids;
+    if (cache != nullptr && Lookup(*cache, key, &ids)) return ids;
     auto [it, inserted] = flights_.try_emplace(flight_key);
     if (inserted) it->second = std::make_shared<Flight>();
     flight = it->second;
@@ -109,36 +116,201 @@ int RegistryVillageDirectory::shared_waiters() const {
 
 absl::StatusOr<std::vector<std::string>>
 RegistryVillageDirectory::VillageLineage(const std::string& village_id) {
-  return Shared(villages_, village_id, absl::StrCat("village|", village_id),
-                [&] { return FetchVillageLineage(village_id); });
+  std::shared_ptr<VillageBatch> batch;
+  bool lead = false;
+  {
+    absl::MutexLock lock(&mu_);
+    std::vector<std::string> ids;
+    if (Lookup(villages_, village_id, &ids)) return ids;
+    auto joined = village_batches_.find(village_id);
+    if (joined != village_batches_.end()) {
+      batch = joined->second;  // Asked already, in flight or filling up.
+    } else if (const absl::Duration waited = absl::Now() - batch_sent_;
+               batch_in_flight_ && waited > options_.deadline / 4) {
+      // The registry is slow: refuse rather than queue behind it.
+      return absl::UnavailableError(absl::StrCat(
+          kRegistry, " is slow to answer: a lookup has waited ",
+          absl::FormatDuration(absl::Trunc(waited, absl::Milliseconds(1))),
+          " for it, so this one did not look up village ", village_id,
+          "; retry later"));
+    } else if (open_batch_ != nullptr &&
+               open_batch_->ids.size() < kBatchGetVillages) {
+      batch = open_batch_;
+      batch->ids.push_back(village_id);
+      village_batches_.emplace(village_id, batch);
+    }
+    if (batch != nullptr) {
+      ++shared_waiters_;
+      mu_.Await(absl::Condition(&batch->done));
+      --shared_waiters_;
+    } else {
+      // Lead a new batch: let it fill up while the one in flight (if any)
+      // is answered, then send it.
+      lead = true;
+      batch = std::make_shared<VillageBatch>();
+      batch->ids.push_back(village_id);
+      village_batches_.emplace(village_id, batch);
+      open_batch_ = batch;
+      const bool behind = batch_in_flight_;
+      ++shared_waiters_;
+      mu_.Await(absl::Condition(
+          +[](bool* in_flight) { return !*in_flight; }, &batch_in_flight_));
+      --shared_waiters_;
+      // Closed: later ids start the next batch (a full batch may already
+      // have been followed by another).
+      if (open_batch_ == batch) open_batch_ = nullptr;
+      if (behind && absl::IsUnavailable(last_batch_failure_)) {
+        // The batch ahead could not reach the registry a moment ago:
+        // asking again would make these callers wait a second deadline.
+        batch->failure = absl::UnavailableError(absl::StrCat(
+            kRegistry, " could not be reached to look up ", batch->ids.size(),
+            " villages from ", batch->ids.front(),
+            ": the lookup just before failed: ",
+            last_batch_failure_.message()));
+        for (const std::string& id : batch->ids) village_batches_.erase(id);
+        batch->done = true;
+        lead = false;
+      } else {
+        batch_in_flight_ = true;
+        batch_sent_ = absl::Now();
+      }
+    }
+  }
+  if (lead) {
+    // Only the leader writes the batch's answers until `done` is set, so
+    // they are filled in outside mu_.
+    FetchBatch(*batch);
+    absl::MutexLock lock(&mu_);
+    for (const std::string& id : batch->ids) village_batches_.erase(id);
+    last_batch_failure_ = batch->failure;
+    batch_in_flight_ = false;
+    batch->done = true;
+  }
+  if (!batch->failure.ok()) return batch->failure;
+  auto lineage = batch->lineages.find(village_id);
+  if (lineage == batch->lineages.end()) {
+    return absl::NotFoundError(absl::StrCat("village ", village_id,
+                                            " does not exist in the registry"));
+  }
+  return lineage->second;
+}
+
+void RegistryVillageDirectory::FetchBatch(VillageBatch& batch) {
+  absl::flat_hash_map<std::string, std::string> region_of;
+  absl::Status fetched = FetchRegions(batch.ids, &region_of);
+  if (!fetched.ok()) {
+    batch.failure = std::move(fetched);
+    return;
+  }
+  absl::StatusOr<absl::flat_hash_map<std::string, std::vector<std::string>>>
+      lineages = LineagesOf(batch.ids, region_of);
+  if (!lineages.ok()) {
+    batch.failure = lineages.status();
+    return;
+  }
+  batch.lineages = *std::move(lineages);
+  absl::MutexLock lock(&mu_);
+  for (const auto& [id, lineage] : batch.lineages) {
+    Remember(villages_, id, lineage);
+  }
 }
 
 absl::StatusOr<std::vector<std::string>>
 RegistryVillageDirectory::RegionLineage(const std::string& region_id) {
-  return Shared(regions_, region_id, absl::StrCat("region|", region_id),
+  ASSIGN_OR_RETURN(std::shared_ptr<const RegionTree> tree, Tree());
+  if (tree != nullptr) {
+    auto at = tree->nodes.find(region_id);
+    std::vector<std::string> lineage;
+    while (at != tree->nodes.end() && lineage.size() < kMaxDepth) {
+      lineage.push_back(at->first);
+      if (at->second.parent.empty()) return lineage;  // The root.
+      at = tree->nodes.find(at->second.parent);
+    }
+    // Not in the tree (created since it was read), or its chain broken by
+    // a move between two pages: ask for this one.
+  }
+  return Shared(&regions_, region_id, absl::StrCat("region|", region_id),
                 [&] { return FetchRegionLineage(region_id); });
+}
+
+absl::StatusOr<registry::v1::RegionKind> RegistryVillageDirectory::RegionKindOf(
+    const std::string& region_id) {
+  ASSIGN_OR_RETURN(std::shared_ptr<const RegionTree> tree, Tree());
+  if (tree != nullptr) {
+    auto at = tree->nodes.find(region_id);
+    if (at != tree->nodes.end()) return at->second.kind;
+  }
+  // Not in the tree (created since it was read), or the cache off.
+  const std::string what = absl::StrCat("look up region ", region_id);
+  ASSIGN_OR_RETURN(PeerCallLimit::Slot slot, limit_.Acquire(kRegistry, what));
+  grpc::ClientContext context;
+  PreparePeerCall(context, options_.bearer_token, options_.deadline);
+  registry::v1::GetRegionRequest request;
+  request.set_id(region_id);
+  registry::v1::Region region;
+  grpc::Status status = stub_->GetRegion(&context, request, &region);
+  if (status.error_code() == grpc::StatusCode::NOT_FOUND) {
+    return absl::NotFoundError(
+        absl::StrCat("region ", region_id, " does not exist in the registry"));
+  }
+  if (!status.ok()) return PeerCallError(status, kRegistry, what);
+  return region.kind();
 }
 
 absl::StatusOr<std::vector<std::string>>
 RegistryVillageDirectory::VillagesUnder(const std::string& region_id) {
-  return Shared(subtrees_, region_id, absl::StrCat("subtree|", region_id),
+  return Shared(&subtrees_, region_id, absl::StrCat("subtree|", region_id),
                 [&] { return FetchVillagesUnder(region_id); });
 }
 
-RegistryVillageDirectory::Answer RegistryVillageDirectory::FetchVillageLineage(
-    const std::string& village_id) {
-  registry::v1::GetAncestorsRequest request;
-  request.set_village_id(village_id);
-  absl::StatusOr<std::vector<std::string>> fetched = FetchLineage(
-      request, village_id, absl::StrCat("look up village ", village_id));
-  if (absl::IsNotFound(fetched.status())) {
-    return absl::NotFoundError(absl::StrCat("village ", village_id,
-                                            " does not exist in the registry"));
+absl::StatusOr<std::shared_ptr<const RegistryVillageDirectory::RegionTree>>
+RegistryVillageDirectory::Tree() {
+  if (options_.cache_ttl <= absl::ZeroDuration()) return nullptr;
+  {
+    absl::MutexLock lock(&mu_);
+    if (tree_ != nullptr && tree_->expires > clock_->Now()) return tree_;
   }
-  if (!fetched.ok()) return fetched.status();
+  // One reader at a time: the others wait for its tree (or its failure).
+  std::shared_ptr<const RegionTree> tree;
+  Answer read = Shared(nullptr, "", "tree|", [&]() -> Answer {
+    absl::StatusOr<std::shared_ptr<const RegionTree>> fetched = FetchTree();
+    if (!fetched.ok()) return fetched.status();
+    return std::vector<std::string>();
+  });
+  if (!read.ok()) return read.status();
   absl::MutexLock lock(&mu_);
-  Remember(villages_, village_id, *fetched);
-  return fetched;
+  return tree_;
+}
+
+absl::StatusOr<std::shared_ptr<const RegistryVillageDirectory::RegionTree>>
+RegistryVillageDirectory::FetchTree() {
+  auto tree = std::make_shared<RegionTree>();
+  const absl::Time expires = clock_->Now() + options_.cache_ttl;
+  registry::v1::ListRegionsRequest request;
+  request.set_page_size(kRegionPage);
+  const std::string what = "list its regions";
+  do {
+    ASSIGN_OR_RETURN(PeerCallLimit::Slot slot, limit_.Acquire(kRegistry, what));
+    grpc::ClientContext context;
+    PreparePeerCall(context, options_.bearer_token, options_.deadline);
+    registry::v1::ListRegionsResponse response;
+    grpc::Status status = stub_->ListRegions(&context, request, &response);
+    if (!status.ok()) return PeerCallError(status, kRegistry, what);
+    for (const registry::v1::Region& region : response.regions()) {
+      tree->nodes.emplace(region.id(),
+                          RegionNode{region.parent_id(), region.kind()});
+    }
+    if (tree->nodes.size() > options_.max_entries) {
+      // Too many to keep: until the TTL, every region is asked on its own.
+      tree->nodes.clear();
+      break;
+    }
+    request.set_page_token(response.next_page_token());
+  } while (!request.page_token().empty());
+  tree->expires = expires;
+  absl::MutexLock lock(&mu_);
+  tree_ = tree;
+  return tree_;
 }
 
 RegistryVillageDirectory::Answer RegistryVillageDirectory::FetchRegionLineage(
@@ -189,8 +361,10 @@ absl::Status RegistryVillageDirectory::FetchRegions(
     absl::Span<const std::string> ids,
     absl::flat_hash_map<std::string, std::string>* region_of) {
   if (ids.empty()) return absl::OkStatus();
-  const std::string what =
-      absl::StrCat("look up ", ids.size(), " villages from ", ids.front());
+  const std::string what = ids.size() == 1
+                               ? absl::StrCat("look up village ", ids.front())
+                               : absl::StrCat("look up ", ids.size(),
+                                              " villages from ", ids.front());
   registry::v1::BatchGetVillagesRequest request;
   for (const std::string& id : ids) request.add_ids(id);
   registry::v1::BatchGetVillagesResponse response;
@@ -220,6 +394,36 @@ absl::Status RegistryVillageDirectory::FetchRegions(
   return absl::OkStatus();
 }
 
+absl::StatusOr<absl::flat_hash_map<std::string, std::vector<std::string>>>
+RegistryVillageDirectory::LineagesOf(
+    const std::vector<std::string>& village_ids,
+    const absl::flat_hash_map<std::string, std::string>& region_of) {
+  // Each distinct region once, even with the cache off. An empty lineage
+  // marks a region deleted since its village was read: the village is gone
+  // too.
+  absl::flat_hash_map<std::string, std::vector<std::string>> region_lineage;
+  absl::flat_hash_map<std::string, std::vector<std::string>> lineage_of;
+  for (const std::string& village_id : village_ids) {
+    auto region = region_of.find(village_id);
+    if (region == region_of.end()) continue;  // Unknown to the registry.
+    auto [above, fresh] = region_lineage.try_emplace(region->second);
+    if (fresh) {
+      absl::StatusOr<std::vector<std::string>> fetched =
+          RegionLineage(region->second);
+      if (fetched.ok()) {
+        above->second = *std::move(fetched);
+      } else if (!absl::IsNotFound(fetched.status())) {
+        return fetched.status();
+      }
+    }
+    if (above->second.empty()) continue;
+    std::vector<std::string> lineage = {village_id};
+    lineage.insert(lineage.end(), above->second.begin(), above->second.end());
+    lineage_of.emplace(village_id, std::move(lineage));
+  }
+  return lineage_of;
+}
+
 absl::StatusOr<std::vector<std::vector<std::string>>>
 RegistryVillageDirectory::VillageLineages(
     const std::vector<std::string>& village_ids) {
@@ -243,29 +447,7 @@ RegistryVillageDirectory::VillageLineages(
         absl::MakeConstSpan(missing).subspan(begin, kBatchGetVillages),
         &region_of));
   }
-  // Each distinct region once, even with the cache off. An empty lineage
-  // marks a region deleted since its village was read: the village is gone
-  // too.
-  absl::flat_hash_map<std::string, std::vector<std::string>> region_lineage;
-  absl::flat_hash_map<std::string, std::vector<std::string>> lineage_of;
-  for (const std::string& village_id : missing) {
-    auto region = region_of.find(village_id);
-    if (region == region_of.end()) continue;  // Unknown to the registry.
-    auto [above, fresh] = region_lineage.try_emplace(region->second);
-    if (fresh) {
-      absl::StatusOr<std::vector<std::string>> fetched =
-          RegionLineage(region->second);
-      if (fetched.ok()) {
-        above->second = *std::move(fetched);
-      } else if (!absl::IsNotFound(fetched.status())) {
-        return fetched.status();
-      }
-    }
-    if (above->second.empty()) continue;
-    std::vector<std::string> lineage = {village_id};
-    lineage.insert(lineage.end(), above->second.begin(), above->second.end());
-    lineage_of.emplace(village_id, std::move(lineage));
-  }
+  ASSIGN_OR_RETURN(auto lineage_of, LineagesOf(missing, region_of));
   for (size_t i = 0; i < village_ids.size(); ++i) {
     if (!lineages[i].empty()) continue;
     auto it = lineage_of.find(village_ids[i]);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "fivestar/registry/v1/registry.pb.h"
 
 namespace fivestar {
 
@@ -35,6 +36,11 @@ class VillageDirectory {
   // The region's lineage: [region_id, its parent, ..., root region].
   // NOT_FOUND when the registry has no such region; UNAVAILABLE as above.
   virtual absl::StatusOr<std::vector<std::string>> RegionLineage(
+      const std::string& region_id) = 0;
+
+  // The region's kind (TOWNSHIP, COUNTY, ...). NOT_FOUND when the registry
+  // has no such region; UNAVAILABLE as above.
+  virtual absl::StatusOr<registry::v1::RegionKind> RegionKindOf(
       const std::string& region_id) = 0;
 
   // The ids of every village below the region (any depth), in id order.

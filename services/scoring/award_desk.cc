@@ -83,9 +83,9 @@ absl::StatusOr<v1::AuthorityLevel> AwardDesk::AuthorityOver(
   // village itself (index 0) carries no authority.
   for (size_t i = 1; i < lineage.size(); ++i) {
     if (lineage[i] != principal.scope) continue;
-    ASSIGN_OR_RETURN(registry::v1::Region region,
-                     inputs_->GetRegion(lineage[i]));
-    return LevelOfKind(region.kind());
+    ASSIGN_OR_RETURN(registry::v1::RegionKind kind,
+                     jurisdiction_->directory()->RegionKindOf(lineage[i]));
+    return LevelOfKind(kind);
   }
   return v1::AUTHORITY_LEVEL_UNSPECIFIED;
 }
@@ -149,9 +149,10 @@ absl::Status AwardDesk::CheckQuotas(const v1::Rubric& rubric,
     // The village's region of the quota's level.
     std::string region;
     for (size_t i = 1; i < award.lineage.size() && region.empty(); ++i) {
-      ASSIGN_OR_RETURN(registry::v1::Region r,
-                       inputs_->GetRegion(award.lineage[i]));
-      if (LevelOfKind(r.kind()) == quota.region_level()) region = r.id();
+      ASSIGN_OR_RETURN(
+          registry::v1::RegionKind kind,
+          jurisdiction_->directory()->RegionKindOf(award.lineage[i]));
+      if (LevelOfKind(kind) == quota.region_level()) region = award.lineage[i];
     }
     if (region.empty()) continue;
     ASSIGN_OR_RETURN(std::vector<std::string> villages,

@@ -225,9 +225,9 @@ absl::StatusOr<std::string> Leaderboards::RankRegion(
     return requested;
   }
   for (size_t i = 1; i < lineage.size(); ++i) {
-    ASSIGN_OR_RETURN(registry::v1::Region region,
-                     inputs_->GetRegion(lineage[i]));
-    if (region.kind() == registry::v1::TOWNSHIP) return lineage[i];
+    ASSIGN_OR_RETURN(registry::v1::RegionKind kind,
+                     jurisdiction_->directory()->RegionKindOf(lineage[i]));
+    if (kind == registry::v1::TOWNSHIP) return lineage[i];
   }
   // A village outside any township (a pilot region): its own region.
   return lineage.size() > 1 ? lineage[1] : lineage.front();
@@ -235,15 +235,17 @@ absl::StatusOr<std::string> Leaderboards::RankRegion(
 
 absl::Status Leaderboards::KeepReadable(const Principal& principal,
                                         std::vector<RankedEntry>* entries) {
+  std::vector<std::string> ids;
+  for (const RankedEntry& entry : *entries) ids.push_back(entry.village_id);
+  // One lookup for all of them (a batch for those not cached).
+  ASSIGN_OR_RETURN(std::vector<std::vector<std::string>> lineages,
+                   jurisdiction_->directory()->VillageLineages(ids));
   std::vector<RankedEntry> kept;
-  for (RankedEntry& entry : *entries) {
-    absl::StatusOr<std::vector<std::string>> lineage =
-        jurisdiction_->directory()->VillageLineage(entry.village_id);
-    // A village that has left the registry is nobody's to read.
-    if (absl::IsNotFound(lineage.status())) continue;
-    RETURN_IF_ERROR(lineage.status());
-    if (absl::c_linear_search(*lineage, principal.scope)) {
-      kept.push_back(std::move(entry));
+  for (size_t i = 0; i < entries->size(); ++i) {
+    // A village that has left the registry (an empty lineage) is nobody's
+    // to read.
+    if (absl::c_linear_search(lineages[i], principal.scope)) {
+      kept.push_back(std::move((*entries)[i]));
     }
   }
   *entries = std::move(kept);

@@ -1,8 +1,10 @@
 // RegistryVillageDirectory against the real registry: lineages, villages of
 // a region across every ListVillages page, NOT_FOUND for unknown ids, the
 // cache (fresh answers served while the registry is down, none after the
-// TTL or with the cache off), single flight (identical lookups in flight
-// share one registry call; distinct ones still meet the PeerCallLimit), and
+// TTL or with the cache off), the region tree read once per TTL, single
+// flight (identical lookups in flight share one registry call), distinct
+// village lookups in flight gathered into one BatchGetVillages, distinct
+// region lookups with the cache off still meeting the PeerCallLimit, and
 // batch lookups (VillageLineages) with the exact number of registry calls
 // they cost.
 #include "common/registry_client/registry_village_directory.h"
@@ -150,6 +152,9 @@ constexpr char kBatchGet[] =
     "/fivestar.registry.v1.RegistryService/BatchGetVillages";
 constexpr char kGetAncestors[] =
     "/fivestar.registry.v1.RegistryService/GetAncestors";
+constexpr char kGetRegion[] = "/fivestar.registry.v1.RegistryService/GetRegion";
+constexpr char kListRegions[] =
+    "/fivestar.registry.v1.RegistryService/ListRegions";
 
 class RegistryVillageDirectoryTest : public ::testing::Test {
  protected:
@@ -172,7 +177,8 @@ class RegistryVillageDirectoryTest : public ::testing::Test {
   }
 
   // A directory whose every registry call passes `gate` first.
-  std::unique_ptr<RegistryVillageDirectory> GatedDirectory(CallGate* gate) {
+  std::unique_ptr<RegistryVillageDirectory> GatedDirectory(
+      CallGate* gate, absl::Duration ttl = absl::Seconds(60)) {
     std::vector<
         std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>>
         interceptors;
@@ -182,6 +188,7 @@ class RegistryVillageDirectoryTest : public ::testing::Test {
         grpc::ChannelArguments(), std::move(interceptors));
     RegistryDirectoryOptions options;
     options.bearer_token = kProjectsServiceToken;
+    options.cache_ttl = ttl;
     return std::make_unique<RegistryVillageDirectory>(channel, options,
                                                       &env_.clock());
   }
@@ -284,9 +291,10 @@ TEST_F(RegistryVillageDirectoryTest, BatchLookupAsksOncePerThousandVillages) {
   EXPECT_THAT(lineages[1206], ElementsAre(kMaohe, kNorth, kHuiche, "411323",
                                           "411300", "410000"));
   EXPECT_EQ(lineages[1207], lineages[1205]);
-  // 1,207 distinct villages: two batches of at most 1,000; three regions.
+  // 1,207 distinct villages: two batches of at most 1,000; the regions
+  // from the region tree, one ListRegions page.
   EXPECT_THAT(counter_.calls(), ElementsAre(std::make_pair(kBatchGet, 2),
-                                            std::make_pair(kGetAncestors, 3)));
+                                            std::make_pair(kListRegions, 1)));
 
   // Again: the regions are cached, the villages asked again in batches.
   counter_.Reset();
@@ -302,7 +310,7 @@ TEST_F(RegistryVillageDirectoryTest, BatchLookupAsksOncePerThousandVillages) {
                        directory->VillageLineages({kDougou}));
   EXPECT_THAT(cached[0], ElementsAre(kDougou, kWest, kHuiche, "411323",
                                      "411300", "410000"));
-  EXPECT_THAT(counter_.calls(), ElementsAre(std::make_pair(kGetAncestors, 1)));
+  EXPECT_THAT(counter_.calls(), ElementsAre(std::make_pair(kBatchGet, 1)));
 }
 
 TEST_F(RegistryVillageDirectoryTest, BatchLookupSinglesOutUnknownVillages) {
@@ -380,7 +388,8 @@ TEST_F(RegistryVillageDirectoryTest, IdenticalLookupsInFlightShareOneCall) {
   });
   gate.Open();
   for (std::thread& caller : callers) caller.join();
-  EXPECT_EQ(gate.calls(), 1);
+  // The BatchGetVillages, then the region tree's one ListRegions page.
+  EXPECT_EQ(gate.calls(), 2);
   for (const auto& answer : answers) {
     EXPECT_THAT(answer,
                 IsOkAndHolds(ElementsAre(kDangziling, kWest, kHuiche, "411323",
@@ -389,7 +398,7 @@ TEST_F(RegistryVillageDirectoryTest, IdenticalLookupsInFlightShareOneCall) {
   EXPECT_EQ(directory->shared_waiters(), 0);
   // The answer is cached: no further call.
   EXPECT_OK(directory->VillageLineage(kDangziling));
-  EXPECT_EQ(gate.calls(), 1);
+  EXPECT_EQ(gate.calls(), 2);
 }
 
 TEST_F(RegistryVillageDirectoryTest, SharedLookupsShareNotFoundAndSubtrees) {
@@ -405,8 +414,9 @@ TEST_F(RegistryVillageDirectoryTest, SharedLookupsShareNotFoundAndSubtrees) {
     });
     callers.emplace_back([&, i] { west[i] = directory->VillagesUnder(kWest); });
   }
-  // One GetAncestors of the unknown village, one of the region (asked
-  // before its villages are listed); everyone else waits.
+  // One BatchGetVillages of the unknown village, the region tree's page
+  // (the region is asked before its villages are listed); everyone else
+  // waits.
   WaitUntil([&] {
     return gate.calls() == 2 &&
            directory->shared_waiters() == 2 * (kCallers - 1);
@@ -428,31 +438,165 @@ TEST_F(RegistryVillageDirectoryTest, SharedLookupsShareNotFoundAndSubtrees) {
   EXPECT_EQ(gate.calls(), 4);
 }
 
-TEST_F(RegistryVillageDirectoryTest, DistinctLookupsStillMeetTheCallLimit) {
+TEST_F(RegistryVillageDirectoryTest, DistinctVillageLookupsShareOneBatch) {
+  AddDistrict("411323-other-big", 64);
   CallGate gate;
   std::unique_ptr<RegistryVillageDirectory> directory = GatedDirectory(&gate);
+  // 64 distinct villages, far beyond the limit of 8 calls in flight: the
+  // first is asked alone, the other 63 gather behind it into one batch.
+  constexpr int kCallers = 64;
+  std::vector<absl::StatusOr<std::vector<std::string>>> answers(kCallers);
+  std::vector<std::thread> callers;
+  for (int i = 0; i < kCallers; ++i) {
+    callers.emplace_back([&, i] {
+      answers[i] = directory->VillageLineage(
+          absl::StrFormat("411323-other-big-%04d", i));
+    });
+  }
+  WaitUntil([&] {
+    return gate.calls() == 1 && directory->shared_waiters() == kCallers - 1;
+  });
+  EXPECT_EQ(directory->registry_calls_in_flight(), 1);
+  gate.Open();
+  for (std::thread& caller : callers) caller.join();
+  // The first BatchGetVillages, the region tree's one ListRegions page,
+  // the batch of 63.
+  EXPECT_EQ(gate.calls(), 3);
+  for (int i = 0; i < kCallers; ++i) {
+    EXPECT_THAT(answers[i], IsOkAndHolds(ElementsAre(
+                                absl::StrFormat("411323-other-big-%04d", i),
+                                "411323-other-big", kOtherTownship, "411323",
+                                "411300", "410000")));
+  }
+  EXPECT_EQ(directory->shared_waiters(), 0);
+}
+
+TEST_F(RegistryVillageDirectoryTest, ABatchAnswersUnknownAndFailedVillages) {
+  CallGate gate;
+  std::unique_ptr<RegistryVillageDirectory> directory = GatedDirectory(&gate);
+  // The first lookup holds the gate; an unknown and a known village gather
+  // behind it into one batch.
+  absl::StatusOr<std::vector<std::string>> first, unknown, known;
+  std::thread first_caller([&] { first = directory->VillageLineage(kMaohe); });
+  WaitUntil([&] { return gate.calls() == 1; });
+  std::thread unknown_caller(
+      [&] { unknown = directory->VillageLineage("411323-huiche-west-99"); });
+  std::thread known_caller(
+      [&] { known = directory->VillageLineage(kDangziling); });
+  WaitUntil([&] { return directory->shared_waiters() == 2; });
+  gate.Open();
+  first_caller.join();
+  unknown_caller.join();
+  known_caller.join();
+  EXPECT_THAT(first, IsOkAndHolds(ElementsAre(kMaohe, kNorth, kHuiche, "411323",
+                                              "411300", "410000")));
+  EXPECT_THAT(unknown, StatusIs(absl::StatusCode::kNotFound,
+                                "village 411323-huiche-west-99 does not exist "
+                                "in the registry"));
+  EXPECT_THAT(known, IsOkAndHolds(ElementsAre(kDangziling, kWest, kHuiche,
+                                              "411323", "411300", "410000")));
+
+  // With the registry gone, every village of a batch gets its failure.
+  env_.registry().Stop();
+  EXPECT_THAT(directory->VillageLineage(kDougou),
+              StatusIs(absl::StatusCode::kUnavailable,
+                       "the village registry could not be reached to look up "
+                       "village 411323-huiche-west-02"));
+}
+
+TEST_F(RegistryVillageDirectoryTest, TheRegionTreeIsReadOncePerTtl) {
+  std::unique_ptr<RegistryVillageDirectory> directory =
+      CountedDirectory(absl::Seconds(60));
+  EXPECT_THAT(
+      directory->RegionLineage(kWest),
+      IsOkAndHolds(ElementsAre(kWest, kHuiche, "411323", "411300", "410000")));
+  EXPECT_THAT(
+      directory->RegionLineage(kOtherTownship),
+      IsOkAndHolds(ElementsAre(kOtherTownship, "411323", "411300", "410000")));
+  EXPECT_THAT(directory->RegionLineage("410000"),
+              IsOkAndHolds(ElementsAre("410000")));
+  EXPECT_THAT(directory->RegionLineage("411323-nowhere"),
+              StatusIs(absl::StatusCode::kNotFound,
+                       "region 411323-nowhere does not exist in the registry"));
+  EXPECT_THAT(directory->RegionKindOf(kOtherTownship),
+              IsOkAndHolds(registry::v1::TOWNSHIP));
+  EXPECT_THAT(directory->RegionKindOf("410000"),
+              IsOkAndHolds(registry::v1::PROVINCE));
+  EXPECT_THAT(directory->RegionKindOf("411323-nowhere"),
+              StatusIs(absl::StatusCode::kNotFound,
+                       "region 411323-nowhere does not exist in the registry"));
+  // One page for the whole tree; the region it does not hold is asked.
+  EXPECT_THAT(counter_.calls(), ElementsAre(std::make_pair(kGetAncestors, 1),
+                                            std::make_pair(kGetRegion, 1),
+                                            std::make_pair(kListRegions, 1)));
+
+  // A region created since is asked on its own; one moved keeps its old
+  // lineage until the TTL, then the tree is read again.
+  const Principal admin{"fixture", Role::kAdmin, "*"};
+  registry::v1::Region fresh;
+  fresh.set_id("411323-other-east");
+  fresh.set_kind(registry::v1::DISTRICT);
+  fresh.set_name("东管区");
+  fresh.set_parent_id(kOtherTownship);
+  ASSERT_OK(env_.registry().registry().CreateRegion(admin, fresh));
+  registry::v1::Region moved;
+  moved.set_id(kWest);
+  moved.set_parent_id(kOtherTownship);
+  google::protobuf::FieldMask mask;
+  mask.add_paths("parent_id");
+  ASSERT_OK(env_.registry().registry().UpdateRegion(admin, moved, mask));
+  counter_.Reset();
+  EXPECT_THAT(directory->RegionLineage("411323-other-east"),
+              IsOkAndHolds(ElementsAre("411323-other-east", kOtherTownship,
+                                       "411323", "411300", "410000")));
+  EXPECT_THAT(directory->RegionKindOf("411323-other-east"),
+              IsOkAndHolds(registry::v1::DISTRICT));
+  EXPECT_THAT(
+      directory->RegionLineage(kWest),
+      IsOkAndHolds(ElementsAre(kWest, kHuiche, "411323", "411300", "410000")));
+  EXPECT_THAT(counter_.calls(), ElementsAre(std::make_pair(kGetAncestors, 1),
+                                            std::make_pair(kGetRegion, 1)));
+  env_.clock().Advance(absl::Seconds(60));
+  counter_.Reset();
+  EXPECT_THAT(directory->RegionLineage(kWest),
+              IsOkAndHolds(ElementsAre(kWest, kOtherTownship, "411323",
+                                       "411300", "410000")));
+  EXPECT_THAT(directory->RegionLineage("411323-other-east"),
+              IsOkAndHolds(ElementsAre("411323-other-east", kOtherTownship,
+                                       "411323", "411300", "410000")));
+  EXPECT_THAT(directory->RegionKindOf("411323-other-east"),
+              IsOkAndHolds(registry::v1::DISTRICT));
+  EXPECT_THAT(counter_.calls(), ElementsAre(std::make_pair(kListRegions, 1)));
+}
+
+TEST_F(RegistryVillageDirectoryTest, DistinctRegionLookupsStillMeetTheLimit) {
+  CallGate gate;
+  // The cache off: every region is asked with GetAncestors.
+  std::unique_ptr<RegistryVillageDirectory> directory =
+      GatedDirectory(&gate, absl::ZeroDuration());
   // Eight distinct lookups fill the limit of 8 calls in flight.
   std::vector<absl::StatusOr<std::vector<std::string>>> answers(8);
   std::vector<std::thread> callers;
   for (int i = 0; i < 8; ++i) {
     callers.emplace_back([&, i] {
       answers[i] =
-          directory->VillageLineage(absl::StrFormat("411323-nowhere-%02d", i));
+          directory->RegionLineage(absl::StrFormat("411323-nowhere-%02d", i));
     });
   }
   WaitUntil([&] {
     return gate.calls() == 8 && directory->registry_calls_in_flight() == 8;
   });
-  // A ninth distinct one is refused at once; one identical to a lookup in
-  // flight is not (it waits for that answer).
-  EXPECT_THAT(directory->VillageLineage(kMaohe),
+  // A ninth distinct one is refused once it has waited a quarter of the
+  // deadline for a place; one identical to a lookup in flight is not (it
+  // waits for that answer).
+  EXPECT_THAT(directory->RegionLineage(kNorth),
               StatusIs(absl::StatusCode::kUnavailable,
                        "the village registry is slow to answer: 8 calls are "
                        "already waiting on it, so this one did not look up "
-                       "village 411323-huiche-north-01; retry later"));
+                       "region 411323-huiche-north; retry later"));
   absl::StatusOr<std::vector<std::string>> joined;
   std::thread joiner(
-      [&] { joined = directory->VillageLineage("411323-nowhere-00"); });
+      [&] { joined = directory->RegionLineage("411323-nowhere-00"); });
   WaitUntil([&] { return directory->shared_waiters() == 1; });
   gate.Open();
   joiner.join();
@@ -460,11 +604,10 @@ TEST_F(RegistryVillageDirectoryTest, DistinctLookupsStillMeetTheCallLimit) {
   EXPECT_EQ(gate.calls(), 8);
   for (const auto& answer : answers) {
     EXPECT_THAT(answer, StatusIs(absl::StatusCode::kNotFound,
-                                 "does not exist in the "
-                                 "registry"));
+                                 "does not exist in the registry"));
   }
   EXPECT_THAT(joined, StatusIs(absl::StatusCode::kNotFound,
-                               "village 411323-nowhere-00 does not exist"));
+                               "region 411323-nowhere-00 does not exist"));
 }
 
 }  // namespace

@@ -66,6 +66,15 @@ class TreeDirectory final : public VillageDirectory {
     if (it == regions_.end()) return absl::NotFoundError(region_id);
     return it->second;
   }
+  absl::StatusOr<registry::v1::RegionKind> RegionKindOf(
+      const std::string& region_id) override {
+    auto it = regions_.find(region_id);
+    if (it == regions_.end()) return absl::NotFoundError(region_id);
+    // The root, the counties, the townships.
+    static constexpr registry::v1::RegionKind kKinds[] = {
+        registry::v1::PROVINCE, registry::v1::COUNTY, registry::v1::TOWNSHIP};
+    return kKinds[it->second.size() - 1];
+  }
   absl::StatusOr<std::vector<std::string>> VillagesUnder(
       const std::string& region_id) override {
     std::vector<std::string> out;
