@@ -5,11 +5,13 @@
 #include <algorithm>
 #include <array>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/types/span.h"
 #include "common/calendar.h"
@@ -454,6 +456,21 @@ std::string WindowKey(const Window& window) {
 // Changes read per query while catching up with the feed.
 constexpr int kChangesPerRead = 10'000;
 
+// Beyond this many distinct villages changed in one catch-up, every kept
+// region sum is dropped rather than each one searched for them.
+constexpr size_t kMostChangedVillagesSearched = 1'000;
+
+// The kept region sums may name up to this many villages (over all of
+// them) per village figure kept: a window's province, cities, counties
+// and townships each name every village once.
+constexpr size_t kSummedVillagesPerCachedVillage = 4;
+
+// The key of a region's sum for a window.
+std::string RegionSumKey(const std::string& window_key,
+                         const std::string& region_id) {
+  return absl::StrCat(window_key, "|", region_id);
+}
+
 }  // namespace
 
 ProgressSummaries::ProgressSummaries(ProjectsStore* store,
@@ -499,12 +516,15 @@ absl::StatusOr<uint64_t> ProgressSummaries::CatchUpWithChanges() {
     ASSIGN_OR_RETURN(ChangeBatch batch,
                      store_->ReadChanges(seen, {}, kChangesPerRead));
     absl::MutexLock lock(&mu_);
+    absl::flat_hash_set<std::string> changed;
     for (const Change& change : batch.changes) {
       if (change.sequence() <= changes_seen_) continue;  // Seen by another.
+      if (!changed.insert(change.village_id()).second) continue;
       for (auto& [window, villages] : figures_) {
         cached_villages_ -= villages.erase(change.village_id());
       }
     }
+    DropRegionSums(changed);
     seen = std::max<uint64_t>(seen, batch.scanned_through);
     changes_seen_ = std::max(changes_seen_, seen);
     if (static_cast<int>(batch.changes.size()) < kChangesPerRead) {
@@ -513,9 +533,63 @@ absl::StatusOr<uint64_t> ProgressSummaries::CatchUpWithChanges() {
   }
 }
 
+void ProgressSummaries::DropRegionSums(
+    const absl::flat_hash_set<std::string>& changed) {
+  if (changed.empty() || region_sums_.empty()) return;
+  if (changed.size() > kMostChangedVillagesSearched) {
+    region_sums_.clear();
+    summed_villages_ = 0;
+    return;
+  }
+  for (auto it = region_sums_.begin(); it != region_sums_.end();) {
+    const std::vector<std::string>& villages = it->second->villages;
+    const bool touched =
+        std::any_of(changed.begin(), changed.end(), [&](const std::string& id) {
+          return std::binary_search(villages.begin(), villages.end(), id);
+        });
+    if (touched) {
+      summed_villages_ -= villages.size();
+      region_sums_.erase(it++);
+    } else {
+      ++it;
+    }
+  }
+}
+
 absl::StatusOr<v1::Summary> ProgressSummaries::SummarizeClosedMonth(
-    const std::vector<std::string>& villages, const SummaryWindow& window) {
+    const std::vector<std::string>& villages, const SummaryWindow& window,
+    const std::string& region_id) {
   ASSIGN_OR_RETURN(const uint64_t seen, CatchUpWithChanges());
+  const std::string key = WindowKey(window);
+  const std::string sum_key =
+      region_id.empty() ? std::string() : RegionSumKey(key, region_id);
+  std::shared_ptr<const RegionSum> region_sum;
+  if (!sum_key.empty()) {
+    absl::MutexLock lock(&mu_);
+    auto it = region_sums_.find(sum_key);
+    if (it != region_sums_.end()) region_sum = it->second;
+  }
+  if (region_sum != nullptr && region_sum->villages == villages) {
+    // Kept through `seen` (a change since that named one of its villages
+    // would have dropped it before the catch-up returned); the kinds are
+    // read on every call, as below.
+    ASSIGN_OR_RETURN(std::vector<IndicatorDefinition> definitions,
+                     store_->ListIndicatorDefinitions("", -1));
+    absl::flat_hash_map<std::string, v1::IndicatorKind> kinds;
+    for (const IndicatorDefinition& definition : definitions) {
+      kinds[definition.key()] = definition.kind();
+    }
+    if (kinds == region_sum->kinds) return region_sum->summary;
+    return SumKept(villages, window, seen, sum_key, std::move(kinds));
+  }
+  return SumKept(villages, window, seen, sum_key, std::nullopt);
+}
+
+absl::StatusOr<v1::Summary> ProgressSummaries::SumKept(
+    const std::vector<std::string>& villages, const SummaryWindow& window,
+    uint64_t seen, const std::string& sum_key,
+    std::optional<absl::flat_hash_map<std::string, v1::IndicatorKind>>
+        read_kinds) {
   const std::string key = WindowKey(window);
   std::vector<Figures> kept(villages.size());
   std::vector<std::string> missing;
@@ -534,7 +608,9 @@ absl::StatusOr<v1::Summary> ProgressSummaries::SummarizeClosedMonth(
     }
   }
   absl::flat_hash_map<std::string, v1::IndicatorKind> kinds;
-  if (missing.empty()) {
+  if (missing.empty() && read_kinds.has_value()) {
+    kinds = *std::move(read_kinds);
+  } else if (missing.empty()) {
     ASSIGN_OR_RETURN(std::vector<IndicatorDefinition> definitions,
                      store_->ListIndicatorDefinitions("", -1));
     for (const IndicatorDefinition& definition : definitions) {
@@ -579,7 +655,34 @@ absl::StatusOr<v1::Summary> ProgressSummaries::SummarizeClosedMonth(
   std::vector<const VillageFigures*> figures;
   figures.reserve(kept.size());
   for (const Figures& village : kept) figures.push_back(village.get());
-  return SumFigures(figures, kinds, window);
+  v1::Summary summary = SumFigures(figures, kinds, window);
+  if (!sum_key.empty()) {
+    auto sum = std::make_shared<RegionSum>();
+    sum->villages = villages;
+    sum->kinds = std::move(kinds);
+    sum->summary = summary;
+    absl::MutexLock lock(&mu_);
+    // As with the figures: kept only if no change was seen since `seen`,
+    // so none of its villages changed after their figures were read.
+    if (changes_seen_ == seen) {
+      const size_t most =
+          kSummedVillagesPerCachedVillage * max_cached_villages_;
+      auto old = region_sums_.find(sum_key);
+      if (old != region_sums_.end()) {
+        summed_villages_ -= old->second->villages.size();
+        region_sums_.erase(old);
+      }
+      if (summed_villages_ + villages.size() > most) {
+        region_sums_.clear();
+        summed_villages_ = 0;
+      }
+      if (villages.size() <= most) {
+        summed_villages_ += villages.size();
+        region_sums_.emplace(sum_key, std::move(sum));
+      }
+    }
+  }
+  return summary;
 }
 
 absl::StatusOr<v1::Summary> ProgressSummaries::GetSummary(
@@ -622,7 +725,8 @@ absl::StatusOr<v1::Summary> ProgressSummaries::GetSummary(
   }
   v1::Summary summary;
   if (window.closed && max_cached_villages_ > 0) {
-    ASSIGN_OR_RETURN(summary, SummarizeClosedMonth(villages, window));
+    ASSIGN_OR_RETURN(summary, SummarizeClosedMonth(villages, window,
+                                                   of_village ? "" : subject));
   } else {
     ASSIGN_OR_RETURN(summary, SummarizeTogether(store_, villages, window));
   }
