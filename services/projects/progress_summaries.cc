@@ -305,26 +305,6 @@ void ForEachVillageRows(const SummaryRows& rows,
                  "order");
 }
 
-// One summary per village of `villages` (in ascending order), each equal
-// to SummarizeTogether of that village alone, from rows read once for all.
-absl::StatusOr<std::vector<v1::Summary>> SummarizeEach(
-    ProjectsStore* store, const std::vector<std::string>& villages,
-    const Window& window) {
-  ASSIGN_OR_RETURN(SummaryRows rows, ReadRows(store, villages, window));
-  std::vector<v1::Summary> summaries;
-  summaries.reserve(villages.size());
-  ForEachVillageRows(
-      rows, villages,
-      [&](const std::string& village, absl::Span<const TaskSnapshot> tasks,
-          int64_t reporting_weeks, absl::Span<const IndicatorValue> values) {
-        v1::Summary& summary =
-            summaries.emplace_back(EmptySummary(window, /*villages=*/1));
-        summary.set_village_id(village);
-        AddFigures(tasks, reporting_weeks, values, rows, window, &summary);
-      });
-  return summaries;
-}
-
 // The figures of one village from its rows as of the window's instant,
 // counted exactly as AddTaskFigures and AddIndicatorTotals count them.
 VillageFigures FiguresOf(absl::Span<const TaskSnapshot> tasks,
@@ -372,6 +352,34 @@ VillageFigures FiguresOf(absl::Span<const TaskSnapshot> tasks,
     figures.indicators.back().second.push_back(value.value());
   }
   return figures;
+}
+
+// One summary per village of `villages` (in ascending order), each equal
+// to SummarizeTogether of that village alone, from rows read once for all.
+// With `figures`, also each village's figures from the same rows, in the
+// same order.
+absl::StatusOr<std::vector<v1::Summary>> SummarizeEach(
+    ProjectsStore* store, const std::vector<std::string>& villages,
+    const Window& window,
+    std::vector<std::shared_ptr<const VillageFigures>>* figures) {
+  ASSIGN_OR_RETURN(SummaryRows rows, ReadRows(store, villages, window));
+  std::vector<v1::Summary> summaries;
+  summaries.reserve(villages.size());
+  if (figures != nullptr) figures->reserve(villages.size());
+  ForEachVillageRows(
+      rows, villages,
+      [&](const std::string& village, absl::Span<const TaskSnapshot> tasks,
+          int64_t reporting_weeks, absl::Span<const IndicatorValue> values) {
+        v1::Summary& summary =
+            summaries.emplace_back(EmptySummary(window, /*villages=*/1));
+        summary.set_village_id(village);
+        AddFigures(tasks, reporting_weeks, values, rows, window, &summary);
+        if (figures != nullptr) {
+          figures->push_back(std::make_shared<const VillageFigures>(
+              FiguresOf(tasks, reporting_weeks, values, window)));
+        }
+      });
+  return summaries;
 }
 
 // The summary of `figures` (one per village, in village order) together:
@@ -533,6 +541,30 @@ absl::StatusOr<uint64_t> ProgressSummaries::CatchUpWithChanges() {
   }
 }
 
+void ProgressSummaries::KeepFigures(const std::string& window_key,
+                                    const std::vector<std::string>& villages,
+                                    const std::vector<Figures>& figures,
+                                    uint64_t seen) {
+  FIVESTAR_CHECK(villages.size() == figures.size(),
+                 "village figures out of step with the villages");
+  if (max_cached_villages_ == 0 || villages.empty()) return;
+  absl::MutexLock lock(&mu_);
+  // Kept only if no change was seen since `seen`: a change seen since may
+  // have come after the rows were read, and was not applied to them.
+  if (!seen_changes_ || changes_seen_ != seen) return;
+  if (cached_villages_ + figures.size() > max_cached_villages_) {
+    figures_.clear();
+    cached_villages_ = 0;
+  }
+  auto& window_figures = figures_[window_key];
+  for (size_t i = 0; i < villages.size(); ++i) {
+    if (window_figures.emplace(villages[i], figures[i]).second) {
+      ++cached_villages_;
+    }
+  }
+  if (window_figures.empty()) figures_.erase(window_key);
+}
+
 void ProgressSummaries::DropRegionSums(
     const absl::flat_hash_set<std::string>& changed) {
   if (changed.empty() || region_sums_.empty()) return;
@@ -629,28 +661,15 @@ absl::StatusOr<v1::Summary> ProgressSummaries::SumKept(
           fresh.push_back(std::make_shared<const VillageFigures>(
               FiguresOf(tasks, reporting_weeks, values, window)));
         });
-    absl::MutexLock lock(&mu_);
-    // Kept only if no change was seen since `seen`: a change seen since
-    // may have come after these rows were read, and was not applied to
-    // them.
-    const bool keep = changes_seen_ == seen && max_cached_villages_ > 0;
-    if (keep && cached_villages_ + fresh.size() > max_cached_villages_) {
-      figures_.clear();
-      cached_villages_ = 0;
-    }
-    auto& window_figures = figures_[key];
     size_t next = 0;
     for (size_t i = 0; i < villages.size(); ++i) {
       if (kept[i] != nullptr) continue;
       FIVESTAR_CHECK(next < fresh.size() && missing[next] == villages[i],
                      "village figures out of step with the villages");
       kept[i] = fresh[next];
-      if (keep && window_figures.emplace(villages[i], fresh[next]).second) {
-        ++cached_villages_;
-      }
       ++next;
     }
-    if (window_figures.empty()) figures_.erase(key);
+    KeepFigures(key, missing, fresh, seen);
   }
   std::vector<const VillageFigures*> figures;
   figures.reserve(kept.size());
@@ -781,8 +800,20 @@ ProgressSummaries::ListVillageSummaries(
   const std::string next_page_token =
       pager.Trim(page, [](const std::string& village) { return village; });
 
+  // A closed month's figures read for the page are kept for GetSummary (a
+  // region's evaluation reads every village's this way). Rows read after
+  // the last change seen hold every change through it; later ones drop
+  // the figures when GetSummary catches up with the feed.
+  std::optional<uint64_t> seen;
+  if (window.closed && max_cached_villages_ > 0) {
+    absl::MutexLock lock(&mu_);
+    if (seen_changes_) seen = changes_seen_;
+  }
+  std::vector<Figures> figures;
   ASSIGN_OR_RETURN(std::vector<v1::Summary> summaries,
-                   SummarizeEach(store_, page, window));
+                   SummarizeEach(store_, page, window,
+                                 seen.has_value() ? &figures : nullptr));
+  if (seen.has_value()) KeepFigures(WindowKey(window), page, figures, *seen);
   v1::ListVillageSummariesResponse response;
   for (v1::Summary& summary : summaries) {
     *response.add_summaries() = std::move(summary);

@@ -40,13 +40,16 @@ struct SummaryWindow;
 // up from them; a village's figures are dropped when the change feed shows
 // a write to the village (every write of projects, reports and indicator
 // values appends a change naming its village), and read again from the
-// store on the next summary that needs them. Indicator kinds are read on
-// every call (definitions append no change), and the region's villages come
-// from the directory on every call. The figures are identical to a
-// computation from the rows: integer counts add exactly, and indicator
-// values are added in the same order as from the rows. The current month's
-// summaries depend on the time of the request and are computed from the
-// rows every time.
+// store on the next summary that needs them. ListVillageSummaries of a
+// closed month keeps the figures of the villages of its page too (read
+// from the same rows as their summaries), so a region evaluated page by
+// page is then added up without reading its rows again. Indicator kinds
+// are read on every call (definitions append no change), and the region's
+// villages come from the directory on every call. The figures are
+// identical to a computation from the rows: integer counts add exactly,
+// and indicator values are added in the same order as from the rows. The
+// current month's summaries depend on the time of the request and are
+// computed from the rows every time.
 //
 // A region's closed-month summary is also kept whole, with the villages
 // and indicator kinds it was added up from: asked again, it is answered
@@ -108,6 +111,13 @@ class ProgressSummaries {
       uint64_t seen, const std::string& sum_key,
       std::optional<absl::flat_hash_map<std::string, v1::IndicatorKind>>
           read_kinds);
+  // Keeps `figures` (of `villages`, in the same order) for `window_key`,
+  // read from rows read after change `seen` was seen, unless a change was
+  // seen since.
+  void KeepFigures(const std::string& window_key,
+                   const std::vector<std::string>& villages,
+                   const std::vector<Figures>& figures, uint64_t seen)
+      ABSL_LOCKS_EXCLUDED(mu_);
   // Drops every kept region sum that names a village of `changed`.
   void DropRegionSums(const absl::flat_hash_set<std::string>& changed)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
