@@ -464,9 +464,10 @@ std::string WindowKey(const Window& window) {
 // Changes read per query while catching up with the feed.
 constexpr int kChangesPerRead = 10'000;
 
-// Beyond this many distinct villages changed in one catch-up, every kept
-// region sum is dropped rather than each one searched for them.
-constexpr size_t kMostChangedVillagesSearched = 1'000;
+// Beyond this many searches (distinct villages changed in one catch-up
+// times kept region sums) every kept region sum is dropped rather than each
+// one searched for the villages, which bounds the work done under the lock.
+constexpr size_t kMostRegionSumSearches = 100'000;
 
 // The kept region sums may name up to this many villages (over all of
 // them) per village figure kept: a window's province, cities, counties
@@ -484,11 +485,13 @@ std::string RegionSumKey(const std::string& window_key,
 ProgressSummaries::ProgressSummaries(ProjectsStore* store,
                                      const Jurisdiction* jurisdiction,
                                      const Clock* clock,
-                                     size_t max_cached_villages)
+                                     size_t max_cached_villages,
+                                     bool keep_listed_figures)
     : store_(store),
       jurisdiction_(jurisdiction),
       clock_(clock),
-      max_cached_villages_(max_cached_villages) {
+      max_cached_villages_(max_cached_villages),
+      keep_listed_figures_(keep_listed_figures) {
   // Where the change feed stands: nothing is kept yet, so nothing before
   // it can be stale. Failing that, the first closed-month summary asks.
   if (max_cached_villages_ == 0) return;
@@ -568,7 +571,7 @@ void ProgressSummaries::KeepFigures(const std::string& window_key,
 void ProgressSummaries::DropRegionSums(
     const absl::flat_hash_set<std::string>& changed) {
   if (changed.empty() || region_sums_.empty()) return;
-  if (changed.size() > kMostChangedVillagesSearched) {
+  if (changed.size() * region_sums_.size() > kMostRegionSumSearches) {
     region_sums_.clear();
     summed_villages_ = 0;
     return;
@@ -801,13 +804,12 @@ ProgressSummaries::ListVillageSummaries(
       pager.Trim(page, [](const std::string& village) { return village; });
 
   // A closed month's figures read for the page are kept for GetSummary (a
-  // region's evaluation reads every village's this way). Rows read after
-  // the last change seen hold every change through it; later ones drop
-  // the figures when GetSummary catches up with the feed.
+  // region's evaluation reads every village's this way). The feed is read
+  // first, so the rows hold every change through the last one seen and
+  // later ones drop the figures when GetSummary catches up with the feed.
   std::optional<uint64_t> seen;
-  if (window.closed && max_cached_villages_ > 0) {
-    absl::MutexLock lock(&mu_);
-    if (seen_changes_) seen = changes_seen_;
+  if (window.closed && max_cached_villages_ > 0 && keep_listed_figures_) {
+    ASSIGN_OR_RETURN(seen, CatchUpWithChanges());
   }
   std::vector<Figures> figures;
   ASSIGN_OR_RETURN(std::vector<v1::Summary> summaries,

@@ -133,8 +133,10 @@ class RegionSumTest : public ::testing::Test {
   void SetUp() override {
     ASSERT_OK_AND_ASSIGN(store_,
                          SqliteProjectsStore::Open(dir_.File("p.db"), &clock_));
-    kept_ = std::make_unique<ProgressSummaries>(store_.get(), &jurisdiction_,
-                                                &clock_);
+    kept_ = std::make_unique<ProgressSummaries>(
+        store_.get(), &jurisdiction_, &clock_,
+        ProgressSummaries::kDefaultMaxCachedVillages,
+        /*keep_listed_figures=*/true);
     rows_ = std::make_unique<ProgressSummaries>(store_.get(), &jurisdiction_,
                                                 &clock_,
                                                 /*max_cached_villages=*/0);
