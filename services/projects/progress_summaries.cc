@@ -5,11 +5,13 @@
 #include <algorithm>
 #include <array>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/types/span.h"
 #include "common/calendar.h"
@@ -303,26 +305,6 @@ void ForEachVillageRows(const SummaryRows& rows,
                  "order");
 }
 
-// One summary per village of `villages` (in ascending order), each equal
-// to SummarizeTogether of that village alone, from rows read once for all.
-absl::StatusOr<std::vector<v1::Summary>> SummarizeEach(
-    ProjectsStore* store, const std::vector<std::string>& villages,
-    const Window& window) {
-  ASSIGN_OR_RETURN(SummaryRows rows, ReadRows(store, villages, window));
-  std::vector<v1::Summary> summaries;
-  summaries.reserve(villages.size());
-  ForEachVillageRows(
-      rows, villages,
-      [&](const std::string& village, absl::Span<const TaskSnapshot> tasks,
-          int64_t reporting_weeks, absl::Span<const IndicatorValue> values) {
-        v1::Summary& summary =
-            summaries.emplace_back(EmptySummary(window, /*villages=*/1));
-        summary.set_village_id(village);
-        AddFigures(tasks, reporting_weeks, values, rows, window, &summary);
-      });
-  return summaries;
-}
-
 // The figures of one village from its rows as of the window's instant,
 // counted exactly as AddTaskFigures and AddIndicatorTotals count them.
 VillageFigures FiguresOf(absl::Span<const TaskSnapshot> tasks,
@@ -370,6 +352,34 @@ VillageFigures FiguresOf(absl::Span<const TaskSnapshot> tasks,
     figures.indicators.back().second.push_back(value.value());
   }
   return figures;
+}
+
+// One summary per village of `villages` (in ascending order), each equal
+// to SummarizeTogether of that village alone, from rows read once for all.
+// With `figures`, also each village's figures from the same rows, in the
+// same order.
+absl::StatusOr<std::vector<v1::Summary>> SummarizeEach(
+    ProjectsStore* store, const std::vector<std::string>& villages,
+    const Window& window,
+    std::vector<std::shared_ptr<const VillageFigures>>* figures) {
+  ASSIGN_OR_RETURN(SummaryRows rows, ReadRows(store, villages, window));
+  std::vector<v1::Summary> summaries;
+  summaries.reserve(villages.size());
+  if (figures != nullptr) figures->reserve(villages.size());
+  ForEachVillageRows(
+      rows, villages,
+      [&](const std::string& village, absl::Span<const TaskSnapshot> tasks,
+          int64_t reporting_weeks, absl::Span<const IndicatorValue> values) {
+        v1::Summary& summary =
+            summaries.emplace_back(EmptySummary(window, /*villages=*/1));
+        summary.set_village_id(village);
+        AddFigures(tasks, reporting_weeks, values, rows, window, &summary);
+        if (figures != nullptr) {
+          figures->push_back(std::make_shared<const VillageFigures>(
+              FiguresOf(tasks, reporting_weeks, values, window)));
+        }
+      });
+  return summaries;
 }
 
 // The summary of `figures` (one per village, in village order) together:
@@ -454,16 +464,34 @@ std::string WindowKey(const Window& window) {
 // Changes read per query while catching up with the feed.
 constexpr int kChangesPerRead = 10'000;
 
+// Beyond this many searches (distinct villages changed in one catch-up
+// times kept region sums) every kept region sum is dropped rather than each
+// one searched for the villages, which bounds the work done under the lock.
+constexpr size_t kMostRegionSumSearches = 100'000;
+
+// The kept region sums may name up to this many villages (over all of
+// them) per village figure kept: a window's province, cities, counties
+// and townships each name every village once.
+constexpr size_t kSummedVillagesPerCachedVillage = 4;
+
+// The key of a region's sum for a window.
+std::string RegionSumKey(const std::string& window_key,
+                         const std::string& region_id) {
+  return absl::StrCat(window_key, "|", region_id);
+}
+
 }  // namespace
 
 ProgressSummaries::ProgressSummaries(ProjectsStore* store,
                                      const Jurisdiction* jurisdiction,
                                      const Clock* clock,
-                                     size_t max_cached_villages)
+                                     size_t max_cached_villages,
+                                     bool keep_listed_figures)
     : store_(store),
       jurisdiction_(jurisdiction),
       clock_(clock),
-      max_cached_villages_(max_cached_villages) {
+      max_cached_villages_(max_cached_villages),
+      keep_listed_figures_(keep_listed_figures) {
   // Where the change feed stands: nothing is kept yet, so nothing before
   // it can be stale. Failing that, the first closed-month summary asks.
   if (max_cached_villages_ == 0) return;
@@ -499,12 +527,15 @@ absl::StatusOr<uint64_t> ProgressSummaries::CatchUpWithChanges() {
     ASSIGN_OR_RETURN(ChangeBatch batch,
                      store_->ReadChanges(seen, {}, kChangesPerRead));
     absl::MutexLock lock(&mu_);
+    absl::flat_hash_set<std::string> changed;
     for (const Change& change : batch.changes) {
       if (change.sequence() <= changes_seen_) continue;  // Seen by another.
+      if (!changed.insert(change.village_id()).second) continue;
       for (auto& [window, villages] : figures_) {
         cached_villages_ -= villages.erase(change.village_id());
       }
     }
+    DropRegionSums(changed);
     seen = std::max<uint64_t>(seen, batch.scanned_through);
     changes_seen_ = std::max(changes_seen_, seen);
     if (static_cast<int>(batch.changes.size()) < kChangesPerRead) {
@@ -513,9 +544,87 @@ absl::StatusOr<uint64_t> ProgressSummaries::CatchUpWithChanges() {
   }
 }
 
+void ProgressSummaries::KeepFigures(const std::string& window_key,
+                                    const std::vector<std::string>& villages,
+                                    const std::vector<Figures>& figures,
+                                    uint64_t seen) {
+  FIVESTAR_CHECK(villages.size() == figures.size(),
+                 "village figures out of step with the villages");
+  if (max_cached_villages_ == 0 || villages.empty()) return;
+  absl::MutexLock lock(&mu_);
+  // Kept only if no change was seen since `seen`: a change seen since may
+  // have come after the rows were read, and was not applied to them.
+  if (!seen_changes_ || changes_seen_ != seen) return;
+  if (cached_villages_ + figures.size() > max_cached_villages_) {
+    figures_.clear();
+    cached_villages_ = 0;
+  }
+  auto& window_figures = figures_[window_key];
+  for (size_t i = 0; i < villages.size(); ++i) {
+    if (window_figures.emplace(villages[i], figures[i]).second) {
+      ++cached_villages_;
+    }
+  }
+  if (window_figures.empty()) figures_.erase(window_key);
+}
+
+void ProgressSummaries::DropRegionSums(
+    const absl::flat_hash_set<std::string>& changed) {
+  if (changed.empty() || region_sums_.empty()) return;
+  if (changed.size() * region_sums_.size() > kMostRegionSumSearches) {
+    region_sums_.clear();
+    summed_villages_ = 0;
+    return;
+  }
+  for (auto it = region_sums_.begin(); it != region_sums_.end();) {
+    const std::vector<std::string>& villages = it->second->villages;
+    const bool touched =
+        std::any_of(changed.begin(), changed.end(), [&](const std::string& id) {
+          return std::binary_search(villages.begin(), villages.end(), id);
+        });
+    if (touched) {
+      summed_villages_ -= villages.size();
+      region_sums_.erase(it++);
+    } else {
+      ++it;
+    }
+  }
+}
+
 absl::StatusOr<v1::Summary> ProgressSummaries::SummarizeClosedMonth(
-    const std::vector<std::string>& villages, const SummaryWindow& window) {
+    const std::vector<std::string>& villages, const SummaryWindow& window,
+    const std::string& region_id) {
   ASSIGN_OR_RETURN(const uint64_t seen, CatchUpWithChanges());
+  const std::string key = WindowKey(window);
+  const std::string sum_key =
+      region_id.empty() ? std::string() : RegionSumKey(key, region_id);
+  std::shared_ptr<const RegionSum> region_sum;
+  if (!sum_key.empty()) {
+    absl::MutexLock lock(&mu_);
+    auto it = region_sums_.find(sum_key);
+    if (it != region_sums_.end()) region_sum = it->second;
+  }
+  if (region_sum != nullptr && region_sum->villages == villages) {
+    // Kept through `seen` (a change since that named one of its villages
+    // would have dropped it before the catch-up returned); the kinds are
+    // read on every call, as below.
+    ASSIGN_OR_RETURN(std::vector<IndicatorDefinition> definitions,
+                     store_->ListIndicatorDefinitions("", -1));
+    absl::flat_hash_map<std::string, v1::IndicatorKind> kinds;
+    for (const IndicatorDefinition& definition : definitions) {
+      kinds[definition.key()] = definition.kind();
+    }
+    if (kinds == region_sum->kinds) return region_sum->summary;
+    return SumKept(villages, window, seen, sum_key, std::move(kinds));
+  }
+  return SumKept(villages, window, seen, sum_key, std::nullopt);
+}
+
+absl::StatusOr<v1::Summary> ProgressSummaries::SumKept(
+    const std::vector<std::string>& villages, const SummaryWindow& window,
+    uint64_t seen, const std::string& sum_key,
+    std::optional<absl::flat_hash_map<std::string, v1::IndicatorKind>>
+        read_kinds) {
   const std::string key = WindowKey(window);
   std::vector<Figures> kept(villages.size());
   std::vector<std::string> missing;
@@ -534,7 +643,9 @@ absl::StatusOr<v1::Summary> ProgressSummaries::SummarizeClosedMonth(
     }
   }
   absl::flat_hash_map<std::string, v1::IndicatorKind> kinds;
-  if (missing.empty()) {
+  if (missing.empty() && read_kinds.has_value()) {
+    kinds = *std::move(read_kinds);
+  } else if (missing.empty()) {
     ASSIGN_OR_RETURN(std::vector<IndicatorDefinition> definitions,
                      store_->ListIndicatorDefinitions("", -1));
     for (const IndicatorDefinition& definition : definitions) {
@@ -553,33 +664,47 @@ absl::StatusOr<v1::Summary> ProgressSummaries::SummarizeClosedMonth(
           fresh.push_back(std::make_shared<const VillageFigures>(
               FiguresOf(tasks, reporting_weeks, values, window)));
         });
-    absl::MutexLock lock(&mu_);
-    // Kept only if no change was seen since `seen`: a change seen since
-    // may have come after these rows were read, and was not applied to
-    // them.
-    const bool keep = changes_seen_ == seen && max_cached_villages_ > 0;
-    if (keep && cached_villages_ + fresh.size() > max_cached_villages_) {
-      figures_.clear();
-      cached_villages_ = 0;
-    }
-    auto& window_figures = figures_[key];
     size_t next = 0;
     for (size_t i = 0; i < villages.size(); ++i) {
       if (kept[i] != nullptr) continue;
       FIVESTAR_CHECK(next < fresh.size() && missing[next] == villages[i],
                      "village figures out of step with the villages");
       kept[i] = fresh[next];
-      if (keep && window_figures.emplace(villages[i], fresh[next]).second) {
-        ++cached_villages_;
-      }
       ++next;
     }
-    if (window_figures.empty()) figures_.erase(key);
+    KeepFigures(key, missing, fresh, seen);
   }
   std::vector<const VillageFigures*> figures;
   figures.reserve(kept.size());
   for (const Figures& village : kept) figures.push_back(village.get());
-  return SumFigures(figures, kinds, window);
+  v1::Summary summary = SumFigures(figures, kinds, window);
+  if (!sum_key.empty()) {
+    auto sum = std::make_shared<RegionSum>();
+    sum->villages = villages;
+    sum->kinds = std::move(kinds);
+    sum->summary = summary;
+    absl::MutexLock lock(&mu_);
+    // As with the figures: kept only if no change was seen since `seen`,
+    // so none of its villages changed after their figures were read.
+    if (changes_seen_ == seen) {
+      const size_t most =
+          kSummedVillagesPerCachedVillage * max_cached_villages_;
+      auto old = region_sums_.find(sum_key);
+      if (old != region_sums_.end()) {
+        summed_villages_ -= old->second->villages.size();
+        region_sums_.erase(old);
+      }
+      if (summed_villages_ + villages.size() > most) {
+        region_sums_.clear();
+        summed_villages_ = 0;
+      }
+      if (villages.size() <= most) {
+        summed_villages_ += villages.size();
+        region_sums_.emplace(sum_key, std::move(sum));
+      }
+    }
+  }
+  return summary;
 }
 
 absl::StatusOr<v1::Summary> ProgressSummaries::GetSummary(
@@ -622,7 +747,8 @@ absl::StatusOr<v1::Summary> ProgressSummaries::GetSummary(
   }
   v1::Summary summary;
   if (window.closed && max_cached_villages_ > 0) {
-    ASSIGN_OR_RETURN(summary, SummarizeClosedMonth(villages, window));
+    ASSIGN_OR_RETURN(summary, SummarizeClosedMonth(villages, window,
+                                                   of_village ? "" : subject));
   } else {
     ASSIGN_OR_RETURN(summary, SummarizeTogether(store_, villages, window));
   }
@@ -677,8 +803,19 @@ ProgressSummaries::ListVillageSummaries(
   const std::string next_page_token =
       pager.Trim(page, [](const std::string& village) { return village; });
 
+  // A closed month's figures read for the page are kept for GetSummary (a
+  // region's evaluation reads every village's this way). The feed is read
+  // first, so the rows hold every change through the last one seen and
+  // later ones drop the figures when GetSummary catches up with the feed.
+  std::optional<uint64_t> seen;
+  if (window.closed && max_cached_villages_ > 0 && keep_listed_figures_) {
+    ASSIGN_OR_RETURN(seen, CatchUpWithChanges());
+  }
+  std::vector<Figures> figures;
   ASSIGN_OR_RETURN(std::vector<v1::Summary> summaries,
-                   SummarizeEach(store_, page, window));
+                   SummarizeEach(store_, page, window,
+                                 seen.has_value() ? &figures : nullptr));
+  if (seen.has_value()) KeepFigures(WindowKey(window), page, figures, *seen);
   v1::ListVillageSummariesResponse response;
   for (v1::Summary& summary : summaries) {
     *response.add_summaries() = std::move(summary);

@@ -7,11 +7,13 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "common/auth.h"
@@ -38,13 +40,25 @@ struct SummaryWindow;
 // up from them; a village's figures are dropped when the change feed shows
 // a write to the village (every write of projects, reports and indicator
 // values appends a change naming its village), and read again from the
-// store on the next summary that needs them. Indicator kinds are read on
-// every call (definitions append no change), and the region's villages come
-// from the directory on every call. The figures are identical to a
-// computation from the rows: integer counts add exactly, and indicator
-// values are added in the same order as from the rows. The current month's
-// summaries depend on the time of the request and are computed from the
-// rows every time.
+// store on the next summary that needs them. With `keep_listed_figures`,
+// ListVillageSummaries of a closed month reads the change feed as well and
+// keeps the figures of the villages of its page (from the same rows as
+// their summaries), so a region evaluated page by page is then added up
+// without reading its rows again. Indicator kinds
+// are read on every call (definitions append no change), and the region's
+// villages come from the directory on every call. The figures are
+// identical to a computation from the rows: integer counts add exactly,
+// and indicator values are added in the same order as from the rows. The
+// current month's summaries depend on the time of the request and are
+// computed from the rows every time.
+//
+// A region's closed-month summary is also kept whole, with the villages
+// and indicator kinds it was added up from: asked again, it is answered
+// as kept when the directory names the same villages, the kinds are the
+// same and the change feed has named none of those villages since, so a
+// province costs a comparison of its village list rather than a sum over
+// 46,000 villages' figures. A change naming one of its villages drops it
+// (the next call adds the region up again from the village figures).
 class ProgressSummaries {
  public:
   // The most village figures kept (over all windows); beyond it they are
@@ -53,9 +67,13 @@ class ProgressSummaries {
 
   // Every argument must outlive the summaries. `max_cached_villages` 0
   // disables the closed-month cache (every summary from the rows).
+  // `keep_listed_figures`: ListVillageSummaries of a closed month also
+  // reads the change feed (one more store read per page) and keeps the
+  // page's village figures for GetSummary.
   ProgressSummaries(ProjectsStore* store, const Jurisdiction* jurisdiction,
                     const Clock* clock,
-                    size_t max_cached_villages = kDefaultMaxCachedVillages);
+                    size_t max_cached_villages = kDefaultMaxCachedVillages,
+                    bool keep_listed_figures = false);
   ~ProgressSummaries();
 
   // The figures as of the end of `request.period` (or now, for the current
@@ -74,11 +92,40 @@ class ProgressSummaries {
  private:
   using Figures = std::shared_ptr<const VillageFigures>;
 
-  // The summary of `villages` for a closed month's `window_key` (period,
-  // weeks, indicator months), from kept village figures and the rows of
-  // the villages without.
+  // A region's summary for one window as it was added up: the villages
+  // (ascending) and kinds it covers decide whether it still holds.
+  struct RegionSum {
+    std::vector<std::string> villages;
+    absl::flat_hash_map<std::string, v1::IndicatorKind> kinds;
+    v1::Summary summary;
+  };
+
+  // The summary of `villages` (ascending) for a closed month's `window`
+  // (period, weeks, indicator months), from kept village figures and the
+  // rows of the villages without. `region_id` non-empty: `villages` are
+  // the region's, and its summary is kept whole and reused as above.
   absl::StatusOr<v1::Summary> SummarizeClosedMonth(
-      const std::vector<std::string>& villages, const SummaryWindow& window);
+      const std::vector<std::string>& villages, const SummaryWindow& window,
+      const std::string& region_id);
+  // SummarizeClosedMonth past its kept region sum: adds `villages` up from
+  // their figures (reading the rows of those not kept), as of change
+  // `seen`, and keeps the sum under `sum_key` when non-empty. `read_kinds`
+  // are the indicator kinds when already read for this call.
+  absl::StatusOr<v1::Summary> SumKept(
+      const std::vector<std::string>& villages, const SummaryWindow& window,
+      uint64_t seen, const std::string& sum_key,
+      std::optional<absl::flat_hash_map<std::string, v1::IndicatorKind>>
+          read_kinds);
+  // Keeps `figures` (of `villages`, in the same order) for `window_key`,
+  // read from rows read after change `seen` was seen, unless a change was
+  // seen since.
+  void KeepFigures(const std::string& window_key,
+                   const std::vector<std::string>& villages,
+                   const std::vector<Figures>& figures, uint64_t seen)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Drops every kept region sum that names a village of `changed`.
+  void DropRegionSums(const absl::flat_hash_set<std::string>& changed)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Drops the figures of every village the change feed names after the
   // last change seen; returns the newest change seen.
   absl::StatusOr<uint64_t> CatchUpWithChanges();
@@ -87,6 +134,7 @@ class ProgressSummaries {
   const Jurisdiction* jurisdiction_;
   const Clock* clock_;
   const size_t max_cached_villages_;
+  const bool keep_listed_figures_;
 
   absl::Mutex mu_;
   // Changes through this sequence have dropped the figures they touch.
@@ -96,6 +144,11 @@ class ProgressSummaries {
   absl::flat_hash_map<std::string, absl::flat_hash_map<std::string, Figures>>
       figures_ ABSL_GUARDED_BY(mu_);
   size_t cached_villages_ ABSL_GUARDED_BY(mu_) = 0;
+  // Window key and region → the region's summary as last added up.
+  absl::flat_hash_map<std::string, std::shared_ptr<const RegionSum>>
+      region_sums_ ABSL_GUARDED_BY(mu_);
+  // Villages named by the kept region sums, over all of them.
+  size_t summed_villages_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace fivestar::projects
