@@ -485,13 +485,11 @@ std::string RegionSumKey(const std::string& window_key,
 ProgressSummaries::ProgressSummaries(ProjectsStore* store,
                                      const Jurisdiction* jurisdiction,
                                      const Clock* clock,
-                                     size_t max_cached_villages,
-                                     bool keep_listed_figures)
+                                     size_t max_cached_villages)
     : store_(store),
       jurisdiction_(jurisdiction),
       clock_(clock),
-      max_cached_villages_(max_cached_villages),
-      keep_listed_figures_(keep_listed_figures) {
+      max_cached_villages_(max_cached_villages) {
   // Where the change feed stands: nothing is kept yet, so nothing before
   // it can be stale. Failing that, the first closed-month summary asks.
   if (max_cached_villages_ == 0) return;
@@ -808,7 +806,7 @@ ProgressSummaries::ListVillageSummaries(
   // first, so the rows hold every change through the last one seen and
   // later ones drop the figures when GetSummary catches up with the feed.
   std::optional<uint64_t> seen;
-  if (window.closed && max_cached_villages_ > 0 && keep_listed_figures_) {
+  if (window.closed && max_cached_villages_ > 0) {
     ASSIGN_OR_RETURN(seen, CatchUpWithChanges());
   }
   std::vector<Figures> figures;

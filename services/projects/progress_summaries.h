@@ -40,14 +40,14 @@ struct SummaryWindow;
 // up from them; a village's figures are dropped when the change feed shows
 // a write to the village (every write of projects, reports and indicator
 // values appends a change naming its village), and read again from the
-// store on the next summary that needs them. With `keep_listed_figures`,
-// ListVillageSummaries of a closed month reads the change feed as well and
-// keeps the figures of the villages of its page (from the same rows as
-// their summaries), so a region evaluated page by page is then added up
-// without reading its rows again. Indicator kinds
-// are read on every call (definitions append no change), and the region's
-// villages come from the directory on every call. The figures are
-// identical to a computation from the rows: integer counts add exactly,
+// store on the next summary that needs them. ListVillageSummaries of a
+// closed month reads the change feed as well and keeps the figures of the
+// villages of its page (from the same rows as their summaries), so a
+// region evaluated page by page is then added up without reading its rows
+// again. Indicator kinds are read on every call (definitions append no
+// change), and the region's villages come from the directory on every
+// call. The figures are identical to a computation from the rows: integer
+// counts add exactly,
 // and indicator values are added in the same order as from the rows. The
 // current month's summaries depend on the time of the request and are
 // computed from the rows every time.
@@ -67,13 +67,9 @@ class ProgressSummaries {
 
   // Every argument must outlive the summaries. `max_cached_villages` 0
   // disables the closed-month cache (every summary from the rows).
-  // `keep_listed_figures`: ListVillageSummaries of a closed month also
-  // reads the change feed (one more store read per page) and keeps the
-  // page's village figures for GetSummary.
   ProgressSummaries(ProjectsStore* store, const Jurisdiction* jurisdiction,
                     const Clock* clock,
-                    size_t max_cached_villages = kDefaultMaxCachedVillages,
-                    bool keep_listed_figures = false);
+                    size_t max_cached_villages = kDefaultMaxCachedVillages);
   ~ProgressSummaries();
 
   // The figures as of the end of `request.period` (or now, for the current
@@ -134,7 +130,6 @@ class ProgressSummaries {
   const Jurisdiction* jurisdiction_;
   const Clock* clock_;
   const size_t max_cached_villages_;
-  const bool keep_listed_figures_;
 
   absl::Mutex mu_;
   // Changes through this sequence have dropped the figures they touch.

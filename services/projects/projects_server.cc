@@ -52,12 +52,8 @@ absl::StatusOr<std::unique_ptr<ProjectsServer>> ProjectsServer::Start(
       s.store_.get(), s.jurisdiction_.get(), o.clock, o.max_import_records);
   s.ledger_ = std::make_unique<IndicatorLedger>(s.store_.get(),
                                                 s.jurisdiction_.get(), o.clock);
-  // Lists keep their figures: a region scoring has evaluated is then summed
-  // without reading its rows again.
   s.summaries_ = std::make_unique<ProgressSummaries>(
-      s.store_.get(), s.jurisdiction_.get(), o.clock,
-      ProgressSummaries::kDefaultMaxCachedVillages,
-      /*keep_listed_figures=*/true);
+      s.store_.get(), s.jurisdiction_.get(), o.clock);
   ASSIGN_OR_RETURN(s.feed_,
                    ChangeFeed::Create(s.store_.get(), s.jurisdiction_.get()));
   s.executor_ = std::make_unique<Executor>(o.server.handler_threads,

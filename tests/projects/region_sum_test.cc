@@ -78,6 +78,15 @@ class MovableTree final : public VillageDirectory {
     }
     return lineage;
   }
+  absl::StatusOr<registry::v1::RegionKind> RegionKindOf(
+      const std::string& region_id) override {
+    ASSIGN_OR_RETURN(std::vector<std::string> lineage,
+                     RegionLineage(region_id));
+    // The root, the counties, the townships.
+    static constexpr registry::v1::RegionKind kKinds[] = {
+        registry::v1::PROVINCE, registry::v1::COUNTY, registry::v1::TOWNSHIP};
+    return kKinds[lineage.size() - 1];
+  }
   absl::StatusOr<std::vector<std::string>> VillagesUnder(
       const std::string& region_id) override {
     std::vector<std::string> out;
@@ -133,10 +142,8 @@ class RegionSumTest : public ::testing::Test {
   void SetUp() override {
     ASSERT_OK_AND_ASSIGN(store_,
                          SqliteProjectsStore::Open(dir_.File("p.db"), &clock_));
-    kept_ = std::make_unique<ProgressSummaries>(
-        store_.get(), &jurisdiction_, &clock_,
-        ProgressSummaries::kDefaultMaxCachedVillages,
-        /*keep_listed_figures=*/true);
+    kept_ = std::make_unique<ProgressSummaries>(store_.get(), &jurisdiction_,
+                                                &clock_);
     rows_ = std::make_unique<ProgressSummaries>(store_.get(), &jurisdiction_,
                                                 &clock_,
                                                 /*max_cached_villages=*/0);
