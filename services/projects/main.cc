@@ -25,9 +25,10 @@ ABSL_FLAG(absl::Duration, registry_cache_ttl, absl::Seconds(60),
           "How long answers of the registry (village and region lineages, "
           "villages of a region) are reused; 0 disables the cache.");
 ABSL_FLAG(int, registry_max_in_flight, 8,
-          "Most calls to the registry waiting at once; beyond it calls that "
-          "need the registry fail at once with UNAVAILABLE, so a hung "
-          "registry cannot take every handler thread. Keep it below "
+          "Most calls to the registry at once (lookups of many villages "
+          "share one); a call beyond it waits at most a quarter of "
+          "--registry_deadline for a place, then fails with UNAVAILABLE, so "
+          "a hung registry cannot take every handler thread. Keep it below "
           "--handler_threads.");
 ABSL_FLAG(int64_t, max_import_records,
           fivestar::projects::kDefaultMaxImportRecords,

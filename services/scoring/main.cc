@@ -39,7 +39,9 @@ ABSL_FLAG(absl::Duration, peer_deadline, absl::Seconds(5),
           "Deadline of each call to the registry or project tracking.");
 ABSL_FLAG(int, peer_max_in_flight, 8,
           "Most calls to each peer waiting at once; beyond it calls that need "
-          "the peer fail at once with UNAVAILABLE. Keep it below "
+          "the peer fail with UNAVAILABLE, at once, or for the registry's "
+          "answers used for permission checks after waiting at most a "
+          "quarter of --peer_deadline for a place. Keep it below "
           "--handler_threads.");
 ABSL_FLAG(absl::Duration, registry_cache_ttl, absl::Seconds(60),
           "How long the registry's answers used for permission checks are "
