@@ -508,17 +508,22 @@ absl::StatusOr<uint64_t> ProgressSummaries::CatchUpWithChanges() {
   {
     absl::MutexLock lock(&mu_);
     seen = changes_seen_;
-    if (!seen_changes_) {
-      // Nothing is kept yet, so nothing earlier can be stale.
+    if (!seen_changes_ || (figures_.empty() && region_sums_.empty())) {
+      // Nothing is kept, so nothing earlier can be stale: skip to the
+      // newest change rather than read every one (an import leaves
+      // millions) unless something was kept while it was asked.
+      const bool had_seen = seen_changes_;
       mu_.Unlock();
       absl::StatusOr<uint64_t> newest = store_->NewestSequence();
       mu_.Lock();
       if (!newest.ok()) return newest.status();
-      if (!seen_changes_) {
+      if (!seen_changes_ || (had_seen && changes_seen_ == seen &&
+                             figures_.empty() && region_sums_.empty())) {
         seen_changes_ = true;
-        changes_seen_ = *newest;
+        changes_seen_ = std::max(changes_seen_, *newest);
+        return changes_seen_;
       }
-      return changes_seen_;
+      seen = changes_seen_;
     }
   }
   while (true) {

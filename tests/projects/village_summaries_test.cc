@@ -544,9 +544,13 @@ TEST_F(VillageSummariesTest, APageIsReadInFiveQueriesWhateverItsSize) {
       {"ListIndicatorValues", 1},
       {"SnapshotTasks", 1}};
   // A closed month's page also reads the change feed, so that the figures
-  // it reads can be kept for GetSummary.
+  // it reads can be kept for GetSummary; with nothing kept yet (the first
+  // page), only where the feed stands.
   std::map<std::string, int> with_feed = kOnePassEach;
   with_feed["ReadChanges"] = 1;
+  std::map<std::string, int> with_newest = kOnePassEach;
+  with_newest["NewestSequence"] = 1;
+  bool first = true;
   for (int page_size : {1, 7, 1000}) {
     SCOPED_TRACE(absl::StrCat("page_size ", page_size));
     v1::ListVillageSummariesRequest request =
@@ -557,7 +561,8 @@ TEST_F(VillageSummariesTest, APageIsReadInFiveQueriesWhateverItsSize) {
       store.Reset();
       ASSERT_OK_AND_ASSIGN(v1::ListVillageSummariesResponse response,
                            summaries.ListVillageSummaries(auditor, request));
-      EXPECT_EQ(store.calls(), with_feed);
+      EXPECT_EQ(store.calls(), first ? with_newest : with_feed);
+      first = false;
       villages += response.summaries_size();
       if (response.next_page_token().empty()) break;
       request.set_page_token(response.next_page_token());
