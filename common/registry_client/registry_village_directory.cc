@@ -58,14 +58,24 @@ void RegistryVillageDirectory::Remember(Cache& cache, const std::string& key,
   cache[key] = Entry{ids, now + options_.cache_ttl};
 }
 
-absl::StatusOr<std::vector<std::string>> RegistryVillageDirectory::FetchLineage(
-    const registry::v1::GetAncestorsRequest& request, const std::string& self,
-    absl::string_view what) {
+template <typename Request, typename Response>
+absl::StatusOr<grpc::Status> RegistryVillageDirectory::Ask(
+    grpc::Status (registry::v1::RegistryService::Stub::*method)(
+        grpc::ClientContext*, const Request&, Response*),
+    const Request& request, Response* response, absl::string_view what) {
   ASSIGN_OR_RETURN(PeerCallLimit::Slot slot, limit_.Acquire(kRegistry, what));
   grpc::ClientContext context;
   PreparePeerCall(context, options_.bearer_token, options_.deadline);
+  return (stub_.get()->*method)(&context, request, response);
+}
+
+absl::StatusOr<std::vector<std::string>> RegistryVillageDirectory::FetchLineage(
+    const registry::v1::GetAncestorsRequest& request, const std::string& self,
+    absl::string_view what) {
   registry::v1::GetAncestorsResponse response;
-  grpc::Status status = stub_->GetAncestors(&context, request, &response);
+  ASSIGN_OR_RETURN(grpc::Status status,
+                   Ask(&registry::v1::RegistryService::Stub::GetAncestors,
+                       request, &response, what));
   if (!status.ok()) return PeerCallError(status, kRegistry, what);
   std::vector<std::string> lineage = {self};
   for (const registry::v1::Region& region : response.ancestors()) {
@@ -242,13 +252,12 @@ absl::StatusOr<registry::v1::RegionKind> RegistryVillageDirectory::RegionKindOf(
   }
   // Not in the tree (created since it was read), or the cache off.
   const std::string what = absl::StrCat("look up region ", region_id);
-  ASSIGN_OR_RETURN(PeerCallLimit::Slot slot, limit_.Acquire(kRegistry, what));
-  grpc::ClientContext context;
-  PreparePeerCall(context, options_.bearer_token, options_.deadline);
   registry::v1::GetRegionRequest request;
   request.set_id(region_id);
   registry::v1::Region region;
-  grpc::Status status = stub_->GetRegion(&context, request, &region);
+  ASSIGN_OR_RETURN(grpc::Status status,
+                   Ask(&registry::v1::RegistryService::Stub::GetRegion, request,
+                       &region, what));
   if (status.error_code() == grpc::StatusCode::NOT_FOUND) {
     return absl::NotFoundError(
         absl::StrCat("region ", region_id, " does not exist in the registry"));
@@ -290,11 +299,10 @@ RegistryVillageDirectory::FetchTree() {
   request.set_page_size(kRegionPage);
   const std::string what = "list its regions";
   do {
-    ASSIGN_OR_RETURN(PeerCallLimit::Slot slot, limit_.Acquire(kRegistry, what));
-    grpc::ClientContext context;
-    PreparePeerCall(context, options_.bearer_token, options_.deadline);
     registry::v1::ListRegionsResponse response;
-    grpc::Status status = stub_->ListRegions(&context, request, &response);
+    ASSIGN_OR_RETURN(grpc::Status status,
+                     Ask(&registry::v1::RegistryService::Stub::ListRegions,
+                         request, &response, what));
     if (!status.ok()) return PeerCallError(status, kRegistry, what);
     for (const registry::v1::Region& region : response.regions()) {
       tree->nodes.emplace(region.id(),
@@ -341,11 +349,10 @@ RegistryVillageDirectory::Answer RegistryVillageDirectory::FetchVillagesUnder(
   request.set_page_size(kVillagePage);
   const std::string what = absl::StrCat("list the villages of ", region_id);
   do {
-    ASSIGN_OR_RETURN(PeerCallLimit::Slot slot, limit_.Acquire(kRegistry, what));
-    grpc::ClientContext context;
-    PreparePeerCall(context, options_.bearer_token, options_.deadline);
     registry::v1::ListVillagesResponse response;
-    grpc::Status status = stub_->ListVillages(&context, request, &response);
+    ASSIGN_OR_RETURN(grpc::Status status,
+                     Ask(&registry::v1::RegistryService::Stub::ListVillages,
+                         request, &response, what));
     if (!status.ok()) return PeerCallError(status, kRegistry, what);
     for (const registry::v1::Village& village : response.villages()) {
       villages.push_back(village.id());
@@ -368,13 +375,9 @@ absl::Status RegistryVillageDirectory::FetchRegions(
   registry::v1::BatchGetVillagesRequest request;
   for (const std::string& id : ids) request.add_ids(id);
   registry::v1::BatchGetVillagesResponse response;
-  grpc::Status status;
-  {
-    ASSIGN_OR_RETURN(PeerCallLimit::Slot slot, limit_.Acquire(kRegistry, what));
-    grpc::ClientContext context;
-    PreparePeerCall(context, options_.bearer_token, options_.deadline);
-    status = stub_->BatchGetVillages(&context, request, &response);
-  }
+  ASSIGN_OR_RETURN(grpc::Status status,
+                   Ask(&registry::v1::RegistryService::Stub::BatchGetVillages,
+                       request, &response, what));
   if (status.error_code() == grpc::StatusCode::NOT_FOUND) {
     // Some id is unknown: the halves tell which (an unknown one alone).
     if (ids.size() == 1) return absl::OkStatus();

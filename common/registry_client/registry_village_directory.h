@@ -166,6 +166,14 @@ class RegistryVillageDirectory final : public VillageDirectory {
   void Remember(Cache& cache, const std::string& key,
                 const std::vector<std::string>& ids)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Calls `method` of the registry with a place of the limit (its
+  // refusal is the error), the deadline and the token; the call's own
+  // status is the value.
+  template <typename Request, typename Response>
+  absl::StatusOr<grpc::Status> Ask(
+      grpc::Status (registry::v1::RegistryService::Stub::*method)(
+          grpc::ClientContext*, const Request&, Response*),
+      const Request& request, Response* response, absl::string_view what);
   // Lineage of the subject of `request`, whose own id is `self`.
   absl::StatusOr<std::vector<std::string>> FetchLineage(
       const registry::v1::GetAncestorsRequest& request, const std::string& self,

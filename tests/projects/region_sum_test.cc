@@ -5,7 +5,6 @@
 // writes of every kind and moves of regions in the directory, and, for a
 // few writes, the exact change they make to the very next summary.
 #include <google/protobuf/util/message_differencer.h>
-#include <google/protobuf/util/time_util.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -18,7 +17,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/synchronization/mutex.h"
 #include "common/calendar.h"
 #include "common/change_feed.h"
 #include "common/clock.h"
@@ -27,112 +25,18 @@
 #include "services/projects/progress_summaries.h"
 #include "services/projects/project_tracker.h"
 #include "services/projects/sqlite_projects_store.h"
+#include "tests/projects/memory_region_tree.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
 namespace fivestar::projects {
 namespace {
 
+using ::fivestar::projects::testing::Day;
+using ::fivestar::projects::testing::MemoryRegionTree;
+using ::fivestar::projects::testing::StoreCancel;
+using ::fivestar::projects::testing::StoreReport;
 using ::google::protobuf::util::MessageDifferencer;
-using ::google::protobuf::util::TimeUtil;
-
-// A region tree in memory whose townships can move to another county:
-// root "41" → 3 counties → 2 townships each → 4 villages each.
-class MovableTree final : public VillageDirectory {
- public:
-  MovableTree() {
-    for (int c = 0; c < 3; ++c) {
-      const std::string county = absl::StrFormat("41-c%d", c);
-      parent_[county] = "41";
-      for (int t = 0; t < 2; ++t) {
-        const std::string township = absl::StrFormat("%s-t%d", county, t);
-        parent_[township] = county;
-        for (int v = 0; v < 4; ++v) {
-          village_region_[absl::StrFormat("%s-v%d", township, v)] = township;
-        }
-      }
-    }
-    parent_["41"] = "";
-  }
-
-  absl::StatusOr<std::vector<std::string>> VillageLineage(
-      const std::string& village_id) override {
-    absl::MutexLock lock(&mu_);
-    auto it = village_region_.find(village_id);
-    if (it == village_region_.end()) return absl::NotFoundError(village_id);
-    std::vector<std::string> lineage = {village_id};
-    for (std::string region = it->second; !region.empty();
-         region = parent_.at(region)) {
-      lineage.push_back(region);
-    }
-    return lineage;
-  }
-  absl::StatusOr<std::vector<std::string>> RegionLineage(
-      const std::string& region_id) override {
-    absl::MutexLock lock(&mu_);
-    if (parent_.count(region_id) == 0) return absl::NotFoundError(region_id);
-    std::vector<std::string> lineage;
-    for (std::string region = region_id; !region.empty();
-         region = parent_.at(region)) {
-      lineage.push_back(region);
-    }
-    return lineage;
-  }
-  absl::StatusOr<registry::v1::RegionKind> RegionKindOf(
-      const std::string& region_id) override {
-    ASSIGN_OR_RETURN(std::vector<std::string> lineage,
-                     RegionLineage(region_id));
-    // The root, the counties, the townships.
-    static constexpr registry::v1::RegionKind kKinds[] = {
-        registry::v1::PROVINCE, registry::v1::COUNTY, registry::v1::TOWNSHIP};
-    return kKinds[lineage.size() - 1];
-  }
-  absl::StatusOr<std::vector<std::string>> VillagesUnder(
-      const std::string& region_id) override {
-    std::vector<std::string> out;
-    for (const std::string& village : villages()) {
-      ASSIGN_OR_RETURN(std::vector<std::string> lineage,
-                       VillageLineage(village));
-      if (std::find(lineage.begin(), lineage.end(), region_id) !=
-          lineage.end()) {
-        out.push_back(village);
-      }
-    }
-    return out;  // std::map: in id order.
-  }
-
-  // `region` gets `parent` as its parent (a move in the registry).
-  void Move(const std::string& region, const std::string& parent) {
-    absl::MutexLock lock(&mu_);
-    parent_.at(region) = parent;
-  }
-  std::vector<std::string> regions() const {
-    absl::MutexLock lock(&mu_);
-    std::vector<std::string> out;
-    for (const auto& [region, parent] : parent_) out.push_back(region);
-    return out;
-  }
-  std::vector<std::string> villages() const {
-    absl::MutexLock lock(&mu_);
-    std::vector<std::string> out;
-    for (const auto& [village, region] : village_region_) {
-      out.push_back(village);
-    }
-    return out;
-  }
-  std::string PathOf(const std::string& village) {
-    return LineagePath(*VillageLineage(village));
-  }
-
- private:
-  mutable absl::Mutex mu_;
-  std::map<std::string, std::string> parent_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, std::string> village_region_ ABSL_GUARDED_BY(mu_);
-};
-
-absl::Time Day(int year, int month, int day) {
-  return StartOfDay(absl::CivilDay(year, month, day));
-}
 
 class RegionSumTest : public ::testing::Test {
  protected:
@@ -209,35 +113,12 @@ class RegionSumTest : public ::testing::Test {
 
   absl::StatusOr<Project> Report(const Project& project, absl::Time time,
                                  double quantity) {
-    ProgressReport report;
-    report.set_project_id(project.id());
-    report.set_quantity(quantity);
-    report.set_reporter("fixture");
-    *report.mutable_report_time() =
-        TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(time));
-    Project updated = project;
-    updated.set_delivered_quantity(project.delivered_quantity() + quantity);
-    updated.set_report_count(project.report_count() + 1);
-    if (updated.status() != v1::CANCELLED) {
-      updated.set_status(DerivedStatus(updated.report_count(),
-                                       updated.delivered_quantity(),
-                                       updated.target_quantity()));
-    }
-    ASSIGN_OR_RETURN(
-        AppendedReport appended,
-        store_->AppendReport(report, RequestKey{}, updated, project.etag(),
-                             tree_.PathOf(project.village_id())));
-    return appended.project;
+    return StoreReport(store_.get(), project, time, quantity,
+                       tree_.PathOf(project.village_id()));
   }
-
   absl::StatusOr<Project> Cancel(const Project& project, absl::Time time) {
-    Project cancelled = project;
-    cancelled.set_status(v1::CANCELLED);
-    cancelled.set_cancel_reason("merged");
-    *cancelled.mutable_cancel_time() =
-        TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(time));
-    return store_->UpdateProject(cancelled, project.etag(),
-                                 tree_.PathOf(project.village_id()));
+    return StoreCancel(store_.get(), project, time,
+                       tree_.PathOf(project.village_id()));
   }
 
   absl::Status SetRandomValue(const std::string& village) {
@@ -375,9 +256,9 @@ class RegionSumTest : public ::testing::Test {
     } while (!request.page_token().empty());
   }
 
-  testing::TempDir dir_;
+  ::fivestar::testing::TempDir dir_;
   FakeClock clock_;
-  MovableTree tree_;
+  MemoryRegionTree tree_;
   Jurisdiction jurisdiction_;
   std::unique_ptr<SqliteProjectsStore> store_;
   std::unique_ptr<ProgressSummaries> kept_;

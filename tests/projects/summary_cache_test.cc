@@ -5,7 +5,6 @@
 // writes of every kind that changes a summary. A stale figure would make a
 // summary after the writes differ.
 #include <google/protobuf/util/message_differencer.h>
-#include <google/protobuf/util/time_util.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -25,90 +24,18 @@
 #include "services/projects/progress_summaries.h"
 #include "services/projects/project_tracker.h"
 #include "services/projects/sqlite_projects_store.h"
+#include "tests/projects/memory_region_tree.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
 namespace fivestar::projects {
 namespace {
 
+using ::fivestar::projects::testing::Day;
+using ::fivestar::projects::testing::MemoryRegionTree;
+using ::fivestar::projects::testing::StoreCancel;
+using ::fivestar::projects::testing::StoreReport;
 using ::google::protobuf::util::MessageDifferencer;
-using ::google::protobuf::util::TimeUtil;
-
-// A region tree held in memory: root "41" → 3 counties → 2 townships each
-// → 4 villages each.
-class TreeDirectory final : public VillageDirectory {
- public:
-  TreeDirectory() {
-    for (int c = 0; c < 3; ++c) {
-      const std::string county = absl::StrFormat("41-c%d", c);
-      regions_[county] = {county, "41"};
-      for (int t = 0; t < 2; ++t) {
-        const std::string township = absl::StrFormat("%s-t%d", county, t);
-        regions_[township] = {township, county, "41"};
-        for (int v = 0; v < 4; ++v) {
-          const std::string village = absl::StrFormat("%s-v%d", township, v);
-          villages_[village] = {village, township, county, "41"};
-        }
-      }
-    }
-    regions_["41"] = {"41"};
-  }
-
-  absl::StatusOr<std::vector<std::string>> VillageLineage(
-      const std::string& village_id) override {
-    auto it = villages_.find(village_id);
-    if (it == villages_.end()) return absl::NotFoundError(village_id);
-    return it->second;
-  }
-  absl::StatusOr<std::vector<std::string>> RegionLineage(
-      const std::string& region_id) override {
-    auto it = regions_.find(region_id);
-    if (it == regions_.end()) return absl::NotFoundError(region_id);
-    return it->second;
-  }
-  absl::StatusOr<registry::v1::RegionKind> RegionKindOf(
-      const std::string& region_id) override {
-    auto it = regions_.find(region_id);
-    if (it == regions_.end()) return absl::NotFoundError(region_id);
-    // The root, the counties, the townships.
-    static constexpr registry::v1::RegionKind kKinds[] = {
-        registry::v1::PROVINCE, registry::v1::COUNTY, registry::v1::TOWNSHIP};
-    return kKinds[it->second.size() - 1];
-  }
-  absl::StatusOr<std::vector<std::string>> VillagesUnder(
-      const std::string& region_id) override {
-    std::vector<std::string> out;
-    for (const auto& [village, lineage] : villages_) {
-      if (std::find(lineage.begin(), lineage.end(), region_id) !=
-          lineage.end()) {
-        out.push_back(village);
-      }
-    }
-    return out;  // std::map: in id order.
-  }
-
-  std::vector<std::string> regions() const {
-    std::vector<std::string> out;
-    for (const auto& [region, lineage] : regions_) out.push_back(region);
-    return out;
-  }
-  std::vector<std::string> villages() const {
-    std::vector<std::string> out;
-    for (const auto& [village, lineage] : villages_) out.push_back(village);
-    return out;
-  }
-  std::string PathOf(const std::string& village) const {
-    return LineagePath(villages_.at(village));
-  }
-
- private:
-  std::map<std::string, std::vector<std::string>> regions_;
-  std::map<std::string, std::vector<std::string>> villages_;
-};
-
-absl::Time Day(int year, int month, int day) {
-  return StartOfDay(absl::CivilDay(year, month, day));
-}
 
 class SummaryCacheTest : public ::testing::Test {
  protected:
@@ -201,36 +128,12 @@ class SummaryCacheTest : public ::testing::Test {
   }
 
   absl::StatusOr<Project> Report(const Project& project, absl::Time time) {
-    ProgressReport report;
-    report.set_project_id(project.id());
-    report.set_quantity(Quantity(8));
-    report.set_reporter("fixture");
-    *report.mutable_report_time() =
-        TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(time));
-    Project updated = project;
-    updated.set_delivered_quantity(project.delivered_quantity() +
-                                   report.quantity());
-    updated.set_report_count(project.report_count() + 1);
-    if (updated.status() != v1::CANCELLED) {
-      updated.set_status(DerivedStatus(updated.report_count(),
-                                       updated.delivered_quantity(),
-                                       updated.target_quantity()));
-    }
-    ASSIGN_OR_RETURN(
-        AppendedReport appended,
-        store_->AppendReport(report, RequestKey{}, updated, project.etag(),
-                             directory_.PathOf(project.village_id())));
-    return appended.project;
+    return StoreReport(store_.get(), project, time, Quantity(8),
+                       directory_.PathOf(project.village_id()));
   }
-
   absl::StatusOr<Project> Cancel(const Project& project, absl::Time time) {
-    Project cancelled = project;
-    cancelled.set_status(v1::CANCELLED);
-    cancelled.set_cancel_reason("merged");
-    *cancelled.mutable_cancel_time() =
-        TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(time));
-    return store_->UpdateProject(cancelled, project.etag(),
-                                 directory_.PathOf(project.village_id()));
+    return StoreCancel(store_.get(), project, time,
+                       directory_.PathOf(project.village_id()));
   }
 
   // Every region and two villages, for every month from 2022-07 to the
@@ -277,9 +180,9 @@ class SummaryCacheTest : public ::testing::Test {
     return out;
   }
 
-  testing::TempDir dir_;
+  ::fivestar::testing::TempDir dir_;
   FakeClock clock_;
-  TreeDirectory directory_;
+  MemoryRegionTree directory_;
   Jurisdiction jurisdiction_;
   std::unique_ptr<SqliteProjectsStore> store_;
   std::unique_ptr<ProgressSummaries> fast_;
