@@ -26,6 +26,13 @@ constexpr size_t kMaxDepth = 32;
 
 constexpr char kRegistry[] = "the village registry";
 
+// What a lookup of `ids` (at least one) does, for error messages.
+std::string LookUpVillages(absl::Span<const std::string> ids) {
+  return ids.size() == 1 ? absl::StrCat("look up village ", ids.front())
+                         : absl::StrCat("look up ", ids.size(),
+                                        " villages from ", ids.front());
+}
+
 }  // namespace
 
 RegistryVillageDirectory::RegistryVillageDirectory(
@@ -173,8 +180,7 @@ RegistryVillageDirectory::VillageLineage(const std::string& village_id) {
         // The batch ahead could not reach the registry a moment ago:
         // asking again would make these callers wait a second deadline.
         batch->failure = absl::UnavailableError(absl::StrCat(
-            kRegistry, " could not be reached to look up ", batch->ids.size(),
-            " villages from ", batch->ids.front(),
+            kRegistry, " could not be reached to ", LookUpVillages(batch->ids),
             ": the lookup just before failed: ",
             last_batch_failure_.message()));
         for (const std::string& id : batch->ids) village_batches_.erase(id);
@@ -368,10 +374,7 @@ absl::Status RegistryVillageDirectory::FetchRegions(
     absl::Span<const std::string> ids,
     absl::flat_hash_map<std::string, std::string>* region_of) {
   if (ids.empty()) return absl::OkStatus();
-  const std::string what = ids.size() == 1
-                               ? absl::StrCat("look up village ", ids.front())
-                               : absl::StrCat("look up ", ids.size(),
-                                              " villages from ", ids.front());
+  const std::string what = LookUpVillages(ids);
   registry::v1::BatchGetVillagesRequest request;
   for (const std::string& id : ids) request.add_ids(id);
   registry::v1::BatchGetVillagesResponse response;
