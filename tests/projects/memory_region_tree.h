@@ -9,6 +9,7 @@
 
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -126,6 +127,23 @@ class MemoryRegionTree final : public VillageDirectory {
 // The start of the day in the service's calendar.
 inline absl::Time Day(int year, int month, int day) {
   return StartOfDay(absl::CivilDay(year, month, day));
+}
+
+// Defines each indicator of `kinds` (key → kind) in `store`: named by its
+// key, counted in 个, at most 1e9.
+inline absl::Status DefineIndicators(
+    ProjectsStore* store,
+    const std::vector<std::pair<std::string, v1::IndicatorKind>>& kinds) {
+  for (const auto& [key, kind] : kinds) {
+    IndicatorDefinition definition;
+    definition.set_key(key);
+    definition.set_name_zh(key);
+    definition.set_unit("个");
+    definition.set_kind(kind);
+    definition.set_max_value(1e9);
+    RETURN_IF_ERROR(store->CreateIndicatorDefinition(definition).status());
+  }
+  return absl::OkStatus();
 }
 
 // Appends a report of `quantity` at `time` to `project` in `store`, with

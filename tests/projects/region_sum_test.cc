@@ -33,6 +33,7 @@ namespace fivestar::projects {
 namespace {
 
 using ::fivestar::projects::testing::Day;
+using ::fivestar::projects::testing::DefineIndicators;
 using ::fivestar::projects::testing::MemoryRegionTree;
 using ::fivestar::projects::testing::StoreCancel;
 using ::fivestar::projects::testing::StoreReport;
@@ -51,17 +52,8 @@ class RegionSumTest : public ::testing::Test {
     rows_ = std::make_unique<ProgressSummaries>(store_.get(), &jurisdiction_,
                                                 &clock_,
                                                 /*max_cached_villages=*/0);
-    for (const auto& [key, kind] :
-         std::vector<std::pair<std::string, v1::IndicatorKind>>{
-             {"flow_b", v1::FLOW}, {"stock_a", v1::STOCK}}) {
-      IndicatorDefinition definition;
-      definition.set_key(key);
-      definition.set_name_zh(key);
-      definition.set_unit("个");
-      definition.set_kind(kind);
-      definition.set_max_value(1e9);
-      ASSERT_OK(store_->CreateIndicatorDefinition(definition));
-    }
+    ASSERT_OK(DefineIndicators(store_.get(),
+                               {{"flow_b", v1::FLOW}, {"stock_a", v1::STOCK}}));
     for (const std::string& village : tree_.villages()) {
       for (int i = Uniform(0, 6); i > 0; --i) ASSERT_OK(AddProject(village));
       for (int i = 0; i < 6; ++i) ASSERT_OK(SetRandomValue(village));
