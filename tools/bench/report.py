@@ -33,7 +33,7 @@ LOADS = [
     ("import-registry", "registry import (ImportRegistry)"),
     ("import-projects", "projects import (ImportProjects)"),
     ("set-indicators", "indicator values (SetIndicatorValues, 1,000 a call)"),
-    ("evaluate-region", "evaluation of the root region with its boards"),
+    ("evaluate-region", "evaluation of every root region with its boards"),
 ]
 
 
