@@ -159,6 +159,17 @@ absl::StatusOr<SqliteStatement> SqliteDatabase::Prepare(absl::string_view sql) {
   return SqliteStatement(this, stmt);
 }
 
+void SqliteDatabase::SetWalHook(std::function<void(int pages)> hook) {
+  wal_hook_ = std::move(hook);
+  sqlite3_wal_hook(
+      db_,
+      [](void* self, sqlite3*, const char*, int pages) {
+        static_cast<SqliteDatabase*>(self)->wal_hook_(pages);
+        return SQLITE_OK;
+      },
+      this);
+}
+
 void SqliteDatabase::Return(const std::string& sql, sqlite3_stmt* stmt) {
   auto [it, inserted] = cache_.try_emplace(sql, stmt);
   if (inserted || it->second == nullptr) {

@@ -12,6 +12,7 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -111,6 +112,12 @@ class SqliteDatabase {
   // an I/O or out-of-memory error).
   bool InTransaction() const;
 
+  // Calls `hook(pages)` on the committing thread after each COMMIT, with
+  // the pages now in the write-ahead log, instead of SQLite's automatic
+  // checkpoint (which this turns off). The hook must be quick and must not
+  // use this connection.
+  void SetWalHook(std::function<void(int pages)> hook);
+
   // The status for an SQLite result code, with context. Constraint
   // violations are ALREADY_EXISTS / FAILED_PRECONDITION, a busy database
   // UNAVAILABLE, anything else INTERNAL.
@@ -122,6 +129,7 @@ class SqliteDatabase {
   void Return(const std::string& sql, sqlite3_stmt* stmt);
 
   sqlite3* db_;
+  std::function<void(int pages)> wal_hook_;
   absl::flat_hash_map<std::string, sqlite3_stmt*> cache_;
   absl::flat_hash_map<sqlite3_stmt*, std::string> sql_of_;
 };

@@ -26,16 +26,21 @@ absl::StatusOr<std::unique_ptr<SqlitePool>> SqlitePool::Open(
         "SqlitePool needs a database file: every connection to :memory: "
         "opens a database of its own");
   }
-  if (options.readers < 1 || options.max_batch < 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("SqlitePool needs readers >= 1 and max_batch >= 1, got ",
-                     options.readers, " and ", options.max_batch));
+  if (options.readers < 1 || options.max_batch < 1 ||
+      options.checkpoint_pages < 1 || options.writer_cache_kib < 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "SqlitePool needs readers >= 1, max_batch >= 1, checkpoint_pages >= 1 "
+        "and writer_cache_kib >= 1, got ",
+        options.readers, ", ", options.max_batch, ", ",
+        options.checkpoint_pages, " and ", options.writer_cache_kib));
   }
   // The writer first: it switches the file to WAL and migrates the schema,
   // so the readers open onto the current one.
   ASSIGN_OR_RETURN(std::unique_ptr<SqliteDatabase> writer,
                    SqliteDatabase::Open(path));
   RETURN_IF_ERROR(writer->Migrate(migrations));
+  RETURN_IF_ERROR(writer->Execute(
+      absl::StrCat("PRAGMA cache_size=-", options.writer_cache_kib)));
   std::vector<std::unique_ptr<SqliteDatabase>> readers;
   for (int i = 0; i < options.readers; ++i) {
     ASSIGN_OR_RETURN(std::unique_ptr<SqliteDatabase> reader,
@@ -43,17 +48,62 @@ absl::StatusOr<std::unique_ptr<SqlitePool>> SqlitePool::Open(
     RETURN_IF_ERROR(reader->Execute("PRAGMA query_only=1"));
     readers.push_back(std::move(reader));
   }
-  return std::unique_ptr<SqlitePool>(
-      new SqlitePool(std::move(writer), std::move(readers), options));
+  ASSIGN_OR_RETURN(std::unique_ptr<SqliteDatabase> checkpointer,
+                   SqliteDatabase::Open(path));
+  return std::unique_ptr<SqlitePool>(new SqlitePool(
+      std::move(writer), std::move(readers), std::move(checkpointer), options));
 }
 
 SqlitePool::SqlitePool(std::unique_ptr<SqliteDatabase> writer,
                        std::vector<std::unique_ptr<SqliteDatabase>> readers,
+                       std::unique_ptr<SqliteDatabase> checkpointer,
                        Options options)
     : options_(options),
       writer_(std::move(writer)),
-      readers_(std::move(readers)) {
+      readers_(std::move(readers)),
+      checkpointer_(std::move(checkpointer)) {
   for (const auto& reader : readers_) free_readers_.push_back(reader.get());
+  // Replaces SQLite's automatic checkpoint on the writer's COMMIT.
+  writer_->SetWalHook([this](int pages) {
+    if (pages < options_.checkpoint_pages) return;
+    absl::MutexLock lock(&checkpoint_mu_);
+    checkpoint_wanted_ = true;
+  });
+  checkpoint_thread_ = std::thread([this] { CheckpointLoop(); });
+}
+
+SqlitePool::~SqlitePool() {
+  {
+    absl::MutexLock lock(&checkpoint_mu_);
+    stopping_ = true;
+  }
+  checkpoint_thread_.join();
+}
+
+void SqlitePool::CheckpointLoop() {
+  absl::MutexLock lock(&checkpoint_mu_);
+  while (true) {
+    checkpoint_mu_.Await(absl::Condition(
+        +[](SqlitePool* pool)
+             ABSL_EXCLUSIVE_LOCKS_REQUIRED(pool->checkpoint_mu_) {
+               return pool->checkpoint_wanted_ || pool->stopping_;
+             },
+        this));
+    // On destruction the last connection to close checkpoints what is left.
+    if (stopping_) return;
+    checkpoint_wanted_ = false;
+    checkpoint_mu_.Unlock();
+    absl::Status status =
+        checkpointer_->Execute("PRAGMA wal_checkpoint(PASSIVE)");
+    checkpoint_mu_.Lock();
+    if (status.ok()) {
+      ++checkpoints_;
+    } else {
+      // The next COMMIT past the threshold asks again.
+      spdlog::warn("msg=checkpoint_failed error=\"{}\"",
+                   std::string(status.message()));
+    }
+  }
 }
 
 absl::Status SqlitePool::ReadWork(const Work& fn) {
@@ -252,6 +302,11 @@ bool SqlitePool::RunBatch(absl::Span<PendingWrite* const> batch) {
     return end(false);
   }
   return end(true);
+}
+
+int64_t SqlitePool::checkpoints() const {
+  absl::MutexLock lock(&checkpoint_mu_);
+  return checkpoints_;
 }
 
 int64_t SqlitePool::commits() const {

@@ -21,6 +21,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -52,6 +53,14 @@ namespace fivestar {
 // batches until no write is left that a waiting Write() caller will lead.
 // So a server thread is not parked per write in flight, and a batch can
 // hold every write in flight (up to max_batch), not one per thread.
+//
+// Checkpoints (copying the write-ahead log back into the database file) run
+// on a thread of the pool's own, on a connection of its own, once a COMMIT
+// leaves checkpoint_pages or more in the log: not inside the COMMIT of
+// whichever write happened to cross SQLite's threshold, where every write
+// queued behind it waited for the copy. They are PASSIVE, as SQLite's own
+// automatic checkpoints are: they never wait for readers or writers, and
+// they change nothing a reader sees nor what is durable.
 class SqlitePool {
  public:
   struct Options {
@@ -59,6 +68,15 @@ class SqlitePool {
     int readers = 4;
     // The most writes one COMMIT serves.
     int max_batch = 64;
+    // Pages in the write-ahead log after a COMMIT that start a background
+    // checkpoint (SQLite's own automatic threshold is 1000).
+    int checkpoint_pages = 1000;
+    // The writer's page cache, in KiB. A large write (an import: one
+    // transaction of millions of rows) re-reads from the WAL every B-tree
+    // page that fell out of it; with SQLite's default (2 MiB) a province's
+    // import spent most of its time there. Memory is taken only as pages
+    // are used.
+    int writer_cache_kib = 64 * 1024;
   };
 
   // Opens the file at `path` (a file: ":memory:" would give each connection
@@ -117,8 +135,15 @@ class SqlitePool {
     batch_observer_ = std::move(observer);
   }
 
+  // Stops the checkpoint thread, then closes the connections.
+  ~SqlitePool();
+  SqlitePool(const SqlitePool&) = delete;
+  SqlitePool& operator=(const SqlitePool&) = delete;
+
   // Successful COMMITs so far (for tests and metrics).
   int64_t commits() const;
+  // Background checkpoints run so far (for tests and metrics).
+  int64_t checkpoints() const;
   // Writes waiting for their batch to start (for tests and metrics).
   int queued_writes() const;
 
@@ -138,7 +163,7 @@ class SqlitePool {
 
   SqlitePool(std::unique_ptr<SqliteDatabase> writer,
              std::vector<std::unique_ptr<SqliteDatabase>> readers,
-             Options options);
+             std::unique_ptr<SqliteDatabase> checkpointer, Options options);
 
   static const absl::Status& StatusOf(const absl::Status& status) {
     return status;
@@ -173,6 +198,9 @@ class SqlitePool {
   // Runs one batch on the writer (the caller leads it) and sets each
   // write's status; true when it committed.
   bool RunBatch(absl::Span<PendingWrite* const> batch);
+  // The checkpoint thread: a PASSIVE checkpoint each time the writer's WAL
+  // hook asks for one, until the pool is destroyed.
+  void CheckpointLoop();
 
   const Options options_;
   std::unique_ptr<SqliteDatabase> writer_;  // Used only by the leader.
@@ -190,6 +218,15 @@ class SqlitePool {
   std::vector<std::unique_ptr<SqliteDatabase>> readers_;
   std::vector<SqliteDatabase*> free_readers_ ABSL_GUARDED_BY(read_mu_);
   absl::CondVar reader_freed_;
+
+  // Used only by the checkpoint thread.
+  std::unique_ptr<SqliteDatabase> checkpointer_;
+  mutable absl::Mutex checkpoint_mu_;
+  bool checkpoint_wanted_ ABSL_GUARDED_BY(checkpoint_mu_) = false;
+  bool stopping_ ABSL_GUARDED_BY(checkpoint_mu_) = false;
+  int64_t checkpoints_ ABSL_GUARDED_BY(checkpoint_mu_) = 0;
+  // Last: started once everything it uses exists.
+  std::thread checkpoint_thread_;
 };
 
 }  // namespace fivestar

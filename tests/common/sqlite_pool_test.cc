@@ -6,6 +6,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <thread>
@@ -358,6 +359,87 @@ TEST_F(SqlitePoolTest, AsyncWriteWithNoBatchRunningIsLedByItsCaller) {
   EXPECT_OK(result);
   EXPECT_EQ(pool_->commits(), 1);
   EXPECT_THAT(Count("villages"), IsOkAndHolds(1));
+}
+
+// Writes `writes` commits of 50 villages whose ids are 8,000 characters
+// long: about 100 pages of write-ahead log each.
+void WriteLargeRows(SqlitePool& pool, int writes) {
+  for (int w = 0; w < writes; ++w) {
+    ASSERT_OK(pool.Write([w](SqliteDatabase& db) -> absl::Status {
+      for (int i = 0; i < 50; ++i) {
+        RETURN_IF_ERROR(InsertVillage(
+            db, absl::StrCat(w, "-", i, "-", std::string(8000, 'x'))));
+      }
+      return absl::OkStatus();
+    }));
+  }
+}
+
+TEST(SqlitePoolCheckpointTest, CommitsDoNotCheckpointThemselves) {
+  fivestar::testing::TempDir dir;
+  const std::string path = dir.File("pool.db");
+  SqlitePool::Options options;
+  options.checkpoint_pages = 1'000'000;
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<SqlitePool> pool,
+                       SqlitePool::Open(path, kMigrations, options));
+  // About 1,200 pages: past SQLite's own automatic threshold (1,000), which
+  // would have copied them into the database file inside a COMMIT.
+  WriteLargeRows(*pool, 12);
+  EXPECT_EQ(pool->checkpoints(), 0);
+  EXPECT_LT(std::filesystem::file_size(path), 100'000u);
+  EXPECT_GT(std::filesystem::file_size(path + "-wal"), 4'000'000u);
+  EXPECT_THAT(
+      pool->Read([](SqliteDatabase& db) { return CountRows(db, "villages"); }),
+      IsOkAndHolds(600));
+}
+
+TEST(SqlitePoolCheckpointTest,
+     TheCheckpointThreadCopiesTheLogPastTheThreshold) {
+  fivestar::testing::TempDir dir;
+  const std::string path = dir.File("pool.db");
+  SqlitePool::Options options;
+  options.checkpoint_pages = 50;
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<SqlitePool> pool,
+                       SqlitePool::Open(path, kMigrations, options));
+  WriteLargeRows(*pool, 12);
+  // Each COMMIT left over 50 pages, so a checkpoint was asked for; it runs
+  // on its own thread, so wait for it (bounded: a hung thread fails).
+  const absl::Time give_up = absl::Now() + absl::Seconds(30);
+  while (pool->checkpoints() < 1 && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  ASSERT_GE(pool->checkpoints(), 1);
+  // The first COMMIT alone put about 100 pages (400 kB) into the file.
+  EXPECT_GT(std::filesystem::file_size(path), 400'000u);
+  EXPECT_THAT(
+      pool->Read([](SqliteDatabase& db) { return CountRows(db, "villages"); }),
+      IsOkAndHolds(600));
+}
+
+TEST(SqlitePoolOptionsTest, TheWriterKeepsAPageCacheOfTheGivenSize) {
+  fivestar::testing::TempDir dir;
+  SqlitePool::Options options;
+  options.writer_cache_kib = 12345;
+  ASSERT_OK_AND_ASSIGN(
+      std::unique_ptr<SqlitePool> pool,
+      SqlitePool::Open(dir.File("pool.db"), kMigrations, options));
+  auto cache_size = [](SqliteDatabase& db) -> absl::StatusOr<int64_t> {
+    ASSIGN_OR_RETURN(SqliteStatement stmt, db.Prepare("PRAGMA cache_size"));
+    RETURN_IF_ERROR(stmt.Step().status());
+    return stmt.ColumnInt64(0);
+  };
+  // Negative: KiB rather than pages. Readers keep SQLite's default.
+  EXPECT_THAT(pool->Write(cache_size), IsOkAndHolds(-12345));
+  EXPECT_THAT(pool->Read(cache_size), IsOkAndHolds(-2000));
+}
+
+TEST(SqlitePoolCheckpointTest, RefusesACheckpointThresholdBelowOne) {
+  fivestar::testing::TempDir dir;
+  SqlitePool::Options options;
+  options.checkpoint_pages = 0;
+  EXPECT_THAT(
+      SqlitePool::Open(dir.File("pool.db"), kMigrations, options),
+      StatusIs(absl::StatusCode::kInvalidArgument, "checkpoint_pages >= 1"));
 }
 
 }  // namespace
