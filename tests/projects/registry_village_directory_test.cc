@@ -21,8 +21,13 @@
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
 #include "common/peer_client.h"
+#include "common/registry_client/jurisdiction.h"
+#include "services/projects/indicator_ledger.h"
+#include "services/projects/sqlite_projects_store.h"
+#include "tests/projects/memory_region_tree.h"
 #include "tests/projects/projects_test_env.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
 
 namespace fivestar::projects {
 namespace {
@@ -608,6 +613,53 @@ TEST_F(RegistryVillageDirectoryTest, DistinctRegionLookupsStillMeetTheLimit) {
   }
   EXPECT_THAT(joined, StatusIs(absl::StatusCode::kNotFound,
                                "region 411323-nowhere-00 does not exist"));
+}
+
+// SetIndicatorValues checks every village it names, each once, in one
+// lookup: a cold batch of the province's load names about 60 villages, and
+// one registry call each was most of its time.
+TEST_F(RegistryVillageDirectoryTest,
+       SetIndicatorValuesLooksUpItsVillagesAtOnce) {
+  AddDistrict("411323-other-big", 64);
+  fivestar::testing::TempDir dir;
+  ASSERT_OK_AND_ASSIGN(
+      std::unique_ptr<SqliteProjectsStore> store,
+      SqliteProjectsStore::Open(dir.File("p.db"), &env_.clock()));
+  ASSERT_OK(DefineIndicators(
+      store.get(), {{"grids", v1::STOCK}, {"people_trained", v1::FLOW}}));
+  std::unique_ptr<RegistryVillageDirectory> directory =
+      CountedDirectory(absl::Seconds(60));
+  const Jurisdiction jurisdiction(directory.get());
+  IndicatorLedger ledger(store.get(), &jurisdiction, &env_.clock());
+  v1::SetIndicatorValuesRequest request;
+  for (int i = 0; i < 64; ++i) {
+    for (const char* key : {"grids", "people_trained"}) {
+      v1::IndicatorValue* value = request.add_values();
+      value->set_village_id(absl::StrFormat("411323-other-big-%04d", i));
+      value->set_indicator_key(key);
+      value->set_period("2022-09");
+      value->set_value(i);
+    }
+  }
+  const Principal admin{"loader", Role::kAdmin, "*"};
+  ASSERT_OK_AND_ASSIGN(v1::SetIndicatorValuesResponse response,
+                       ledger.SetValues(admin, request));
+  EXPECT_EQ(response.created(), 128);
+  // 64 distinct villages: one BatchGetVillages; their regions from the
+  // region tree.
+  EXPECT_THAT(counter_.calls(), ElementsAre(std::make_pair(kBatchGet, 1),
+                                            std::make_pair(kListRegions, 1)));
+
+  // A village the registry does not know is still blamed on its field
+  // (the first value naming it), and nothing is written.
+  counter_.Reset();
+  v1::SetIndicatorValuesRequest unknown = request;
+  unknown.mutable_values(5)->set_village_id("411323-other-big-9999");
+  unknown.mutable_values(6)->set_village_id("411323-other-big-9999");
+  EXPECT_THAT(ledger.SetValues(admin, unknown),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "values[5].village_id: village 411323-other-big-9999 "
+                       "does not exist in the registry"));
 }
 
 }  // namespace
