@@ -4,9 +4,10 @@
 # exits 0; with a token the server does not know every call fails
 # UNAUTHENTICATED, the line says invalid and the exit status is 1; an unknown
 # figure and a figure without targets are usage errors (exit 2) naming the
-# flag. The health figure, --until_signal (the window ends at SIGINT) and
-# wait-serving work against the same server, and tools/bench/report.py
-# turns a set of measurements into the tables with the right verdicts.
+# flag. The health figure, --until_signal (the window ends at SIGINT),
+# --interval (paced calls) and wait-serving work against the same server,
+# and tools/bench/report.py turns a set of measurements into the tables
+# with the right verdicts.
 # Asserts outcomes only, never speeds.
 # Usage: bench_ping_check.sh <fivestar-bench> <fivestar>
 set -euo pipefail
@@ -85,6 +86,27 @@ wait "$BENCH_PID" || status=$?
 [[ $status == 0 ]] || fail "--until_signal: want exit 0, got $status: $(cat "$WORK/until.err")"
 [[ "$(json "$WORK/until.json" 'j["calls"] > 0 and j["valid"] and 0 < j["seconds"] < 30')" == True ]] ||
   fail "--until_signal: the window did not end at SIGINT: $(cat "$WORK/until.json")"
+
+# --interval paces each slot: with one call in flight, 100 ms apart, a window
+# ended by SIGINT after about a second holds at most a dozen calls (unpaced,
+# thousands), and the alarm waiting for the next call does not keep the
+# tool from ending.
+FIVESTAR_TOKEN="$TOKEN" "$BENCH" --figure=ping --target="$ADDRESS" \
+  --connections=1 --in_flight=1 --warmup=0s --duration=60s --interval=100ms \
+  --until_signal >"$WORK/paced.json" 2>"$WORK/paced.err" &
+BENCH_PID=$!
+sleep 1
+kill -INT "$BENCH_PID"
+status=0
+wait "$BENCH_PID" || status=$?
+[[ $status == 0 ]] || fail "--interval: want exit 0, got $status: $(cat "$WORK/paced.err")"
+[[ "$(json "$WORK/paced.json" '0 < j["calls"] <= 12 and j["valid"] and j["interval_ms"] == 100 and 0 < j["seconds"] < 30')" == True ]] ||
+  fail "--interval=100ms: not paced: $(cat "$WORK/paced.json")"
+status=0
+"$BENCH" --figure=ping --target="$ADDRESS" --interval=-1ms >"$WORK/interval.out" 2>&1 || status=$?
+[[ $status == 2 ]] || fail "--interval=-1ms: want exit 2, got $status"
+grep -qF -- '--interval: must be 0s..60s, got -1ms' "$WORK/interval.out" ||
+  fail "--interval=-1ms: $(cat "$WORK/interval.out")"
 
 # wait-serving: SERVING at once; nothing listening fails naming the target.
 status=0

@@ -1,9 +1,12 @@
 #include "tools/bench/load_run.h"
 
+#include <grpcpp/alarm.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <memory>
 #include <thread>
 
 #include "absl/status/status.h"
@@ -19,6 +22,9 @@ using SteadyClock = std::chrono::steady_clock;
 // so a slot's state is only ever touched by one call's completion at a time.
 struct Slot {
   int connection = 0;
+  // With pacing: the wait before the slot's next call. A new alarm for each
+  // wait, replacing one that has fired.
+  std::unique_ptr<grpc::Alarm> pacing;
   std::vector<int64_t> latencies_nanos;
   std::map<std::string, int64_t> errors;
   int64_t warmup_errors = 0;
@@ -30,6 +36,7 @@ class Driver {
   Driver(const LoadOptions& options, CallKind& kind)
       : kind_(kind),
         wait_for_stop_(options.wait_for_stop),
+        interval_(absl::ToChronoNanoseconds(options.interval)),
         slots_(options.connections * options.in_flight) {
     for (size_t i = 0; i < slots_.size(); ++i) {
       slots_[i].connection = static_cast<int>(i) % options.connections;
@@ -119,7 +126,15 @@ class Driver {
               .count());
     }
     if (end < MeasureEnd()) {
-      Issue(slot);
+      const SteadyClock::time_point next = start + interval_;
+      if (next <= end) {
+        Issue(slot);
+        return;
+      }
+      // The alarm takes a system-clock deadline; the wait is what counts.
+      slot->pacing = std::make_unique<grpc::Alarm>();
+      slot->pacing->Set(std::chrono::system_clock::now() + (next - end),
+                        [this, slot](bool /*fired*/) { Issue(slot); });
       return;
     }
     absl::MutexLock lock(&mu_);
@@ -128,6 +143,7 @@ class Driver {
 
   CallKind& kind_;
   const std::function<bool(absl::Duration)> wait_for_stop_;
+  const std::chrono::nanoseconds interval_;
   std::vector<Slot> slots_;
   SteadyClock::time_point measure_start_;
   // The window's end (SteadyClock ticks), brought forward by a stop.
@@ -158,7 +174,8 @@ std::vector<std::shared_ptr<grpc::Channel>> MakeChannels(
 LoadResult RunLoad(const LoadOptions& options, CallKind& kind) {
   FIVESTAR_CHECK(options.connections >= 1 && options.in_flight >= 1,
                  "callers validate the load options");
-  FIVESTAR_CHECK(options.duration > absl::ZeroDuration(),
+  FIVESTAR_CHECK(options.duration > absl::ZeroDuration() &&
+                     options.interval >= absl::ZeroDuration(),
                  "callers validate the load options");
   return Driver(options, kind).Run();
 }

@@ -1,6 +1,7 @@
 // The load driver of fivestar-bench: keeps a fixed number of calls in flight
 // on each of several connections with gRPC's callback API, for a warm-up and
-// then a measured window, and reports throughput, latency percentiles and
+// then a measured window (optionally paced: see LoadOptions::interval), and
+// reports throughput, latency percentiles and
 // every error by code.
 #ifndef FIVESTAR_TOOLS_BENCH_LOAD_RUN_H_
 #define FIVESTAR_TOOLS_BENCH_LOAD_RUN_H_
@@ -39,6 +40,11 @@ struct LoadOptions {
   absl::Duration warmup = absl::Seconds(1);
   // The measured window; positive. With `wait_for_stop`, the longest one.
   absl::Duration duration = absl::Seconds(5);
+  // Optional pacing: each slot starts a call at least this long after its
+  // previous call started (waiting on a gRPC alarm, not a thread), so that
+  // a probe takes a bounded share of the machine. Zero: the next call
+  // starts as soon as the previous one ends (a closed loop).
+  absl::Duration interval = absl::ZeroDuration();
   // Optional: ends the measured window early (e.g. on a signal, for a
   // window as long as an import elsewhere). RunLoad calls it from its own
   // thread with the time left before the window's end; it returns true as

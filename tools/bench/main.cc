@@ -2,7 +2,7 @@
 //
 //   fivestar-bench --figure=get_village --target=127.0.0.1:50051
 //       --discover_under=410000 [--connections=4 --in_flight=16
-//       --warmup=1s --duration=5s]
+//       --warmup=1s --duration=5s --interval=0s]
 //     puts one figure under load and prints one JSON line on stdout.
 //   fivestar-bench serve-ping [--port=... --tokens_file=...]
 //     serves the Ping reference through the services' ServerHost.
@@ -55,6 +55,11 @@ ABSL_FLAG(absl::Duration, warmup, absl::Seconds(1),
           "Load before measuring starts (not counted), e.g. 1s.");
 ABSL_FLAG(absl::Duration, duration, absl::Seconds(5),
           "The measured window, e.g. 5s.");
+ABSL_FLAG(absl::Duration, interval, absl::ZeroDuration(),
+          "Pacing: each of the calls in flight starts at least this long "
+          "after the previous one it replaced started (e.g. 5ms for a "
+          "latency probe that takes a small share of the machine). 0s: the "
+          "next call starts as soon as one ends.");
 ABSL_FLAG(std::string, ids_file, "",
           "Target ids, one per line (villages, projects or regions as the "
           "figure needs), used round-robin.");
@@ -224,6 +229,7 @@ int RunFigure() {
   load.in_flight = absl::GetFlag(FLAGS_in_flight);
   load.warmup = absl::GetFlag(FLAGS_warmup);
   load.duration = absl::GetFlag(FLAGS_duration);
+  load.interval = absl::GetFlag(FLAGS_interval);
   if (absl::GetFlag(FLAGS_until_signal)) {
     load.wait_for_stop = WaitForTerminationSignalFor;
   }
@@ -244,6 +250,12 @@ int RunFigure() {
     return Fail(absl::InvalidArgumentError(
         "--duration, --warmup: duration must be positive, warmup not "
         "negative"));
+  }
+  if (load.interval < absl::ZeroDuration() ||
+      load.interval > absl::Seconds(60)) {
+    return Fail(absl::InvalidArgumentError(
+        absl::StrCat("--interval: must be 0s..60s, got ",
+                     absl::FormatDuration(load.interval))));
   }
   std::vector<std::shared_ptr<grpc::Channel>> channels =
       MakeChannels(target, load.connections);
@@ -275,6 +287,7 @@ int RunFigure() {
   std::cout << absl::StrFormat(
                    "{\"figure\":%s,\"label\":%s,\"target\":%s,"
                    "\"connections\":%d,\"in_flight\":%d,\"targets\":%d,"
+                   "\"interval_ms\":%.3f,"
                    "\"warmup_s\":%.3f,\"seconds\":%.3f,\"calls\":%d,"
                    "\"calls_per_s\":%.1f,\"p50_us\":%.1f,\"p99_us\":%.1f,"
                    "\"max_us\":%.1f,"
@@ -284,6 +297,7 @@ int RunFigure() {
                    JsonString(absl::GetFlag(FLAGS_label)), JsonString(target),
                    load.connections, load.in_flight,
                    static_cast<int>(figure.ids.size()),
+                   absl::ToDoubleMilliseconds(load.interval),
                    absl::ToDoubleSeconds(load.warmup), result.seconds,
                    result.calls, result.calls_per_second,
                    absl::ToDoubleMicroseconds(result.p50),

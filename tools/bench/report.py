@@ -335,8 +335,8 @@ def run_sections(ctx, lines, level):
          "RSS is the service's VmHWM since it started.",
          loads_table(lines)),
         ("Latency while loads run",
-         "Probes with one call in flight on each service's health and on "
-         "unrelated reads, during each load and during a province "
+         "Probes with one call in flight, started 5 ms apart at most, on "
+         "each service's health and on unrelated reads, during each load and during a province "
          "summary, against the same probe on the idle system.",
          probes_table(by_label)),
         ("Start-up",
