@@ -7,8 +7,11 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -16,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 
@@ -105,6 +109,66 @@ class PeerCallLimit {
   const absl::Duration max_wait_;
   mutable absl::Mutex mu_;
   int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// One unary call to a peer, started with gRPC's callback API and waited for
+// later: the next page of a list asked for while this one is used, or
+// several lookups made at once. Start() returns at once; Wait() blocks the
+// calling thread (a handler's executor thread, never a gRPC callback
+// thread) until the call ended. The bulkhead's place is given back as soon
+// as the call ends, waited for or not. Destroying a started call that was
+// not waited for cancels it and waits for its end, so nothing it touches
+// outlives it. Not thread-safe: one owner starts and waits.
+template <typename Request, typename Response>
+class PendingPeerCall {
+ public:
+  PendingPeerCall() = default;
+  ~PendingPeerCall() {
+    if (started_ && !done_.HasBeenNotified()) {
+      context_.TryCancel();
+      done_.WaitForNotification();
+    }
+  }
+  PendingPeerCall(const PendingPeerCall&) = delete;
+  PendingPeerCall& operator=(const PendingPeerCall&) = delete;
+
+  // Starts `method` of `async` (a stub's async()) with `request`, holding
+  // `slot` until it ends. Call once, after PreparePeerCall(context()).
+  template <typename Async>
+  void Start(Async* async,
+             void (Async::*method)(grpc::ClientContext*, const Request*,
+                                   Response*,
+                                   std::function<void(grpc::Status)>),
+             Request request, PeerCallLimit::Slot slot) {
+    request_ = std::move(request);
+    slot_.emplace(std::move(slot));
+    started_ = true;
+    (async->*method)(&context_, &request_, &response_,
+                     [this](grpc::Status status) {
+                       status_ = std::move(status);
+                       slot_.reset();
+                       done_.Notify();
+                     });
+  }
+
+  grpc::ClientContext& context() { return context_; }
+
+  // Blocks until the call ended; its status. The response is then in
+  // response().
+  const grpc::Status& Wait() {
+    done_.WaitForNotification();
+    return status_;
+  }
+  Response& response() { return response_; }
+
+ private:
+  grpc::ClientContext context_;
+  Request request_;
+  Response response_;
+  grpc::Status status_;
+  std::optional<PeerCallLimit::Slot> slot_;
+  bool started_ = false;
+  absl::Notification done_;
 };
 
 // The status of a failed call to a peer as this service reports it to its

@@ -5,6 +5,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -70,11 +71,27 @@ class GrpcInputsSource final : public InputsSource {
   int64_t projects_calls() const { return projects_calls_.load(); }
 
  private:
-  // Runs one unary call to a peer with its token, deadline and bulkhead.
-  template <typename Stub, typename Request, typename Response>
-  absl::Status Call(Stub* stub,
-                    grpc::Status (Stub::*method)(grpc::ClientContext*,
-                                                 const Request&, Response*),
+  // Starts one unary call to a peer with its token, deadline and bulkhead
+  // (UNAVAILABLE when the bulkhead stays full), without waiting for it.
+  // `method` is one of the stub's callback-API methods (stub->async()).
+  template <typename Async, typename Request, typename Response>
+  absl::Status Start(Async* async,
+                     void (Async::*method)(grpc::ClientContext*, const Request*,
+                                           Response*,
+                                           std::function<void(grpc::Status)>),
+                     Request request, bool registry, absl::string_view what,
+                     PendingPeerCall<Request, Response>& call);
+  // Waits for a started call: its failure as this service reports it
+  // (PeerCallError), with `what` the purpose of the call.
+  template <typename Request, typename Response>
+  absl::Status Finish(PendingPeerCall<Request, Response>& call, bool registry,
+                      absl::string_view what);
+  // Start, then Finish: one call, waited for.
+  template <typename Async, typename Request, typename Response>
+  absl::Status Call(Async* async,
+                    void (Async::*method)(grpc::ClientContext*, const Request*,
+                                          Response*,
+                                          std::function<void(grpc::Status)>),
                     const Request& request, Response* response, bool registry,
                     absl::string_view what);
 
@@ -82,6 +99,11 @@ class GrpcInputsSource final : public InputsSource {
   // must see moves at once).
   absl::StatusOr<std::vector<std::string>> RegionPath(
       const std::string& region_id);
+  // Adds to `paths` the path of each region of `page`'s villages it lacks,
+  // looking several up at once.
+  absl::Status ResolvePaths(
+      const registry::v1::ListVillagesResponse& page,
+      absl::flat_hash_map<std::string, std::vector<std::string>>& paths);
 
   std::unique_ptr<registry::v1::RegistryService::Stub> registry_;
   std::unique_ptr<projects::v1::ProjectsService::Stub> projects_;
