@@ -50,10 +50,24 @@ v1::Evaluation Evaluations::Run(const v1::Rubric& rubric,
 
 absl::Status Evaluations::Record(std::vector<EvaluationRecord> records,
                                  const std::optional<CursorUpdate>& cursor,
-                                 bool publish) {
+                                 bool publish,
+                                 absl::flat_hash_set<std::string>* tops) {
   absl::MutexLock lock(&record_mu_);
   ASSIGN_OR_RETURN(std::vector<RecordOutcome> outcomes,
                    store_->RecordEvaluations(records, cursor));
+  if (tops != nullptr) {
+    for (const EvaluationRecord& record : records) {
+      if (record.standing.lineage.size() > 1) {
+        tops->insert(record.standing.lineage.back());
+      }
+    }
+    for (const RecordOutcome& outcome : outcomes) {
+      if (outcome.previous.has_value() &&
+          outcome.previous->lineage.size() > 1) {
+        tops->insert(outcome.previous->lineage.back());
+      }
+    }
+  }
   if (!publish) return absl::OkStatus();
   std::vector<Standing> now;
   std::vector<std::optional<Standing>> previous;
@@ -149,7 +163,9 @@ absl::Status Evaluations::EvaluateRegion(
   // The first message tells the total at once.
   send(v1::EvaluateRegionResponse::RUNNING);
 
-  bool recorded_any = false;
+  // The top regions of the lineages recorded (old and new): the boards to
+  // rebuild at the end.
+  absl::flat_hash_set<std::string> tops;
   absl::Status walk = inputs_->ReadRegion(
       request.region_id(), request.period(), needs,
       [&](InputsPage page) -> absl::Status {
@@ -174,8 +190,8 @@ absl::Status Evaluations::EvaluateRegion(
         if (!records.empty()) {
           // Recorded page by page, so a cancelled call keeps what it
           // finished; the boards are rebuilt in one go at the end.
-          RETURN_IF_ERROR(Record(std::move(records), std::nullopt, false));
-          recorded_any = true;
+          RETURN_IF_ERROR(
+              Record(std::move(records), std::nullopt, false, &tops));
         }
         evaluated += static_cast<int>(page.villages.size());
         failed += static_cast<int>(page.failures.size());
@@ -191,7 +207,7 @@ absl::Status Evaluations::EvaluateRegion(
         }
         return absl::OkStatus();
       });
-  if (recorded_any) boards_->RebuildMonth(request.period());
+  if (!tops.empty()) boards_->RebuildBoardsUnder(request.period(), tops);
   RETURN_IF_ERROR(walk);
   send(v1::EvaluateRegionResponse::DONE);
   return absl::OkStatus();

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -73,9 +74,12 @@ class Evaluations {
  private:
   // Evaluates from read inputs; sets evaluate_time, not `recorded`.
   v1::Evaluation Run(const v1::Rubric& rubric, const VillageInputs& inputs);
-  // Records `records` (with `cursor`) and publishes them to the boards.
+  // Records `records` (with `cursor`) and, with `publish`, writes them
+  // through to the boards. With `tops`, adds to it the top region of every
+  // lineage the records had and now have (the boards a rebuild must cover).
   absl::Status Record(std::vector<EvaluationRecord> records,
-                      const std::optional<CursorUpdate>& cursor, bool publish)
+                      const std::optional<CursorUpdate>& cursor, bool publish,
+                      absl::flat_hash_set<std::string>* tops = nullptr)
       ABSL_LOCKS_EXCLUDED(record_mu_);
 
   ScoringStore* const store_;

@@ -390,12 +390,16 @@ void Leaderboards::Unpublish(const std::vector<Standing>& removed) {
   }
 }
 
-absl::Status Leaderboards::ReplaceMonth(const std::string& period) {
+absl::Status Leaderboards::ReplaceMonth(const std::string& period,
+                                        const std::string& top) {
   std::vector<Standing> standings;
   std::string after;
   while (true) {
-    ASSIGN_OR_RETURN(std::vector<Standing> page,
-                     store_->ListStandings(period, after, kResyncPage));
+    ASSIGN_OR_RETURN(
+        std::vector<Standing> page,
+        top.empty()
+            ? store_->ListStandings(period, after, kResyncPage)
+            : store_->ListStandingsUnder(top, period, after, kResyncPage));
     if (page.empty()) break;
     after = page.back().village_id;
     for (Standing& standing : page) standings.push_back(std::move(standing));
@@ -404,13 +408,17 @@ absl::Status Leaderboards::ReplaceMonth(const std::string& period) {
   return cache_->ReplaceBoards(period, standings);
 }
 
-void Leaderboards::RebuildMonth(const std::string& period) {
+void Leaderboards::RebuildBoardsUnder(
+    const std::string& period, const absl::flat_hash_set<std::string>& tops) {
   if (cache_ == nullptr) return;
   absl::MutexLock lock(&rebuild_mu_);
-  absl::Status status = ReplaceMonth(period);
-  if (!status.ok()) {
-    write_failures_.Increment();
-    CacheFailed(status);
+  for (const std::string& top : tops) {
+    absl::Status status = ReplaceMonth(period, top);
+    if (!status.ok()) {
+      write_failures_.Increment();
+      CacheFailed(status);
+      return;
+    }
   }
 }
 

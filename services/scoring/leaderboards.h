@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -55,10 +56,14 @@ class Leaderboards {
   // Rebuilds every board of the cache from the store: the cache's resync
   // callback.
   absl::Status Resync();
-  // Rebuilds the boards of one month from the store (after a region
-  // evaluation), each swapped in whole. A cache failure is counted, not
+  // Rebuilds from the store the boards of one month under each of `tops`
+  // (after a region evaluation: the top regions of the lineages it wrote,
+  // old and new), each board swapped in whole. Boards under other top
+  // regions are left as they are, so evaluating one province of a nation
+  // rebuilds that province's boards only. A cache failure is counted, not
   // returned: the store holds the results.
-  void RebuildMonth(const std::string& period);
+  void RebuildBoardsUnder(const std::string& period,
+                          const absl::flat_hash_set<std::string>& tops);
 
   // Counters and gauges for ServerMetrics::Expose:
   // fivestar_leaderboard_degraded_reads_total,
@@ -88,8 +93,11 @@ class Leaderboards {
   absl::Status KeepReadable(const Principal& principal,
                             std::vector<RankedEntry>* entries);
   void CacheFailed(const absl::Status& status);
-  // Sends every standing of `period` to the cache (under rebuild_mu_).
-  absl::Status ReplaceMonth(const std::string& period)
+  // Sends every standing of `period` to the cache (under rebuild_mu_);
+  // with a `top` region, only those on its board, which replaces the
+  // boards under it.
+  absl::Status ReplaceMonth(const std::string& period,
+                            const std::string& top = "")
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(rebuild_mu_);
 
   ScoringStore* const store_;

@@ -31,7 +31,35 @@ size_t NearBoardCache::CostOfGroup(const Group& group) {
 
 NearBoardCache::NearBoardCache(std::unique_ptr<BoardCache> inner,
                                NearCacheOptions options)
-    : inner_(std::move(inner)), options_(options) {}
+    : inner_(std::move(inner)),
+      options_(options),
+      metrics_(std::make_shared<prometheus::Registry>()),
+      reads_(prometheus::BuildCounter()
+                 .Name("fivestar_leaderboard_near_cache_reads_total")
+                 .Help("Leaderboard cache reads by answer: hit (from the "
+                       "near-cache in memory) or miss (from Redis).")
+                 .Register(*metrics_)),
+      hits_(reads_.Add({{"answer", "hit"}})),
+      misses_(reads_.Add({{"answer", "miss"}})),
+      overflows_(prometheus::BuildCounter()
+                     .Name("fivestar_leaderboard_near_cache_overflows_total")
+                     .Help("Times the near-cache filled up "
+                           "(--board_near_cache_entries) and dropped "
+                           "everything it held.")
+                     .Register(*metrics_)
+                     .Add({})),
+      entries_(prometheus::BuildGauge()
+                   .Name("fivestar_leaderboard_near_cache_entries")
+                   .Help("Ranked entries the near-cache holds (plus one per "
+                         "answer and per board group), of "
+                         "--board_near_cache_entries.")
+                   .Register(*metrics_)
+                   .Add({})) {}
+
+void NearBoardCache::SetHeld(size_t held) {
+  held_ = held;
+  entries_.Set(static_cast<double>(held));
+}
 
 bool NearBoardCache::available() const { return inner_->available(); }
 
@@ -65,7 +93,8 @@ bool NearBoardCache::Lookup(
   Group& group = groups_[board.period][board.region_id];
   if (group.epoch == 0) {
     group.epoch = ++next_epoch_;
-    ++held_;  // an empty group costs one, so reads alone cannot grow it
+    SetHeld(held_ +
+            1);  // an empty group costs one, so reads alone cannot grow it
   }
   // Filled by another reader meanwhile?
   const auto& answers = group.*field;
@@ -92,11 +121,12 @@ void NearBoardCache::Fill(const BoardKey& board, const std::string& key,
   if (held_ + cost > options_.max_entries) {
     // Full: start over rather than track recency on every hit.
     groups_.clear();
-    held_ = 0;
+    SetHeld(0);
+    overflows_.Increment();
     return;
   }
   if ((group->second.*field).insert_or_assign(key, std::move(value)).second) {
-    held_ += cost;
+    SetHeld(held_ + cost);
   }
 }
 
@@ -111,10 +141,10 @@ absl::StatusOr<BoardSlice> NearBoardCache::ReadBoard(const BoardKey& board,
   uint64_t epoch = 0;
   if (Lookup(board, key, &Group::slices, &slice, &epoch) &&
       inner_->Reachable()) {
-    hits_.fetch_add(1, std::memory_order_relaxed);
+    hits_.Increment();
     return slice;
   }
-  misses_.fetch_add(1, std::memory_order_relaxed);
+  misses_.Increment();
   absl::StatusOr<BoardSlice> read = inner_->ReadBoard(board, offset, limit);
   if (read.ok()) Fill(board, key, &Group::slices, epoch, *read, CostOf(*read));
   return read;
@@ -133,10 +163,10 @@ absl::StatusOr<std::vector<RankedEntry>> NearBoardCache::RanksOf(
   uint64_t epoch = 0;
   if (Lookup(board, key, &Group::ranks, &ranks, &epoch) &&
       inner_->Reachable()) {
-    hits_.fetch_add(1, std::memory_order_relaxed);
+    hits_.Increment();
     return ranks;
   }
-  misses_.fetch_add(1, std::memory_order_relaxed);
+  misses_.Increment();
   absl::StatusOr<std::vector<RankedEntry>> read =
       inner_->RanksOf(board, village_ids);
   if (read.ok()) Fill(board, key, &Group::ranks, epoch, *read, CostOf(*read));
@@ -153,10 +183,10 @@ absl::StatusOr<BoardNeighbourhood> NearBoardCache::ReadNeighbourhood(
   absl::StatusOr<BoardNeighbourhood> hood;
   uint64_t epoch = 0;
   if (Lookup(board, key, &Group::hoods, &hood, &epoch) && inner_->Reachable()) {
-    hits_.fetch_add(1, std::memory_order_relaxed);
+    hits_.Increment();
     return hood;
   }
-  misses_.fetch_add(1, std::memory_order_relaxed);
+  misses_.Increment();
   absl::StatusOr<BoardNeighbourhood> read =
       inner_->ReadNeighbourhood(board, village_id, neighbours);
   if (read.ok() || absl::IsNotFound(read.status())) {
@@ -205,7 +235,7 @@ void NearBoardCache::InvalidateLineages(
     for (const std::string& region : standing.lineage) {
       auto group = period->second.find(region);
       if (group == period->second.end()) continue;
-      held_ -= std::min(held_, CostOfGroup(group->second));
+      SetHeld(held_ - std::min(held_, CostOfGroup(group->second)));
       period->second.erase(group);
     }
     if (period->second.empty()) groups_.erase(period);
@@ -225,7 +255,7 @@ void NearBoardCache::InvalidatePeriod(const std::string& period) {
   auto it = groups_.find(period);
   if (it == groups_.end()) return;
   for (const auto& [region, group] : it->second) {
-    held_ -= std::min(held_, CostOfGroup(group));
+    SetHeld(held_ - std::min(held_, CostOfGroup(group)));
   }
   groups_.erase(it);
 }
@@ -233,7 +263,7 @@ void NearBoardCache::InvalidatePeriod(const std::string& period) {
 void NearBoardCache::InvalidateAll() {
   absl::MutexLock lock(&mu_);
   groups_.clear();
-  held_ = 0;
+  SetHeld(0);
 }
 
 // ---- Forwarded --------------------------------------------------------

@@ -34,10 +34,16 @@
 // Bounded: at most `max_entries` ranked entries are held over all answers;
 // storing past that first drops everything (then refills from Redis).
 // Thread-safe; lookups take a shared lock.
+//
+// Metrics (metrics()): fivestar_leaderboard_near_cache_reads_total by
+// answer (hit: from memory; miss: from the inner cache while it was
+// available), fivestar_leaderboard_near_cache_overflows_total (times it
+// filled up and dropped everything) and
+// fivestar_leaderboard_near_cache_entries (what it holds, in max_entries
+// units).
 #ifndef FIVESTAR_SERVICES_SCORING_NEAR_BOARD_CACHE_H_
 #define FIVESTAR_SERVICES_SCORING_NEAR_BOARD_CACHE_H_
 
-#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -50,6 +56,9 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "prometheus/counter.h"
+#include "prometheus/gauge.h"
+#include "prometheus/registry.h"
 #include "services/scoring/board_cache.h"
 
 namespace fivestar::scoring {
@@ -105,9 +114,12 @@ class NearBoardCache final : public BoardCache {
   void InvalidateAll();
 
   // Reads answered from memory, and reads that went to the inner cache
-  // while it was available (for metrics and tests).
-  int64_t hits() const { return hits_.load(std::memory_order_relaxed); }
-  int64_t misses() const { return misses_.load(std::memory_order_relaxed); }
+  // while it was available; times it filled up and dropped everything.
+  int64_t hits() const { return static_cast<int64_t>(hits_.Value()); }
+  int64_t misses() const { return static_cast<int64_t>(misses_.Value()); }
+  int64_t overflows() const { return static_cast<int64_t>(overflows_.Value()); }
+  // The metrics above, to expose on the server's /metrics.
+  std::weak_ptr<prometheus::Collectable> metrics() const { return metrics_; }
   // The inner cache, for tests that look at Redis itself.
   BoardCache* inner() { return inner_.get(); }
 
@@ -144,6 +156,8 @@ class NearBoardCache final : public BoardCache {
   // Drops the groups of `standings`' lineages (each region above the
   // village) for their months.
   void InvalidateLineages(const std::vector<Standing>& standings);
+  // Sets held_ and its gauge.
+  void SetHeld(size_t held) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::unique_ptr<BoardCache> inner_;
   const NearCacheOptions options_;
@@ -154,8 +168,12 @@ class NearBoardCache final : public BoardCache {
   // RankedEntry values (plus one per answer) held in groups_.
   size_t held_ ABSL_GUARDED_BY(mu_) = 0;
 
-  std::atomic<int64_t> hits_{0};
-  std::atomic<int64_t> misses_{0};
+  std::shared_ptr<prometheus::Registry> metrics_;
+  prometheus::Family<prometheus::Counter>& reads_;
+  prometheus::Counter& hits_;
+  prometheus::Counter& misses_;
+  prometheus::Counter& overflows_;
+  prometheus::Gauge& entries_;
 };
 
 }  // namespace fivestar::scoring

@@ -110,6 +110,9 @@ absl::StatusOr<std::unique_ptr<ScoringServer>> ScoringServer::Start(
                      audit::v1::AuditService::service_full_name()}},
                    &audit));
   s.host_->metrics().Expose(s.boards_->metrics());
+  if (s.near_cache_ != nullptr) {
+    s.host_->metrics().Expose(s.near_cache_->metrics());
+  }
   for (FeedFollower* follower :
        {s.projects_follower_.get(), s.registry_follower_.get()}) {
     if (follower == nullptr) continue;

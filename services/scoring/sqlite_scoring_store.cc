@@ -681,6 +681,29 @@ absl::StatusOr<std::vector<Standing>> SqliteScoringStore::ListStandings(
       });
 }
 
+absl::StatusOr<std::vector<Standing>> SqliteScoringStore::ListStandingsUnder(
+    const std::string& region_id, const std::string& period,
+    const std::string& after_village_id, int limit) {
+  return pool_->Read(
+      [&](SqliteDatabase& db) -> absl::StatusOr<std::vector<Standing>> {
+        // The board's members are one range of board_members' key; each
+        // standing is then one lookup by its own key.
+        ASSIGN_OR_RETURN(
+            SqliteStatement stmt,
+            db.Prepare(absl::StrCat(
+                "SELECT ", kStandingColumns,
+                " FROM standings WHERE period = ?1 AND village_id IN ("
+                "SELECT village_id FROM board_members WHERE region_id = ?2 "
+                "AND period = ?1 AND village_id > ?3 ORDER BY village_id "
+                "LIMIT ?4) ORDER BY village_id")));
+        stmt.Bind(1, period)
+            .Bind(2, region_id)
+            .Bind(3, after_village_id)
+            .Bind(4, limit);
+        return ReadStandings(stmt);
+      });
+}
+
 // --- Leaderboards ------------------------------------------------------------
 
 absl::StatusOr<BoardSlice> SqliteScoringStore::ReadBoard(const BoardKey& board,

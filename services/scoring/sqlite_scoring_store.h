@@ -65,6 +65,9 @@ class SqliteScoringStore final : public ScoringStore {
   absl::StatusOr<std::vector<Standing>> ListStandings(
       const std::string& period, const std::string& after_village_id,
       int limit) override;
+  absl::StatusOr<std::vector<Standing>> ListStandingsUnder(
+      const std::string& region_id, const std::string& period,
+      const std::string& after_village_id, int limit) override;
 
   absl::StatusOr<BoardSlice> ReadBoard(const BoardKey& board, int offset,
                                        int limit) override;

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/testing/metrics.h"
 #include "tests/testing/status_matchers.h"
 
 namespace fivestar {
@@ -116,18 +117,8 @@ TEST(FeedNotifierTest, CloseEndsTrackedWatchersOnceAndRefusesNewOnes) {
 
 // The value of fivestar_feed_newest_sequence{feed=<feed>}, or -1.
 double Gauge(const FeedNotifier& notifier, const std::string& feed) {
-  std::shared_ptr<prometheus::Collectable> metrics = notifier.metrics().lock();
-  if (metrics == nullptr) return -1;
-  for (const prometheus::MetricFamily& family : metrics->Collect()) {
-    if (family.name != "fivestar_feed_newest_sequence") continue;
-    for (const prometheus::ClientMetric& metric : family.metric) {
-      if (metric.label.size() == 1 && metric.label[0].name == "feed" &&
-          metric.label[0].value == feed) {
-        return metric.gauge.value;
-      }
-    }
-  }
-  return -1;
+  return fivestar::testing::MetricValue(
+      notifier.metrics(), "fivestar_feed_newest_sequence", "feed", feed);
 }
 
 TEST(FeedNotifierTest, GaugeFollowsTheNewestSequence) {

@@ -27,8 +27,8 @@ using EchoCall = PendingPeerCall<v1::EchoRequest, v1::EchoResponse>;
 using EchoAsync = class v1::EchoService::Stub::async;
 
 TokenTable PeerTokens() {
-  absl::StatusOr<TokenTable> table = TokenTable::Parse(
-      absl::StrCat(Sha256Hex(kToken), " viewer * scoring\n"));
+  absl::StatusOr<TokenTable> table =
+      TokenTable::Parse(absl::StrCat(Sha256Hex(kToken), " viewer * scoring\n"));
   if (!table.ok()) std::abort();
   return *std::move(table);
 }

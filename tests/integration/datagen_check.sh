@@ -4,7 +4,8 @@
 # documented ones and agree with the files; and real fivestar-registry and
 # fivestar-projects servers accept all three files through the CLI's
 # import-registry, import-projects and set-indicators, with exactly the
-# generated counts created (and nothing changed by a second import), and
+# generated counts created (and nothing changed by a second import; a
+# value set again in later batches ends with the last one in the file), and
 # the province's 2022-09 task summary matching what was generated; and
 # scoring's evaluation of 2022-09 under the default rubric gives every
 # village exactly the stars the generator meant it to earn.
@@ -141,6 +142,24 @@ run "created 427, updated 0, unchanged 0" import-registry "$D/registry.ndjson"
 run "projects: created 2000, updated 0, unchanged 0; reports: created $REPORTS, unchanged 0" \
   import-projects "$D/projects.ndjson"
 run "6800 values set: created 6800, updated 0, unchanged 0" set-indicators "$D/indicators.ndjson"
+# A key set again in later batches (the CLI sends 1,000 values a call, two
+# calls in flight, and holds back a batch that shares a key with one in
+# flight) ends with its last value in the file: lines 1, 1001 and 2001 set
+# the same value to v, v+1, v+2. (Whether a reordering would show here
+# depends on timing: this checks the counts and the outcome.)
+/usr/bin/python3 - "$D/indicators.ndjson" "$WORK/again.ndjson" "$WORK/last.ndjson" <<'PY'
+import json, sys
+# From the second line on, so that no batch repeats one sent before (a
+# repeated batch is answered with its first answer).
+lines = open(sys.argv[1]).read().splitlines()[1:2002]
+first = json.loads(lines[0])
+for line, step in ((1000, 1), (2000, 2)):
+    lines[line] = json.dumps(dict(first, value=first["value"] + step))
+open(sys.argv[2], "w").write("\n".join(lines) + "\n")
+open(sys.argv[3], "w").write(lines[2000] + "\n")
+PY
+run "2001 values set: created 0, updated 2, unchanged 1999" set-indicators "$WORK/again.ndjson"
+run "1 values set: created 0, updated 0, unchanged 1" set-indicators "$WORK/last.ndjson"
 # Keyed data: importing it again changes nothing.
 run "created 0, updated 0, unchanged 427" import-registry "$D/registry.ndjson"
 run "projects: created 0, updated 0, unchanged 2000; reports: created 0, unchanged $REPORTS" \

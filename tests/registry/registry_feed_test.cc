@@ -6,8 +6,6 @@
 // bug fails the test instead of hanging it.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <prometheus/client_metric.h>
-#include <prometheus/metric_family.h>
 
 #include <algorithm>
 #include <chrono>
@@ -20,6 +18,7 @@
 #include "absl/algorithm/container.h"
 #include "absl/strings/str_cat.h"
 #include "tests/registry/registry_test_env.h"
+#include "tests/testing/metrics.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/test_server.h"
@@ -661,18 +660,8 @@ class RegistryRestartTest : public ::testing::Test {
 
 // The value of fivestar_feed_newest_sequence{feed="registry"}.
 double NewestSequenceGauge(ChangeFeed& feed) {
-  std::shared_ptr<prometheus::Collectable> metrics = feed.metrics().lock();
-  if (metrics == nullptr) return -1;
-  for (const prometheus::MetricFamily& family : metrics->Collect()) {
-    if (family.name != "fivestar_feed_newest_sequence") continue;
-    for (const prometheus::ClientMetric& metric : family.metric) {
-      if (metric.label.size() == 1 && metric.label[0].name == "feed" &&
-          metric.label[0].value == "registry") {
-        return metric.gauge.value;
-      }
-    }
-  }
-  return -1;
+  return fivestar::testing::MetricValue(
+      feed.metrics(), "fivestar_feed_newest_sequence", "feed", "registry");
 }
 
 TEST_F(RegistryRestartTest, FeedContinuesOnTheSameDatabase) {

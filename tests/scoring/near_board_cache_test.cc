@@ -20,6 +20,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "services/scoring/redis_board_cache.h"
+#include "tests/testing/metrics.h"
 #include "tests/testing/redis_server.h"
 #include "tests/testing/status_matchers.h"
 
@@ -29,6 +30,7 @@ namespace {
 using fivestar::common::v1::BRANCH_STRONG;
 using fivestar::common::v1::Star;
 using fivestar::common::v1::STAR_UNSPECIFIED;
+using fivestar::testing::MetricValue;
 using fivestar::testing::RedisServer;
 
 constexpr char kPeriod[] = "2026-03";
@@ -376,6 +378,35 @@ TEST_F(NearBoardCacheTest, ASmallBoundStillAnswersExactly) {
   for (int round = 0; round < 3; ++round) {
     ExpectEqualToRedis(AllBoards(), kVillages);
   }
+  // It filled up and started over, which its metrics say.
+  EXPECT_GT(near_->overflows(), 0);
+  EXPECT_EQ(MetricValue(near_->metrics(),
+                        "fivestar_leaderboard_near_cache_overflows_total"),
+            near_->overflows());
+}
+
+TEST_F(NearBoardCacheTest, ItsMetricsCountHitsMissesAndWhatItHolds) {
+  Record(Town());
+  ExpectEqualToRedis(AllBoards(), kVillages);
+  ExpectEqualToRedis(AllBoards(), kVillages);
+  EXPECT_GT(near_->hits(), 0);
+  EXPECT_GT(near_->misses(), 0);
+  EXPECT_EQ(near_->overflows(), 0);
+  EXPECT_EQ(MetricValue(near_->metrics(),
+                        "fivestar_leaderboard_near_cache_reads_total", "answer",
+                        "hit"),
+            near_->hits());
+  EXPECT_EQ(MetricValue(near_->metrics(),
+                        "fivestar_leaderboard_near_cache_reads_total", "answer",
+                        "miss"),
+            near_->misses());
+  EXPECT_GT(
+      MetricValue(near_->metrics(), "fivestar_leaderboard_near_cache_entries"),
+      0);
+  near_->InvalidateAll();
+  EXPECT_EQ(
+      MetricValue(near_->metrics(), "fivestar_leaderboard_near_cache_entries"),
+      0);
 }
 
 }  // namespace

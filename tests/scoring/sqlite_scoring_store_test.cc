@@ -22,7 +22,11 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "services/scoring/leaderboards.h"
+#include "services/scoring/redis_board_cache.h"
+#include "tests/testing/redis_server.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
@@ -45,9 +49,11 @@ constexpr char kMonth[] = "2022-09";
 constexpr char kNextMonth[] = "2022-10";
 
 // The region tree of the tests: province p1 > city c1 > counties k1, k2;
-// k1 > townships t1 (districts d1, d2) and t2; k2 > township t3.
+// k1 > townships t1 (districts d1, d2) and t2; k2 > township t3. A second
+// province p2 > c9 > k9 > t9.
 std::vector<std::string> Lineage(const std::string& village,
                                  const std::string& parent) {
+  if (parent == "t9") return {village, "t9", "k9", "c9", "p2"};
   if (parent == "d1" || parent == "d2") {
     return {village, parent, "t1", "k1", "c1", "p1"};
   }
@@ -373,6 +379,41 @@ TEST_F(SqliteScoringStoreTest, StandingsListByMonthAndVillage) {
       ::fivestar::testing::IsOkAndHolds(ElementsAre("v1", "v2", "v3", "v4")));
   EXPECT_THAT(store_->VillagesWithStandings("t3"),
               ::fivestar::testing::IsOkAndHolds(ElementsAre("v3")));
+}
+
+TEST_F(SqliteScoringStoreTest, StandingsUnderARegionListByItsBoard) {
+  Record({Overall("v2", "d1", 1, 60), Overall("v1", "t2", 2, 100),
+          Overall("v3", "t3", 0, 10), Overall("v5", "d2", 1, 50),
+          Overall("v1", "t2", 3, 150, kNextMonth)});
+  auto ids = [](const absl::StatusOr<std::vector<Standing>>& page) {
+    std::vector<std::string> out;
+    if (page.ok()) {
+      for (const Standing& standing : *page) out.push_back(standing.village_id);
+    }
+    return out;
+  };
+  // Every level: the villages whose lineage holds the region, that month.
+  EXPECT_THAT(ids(store_->ListStandingsUnder("p1", kMonth, "", 10)),
+              ElementsAre("v1", "v2", "v3", "v5"));
+  EXPECT_THAT(ids(store_->ListStandingsUnder("k1", kMonth, "", 10)),
+              ElementsAre("v1", "v2", "v5"));
+  EXPECT_THAT(ids(store_->ListStandingsUnder("t1", kMonth, "", 10)),
+              ElementsAre("v2", "v5"));
+  EXPECT_THAT(ids(store_->ListStandingsUnder("k2", kNextMonth, "", 10)),
+              IsEmpty());
+  // In pages, whole standings.
+  ASSERT_OK_AND_ASSIGN(auto page,
+                       store_->ListStandingsUnder("p1", kMonth, "", 2));
+  EXPECT_THAT(ids(page), ElementsAre("v1", "v2"));
+  EXPECT_EQ(page[0].lineage, Lineage("v1", "t2"));
+  EXPECT_EQ(page[0].points, 100);
+  EXPECT_THAT(ids(store_->ListStandingsUnder("p1", kMonth, "v2", 2)),
+              ElementsAre("v3", "v5"));
+  // A village that moved is listed under its new regions only.
+  Record({Overall("v3", "t2", 0, 10)});
+  EXPECT_THAT(ids(store_->ListStandingsUnder("k2", kMonth, "", 10)), IsEmpty());
+  EXPECT_THAT(ids(store_->ListStandingsUnder("t2", kMonth, "", 10)),
+              ElementsAre("v1", "v3"));
 }
 
 TEST_F(SqliteScoringStoreTest, RemovedVillageLeavesEveryMonthAndBoard) {
@@ -1031,6 +1072,71 @@ TEST_F(SqliteScoringStoreTest, CursorsStartEmptyAndPersistPerFeed) {
   ASSERT_OK_AND_ASSIGN(FeedCursor projects, store_->GetCursor("projects"));
   EXPECT_EQ(projects.feed_id, "proj-1");
   EXPECT_EQ(projects.sequence, 7u);
+}
+
+// --- Rebuilding the cached boards --------------------------------------------
+
+// Leaderboards::RebuildBoardsUnder against a real Redis: the boards under
+// the named top regions are rebuilt from the store, the others are left
+// as they are.
+class BoardRebuildTest : public SqliteScoringStoreTest {
+ protected:
+  void SetUp() override {
+    SqliteScoringStoreTest::SetUp();
+    ASSERT_OK_AND_ASSIGN(redis_, ::fivestar::testing::RedisServer::Start());
+    RedisOptions options;
+    options.port = redis_->port();
+    options.probe_interval = absl::Milliseconds(50);
+    options.key_prefix = "rebuild";
+    cache_ = std::make_unique<RedisBoardCache>(options);
+    cache_->Start();
+    const absl::Time give_up = absl::Now() + absl::Seconds(30);
+    while (!cache_->available() && absl::Now() < give_up) {
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    ASSERT_TRUE(cache_->available());
+    boards_ = std::make_unique<Leaderboards>(store_.get(), cache_.get(),
+                                             nullptr, nullptr, &clock_);
+  }
+  void TearDown() override { cache_->Stop(); }
+
+  // The ids on a board as Redis holds it.
+  std::vector<std::string> Cached(const BoardKey& board) {
+    absl::StatusOr<BoardSlice> slice = cache_->ReadBoard(board, 0, 100);
+    EXPECT_OK(slice);
+    return slice.ok() ? Ids(slice->entries) : std::vector<std::string>();
+  }
+
+  std::unique_ptr<::fivestar::testing::RedisServer> redis_;
+  std::unique_ptr<RedisBoardCache> cache_;
+  std::unique_ptr<Leaderboards> boards_;
+};
+
+TEST_F(BoardRebuildTest, OnlyTheBoardsUnderTheNamedTopsAreRebuilt) {
+  Record({Overall("v1", "t2", 2, 100), Overall("v2", "t3", 1, 60),
+          Overall("v8", "t9", 3, 10), Overall("v9", "t9", 1, 90)});
+  boards_->RebuildBoardsUnder(kMonth, {"p1", "p2"});
+  EXPECT_THAT(Cached(Board("p1")), ElementsAre("v1", "v2"));
+  EXPECT_THAT(Cached(Board("p2")), ElementsAre("v8", "v9"));
+
+  // The store changes in both provinces; only p1 is rebuilt.
+  Record({Overall("v2", "t3", 3, 60), Overall("v9", "t9", 4, 90)});
+  boards_->RebuildBoardsUnder(kMonth, {"p1"});
+  EXPECT_THAT(Cached(Board("p1")), ElementsAre("v2", "v1"));
+  EXPECT_THAT(Cached(Board("k2")), ElementsAre("v2"));
+  EXPECT_THAT(Cached(Board("p2")), ElementsAre("v8", "v9"));
+  EXPECT_THAT(Cached(Board("t9")), ElementsAre("v8", "v9"));
+  boards_->RebuildBoardsUnder(kMonth, {"p2"});
+  EXPECT_THAT(Cached(Board("p2")), ElementsAre("v9", "v8"));
+
+  // A village that moved across provinces: the rebuild of both tops (its
+  // old and new lineage's) takes it off the old boards.
+  Record({Overall("v8", "t2", 3, 10)});
+  boards_->RebuildBoardsUnder(kMonth, {"p1", "p2"});
+  EXPECT_THAT(Cached(Board("p1")), ElementsAre("v2", "v8", "v1"));
+  EXPECT_THAT(Cached(Board("p2")), ElementsAre("v9"));
+  EXPECT_THAT(Cached(Board("t9")), ElementsAre("v9"));
+  EXPECT_EQ(cache_->ReadBoard(Board("p1"), 0, 0)->total, 3);
 }
 
 }  // namespace

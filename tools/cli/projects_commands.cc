@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <deque>
 #include <map>
 #include <memory>
 #include <string>
@@ -11,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/flags/declare.h"
 #include "absl/flags/flag.h"
 #include "absl/strings/ascii.h"
@@ -20,6 +23,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/auth.h"
@@ -160,20 +164,37 @@ absl::Status ImportProjects(const Invocation& invocation) {
 
 namespace {
 
-// One batch of set-indicators: its values, the lines they came from, and
-// the SHA-256 input of their text.
+// Batches of set-indicators in flight at once: while the server writes one
+// (it has one writer), it checks the next.
+constexpr size_t kBatchesInFlight = 2;
+
+// One batch of set-indicators: its values, the lines they came from, the
+// SHA-256 input of their text, and once sent, its call.
 struct ValueBatch {
   projects::v1::SetIndicatorValuesRequest request;
   std::unique_ptr<ImportSource> source;
   int first_line = 0;
   int last_line = 0;
   std::string content;
+  // The values' keys ("village|indicator|period"), to keep a key's writes
+  // in file order across batches.
+  absl::flat_hash_set<std::string> keys;
+
+  grpc::ClientContext context;
+  projects::v1::SetIndicatorValuesResponse response;
+  grpc::Status status;
+  absl::Notification done;
 };
 
-// Sends one batch; returns the server's answer.
-absl::StatusOr<projects::v1::SetIndicatorValuesResponse> SendValues(
-    const Invocation& invocation, Stub& stub, bool validate_only,
-    ValueBatch* batch) {
+std::string ValueKey(const projects::v1::IndicatorValue& value) {
+  return absl::StrCat(value.village_id(), "|", value.indicator_key(), "|",
+                      value.period());
+}
+
+// Starts sending `batch` (its answer arrives in its fields, `done` then
+// notified).
+void SendValues(const Invocation& invocation, Stub& stub, bool validate_only,
+                ValueBatch* batch) {
   batch->request.set_validate_only(validate_only);
   if (!validate_only) {
     // The same lines with the same text always get the same key, so a
@@ -183,16 +204,13 @@ absl::StatusOr<projects::v1::SetIndicatorValuesResponse> SendValues(
         absl::StrCat("indicators:", batch->first_line, "-", batch->last_line,
                      ":", Sha256Hex(batch->content).substr(0, 32)));
   }
-  grpc::ClientContext context;
-  invocation.PrepareContext(&context);
-  projects::v1::SetIndicatorValuesResponse response;
-  absl::Status status = FromGrpcStatus(
-      stub.SetIndicatorValues(&context, batch->request, &response));
-  if (!status.ok()) return batch->source->Locate(status);
-  std::fprintf(stderr, "%s: lines %d-%d: %d values\n",
-               invocation.command().c_str(), batch->first_line,
-               batch->last_line, batch->request.values_size());
-  return response;
+  invocation.PrepareContext(&batch->context);
+  stub.async()->SetIndicatorValues(&batch->context, &batch->request,
+                                   &batch->response,
+                                   [batch](grpc::Status status) {
+                                     batch->status = std::move(status);
+                                     batch->done.Notify();
+                                   });
 }
 
 }  // namespace
@@ -204,36 +222,93 @@ absl::Status SetIndicators(const Invocation& invocation) {
   std::unique_ptr<Stub> stub = NewStub(invocation);
   projects::v1::SetIndicatorValuesResponse total;
   int batches = 0;
-  ValueBatch batch;
-  auto flush = [&]() -> absl::Status {
-    ASSIGN_OR_RETURN(projects::v1::SetIndicatorValuesResponse response,
-                     SendValues(invocation, *stub, validate_only, &batch));
-    ++batches;
-    total.set_created(total.created() + response.created());
-    total.set_updated(total.updated() + response.updated());
-    total.set_unchanged(total.unchanged() + response.unchanged());
-    if (invocation.output() == OutputFormat::kJson) {
-      RETURN_IF_ERROR(PrintJsonLine(response));
+  // Sent batches in file order; each is answered, counted and printed in
+  // that order. After a failure nothing more is sent; the batches already
+  // in flight still end (each all or nothing) and are reported, and the
+  // first failure in file order is the command's.
+  std::deque<std::unique_ptr<ValueBatch>> in_flight;
+  absl::Status failed;
+  auto finish_oldest = [&]() -> absl::Status {
+    std::unique_ptr<ValueBatch> batch = std::move(in_flight.front());
+    in_flight.pop_front();
+    batch->done.WaitForNotification();
+    if (!batch->status.ok()) {
+      if (failed.ok()) {
+        failed = batch->source->Locate(FromGrpcStatus(batch->status));
+      }
+      return absl::OkStatus();
     }
-    batch = ValueBatch();
+    std::fprintf(stderr, "%s: lines %d-%d: %d values\n",
+                 invocation.command().c_str(), batch->first_line,
+                 batch->last_line, batch->request.values_size());
+    ++batches;
+    total.set_created(total.created() + batch->response.created());
+    total.set_updated(total.updated() + batch->response.updated());
+    total.set_unchanged(total.unchanged() + batch->response.unchanged());
+    if (invocation.output() == OutputFormat::kJson) {
+      return PrintJsonLine(batch->response);
+    }
     return absl::OkStatus();
   };
-  NdjsonReader reader(input->stream(), input->name());
-  while (reader.NextLine()) {
-    if (batch.source == nullptr) {
-      batch.source = std::make_unique<ImportSource>(input->name(), "values");
-      batch.first_line = reader.line_number();
+  auto send = [&](std::unique_ptr<ValueBatch> batch) -> absl::Status {
+    // Room for it, and no batch in flight sets a key it sets too.
+    auto overlaps = [&]() {
+      for (const auto& other : in_flight) {
+        for (const std::string& key : batch->keys) {
+          if (other->keys.contains(key)) return true;
+        }
+      }
+      return false;
+    };
+    while (!in_flight.empty() &&
+           (in_flight.size() >= kBatchesInFlight || overlaps())) {
+      RETURN_IF_ERROR(finish_oldest());
     }
-    RETURN_IF_ERROR(reader.Decode(batch.request.add_values()));
-    batch.source->AddRecord(reader.line_number());
-    batch.last_line = reader.line_number();
-    absl::StrAppend(&batch.content, reader.line(), "\n");
-    if (batch.request.values_size() == kValuesPerBatch) {
-      RETURN_IF_ERROR(flush());
+    if (!failed.ok()) return absl::OkStatus();
+    SendValues(invocation, *stub, validate_only, batch.get());
+    in_flight.push_back(std::move(batch));
+    return absl::OkStatus();
+  };
+  auto drain = [&]() -> absl::Status {
+    while (!in_flight.empty()) RETURN_IF_ERROR(finish_oldest());
+    return failed;
+  };
+  // Whatever happens, no call is left running on a batch being destroyed.
+  absl::Cleanup wait_for_calls = [&] {
+    for (const auto& batch : in_flight) batch->done.WaitForNotification();
+  };
+
+  auto batch = std::make_unique<ValueBatch>();
+  NdjsonReader reader(input->stream(), input->name());
+  while (failed.ok() && reader.NextLine()) {
+    if (batch->source == nullptr) {
+      batch->source = std::make_unique<ImportSource>(input->name(), "values");
+      batch->first_line = reader.line_number();
+    }
+    projects::v1::IndicatorValue* value = batch->request.add_values();
+    if (absl::Status status = reader.Decode(value); !status.ok()) {
+      RETURN_IF_ERROR(drain());
+      return status;
+    }
+    batch->keys.insert(ValueKey(*value));
+    batch->source->AddRecord(reader.line_number());
+    batch->last_line = reader.line_number();
+    absl::StrAppend(&batch->content, reader.line(), "\n");
+    if (batch->request.values_size() == kValuesPerBatch) {
+      RETURN_IF_ERROR(send(std::move(batch)));
+      batch = std::make_unique<ValueBatch>();
     }
   }
-  RETURN_IF_ERROR(reader.status());
-  if (batch.request.values_size() > 0) RETURN_IF_ERROR(flush());
+  if (failed.ok()) {
+    if (absl::Status status = reader.status(); !status.ok()) {
+      RETURN_IF_ERROR(drain());
+      return status;
+    }
+    if (batch->request.values_size() > 0) {
+      RETURN_IF_ERROR(send(std::move(batch)));
+    }
+  }
+  RETURN_IF_ERROR(drain());
   if (batches == 0) {
     return absl::InvalidArgumentError(
         absl::StrCat(input->name(), ": no indicator values"));
