@@ -390,16 +390,14 @@ void Leaderboards::Unpublish(const std::vector<Standing>& removed) {
   }
 }
 
-absl::Status Leaderboards::ReplaceMonth(const std::string& period,
-                                        const std::string& top) {
+absl::Status Leaderboards::ReplaceBoardsUnder(const std::string& period,
+                                              const std::string& top) {
   std::vector<Standing> standings;
   std::string after;
   while (true) {
     ASSIGN_OR_RETURN(
         std::vector<Standing> page,
-        top.empty()
-            ? store_->ListStandings(period, after, kResyncPage)
-            : store_->ListStandingsUnder(top, period, after, kResyncPage));
+        store_->ListStandingsUnder(top, period, after, kResyncPage));
     if (page.empty()) break;
     after = page.back().village_id;
     for (Standing& standing : page) standings.push_back(std::move(standing));
@@ -413,7 +411,7 @@ void Leaderboards::RebuildBoardsUnder(
   if (cache_ == nullptr) return;
   absl::MutexLock lock(&rebuild_mu_);
   for (const std::string& top : tops) {
-    absl::Status status = ReplaceMonth(period, top);
+    absl::Status status = ReplaceBoardsUnder(period, top);
     if (!status.ok()) {
       write_failures_.Increment();
       CacheFailed(status);
@@ -427,8 +425,14 @@ absl::Status Leaderboards::Resync() {
   absl::MutexLock lock(&rebuild_mu_);
   RETURN_IF_ERROR(cache_->Clear());
   ASSIGN_OR_RETURN(std::vector<std::string> periods, store_->StandingPeriods());
+  // Top region by top region, so that what is held in memory at once is
+  // one top region's boards (a province's), not a nation's.
   for (const std::string& period : periods) {
-    RETURN_IF_ERROR(ReplaceMonth(period));
+    ASSIGN_OR_RETURN(std::vector<std::string> tops,
+                     store_->StandingTops(period));
+    for (const std::string& top : tops) {
+      RETURN_IF_ERROR(ReplaceBoardsUnder(period, top));
+    }
   }
   resyncs_.Increment();
   spdlog::info("msg={} months={}",

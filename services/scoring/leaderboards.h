@@ -93,11 +93,10 @@ class Leaderboards {
   absl::Status KeepReadable(const Principal& principal,
                             std::vector<RankedEntry>* entries);
   void CacheFailed(const absl::Status& status);
-  // Sends every standing of `period` to the cache (under rebuild_mu_);
-  // with a `top` region, only those on its board, which replaces the
-  // boards under it.
-  absl::Status ReplaceMonth(const std::string& period,
-                            const std::string& top = "")
+  // Sends the standings of `period` on the board of `top` (a top region)
+  // to the cache, which replaces every board under it (under rebuild_mu_).
+  absl::Status ReplaceBoardsUnder(const std::string& period,
+                                  const std::string& top)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(rebuild_mu_);
 
   ScoringStore* const store_;

@@ -150,8 +150,13 @@ class ScoringStore {
   virtual absl::StatusOr<std::vector<Standing>> ListStandings(
       const std::string& period, const std::string& after_village_id,
       int limit) = 0;
-  // The same, of the villages on `region_id`'s board that month (those
-  // whose lineage holds it): for re-building one region's boards.
+  // The top regions (the first of each lineage, e.g. the provinces) of a
+  // month's standings, ascending.
+  virtual absl::StatusOr<std::vector<std::string>> StandingTops(
+      const std::string& period) = 0;
+  // The same as ListStandings, of the villages on `region_id`'s board that
+  // month (those whose lineage holds it): for re-building one region's
+  // boards.
   virtual absl::StatusOr<std::vector<Standing>> ListStandingsUnder(
       const std::string& region_id, const std::string& period,
       const std::string& after_village_id, int limit) = 0;

@@ -681,6 +681,21 @@ absl::StatusOr<std::vector<Standing>> SqliteScoringStore::ListStandings(
       });
 }
 
+absl::StatusOr<std::vector<std::string>> SqliteScoringStore::StandingTops(
+    const std::string& period) {
+  return pool_->Read(
+      [&](SqliteDatabase& db) -> absl::StatusOr<std::vector<std::string>> {
+        // lineage_path is "/<top>/.../<village>/" (LineagePath).
+        ASSIGN_OR_RETURN(
+            SqliteStatement stmt,
+            db.Prepare("SELECT DISTINCT substr(lineage_path, 2, "
+                       "instr(substr(lineage_path, 2), '/') - 1) AS top "
+                       "FROM standings WHERE period = ? ORDER BY top"));
+        stmt.Bind(1, period);
+        return ReadTexts(stmt);
+      });
+}
+
 absl::StatusOr<std::vector<Standing>> SqliteScoringStore::ListStandingsUnder(
     const std::string& region_id, const std::string& period,
     const std::string& after_village_id, int limit) {

@@ -65,6 +65,8 @@ class SqliteScoringStore final : public ScoringStore {
   absl::StatusOr<std::vector<Standing>> ListStandings(
       const std::string& period, const std::string& after_village_id,
       int limit) override;
+  absl::StatusOr<std::vector<std::string>> StandingTops(
+      const std::string& period) override;
   absl::StatusOr<std::vector<Standing>> ListStandingsUnder(
       const std::string& region_id, const std::string& period,
       const std::string& after_village_id, int limit) override;

@@ -409,6 +409,15 @@ TEST_F(SqliteScoringStoreTest, StandingsUnderARegionListByItsBoard) {
   EXPECT_EQ(page[0].points, 100);
   EXPECT_THAT(ids(store_->ListStandingsUnder("p1", kMonth, "v2", 2)),
               ElementsAre("v3", "v5"));
+  EXPECT_THAT(store_->StandingTops(kMonth),
+              ::fivestar::testing::IsOkAndHolds(ElementsAre("p1")));
+  Record({Overall("v9", "t9", 1, 5), Overall("v8", "t9", 1, 5, kNextMonth)});
+  EXPECT_THAT(store_->StandingTops(kMonth),
+              ::fivestar::testing::IsOkAndHolds(ElementsAre("p1", "p2")));
+  EXPECT_THAT(store_->StandingTops(kNextMonth),
+              ::fivestar::testing::IsOkAndHolds(ElementsAre("p1", "p2")));
+  EXPECT_THAT(store_->StandingTops("2021-01"),
+              ::fivestar::testing::IsOkAndHolds(IsEmpty()));
   // A village that moved is listed under its new regions only.
   Record({Overall("v3", "t2", 0, 10)});
   EXPECT_THAT(ids(store_->ListStandingsUnder("k2", kMonth, "", 10)), IsEmpty());
@@ -1137,6 +1146,18 @@ TEST_F(BoardRebuildTest, OnlyTheBoardsUnderTheNamedTopsAreRebuilt) {
   EXPECT_THAT(Cached(Board("p2")), ElementsAre("v9"));
   EXPECT_THAT(Cached(Board("t9")), ElementsAre("v9"));
   EXPECT_EQ(cache_->ReadBoard(Board("p1"), 0, 0)->total, 3);
+}
+
+TEST_F(BoardRebuildTest, AResyncRebuildsEveryTopOfEveryMonth) {
+  Record({Overall("v1", "t2", 2, 100), Overall("v8", "t9", 3, 10),
+          Overall("v9", "t9", 1, 90), Overall("v2", "t3", 1, 5, kNextMonth)});
+  ASSERT_OK(boards_->Resync());
+  EXPECT_THAT(Cached(Board("p1")), ElementsAre("v1"));
+  EXPECT_THAT(Cached(Board("k9")), ElementsAre("v8", "v9"));
+  EXPECT_THAT(Cached(Board("p2")), ElementsAre("v8", "v9"));
+  EXPECT_THAT(Cached(Board("p1", STAR_UNSPECIFIED, kNextMonth)),
+              ElementsAre("v2"));
+  EXPECT_THAT(Cached(Board("p2", STAR_UNSPECIFIED, kNextMonth)), IsEmpty());
 }
 
 }  // namespace
