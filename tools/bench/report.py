@@ -178,7 +178,8 @@ def loads_table(lines):
     loads = {r["load"]: r for r in lines if r.get("kind") == "load"}
     rows = [
         "| load | seconds | raw reference: SQLite (rows) + Redis | ratio | "
-        "goal ≤ 1.5 × | peak RSS of the service (after: now) | goal ≤ 256 MiB "
+        "goal ≤ 1.5 × | peak RSS of its service (after: now); of another, "
+        "when larger | goal ≤ 256 MiB, every service "
         "| Redis's longest event |",
         "|---|---|---|---|---|---|---|---|",
     ]
@@ -201,15 +202,23 @@ def loads_table(lines):
             ratio = r["seconds"] / ref_seconds if ref_seconds else 0
             ratio_text = f"{ratio:.2f}"
             result = verdict(ratio <= 1.5, f"{ratio / 1.5:.1f} × the bound")
-        memory = r["rss"][r["service"]]
-        peak, now = memory["hwm_kb"], memory["rss_kb"]
+        # The goal is on every service's peak, not only the loaded one's.
+        own = r["rss"][r["service"]]
+        largest, memory = max(r["rss"].items(),
+                              key=lambda item: item[1]["hwm_kb"])
+        peak = memory["hwm_kb"]
+        rss_text = (f"{own['hwm_kb'] / MIB:.0f} MiB "
+                    f"({own['rss_kb'] / MIB:.0f} MiB)")
+        if largest != r["service"] and peak > own["hwm_kb"]:
+            rss_text += (f"; {largest} {peak / MIB:.0f} MiB "
+                         f"({memory['rss_kb'] / MIB:.0f} MiB)")
         rss_result = verdict(peak <= RSS_GOAL_KB,
                              "%.1f × the bound" % (peak / RSS_GOAL_KB))
         redis_ms = r["redis_latency_max_ms"]
         redis_text = "under 1 ms" if redis_ms == 0 else "%s ms" % redis_ms
         rows.append(
             f"| {text} | {r['seconds']:.2f} | {ref_text} | {ratio_text} | "
-            f"{result} | {peak / MIB:.0f} MiB ({now / MIB:.0f} MiB) | "
+            f"{result} | {rss_text} | "
             f"{rss_result} | {redis_text} |")
     return rows
 
@@ -332,7 +341,7 @@ def run_sections(ctx, lines, level):
          "synchronous=FULL) into a copy of the database as it was before. "
          "The Redis reference is the boards the evaluation left, written "
          "by `redis-cli --pipe` as variadic ZADDs of 1,000 members. Peak "
-         "RSS is the service's VmHWM since it started.",
+         "RSS is a service's VmHWM since it started.",
          loads_table(lines)),
         ("Latency while loads run",
          "Probes with one call in flight, started 5 ms apart at most, on "
