@@ -93,8 +93,8 @@ bool NearBoardCache::Lookup(
   Group& group = groups_[board.period][board.region_id];
   if (group.epoch == 0) {
     group.epoch = ++next_epoch_;
-    SetHeld(held_ +
-            1);  // an empty group costs one, so reads alone cannot grow it
+    // An empty group costs one, so reads alone cannot grow it.
+    SetHeld(held_ + 1);
   }
   // Filled by another reader meanwhile?
   const auto& answers = group.*field;
