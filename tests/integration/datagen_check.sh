@@ -146,7 +146,8 @@ run "6800 values set: created 6800, updated 0, unchanged 0" set-indicators "$D/i
 # calls in flight, and holds back a batch that shares a key with one in
 # flight) ends with its last value in the file: lines 1, 1001 and 2001 set
 # the same value to v, v+1, v+2. (Whether a reordering would show here
-# depends on timing: this checks the counts and the outcome.)
+# depends on timing, so this checks the counts and the outcome; the
+# hold-back itself is tests/cli/ordered_batches_test.)
 /usr/bin/python3 - "$D/indicators.ndjson" "$WORK/again.ndjson" "$WORK/last.ndjson" <<'PY'
 import json, sys
 # From the second line on, so that no batch repeats one sent before (a

@@ -4,7 +4,6 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
-#include <deque>
 #include <map>
 #include <memory>
 #include <string>
@@ -12,7 +11,6 @@
 #include <utility>
 #include <vector>
 
-#include "absl/cleanup/cleanup.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/flags/declare.h"
 #include "absl/flags/flag.h"
@@ -32,6 +30,7 @@
 #include "fivestar/projects/v1/projects.grpc.pb.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "tools/cli/call_helpers.h"
+#include "tools/cli/ordered_batches.h"
 #include "tools/cli/output.h"
 
 ABSL_DECLARE_FLAG(bool, validate_only);
@@ -176,9 +175,6 @@ struct ValueBatch {
   int first_line = 0;
   int last_line = 0;
   std::string content;
-  // The values' keys ("village|indicator|period"), to keep a key's writes
-  // in file order across batches.
-  absl::flat_hash_set<std::string> keys;
 
   grpc::ClientContext context;
   projects::v1::SetIndicatorValuesResponse response;
@@ -222,93 +218,69 @@ absl::Status SetIndicators(const Invocation& invocation) {
   std::unique_ptr<Stub> stub = NewStub(invocation);
   projects::v1::SetIndicatorValuesResponse total;
   int batches = 0;
-  // Sent batches in file order; each is answered, counted and printed in
-  // that order. After a failure nothing more is sent; the batches already
-  // in flight still end (each all or nothing) and are reported, and the
-  // first failure in file order is the command's.
-  std::deque<std::unique_ptr<ValueBatch>> in_flight;
-  absl::Status failed;
-  auto finish_oldest = [&]() -> absl::Status {
-    std::unique_ptr<ValueBatch> batch = std::move(in_flight.front());
-    in_flight.pop_front();
-    batch->done.WaitForNotification();
-    if (!batch->status.ok()) {
-      if (failed.ok()) {
-        failed = batch->source->Locate(FromGrpcStatus(batch->status));
-      }
-      return absl::OkStatus();
-    }
-    std::fprintf(stderr, "%s: lines %d-%d: %d values\n",
-                 invocation.command().c_str(), batch->first_line,
-                 batch->last_line, batch->request.values_size());
-    ++batches;
-    total.set_created(total.created() + batch->response.created());
-    total.set_updated(total.updated() + batch->response.updated());
-    total.set_unchanged(total.unchanged() + batch->response.unchanged());
-    if (invocation.output() == OutputFormat::kJson) {
-      return PrintJsonLine(batch->response);
-    }
-    return absl::OkStatus();
-  };
-  auto send = [&](std::unique_ptr<ValueBatch> batch) -> absl::Status {
-    // Room for it, and no batch in flight sets a key it sets too.
-    auto overlaps = [&]() {
-      for (const auto& other : in_flight) {
-        for (const std::string& key : batch->keys) {
-          if (other->keys.contains(key)) return true;
+  // Answered, counted and printed in file order. After a failure nothing
+  // more is sent; the batches already in flight still end (each all or
+  // nothing) and are reported, and the first failure in file order is the
+  // command's.
+  OrderedBatches<ValueBatch> sender(
+      kBatchesInFlight,
+      [&](ValueBatch& batch) {
+        SendValues(invocation, *stub, validate_only, &batch);
+      },
+      [&](ValueBatch& batch) -> absl::Status {
+        batch.done.WaitForNotification();
+        if (!batch.status.ok()) {
+          return batch.source->Locate(FromGrpcStatus(batch.status));
         }
-      }
-      return false;
-    };
-    while (!in_flight.empty() &&
-           (in_flight.size() >= kBatchesInFlight || overlaps())) {
-      RETURN_IF_ERROR(finish_oldest());
-    }
-    if (!failed.ok()) return absl::OkStatus();
-    SendValues(invocation, *stub, validate_only, batch.get());
-    in_flight.push_back(std::move(batch));
-    return absl::OkStatus();
-  };
-  auto drain = [&]() -> absl::Status {
-    while (!in_flight.empty()) RETURN_IF_ERROR(finish_oldest());
-    return failed;
-  };
-  // Whatever happens, no call is left running on a batch being destroyed.
-  absl::Cleanup wait_for_calls = [&] {
-    for (const auto& batch : in_flight) batch->done.WaitForNotification();
-  };
+        std::fprintf(stderr, "%s: lines %d-%d: %d values\n",
+                     invocation.command().c_str(), batch.first_line,
+                     batch.last_line, batch.request.values_size());
+        ++batches;
+        total.set_created(total.created() + batch.response.created());
+        total.set_updated(total.updated() + batch.response.updated());
+        total.set_unchanged(total.unchanged() + batch.response.unchanged());
+        if (invocation.output() == OutputFormat::kJson) {
+          return PrintJsonLine(batch.response);
+        }
+        return absl::OkStatus();
+      });
 
   auto batch = std::make_unique<ValueBatch>();
+  // The values' keys ("village|indicator|period"), to keep a key's writes
+  // in file order across batches.
+  absl::flat_hash_set<std::string> keys;
   NdjsonReader reader(input->stream(), input->name());
-  while (failed.ok() && reader.NextLine()) {
+  while (reader.NextLine()) {
     if (batch->source == nullptr) {
       batch->source = std::make_unique<ImportSource>(input->name(), "values");
       batch->first_line = reader.line_number();
     }
     projects::v1::IndicatorValue* value = batch->request.add_values();
     if (absl::Status status = reader.Decode(value); !status.ok()) {
-      RETURN_IF_ERROR(drain());
+      RETURN_IF_ERROR(sender.FinishAll());
       return status;
     }
-    batch->keys.insert(ValueKey(*value));
+    keys.insert(ValueKey(*value));
     batch->source->AddRecord(reader.line_number());
     batch->last_line = reader.line_number();
     absl::StrAppend(&batch->content, reader.line(), "\n");
     if (batch->request.values_size() == kValuesPerBatch) {
-      RETURN_IF_ERROR(send(std::move(batch)));
+      if (!sender.Send(std::move(batch), std::move(keys)).ok()) {
+        return sender.FinishAll();
+      }
       batch = std::make_unique<ValueBatch>();
+      keys.clear();
     }
   }
-  if (failed.ok()) {
-    if (absl::Status status = reader.status(); !status.ok()) {
-      RETURN_IF_ERROR(drain());
-      return status;
-    }
-    if (batch->request.values_size() > 0) {
-      RETURN_IF_ERROR(send(std::move(batch)));
-    }
+  if (absl::Status status = reader.status(); !status.ok()) {
+    RETURN_IF_ERROR(sender.FinishAll());
+    return status;
   }
-  RETURN_IF_ERROR(drain());
+  if (batch->request.values_size() > 0) {
+    sender.Send(std::move(batch), std::move(keys)).IgnoreError();
+  }
+  // The first failure, if any; every batch in flight ended and reported.
+  RETURN_IF_ERROR(sender.FinishAll());
   if (batches == 0) {
     return absl::InvalidArgumentError(
         absl::StrCat(input->name(), ": no indicator values"));
