@@ -12,6 +12,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/container/node_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/types/span.h"
 #include "common/calendar.h"
@@ -40,18 +41,42 @@ struct SummaryWindow {
   bool closed = false;
 };
 
+// The indicator keys of kept figures, each stored once however many
+// villages report it: a village's figures name a key by its address here,
+// which stays valid for the summaries' life (keys are never removed; they
+// are those of the catalogue's definitions that have values).
+class IndicatorKeys {
+ public:
+  const std::string* Intern(const std::string& key) ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    return &*keys_.insert(key).first;
+  }
+
+ private:
+  absl::Mutex mu_;
+  absl::node_hash_set<std::string> keys_ ABSL_GUARDED_BY(mu_);
+};
+
 struct VillageFigures {
   struct StarCount {
     int64_t total = 0, delivered = 0, cancelled = 0;
+  };
+  // One indicator's values: those of `values` from the previous series'
+  // `end` (0 for the first) up to its own.
+  struct Series {
+    const std::string* key;  // Interned in IndicatorKeys.
+    uint32_t end;
   };
   int64_t total = 0, planned = 0, in_progress = 0, delivered = 0, cancelled = 0,
           overdue = 0;
   // Indexed by the star's enum value; 1–5 are the stars.
   std::array<StarCount, 6> by_star;
   int64_t reporting_weeks = 0;
-  // Per indicator key (ascending), the village's values within the months
-  // in period order.
-  std::vector<std::pair<std::string, std::vector<double>>> indicators;
+  // The village's indicator values within the months, key by key
+  // (ascending), each key's in period order; kept flat, as a province's
+  // worth of figures is kept at once.
+  std::vector<Series> series;
+  std::vector<double> values;
 };
 
 namespace {
@@ -310,7 +335,7 @@ void ForEachVillageRows(const SummaryRows& rows,
 VillageFigures FiguresOf(absl::Span<const TaskSnapshot> tasks,
                          int64_t reporting_weeks,
                          absl::Span<const IndicatorValue> values,
-                         const Window& window) {
+                         const Window& window, IndicatorKeys* interned) {
   VillageFigures figures;
   for (const TaskSnapshot& task : tasks) {
     VillageFigures::StarCount* star = task.star >= 1 && task.star <= 5
@@ -343,13 +368,21 @@ VillageFigures FiguresOf(absl::Span<const TaskSnapshot> tasks,
   }
   figures.reporting_weeks = reporting_weeks;
   // `values` are ordered by key, then period.
-  for (const IndicatorValue& value : values) {
-    if (figures.indicators.empty() ||
-        figures.indicators.back().first != value.indicator_key()) {
-      figures.indicators.emplace_back(value.indicator_key(),
-                                      std::vector<double>());
+  size_t series = 0;
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i == 0 || values[i].indicator_key() != values[i - 1].indicator_key()) {
+      ++series;
     }
-    figures.indicators.back().second.push_back(value.value());
+  }
+  figures.series.reserve(series);
+  figures.values.reserve(values.size());
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i == 0 || values[i].indicator_key() != values[i - 1].indicator_key()) {
+      figures.series.push_back(
+          {interned->Intern(values[i].indicator_key()), 0});
+    }
+    figures.values.push_back(values[i].value());
+    figures.series.back().end = static_cast<uint32_t>(figures.values.size());
   }
   return figures;
 }
@@ -357,10 +390,10 @@ VillageFigures FiguresOf(absl::Span<const TaskSnapshot> tasks,
 // One summary per village of `villages` (in ascending order), each equal
 // to SummarizeTogether of that village alone, from rows read once for all.
 // With `figures`, also each village's figures from the same rows, in the
-// same order.
+// same order, naming their keys in `interned`.
 absl::StatusOr<std::vector<v1::Summary>> SummarizeEach(
     ProjectsStore* store, const std::vector<std::string>& villages,
-    const Window& window,
+    const Window& window, IndicatorKeys* interned,
     std::vector<std::shared_ptr<const VillageFigures>>* figures) {
   ASSIGN_OR_RETURN(SummaryRows rows, ReadRows(store, villages, window));
   std::vector<v1::Summary> summaries;
@@ -376,7 +409,7 @@ absl::StatusOr<std::vector<v1::Summary>> SummarizeEach(
         AddFigures(tasks, reporting_weeks, values, rows, window, &summary);
         if (figures != nullptr) {
           figures->push_back(std::make_shared<const VillageFigures>(
-              FiguresOf(tasks, reporting_weeks, values, window)));
+              FiguresOf(tasks, reporting_weeks, values, window, interned)));
         }
       });
   return summaries;
@@ -395,8 +428,12 @@ v1::Summary SumFigures(
   struct Total {
     double value = 0;
     int villages = 0;
+    bool flow = false;
   };
   std::map<std::string, Total> totals;
+  // Each interned key's total, or null when the key is not in the
+  // catalogue: one lookup by name per key rather than per village.
+  absl::flat_hash_map<const std::string*, Total*> total_of;
   for (const VillageFigures* village : figures) {
     sum.total += village->total;
     sum.planned += village->planned;
@@ -410,15 +447,26 @@ v1::Summary SumFigures(
       sum.by_star[star].cancelled += village->by_star[star].cancelled;
     }
     sum.reporting_weeks += village->reporting_weeks;
-    for (const auto& [key, values] : village->indicators) {
-      auto kind = kinds.find(key);
-      if (kind == kinds.end()) continue;  // Not in the catalogue.
-      Total& total = totals[key];
-      ++total.villages;
-      if (kind->second == v1::FLOW) {
-        for (double value : values) total.value += value;
+    uint32_t begin = 0;
+    for (const VillageFigures::Series& series : village->series) {
+      const absl::Span<const double> values(village->values.data() + begin,
+                                            series.end - begin);
+      begin = series.end;
+      auto [found, added] = total_of.try_emplace(series.key, nullptr);
+      if (added) {
+        auto kind = kinds.find(*series.key);
+        if (kind != kinds.end()) {
+          found->second = &totals[*series.key];
+          found->second->flow = kind->second == v1::FLOW;
+        }
+      }
+      Total* total = found->second;
+      if (total == nullptr) continue;  // Not in the catalogue.
+      ++total->villages;
+      if (total->flow) {
+        for (double value : values) total->value += value;
       } else {
-        total.value += values.back();
+        total->value += values.back();
       }
     }
   }
@@ -489,7 +537,8 @@ ProgressSummaries::ProgressSummaries(ProjectsStore* store,
     : store_(store),
       jurisdiction_(jurisdiction),
       clock_(clock),
-      max_cached_villages_(max_cached_villages) {
+      max_cached_villages_(max_cached_villages),
+      keys_(std::make_unique<IndicatorKeys>()) {
   // Where the change feed stands: nothing is kept yet, so nothing before
   // it can be stale. Failing that, the first closed-month summary asks.
   if (max_cached_villages_ == 0) return;
@@ -665,7 +714,7 @@ absl::StatusOr<v1::Summary> ProgressSummaries::SumKept(
         [&](const std::string&, absl::Span<const TaskSnapshot> tasks,
             int64_t reporting_weeks, absl::Span<const IndicatorValue> values) {
           fresh.push_back(std::make_shared<const VillageFigures>(
-              FiguresOf(tasks, reporting_weeks, values, window)));
+              FiguresOf(tasks, reporting_weeks, values, window, keys_.get())));
         });
     size_t next = 0;
     for (size_t i = 0; i < villages.size(); ++i) {
@@ -816,7 +865,7 @@ ProgressSummaries::ListVillageSummaries(
   }
   std::vector<Figures> figures;
   ASSIGN_OR_RETURN(std::vector<v1::Summary> summaries,
-                   SummarizeEach(store_, page, window,
+                   SummarizeEach(store_, page, window, keys_.get(),
                                  seen.has_value() ? &figures : nullptr));
   if (seen.has_value()) KeepFigures(WindowKey(window), page, figures, *seen);
   v1::ListVillageSummariesResponse response;

@@ -29,6 +29,9 @@ namespace fivestar::projects {
 struct VillageFigures;
 // What a summary covers once its fields are checked (defined in the .cc).
 struct SummaryWindow;
+// The indicator keys named by kept figures, each stored once (defined in
+// the .cc).
+class IndicatorKeys;
 
 // Computes summaries from rows read in bulk: the tasks, reporting weeks and
 // indicator values of all the villages concerned come from a few store
@@ -130,6 +133,8 @@ class ProgressSummaries {
   const Jurisdiction* jurisdiction_;
   const Clock* clock_;
   const size_t max_cached_villages_;
+  // Declared before the figures, which point into it.
+  const std::unique_ptr<IndicatorKeys> keys_;
 
   absl::Mutex mu_;
   // Changes through this sequence have dropped the figures they touch.
