@@ -652,15 +652,14 @@ absl::Status RegistryImport::Add(const v1::ImportRegistryRequest& chunk) {
       case RegistryRecord::kVillage: {
         RETURN_IF_ERROR(Registry::ValidateVillageFields(
             record.village(), absl::StrCat(field, ".village")));
-        auto [it, inserted] = village_index_.try_emplace(
-            record.village().id(), Seen{index, villages_.size()});
-        if (!inserted) {
+        auto seen = village_records_.find(record.village().id());
+        if (seen != village_records_.end()) {
           return FieldError(absl::StrCat(field, ".village.id"),
                             absl::StrCat("\"", record.village().id(),
                                          "\" already appears at records[",
-                                         it->second.record, "]"));
+                                         seen->second, "]"));
         }
-        villages_.push_back(EncodeVillage(record.village()));
+        village_records_.emplace(villages_.Add(record.village()).id, index);
         RETURN_IF_ERROR(CheckScopeOnArrival(
             record.village().id(), record.village().region_id(),
             absl::StrCat("import village ", record.village().id())));
@@ -777,19 +776,20 @@ absl::StatusOr<ImportCounts> RegistryImport::Finish() {
                        "); the parent must be of a higher kind"));
     }
   }
-  for (const EncodedVillage& village : villages_) {
+  for (size_t i = 0; i < villages_.size(); ++i) {
+    const EncodedVillage village = villages_[i];
     // Most villages sit in a region of the import: no message to build.
     auto in_import = region_index_.find(village.region_id);
     RegionKind kind = v1::REGION_KIND_UNSPECIFIED;
     const auto field = [&] {
-      return absl::StrCat("records[", village_index_[village.id].record,
+      return absl::StrCat("records[", village_records_.at(village.id),
                           "].village.region_id");
     };
     if (in_import != region_index_.end()) {
       kind = regions_[in_import->second.position].kind();
     } else {
       ASSIGN_OR_RETURN(kind,
-                       KindOf(village.region_id, field(),
+                       KindOf(std::string(village.region_id), field(),
                               absl::StrCat("import village ", village.id)));
     }
     if (kind != v1::TOWNSHIP && kind != v1::DISTRICT) {
@@ -815,15 +815,16 @@ absl::StatusOr<ImportCounts> RegistryImport::Finish() {
                                   absl::StrCat("move region ", region.id())));
       }
     }
-    for (const EncodedVillage& village : villages_) {
+    for (size_t i = 0; i < villages_.size(); ++i) {
+      const EncodedVillage village = villages_[i];
       ASSIGN_OR_RETURN(std::vector<std::string> chain,
-                       LineageAfterImport(village.region_id));
-      chain.insert(chain.begin(), village.id);
+                       LineageAfterImport(std::string(village.region_id)));
+      chain.insert(chain.begin(), std::string(village.id));
       RETURN_IF_ERROR(Authorize(principal_, Role::kAdmin, chain,
                                 absl::StrCat("import village ", village.id)));
       // A village moved by the import must also be the principal's now.
       absl::StatusOr<Village> stored =
-          registry_->store_->GetVillage(village.id);
+          registry_->store_->GetVillage(std::string(village.id));
       if (stored.ok() && stored->region_id() != village.region_id) {
         ASSIGN_OR_RETURN(std::vector<std::string> old_chain,
                          registry_->VillageLineage(*stored));
@@ -832,12 +833,15 @@ absl::StatusOr<ImportCounts> RegistryImport::Finish() {
       }
     }
   }
-  std::vector<Region> ordered = regions_;
-  std::stable_sort(ordered.begin(), ordered.end(),
+  // The import's last step: the regions go in apply order where they are
+  // (not in a copy: a nation's are 42,000), so the positions in
+  // region_index_ no longer hold.
+  region_index_.clear();
+  std::stable_sort(regions_.begin(), regions_.end(),
                    [](const Region& a, const Region& b) {
                      return KindRank(a.kind()) < KindRank(b.kind());
                    });
-  return registry_->store_->Import(ordered, villages_, validate_only_);
+  return registry_->store_->Import(regions_, villages_, validate_only_);
 }
 
 absl::StatusOr<std::unique_ptr<RegistryExport>> Registry::StartExport(

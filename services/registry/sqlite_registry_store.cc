@@ -162,7 +162,7 @@ std::string PathEnd(const std::string& path) {
 
 // The lineage path of a village in the region at `region_path`.
 std::string VillagePath(const std::string& region_path,
-                        const std::string& village_id) {
+                        absl::string_view village_id) {
   return absl::StrCat(region_path, village_id, "/");
 }
 
@@ -222,7 +222,7 @@ void SqliteRegistryStore::SetCommitObserver(
 }
 
 absl::Status SqliteRegistryStore::AppendChange(
-    SqliteDatabase& db, v1::ChangeKind kind, const std::string& entity_id,
+    SqliteDatabase& db, v1::ChangeKind kind, absl::string_view entity_id,
     const std::string& path, const std::string& old_path,
     const std::string& old_parent_id, int64_t now_us) {
   // This row commits or rolls back with the change it records (see
@@ -257,8 +257,8 @@ absl::StatusOr<std::string> SqliteRegistryStore::PathOf(SqliteDatabase& db,
   return stmt.ColumnText(0);
 }
 
-absl::StatusOr<RegionPlace> SqliteRegistryStore::PlaceOf(
-    SqliteDatabase& db, const std::string& id) {
+absl::StatusOr<RegionPlace> SqliteRegistryStore::PlaceOf(SqliteDatabase& db,
+                                                         absl::string_view id) {
   ASSIGN_OR_RETURN(SqliteStatement stmt,
                    db.Prepare("SELECT path, COALESCE(province_id, ''), "
                               "COALESCE(city_id, ''), COALESCE(county_id, '') "
@@ -623,8 +623,8 @@ std::string SqliteRegistryStore::VillagesBelowSql(RegionKind kind) {
 }
 
 absl::StatusOr<int64_t> SqliteRegistryStore::InsertVillageRow(
-    SqliteDatabase& db, const std::string& id, const std::string& region_id,
-    int32_t target_level, const std::string& body, const RegionPlace& place) {
+    SqliteDatabase& db, absl::string_view id, absl::string_view region_id,
+    int32_t target_level, absl::string_view body, const RegionPlace& place) {
   const int64_t now = absl::ToUnixMicros(clock_->Now());
   ASSIGN_OR_RETURN(
       SqliteStatement stmt,
@@ -754,8 +754,8 @@ absl::Status SqliteRegistryStore::DeleteVillage(
 }
 
 absl::StatusOr<ImportCounts> SqliteRegistryStore::Import(
-    const std::vector<Region>& regions,
-    const std::vector<EncodedVillage>& villages, bool dry_run) {
+    const std::vector<Region>& regions, const EncodedVillages& villages,
+    bool dry_run) {
   auto apply = [&](SqliteDatabase& db) -> absl::StatusOr<ImportCounts> {
     ImportCounts counts;
     for (const Region& region : regions) {
@@ -775,7 +775,8 @@ absl::StatusOr<ImportCounts> SqliteRegistryStore::Import(
     }
     // Every region is in place now: each one's place is looked up once.
     absl::flat_hash_map<std::string, RegionPlace> places;
-    for (const EncodedVillage& village : villages) {
+    for (size_t i = 0; i < villages.size(); ++i) {
+      const EncodedVillage village = villages[i];
       std::optional<Village> current;
       {
         ASSIGN_OR_RETURN(
@@ -797,7 +798,9 @@ absl::StatusOr<ImportCounts> SqliteRegistryStore::Import(
                 absl::StrCat("region ", village.region_id, " does not exist"));
           }
           RETURN_IF_ERROR(found.status());
-          place = places.emplace(village.region_id, *std::move(found)).first;
+          place =
+              places.emplace(std::string(village.region_id), *std::move(found))
+                  .first;
         }
         RETURN_IF_ERROR(InsertVillageRow(db, village.id, village.region_id,
                                          village.target_level, village.bytes,
@@ -811,7 +814,8 @@ absl::StatusOr<ImportCounts> SqliteRegistryStore::Import(
         continue;
       }
       Village replacement;
-      if (!replacement.ParseFromString(village.bytes)) {
+      if (!replacement.ParseFromArray(village.bytes.data(),
+                                      static_cast<int>(village.bytes.size()))) {
         return absl::InternalError(
             absl::StrCat("village ", village.id, ": encoding does not parse"));
       }

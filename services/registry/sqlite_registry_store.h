@@ -75,9 +75,9 @@ class SqliteRegistryStore final : public RegistryStore {
   absl::Status DeleteVillage(const std::string& id,
                              const std::string& expected_etag) override;
 
-  absl::StatusOr<ImportCounts> Import(
-      const std::vector<Region>& regions,
-      const std::vector<EncodedVillage>& villages, bool dry_run) override;
+  absl::StatusOr<ImportCounts> Import(const std::vector<Region>& regions,
+                                      const EncodedVillages& villages,
+                                      bool dry_run) override;
 
   void SetCommitObserver(std::function<void(uint64_t)> observer) override;
   absl::StatusOr<std::string> FeedId() override;
@@ -135,8 +135,7 @@ class SqliteRegistryStore final : public RegistryStore {
   // The stored path of a region (NOT_FOUND when absent).
   absl::StatusOr<std::string> PathOf(SqliteDatabase& db, const std::string& id);
   // The stored place of a region (NOT_FOUND when absent).
-  absl::StatusOr<RegionPlace> PlaceOf(SqliteDatabase& db,
-                                      const std::string& id);
+  absl::StatusOr<RegionPlace> PlaceOf(SqliteDatabase& db, absl::string_view id);
   // The place of `parent_id` for a region to sit under: the root's (empty)
   // for none, FAILED_PRECONDITION when it does not exist.
   absl::StatusOr<RegionPlace> ParentPlace(SqliteDatabase& db,
@@ -165,15 +164,15 @@ class SqliteRegistryStore final : public RegistryStore {
   // Inserts the row of a village (`body` as Body() gives it) in the region
   // at `place`, with its change-feed entry; returns the time it used.
   absl::StatusOr<int64_t> InsertVillageRow(
-      SqliteDatabase& db, const std::string& id, const std::string& region_id,
-      int32_t target_level, const std::string& body, const RegionPlace& place);
+      SqliteDatabase& db, absl::string_view id, absl::string_view region_id,
+      int32_t target_level, absl::string_view body, const RegionPlace& place);
   absl::StatusOr<Village> ReplaceVillage(SqliteDatabase& db,
                                          const Village& current,
                                          const Village& village);
   // Appends one change-feed entry (`old_path` and `old_parent_id` only for
   // moves) and reports its sequence to feed_.
   absl::Status AppendChange(SqliteDatabase& db, v1::ChangeKind kind,
-                            const std::string& entity_id,
+                            absl::string_view entity_id,
                             const std::string& path,
                             const std::string& old_path,
                             const std::string& old_parent_id, int64_t now_us);

@@ -207,7 +207,7 @@ TEST_F(SqliteRegistryStoreTest, EtagChangesOnEveryUpdate) {
 TEST_F(SqliteRegistryStoreTest, DryRunImportRollsBack) {
   ASSERT_OK_AND_ASSIGN(ImportCounts counts,
                        store_->Import({MakeRegion("t3", v1::TOWNSHIP, "c")},
-                                      {EncodeVillage(MakeVillage("v2", "t3"))},
+                                      {MakeVillage("v2", "t3")},
                                       /*dry_run=*/true));
   EXPECT_EQ(counts.created, 2);
   EXPECT_THAT(store_->GetRegion("t3"),
@@ -233,7 +233,7 @@ TEST_F(SqliteRegistryStoreTest, OnlyCommittedWritesAppendAndAreAnnounced) {
               StatusIs(absl::StatusCode::kFailedPrecondition, ""));
   EXPECT_THAT(store_->CreateRegion(MakeRegion("t1", v1::TOWNSHIP, "c")),
               StatusIs(absl::StatusCode::kAlreadyExists, ""));
-  ASSERT_OK(store_->Import({}, {EncodeVillage(MakeVillage("w", "d"))},
+  ASSERT_OK(store_->Import({}, {MakeVillage("w", "d")},
                            /*dry_run=*/true));
   EXPECT_THAT(store_->NewestSequence(),
               ::fivestar::testing::IsOkAndHolds(6u));  // SetUp's writes.
@@ -343,13 +343,12 @@ TEST_F(SqliteRegistryStoreTest, FailedAndRolledBackWritesLeaveTheTree) {
   moved.set_parent_id("");
   ASSERT_OK(store_->Import({MakeRegion("q", v1::PROVINCE, ""), moved,
                             MakeRegion("y", v1::TOWNSHIP, "q")},
-                           {EncodeVillage(MakeVillage("u", "y"))},
+                           {MakeVillage("u", "y")},
                            /*dry_run=*/true));
   // An import whose regions went in before its last village failed.
-  EXPECT_THAT(
-      store_->Import({MakeRegion("q", v1::PROVINCE, ""), moved},
-                     {EncodeVillage(MakeVillage("u", "missing"))}, false),
-      StatusIs(absl::StatusCode::kFailedPrecondition, "missing"));
+  EXPECT_THAT(store_->Import({MakeRegion("q", v1::PROVINCE, ""), moved},
+                             {MakeVillage("u", "missing")}, false),
+              StatusIs(absl::StatusCode::kFailedPrecondition, "missing"));
   EXPECT_EQ(TreeRegions(*store_), before);
   EXPECT_THAT(store_->GetRegion("q"),
               StatusIs(absl::StatusCode::kNotFound, "region q not found"));
@@ -366,9 +365,7 @@ TEST_F(SqliteRegistryStoreTest, TreeFollowsAnImport) {
       ImportCounts counts,
       store_->Import({MakeRegion("k", v1::CITY, "p"), moved, renamed,
                       MakeRegion("t3", v1::TOWNSHIP, "k")},
-                     {EncodeVillage(MakeVillage("v", "t3")),
-                      EncodeVillage(MakeVillage("u", "t2"))},
-                     false));
+                     {MakeVillage("v", "t3"), MakeVillage("u", "t2")}, false));
   EXPECT_EQ(counts.created, 3);
   EXPECT_EQ(counts.updated, 3);
   ExpectTreeMatchesDatabase(*store_, path_);
@@ -407,14 +404,14 @@ class ListVillagesIndexTest : public ::testing::Test {
                                    MakeRegion("d1", v1::DISTRICT, "t1"),
                                    MakeRegion("d2", v1::DISTRICT, "t3")};
     const std::vector<std::string> homes = {"t1", "t2", "t3", "t4", "d1", "d2"};
-    std::vector<EncodedVillage> villages;
+    EncodedVillages villages;
     std::mt19937 random(7);
     for (int i = 0; i < 300; ++i) {
       Village village = MakeVillage(absl::StrCat("v", (i * 7919) % 1000),
                                     homes[random() % homes.size()]);
       village.set_target_level(static_cast<int>(random() % 6));
       if (village.target_level() > 0) village.set_target_year(2025);
-      villages.push_back(EncodeVillage(village));
+      villages.Add(village);
     }
     ASSERT_OK(store_->Import(regions, villages, false));
     for (const Region& region : regions) region_ids_.push_back(region.id());
