@@ -614,9 +614,15 @@ absl::Status RedisBoardCache::Remove(const std::vector<Standing>& removed) {
 
 absl::Status RedisBoardCache::ReplaceBoards(
     const std::string& period, const std::vector<Standing>& standings) {
-  // Board key → its members (score, village id), in memory first.
-  std::map<std::string, std::vector<std::pair<std::string, std::string>>>
-      boards;
+  // Board key → its star and members (positions in `standings`), in
+  // memory first; a member's score and id are written out only as its
+  // board's commands are built (a province's boards have a million
+  // members: as strings they took about 100 MB).
+  struct Members {
+    Star star = {};
+    std::vector<uint32_t> standings;
+  };
+  std::map<std::string, Members> boards;
   for (size_t s = 0; s < standings.size(); ++s) {
     const Standing& standing = standings[s];
     const std::string field = absl::StrCat("standings[", s, "]");
@@ -629,8 +635,9 @@ absl::Status RedisBoardCache::ReplaceBoards(
     for (size_t i = 1; i < standing.lineage.size(); ++i) {
       for (int star : kStarNumbers) {
         const BoardKey board = KeyOf(standing.lineage[i], period, star);
-        boards[KeyFor(options_.key_prefix, board)].emplace_back(
-            EncodeScore(ScoreOn(standing, board.star)), standing.village_id);
+        Members& members = boards[KeyFor(options_.key_prefix, board)];
+        members.star = board.star;
+        members.standings.push_back(static_cast<uint32_t>(s));
       }
     }
   }
@@ -648,14 +655,16 @@ absl::Status RedisBoardCache::ReplaceBoards(
   };
   for (const auto& [key, members] : boards) {
     const std::string temporary = key + suffix;
-    for (size_t from = 0; from < members.size(); from += kMembersPerCommand) {
+    const std::vector<uint32_t>& on_board = members.standings;
+    for (size_t from = 0; from < on_board.size(); from += kMembersPerCommand) {
       const size_t to =
-          std::min(members.size(), from + size_t{kMembersPerCommand});
+          std::min(on_board.size(), from + size_t{kMembersPerCommand});
       Command zadd = {"ZADD", temporary};
       zadd.reserve(2 + 2 * (to - from));
       for (size_t m = from; m < to; ++m) {
-        zadd.push_back(members[m].first);
-        zadd.push_back(members[m].second);
+        const Standing& standing = standings[on_board[m]];
+        zadd.push_back(EncodeScore(ScoreOn(standing, members.star)));
+        zadd.push_back(standing.village_id);
       }
       pipeline.push_back(std::move(zadd));
       if (pipeline.size() >= kCommandsPerPipeline) RETURN_IF_ERROR(flush());
