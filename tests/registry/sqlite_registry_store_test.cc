@@ -385,6 +385,36 @@ TEST_F(SqliteRegistryStoreTest, LocatedVillagesNameTheFirstMissing) {
   EXPECT_THAT(located[0].region_lineage, ElementsAre("d", "t1", "c", "p"));
 }
 
+// Villages of several sizes, enough to fill many of the arena's blocks:
+// each reads back as it was added, its bytes the village without its
+// output-only fields.
+TEST(EncodedVillagesTest, EachReadsBackAsAddedAcrossBlocks) {
+  EncodedVillages villages;
+  std::vector<Village> added;
+  for (int i = 0; i < 20'000; ++i) {
+    Village village =
+        MakeVillage(absl::StrCat("village-", i), absl::StrCat("t", i % 97));
+    village.set_name(std::string(static_cast<size_t>(i % 300), 'n'));
+    village.set_target_level(i % 6);
+    village.set_etag("output-only");
+    const EncodedVillage kept = villages.Add(village);
+    EXPECT_EQ(kept.id, village.id());
+    added.push_back(village);
+  }
+  ASSERT_EQ(villages.size(), added.size());
+  for (size_t i = 0; i < added.size(); ++i) {
+    const EncodedVillage village = villages[i];
+    ASSERT_EQ(village.id, added[i].id());
+    ASSERT_EQ(village.region_id, added[i].region_id());
+    ASSERT_EQ(village.target_level, added[i].target_level());
+    Village parsed;
+    ASSERT_TRUE(parsed.ParseFromArray(village.bytes.data(),
+                                      static_cast<int>(village.bytes.size())));
+    Village expected = added[i];
+    expected.clear_etag();
+    ASSERT_EQ(parsed.SerializeAsString(), expected.SerializeAsString()) << i;
+  }
+}
 // A province of 2 cities, 3 counties (one straight under the province),
 // townships and districts, with villages in shuffled id order.
 class ListVillagesIndexTest : public ::testing::Test {
