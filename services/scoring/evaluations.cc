@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/heap.h"
 #include "common/status.h"
 #include "common/validation.h"
 #include "google/protobuf/util/time_util.h"
@@ -208,6 +209,10 @@ absl::Status Evaluations::EvaluateRegion(
         return absl::OkStatus();
       });
   if (!tops.empty()) boards_->RebuildBoardsUnder(request.period(), tops);
+  // A region's pages, records and board rebuild freed far more than the
+  // service keeps; without this its resident memory stays at the largest
+  // region's high-water mark plus the holes every later one leaves.
+  ReleaseFreeHeap();
   RETURN_IF_ERROR(walk);
   send(v1::EvaluateRegionResponse::DONE);
   return absl::OkStatus();
