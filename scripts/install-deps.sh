@@ -17,7 +17,8 @@ BUILD_PACKAGES=(
   # Libraries the servers and the CLI link, and the protos they compile
   # (grpc-proto: grpc.health.v1, for the CLI's health probe)
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libabsl-dev libsqlite3-dev prometheus-cpp-dev libspdlog-dev libssl-dev
+  # (libpq-dev: the PostgreSQL storage engine)
+  libabsl-dev libsqlite3-dev libpq-dev prometheus-cpp-dev libspdlog-dev libssl-dev
   grpc-proto
   # scoring's leaderboard cache
   libhiredis-dev
@@ -26,6 +27,8 @@ DEVELOPMENT_PACKAGES=(
   ccache
   # Tests: GoogleTest, Google Benchmark, a real Redis, a foreign gRPC client
   googletest libgtest-dev libgmock-dev libbenchmark-dev redis-server python3 python3-grpcio python3-grpc-tools sqlite3
+  # A real PostgreSQL server for the PostgreSQL stores' tests
+  postgresql-15
   # Fuzzers (scripts/fuzz.sh): clang 14 with libFuzzer and the sanitizers,
   # and llvm-symbolizer for readable sanitizer stack traces
   clang-14 libclang-rt-14-dev llvm-14

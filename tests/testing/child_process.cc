@@ -1,6 +1,8 @@
 #include "tests/testing/child_process.h"
 
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -28,6 +30,17 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Spawn(
   std::vector<char*> argv;
   for (std::string& arg : args) argv.push_back(arg.data());
   argv.push_back(nullptr);
+  uid_t uid = 0;
+  gid_t gid = 0;
+  if (!options.user.empty()) {
+    const passwd* entry = getpwnam(options.user.c_str());
+    if (entry == nullptr) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("user: no user named \"", options.user, "\""));
+    }
+    uid = entry->pw_uid;
+    gid = entry->pw_gid;
+  }
   const std::string log =
       options.log_path.empty() ? "/dev/null" : options.log_path;
   const int log_fd =
@@ -49,6 +62,10 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Spawn(
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
+    if (!options.user.empty() &&
+        (setgroups(0, nullptr) != 0 || setgid(gid) != 0 || setuid(uid) != 0)) {
+      _exit(126);
+    }
     execvp(argv[0], argv.data());
     _exit(127);
   }

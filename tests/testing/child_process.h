@@ -23,6 +23,10 @@ struct ChildProcessOptions {
   std::vector<std::string> argv;
   // Where the child's stdout and stderr go (appended); /dev/null if empty.
   std::string log_path;
+  // When set, the child runs as this user (its uid, primary gid and no
+  // supplementary groups): a test running as root starts PostgreSQL, which
+  // refuses to run as root, as "postgres". Needs the privilege to switch.
+  std::string user;
 };
 
 class ChildProcess {
