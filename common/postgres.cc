@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/check.h"
+#include "common/status.h"
 
 namespace fivestar {
 
@@ -42,37 +43,119 @@ T ReadBigEndian(const char* bytes) {
 
 }  // namespace
 
-PgParam::PgParam(int64_t value) : text_(absl::StrCat(value)) {}
+PgStatement::PgStatement(PostgresConnection* db, const std::string* name,
+                         const std::string* sql, int params)
+    : db_(db), name_(name), sql_(sql), params_(params) {}
 
-PgParam::PgParam(double value) : text_(absl::StrFormat("%.17g", value)) {}
+PgStatement::PgStatement(PgStatement&& other) noexcept
+    : db_(other.db_),
+      name_(other.name_),
+      sql_(other.sql_),
+      params_(std::move(other.params_)),
+      bind_error_(std::move(other.bind_error_)),
+      result_(other.result_),
+      row_(other.row_) {
+  other.result_ = nullptr;
+}
 
-PgResult& PgResult::operator=(PgResult&& other) noexcept {
-  if (this != &other) {
-    if (result_ != nullptr) PQclear(result_);
-    result_ = other.result_;
-    other.result_ = nullptr;
+PgStatement::~PgStatement() {
+  if (result_ != nullptr) PQclear(result_);
+}
+
+PgStatement::Param* PgStatement::Slot(int index) {
+  if (index < 1 || index > static_cast<int>(params_.size())) {
+    if (bind_error_.ok()) {
+      bind_error_ = absl::InternalError(absl::StrCat(
+          "parameter ", index, " of ", params_.size(), " bound in: ", *sql_));
+    }
+    return nullptr;
+  }
+  return &params_[index - 1];
+}
+
+PgStatement& PgStatement::Bind(int index, int64_t value) {
+  if (Param* param = Slot(index)) {
+    param->value = absl::StrCat(value);
+    param->null = false;
+    param->binary = false;
   }
   return *this;
 }
 
-PgResult::~PgResult() {
-  if (result_ != nullptr) PQclear(result_);
+PgStatement& PgStatement::Bind(int index, double value) {
+  if (Param* param = Slot(index)) {
+    param->value = absl::StrFormat("%.17g", value);
+    param->null = false;
+    param->binary = false;
+  }
+  return *this;
 }
 
-int PgResult::rows() const { return PQntuples(result_); }
+PgStatement& PgStatement::Bind(int index, absl::string_view value) {
+  if (Param* param = Slot(index)) {
+    param->value.assign(value.data(), value.size());
+    param->null = false;
+    param->binary = true;
+  }
+  return *this;
+}
 
-int64_t PgResult::affected() const {
+PgStatement& PgStatement::BindBlob(int index, absl::string_view bytes) {
+  return Bind(index, bytes);
+}
+
+PgStatement& PgStatement::BindNull(int index) {
+  if (Param* param = Slot(index)) {
+    param->value.clear();
+    param->null = true;
+  }
+  return *this;
+}
+
+absl::StatusOr<bool> PgStatement::Step() {
+  if (!bind_error_.ok()) return bind_error_;
+  if (result_ == nullptr) {
+    std::vector<const char*> values(params_.size());
+    std::vector<int> lengths(params_.size());
+    std::vector<int> formats(params_.size());
+    for (size_t i = 0; i < params_.size(); ++i) {
+      const Param& param = params_[i];
+      values[i] = param.null ? nullptr : param.value.c_str();
+      lengths[i] = static_cast<int>(param.value.size());
+      formats[i] = param.binary ? 1 : 0;
+    }
+    result_ = PQexecPrepared(db_->conn_, name_->c_str(),
+                             static_cast<int>(params_.size()), values.data(),
+                             lengths.data(), formats.data(),
+                             /*resultFormat=*/1);
+    const ExecStatusType status = PQresultStatus(result_);
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+      absl::Status error = db_->Error(result_, *sql_);
+      PQclear(result_);
+      result_ = nullptr;
+      return error;
+    }
+    row_ = -1;
+  }
+  ++row_;
+  return row_ < PQntuples(result_);
+}
+
+absl::Status PgStatement::Run() { return Step().status(); }
+
+int64_t PgStatement::Changes() const {
+  if (result_ == nullptr) return 0;
   const char* count = PQcmdTuples(result_);
   return count[0] == '\0' ? 0 : std::strtoll(count, nullptr, 10);
 }
 
-bool PgResult::IsNull(int row, int column) const {
-  return PQgetisnull(result_, row, column) != 0;
+bool PgStatement::ColumnIsNull(int column) const {
+  return PQgetisnull(result_, row_, column) != 0;
 }
 
-int64_t PgResult::Int64(int row, int column) const {
-  if (IsNull(row, column)) return 0;
-  const char* bytes = PQgetvalue(result_, row, column);
+int64_t PgStatement::ColumnInt64(int column) const {
+  if (ColumnIsNull(column)) return 0;
+  const char* bytes = PQgetvalue(result_, row_, column);
   switch (PQftype(result_, column)) {
     case kInt8:
       return ReadBigEndian<int64_t>(bytes);
@@ -83,13 +166,13 @@ int64_t PgResult::Int64(int row, int column) const {
     case kBool:
       return bytes[0] != 0 ? 1 : 0;
   }
-  FIVESTAR_CHECK(false, "Int64 of a column that is not an integer");
+  FIVESTAR_CHECK(false, "ColumnInt64 of a column that is not an integer");
   return 0;
 }
 
-double PgResult::Double(int row, int column) const {
-  if (IsNull(row, column)) return 0;
-  const char* bytes = PQgetvalue(result_, row, column);
+double PgStatement::ColumnDouble(int column) const {
+  if (ColumnIsNull(column)) return 0;
+  const char* bytes = PQgetvalue(result_, row_, column);
   switch (PQftype(result_, column)) {
     case kFloat8: {
       const uint64_t bits = ReadBigEndian<uint64_t>(bytes);
@@ -104,17 +187,54 @@ double PgResult::Double(int row, int column) const {
       return value;
     }
   }
-  FIVESTAR_CHECK(false, "Double of a column that is not a float");
+  FIVESTAR_CHECK(false, "ColumnDouble of a column that is not a float");
   return 0;
 }
 
-absl::string_view PgResult::View(int row, int column) const {
-  return absl::string_view(PQgetvalue(result_, row, column),
-                           PQgetlength(result_, row, column));
+std::string PgStatement::ColumnText(int column) const {
+  return std::string(PQgetvalue(result_, row_, column),
+                     PQgetlength(result_, row_, column));
 }
 
-std::string PgResult::Text(int row, int column) const {
-  return std::string(View(row, column));
+std::string PgStatement::ColumnBlob(int column) const {
+  return ColumnText(column);
+}
+
+std::pair<std::string, int> NumberPlaceholders(absl::string_view sql) {
+  std::string out;
+  out.reserve(sql.size() + 16);
+  int count = 0;
+  size_t i = 0;
+  while (i < sql.size()) {
+    const char c = sql[i];
+    if (c == '\'' || c == '"') {
+      // A quoted string or identifier; a doubled quote stays inside.
+      const size_t close = sql.find(c, i + 1);
+      const size_t end =
+          close == absl::string_view::npos ? sql.size() : close + 1;
+      out.append(sql.data() + i, end - i);
+      i = end;
+    } else if (c == '-' && i + 1 < sql.size() && sql[i + 1] == '-') {
+      const size_t newline = sql.find('\n', i);
+      const size_t end =
+          newline == absl::string_view::npos ? sql.size() : newline;
+      out.append(sql.data() + i, end - i);
+      i = end;
+    } else if (c == '/' && i + 1 < sql.size() && sql[i + 1] == '*') {
+      const size_t close = sql.find("*/", i + 2);
+      const size_t end =
+          close == absl::string_view::npos ? sql.size() : close + 2;
+      out.append(sql.data() + i, end - i);
+      i = end;
+    } else if (c == '?') {
+      absl::StrAppend(&out, "$", ++count);
+      ++i;
+    } else {
+      out.push_back(c);
+      ++i;
+    }
+  }
+  return {std::move(out), count};
 }
 
 absl::StatusCode PostgresStatusCode(absl::string_view sqlstate) {
@@ -224,63 +344,42 @@ absl::Status PostgresConnection::Execute(absl::string_view sql) {
   return error;
 }
 
-absl::StatusOr<PgResult> PostgresConnection::Query(
-    absl::string_view sql, absl::Span<const PgParam> params) {
-  auto [it, inserted] =
-      prepared_.try_emplace(sql, absl::StrCat("s", prepared_.size()));
-  if (inserted) {
-    PgResult prepared(
-        PQprepare(conn_, it->second.c_str(), it->first.c_str(), 0, nullptr));
-    if (PQresultStatus(prepared.result_) != PGRES_COMMAND_OK) {
-      absl::Status error = Error(prepared.result_,
-                                 absl::StrCat("preparing ", sql.substr(0, 60)));
-      prepared_.erase(it);
-      return error;
-    }
+absl::StatusOr<PgStatement> PostgresConnection::Prepare(absl::string_view sql) {
+  auto it = prepared_.find(sql);
+  if (it == prepared_.end()) {
+    auto [numbered, params] = NumberPlaceholders(sql);
+    const std::string name = absl::StrCat("s", prepared_.size());
+    PGresult* result =
+        PQprepare(conn_, name.c_str(), numbered.c_str(), 0, nullptr);
+    const bool prepared = PQresultStatus(result) == PGRES_COMMAND_OK;
+    absl::Status error = prepared
+                             ? absl::OkStatus()
+                             : Error(result, absl::StrCat("preparing ", sql));
+    PQclear(result);
+    if (!prepared) return error;
+    it = prepared_.try_emplace(sql, Prepared{name, params}).first;
   }
-  std::vector<const char*> values(params.size());
-  std::vector<int> lengths(params.size());
-  std::vector<int> formats(params.size());
-  for (size_t i = 0; i < params.size(); ++i) {
-    const PgParam& param = params[i];
-    if (param.null_) {
-      values[i] = nullptr;
-    } else if (param.binary_) {
-      // A zero-length view may hold a null data pointer; libpq wants one.
-      values[i] = param.view_.data() != nullptr ? param.view_.data() : "";
-      lengths[i] = static_cast<int>(param.view_.size());
-      formats[i] = 1;
-    } else {
-      values[i] = param.text_.c_str();
-    }
-  }
-  PgResult result(PQexecPrepared(conn_, it->second.c_str(),
-                                 static_cast<int>(params.size()), values.data(),
-                                 lengths.data(), formats.data(),
-                                 /*resultFormat=*/1));
-  const ExecStatusType status = PQresultStatus(result.result_);
-  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-    return Error(result.result_, absl::StrCat("running ", sql.substr(0, 60)));
-  }
-  return result;
-}
-
-absl::StatusOr<int64_t> PostgresConnection::Run(
-    absl::string_view sql, std::initializer_list<PgParam> params) {
-  absl::StatusOr<PgResult> result = Query(sql, params);
-  if (!result.ok()) return result.status();
-  return result->affected();
+  return PgStatement(this, &it->second.name, &it->first, it->second.params);
 }
 
 absl::StatusOr<int> PostgresConnection::SchemaVersion() {
-  absl::StatusOr<PgResult> exists =
-      Query("SELECT to_regclass('schema_migrations') IS NOT NULL");
-  if (!exists.ok()) return exists.status();
-  if (exists->Int64(0, 0) == 0) return 0;
-  absl::StatusOr<PgResult> version =
-      Query("SELECT coalesce(max(version), 0) FROM schema_migrations");
-  if (!version.ok()) return version.status();
-  return static_cast<int>(version->Int64(0, 0));
+  ASSIGN_OR_RETURN(
+      PgStatement exists,
+      Prepare("SELECT to_regclass('schema_migrations') IS NOT NULL"));
+  ASSIGN_OR_RETURN(bool row, exists.Step());
+  if (!row || exists.ColumnInt64(0) == 0) return 0;
+  ASSIGN_OR_RETURN(
+      PgStatement version,
+      Prepare("SELECT coalesce(max(version), 0) FROM schema_migrations"));
+  ASSIGN_OR_RETURN(row, version.Step());
+  return row ? static_cast<int>(version.ColumnInt64(0)) : 0;
+}
+
+absl::Status PostgresConnection::AdvisoryLock(bool lock) {
+  ASSIGN_OR_RETURN(PgStatement statement,
+                   Prepare(lock ? "SELECT pg_advisory_lock(?)"
+                                : "SELECT pg_advisory_unlock(?)"));
+  return statement.Bind(1, kMigrationLock).Run();
 }
 
 absl::Status PostgresConnection::Migrate(
@@ -298,9 +397,7 @@ absl::Status PostgresConnection::Migrate(
       !unlimited.ok()) {
     return unlimited;
   }
-  absl::StatusOr<PgResult> locked =
-      Query("SELECT pg_advisory_lock($1)", {kMigrationLock});
-  if (!locked.ok()) return locked.status();
+  RETURN_IF_ERROR(AdvisoryLock(true));
   auto migrate = [&]() -> absl::Status {
     absl::Status status = Execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations ("
@@ -318,7 +415,7 @@ absl::Status PostgresConnection::Migrate(
     }
     for (const PostgresMigration& migration : migrations) {
       if (migration.version <= *current) continue;
-      status = Execute("BEGIN; SET LOCAL statement_timeout = 0");
+      status = Execute("BEGIN");
       if (status.ok()) {
         status = Execute(migration.sql);
         if (!status.ok()) {
@@ -329,10 +426,13 @@ absl::Status PostgresConnection::Migrate(
         }
       }
       if (status.ok()) {
-        status = Run("INSERT INTO schema_migrations(version, description) "
-                     "VALUES($1, $2::text)",
-                     {migration.version, migration.description})
-                     .status();
+        absl::StatusOr<PgStatement> record = Prepare(
+            "INSERT INTO schema_migrations(version, description) "
+            "VALUES(?, ?::text)");
+        status = record.ok() ? record->Bind(1, migration.version)
+                                   .Bind(2, migration.description)
+                                   .Run()
+                             : record.status();
       }
       if (status.ok()) status = Execute("COMMIT");
       if (!status.ok()) {
@@ -347,8 +447,7 @@ absl::Status PostgresConnection::Migrate(
   };
   absl::Status status = migrate();
   if (ok()) {
-    absl::Status unlocked =
-        Query("SELECT pg_advisory_unlock($1)", {kMigrationLock}).status();
+    absl::Status unlocked = AdvisoryLock(false);
     if (unlocked.ok()) unlocked = Execute("RESET statement_timeout");
     if (status.ok()) status = unlocked;
   }

@@ -1,15 +1,16 @@
 // A thin PostgreSQL layer (libpq) for the services' server-database
-// storage, the counterpart of common/sqlite.h: one connection with prepared
-// statements cached by their SQL, typed parameters and results, errors
-// mapped to absl::Status by SQLSTATE, and versioned schema migrations run
-// at start-up under an advisory lock, so that replicas starting together
-// migrate once.
+// storage, in the shape of common/sqlite.h, so that a store's code can run
+// on either engine: statements with `?` placeholders, prepared once per
+// connection and cached by their SQL, bound by 1-based index, stepped
+// through row by row, columns read by 0-based index; errors mapped to
+// absl::Status by SQLSTATE; versioned schema migrations at start-up, under
+// an advisory lock so that replicas starting together migrate once.
 //
-// Parameters are $1, $2, ... Integers and doubles travel as text, strings
-// and bytes in binary form (their raw bytes, no escaping): write the SQL
-// so that PostgreSQL infers text or bytea for a string parameter (cast
-// `$1::text` where the context would infer another type). Results arrive
-// in binary form and are read by column type.
+// How values travel: integers and doubles as text (so a parameter may be
+// of any numeric column type), strings and bytes in binary form (their raw
+// bytes, no escaping; write the SQL so that PostgreSQL infers text or
+// bytea for them, casting `?::text` where the context would infer another
+// type). Results arrive in binary form, all of a statement's rows at once.
 #ifndef FIVESTAR_COMMON_POSTGRES_H_
 #define FIVESTAR_COMMON_POSTGRES_H_
 
@@ -18,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
+#include "absl/container/node_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -31,56 +32,69 @@ typedef struct pg_result PGresult;
 
 namespace fivestar {
 
-// One statement parameter. Strings and bytes are views: what they point at
-// must outlive the call that uses them.
-class PgParam {
- public:
-  PgParam(int64_t value);  // NOLINT: implicit, as a literal in a list.
-  PgParam(int value) : PgParam(static_cast<int64_t>(value)) {}     // NOLINT
-  PgParam(double value);                                           // NOLINT
-  PgParam(absl::string_view text) : view_(text), binary_(true) {}  // NOLINT
-  PgParam(const std::string& text)
-      : PgParam(absl::string_view(text)) {}                        // NOLINT
-  PgParam(const char* text) : PgParam(absl::string_view(text)) {}  // NOLINT
-  // Bytes for a bytea parameter (serialized protobuf, hashes).
-  static PgParam Bytes(absl::string_view bytes) { return PgParam(bytes); }
-  static PgParam Null() { return PgParam(); }
+class PostgresConnection;
 
- private:
-  friend class PostgresConnection;
-  PgParam() : null_(true) {}
-  std::string text_;        // Integers and doubles, formatted.
-  absl::string_view view_;  // Strings and bytes.
-  bool binary_ = false;
-  bool null_ = false;
-};
-
-// The rows of one statement's result. Movable; frees the result when
-// destroyed. Rows and columns are 0-based.
-class PgResult {
+// A prepared statement of a connection. Bind parameters (1-based), then
+// Step() through the rows (the first Step runs it), reading columns
+// (0-based). Movable; valid while its connection lives.
+class PgStatement {
  public:
-  explicit PgResult(PGresult* result) : result_(result) {}
-  PgResult(PgResult&& other) noexcept : result_(other.result_) {
-    other.result_ = nullptr;
+  PgStatement(PgStatement&& other) noexcept;
+  PgStatement& operator=(PgStatement&&) = delete;
+  ~PgStatement();
+
+  PgStatement& Bind(int index, int64_t value);
+  PgStatement& Bind(int index, int value) {
+    return Bind(index, static_cast<int64_t>(value));
   }
-  PgResult& operator=(PgResult&& other) noexcept;
-  ~PgResult();
+  PgStatement& Bind(int index, double value);
+  PgStatement& Bind(int index, absl::string_view value);
+  PgStatement& Bind(int index, const std::string& value) {
+    return Bind(index, absl::string_view(value));
+  }
+  PgStatement& Bind(int index, const char* value) {
+    return Bind(index, absl::string_view(value));
+  }
+  PgStatement& BindNull(int index);
+  // Binds bytes for a bytea parameter (serialized protobuf, hashes).
+  PgStatement& BindBlob(int index, absl::string_view bytes);
 
-  int rows() const;
-  // Rows a command changed (INSERT, UPDATE, DELETE).
-  int64_t affected() const;
-  bool IsNull(int row, int column) const;
-  // An integer column (smallint, integer, bigint, boolean); 0 when NULL.
-  int64_t Int64(int row, int column) const;
-  // A double precision or real column; 0 when NULL.
-  double Double(int row, int column) const;
-  // A text, varchar or bytea column's bytes; "" when NULL.
-  std::string Text(int row, int column) const;
-  absl::string_view View(int row, int column) const;
+  // Advances to the next row: true when there is one, false when done.
+  absl::StatusOr<bool> Step();
+  // Runs a statement whose rows are not needed.
+  absl::Status Run();
+  // Rows the statement changed (INSERT, UPDATE, DELETE), once it ran.
+  int64_t Changes() const;
+
+  // Columns of the current row. Integers: smallint, integer, bigint or
+  // boolean columns; doubles: double precision or real; text and blobs:
+  // text, varchar or bytea. NULL reads as 0 or "".
+  int64_t ColumnInt64(int column) const;
+  double ColumnDouble(int column) const;
+  std::string ColumnText(int column) const;
+  std::string ColumnBlob(int column) const;
+  bool ColumnIsNull(int column) const;
 
  private:
   friend class PostgresConnection;
-  PGresult* result_;
+  PgStatement(PostgresConnection* db, const std::string* name,
+              const std::string* sql, int params);
+  // The index's slot, or null (and the statement's error set) when out of
+  // range.
+  struct Param {
+    std::string value;
+    bool null = true;
+    bool binary = false;
+  };
+  Param* Slot(int index);
+
+  PostgresConnection* db_;
+  const std::string* name_;  // Owned by the connection's cache.
+  const std::string* sql_;
+  std::vector<Param> params_;
+  absl::Status bind_error_;
+  PGresult* result_ = nullptr;
+  int row_ = -1;
 };
 
 // One schema step. Versions start at 1 and increase by one.
@@ -97,36 +111,26 @@ class PostgresConnection {
     // How long connecting may take (libpq counts whole seconds, at least 2).
     absl::Duration connect_timeout = absl::Seconds(5);
     // How long one statement may run before the server cancels it
-    // (DEADLINE_EXCEEDED); zero for no limit (imports, migrations).
+    // (DEADLINE_EXCEEDED); zero for no limit.
     absl::Duration statement_timeout = absl::Seconds(30);
     // How the server lists the session (pg_stat_activity).
     std::string application_name = "fivestar";
   };
 
-  // Connects to `uri` ("postgresql://user@host:port/database?..."; any
-  // libpq connection string). UNAVAILABLE when the server cannot be
-  // reached or refuses, naming the host, port and database but never the
-  // password.
+  // Connects to `uri` ("postgresql://user@host:port/database?..." or any
+  // libpq connection string; what it says overrides Options). UNAVAILABLE
+  // when the server cannot be reached or refuses, naming the host, port
+  // and database but never the password.
   static absl::StatusOr<std::unique_ptr<PostgresConnection>> Connect(
       const std::string& uri, const Options& options);
   ~PostgresConnection();
   PostgresConnection(const PostgresConnection&) = delete;
   PostgresConnection& operator=(const PostgresConnection&) = delete;
 
-  // Runs one or more statements without parameters (simple protocol).
+  // Runs one or more statements without parameters.
   absl::Status Execute(absl::string_view sql);
-  // Runs one statement, prepared once per connection and cached by its
-  // SQL, with `params` for $1, $2, ...; returns its rows.
-  absl::StatusOr<PgResult> Query(absl::string_view sql,
-                                 absl::Span<const PgParam> params = {});
-  absl::StatusOr<PgResult> Query(absl::string_view sql,
-                                 std::initializer_list<PgParam> params) {
-    return Query(sql, absl::MakeConstSpan(params.begin(), params.size()));
-  }
-  // Query for a statement whose rows are not needed; returns the rows it
-  // changed.
-  absl::StatusOr<int64_t> Run(absl::string_view sql,
-                              std::initializer_list<PgParam> params = {});
+  // Prepares (or takes from the cache) one statement.
+  absl::StatusOr<PgStatement> Prepare(absl::string_view sql);
 
   // Applies, each in its own transaction, the migrations newer than the
   // schema's recorded version, holding a session advisory lock meanwhile so
@@ -149,17 +153,30 @@ class PostgresConnection {
   const std::string& where() const { return where_; }
 
  private:
+  friend class PgStatement;
   PostgresConnection(PGconn* conn, std::string where)
       : conn_(conn), where_(std::move(where)) {}
   // The status for a failed result (or, when `result` is null, for the
   // connection's last error), with `context`.
   absl::Status Error(const PGresult* result, absl::string_view context) const;
+  // Takes (or gives back) the session advisory lock of migrations.
+  absl::Status AdvisoryLock(bool lock);
+
+  struct Prepared {
+    std::string name;  // "s0", "s1", ... on this connection.
+    int params = 0;
+  };
 
   PGconn* conn_;
   std::string where_;
-  // SQL → the name of its prepared statement on this connection.
-  absl::flat_hash_map<std::string, std::string> prepared_;
+  // The SQL as written → its prepared statement (a node map: statements
+  // point into it).
+  absl::node_hash_map<std::string, Prepared> prepared_;
 };
+
+// `sql` with its `?` placeholders numbered $1, $2, ... (none inside quoted
+// strings, quoted identifiers or comments), and how many there are.
+std::pair<std::string, int> NumberPlaceholders(absl::string_view sql);
 
 // The status for a SQLSTATE: unique violations ALREADY_EXISTS; foreign
 // key, check and not-null violations FAILED_PRECONDITION; serialization

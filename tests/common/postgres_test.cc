@@ -23,6 +23,27 @@ using ::fivestar::testing::StatusIs;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
+// The one integer a query returns.
+absl::StatusOr<int64_t> Scalar(PostgresConnection& db, absl::string_view sql) {
+  absl::StatusOr<PgStatement> statement = db.Prepare(sql);
+  if (!statement.ok()) return statement.status();
+  absl::StatusOr<bool> row = statement->Step();
+  if (!row.ok()) return row.status();
+  if (!*row) return absl::NotFoundError("no row");
+  return statement->ColumnInt64(0);
+}
+
+// Runs `sql` with integer parameters.
+absl::Status Exec(PostgresConnection& db, absl::string_view sql,
+                  std::vector<int64_t> params = {}) {
+  absl::StatusOr<PgStatement> statement = db.Prepare(sql);
+  if (!statement.ok()) return statement.status();
+  for (size_t i = 0; i < params.size(); ++i) {
+    statement->Bind(static_cast<int>(i) + 1, params[i]);
+  }
+  return statement->Run();
+}
+
 const std::vector<PostgresMigration>& Migrations() {
   static const auto* migrations = new std::vector<PostgresMigration>{
       {1, "items",
@@ -71,59 +92,96 @@ TEST_F(PostgresTest, ParametersAndColumnsRoundTripExactly) {
   std::unique_ptr<PostgresConnection> db = Connect();
   ASSERT_NE(db, nullptr);
   ASSERT_OK(db->Migrate(Migrations()));
-  const std::string bytes("\0\x01\xff\\x00'", 7);
-  const std::string name = "垱子岭 'quoted' \\ back";
-  ASSERT_OK(db->Run("INSERT INTO items(id, name, body, score, small, flag) "
-                    "VALUES($1, $2, $3, $4, $5, $6)",
-                    {int64_t{9007199254740993}, name, PgParam::Bytes(bytes),
-                     0.1, -7, 1})
-                .status());
-  ASSERT_OK(db->Run("INSERT INTO items(id, name, body) VALUES($1, $2, $3)",
-                    {2, "", PgParam::Null()})
-                .status());
-  absl::StatusOr<PgResult> rows = db->Query(
-      "SELECT id, name, body, score, small, flag FROM items WHERE id > $1 "
-      "ORDER BY id",
-      {0});
+  const std::string bytes("\0\x01\xff\\x00'?", 8);
+  const std::string name = "垱子岭 'quoted' \\ back ?";
+  absl::StatusOr<PgStatement> insert = db->Prepare(
+      "INSERT INTO items(id, name, body, score, small, flag) "
+      "VALUES(?, ?, ?, ?, ?, ?::integer::boolean)");
+  ASSERT_OK(insert.status());
+  ASSERT_OK(insert->Bind(1, int64_t{9007199254740993})
+                .Bind(2, name)
+                .BindBlob(3, bytes)
+                .Bind(4, 0.1)
+                .Bind(5, -7)
+                .Bind(6, 1)
+                .Run());
+  EXPECT_EQ(insert->Changes(), 1);
+  ASSERT_OK(
+      Exec(*db, "INSERT INTO items(id, name, body) VALUES(?, '', NULL)", {2}));
+  absl::StatusOr<PgStatement> rows = db->Prepare(
+      "SELECT id, name, body, score, small, flag FROM items WHERE id > ? "
+      "ORDER BY id -- a comment with a ? in it");
   ASSERT_OK(rows.status());
-  ASSERT_EQ(rows->rows(), 2);
-  EXPECT_EQ(rows->Int64(0, 0), 2);
-  EXPECT_EQ(rows->Text(0, 1), "");
-  EXPECT_FALSE(rows->IsNull(0, 1));
-  EXPECT_TRUE(rows->IsNull(0, 2));
-  EXPECT_TRUE(rows->IsNull(0, 3));
-  EXPECT_EQ(rows->Int64(1, 0), 9007199254740993);
-  EXPECT_EQ(rows->Text(1, 1), name);
-  EXPECT_EQ(rows->Text(1, 2), bytes);
-  EXPECT_EQ(rows->Double(1, 3), 0.1);
-  EXPECT_EQ(rows->Int64(1, 4), -7);
-  EXPECT_EQ(rows->Int64(1, 5), 1);
-  // The same SQL again runs the statement prepared the first time.
-  absl::StatusOr<PgResult> count =
-      db->Query("SELECT count(*) FROM items WHERE id > $1", {0});
-  ASSERT_OK(count.status());
-  EXPECT_EQ(count->Int64(0, 0), 2);
-  EXPECT_THAT(db->Run("UPDATE items SET small = $1 WHERE id >= $2", {3, 0}),
-              ::fivestar::testing::IsOkAndHolds(3));
+  rows->Bind(1, 0);
+  ASSERT_THAT(rows->Step(), ::fivestar::testing::IsOkAndHolds(true));
+  EXPECT_EQ(rows->ColumnInt64(0), 2);
+  EXPECT_EQ(rows->ColumnText(1), "");
+  EXPECT_FALSE(rows->ColumnIsNull(1));
+  EXPECT_TRUE(rows->ColumnIsNull(2));
+  EXPECT_TRUE(rows->ColumnIsNull(3));
+  EXPECT_EQ(rows->ColumnDouble(3), 0);
+  ASSERT_THAT(rows->Step(), ::fivestar::testing::IsOkAndHolds(true));
+  EXPECT_EQ(rows->ColumnInt64(0), 9007199254740993);
+  EXPECT_EQ(rows->ColumnText(1), name);
+  EXPECT_EQ(rows->ColumnBlob(2), bytes);
+  EXPECT_EQ(rows->ColumnDouble(3), 0.1);
+  EXPECT_EQ(rows->ColumnInt64(4), -7);
+  EXPECT_EQ(rows->ColumnInt64(5), 1);
+  EXPECT_THAT(rows->Step(), ::fivestar::testing::IsOkAndHolds(false));
+  // The same SQL again is the statement prepared the first time.
+  absl::StatusOr<int64_t> prepared =
+      Scalar(*db, "SELECT count(*) FROM pg_prepared_statements");
+  ASSERT_OK(prepared.status());
+  absl::StatusOr<PgStatement> again = db->Prepare(
+      "SELECT id, name, body, score, small, flag FROM items WHERE id > ? "
+      "ORDER BY id -- a comment with a ? in it");
+  ASSERT_OK(again.status());
+  EXPECT_THAT(again->Bind(1, 2).Step(),
+              ::fivestar::testing::IsOkAndHolds(true));
+  EXPECT_EQ(again->ColumnInt64(0), 9007199254740993);
+  EXPECT_THAT(Scalar(*db, "SELECT count(*) FROM pg_prepared_statements"),
+              ::fivestar::testing::IsOkAndHolds(*prepared));
+  absl::StatusOr<PgStatement> update =
+      db->Prepare("UPDATE items SET small = ? WHERE id >= ?");
+  ASSERT_OK(update.status());
+  ASSERT_OK(update->Bind(1, 3).Bind(2, 0).Run());
+  EXPECT_EQ(update->Changes(), 3);
+}
+
+TEST(NumberPlaceholdersTest, NumbersOnlyThePlaceholders) {
+  EXPECT_EQ(
+      NumberPlaceholders(
+          "SELECT '?', \"a?\", ? /* ? */ FROM t -- ?\nWHERE x = ? "
+          "AND y = 'it''s ?'"),
+      std::make_pair(std::string("SELECT '?', \"a?\", $1 /* ? */ FROM t -- ?\n"
+                                 "WHERE x = $2 AND y = 'it''s ?'"),
+                     2));
 }
 
 TEST_F(PostgresTest, ErrorsMapBySqlState) {
   std::unique_ptr<PostgresConnection> db = Connect();
   ASSERT_NE(db, nullptr);
   ASSERT_OK(db->Migrate(Migrations()));
+  EXPECT_THAT(Exec(*db, "INSERT INTO items(id, name) VALUES(?, 'again')", {0}),
+              StatusIs(absl::StatusCode::kAlreadyExists, "items_pkey"));
   EXPECT_THAT(
-      db->Run("INSERT INTO items(id, name) VALUES($1, $2)", {0, "again"}),
-      StatusIs(absl::StatusCode::kAlreadyExists, "items_pkey"));
-  EXPECT_THAT(
-      db->Run("INSERT INTO notes(item_id, note) VALUES($1, $2)", {42, "x"}),
+      Exec(*db, "INSERT INTO notes(item_id, note) VALUES(?, 'x')", {42}),
       StatusIs(absl::StatusCode::kFailedPrecondition, "notes_item_id_fkey"));
-  EXPECT_THAT(db->Run("INSERT INTO items(id) VALUES($1)", {5}),
+  EXPECT_THAT(Exec(*db, "INSERT INTO items(id) VALUES(?)", {5}),
               StatusIs(absl::StatusCode::kFailedPrecondition, "\"name\""));
-  EXPECT_THAT(db->Query("SELEC 1"),
+  EXPECT_THAT(db->Prepare("SELEC 1").status(),
               StatusIs(absl::StatusCode::kInternal, "syntax error"));
   // A failed prepare is not cached: the same SQL fails the same way again.
-  EXPECT_THAT(db->Query("SELEC 1"),
+  EXPECT_THAT(db->Prepare("SELEC 1").status(),
               StatusIs(absl::StatusCode::kInternal, "syntax error"));
+  EXPECT_THAT(db->Prepare("SELECT 1; SELECT 2").status(),
+              StatusIs(absl::StatusCode::kInternal, "multiple commands"));
+  // A parameter index out of range fails the statement, naming it.
+  absl::StatusOr<PgStatement> one = db->Prepare("SELECT ?::bigint");
+  ASSERT_OK(one.status());
+  EXPECT_THAT(one->Bind(2, 1).Run(),
+              StatusIs(absl::StatusCode::kInternal,
+                       "parameter 2 of 1 bound in: SELECT ?::bigint"));
   EXPECT_EQ(PostgresStatusCode("40001"), absl::StatusCode::kAborted);
   EXPECT_EQ(PostgresStatusCode("40P01"), absl::StatusCode::kAborted);
   EXPECT_EQ(PostgresStatusCode("53300"), absl::StatusCode::kUnavailable);
@@ -138,7 +196,7 @@ TEST_F(PostgresTest, AStatementOverItsTimeoutIsCancelled) {
   std::unique_ptr<PostgresConnection> db = Connect(options);
   ASSERT_NE(db, nullptr);
   EXPECT_THAT(
-      db->Query("SELECT pg_sleep(5)"),
+      Exec(*db, "SELECT pg_sleep(5)"),
       StatusIs(absl::StatusCode::kDeadlineExceeded, "statement timeout"));
   EXPECT_TRUE(db->ok());
 }
@@ -152,9 +210,8 @@ TEST_F(PostgresTest, MigrationsApplyOnceInOrder) {
   ASSERT_OK(db->Migrate(Migrations()));
   ASSERT_OK(db->Migrate(Migrations()));  // Nothing left to do.
   EXPECT_THAT(db->SchemaVersion(), ::fivestar::testing::IsOkAndHolds(2));
-  absl::StatusOr<PgResult> seeds = db->Query("SELECT count(*) FROM items");
-  ASSERT_OK(seeds.status());
-  EXPECT_EQ(seeds->Int64(0, 0), 1);
+  EXPECT_THAT(Scalar(*db, "SELECT count(*) FROM items"),
+              ::fivestar::testing::IsOkAndHolds(1));
 }
 
 TEST_F(PostgresTest, ADatabaseNewerThanTheBinaryIsRefused) {
@@ -177,10 +234,8 @@ TEST_F(PostgresTest, AFailedMigrationLeavesNothingAndTheVersionAsItWas) {
   EXPECT_THAT(db->Migrate(migrations),
               StatusIs(absl::StatusCode::kInternal, "migration 3 (broken)"));
   EXPECT_THAT(db->SchemaVersion(), ::fivestar::testing::IsOkAndHolds(2));
-  absl::StatusOr<PgResult> extra =
-      db->Query("SELECT to_regclass('extra') IS NULL");
-  ASSERT_OK(extra.status());
-  EXPECT_EQ(extra->Int64(0, 0), 1);
+  EXPECT_THAT(Scalar(*db, "SELECT (to_regclass('extra') IS NULL)::integer"),
+              ::fivestar::testing::IsOkAndHolds(1));
   std::vector<PostgresMigration> misnumbered = {{2, "two", "SELECT 1"}};
   EXPECT_THAT(db->Migrate(misnumbered),
               StatusIs(absl::StatusCode::kInternal, "entry 0 has version 2"));
@@ -201,10 +256,8 @@ TEST_F(PostgresTest, ReplicasStartingTogetherMigrateOnce) {
   for (const absl::Status& status : opened) EXPECT_OK(status);
   std::unique_ptr<PostgresConnection> db = Connect();
   ASSERT_NE(db, nullptr);
-  absl::StatusOr<PgResult> applied =
-      db->Query("SELECT count(*) FROM schema_migrations");
-  ASSERT_OK(applied.status());
-  EXPECT_EQ(applied->Int64(0, 0), 2);
+  EXPECT_THAT(Scalar(*db, "SELECT count(*) FROM schema_migrations"),
+              ::fivestar::testing::IsOkAndHolds(2));
 }
 
 TEST_F(PostgresTest, WritesFromTwoReplicasAllocateAGaplessSequence) {
@@ -224,11 +277,9 @@ TEST_F(PostgresTest, WritesFromTwoReplicasAllocateAGaplessSequence) {
     writers.emplace_back([pool, &failures] {
       for (int i = 0; i < kWrites; ++i) {
         absl::Status status = pool->WriteWork([](PostgresConnection& db) {
-          return db
-              .Run(
-                  "INSERT INTO items(id, name) "
-                  "SELECT coalesce(max(id), 0) + 1, 'w' FROM items")
-              .status();
+          return Exec(db,
+                      "INSERT INTO items(id, name) "
+                      "SELECT coalesce(max(id), 0) + 1, 'w' FROM items");
         });
         if (!status.ok()) ++failures;
       }
@@ -236,31 +287,29 @@ TEST_F(PostgresTest, WritesFromTwoReplicasAllocateAGaplessSequence) {
   }
   for (std::thread& writer : writers) writer.join();
   EXPECT_EQ(failures.load(), 0);
-  absl::StatusOr<PgResult> ids = first->Read([](PostgresConnection& db) {
-    return db.Query("SELECT count(*), max(id) FROM items WHERE id > 0");
-  });
-  ASSERT_OK(ids.status());
-  EXPECT_EQ(ids->Int64(0, 0), kThreads * kWrites);
-  EXPECT_EQ(ids->Int64(0, 1), kThreads * kWrites);
+  EXPECT_THAT(first->Read([](PostgresConnection& db) {
+    return Scalar(db, "SELECT count(*) FROM items WHERE id > 0");
+  }),
+              ::fivestar::testing::IsOkAndHolds(kThreads * kWrites));
+  EXPECT_THAT(first->Read([](PostgresConnection& db) {
+    return Scalar(db, "SELECT max(id) FROM items");
+  }),
+              ::fivestar::testing::IsOkAndHolds(kThreads * kWrites));
 }
 
 TEST_F(PostgresTest, AReadSeesOneSnapshot) {
   std::unique_ptr<PostgresPool> pool = OpenPool();
   ASSERT_NE(pool, nullptr);
   absl::Status read = pool->ReadWork([&](PostgresConnection& db) {
-    absl::StatusOr<PgResult> before = db.Query("SELECT count(*) FROM items");
-    if (!before.ok()) return before.status();
+    absl::StatusOr<int64_t> before = Scalar(db, "SELECT count(*) FROM items");
     // Another write commits in the middle of the read.
-    absl::Status write = pool->WriteWork([](PostgresConnection& writer) {
-      return writer.Run("INSERT INTO items(id, name) VALUES(1, 'new')")
-          .status();
-    });
-    if (!write.ok()) return write;
-    absl::StatusOr<PgResult> after = db.Query("SELECT count(*) FROM items");
-    if (!after.ok()) return after.status();
-    EXPECT_EQ(before->Int64(0, 0), 1);
-    EXPECT_EQ(after->Int64(0, 0), 1);
-    return db.Run("INSERT INTO items(id, name) VALUES(2, 'x')").status();
+    EXPECT_OK(pool->WriteWork([](PostgresConnection& writer) {
+      return Exec(writer, "INSERT INTO items(id, name) VALUES(1, 'new')");
+    }));
+    absl::StatusOr<int64_t> after = Scalar(db, "SELECT count(*) FROM items");
+    EXPECT_THAT(before, ::fivestar::testing::IsOkAndHolds(1));
+    EXPECT_THAT(after, ::fivestar::testing::IsOkAndHolds(1));
+    return Exec(db, "INSERT INTO items(id, name) VALUES(2, 'x')");
   });
   // A read is read-only.
   EXPECT_THAT(read,
@@ -275,8 +324,7 @@ TEST_F(PostgresTest, AFailedOrDryRunWriteLeavesNothing) {
       [&observed](bool committed) { observed.push_back(committed); });
   auto insert = [](int64_t id) {
     return [id](PostgresConnection& db) {
-      return db.Run("INSERT INTO items(id, name) VALUES($1, 'x')", {id})
-          .status();
+      return Exec(db, "INSERT INTO items(id, name) VALUES(?, 'x')", {id});
     };
   };
   // fn's own error.
@@ -288,7 +336,7 @@ TEST_F(PostgresTest, AFailedOrDryRunWriteLeavesNothing) {
   // A failed statement whose error the work ignored.
   EXPECT_THAT(pool->WriteWork([&](PostgresConnection& db) {
     EXPECT_OK(insert(2)(db));
-    db.Run("INSERT INTO items(id, name) VALUES(0, 'dup')").IgnoreError();
+    Exec(db, "INSERT INTO items(id, name) VALUES(0, 'dup')").IgnoreError();
     return absl::OkStatus();
   }),
               StatusIs(absl::StatusCode::kInternal,
@@ -296,13 +344,10 @@ TEST_F(PostgresTest, AFailedOrDryRunWriteLeavesNothing) {
   // A dry run.
   EXPECT_OK(pool->WriteWork(insert(3), /*roll_back=*/true));
   EXPECT_OK(pool->WriteWork(insert(4)));
-  absl::StatusOr<PgResult> ids = pool->Read([](PostgresConnection& db) {
-    return db.Query("SELECT id FROM items ORDER BY id");
-  });
-  ASSERT_OK(ids.status());
-  ASSERT_EQ(ids->rows(), 2);
-  EXPECT_EQ(ids->Int64(0, 0), 0);
-  EXPECT_EQ(ids->Int64(1, 0), 4);
+  EXPECT_THAT(pool->Read([](PostgresConnection& db) {
+    return Scalar(db, "SELECT (sum(id) * 100 + count(*))::bigint FROM items");
+  }),
+              ::fivestar::testing::IsOkAndHolds(402));
   EXPECT_EQ(observed, (std::vector<bool>{false, false, false, true}));
 }
 
@@ -323,10 +368,8 @@ TEST_F(PostgresTest, APoolRecoversWhenTheDatabaseComesBack) {
   std::unique_ptr<PostgresPool> pool = OpenPool();
   ASSERT_NE(pool, nullptr);
   auto count = [&pool]() {
-    return pool->Read([](PostgresConnection& db) -> absl::StatusOr<int64_t> {
-      absl::StatusOr<PgResult> rows = db.Query("SELECT count(*) FROM items");
-      if (!rows.ok()) return rows.status();
-      return rows->Int64(0, 0);
+    return pool->Read([](PostgresConnection& db) {
+      return Scalar(db, "SELECT count(*) FROM items");
     });
   };
   ASSERT_THAT(count(), ::fivestar::testing::IsOkAndHolds(1));
@@ -337,7 +380,7 @@ TEST_F(PostgresTest, APoolRecoversWhenTheDatabaseComesBack) {
   // The first call after the return succeeds: nothing dead is handed out.
   EXPECT_THAT(count(), ::fivestar::testing::IsOkAndHolds(1));
   EXPECT_OK(pool->WriteWork([](PostgresConnection& db) {
-    return db.Run("INSERT INTO items(id, name) VALUES(1, 'back')").status();
+    return Exec(db, "INSERT INTO items(id, name) VALUES(1, 'back')");
   }));
   EXPECT_THAT(count(), ::fivestar::testing::IsOkAndHolds(2));
 }
@@ -348,13 +391,15 @@ TEST_F(PostgresTest, AnIdleConnectionTheServerDroppedIsReplacedUnseen) {
   std::unique_ptr<PostgresConnection> admin = Connect();
   ASSERT_NE(admin, nullptr);
   // Every session of the pool ended by the server (as a failover would).
-  ASSERT_OK(admin
-                ->Query("SELECT pg_terminate_backend(pid) FROM "
-                        "pg_stat_activity WHERE application_name = "
-                        "'fivestar' AND pid <> pg_backend_pid()")
-                .status());
-  EXPECT_OK(pool->ReadWork(
-      [](PostgresConnection& db) { return db.Query("SELECT 1").status(); }));
+  EXPECT_THAT(Scalar(*admin,
+                     "SELECT count(pg_terminate_backend(pid)) FROM "
+                     "pg_stat_activity WHERE application_name = "
+                     "'fivestar' AND pid <> pg_backend_pid()"),
+              ::fivestar::testing::IsOkAndHolds(1));
+  EXPECT_THAT(pool->Read([](PostgresConnection& db) {
+    return Scalar(db, "SELECT count(*) FROM items");
+  }),
+              ::fivestar::testing::IsOkAndHolds(1));
 }
 
 TEST_F(PostgresTest, ACallWithoutAFreeConnectionGivesUpAfterItsTimeout) {
