@@ -4,9 +4,11 @@
 #include <libpq-fe.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstring>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -227,8 +229,22 @@ std::pair<std::string, int> NumberPlaceholders(absl::string_view sql) {
       out.append(sql.data() + i, end - i);
       i = end;
     } else if (c == '?') {
-      absl::StrAppend(&out, "$", ++count);
-      ++i;
+      // SQLite's rule: "?N" is parameter N, a bare "?" the one after the
+      // largest so far.
+      size_t digits = i + 1;
+      while (digits < sql.size() && absl::ascii_isdigit(sql[digits])) {
+        ++digits;
+      }
+      int number = count + 1;
+      if (digits > i + 1) {
+        number = 0;
+        for (size_t d = i + 1; d < digits; ++d) {
+          number = number * 10 + (sql[d] - '0');
+        }
+      }
+      count = std::max(count, number);
+      absl::StrAppend(&out, "$", number);
+      i = digits;
     } else {
       out.push_back(c);
       ++i;

@@ -1,7 +1,8 @@
 // A thin PostgreSQL layer (libpq) for the services' server-database
 // storage, in the shape of common/sqlite.h, so that a store's code can run
 // on either engine: statements with `?` placeholders, prepared once per
-// connection and cached by their SQL, bound by 1-based index, stepped
+// connection and cached by their SQL (`?` or `?N`, as SQLite takes them),
+// bound by 1-based index, stepped
 // through row by row, columns read by 0-based index; errors mapped to
 // absl::Status by SQLSTATE; versioned schema migrations at start-up, under
 // an advisory lock so that replicas starting together migrate once.
@@ -174,8 +175,10 @@ class PostgresConnection {
   absl::node_hash_map<std::string, Prepared> prepared_;
 };
 
-// `sql` with its `?` placeholders numbered $1, $2, ... (none inside quoted
-// strings, quoted identifiers or comments), and how many there are.
+// `sql` with its placeholders in PostgreSQL's form (none inside quoted
+// strings, quoted identifiers or comments), numbered as SQLite numbers
+// them: "?N" is $N, a bare "?" the one after the largest so far; and how
+// many parameters the statement has (the largest number).
 std::pair<std::string, int> NumberPlaceholders(absl::string_view sql);
 
 // The status for a SQLSTATE: unique violations ALREADY_EXISTS; foreign

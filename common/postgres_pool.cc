@@ -122,10 +122,10 @@ absl::Status PostgresPool::ReadWork(const Work& fn) {
   return InTransaction(kBeginRead, fn, /*roll_back=*/false);
 }
 
-absl::Status PostgresPool::WriteWork(const Work& fn, bool roll_back) {
+absl::Status PostgresPool::WriteAloneWork(const Work& fn, bool roll_back) {
   absl::MutexLock lock(&write_mu_);
   absl::Status status = InTransaction(kBeginWrite, fn, roll_back);
-  if (commit_observer_) commit_observer_(status.ok() && !roll_back);
+  if (batch_observer_) batch_observer_(status.ok() && !roll_back);
   return status;
 }
 

@@ -67,35 +67,51 @@ class PostgresPool {
     return Open(uri, migrations, Options());
   }
 
+  using Database = PostgresConnection;
   using Work = std::function<absl::Status(PostgresConnection&)>;
 
   // Runs `fn` in one read snapshot. Returns fn's result, or the error of
   // beginning or ending the transaction.
   absl::Status ReadWork(const Work& fn);
   // Runs `fn` in a write transaction holding the writer lock; returns once
-  // it committed (or failed). With `roll_back` its work is rolled back even
-  // when fn succeeds (dry runs).
-  absl::Status WriteWork(const Work& fn, bool roll_back = false);
+  // it committed (or failed).
+  absl::Status WriteWork(const Work& fn) { return WriteAloneWork(fn); }
+  // The same (every PostgreSQL write is a transaction of its own; the name
+  // is SqlitePool's, for large writes such as imports). With `roll_back`
+  // its work is rolled back even when fn succeeds (dry runs).
+  absl::Status WriteAloneWork(const Work& fn, bool roll_back = false);
+  // Runs the write on the calling thread, then `done` with its result:
+  // SqlitePool's WriteAsync, without the batching (each PostgreSQL write
+  // commits on its own).
+  void WriteAsync(const Work& fn,
+                  const std::function<void(absl::Status)>& done) {
+    done(WriteWork(fn));
+  }
 
-  // ReadWork/WriteWork for functions returning absl::Status or
-  // absl::StatusOr<T>: the same, returning fn's own result type.
+  // ReadWork/WriteWork/WriteAloneWork for functions returning absl::Status
+  // or absl::StatusOr<T>: the same, returning fn's own result type.
   template <typename Fn>
   auto Read(Fn&& fn) {
     return Run(fn, [this](const Work& work) { return ReadWork(work); });
   }
   template <typename Fn>
-  auto Write(Fn&& fn, bool roll_back = false) {
+  auto Write(Fn&& fn) {
+    return Run(fn, [this](const Work& work) { return WriteWork(work); });
+  }
+  template <typename Fn>
+  auto WriteAlone(Fn&& fn, bool roll_back = false) {
     return Run(fn, [this, roll_back](const Work& work) {
-      return WriteWork(work, roll_back);
+      return WriteAloneWork(work, roll_back);
     });
   }
 
   // Called after every write transaction ended, before the next write of
-  // this process starts: `committed` says whether it committed. Stores use
-  // it to announce the newest feed sequence only after its COMMIT. It must
-  // not call Write. Set it before the first write.
-  void SetCommitObserver(std::function<void(bool committed)> observer) {
-    commit_observer_ = std::move(observer);
+  // this process starts (a batch of one, as SqlitePool's observer sees
+  // batches): `committed` says whether it committed. Stores use it to
+  // announce the newest feed sequence only after its COMMIT. It must not
+  // call Write. Set it before the first write.
+  void SetBatchObserver(std::function<void(bool committed)> observer) {
+    batch_observer_ = std::move(observer);
   }
 
   // Connections open now, idle or in use (for tests and metrics).
@@ -140,7 +156,7 @@ class PostgresPool {
 
   const std::string uri_;
   const Options options_;
-  std::function<void(bool)> commit_observer_;
+  std::function<void(bool)> batch_observer_;
 
   // Held by this process's writes from BEGIN to after the observer ran.
   absl::Mutex write_mu_;

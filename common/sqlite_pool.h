@@ -90,6 +90,7 @@ class SqlitePool {
     return Open(path, migrations, Options());
   }
 
+  using Database = SqliteDatabase;
   using Work = std::function<absl::Status(SqliteDatabase&)>;
 
   // Runs `fn` in one read snapshot on a free reader. Returns fn's result,

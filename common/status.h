@@ -40,7 +40,7 @@ absl::Status FieldError(absl::string_view field, absl::string_view rule);
 // ABORTED: "<kind> <id> was changed by someone else (etag mismatch); read it
 // again and retry". The one message for a stale etag, from the logic layers
 // and from the stores (which compare etags inside their writing
-// transactions); defined in common/sqlite_resource.cc.
+// transactions); defined in common/versioned_resource.cc.
 absl::Status EtagMismatchError(absl::string_view kind, absl::string_view id);
 
 // OK when `given` (the etag a client sent with a change) is empty or equals

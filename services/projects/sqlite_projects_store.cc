@@ -14,8 +14,8 @@
 #include "common/check.h"
 #include "common/output_fields.h"
 #include "common/sqlite_audit.h"
-#include "common/sqlite_resource.h"
 #include "common/status.h"
+#include "common/versioned_resource.h"
 
 namespace fivestar::projects {
 namespace {
@@ -147,8 +147,8 @@ absl::StatusOr<std::unique_ptr<SqliteProjectsStore>> SqliteProjectsStore::Open(
     const std::string& path, const Clock* clock) {
   ASSIGN_OR_RETURN(std::unique_ptr<SqlitePool> pool,
                    SqlitePool::Open(path, kMigrations));
-  ASSIGN_OR_RETURN(std::unique_ptr<SqliteChangeLog> feed,
-                   SqliteChangeLog::Open(pool.get()));
+  ASSIGN_OR_RETURN(std::unique_ptr<ChangeLog<SqlitePool>> feed,
+                   ChangeLog<SqlitePool>::Open(pool.get()));
   return std::unique_ptr<SqliteProjectsStore>(
       new SqliteProjectsStore(std::move(pool), std::move(feed), clock));
 }
@@ -174,13 +174,13 @@ absl::Status SqliteProjectsStore::AppendChange(
     const std::string& entity_id, const std::string& project_id,
     const std::string& period, int64_t now_us) {
   // This row commits or rolls back with the change it records (see
-  // SqliteChangeLog), so the feed has no gaps.
+  // ChangeLog), so the feed has no gaps.
   ASSIGN_OR_RETURN(
       SqliteStatement stmt,
       db.Prepare(absl::StrCat(
           "INSERT INTO changes(sequence, village_id, village_path, kind, "
           "entity_id, project_id, period, change_time_us) VALUES(",
-          SqliteChangeLog::kNextSequenceSql,
+          ChangeLog<SqlitePool>::kNextSequenceSql,
           ", ?, ?, ?, ?, ?, ?, ?) RETURNING sequence")));
   stmt.Bind(1, village_id)
       .Bind(2, village_path)
@@ -1052,7 +1052,7 @@ absl::StatusOr<std::string> SqliteProjectsStore::FeedId() {
 
 absl::StatusOr<uint64_t> SqliteProjectsStore::NewestSequence() {
   return pool_->Read([&](SqliteDatabase& db) -> absl::StatusOr<uint64_t> {
-    return SqliteChangeLog::NewestSequence(db);
+    return ChangeLog<SqlitePool>::NewestSequence(db);
   });
 }
 
@@ -1060,7 +1060,8 @@ absl::StatusOr<ChangeBatch> SqliteProjectsStore::ReadChanges(
     uint64_t after_sequence, const std::vector<std::string>& path_components,
     int limit) {
   return pool_->Read([&](SqliteDatabase& db) -> absl::StatusOr<ChangeBatch> {
-    ASSIGN_OR_RETURN(uint64_t newest, SqliteChangeLog::NewestSequence(db));
+    ASSIGN_OR_RETURN(uint64_t newest,
+                     ChangeLog<SqlitePool>::NewestSequence(db));
     std::string sql =
         "SELECT sequence, village_id, kind, entity_id, project_id, period, "
         "change_time_us FROM changes WHERE sequence > ?1";

@@ -8,10 +8,10 @@
 #include <utility>
 #include <vector>
 
+#include "common/change_log.h"
 #include "common/clock.h"
 #include "common/sqlite.h"
 #include "common/sqlite_audit.h"
-#include "common/sqlite_feed.h"
 #include "common/sqlite_pool.h"
 #include "services/projects/projects_store.h"
 
@@ -20,7 +20,7 @@ namespace fivestar::projects {
 // Each row holds its resource as serialized protobuf (so new optional fields
 // need no migration) beside the indexed columns that queries filter on. The
 // change feed is a table whose INTEGER PRIMARY KEY is the sequence, written
-// in the same transaction as the change it records (see SqliteChangeLog), so
+// in the same transaction as the change it records (see ChangeLog), so
 // sequences are gapless. Reads run on the pool's readers beside the writer;
 // writes are group-committed, an import alone.
 class SqliteProjectsStore final : public ProjectsStore {
@@ -120,7 +120,8 @@ class SqliteProjectsStore final : public ProjectsStore {
 
  private:
   SqliteProjectsStore(std::unique_ptr<SqlitePool> pool,
-                      std::unique_ptr<SqliteChangeLog> feed, const Clock* clock)
+                      std::unique_ptr<ChangeLog<SqlitePool>> feed,
+                      const Clock* clock)
       : pool_(std::move(pool)), feed_(std::move(feed)), clock_(clock) {}
 
   // The helpers run inside a pool_ read or a feed_ write, on its `db`.
@@ -168,7 +169,7 @@ class SqliteProjectsStore final : public ProjectsStore {
 
   const std::unique_ptr<SqlitePool> pool_;
   SqliteAuditStore audit_{pool_.get()};
-  const std::unique_ptr<SqliteChangeLog> feed_;
+  const std::unique_ptr<ChangeLog<SqlitePool>> feed_;
   const Clock* clock_;
 };
 

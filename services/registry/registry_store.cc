@@ -3,7 +3,7 @@
 #include <cstring>
 
 #include "common/output_fields.h"
-#include "common/sqlite_resource.h"
+#include "common/versioned_resource.h"
 
 namespace fivestar::registry {
 

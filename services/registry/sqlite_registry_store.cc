@@ -14,8 +14,8 @@
 #include "common/check.h"
 #include "common/output_fields.h"
 #include "common/sqlite_audit.h"
-#include "common/sqlite_resource.h"
 #include "common/status.h"
+#include "common/versioned_resource.h"
 
 namespace fivestar::registry {
 namespace {
@@ -172,8 +172,8 @@ absl::StatusOr<std::unique_ptr<SqliteRegistryStore>> SqliteRegistryStore::Open(
     const std::string& path, const Clock* clock) {
   ASSIGN_OR_RETURN(std::unique_ptr<SqlitePool> pool,
                    SqlitePool::Open(path, kMigrations));
-  ASSIGN_OR_RETURN(std::unique_ptr<SqliteChangeLog> feed,
-                   SqliteChangeLog::Open(pool.get()));
+  ASSIGN_OR_RETURN(std::unique_ptr<ChangeLog<SqlitePool>> feed,
+                   ChangeLog<SqlitePool>::Open(pool.get()));
   std::unique_ptr<SqliteRegistryStore> store(
       new SqliteRegistryStore(std::move(pool), std::move(feed), clock));
   RETURN_IF_ERROR(store->LoadTree());
@@ -188,7 +188,8 @@ absl::Status SqliteRegistryStore::LoadTree() {
   // Every region and the feed's newest sequence in one snapshot, so the
   // tree knows which snapshots it matches.
   return pool_->Read([&](SqliteDatabase& db) -> absl::Status {
-    ASSIGN_OR_RETURN(uint64_t sequence, SqliteChangeLog::NewestSequence(db));
+    ASSIGN_OR_RETURN(uint64_t sequence,
+                     ChangeLog<SqlitePool>::NewestSequence(db));
     ASSIGN_OR_RETURN(
         SqliteStatement stmt,
         db.Prepare("SELECT body, version, create_time_us, update_time_us, id, "
@@ -226,12 +227,12 @@ absl::Status SqliteRegistryStore::AppendChange(
     const std::string& path, const std::string& old_path,
     const std::string& old_parent_id, int64_t now_us) {
   // This row commits or rolls back with the change it records (see
-  // SqliteChangeLog), so the feed has no gaps.
+  // ChangeLog), so the feed has no gaps.
   ASSIGN_OR_RETURN(SqliteStatement stmt,
                    db.Prepare(absl::StrCat(
                        "INSERT INTO changes(sequence, kind, entity_id, path, "
                        "old_path, old_parent_id, change_time_us) VALUES(",
-                       SqliteChangeLog::kNextSequenceSql,
+                       ChangeLog<SqlitePool>::kNextSequenceSql,
                        ", ?, ?, ?, ?, ?, ?) RETURNING sequence")));
   stmt.Bind(1, static_cast<int>(kind))
       .Bind(2, entity_id)
@@ -530,7 +531,7 @@ SqliteRegistryStore::GetLocatedVillages(const std::vector<std::string>& ids) {
       [&](SqliteDatabase& db) -> absl::StatusOr<std::vector<LocatedVillage>> {
         // The snapshot's newest sequence tells whether the tree matches it.
         ASSIGN_OR_RETURN(uint64_t sequence,
-                         SqliteChangeLog::NewestSequence(db));
+                         ChangeLog<SqlitePool>::NewestSequence(db));
         std::vector<LocatedVillage> located;
         located.reserve(ids.size());
         for (const std::string& id : ids) {
@@ -838,7 +839,7 @@ absl::StatusOr<std::string> SqliteRegistryStore::FeedId() {
 
 absl::StatusOr<uint64_t> SqliteRegistryStore::NewestSequence() {
   return pool_->Read([&](SqliteDatabase& db) -> absl::StatusOr<uint64_t> {
-    return SqliteChangeLog::NewestSequence(db);
+    return ChangeLog<SqlitePool>::NewestSequence(db);
   });
 }
 
@@ -846,7 +847,8 @@ absl::StatusOr<ChangeBatch> SqliteRegistryStore::ReadChanges(
     uint64_t after_sequence, const std::vector<std::string>& path_components,
     int limit) {
   return pool_->Read([&](SqliteDatabase& db) -> absl::StatusOr<ChangeBatch> {
-    ASSIGN_OR_RETURN(uint64_t newest, SqliteChangeLog::NewestSequence(db));
+    ASSIGN_OR_RETURN(uint64_t newest,
+                     ChangeLog<SqlitePool>::NewestSequence(db));
     std::string sql =
         "SELECT sequence, kind, entity_id, path, old_path, old_parent_id, "
         "change_time_us FROM changes WHERE sequence > ?1";

@@ -8,10 +8,10 @@
 #include <string>
 #include <vector>
 
+#include "common/change_log.h"
 #include "common/clock.h"
 #include "common/sqlite.h"
 #include "common/sqlite_audit.h"
-#include "common/sqlite_feed.h"
 #include "common/sqlite_pool.h"
 #include "services/registry/region_tree.h"
 #include "services/registry/registry_store.h"
@@ -31,7 +31,7 @@ struct RegionPlace {
 // below region X" is one index range scan; each row also holds the resource
 // as serialized protobuf, so new optional fields need no migration. The
 // change feed is a table whose INTEGER PRIMARY KEY is the sequence, written
-// in the same transaction as the change it records (see SqliteChangeLog), so
+// in the same transaction as the change it records (see ChangeLog), so
 // sequences are gapless. Reads run on the pool's readers beside the writer;
 // writes are group-committed, an import alone.
 //
@@ -97,7 +97,8 @@ class SqliteRegistryStore final : public RegistryStore {
 
  private:
   SqliteRegistryStore(std::unique_ptr<SqlitePool> pool,
-                      std::unique_ptr<SqliteChangeLog> feed, const Clock* clock)
+                      std::unique_ptr<ChangeLog<SqlitePool>> feed,
+                      const Clock* clock)
       : pool_(std::move(pool)), feed_(std::move(feed)), clock_(clock) {}
 
   // Reads every region into tree_ (at Open, before any write).
@@ -179,7 +180,7 @@ class SqliteRegistryStore final : public RegistryStore {
 
   const std::unique_ptr<SqlitePool> pool_;
   SqliteAuditStore audit_{pool_.get()};
-  const std::unique_ptr<SqliteChangeLog> feed_;
+  const std::unique_ptr<ChangeLog<SqlitePool>> feed_;
   const Clock* clock_;
   RegionTree tree_;
   // Region changes of the running write function and of the running batch;

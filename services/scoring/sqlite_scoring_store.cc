@@ -15,8 +15,8 @@
 #include "common/check.h"
 #include "common/output_fields.h"
 #include "common/sqlite_audit.h"
-#include "common/sqlite_resource.h"
 #include "common/status.h"
+#include "common/versioned_resource.h"
 
 namespace fivestar::scoring {
 namespace {

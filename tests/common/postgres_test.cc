@@ -320,7 +320,7 @@ TEST_F(PostgresTest, AFailedOrDryRunWriteLeavesNothing) {
   std::unique_ptr<PostgresPool> pool = OpenPool();
   ASSERT_NE(pool, nullptr);
   std::vector<bool> observed;
-  pool->SetCommitObserver(
+  pool->SetBatchObserver(
       [&observed](bool committed) { observed.push_back(committed); });
   auto insert = [](int64_t id) {
     return [id](PostgresConnection& db) {
@@ -342,7 +342,7 @@ TEST_F(PostgresTest, AFailedOrDryRunWriteLeavesNothing) {
               StatusIs(absl::StatusCode::kInternal,
                        "a statement failed inside the transaction"));
   // A dry run.
-  EXPECT_OK(pool->WriteWork(insert(3), /*roll_back=*/true));
+  EXPECT_OK(pool->WriteAloneWork(insert(3), /*roll_back=*/true));
   EXPECT_OK(pool->WriteWork(insert(4)));
   EXPECT_THAT(pool->Read([](PostgresConnection& db) {
     return Scalar(db, "SELECT (sum(id) * 100 + count(*))::bigint FROM items");

@@ -14,7 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/change_feed.h"
 #include "common/sqlite.h"
-#include "common/sqlite_resource.h"
+#include "common/versioned_resource.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 

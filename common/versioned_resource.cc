@@ -1,4 +1,4 @@
-#include "common/sqlite_resource.h"
+#include "common/versioned_resource.h"
 
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>

@@ -1,9 +1,12 @@
-// How the SQLite stores keep a versioned resource: its deterministic
-// protobuf bytes in a `body` BLOB (output-only fields cleared), beside
-// columns `version`, `create_time_us` and `update_time_us`; the etag derives
-// from version and update time. Shared by every service's SQLite store.
-#ifndef FIVESTAR_COMMON_SQLITE_RESOURCE_H_
-#define FIVESTAR_COMMON_SQLITE_RESOURCE_H_
+// How the stores keep a versioned resource: its deterministic protobuf
+// bytes in a `body` column (BLOB on SQLite, bytea on PostgreSQL; output-only
+// fields cleared), beside columns `version`, `create_time_us` and
+// `update_time_us`; the etag derives from version and update time. Shared
+// by every service's store, on either engine: the readers take any
+// statement with SqliteStatement's column getters (SqliteStatement,
+// PgStatement) and any database with its Prepare.
+#ifndef FIVESTAR_COMMON_VERSIONED_RESOURCE_H_
+#define FIVESTAR_COMMON_VERSIONED_RESOURCE_H_
 
 #include <google/protobuf/message.h>
 #include <google/protobuf/util/time_util.h>
@@ -15,7 +18,6 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
-#include "common/sqlite.h"
 #include "common/status.h"
 
 namespace fivestar {
@@ -43,8 +45,8 @@ void SetVersionFields(Resource* resource, int64_t version, int64_t create_us,
 // Reads a resource from the columns (body, version, create_time_us,
 // update_time_us) starting at `first`, filling create_time, update_time and
 // etag.
-template <typename Resource>
-absl::StatusOr<Resource> ReadVersionedResource(const SqliteStatement& stmt,
+template <typename Resource, typename Statement>
+absl::StatusOr<Resource> ReadVersionedResource(const Statement& stmt,
                                                int first = 0) {
   Resource resource;
   if (!resource.ParseFromString(stmt.ColumnBlob(first))) {
@@ -56,9 +58,8 @@ absl::StatusOr<Resource> ReadVersionedResource(const SqliteStatement& stmt,
 }
 
 // Every remaining row of `stmt` read with ReadVersionedResource.
-template <typename Resource>
-absl::StatusOr<std::vector<Resource>> ReadVersionedResources(
-    SqliteStatement& stmt) {
+template <typename Resource, typename Statement>
+absl::StatusOr<std::vector<Resource>> ReadVersionedResources(Statement& stmt) {
   std::vector<Resource> out;
   while (true) {
     ASSIGN_OR_RETURN(bool row, stmt.Step());
@@ -71,17 +72,16 @@ absl::StatusOr<std::vector<Resource>> ReadVersionedResources(
 
 // The resource whose `key_column` is `id` in `table` (which has the
 // columns ReadVersionedResource reads); NOT_FOUND "<kind> <id> not found".
-template <typename Resource>
-absl::StatusOr<Resource> LoadVersionedResource(SqliteDatabase& db,
+template <typename Resource, typename Database>
+absl::StatusOr<Resource> LoadVersionedResource(Database& db,
                                                absl::string_view table,
                                                absl::string_view key_column,
                                                absl::string_view kind,
                                                const std::string& id) {
-  ASSIGN_OR_RETURN(
-      SqliteStatement stmt,
-      db.Prepare(absl::StrCat("SELECT body, version, create_time_us, "
-                              "update_time_us FROM ",
-                              table, " WHERE ", key_column, " = ?")));
+  ASSIGN_OR_RETURN(auto stmt, db.Prepare(absl::StrCat(
+                                  "SELECT body, version, create_time_us, "
+                                  "update_time_us FROM ",
+                                  table, " WHERE ", key_column, " = ?")));
   stmt.Bind(1, id);
   ASSIGN_OR_RETURN(bool row, stmt.Step());
   if (!row)
@@ -91,4 +91,4 @@ absl::StatusOr<Resource> LoadVersionedResource(SqliteDatabase& db,
 
 }  // namespace fivestar
 
-#endif  // FIVESTAR_COMMON_SQLITE_RESOURCE_H_
+#endif  // FIVESTAR_COMMON_VERSIONED_RESOURCE_H_
