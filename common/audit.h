@@ -2,8 +2,8 @@
 // log"): who asked, what, when, from which peer address, with which request
 // ids, and how it ended. Never a token.
 //
-// The pieces: AuditStore (where events are kept, append-only; SqliteAuditStore
-// in common/sqlite_audit.h keeps them in the service's own database),
+// The pieces: AuditStore (where events are kept, append-only; SqlAuditStore
+// in common/sql_audit.h keeps them in the service's own database),
 // AuditLog (a dedicated writer thread that group-commits events), and the
 // server interceptor that captures one event per write call (the methods a
 // service lists as writes; reads are not recorded).

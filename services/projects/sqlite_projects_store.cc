@@ -13,7 +13,7 @@
 #include "absl/types/span.h"
 #include "common/check.h"
 #include "common/output_fields.h"
-#include "common/sqlite_audit.h"
+#include "common/sql_audit.h"
 #include "common/status.h"
 #include "common/versioned_resource.h"
 

@@ -11,7 +11,7 @@
 #include "common/change_log.h"
 #include "common/clock.h"
 #include "common/sqlite.h"
-#include "common/sqlite_audit.h"
+#include "common/sql_audit.h"
 #include "common/sqlite_pool.h"
 #include "services/projects/projects_store.h"
 
@@ -168,7 +168,7 @@ class SqliteProjectsStore final : public ProjectsStore {
                             std::vector<IndicatorValue>* out);
 
   const std::unique_ptr<SqlitePool> pool_;
-  SqliteAuditStore audit_{pool_.get()};
+  SqlAuditStore<SqlitePool> audit_{pool_.get()};
   const std::unique_ptr<ChangeLog<SqlitePool>> feed_;
   const Clock* clock_;
 };

@@ -11,7 +11,7 @@
 #include "common/change_log.h"
 #include "common/clock.h"
 #include "common/sqlite.h"
-#include "common/sqlite_audit.h"
+#include "common/sql_audit.h"
 #include "common/sqlite_pool.h"
 #include "services/registry/region_tree.h"
 #include "services/registry/registry_store.h"
@@ -179,7 +179,7 @@ class SqliteRegistryStore final : public RegistryStore {
                             const std::string& old_parent_id, int64_t now_us);
 
   const std::unique_ptr<SqlitePool> pool_;
-  SqliteAuditStore audit_{pool_.get()};
+  SqlAuditStore<SqlitePool> audit_{pool_.get()};
   const std::unique_ptr<ChangeLog<SqlitePool>> feed_;
   const Clock* clock_;
   RegionTree tree_;

@@ -14,7 +14,7 @@
 #include "common/change_feed.h"
 #include "common/check.h"
 #include "common/output_fields.h"
-#include "common/sqlite_audit.h"
+#include "common/sql_audit.h"
 #include "common/status.h"
 #include "common/versioned_resource.h"
 

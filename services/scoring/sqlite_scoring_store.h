@@ -10,7 +10,7 @@
 
 #include "common/clock.h"
 #include "common/sqlite.h"
-#include "common/sqlite_audit.h"
+#include "common/sql_audit.h"
 #include "common/sqlite_pool.h"
 #include "services/scoring/scoring_store.h"
 
@@ -112,7 +112,7 @@ class SqliteScoringStore final : public ScoringStore {
       : pool_(std::move(pool)), clock_(clock) {}
 
   const std::unique_ptr<SqlitePool> pool_;
-  SqliteAuditStore audit_{pool_.get()};
+  SqlAuditStore<SqlitePool> audit_{pool_.get()};
   [[maybe_unused]] const Clock* clock_;
 };
 

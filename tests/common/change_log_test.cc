@@ -6,13 +6,10 @@
 #include <string>
 #include <vector>
 
-#include "common/postgres_pool.h"
-#include "common/sqlite_pool.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/testing/postgres_server.h"
+#include "tests/testing/sql_engines.h"
 #include "tests/testing/status_matchers.h"
-#include "tests/testing/temp_dir.h"
 
 namespace fivestar {
 namespace {
@@ -26,34 +23,6 @@ constexpr char kSchema[] =
     "INSERT INTO feed_meta(key, value) VALUES ('feed_id', 'feed-1');"
     "CREATE TABLE changes (sequence BIGINT PRIMARY KEY, "
     "entity_id TEXT NOT NULL);";
-
-struct SqliteEngine {
-  using Pool = SqlitePool;
-  absl::StatusOr<std::unique_ptr<Pool>> Open() {
-    static const SqliteMigration kMigrations[] = {{1, "feed", kSchema}};
-    return SqlitePool::Open(dir.File("feed.db"), kMigrations);
-  }
-  testing::TempDir dir;
-};
-
-struct PostgresEngine {
-  using Pool = PostgresPool;
-  absl::StatusOr<std::unique_ptr<Pool>> Open() {
-    static const PostgresMigration kMigrations[] = {{1, "feed", kSchema}};
-    if (server == nullptr) {
-      absl::StatusOr<std::unique_ptr<testing::PostgresServer>> started =
-          testing::PostgresServer::Start();
-      if (!started.ok()) return started.status();
-      server = *std::move(started);
-      absl::StatusOr<std::string> created = server->CreateDatabase();
-      if (!created.ok()) return created.status();
-      uri = *created;
-    }
-    return PostgresPool::Open(uri, kMigrations);
-  }
-  std::unique_ptr<testing::PostgresServer> server;
-  std::string uri;
-};
 
 template <typename Engine>
 class ChangeLogTest : public ::testing::Test {
@@ -83,12 +52,12 @@ class ChangeLogTest : public ::testing::Test {
   Engine engine_;
 };
 
-using Engines = ::testing::Types<SqliteEngine, PostgresEngine>;
-TYPED_TEST_SUITE(ChangeLogTest, Engines);
+TYPED_TEST_SUITE(ChangeLogTest, testing::SqlEngines, testing::SqlEngineNames);
 
 TYPED_TEST(ChangeLogTest, AppendsGaplessAndAnnouncesOnlyCommitted) {
   using Pool = typename TypeParam::Pool;
-  absl::StatusOr<std::unique_ptr<Pool>> pool = this->engine_.Open();
+  const typename TypeParam::Migration migrations[] = {{1, "feed", kSchema}};
+  absl::StatusOr<std::unique_ptr<Pool>> pool = this->engine_.Open(migrations);
   ASSERT_OK(pool.status());
   absl::StatusOr<std::unique_ptr<ChangeLog<Pool>>> log =
       ChangeLog<Pool>::Open(pool->get());
@@ -119,7 +88,8 @@ TYPED_TEST(ChangeLogTest, AppendsGaplessAndAnnouncesOnlyCommitted) {
 
 TYPED_TEST(ChangeLogTest, ADatabaseWithoutAFeedIdIsRefused) {
   using Pool = typename TypeParam::Pool;
-  absl::StatusOr<std::unique_ptr<Pool>> pool = this->engine_.Open();
+  const typename TypeParam::Migration migrations[] = {{1, "feed", kSchema}};
+  absl::StatusOr<std::unique_ptr<Pool>> pool = this->engine_.Open(migrations);
   ASSERT_OK(pool.status());
   ASSERT_OK((*pool)->Write([](typename Pool::Database& db) {
     return db.Execute("DELETE FROM feed_meta");
