@@ -413,7 +413,6 @@ absl::Status PostgresConnection::Migrate(
       !unlimited.ok()) {
     return unlimited;
   }
-  RETURN_IF_ERROR(AdvisoryLock(true));
   auto migrate = [&]() -> absl::Status {
     absl::Status status = Execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations ("
@@ -461,11 +460,18 @@ absl::Status PostgresConnection::Migrate(
     }
     return absl::OkStatus();
   };
-  absl::Status status = migrate();
+  absl::Status status = AdvisoryLock(true);
+  if (status.ok()) {
+    status = migrate();
+    if (ok()) {
+      absl::Status unlocked = AdvisoryLock(false);
+      if (status.ok()) status = unlocked;
+    }
+  }
+  // The session's own limit again, whatever happened.
   if (ok()) {
-    absl::Status unlocked = AdvisoryLock(false);
-    if (unlocked.ok()) unlocked = Execute("RESET statement_timeout");
-    if (status.ok()) status = unlocked;
+    absl::Status reset = Execute("RESET statement_timeout");
+    if (status.ok()) status = reset;
   }
   return status;
 }

@@ -26,6 +26,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "common/pool_work.h"
 #include "common/postgres.h"
 
 namespace fivestar {
@@ -47,7 +48,7 @@ namespace fivestar {
 // before anything ran is retried once on a fresh one, so a database that
 // came back is used again without an error; one that is still away gives
 // UNAVAILABLE.
-class PostgresPool {
+class PostgresPool : public PoolWork<PostgresPool, PostgresConnection> {
  public:
   struct Options {
     // The most connections open at once (reads and writes together).
@@ -68,7 +69,6 @@ class PostgresPool {
   }
 
   using Database = PostgresConnection;
-  using Work = std::function<absl::Status(PostgresConnection&)>;
 
   // Runs `fn` in one read snapshot. Returns fn's result, or the error of
   // beginning or ending the transaction.
@@ -88,23 +88,6 @@ class PostgresPool {
     done(WriteWork(fn));
   }
 
-  // ReadWork/WriteWork/WriteAloneWork for functions returning absl::Status
-  // or absl::StatusOr<T>: the same, returning fn's own result type.
-  template <typename Fn>
-  auto Read(Fn&& fn) {
-    return Run(fn, [this](const Work& work) { return ReadWork(work); });
-  }
-  template <typename Fn>
-  auto Write(Fn&& fn) {
-    return Run(fn, [this](const Work& work) { return WriteWork(work); });
-  }
-  template <typename Fn>
-  auto WriteAlone(Fn&& fn, bool roll_back = false) {
-    return Run(fn, [this, roll_back](const Work& work) {
-      return WriteAloneWork(work, roll_back);
-    });
-  }
-
   // Called after every write transaction ended, before the next write of
   // this process starts (a batch of one, as SqlitePool's observer sees
   // batches): `committed` says whether it committed. Stores use it to
@@ -120,27 +103,6 @@ class PostgresPool {
  private:
   PostgresPool(std::string uri, Options options)
       : uri_(std::move(uri)), options_(std::move(options)) {}
-
-  static const absl::Status& StatusOf(const absl::Status& status) {
-    return status;
-  }
-  template <typename T>
-  static const absl::Status& StatusOf(const absl::StatusOr<T>& result) {
-    return result.status();
-  }
-  // Runs `fn` through `run`, keeping fn's own result unless `run` failed
-  // around it (a failed BEGIN or COMMIT).
-  template <typename Fn, typename Runner>
-  auto Run(Fn& fn, Runner run) {
-    using Result = std::invoke_result_t<Fn&, PostgresConnection&>;
-    std::optional<Result> result;
-    absl::Status status = run([&](PostgresConnection& db) -> absl::Status {
-      result.emplace(fn(db));
-      return StatusOf(*result);
-    });
-    if (!status.ok() || !result.has_value()) return Result(status);
-    return *std::move(result);
-  }
 
   // A free connection, a new one when fewer than `connections` are open,
   // or UNAVAILABLE after acquire_timeout.

@@ -31,6 +31,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/types/span.h"
+#include "common/pool_work.h"
 #include "common/sqlite.h"
 
 namespace fivestar {
@@ -61,7 +62,7 @@ namespace fivestar {
 // queued behind it waited for the copy. They are PASSIVE, as SQLite's own
 // automatic checkpoints are: they never wait for readers or writers, and
 // they change nothing a reader sees nor what is durable.
-class SqlitePool {
+class SqlitePool : public PoolWork<SqlitePool, SqliteDatabase> {
  public:
   struct Options {
     // Reader connections; reads beyond this many wait for a free one.
@@ -91,7 +92,6 @@ class SqlitePool {
   }
 
   using Database = SqliteDatabase;
-  using Work = std::function<absl::Status(SqliteDatabase&)>;
 
   // Runs `fn` in one read snapshot on a free reader. Returns fn's result,
   // or the error of beginning or ending the read transaction.
@@ -109,23 +109,6 @@ class SqlitePool {
   // imports, which should not hold small writes' commit hostage). With
   // `roll_back` its work is rolled back even when fn succeeds (dry runs).
   absl::Status WriteAloneWork(const Work& fn, bool roll_back = false);
-
-  // Read/Write/WriteAlone for functions returning absl::Status or
-  // absl::StatusOr<T>: the same, returning fn's own result type.
-  template <typename Fn>
-  auto Read(Fn&& fn) {
-    return Run(fn, [this](const Work& work) { return ReadWork(work); });
-  }
-  template <typename Fn>
-  auto Write(Fn&& fn) {
-    return Run(fn, [this](const Work& work) { return WriteWork(work); });
-  }
-  template <typename Fn>
-  auto WriteAlone(Fn&& fn, bool roll_back = false) {
-    return Run(fn, [this, roll_back](const Work& work) {
-      return WriteAloneWork(work, roll_back);
-    });
-  }
 
   // Called by the leader of every write batch after it ended, still before
   // any write function of a later batch runs: `committed` says whether the
@@ -165,28 +148,6 @@ class SqlitePool {
   SqlitePool(std::unique_ptr<SqliteDatabase> writer,
              std::vector<std::unique_ptr<SqliteDatabase>> readers,
              std::unique_ptr<SqliteDatabase> checkpointer, Options options);
-
-  static const absl::Status& StatusOf(const absl::Status& status) {
-    return status;
-  }
-  template <typename T>
-  static const absl::Status& StatusOf(const absl::StatusOr<T>& result) {
-    return result.status();
-  }
-
-  // Runs `fn` through `run`, keeping fn's own result unless `run` failed
-  // around it (a failed BEGIN or COMMIT).
-  template <typename Fn, typename Runner>
-  auto Run(Fn& fn, Runner run) {
-    using Result = std::invoke_result_t<Fn&, SqliteDatabase&>;
-    std::optional<Result> result;
-    absl::Status status = run([&](SqliteDatabase& db) -> absl::Status {
-      result.emplace(fn(db));
-      return StatusOf(*result);
-    });
-    if (!status.ok() || !result.has_value()) return Result(status);
-    return *std::move(result);
-  }
 
   absl::Status Enqueue(PendingWrite* write);
   // With write_mu_ held: leads batches while `own` (null for WriteAsync) is
