@@ -10,8 +10,8 @@
 
 #include "common/change_log.h"
 #include "common/clock.h"
-#include "common/sqlite.h"
 #include "common/sql_audit.h"
+#include "common/sqlite.h"
 #include "common/sqlite_pool.h"
 #include "services/registry/region_tree.h"
 #include "services/registry/registry_store.h"

@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "common/clock.h"
-#include "common/sqlite.h"
 #include "common/sql_audit.h"
+#include "common/sqlite.h"
 #include "common/sqlite_pool.h"
 #include "services/scoring/scoring_store.h"
 
