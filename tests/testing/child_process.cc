@@ -4,6 +4,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -48,6 +49,7 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Spawn(
   if (log_fd < 0) {
     return absl::UnavailableError(absl::StrCat("cannot open log ", log));
   }
+  const pid_t parent = getpid();
   const pid_t pid = fork();
   if (pid < 0) {
     close(log_fd);
@@ -65,6 +67,13 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Spawn(
     if (!options.user.empty() &&
         (setgroups(0, nullptr) != 0 || setgid(gid) != 0 || setuid(uid) != 0)) {
       _exit(126);
+    }
+    // After the change of user, which clears it; and if the parent is
+    // already gone, the signal will never come.
+    if (options.parent_death_signal != 0 &&
+        (prctl(PR_SET_PDEATHSIG, options.parent_death_signal) != 0 ||
+         getppid() != parent)) {
+      _exit(125);
     }
     execvp(argv[0], argv.data());
     _exit(127);

@@ -27,6 +27,11 @@ struct ChildProcessOptions {
   // supplementary groups): a test running as root starts PostgreSQL, which
   // refuses to run as root, as "postgres". Needs the privilege to switch.
   std::string user;
+  // When not 0, the signal the child gets if the thread that started it
+  // ends (Linux's parent-death signal): a server a test started must not
+  // outlive a test process that crashed or was killed by its timeout.
+  // Start such a child from a thread that lives as long as it should.
+  int parent_death_signal = 0;
 };
 
 class ChildProcess {

@@ -155,6 +155,9 @@ absl::Status PostgresServer::Launch() {
                   "fsync=off"};
   options.user = user_;
   options.log_path = dir_.File("postgres.log");
+  // A test process that crashes or is killed takes its server with it
+  // (fast shutdown) instead of leaving it running.
+  options.parent_death_signal = SIGINT;
   absl::StatusOr<std::unique_ptr<ChildProcess>> process =
       ChildProcess::Spawn(options);
   if (!process.ok()) return process.status();

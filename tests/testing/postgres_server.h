@@ -4,6 +4,11 @@
 // pid. Run as root, the server runs as the "postgres" user (it refuses to
 // run as root); otherwise as the caller.
 //
+// Start it from a thread that lives as long as the server should (the
+// test's own): the server gets SIGINT when that thread ends, so that a
+// test process that crashed or was killed by its timeout leaves no server
+// behind.
+//
 // fsync is off: a test kills a service process, never the database server,
 // so what PostgreSQL itself syncs is not what these tests check, and each
 // commit would otherwise wait for the disk.
