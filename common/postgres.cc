@@ -399,14 +399,7 @@ absl::Status PostgresConnection::AdvisoryLock(bool lock) {
 }
 
 absl::Status PostgresConnection::Migrate(
-    absl::Span<const PostgresMigration> migrations) {
-  for (size_t i = 0; i < migrations.size(); ++i) {
-    if (migrations[i].version != static_cast<int>(i) + 1) {
-      return absl::InternalError(absl::StrCat(
-          "migrations must be numbered 1, 2, 3, ... in order; entry ", i,
-          " has version ", migrations[i].version));
-    }
-  }
+    absl::Span<const SchemaMigration> migrations) {
   // No statement limit while migrating: another process's migration may
   // hold the lock a while, and a migration may rewrite a large table.
   if (absl::Status unlimited = Execute("SET statement_timeout = 0");
@@ -422,14 +415,10 @@ absl::Status PostgresConnection::Migrate(
     if (!status.ok()) return status;
     absl::StatusOr<int> current = SchemaVersion();
     if (!current.ok()) return current.status();
-    const int known = static_cast<int>(migrations.size());
-    if (*current > known) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "database schema is at version ", *current,
-          " but this binary knows only up to ", known, "; refusing to run"));
-    }
-    for (const PostgresMigration& migration : migrations) {
-      if (migration.version <= *current) continue;
+    absl::StatusOr<absl::Span<const SchemaMigration>> pending =
+        PendingMigrations(migrations, *current);
+    if (!pending.ok()) return pending.status();
+    for (const SchemaMigration& migration : *pending) {
       status = Execute("BEGIN");
       if (status.ok()) {
         status = Execute(migration.sql);

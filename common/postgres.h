@@ -26,6 +26,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "common/schema_migration.h"
 
 // libpq's types, declared here so that this header does not include it.
 typedef struct pg_conn PGconn;
@@ -98,13 +99,6 @@ class PgStatement {
   int row_ = -1;
 };
 
-// One schema step. Versions start at 1 and increase by one.
-struct PostgresMigration {
-  int version;
-  std::string description;
-  std::string sql;  // One or more statements.
-};
-
 // One connection. Not thread-safe: its owner serializes access.
 class PostgresConnection {
  public:
@@ -137,7 +131,7 @@ class PostgresConnection {
   // schema's recorded version, holding a session advisory lock meanwhile so
   // that processes starting together migrate once. FAILED_PRECONDITION when
   // the database is newer than this binary knows.
-  absl::Status Migrate(absl::Span<const PostgresMigration> migrations);
+  absl::Status Migrate(absl::Span<const SchemaMigration> migrations);
   // The schema version recorded in the database (0 when new).
   absl::StatusOr<int> SchemaVersion();
 

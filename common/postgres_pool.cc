@@ -18,7 +18,7 @@ constexpr absl::string_view kBeginRead =
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<PostgresPool>> PostgresPool::Open(
-    const std::string& uri, absl::Span<const PostgresMigration> migrations,
+    const std::string& uri, absl::Span<const SchemaMigration> migrations,
     Options options) {
   if (options.connections < 1) {
     return absl::InvalidArgumentError(absl::StrCat(

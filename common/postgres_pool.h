@@ -14,9 +14,7 @@
 
 #include <functional>
 #include <memory>
-#include <optional>
 #include <string>
-#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -61,10 +59,10 @@ class PostgresPool : public PoolWork<PostgresPool, PostgresConnection> {
   // Connects once to apply `migrations` (under the migration lock), and
   // keeps that connection as the pool's first.
   static absl::StatusOr<std::unique_ptr<PostgresPool>> Open(
-      const std::string& uri, absl::Span<const PostgresMigration> migrations,
+      const std::string& uri, absl::Span<const SchemaMigration> migrations,
       Options options);
   static absl::StatusOr<std::unique_ptr<PostgresPool>> Open(
-      const std::string& uri, absl::Span<const PostgresMigration> migrations) {
+      const std::string& uri, absl::Span<const SchemaMigration> migrations) {
     return Open(uri, migrations, Options());
   }
 

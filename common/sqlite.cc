@@ -196,24 +196,13 @@ absl::StatusOr<int> SqliteDatabase::SchemaVersion() {
 }
 
 absl::Status SqliteDatabase::Migrate(
-    absl::Span<const SqliteMigration> migrations) {
+    absl::Span<const SchemaMigration> migrations) {
   absl::StatusOr<int> current = SchemaVersion();
   if (!current.ok()) return current.status();
-  for (size_t i = 0; i < migrations.size(); ++i) {
-    if (migrations[i].version != static_cast<int>(i) + 1) {
-      return absl::InternalError(absl::StrCat(
-          "migrations must be numbered 1, 2, 3, ... in order; entry ", i,
-          " has version ", migrations[i].version));
-    }
-  }
-  const int known = static_cast<int>(migrations.size());
-  if (*current > known) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "database schema is at version ", *current,
-        " but this binary knows only up to ", known, "; refusing to run"));
-  }
-  for (const SqliteMigration& migration : migrations) {
-    if (migration.version <= *current) continue;
+  absl::StatusOr<absl::Span<const SchemaMigration>> pending =
+      PendingMigrations(migrations, *current);
+  if (!pending.ok()) return pending.status();
+  for (const SchemaMigration& migration : *pending) {
     absl::StatusOr<std::unique_ptr<SqliteTransaction>> txn =
         SqliteTransaction::Begin(this);
     if (!txn.ok()) return txn.status();

@@ -23,6 +23,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
+#include "common/schema_migration.h"
 
 namespace fivestar {
 
@@ -75,13 +76,6 @@ class SqliteStatement {
   int bind_error_ = SQLITE_OK;
 };
 
-// One schema step. Versions start at 1 and increase by one.
-struct SqliteMigration {
-  int version;
-  std::string description;
-  std::string sql;  // One or more statements.
-};
-
 // One SQLite connection. Not thread-safe: its owner serializes access.
 class SqliteDatabase {
  public:
@@ -101,7 +95,7 @@ class SqliteDatabase {
   // Applies, each in its own transaction, the migrations newer than the
   // schema's recorded version. FAILED_PRECONDITION when the database is newer
   // than this binary knows.
-  absl::Status Migrate(absl::Span<const SqliteMigration> migrations);
+  absl::Status Migrate(absl::Span<const SchemaMigration> migrations);
 
   // The schema version recorded in the database (0 when new).
   absl::StatusOr<int> SchemaVersion();

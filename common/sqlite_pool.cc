@@ -19,7 +19,7 @@ absl::Status RunCached(SqliteDatabase& db, absl::string_view sql) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<SqlitePool>> SqlitePool::Open(
-    const std::string& path, absl::Span<const SqliteMigration> migrations,
+    const std::string& path, absl::Span<const SchemaMigration> migrations,
     Options options) {
   if (path == ":memory:") {
     return absl::InvalidArgumentError(

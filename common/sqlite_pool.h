@@ -84,10 +84,10 @@ class SqlitePool : public PoolWork<SqlitePool, SqliteDatabase> {
   // its own database), applies `migrations` on the writer, then opens the
   // readers.
   static absl::StatusOr<std::unique_ptr<SqlitePool>> Open(
-      const std::string& path, absl::Span<const SqliteMigration> migrations,
+      const std::string& path, absl::Span<const SchemaMigration> migrations,
       Options options);
   static absl::StatusOr<std::unique_ptr<SqlitePool>> Open(
-      const std::string& path, absl::Span<const SqliteMigration> migrations) {
+      const std::string& path, absl::Span<const SchemaMigration> migrations) {
     return Open(path, migrations, Options());
   }
 

@@ -22,7 +22,7 @@ namespace {
 
 using ::google::protobuf::util::TimeUtil;
 
-const SqliteMigration kMigrations[] = {
+const SchemaMigration kMigrations[] = {
     {1, "projects, reports, indicators and the change feed", R"sql(
 CREATE TABLE feed_meta (
   key TEXT PRIMARY KEY,

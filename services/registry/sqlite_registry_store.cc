@@ -20,7 +20,7 @@
 namespace fivestar::registry {
 namespace {
 
-const SqliteMigration kMigrations[] = {
+const SchemaMigration kMigrations[] = {
     {1, "regions and villages", R"sql(
 CREATE TABLE regions (
   id TEXT PRIMARY KEY,

@@ -28,7 +28,7 @@ using ::google::protobuf::util::TimeUtil;
 // APPLIED (1) .. PUBLIC_NOTICE (4); AWARDED (5) is a held star. At most one
 // award per village and star is in 1..5, which the partial unique index
 // enforces beneath the explicit check CreateAward makes for its message.
-const SqliteMigration kMigrations[] = {
+const SchemaMigration kMigrations[] = {
     {1, "rubrics, standings and boards, snapshots, awards, feed cursors",
      R"sql(
 CREATE TABLE rubrics (

@@ -44,8 +44,8 @@ absl::Status Exec(PostgresConnection& db, absl::string_view sql,
   return statement->Run();
 }
 
-const std::vector<PostgresMigration>& Migrations() {
-  static const auto* migrations = new std::vector<PostgresMigration>{
+const std::vector<SchemaMigration>& Migrations() {
+  static const auto* migrations = new std::vector<SchemaMigration>{
       {1, "items",
        "CREATE TABLE items (id bigint PRIMARY KEY, name text NOT NULL, "
        "body bytea, score double precision, small integer, flag boolean);"},
@@ -230,7 +230,7 @@ TEST_F(PostgresTest, ADatabaseNewerThanTheBinaryIsRefused) {
 TEST_F(PostgresTest, AFailedMigrationLeavesNothingAndTheVersionAsItWas) {
   std::unique_ptr<PostgresConnection> db = Connect();
   ASSERT_NE(db, nullptr);
-  std::vector<PostgresMigration> migrations = Migrations();
+  std::vector<SchemaMigration> migrations = Migrations();
   migrations.push_back(
       {3, "broken", "CREATE TABLE extra (id bigint); SELEC 1;"});
   EXPECT_THAT(db->Migrate(migrations),
@@ -238,7 +238,7 @@ TEST_F(PostgresTest, AFailedMigrationLeavesNothingAndTheVersionAsItWas) {
   EXPECT_THAT(db->SchemaVersion(), ::fivestar::testing::IsOkAndHolds(2));
   EXPECT_THAT(Scalar(*db, "SELECT (to_regclass('extra') IS NULL)::integer"),
               ::fivestar::testing::IsOkAndHolds(1));
-  std::vector<PostgresMigration> misnumbered = {{2, "two", "SELECT 1"}};
+  std::vector<SchemaMigration> misnumbered = {{2, "two", "SELECT 1"}};
   EXPECT_THAT(db->Migrate(misnumbered),
               StatusIs(absl::StatusCode::kInternal, "entry 0 has version 2"));
 }

@@ -29,7 +29,7 @@ using ::fivestar::testing::StatusIs;
 
 // `children` point at `parents` through a foreign key checked only at
 // COMMIT, which lets a test make a COMMIT fail.
-const std::vector<SqliteMigration> kMigrations = {
+const std::vector<SchemaMigration> kMigrations = {
     {1, "villages",
      "CREATE TABLE villages (id TEXT PRIMARY KEY);"
      "CREATE TABLE parents (id TEXT PRIMARY KEY);"

@@ -18,7 +18,7 @@ using ::fivestar::testing::IsOkAndHolds;
 using ::fivestar::testing::StatusIs;
 using ::testing::ElementsAre;
 
-const std::vector<SqliteMigration> kMigrations = {
+const std::vector<SchemaMigration> kMigrations = {
     {1, "create villages",
      "CREATE TABLE villages (id TEXT PRIMARY KEY, name TEXT NOT NULL);"},
     {2, "add level",
@@ -143,7 +143,7 @@ TEST_F(SqliteTest, DatabaseNewerThanBinaryIsFailedPrecondition) {
 }
 
 TEST_F(SqliteTest, MisnumberedMigrationsAreRefusedBeforeAnyStep) {
-  const std::vector<SqliteMigration> skipping = {kMigrations[1]};
+  const std::vector<SchemaMigration> skipping = {kMigrations[1]};
   EXPECT_THAT(db_->Migrate(skipping),
               StatusIs(absl::StatusCode::kInternal,
                        "migrations must be numbered 1, 2, 3, ... in order; "
@@ -160,7 +160,7 @@ TEST_F(SqliteTest, PrepareRefusesMoreThanOneStatement) {
 
 TEST_F(SqliteTest, FailingMigrationIsRolledBackAndLeavesVersion) {
   ASSERT_OK(db_->Migrate({kMigrations[0]}));
-  const std::vector<SqliteMigration> broken = {
+  const std::vector<SchemaMigration> broken = {
       kMigrations[0],
       // The first statement succeeds, the second fails: both must go.
       {2, "broken step",

@@ -551,7 +551,7 @@ TEST(SqliteRegistryStoreMigrationTest, ExistingRecordsEnterTheFeedAsCreated) {
   {
     // A database as the binary before the feed left it: schema version 1
     // (frozen here) with two regions and a village.
-    const SqliteMigration v1_schema[] = {{1, "regions and villages", R"sql(
+    const SchemaMigration v1_schema[] = {{1, "regions and villages", R"sql(
 CREATE TABLE regions (
   id TEXT PRIMARY KEY,
   parent_id TEXT REFERENCES regions(id),

@@ -20,7 +20,7 @@ namespace fivestar::testing {
 
 struct SqliteEngine {
   using Pool = SqlitePool;
-  using Migration = SqliteMigration;
+  using Migration = SchemaMigration;
   static constexpr bool kPostgres = false;
 
   // A pool on a file of this engine's directory, migrated.
@@ -34,7 +34,7 @@ struct SqliteEngine {
 
 struct PostgresEngine {
   using Pool = PostgresPool;
-  using Migration = PostgresMigration;
+  using Migration = SchemaMigration;
   static constexpr bool kPostgres = true;
 
   // A pool on this engine's database (the server started and the database
