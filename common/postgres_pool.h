@@ -26,6 +26,7 @@
 #include "absl/types/span.h"
 #include "common/pool_work.h"
 #include "common/postgres.h"
+#include "common/sql_engine.h"
 
 namespace fivestar {
 
@@ -67,6 +68,8 @@ class PostgresPool : public PoolWork<PostgresPool, PostgresConnection> {
   }
 
   using Database = PostgresConnection;
+  using Statement = PgStatement;
+  static constexpr SqlEngine kEngine = SqlEngine::kPostgres;
 
   // Runs `fn` in one read snapshot. Returns fn's result, or the error of
   // beginning or ending the transaction.

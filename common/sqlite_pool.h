@@ -32,6 +32,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/types/span.h"
 #include "common/pool_work.h"
+#include "common/sql_engine.h"
 #include "common/sqlite.h"
 
 namespace fivestar {
@@ -92,6 +93,8 @@ class SqlitePool : public PoolWork<SqlitePool, SqliteDatabase> {
   }
 
   using Database = SqliteDatabase;
+  using Statement = SqliteStatement;
+  static constexpr SqlEngine kEngine = SqlEngine::kSqlite;
 
   // Runs `fn` in one read snapshot on a free reader. Returns fn's result,
   // or the error of beginning or ending the read transaction.

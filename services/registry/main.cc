@@ -10,7 +10,11 @@
 #include "services/registry/registry_server.h"
 
 ABSL_FLAG(std::string, database, "registry.db",
-          "SQLite database file of the registry (created when missing).");
+          "Where the registry keeps its records: an SQLite database file "
+          "(created when missing), or a PostgreSQL connection URI "
+          "(postgresql://user@host:port/dbname?...; the database must exist, "
+          "its tables are created at start-up). A password is best given "
+          "through PGPASSFILE or PGPASSWORD, not in the URI.");
 ABSL_FLAG(int64_t, max_import_records,
           fivestar::registry::kDefaultMaxImportRecords,
           "Most records (regions and villages) one ImportRegistry call may "

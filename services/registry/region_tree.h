@@ -1,6 +1,6 @@
 // An in-memory copy of every stored region (the region tree), so that the
 // lineage of a region, asked for by nearly every call to check scopes, is a
-// few hash lookups instead of a read transaction. SqliteRegistryStore keeps
+// few hash lookups instead of a read transaction. SqlRegistryStore keeps
 // it exactly in step with its regions table: writes collect their changes
 // while their transaction runs, and the tree takes them only once that
 // transaction committed (a rolled back write leaves it as it was).

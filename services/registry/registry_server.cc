@@ -3,7 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include "absl/strings/str_cat.h"
+#include "common/sql_engine.h"
 #include "common/status.h"
+#include "services/registry/sql_registry_store.h"
 
 namespace fivestar::registry {
 
@@ -21,14 +23,14 @@ absl::StatusOr<std::unique_ptr<RegistryServer>> RegistryServer::Start(
   std::unique_ptr<RegistryServer> server(
       new RegistryServer(std::move(options)));
   const RegistryServerOptions& o = server->options_;
-  absl::StatusOr<std::unique_ptr<SqliteRegistryStore>> store =
-      SqliteRegistryStore::Open(o.database, o.clock);
-  if (!store.ok()) {
-    return absl::Status(
-        store.status().code(),
-        absl::StrCat("database ", o.database, ": ", store.status().message()));
+  absl::Status opened = EngineOf(o.database) == SqlEngine::kPostgres
+                            ? server->OpenStore<PostgresPool>()
+                            : server->OpenStore<SqlitePool>();
+  if (!opened.ok()) {
+    return absl::Status(opened.code(),
+                        absl::StrCat("database ", RedactedDatabase(o.database),
+                                     ": ", opened.message()));
   }
-  server->store_ = *std::move(store);
   server->registry_ =
       std::make_unique<Registry>(server->store_.get(), o.max_import_records);
   ASSIGN_OR_RETURN(server->feed_, ChangeFeed::Create(server->store_.get()));
@@ -38,10 +40,10 @@ absl::StatusOr<std::unique_ptr<RegistryServer>> RegistryServer::Start(
       server->registry_.get(), server->feed_.get(),
       RpcRuntime{o.authenticator.get(), server->executor_.get()});
   server->audit_service_ = std::make_unique<AuditServiceImpl>(
-      server->store_->audit_store(),
+      server->audit_store_,
       RpcRuntime{o.authenticator.get(), server->executor_.get()});
-  const ServerAudit audit{server->store_->audit_store(), o.authenticator.get(),
-                          o.clock, RegistryWriteMethods()};
+  const ServerAudit audit{server->audit_store_, o.authenticator.get(), o.clock,
+                          RegistryWriteMethods()};
   ASSIGN_OR_RETURN(
       server->host_,
       ServerHost::Start(
@@ -52,8 +54,18 @@ absl::StatusOr<std::unique_ptr<RegistryServer>> RegistryServer::Start(
           &audit));
   server->host_->metrics().Expose(server->feed_->metrics());
   server->host_->SetServing(true);
-  spdlog::info("msg=serving database={}", o.database);
+  spdlog::info("msg=serving database={}", RedactedDatabase(o.database));
   return server;
+}
+
+template <typename Pool>
+absl::Status RegistryServer::OpenStore() {
+  ASSIGN_OR_RETURN(
+      std::unique_ptr<SqlRegistryStore<Pool>> store,
+      SqlRegistryStore<Pool>::Open(options_.database, options_.clock));
+  audit_store_ = store->audit_store();
+  store_ = std::move(store);
+  return absl::OkStatus();
 }
 
 RegistryServer::~RegistryServer() { Stop(); }

@@ -19,14 +19,16 @@
 #include "services/registry/change_feed.h"
 #include "services/registry/registry.h"
 #include "services/registry/registry_service.h"
-#include "services/registry/sqlite_registry_store.h"
+#include "services/registry/registry_store.h"
 
 namespace fivestar::registry {
 
 struct RegistryServerOptions {
   // Listen addresses, metrics, drain and grace periods, handler threads.
   ServerConfig server;
-  // The SQLite database file (created when missing).
+  // Where the registry keeps its records: an SQLite file's path (created
+  // when missing) or a PostgreSQL URI ("postgresql://..."; see
+  // common/sql_engine.h).
   std::string database = "registry.db";
   // Required: who may call. Shared, so tests can hand one table to several
   // servers.
@@ -63,9 +65,14 @@ class RegistryServer {
   explicit RegistryServer(RegistryServerOptions options)
       : options_(std::move(options)) {}
 
+  // Opens store_ (and audit_store_) on options_.database through `Pool`.
+  template <typename Pool>
+  absl::Status OpenStore();
+
   // Members in the order they are built; destroyed in reverse.
   RegistryServerOptions options_;
-  std::unique_ptr<SqliteRegistryStore> store_;
+  std::unique_ptr<RegistryStore> store_;
+  AuditStore* audit_store_ = nullptr;  // Kept in store_'s database.
   std::unique_ptr<Registry> registry_;
   std::unique_ptr<ChangeFeed> feed_;
   std::unique_ptr<Executor> executor_;

@@ -56,7 +56,7 @@ TYPED_TEST_SUITE(ChangeLogTest, testing::SqlEngines, testing::SqlEngineNames);
 
 TYPED_TEST(ChangeLogTest, AppendsGaplessAndAnnouncesOnlyCommitted) {
   using Pool = typename TypeParam::Pool;
-  const typename TypeParam::Migration migrations[] = {{1, "feed", kSchema}};
+  const SchemaMigration migrations[] = {{1, "feed", kSchema}};
   absl::StatusOr<std::unique_ptr<Pool>> pool = this->engine_.Open(migrations);
   ASSERT_OK(pool.status());
   absl::StatusOr<std::unique_ptr<ChangeLog<Pool>>> log =
@@ -88,7 +88,7 @@ TYPED_TEST(ChangeLogTest, AppendsGaplessAndAnnouncesOnlyCommitted) {
 
 TYPED_TEST(ChangeLogTest, ADatabaseWithoutAFeedIdIsRefused) {
   using Pool = typename TypeParam::Pool;
-  const typename TypeParam::Migration migrations[] = {{1, "feed", kSchema}};
+  const SchemaMigration migrations[] = {{1, "feed", kSchema}};
   absl::StatusOr<std::unique_ptr<Pool>> pool = this->engine_.Open(migrations);
   ASSERT_OK(pool.status());
   ASSERT_OK((*pool)->Write([](typename Pool::Database& db) {

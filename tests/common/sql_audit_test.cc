@@ -44,7 +44,7 @@ class SqlAuditStoreTest : public ::testing::Test {
   using Pool = typename Engine::Pool;
 
   void SetUp() override {
-    const typename Engine::Migration migrations[] = {
+    const SchemaMigration migrations[] = {
         {1, "audit log",
          Engine::kPostgres ? kPostgresAuditEventsSchema : kAuditEventsSchema}};
     absl::StatusOr<std::unique_ptr<Pool>> pool = engine_.Open(migrations);

@@ -188,7 +188,14 @@ absl::StatusOr<std::string> PostgresServer::CreateDatabase() {
   if (PQstatus(conn) != CONNECTION_OK) {
     status = absl::UnavailableError(PQerrorMessage(conn));
   } else {
-    PGresult* result = PQexec(conn, ("CREATE DATABASE " + name).c_str());
+    // ICU's root collation orders text unlike its bytes ("a" < "B"), as
+    // a province's database in a real locale would: a store whose text
+    // keys do not compare bytewise (COLLATE "C") pages wrongly here.
+    PGresult* result =
+        PQexec(conn, absl::StrCat("CREATE DATABASE ", name,
+                                  " TEMPLATE template0 LOCALE_PROVIDER icu "
+                                  "ICU_LOCALE 'und' LOCALE 'C.UTF-8'")
+                         .c_str());
     if (PQresultStatus(result) != PGRES_COMMAND_OK) {
       status = absl::InternalError(PQresultErrorMessage(result));
     }

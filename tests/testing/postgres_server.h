@@ -36,7 +36,8 @@ class PostgresServer {
   int port() const { return port_; }
   // "postgresql://postgres@127.0.0.1:<port>/<database>".
   std::string Uri(const std::string& database = "postgres") const;
-  // Creates a database of a fresh name and returns its URI.
+  // Creates a database of a fresh name and returns its URI. Its default
+  // collation is ICU's root locale, which does not order text bytewise.
   absl::StatusOr<std::string> CreateDatabase();
 
   // The server's postmaster process; -1 once stopped.

@@ -20,13 +20,20 @@ namespace fivestar::testing {
 
 struct SqliteEngine {
   using Pool = SqlitePool;
-  using Migration = SchemaMigration;
+  using Connection = SqliteDatabase;
   static constexpr bool kPostgres = false;
 
-  // A pool on a file of this engine's directory, migrated.
+  // The database for a pool or a store to open: a file of this engine's
+  // directory.
+  absl::StatusOr<std::string> Database() { return dir.File("test.db"); }
+  // A pool on it, migrated.
   absl::StatusOr<std::unique_ptr<Pool>> Open(
-      absl::Span<const Migration> migrations) {
+      absl::Span<const SchemaMigration> migrations) {
     return SqlitePool::Open(dir.File("test.db"), migrations);
+  }
+  // A connection of a test's own to it, to look inside.
+  absl::StatusOr<std::unique_ptr<Connection>> Connect() {
+    return SqliteDatabase::Open(dir.File("test.db"));
   }
 
   TempDir dir;
@@ -34,13 +41,12 @@ struct SqliteEngine {
 
 struct PostgresEngine {
   using Pool = PostgresPool;
-  using Migration = SchemaMigration;
+  using Connection = PostgresConnection;
   static constexpr bool kPostgres = true;
 
-  // A pool on this engine's database (the server started and the database
-  // created at the first call), migrated.
-  absl::StatusOr<std::unique_ptr<Pool>> Open(
-      absl::Span<const Migration> migrations) {
+  // The database for a pool or a store to open: this engine's own (the
+  // server started and the database created at the first call).
+  absl::StatusOr<std::string> Database() {
     if (server == nullptr) {
       absl::StatusOr<std::unique_ptr<PostgresServer>> started =
           PostgresServer::Start();
@@ -50,7 +56,20 @@ struct PostgresEngine {
       if (!created.ok()) return created.status();
       uri = *created;
     }
-    return PostgresPool::Open(uri, migrations);
+    return uri;
+  }
+  // A pool on it, migrated.
+  absl::StatusOr<std::unique_ptr<Pool>> Open(
+      absl::Span<const SchemaMigration> migrations) {
+    absl::StatusOr<std::string> database = Database();
+    if (!database.ok()) return database.status();
+    return PostgresPool::Open(*database, migrations);
+  }
+  // A connection of a test's own to it, to look inside.
+  absl::StatusOr<std::unique_ptr<Connection>> Connect() {
+    absl::StatusOr<std::string> database = Database();
+    if (!database.ok()) return database.status();
+    return PostgresConnection::Connect(*database, {});
   }
 
   std::unique_ptr<PostgresServer> server;

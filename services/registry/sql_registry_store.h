@@ -1,6 +1,8 @@
-// RegistryStore on an embedded SQLite database (the default backend).
-#ifndef FIVESTAR_SERVICES_REGISTRY_SQLITE_REGISTRY_STORE_H_
-#define FIVESTAR_SERVICES_REGISTRY_SQLITE_REGISTRY_STORE_H_
+// RegistryStore on an SQL database: an embedded SQLite file (the default)
+// or a PostgreSQL server that several replicas share. One code for both
+// engines, instantiated for SqlitePool and PostgresPool.
+#ifndef FIVESTAR_SERVICES_REGISTRY_SQL_REGISTRY_STORE_H_
+#define FIVESTAR_SERVICES_REGISTRY_SQL_REGISTRY_STORE_H_
 
 #include <functional>
 #include <iterator>
@@ -10,8 +12,8 @@
 
 #include "common/change_log.h"
 #include "common/clock.h"
+#include "common/postgres_pool.h"
 #include "common/sql_audit.h"
-#include "common/sqlite.h"
 #include "common/sqlite_pool.h"
 #include "services/registry/region_tree.h"
 #include "services/registry/registry_store.h"
@@ -33,22 +35,29 @@ struct RegionPlace {
 // change feed is a table whose INTEGER PRIMARY KEY is the sequence, written
 // in the same transaction as the change it records (see ChangeLog), so
 // sequences are gapless. Reads run on the pool's readers beside the writer;
-// writes are group-committed, an import alone.
+// writes are group-committed (on SQLite), an import alone.
 //
 // Regions and villages also carry their province, city and county
-// (migration 4), so the villages below one of those are one range of an
-// index in id order. Every region is also held in memory (RegionTree), so
+// (SQLite's migration 4), so the villages below one of those are one range of
+// an index in id order. Every region is also held in memory (RegionTree), so
 // GetRegion and RegionLineage read no database; writes hand their region
 // changes to the tree only once their transaction committed.
-class SqliteRegistryStore final : public RegistryStore {
+//
+// `Pool` is SqlitePool or PostgresPool (instantiated for both in the .cc).
+template <typename Pool>
+class SqlRegistryStore final : public RegistryStore {
  public:
-  // Opens the database at `path` and brings its schema up to date.
-  static absl::StatusOr<std::unique_ptr<SqliteRegistryStore>> Open(
-      const std::string& path, const Clock* clock);
+  using Database = typename Pool::Database;
+  using Statement = typename Pool::Statement;
 
-  // The audit log kept in this store's database (the audit_events table of
-  // migration 3), sharing its writer so that audit events group-commit with
-  // the store's writes.
+  // Opens `database` (an SQLite file's path or a PostgreSQL URI, as Pool
+  // takes it) and brings its schema up to date.
+  static absl::StatusOr<std::unique_ptr<SqlRegistryStore>> Open(
+      const std::string& database, const Clock* clock);
+
+  // The audit log kept in this store's database (its audit_events table),
+  // sharing its writer so that audit events commit with the store's
+  // writes.
   AuditStore* audit_store() { return &audit_; }
 
   absl::StatusOr<Region> GetRegion(const std::string& id) override;
@@ -96,9 +105,8 @@ class SqliteRegistryStore final : public RegistryStore {
   const RegionTree& region_tree() const { return tree_; }
 
  private:
-  SqliteRegistryStore(std::unique_ptr<SqlitePool> pool,
-                      std::unique_ptr<ChangeLog<SqlitePool>> feed,
-                      const Clock* clock)
+  SqlRegistryStore(std::unique_ptr<Pool> pool,
+                   std::unique_ptr<ChangeLog<Pool>> feed, const Clock* clock)
       : pool_(std::move(pool)), feed_(std::move(feed)), clock_(clock) {}
 
   // Reads every region into tree_ (at Open, before any write).
@@ -111,15 +119,15 @@ class SqliteRegistryStore final : public RegistryStore {
   // succeeded (a failed fn is rolled back to its savepoint).
   template <typename Fn>
   auto Write(Fn&& fn) {
-    return feed_->Write([&](SqliteDatabase& db) { return Collect(fn, db); });
+    return feed_->Write([&](Database& db) { return Collect(fn, db); });
   }
   template <typename Fn>
   auto WriteAlone(Fn&& fn, bool roll_back) {
-    return feed_->WriteAlone(
-        [&](SqliteDatabase& db) { return Collect(fn, db); }, roll_back);
+    return feed_->WriteAlone([&](Database& db) { return Collect(fn, db); },
+                             roll_back);
   }
   template <typename Fn>
-  auto Collect(Fn& fn, SqliteDatabase& db) {
+  auto Collect(Fn& fn, Database& db) {
     write_changes_.clear();
     auto result = fn(db);
     if (result.ok()) {
@@ -134,53 +142,51 @@ class SqliteRegistryStore final : public RegistryStore {
   // The helpers run inside a pool_ read or a feed_ write, on its `db`.
 
   // The stored path of a region (NOT_FOUND when absent).
-  absl::StatusOr<std::string> PathOf(SqliteDatabase& db, const std::string& id);
+  absl::StatusOr<std::string> PathOf(Database& db, const std::string& id);
   // The stored place of a region (NOT_FOUND when absent).
-  absl::StatusOr<RegionPlace> PlaceOf(SqliteDatabase& db, absl::string_view id);
+  absl::StatusOr<RegionPlace> PlaceOf(Database& db, absl::string_view id);
   // The place of `parent_id` for a region to sit under: the root's (empty)
   // for none, FAILED_PRECONDITION when it does not exist.
-  absl::StatusOr<RegionPlace> ParentPlace(SqliteDatabase& db,
+  absl::StatusOr<RegionPlace> ParentPlace(Database& db,
                                           const std::string& parent_id);
   // The lineage of region `region_id` in the snapshot of `db`, whose newest
   // change-feed sequence is `sequence`: from tree_ when it matches the
   // snapshot, else from the stored path.
   absl::StatusOr<std::vector<std::string>> LineageIn(
-      SqliteDatabase& db, const std::string& region_id, uint64_t sequence);
+      Database& db, const std::string& region_id, uint64_t sequence);
   // Moves `region` (at `old_path`) and its subtree to `new_path` below
   // `parent`: paths, and provinces, cities and counties of its regions and
   // villages.
-  absl::Status MoveSubtree(SqliteDatabase& db, const Region& region,
+  absl::Status MoveSubtree(Database& db, const Region& region,
                            const std::string& old_path,
                            const RegionPlace& parent,
                            const std::string& new_path);
-  absl::StatusOr<Region> LoadRegion(SqliteDatabase& db, const std::string& id);
-  absl::StatusOr<Village> LoadVillage(SqliteDatabase& db,
-                                      const std::string& id);
-  absl::StatusOr<Region> InsertRegion(SqliteDatabase& db, const Region& region);
-  absl::StatusOr<Region> ReplaceRegion(SqliteDatabase& db,
-                                       const Region& current,
+  absl::StatusOr<Region> LoadRegion(Database& db, const std::string& id);
+  absl::StatusOr<Village> LoadVillage(Database& db, const std::string& id);
+  absl::StatusOr<Region> InsertRegion(Database& db, const Region& region);
+  absl::StatusOr<Region> ReplaceRegion(Database& db, const Region& current,
                                        const Region& region);
-  absl::StatusOr<Village> InsertVillage(SqliteDatabase& db,
-                                        const Village& village);
+  absl::StatusOr<Village> InsertVillage(Database& db, const Village& village);
   // Inserts the row of a village (`body` as Body() gives it) in the region
   // at `place`, with its change-feed entry; returns the time it used.
-  absl::StatusOr<int64_t> InsertVillageRow(
-      SqliteDatabase& db, absl::string_view id, absl::string_view region_id,
-      int32_t target_level, absl::string_view body, const RegionPlace& place);
-  absl::StatusOr<Village> ReplaceVillage(SqliteDatabase& db,
-                                         const Village& current,
+  absl::StatusOr<int64_t> InsertVillageRow(Database& db, absl::string_view id,
+                                           absl::string_view region_id,
+                                           int32_t target_level,
+                                           absl::string_view body,
+                                           const RegionPlace& place);
+  absl::StatusOr<Village> ReplaceVillage(Database& db, const Village& current,
                                          const Village& village);
   // Appends one change-feed entry (`old_path` and `old_parent_id` only for
   // moves) and reports its sequence to feed_.
-  absl::Status AppendChange(SqliteDatabase& db, v1::ChangeKind kind,
+  absl::Status AppendChange(Database& db, v1::ChangeKind kind,
                             absl::string_view entity_id,
                             const std::string& path,
                             const std::string& old_path,
                             const std::string& old_parent_id, int64_t now_us);
 
-  const std::unique_ptr<SqlitePool> pool_;
-  SqlAuditStore<SqlitePool> audit_{pool_.get()};
-  const std::unique_ptr<ChangeLog<SqlitePool>> feed_;
+  const std::unique_ptr<Pool> pool_;
+  SqlAuditStore<Pool> audit_{pool_.get()};
+  const std::unique_ptr<ChangeLog<Pool>> feed_;
   const Clock* clock_;
   RegionTree tree_;
   // Region changes of the running write function and of the running batch;
@@ -190,6 +196,9 @@ class SqliteRegistryStore final : public RegistryStore {
   std::vector<RegionTreeChange> batch_changes_;
 };
 
+extern template class SqlRegistryStore<SqlitePool>;
+extern template class SqlRegistryStore<PostgresPool>;
+
 }  // namespace fivestar::registry
 
-#endif  // FIVESTAR_SERVICES_REGISTRY_SQLITE_REGISTRY_STORE_H_
+#endif  // FIVESTAR_SERVICES_REGISTRY_SQL_REGISTRY_STORE_H_

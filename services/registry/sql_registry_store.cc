@@ -1,4 +1,4 @@
-#include "services/registry/sqlite_registry_store.h"
+#include "services/registry/sql_registry_store.h"
 
 #include <google/protobuf/util/time_util.h>
 
@@ -20,7 +20,7 @@
 namespace fivestar::registry {
 namespace {
 
-const SchemaMigration kMigrations[] = {
+const SchemaMigration kSqliteMigrations[] = {
     {1, "regions and villages", R"sql(
 CREATE TABLE regions (
   id TEXT PRIMARY KEY,
@@ -112,6 +112,71 @@ CREATE INDEX villages_by_county ON villages(county_id, id, target_level);
 )sql"},
 };
 
+// The same schema on PostgreSQL, in one step: no PostgreSQL database
+// predates it. Text keys and paths compare bytewise (COLLATE "C"), as
+// SQLite's do, so id order, paging and the path ranges below a region are
+// the same on both engines whatever the database's own collation.
+const SchemaMigration kPostgresMigrations[] = {
+    {1, "regions, villages and the change feed", R"sql(
+CREATE TABLE regions (
+  id text COLLATE "C" PRIMARY KEY,
+  parent_id text COLLATE "C" REFERENCES regions(id),
+  kind integer NOT NULL,
+  path text COLLATE "C" NOT NULL UNIQUE,
+  version bigint NOT NULL,
+  create_time_us bigint NOT NULL,
+  update_time_us bigint NOT NULL,
+  body bytea NOT NULL,
+  province_id text COLLATE "C",
+  city_id text COLLATE "C",
+  county_id text COLLATE "C"
+);
+CREATE INDEX regions_by_parent ON regions(parent_id);
+CREATE TABLE villages (
+  id text COLLATE "C" PRIMARY KEY,
+  region_id text COLLATE "C" NOT NULL REFERENCES regions(id),
+  target_level integer NOT NULL,
+  version bigint NOT NULL,
+  create_time_us bigint NOT NULL,
+  update_time_us bigint NOT NULL,
+  body bytea NOT NULL,
+  province_id text COLLATE "C",
+  city_id text COLLATE "C",
+  county_id text COLLATE "C"
+);
+CREATE INDEX villages_by_region ON villages(region_id, id);
+CREATE INDEX villages_by_province ON villages(province_id, id, target_level);
+CREATE INDEX villages_by_city ON villages(city_id, id, target_level);
+CREATE INDEX villages_by_county ON villages(county_id, id, target_level);
+CREATE TABLE feed_meta (
+  key text PRIMARY KEY,
+  value text NOT NULL
+);
+INSERT INTO feed_meta(key, value)
+  VALUES ('feed_id', replace(gen_random_uuid()::text, '-', ''));
+CREATE TABLE changes (
+  sequence bigint PRIMARY KEY,
+  kind integer NOT NULL,
+  entity_id text COLLATE "C" NOT NULL,
+  path text COLLATE "C" NOT NULL,
+  old_path text COLLATE "C" NOT NULL,
+  old_parent_id text COLLATE "C" NOT NULL,
+  change_time_us bigint NOT NULL
+);
+)sql"},
+    {2, "audit log (append-only)", kPostgresAuditEventsSchema},
+};
+
+// The schema steps of `Pool`'s engine.
+template <typename Pool>
+absl::Span<const SchemaMigration> Migrations() {
+  if constexpr (Pool::kEngine == SqlEngine::kPostgres) {
+    return kPostgresMigrations;
+  } else {
+    return kSqliteMigrations;
+  }
+}
+
 // The place of a new region of `kind` with id `id` under `parent` (the
 // root's place, "" path, for none).
 RegionPlace PlaceBelow(const RegionPlace& parent, const std::string& id,
@@ -168,30 +233,31 @@ std::string VillagePath(const std::string& region_path,
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<SqliteRegistryStore>> SqliteRegistryStore::Open(
-    const std::string& path, const Clock* clock) {
-  ASSIGN_OR_RETURN(std::unique_ptr<SqlitePool> pool,
-                   SqlitePool::Open(path, kMigrations));
-  ASSIGN_OR_RETURN(std::unique_ptr<ChangeLog<SqlitePool>> feed,
-                   ChangeLog<SqlitePool>::Open(pool.get()));
-  std::unique_ptr<SqliteRegistryStore> store(
-      new SqliteRegistryStore(std::move(pool), std::move(feed), clock));
+template <typename Pool>
+absl::StatusOr<std::unique_ptr<SqlRegistryStore<Pool>>>
+SqlRegistryStore<Pool>::Open(const std::string& database, const Clock* clock) {
+  ASSIGN_OR_RETURN(std::unique_ptr<Pool> pool,
+                   Pool::Open(database, Migrations<Pool>()));
+  ASSIGN_OR_RETURN(std::unique_ptr<ChangeLog<Pool>> feed,
+                   ChangeLog<Pool>::Open(pool.get()));
+  std::unique_ptr<SqlRegistryStore<Pool>> store(
+      new SqlRegistryStore(std::move(pool), std::move(feed), clock));
   RETURN_IF_ERROR(store->LoadTree());
-  SqliteRegistryStore* raw = store.get();
+  SqlRegistryStore* raw = store.get();
   store->feed_->SetBatchHook([raw](bool committed, uint64_t newest) {
     raw->BatchEnded(committed, newest);
   });
   return store;
 }
 
-absl::Status SqliteRegistryStore::LoadTree() {
+template <typename Pool>
+absl::Status SqlRegistryStore<Pool>::LoadTree() {
   // Every region and the feed's newest sequence in one snapshot, so the
   // tree knows which snapshots it matches.
-  return pool_->Read([&](SqliteDatabase& db) -> absl::Status {
-    ASSIGN_OR_RETURN(uint64_t sequence,
-                     ChangeLog<SqlitePool>::NewestSequence(db));
+  return pool_->Read([&](Database& db) -> absl::Status {
+    ASSIGN_OR_RETURN(uint64_t sequence, ChangeLog<Pool>::NewestSequence(db));
     ASSIGN_OR_RETURN(
-        SqliteStatement stmt,
+        Statement stmt,
         db.Prepare("SELECT body, version, create_time_us, update_time_us, id, "
                    "COALESCE(parent_id, '') FROM regions"));
     std::vector<Region> regions;
@@ -210,29 +276,32 @@ absl::Status SqliteRegistryStore::LoadTree() {
   });
 }
 
-void SqliteRegistryStore::BatchEnded(bool committed, uint64_t newest) {
+template <typename Pool>
+void SqlRegistryStore<Pool>::BatchEnded(bool committed, uint64_t newest) {
   // Only a committed batch reaches the tree; a failed or rolled back one
   // (dry runs too) leaves it as it was.
   if (committed) tree_.Apply(batch_changes_, newest);
   batch_changes_.clear();
 }
 
-void SqliteRegistryStore::SetCommitObserver(
+template <typename Pool>
+void SqlRegistryStore<Pool>::SetCommitObserver(
     std::function<void(uint64_t)> observer) {
   feed_->SetCommitObserver(std::move(observer));
 }
 
-absl::Status SqliteRegistryStore::AppendChange(
-    SqliteDatabase& db, v1::ChangeKind kind, absl::string_view entity_id,
+template <typename Pool>
+absl::Status SqlRegistryStore<Pool>::AppendChange(
+    Database& db, v1::ChangeKind kind, absl::string_view entity_id,
     const std::string& path, const std::string& old_path,
     const std::string& old_parent_id, int64_t now_us) {
   // This row commits or rolls back with the change it records (see
   // ChangeLog), so the feed has no gaps.
-  ASSIGN_OR_RETURN(SqliteStatement stmt,
+  ASSIGN_OR_RETURN(Statement stmt,
                    db.Prepare(absl::StrCat(
                        "INSERT INTO changes(sequence, kind, entity_id, path, "
                        "old_path, old_parent_id, change_time_us) VALUES(",
-                       ChangeLog<SqlitePool>::kNextSequenceSql,
+                       ChangeLog<Pool>::kNextSequenceSql,
                        ", ?, ?, ?, ?, ?, ?) RETURNING sequence")));
   stmt.Bind(1, static_cast<int>(kind))
       .Bind(2, entity_id)
@@ -247,9 +316,10 @@ absl::Status SqliteRegistryStore::AppendChange(
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> SqliteRegistryStore::PathOf(SqliteDatabase& db,
-                                                        const std::string& id) {
-  ASSIGN_OR_RETURN(SqliteStatement stmt,
+template <typename Pool>
+absl::StatusOr<std::string> SqlRegistryStore<Pool>::PathOf(
+    Database& db, const std::string& id) {
+  ASSIGN_OR_RETURN(Statement stmt,
                    db.Prepare("SELECT path FROM regions WHERE id = ?"));
   stmt.Bind(1, id);
   ASSIGN_OR_RETURN(bool row, stmt.Step());
@@ -258,9 +328,10 @@ absl::StatusOr<std::string> SqliteRegistryStore::PathOf(SqliteDatabase& db,
   return stmt.ColumnText(0);
 }
 
-absl::StatusOr<RegionPlace> SqliteRegistryStore::PlaceOf(SqliteDatabase& db,
-                                                         absl::string_view id) {
-  ASSIGN_OR_RETURN(SqliteStatement stmt,
+template <typename Pool>
+absl::StatusOr<RegionPlace> SqlRegistryStore<Pool>::PlaceOf(
+    Database& db, absl::string_view id) {
+  ASSIGN_OR_RETURN(Statement stmt,
                    db.Prepare("SELECT path, COALESCE(province_id, ''), "
                               "COALESCE(city_id, ''), COALESCE(county_id, '') "
                               "FROM regions WHERE id = ?"));
@@ -276,8 +347,9 @@ absl::StatusOr<RegionPlace> SqliteRegistryStore::PlaceOf(SqliteDatabase& db,
   return place;
 }
 
-absl::StatusOr<RegionPlace> SqliteRegistryStore::ParentPlace(
-    SqliteDatabase& db, const std::string& parent_id) {
+template <typename Pool>
+absl::StatusOr<RegionPlace> SqlRegistryStore<Pool>::ParentPlace(
+    Database& db, const std::string& parent_id) {
   if (parent_id.empty()) return RegionPlace();
   absl::StatusOr<RegionPlace> place = PlaceOf(db, parent_id);
   if (absl::IsNotFound(place.status())) {
@@ -287,24 +359,28 @@ absl::StatusOr<RegionPlace> SqliteRegistryStore::ParentPlace(
   return place;
 }
 
-absl::StatusOr<Region> SqliteRegistryStore::LoadRegion(SqliteDatabase& db,
-                                                       const std::string& id) {
+template <typename Pool>
+absl::StatusOr<Region> SqlRegistryStore<Pool>::LoadRegion(
+    Database& db, const std::string& id) {
   return LoadVersionedResource<Region>(db, "regions", "id", "region", id);
 }
 
-absl::StatusOr<Region> SqliteRegistryStore::GetRegion(const std::string& id) {
+template <typename Pool>
+absl::StatusOr<Region> SqlRegistryStore<Pool>::GetRegion(
+    const std::string& id) {
   return tree_.Get(id);
 }
 
-absl::StatusOr<std::vector<std::string>> SqliteRegistryStore::RegionLineage(
+template <typename Pool>
+absl::StatusOr<std::vector<std::string>> SqlRegistryStore<Pool>::RegionLineage(
     const std::string& id) {
   return tree_.Lineage(id);
 }
 
-absl::StatusOr<std::vector<Region>> SqliteRegistryStore::ListRegions(
+template <typename Pool>
+absl::StatusOr<std::vector<Region>> SqlRegistryStore<Pool>::ListRegions(
     const RegionQuery& query) {
-  return pool_->Read([&](SqliteDatabase& db)
-                         -> absl::StatusOr<std::vector<Region>> {
+  return pool_->Read([&](Database& db) -> absl::StatusOr<std::vector<Region>> {
     std::string lower = "/";
     std::string upper = "0";  // Just past every path, which all start with '/'.
     if (!query.ancestor_id.empty()) {
@@ -312,7 +388,7 @@ absl::StatusOr<std::vector<Region>> SqliteRegistryStore::ListRegions(
       upper = PathEnd(path);
       lower = path;
     }
-    ASSIGN_OR_RETURN(SqliteStatement stmt,
+    ASSIGN_OR_RETURN(Statement stmt,
                      db.Prepare(absl::StrCat(
                          "SELECT body, version, create_time_us, update_time_us "
                          "FROM regions WHERE path ",
@@ -329,13 +405,14 @@ absl::StatusOr<std::vector<Region>> SqliteRegistryStore::ListRegions(
   });
 }
 
-absl::StatusOr<Region> SqliteRegistryStore::InsertRegion(SqliteDatabase& db,
-                                                         const Region& region) {
+template <typename Pool>
+absl::StatusOr<Region> SqlRegistryStore<Pool>::InsertRegion(
+    Database& db, const Region& region) {
   ASSIGN_OR_RETURN(RegionPlace parent, ParentPlace(db, region.parent_id()));
   const RegionPlace place = PlaceBelow(parent, region.id(), region.kind());
   const int64_t now = absl::ToUnixMicros(clock_->Now());
   ASSIGN_OR_RETURN(
-      SqliteStatement stmt,
+      Statement stmt,
       db.Prepare("INSERT INTO regions(id, parent_id, kind, path, version, "
                  "create_time_us, update_time_us, body, province_id, city_id, "
                  "county_id) VALUES(?, NULLIF(?, ''), ?, ?, 1, ?, ?, ?, "
@@ -364,21 +441,24 @@ absl::StatusOr<Region> SqliteRegistryStore::InsertRegion(SqliteDatabase& db,
   return stored;
 }
 
-absl::StatusOr<Region> SqliteRegistryStore::CreateRegion(const Region& region) {
-  return Write([&](SqliteDatabase& db) -> absl::StatusOr<Region> {
+template <typename Pool>
+absl::StatusOr<Region> SqlRegistryStore<Pool>::CreateRegion(
+    const Region& region) {
+  return Write([&](Database& db) -> absl::StatusOr<Region> {
     ASSIGN_OR_RETURN(Region stored, InsertRegion(db, region));
     return stored;
   });
 }
 
-absl::Status SqliteRegistryStore::MoveSubtree(SqliteDatabase& db,
-                                              const Region& region,
-                                              const std::string& old_path,
-                                              const RegionPlace& parent,
-                                              const std::string& new_path) {
+template <typename Pool>
+absl::Status SqlRegistryStore<Pool>::MoveSubtree(Database& db,
+                                                 const Region& region,
+                                                 const std::string& old_path,
+                                                 const RegionPlace& parent,
+                                                 const std::string& new_path) {
   // The region and its whole subtree: paths in one statement.
   ASSIGN_OR_RETURN(
-      SqliteStatement move,
+      Statement move,
       db.Prepare("UPDATE regions SET path = ?1 || substr(path, ?2) "
                  "WHERE path >= ?3 AND path < ?4"));
   move.Bind(1, new_path)
@@ -393,15 +473,15 @@ absl::Status SqliteRegistryStore::MoveSubtree(SqliteDatabase& db,
       "ELSE province_id END, "
       "city_id = CASE WHEN ?1 > 2 THEN NULLIF(?3, '') ELSE city_id END, "
       "county_id = CASE WHEN ?1 > 3 THEN NULLIF(?4, '') ELSE county_id END ";
-  ASSIGN_OR_RETURN(SqliteStatement regions,
+  ASSIGN_OR_RETURN(Statement regions,
                    db.Prepare(absl::StrCat("UPDATE regions", kSetAncestors,
                                            "WHERE path >= ?5 AND path < ?6")));
   ASSIGN_OR_RETURN(
-      SqliteStatement villages,
+      Statement villages,
       db.Prepare(absl::StrCat("UPDATE villages", kSetAncestors,
                               "WHERE region_id IN (SELECT id FROM regions "
                               "WHERE path >= ?5 AND path < ?6)")));
-  for (SqliteStatement* stmt : {&regions, &villages}) {
+  for (Statement* stmt : {&regions, &villages}) {
     stmt->Bind(1, static_cast<int>(region.kind()))
         .Bind(2, parent.province_id)
         .Bind(3, parent.city_id)
@@ -413,8 +493,9 @@ absl::Status SqliteRegistryStore::MoveSubtree(SqliteDatabase& db,
   return absl::OkStatus();
 }
 
-absl::StatusOr<Region> SqliteRegistryStore::ReplaceRegion(
-    SqliteDatabase& db, const Region& current, const Region& region) {
+template <typename Pool>
+absl::StatusOr<Region> SqlRegistryStore<Pool>::ReplaceRegion(
+    Database& db, const Region& current, const Region& region) {
   const int64_t now = absl::ToUnixMicros(clock_->Now());
   ASSIGN_OR_RETURN(const std::string old_path, PathOf(db, region.id()));
   std::string entry_path = old_path;
@@ -432,7 +513,7 @@ absl::StatusOr<Region> SqliteRegistryStore::ReplaceRegion(
     entry_path = new_path;
   }
   ASSIGN_OR_RETURN(
-      SqliteStatement stmt,
+      Statement stmt,
       db.Prepare("UPDATE regions SET parent_id = NULLIF(?2, ''), "
                  "version = version + 1, update_time_us = ?3, body = ?4 "
                  "WHERE id = ?1 RETURNING version, create_time_us"));
@@ -461,9 +542,10 @@ absl::StatusOr<Region> SqliteRegistryStore::ReplaceRegion(
   return stored;
 }
 
-absl::StatusOr<Region> SqliteRegistryStore::UpdateRegion(
+template <typename Pool>
+absl::StatusOr<Region> SqlRegistryStore<Pool>::UpdateRegion(
     const Region& region, const std::string& expected_etag) {
-  return Write([&](SqliteDatabase& db) -> absl::StatusOr<Region> {
+  return Write([&](Database& db) -> absl::StatusOr<Region> {
     ASSIGN_OR_RETURN(Region current, LoadRegion(db, region.id()));
     if (current.etag() != expected_etag) {
       return EtagMismatchError("region", region.id());
@@ -473,15 +555,16 @@ absl::StatusOr<Region> SqliteRegistryStore::UpdateRegion(
   });
 }
 
-absl::Status SqliteRegistryStore::DeleteRegion(
+template <typename Pool>
+absl::Status SqlRegistryStore<Pool>::DeleteRegion(
     const std::string& id, const std::string& expected_etag) {
-  return Write([&](SqliteDatabase& db) -> absl::Status {
+  return Write([&](Database& db) -> absl::Status {
     ASSIGN_OR_RETURN(Region current, LoadRegion(db, id));
     if (!expected_etag.empty() && current.etag() != expected_etag) {
       return EtagMismatchError("region", id);
     }
     ASSIGN_OR_RETURN(
-        SqliteStatement children,
+        Statement children,
         db.Prepare("SELECT (SELECT COUNT(*) FROM regions WHERE parent_id = ?1),"
                    " (SELECT COUNT(*) FROM villages WHERE region_id = ?1)"));
     children.Bind(1, id);
@@ -494,7 +577,7 @@ absl::Status SqliteRegistryStore::DeleteRegion(
           villages, " villages; delete or move them first"));
     }
     ASSIGN_OR_RETURN(std::string path, PathOf(db, id));
-    ASSIGN_OR_RETURN(SqliteStatement del,
+    ASSIGN_OR_RETURN(Statement del,
                      db.Prepare("DELETE FROM regions WHERE id = ?"));
     RETURN_IF_ERROR(del.Bind(1, id).Run());
     RETURN_IF_ERROR(AppendChange(db, v1::REGION_DELETED, id, path, "", "",
@@ -504,19 +587,23 @@ absl::Status SqliteRegistryStore::DeleteRegion(
   });
 }
 
-absl::StatusOr<Village> SqliteRegistryStore::LoadVillage(
-    SqliteDatabase& db, const std::string& id) {
+template <typename Pool>
+absl::StatusOr<Village> SqlRegistryStore<Pool>::LoadVillage(
+    Database& db, const std::string& id) {
   return LoadVersionedResource<Village>(db, "villages", "id", "village", id);
 }
 
-absl::StatusOr<Village> SqliteRegistryStore::GetVillage(const std::string& id) {
-  return pool_->Read([&](SqliteDatabase& db) -> absl::StatusOr<Village> {
+template <typename Pool>
+absl::StatusOr<Village> SqlRegistryStore<Pool>::GetVillage(
+    const std::string& id) {
+  return pool_->Read([&](Database& db) -> absl::StatusOr<Village> {
     return LoadVillage(db, id);
   });
 }
 
-absl::StatusOr<std::vector<std::string>> SqliteRegistryStore::LineageIn(
-    SqliteDatabase& db, const std::string& region_id, uint64_t sequence) {
+template <typename Pool>
+absl::StatusOr<std::vector<std::string>> SqlRegistryStore<Pool>::LineageIn(
+    Database& db, const std::string& region_id, uint64_t sequence) {
   std::optional<absl::StatusOr<std::vector<std::string>>> lineage =
       tree_.LineageAt(region_id, sequence);
   if (lineage.has_value()) return *std::move(lineage);
@@ -525,13 +612,15 @@ absl::StatusOr<std::vector<std::string>> SqliteRegistryStore::LineageIn(
   return LineageOfPath(path);
 }
 
+template <typename Pool>
 absl::StatusOr<std::vector<LocatedVillage>>
-SqliteRegistryStore::GetLocatedVillages(const std::vector<std::string>& ids) {
+SqlRegistryStore<Pool>::GetLocatedVillages(
+    const std::vector<std::string>& ids) {
   return pool_->Read(
-      [&](SqliteDatabase& db) -> absl::StatusOr<std::vector<LocatedVillage>> {
+      [&](Database& db) -> absl::StatusOr<std::vector<LocatedVillage>> {
         // The snapshot's newest sequence tells whether the tree matches it.
         ASSIGN_OR_RETURN(uint64_t sequence,
-                         ChangeLog<SqlitePool>::NewestSequence(db));
+                         ChangeLog<Pool>::NewestSequence(db));
         std::vector<LocatedVillage> located;
         located.reserve(ids.size());
         for (const std::string& id : ids) {
@@ -544,27 +633,27 @@ SqliteRegistryStore::GetLocatedVillages(const std::vector<std::string>& ids) {
       });
 }
 
-absl::StatusOr<std::vector<Village>> SqliteRegistryStore::GetVillages(
+template <typename Pool>
+absl::StatusOr<std::vector<Village>> SqlRegistryStore<Pool>::GetVillages(
     const std::vector<std::string>& ids) {
-  return pool_->Read(
-      [&](SqliteDatabase& db) -> absl::StatusOr<std::vector<Village>> {
-        std::vector<Village> villages;
-        villages.reserve(ids.size());
-        for (const std::string& id : ids) {
-          ASSIGN_OR_RETURN(Village village, LoadVillage(db, id));
-          villages.push_back(std::move(village));
-        }
-        return villages;
-      });
+  return pool_->Read([&](Database& db) -> absl::StatusOr<std::vector<Village>> {
+    std::vector<Village> villages;
+    villages.reserve(ids.size());
+    for (const std::string& id : ids) {
+      ASSIGN_OR_RETURN(Village village, LoadVillage(db, id));
+      villages.push_back(std::move(village));
+    }
+    return villages;
+  });
 }
 
-absl::StatusOr<std::vector<Village>> SqliteRegistryStore::ListVillages(
+template <typename Pool>
+absl::StatusOr<std::vector<Village>> SqlRegistryStore<Pool>::ListVillages(
     const VillageQuery& query) {
-  return pool_->Read([&](SqliteDatabase& db)
-                         -> absl::StatusOr<std::vector<Village>> {
+  return pool_->Read([&](Database& db) -> absl::StatusOr<std::vector<Village>> {
     if (query.ancestor_id.empty()) {
       ASSIGN_OR_RETURN(
-          SqliteStatement stmt,
+          Statement stmt,
           db.Prepare("SELECT body, version, create_time_us, update_time_us "
                      "FROM villages WHERE (?1 = 0 OR target_level = ?1) "
                      "AND id > ?2 ORDER BY id LIMIT ?3"));
@@ -573,7 +662,7 @@ absl::StatusOr<std::vector<Village>> SqliteRegistryStore::ListVillages(
           .Bind(3, query.limit);
       return ReadVersionedResources<Village>(stmt);
     }
-    ASSIGN_OR_RETURN(SqliteStatement region,
+    ASSIGN_OR_RETURN(Statement region,
                      db.Prepare("SELECT path, kind FROM regions WHERE id = ?"));
     region.Bind(1, query.ancestor_id);
     ASSIGN_OR_RETURN(bool found, region.Step());
@@ -585,8 +674,7 @@ absl::StatusOr<std::vector<Village>> SqliteRegistryStore::ListVillages(
     const auto kind = static_cast<RegionKind>(region.ColumnInt64(1));
     if (AncestorColumn(kind) != nullptr) {
       // One range of villages_by_<kind>, already in id order.
-      ASSIGN_OR_RETURN(SqliteStatement stmt,
-                       db.Prepare(VillagesBelowSql(kind)));
+      ASSIGN_OR_RETURN(Statement stmt, db.Prepare(VillagesBelowSql(kind)));
       stmt.Bind(1, query.ancestor_id)
           .Bind(2, query.target_level)
           .Bind(3, query.after_id)
@@ -595,7 +683,7 @@ absl::StatusOr<std::vector<Village>> SqliteRegistryStore::ListVillages(
     }
     // A township or district: its few villages, through villages_by_region.
     ASSIGN_OR_RETURN(
-        SqliteStatement stmt,
+        Statement stmt,
         db.Prepare("SELECT body, version, create_time_us, update_time_us "
                    "FROM villages WHERE region_id IN "
                    "(SELECT id FROM regions WHERE path >= ?1 AND path < ?2) "
@@ -610,25 +698,31 @@ absl::StatusOr<std::vector<Village>> SqliteRegistryStore::ListVillages(
   });
 }
 
-std::string SqliteRegistryStore::VillagesBelowSql(RegionKind kind) {
+template <typename Pool>
+std::string SqlRegistryStore<Pool>::VillagesBelowSql(RegionKind kind) {
   const char* column = AncestorColumn(kind);
   FIVESTAR_CHECK(column != nullptr,
                  "VillagesBelowSql: a province, city or county kind only");
   const absl::string_view index(column, std::strlen(column) - 3);  // "_id"
   return absl::StrCat(
-      "SELECT body, version, create_time_us, update_time_us "
-      "FROM villages INDEXED BY villages_by_",
-      index, " WHERE ", column,
+      "SELECT body, version, create_time_us, update_time_us FROM villages ",
+      // SQLite's planner would otherwise pick by cost among the indexes;
+      // PostgreSQL's has no such hint and needs none.
+      Pool::kEngine == SqlEngine::kSqlite
+          ? absl::StrCat("INDEXED BY villages_by_", index, " ")
+          : std::string(),
+      "WHERE ", column,
       " = ?1 AND (?2 = 0 OR target_level = ?2) AND id > ?3 "
       "ORDER BY id LIMIT ?4");
 }
 
-absl::StatusOr<int64_t> SqliteRegistryStore::InsertVillageRow(
-    SqliteDatabase& db, absl::string_view id, absl::string_view region_id,
+template <typename Pool>
+absl::StatusOr<int64_t> SqlRegistryStore<Pool>::InsertVillageRow(
+    Database& db, absl::string_view id, absl::string_view region_id,
     int32_t target_level, absl::string_view body, const RegionPlace& place) {
   const int64_t now = absl::ToUnixMicros(clock_->Now());
   ASSIGN_OR_RETURN(
-      SqliteStatement stmt,
+      Statement stmt,
       db.Prepare("INSERT INTO villages(id, region_id, target_level, version, "
                  "create_time_us, update_time_us, body, province_id, "
                  "city_id, county_id) VALUES(?, ?, ?, 1, ?, ?, ?, "
@@ -653,8 +747,9 @@ absl::StatusOr<int64_t> SqliteRegistryStore::InsertVillageRow(
   return now;
 }
 
-absl::StatusOr<Village> SqliteRegistryStore::InsertVillage(
-    SqliteDatabase& db, const Village& village) {
+template <typename Pool>
+absl::StatusOr<Village> SqlRegistryStore<Pool>::InsertVillage(
+    Database& db, const Village& village) {
   absl::StatusOr<RegionPlace> place = PlaceOf(db, village.region_id());
   if (absl::IsNotFound(place.status())) {
     return absl::FailedPreconditionError(
@@ -670,16 +765,18 @@ absl::StatusOr<Village> SqliteRegistryStore::InsertVillage(
   return stored;
 }
 
-absl::StatusOr<Village> SqliteRegistryStore::CreateVillage(
+template <typename Pool>
+absl::StatusOr<Village> SqlRegistryStore<Pool>::CreateVillage(
     const Village& village) {
-  return Write([&](SqliteDatabase& db) -> absl::StatusOr<Village> {
+  return Write([&](Database& db) -> absl::StatusOr<Village> {
     ASSIGN_OR_RETURN(Village stored, InsertVillage(db, village));
     return stored;
   });
 }
 
-absl::StatusOr<Village> SqliteRegistryStore::ReplaceVillage(
-    SqliteDatabase& db, const Village& current, const Village& village) {
+template <typename Pool>
+absl::StatusOr<Village> SqlRegistryStore<Pool>::ReplaceVillage(
+    Database& db, const Village& current, const Village& village) {
   ASSIGN_OR_RETURN(std::string old_region_path,
                    PathOf(db, current.region_id()));
   absl::StatusOr<RegionPlace> place = PlaceOf(db, village.region_id());
@@ -690,7 +787,7 @@ absl::StatusOr<Village> SqliteRegistryStore::ReplaceVillage(
   RETURN_IF_ERROR(place.status());
   const int64_t now = absl::ToUnixMicros(clock_->Now());
   ASSIGN_OR_RETURN(
-      SqliteStatement stmt,
+      Statement stmt,
       db.Prepare("UPDATE villages SET region_id = ?2, target_level = ?3, "
                  "version = version + 1, update_time_us = ?4, body = ?5, "
                  "province_id = NULLIF(?6, ''), city_id = NULLIF(?7, ''), "
@@ -724,9 +821,10 @@ absl::StatusOr<Village> SqliteRegistryStore::ReplaceVillage(
   return stored;
 }
 
-absl::StatusOr<Village> SqliteRegistryStore::UpdateVillage(
+template <typename Pool>
+absl::StatusOr<Village> SqlRegistryStore<Pool>::UpdateVillage(
     const Village& village, const std::string& expected_etag) {
-  return Write([&](SqliteDatabase& db) -> absl::StatusOr<Village> {
+  return Write([&](Database& db) -> absl::StatusOr<Village> {
     ASSIGN_OR_RETURN(Village current, LoadVillage(db, village.id()));
     if (current.etag() != expected_etag) {
       return EtagMismatchError("village", village.id());
@@ -736,15 +834,16 @@ absl::StatusOr<Village> SqliteRegistryStore::UpdateVillage(
   });
 }
 
-absl::Status SqliteRegistryStore::DeleteVillage(
+template <typename Pool>
+absl::Status SqlRegistryStore<Pool>::DeleteVillage(
     const std::string& id, const std::string& expected_etag) {
-  return Write([&](SqliteDatabase& db) -> absl::Status {
+  return Write([&](Database& db) -> absl::Status {
     ASSIGN_OR_RETURN(Village current, LoadVillage(db, id));
     if (!expected_etag.empty() && current.etag() != expected_etag) {
       return EtagMismatchError("village", id);
     }
     ASSIGN_OR_RETURN(std::string region_path, PathOf(db, current.region_id()));
-    ASSIGN_OR_RETURN(SqliteStatement del,
+    ASSIGN_OR_RETURN(Statement del,
                      db.Prepare("DELETE FROM villages WHERE id = ?"));
     RETURN_IF_ERROR(del.Bind(1, id).Run());
     RETURN_IF_ERROR(AppendChange(db, v1::VILLAGE_DELETED, id,
@@ -754,10 +853,11 @@ absl::Status SqliteRegistryStore::DeleteVillage(
   });
 }
 
-absl::StatusOr<ImportCounts> SqliteRegistryStore::Import(
+template <typename Pool>
+absl::StatusOr<ImportCounts> SqlRegistryStore<Pool>::Import(
     const std::vector<Region>& regions, const EncodedVillages& villages,
     bool dry_run) {
-  auto apply = [&](SqliteDatabase& db) -> absl::StatusOr<ImportCounts> {
+  auto apply = [&](Database& db) -> absl::StatusOr<ImportCounts> {
     ImportCounts counts;
     for (const Region& region : regions) {
       absl::StatusOr<Region> current = LoadRegion(db, region.id());
@@ -781,7 +881,7 @@ absl::StatusOr<ImportCounts> SqliteRegistryStore::Import(
       std::optional<Village> current;
       {
         ASSIGN_OR_RETURN(
-            SqliteStatement stored,
+            Statement stored,
             db.Prepare("SELECT body, version, create_time_us, update_time_us "
                        "FROM villages WHERE id = ?"));
         stored.Bind(1, village.id);
@@ -833,22 +933,24 @@ absl::StatusOr<ImportCounts> SqliteRegistryStore::Import(
 
 // --- Change feed -------------------------------------------------------------
 
-absl::StatusOr<std::string> SqliteRegistryStore::FeedId() {
+template <typename Pool>
+absl::StatusOr<std::string> SqlRegistryStore<Pool>::FeedId() {
   return feed_->feed_id();
 }
 
-absl::StatusOr<uint64_t> SqliteRegistryStore::NewestSequence() {
-  return pool_->Read([&](SqliteDatabase& db) -> absl::StatusOr<uint64_t> {
-    return ChangeLog<SqlitePool>::NewestSequence(db);
+template <typename Pool>
+absl::StatusOr<uint64_t> SqlRegistryStore<Pool>::NewestSequence() {
+  return pool_->Read([&](Database& db) -> absl::StatusOr<uint64_t> {
+    return ChangeLog<Pool>::NewestSequence(db);
   });
 }
 
-absl::StatusOr<ChangeBatch> SqliteRegistryStore::ReadChanges(
+template <typename Pool>
+absl::StatusOr<ChangeBatch> SqlRegistryStore<Pool>::ReadChanges(
     uint64_t after_sequence, const std::vector<std::string>& path_components,
     int limit) {
-  return pool_->Read([&](SqliteDatabase& db) -> absl::StatusOr<ChangeBatch> {
-    ASSIGN_OR_RETURN(uint64_t newest,
-                     ChangeLog<SqlitePool>::NewestSequence(db));
+  return pool_->Read([&](Database& db) -> absl::StatusOr<ChangeBatch> {
+    ASSIGN_OR_RETURN(uint64_t newest, ChangeLog<Pool>::NewestSequence(db));
     std::string sql =
         "SELECT sequence, kind, entity_id, path, old_path, old_parent_id, "
         "change_time_us FROM changes WHERE sequence > ?1";
@@ -856,16 +958,18 @@ absl::StatusOr<ChangeBatch> SqliteRegistryStore::ReadChanges(
       // Every component in the path after the change, or every one in the
       // path before it (a move seen from the place it left).
       std::string in_path, in_old_path;
+      const char* position =
+          Pool::kEngine == SqlEngine::kSqlite ? "instr" : "strpos";
       for (size_t i = 0; i < path_components.size(); ++i) {
         const char* glue = i == 0 ? "" : " AND ";
-        absl::StrAppend(&in_path, glue, "instr(path, ?", i + 3, ") > 0");
-        absl::StrAppend(&in_old_path, glue, "instr(old_path, ?", i + 3,
+        absl::StrAppend(&in_path, glue, position, "(path, ?", i + 3, ") > 0");
+        absl::StrAppend(&in_old_path, glue, position, "(old_path, ?", i + 3,
                         ") > 0");
       }
       absl::StrAppend(&sql, " AND ((", in_path, ") OR (", in_old_path, "))");
     }
     absl::StrAppend(&sql, " ORDER BY sequence LIMIT ?2");
-    ASSIGN_OR_RETURN(SqliteStatement stmt, db.Prepare(sql));
+    ASSIGN_OR_RETURN(Statement stmt, db.Prepare(sql));
     stmt.Bind(1, static_cast<int64_t>(after_sequence)).Bind(2, limit);
     for (size_t i = 0; i < path_components.size(); ++i) {
       stmt.Bind(static_cast<int>(i) + 3, path_components[i]);
@@ -897,5 +1001,8 @@ absl::StatusOr<ChangeBatch> SqliteRegistryStore::ReadChanges(
     return batch;
   });
 }
+
+template class SqlRegistryStore<SqlitePool>;
+template class SqlRegistryStore<PostgresPool>;
 
 }  // namespace fivestar::registry

@@ -1,0 +1,32 @@
+// The storage engines a service can run on, and which one a --database
+// value names. Each engine's pool (SqlitePool, PostgresPool) says its own
+// as Pool::kEngine, so a store written once over either pool can choose
+// the few statements whose dialects differ.
+#ifndef FIVESTAR_COMMON_SQL_ENGINE_H_
+#define FIVESTAR_COMMON_SQL_ENGINE_H_
+
+#include <string>
+
+#include "absl/strings/string_view.h"
+
+namespace fivestar {
+
+enum class SqlEngine {
+  // An embedded database in one file (common/sqlite_pool.h).
+  kSqlite,
+  // A PostgreSQL server, shared by replicas (common/postgres_pool.h).
+  kPostgres,
+};
+
+// The engine of a --database value: a "postgresql://" or "postgres://" URI
+// (libpq's connection URI) names a PostgreSQL database; anything else is
+// the path of an SQLite file.
+SqlEngine EngineOf(absl::string_view database);
+
+// `database` fit for a log line or an error: a URI's password (in its
+// user info or a `password` parameter) replaced by "***".
+std::string RedactedDatabase(absl::string_view database);
+
+}  // namespace fivestar
+
+#endif  // FIVESTAR_COMMON_SQL_ENGINE_H_
