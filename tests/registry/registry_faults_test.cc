@@ -3,10 +3,10 @@
 // log under the same id).
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <sqlite3.h>
 
 #include "tests/registry/registry_test_env.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/test_database.h"
 
 namespace fivestar::registry {
 namespace {
@@ -19,18 +19,13 @@ using ::testing::Not;
 using testing::RegistryTestEnv;
 using ::testing::StartsWith;
 
-TEST(RegistryFaultsTest, StorageFailureShowsTheClientNoSqlOrSqliteText) {
+TEST(RegistryFaultsTest, StorageFailureShowsTheClientNoSqlOrEngineText) {
   RegistryTestEnv env;
   ASSERT_OK(env.Import(HuicheRecords()));
   // Break the database under the running server: another connection drops
-  // the villages table, so every statement on it fails inside SQLite.
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(env.database_path().c_str(), &db), SQLITE_OK);
-  char* error = nullptr;
-  ASSERT_EQ(sqlite3_exec(db, "DROP TABLE villages", nullptr, nullptr, &error),
-            SQLITE_OK)
-      << (error != nullptr ? error : "");
-  sqlite3_close(db);
+  // the villages table, so every statement on it fails inside the engine.
+  ASSERT_OK(
+      fivestar::testing::ExecuteSql(env.database(), "DROP TABLE villages"));
 
   v1::GetVillageRequest request;
   request.set_id("411323-huiche-north-01");
@@ -40,8 +35,9 @@ TEST(RegistryFaultsTest, StorageFailureShowsTheClientNoSqlOrSqliteText) {
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INTERNAL);
   EXPECT_THAT(status.error_message(),
               StartsWith("internal error (request id "));
-  for (const char* leak : {"SELECT", "sqlite", "SQLite", "no such table",
-                           "villages", "body", ".db"}) {
+  for (const char* leak :
+       {"SELECT", "sqlite", "SQLite", "no such table", "villages", "body",
+        ".db", "postgres", "PostgreSQL", "relation", "127.0.0.1"}) {
     EXPECT_THAT(status.error_message(), Not(HasSubstr(leak)));
   }
 }

@@ -20,7 +20,7 @@
 #include "tests/registry/registry_test_env.h"
 #include "tests/testing/metrics.h"
 #include "tests/testing/status_matchers.h"
-#include "tests/testing/temp_dir.h"
+#include "tests/testing/test_database.h"
 #include "tests/testing/test_server.h"
 #include "tests/testing/test_tokens.h"
 #include "tests/testing/watch_stream.h"
@@ -647,11 +647,11 @@ class RegistryServer {
 class RegistryRestartTest : public ::testing::Test {
  protected:
   std::unique_ptr<RegistryServer> Start() {
-    return std::make_unique<RegistryServer>(dir_.File("registry.db"), tokens_,
+    return std::make_unique<RegistryServer>(databases_.Get("registry"), tokens_,
                                             &clock_);
   }
 
-  fivestar::testing::TempDir dir_;
+  fivestar::testing::TestDatabases databases_;
   FakeClock clock_{absl::FromUnixSeconds(1'664'510'400)};
   std::shared_ptr<const Authenticator> tokens_ =
       std::make_shared<Authenticator>(fivestar::testing::TestTokenTable(
@@ -691,7 +691,7 @@ TEST_F(RegistryRestartTest, FeedContinuesOnTheSameDatabase) {
   after.Cancel();
 
   // Another database is another feed.
-  RegistryServer elsewhere(dir_.File("other.db"), tokens_, &clock_);
+  RegistryServer elsewhere(databases_.Get("other"), tokens_, &clock_);
   Watch foreign = OpenOn(elsewhere.stub(), Watching().Feed(seen[0].feed_id()));
   EXPECT_THAT(foreign.Read(1), IsEmpty());
   EXPECT_THAT(foreign.Finish(), StatusIs(absl::StatusCode::kFailedPrecondition,

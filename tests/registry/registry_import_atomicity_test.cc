@@ -153,7 +153,7 @@ TEST_F(RegistryImportAtomicityTest, ServerStoppingMidwayWritesNothing) {
   EXPECT_FALSE(stream->Finish().ok());
 
   fivestar::testing::RegistryHost reopened(
-      env_.database_path(),
+      env_.database(),
       std::make_shared<Authenticator>(fivestar::testing::TestTokenTable(
           {{kAdminToken, "admin", "*", "province-admin"}})),
       &env_.clock());
@@ -162,9 +162,8 @@ TEST_F(RegistryImportAtomicityTest, ServerStoppingMidwayWritesNothing) {
 }
 
 TEST_F(RegistryImportAtomicityTest, ImportAboveTheLimitIsResourceExhausted) {
-  fivestar::testing::TempDir dir;
   fivestar::testing::RegistryHost small(
-      dir.File("small.db"),
+      env_.databases().Get("small"),
       std::make_shared<Authenticator>(fivestar::testing::TestTokenTable(
           {{kAdminToken, "admin", "*", "province-admin"}})),
       &env_.clock(),

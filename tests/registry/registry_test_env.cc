@@ -13,7 +13,7 @@ std::vector<v1::RegistryRecord> HuicheRecords() {
 }
 
 RegistryTestEnv::RegistryTestEnv()
-    : database_path_(dir_.File("registry.db")),
+    : database_(databases_.Get("registry")),
       clock_(absl::FromCivil(absl::CivilSecond(2022, 9, 30, 12, 0, 0),
                              absl::UTCTimeZone())) {
   auto tokens =
@@ -29,7 +29,7 @@ RegistryTestEnv::RegistryTestEnv()
            "other-operator"},
       }));
   host_ = std::make_unique<fivestar::testing::RegistryHost>(
-      database_path_, std::move(tokens), &clock_);
+      database_, std::move(tokens), &clock_);
   stub_ = v1::RegistryService::NewStub(host_->NewChannel());
 }
 

@@ -1,7 +1,7 @@
 // A registry as production runs it, for tests: started through its
-// composition root (tests/testing/service_hosts.h) on a SQLite file in a
-// temp dir with authentication on, plus a client stub, a fake clock and
-// tokens for a cast of principals.
+// composition root (tests/testing/service_hosts.h) on a database of the test
+// run's engine (tests/testing/test_database.h) with authentication on, plus a
+// client stub, a fake clock and tokens for a cast of principals.
 #ifndef FIVESTAR_TESTS_REGISTRY_REGISTRY_TEST_ENV_H_
 #define FIVESTAR_TESTS_REGISTRY_REGISTRY_TEST_ENV_H_
 
@@ -13,7 +13,7 @@
 #include "common/clock.h"
 #include "fivestar/registry/v1/registry.grpc.pb.h"
 #include "tests/testing/service_hosts.h"
-#include "tests/testing/temp_dir.h"
+#include "tests/testing/test_database.h"
 #include "tests/testing/test_server.h"
 
 namespace fivestar::registry::testing {
@@ -37,7 +37,10 @@ class RegistryTestEnv {
 
   v1::RegistryService::Stub& stub() { return *stub_; }
   FakeClock& clock() { return clock_; }
-  const std::string& database_path() const { return database_path_; }
+  // The registry's --database (a file's path or a PostgreSQL URI).
+  const std::string& database() const { return database_; }
+  // More databases on the same engine, for more services.
+  fivestar::testing::TestDatabases& databases() { return databases_; }
   fivestar::testing::RegistryHost& host() { return *host_; }
 
   // Imports `records` as the global admin; returns the final progress.
@@ -51,8 +54,8 @@ class RegistryTestEnv {
       const std::string& root_id = "", const std::string& token = kAdminToken);
 
  private:
-  fivestar::testing::TempDir dir_;
-  std::string database_path_;
+  fivestar::testing::TestDatabases databases_;
+  std::string database_;
   FakeClock clock_;
   std::unique_ptr<fivestar::testing::RegistryHost> host_;
   std::unique_ptr<v1::RegistryService::Stub> stub_;

@@ -9,6 +9,10 @@
 // test process that crashed or was killed by its timeout leaves no server
 // behind.
 //
+// The data directories (and the template) live in memory (/dev/shm) when
+// it has room: copying a cluster to this machine's disk costs ten times as
+// much.
+//
 // fsync is off: a test kills a service process, never the database server,
 // so what PostgreSQL itself syncs is not what these tests check, and each
 // commit would otherwise wait for the disk.
@@ -50,7 +54,7 @@ class PostgresServer {
   absl::Status Restart();
 
  private:
-  PostgresServer() = default;
+  PostgresServer();
   absl::Status Launch();
 
   TempDir dir_;

@@ -6,10 +6,19 @@
 
 namespace fivestar::testing {
 
-TempDir::TempDir() {
+namespace {
+
+std::string DefaultBase() {
   const char* base = std::getenv("TMPDIR");
-  std::string pattern =
-      std::string(base != nullptr ? base : "/tmp") + "/fivestar-test-XXXXXX";
+  return base != nullptr ? base : "/tmp";
+}
+
+}  // namespace
+
+TempDir::TempDir() : TempDir(DefaultBase()) {}
+
+TempDir::TempDir(const std::string& base) {
+  std::string pattern = base + "/fivestar-test-XXXXXX";
   if (mkdtemp(pattern.data()) == nullptr) {
     throw std::runtime_error("mkdtemp failed for " + pattern);
   }

@@ -9,7 +9,10 @@ namespace fivestar::testing {
 
 class TempDir {
  public:
+  // Under $TMPDIR (or /tmp).
   TempDir();
+  // Under `base`.
+  explicit TempDir(const std::string& base);
   ~TempDir();
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
