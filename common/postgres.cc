@@ -26,6 +26,8 @@ constexpr unsigned kInt2 = 21;
 constexpr unsigned kInt4 = 23;
 constexpr unsigned kFloat4 = 700;
 constexpr unsigned kFloat8 = 701;
+// The type given to parameters a statement never names.
+constexpr unsigned kText = 25;
 
 // The session advisory lock held while migrating ("fivestar" in ASCII).
 constexpr int64_t kMigrationLock = 0x6669766573746172;
@@ -202,10 +204,11 @@ std::string PgStatement::ColumnBlob(int column) const {
   return ColumnText(column);
 }
 
-std::pair<std::string, int> NumberPlaceholders(absl::string_view sql) {
+NumberedSql NumberPlaceholders(absl::string_view sql) {
   std::string out;
   out.reserve(sql.size() + 16);
   int count = 0;
+  std::vector<bool> named;
   size_t i = 0;
   while (i < sql.size()) {
     const char c = sql[i];
@@ -243,6 +246,10 @@ std::pair<std::string, int> NumberPlaceholders(absl::string_view sql) {
         }
       }
       count = std::max(count, number);
+      if (named.size() <= static_cast<size_t>(number)) {
+        named.resize(static_cast<size_t>(number) + 1);
+      }
+      named[static_cast<size_t>(number)] = true;
       absl::StrAppend(&out, "$", number);
       i = digits;
     } else {
@@ -250,7 +257,11 @@ std::pair<std::string, int> NumberPlaceholders(absl::string_view sql) {
       ++i;
     }
   }
-  return {std::move(out), count};
+  NumberedSql numbered{std::move(out), count, {}};
+  for (int number = 1; number <= count; ++number) {
+    if (!named[static_cast<size_t>(number)]) numbered.unused.push_back(number);
+  }
+  return numbered;
 }
 
 absl::StatusCode PostgresStatusCode(absl::string_view sqlstate) {
@@ -363,10 +374,21 @@ absl::Status PostgresConnection::Execute(absl::string_view sql) {
 absl::StatusOr<PgStatement> PostgresConnection::Prepare(absl::string_view sql) {
   auto it = prepared_.find(sql);
   if (it == prepared_.end()) {
-    auto [numbered, params] = NumberPlaceholders(sql);
+    const NumberedSql numbered = NumberPlaceholders(sql);
+    const int params = numbered.params;
     const std::string name = absl::StrCat("s", prepared_.size());
-    PGresult* result =
-        PQprepare(conn_, name.c_str(), numbered.c_str(), 0, nullptr);
+    // Types for the parameters the SQL never names; 0 (inferred) for the
+    // others.
+    std::vector<Oid> types;
+    if (!numbered.unused.empty()) {
+      types.assign(static_cast<size_t>(params), 0);
+      for (int number : numbered.unused) {
+        types[static_cast<size_t>(number - 1)] = kText;
+      }
+    }
+    PGresult* result = PQprepare(conn_, name.c_str(), numbered.sql.c_str(),
+                                 types.empty() ? 0 : params,
+                                 types.empty() ? nullptr : types.data());
     const bool prepared = PQresultStatus(result) == PGRES_COMMAND_OK;
     absl::Status error = prepared
                              ? absl::OkStatus()

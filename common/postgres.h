@@ -169,11 +169,22 @@ class PostgresConnection {
   absl::node_hash_map<std::string, Prepared> prepared_;
 };
 
+// A statement's SQL in PostgreSQL's form.
+struct NumberedSql {
+  // The SQL with $N placeholders.
+  std::string sql;
+  // How many parameters the statement has (the largest number).
+  int params = 0;
+  // The numbers below `params` that the SQL never names (SQLite's "?2 ...
+  // ?8" without ?1): PostgreSQL cannot infer their types, so they are
+  // declared text, which they stay unless bound.
+  std::vector<int> unused;
+};
+
 // `sql` with its placeholders in PostgreSQL's form (none inside quoted
 // strings, quoted identifiers or comments), numbered as SQLite numbers
-// them: "?N" is $N, a bare "?" the one after the largest so far; and how
-// many parameters the statement has (the largest number).
-std::pair<std::string, int> NumberPlaceholders(absl::string_view sql);
+// them: "?N" is $N, a bare "?" the one after the largest so far.
+NumberedSql NumberPlaceholders(absl::string_view sql);
 
 // The status for a SQLSTATE: unique violations ALREADY_EXISTS; foreign
 // key, check and not-null violations FAILED_PRECONDITION; serialization

@@ -12,7 +12,11 @@
 #include "services/projects/projects_server.h"
 
 ABSL_FLAG(std::string, database, "projects.db",
-          "SQLite database file of project tracking (created when missing).");
+          "Where project tracking keeps its records: an SQLite database "
+          "file (created when missing), or a PostgreSQL connection URI "
+          "(postgresql://user@host:port/dbname?...; the database must exist, "
+          "its tables are created at start-up). A password is best given "
+          "through PGPASSFILE or PGPASSWORD, not in the URI.");
 ABSL_FLAG(std::string, registry, "127.0.0.1:50051",
           "Address (host:port) of the village registry.");
 ABSL_FLAG(std::string, registry_token, "",

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/peer_client.h"
+#include "common/sql_engine.h"
 #include "common/status.h"
 
 namespace fivestar::projects {
@@ -31,14 +32,14 @@ absl::StatusOr<std::unique_ptr<ProjectsServer>> ProjectsServer::Start(
   ProjectsServer& s = *server;
   const ProjectsServerOptions& o = s.options_;
 
-  absl::StatusOr<std::unique_ptr<SqliteProjectsStore>> store =
-      SqliteProjectsStore::Open(o.database, o.clock);
-  if (!store.ok()) {
-    return absl::Status(
-        store.status().code(),
-        absl::StrCat("database ", o.database, ": ", store.status().message()));
+  absl::Status opened = EngineOf(o.database) == SqlEngine::kPostgres
+                            ? s.OpenStore<PostgresPool>()
+                            : s.OpenStore<SqlitePool>();
+  if (!opened.ok()) {
+    return absl::Status(opened.code(),
+                        absl::StrCat("database ", RedactedDatabase(o.database),
+                                     ": ", opened.message()));
   }
-  s.store_ = *std::move(store);
   s.catalogue_ = std::make_unique<IndicatorCatalogue>(s.store_.get());
   ASSIGN_OR_RETURN(int seeded, s.catalogue_->SeedDefaults());
   if (seeded > 0) spdlog::info("msg=catalogue_seeded indicators={}", seeded);
@@ -63,10 +64,9 @@ absl::StatusOr<std::unique_ptr<ProjectsServer>> ProjectsServer::Start(
                     s.summaries_.get(), s.feed_.get()},
       RpcRuntime{o.authenticator.get(), s.executor_.get()});
   s.audit_service_ = std::make_unique<AuditServiceImpl>(
-      s.store_->audit_store(),
-      RpcRuntime{o.authenticator.get(), s.executor_.get()});
-  const ServerAudit audit{s.store_->audit_store(), o.authenticator.get(),
-                          o.clock, ProjectsWriteMethods()};
+      s.audit_store_, RpcRuntime{o.authenticator.get(), s.executor_.get()});
+  const ServerAudit audit{s.audit_store_, o.authenticator.get(), o.clock,
+                          ProjectsWriteMethods()};
   ASSIGN_OR_RETURN(
       s.host_,
       ServerHost::Start(
@@ -77,9 +77,19 @@ absl::StatusOr<std::unique_ptr<ProjectsServer>> ProjectsServer::Start(
           &audit));
   s.host_->metrics().Expose(s.feed_->metrics());
   s.host_->SetServing(true);
-  spdlog::info("msg=serving database={} registry={}", o.database,
-               o.registry_address);
+  spdlog::info("msg=serving database={} registry={}",
+               RedactedDatabase(o.database), o.registry_address);
   return server;
+}
+
+template <typename Pool>
+absl::Status ProjectsServer::OpenStore() {
+  ASSIGN_OR_RETURN(
+      std::unique_ptr<SqlProjectsStore<Pool>> store,
+      SqlProjectsStore<Pool>::Open(options_.database, options_.clock));
+  audit_store_ = store->audit_store();
+  store_ = std::move(store);
+  return absl::OkStatus();
 }
 
 ProjectsServer::~ProjectsServer() { Stop(); }

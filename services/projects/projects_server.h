@@ -27,14 +27,16 @@
 #include "services/projects/progress_summaries.h"
 #include "services/projects/project_tracker.h"
 #include "services/projects/projects_service.h"
-#include "services/projects/sqlite_projects_store.h"
+#include "services/projects/sql_projects_store.h"
 
 namespace fivestar::projects {
 
 struct ProjectsServerOptions {
   // Listen addresses, metrics, drain and grace periods, handler threads.
   ServerConfig server;
-  // The SQLite database file (created when missing).
+  // Where project tracking keeps its records: an SQLite file's path
+  // (created when missing) or a PostgreSQL URI ("postgresql://..."; see
+  // common/sql_engine.h).
   std::string database = "projects.db";
   // Required: who may call. Shared, so tests can hand one table to several
   // servers.
@@ -66,8 +68,12 @@ class ProjectsServer {
   // The bound gRPC port.
   int port() const { return host_->port(); }
   ServerHost& host() { return *host_; }
-  // The store, for tests that hold its connections busy.
-  SqliteProjectsStore& store() { return *store_; }
+  // The store on `Pool`, for tests that hold its connections busy; null
+  // when the server runs on the other engine.
+  template <typename Pool>
+  SqlProjectsStore<Pool>* sql_store() {
+    return dynamic_cast<SqlProjectsStore<Pool>*>(store_.get());
+  }
 
   // Drains and stops: NOT_SERVING and the drain delay; then the change
   // feed's streams end with UNAVAILABLE (they never end on their own);
@@ -79,9 +85,14 @@ class ProjectsServer {
   explicit ProjectsServer(ProjectsServerOptions options)
       : options_(std::move(options)) {}
 
+  // Opens store_ (and audit_store_) on options_.database through `Pool`.
+  template <typename Pool>
+  absl::Status OpenStore();
+
   // Members in the order they are built; destroyed in reverse.
   ProjectsServerOptions options_;
-  std::unique_ptr<SqliteProjectsStore> store_;
+  std::unique_ptr<ProjectsStore> store_;
+  AuditStore* audit_store_ = nullptr;  // Kept in store_'s database.
   std::unique_ptr<RegistryVillageDirectory> directory_;
   std::unique_ptr<Jurisdiction> jurisdiction_;
   std::unique_ptr<IndicatorCatalogue> catalogue_;

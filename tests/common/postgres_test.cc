@@ -149,13 +149,34 @@ TEST_F(PostgresTest, ParametersAndColumnsRoundTripExactly) {
 }
 
 TEST(NumberPlaceholdersTest, NumbersOnlyThePlaceholders) {
-  EXPECT_EQ(
-      NumberPlaceholders(
-          "SELECT '?', \"a?\", ? /* ? */ FROM t -- ?\nWHERE x = ? "
-          "AND y = 'it''s ?'"),
-      std::make_pair(std::string("SELECT '?', \"a?\", $1 /* ? */ FROM t -- ?\n"
-                                 "WHERE x = $2 AND y = 'it''s ?'"),
-                     2));
+  const NumberedSql numbered = NumberPlaceholders(
+      "SELECT '?', \"a?\", ? /* ? */ FROM t -- ?\nWHERE x = ? "
+      "AND y = 'it''s ?'");
+  EXPECT_EQ(numbered.sql,
+            "SELECT '?', \"a?\", $1 /* ? */ FROM t -- ?\n"
+            "WHERE x = $2 AND y = 'it''s ?'");
+  EXPECT_EQ(numbered.params, 2);
+  EXPECT_TRUE(numbered.unused.empty());
+}
+
+TEST(NumberPlaceholdersTest, NamesTheNumbersNeverUsed) {
+  const NumberedSql numbered =
+      NumberPlaceholders("SELECT ?2 + ?5, ?2, ? FROM t");
+  EXPECT_EQ(numbered.sql, "SELECT $2 + $5, $2, $6 FROM t");
+  EXPECT_EQ(numbered.params, 6);
+  EXPECT_EQ(numbered.unused, (std::vector<int>{1, 3, 4}));
+}
+
+// SQLite lets a statement skip a number (one SQL for two cases, ?1 used by
+// one of them); so does a prepared statement here, binding it or not.
+TEST_F(PostgresTest, AStatementMaySkipAParameterNumber) {
+  std::unique_ptr<PostgresConnection> db = Connect();
+  ASSERT_NE(db, nullptr);
+  absl::StatusOr<PgStatement> sum = db->Prepare("SELECT CAST(?2 AS bigint) + ?3");
+  ASSERT_OK(sum.status());
+  sum->Bind(1, "ignored").Bind(2, 40).Bind(3, 2);
+  ASSERT_THAT(sum->Step(), fivestar::testing::IsOkAndHolds(true));
+  EXPECT_EQ(sum->ColumnInt64(0), 42);
 }
 
 TEST_F(PostgresTest, ErrorsMapBySqlState) {

@@ -291,7 +291,7 @@ TEST_F(ChangeFeedTest, FeedSurvivesRestartOfTheServer) {
   // The same database behind a new server: same feed, same sequences.
   ProjectsHostOptions options;
   options.registry_address = env_.registry().address();
-  auto restarted = env_.StartProjects(env_.dir().File("projects.db"), options);
+  auto restarted = env_.StartProjects(env_.database("projects"), options);
   auto stub = v1::ProjectsService::NewStub(restarted->NewChannel());
   ASSERT_OK(ProjectsTestEnv::CallOn(
       *stub, &Stub::CreateProgressReport,
@@ -378,7 +378,7 @@ TEST_F(ChangeFeedTest, CaughtUpHeartbeatMarksTheEndOfTheReplay) {
   EXPECT_THAT(scoped.Finish(), StatusIs(absl::StatusCode::kCancelled, ""));
 
   // An empty feed's follower is caught up at 0.
-  auto other = env_.StartProjects(env_.dir().File("empty.db"), [&] {
+  auto other = env_.StartProjects(env_.database("empty"), [&] {
     ProjectsHostOptions options;
     options.registry_address = env_.registry().address();
     return options;

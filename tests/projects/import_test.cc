@@ -20,7 +20,7 @@
 #include "common/registry_client/jurisdiction.h"
 #include "common/registry_client/registry_village_directory.h"
 #include "services/projects/project_tracker.h"
-#include "services/projects/sqlite_projects_store.h"
+#include "services/projects/sql_projects_store.h"
 #include "tests/projects/projects_test_env.h"
 #include "tests/testing/import_chunks.h"
 #include "tests/testing/status_matchers.h"
@@ -249,8 +249,8 @@ TEST_F(ImportTest, ChunkThatDoesNotParseFailsTheImport) {
 
 TEST_F(ImportTest, ImportAboveTheLimitIsResourceExhausted) {
   auto host = std::make_unique<fivestar::testing::ProjectsHost>(
-      env_.dir().File("small.db"), env_.registry().address(),
-      kProjectsServiceToken, env_.shared_tokens(), &env_.clock(),
+      env_.database("small"), env_.registry().address(), kProjectsServiceToken,
+      env_.shared_tokens(), &env_.clock(),
       [](ProjectsServerOptions& options) { options.max_import_records = 5; });
   auto stub = v1::ProjectsService::NewStub(host->NewChannel());
   const std::vector<v1::ProjectRecord> records = Records("big", 6);
@@ -397,9 +397,9 @@ TEST_F(ImportTest, DeadlinePassingBeforeTheEndWritesNothing) {
 // cancel or deadline, which the reactor reports alike) while the import is
 // being applied, after batches were written into its transaction.
 TEST_F(ImportTest, CallEndingWhileTheImportIsAppliedWritesNothing) {
-  ASSERT_OK_AND_ASSIGN(
-      std::unique_ptr<SqliteProjectsStore> store,
-      SqliteProjectsStore::Open(env_.dir().File("direct.db"), &env_.clock()));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<SqlProjectsStore<SqlitePool>> store,
+                       SqlProjectsStore<SqlitePool>::Open(
+                           env_.dir().File("direct.db"), &env_.clock()));
   RegistryDirectoryOptions options;
   options.bearer_token = kProjectsServiceToken;
   RegistryVillageDirectory directory(NewPeerChannel(env_.registry().address()),

@@ -64,12 +64,12 @@ ProjectsTestEnv::ProjectsTestEnv() : clock_(StartTime()) {
       {kDangzilingViewerToken, "viewer", kDangziling, "dangziling-viewer"},
       {kOtherOperatorToken, "operator", kOtherTownship, "other-operator"},
   }));
-  registry_ = std::make_unique<RegistryHost>(dir_.File("registry.db"), tokens_,
-                                             Clock::System());
+  registry_ = std::make_unique<RegistryHost>(databases_.Get("registry"),
+                                             tokens_, Clock::System());
   LoadRegistryFixture(registry_->registry());
   ProjectsHostOptions options;
   options.registry_address = registry_->address();
-  projects_ = StartProjects(dir_.File("projects.db"), options);
+  projects_ = StartProjects(databases_.Get("projects"), options);
   stub_ = v1::ProjectsService::NewStub(projects_->NewChannel());
 }
 

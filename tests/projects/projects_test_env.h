@@ -23,6 +23,7 @@
 #include "tests/testing/ndjson.h"
 #include "tests/testing/service_hosts.h"
 #include "tests/testing/temp_dir.h"
+#include "tests/testing/test_database.h"
 #include "tests/testing/test_server.h"
 
 namespace fivestar::projects::testing {
@@ -81,6 +82,10 @@ class ProjectsTestEnv {
   const Authenticator& tokens() const { return *tokens_; }
   std::shared_ptr<const Authenticator> shared_tokens() const { return tokens_; }
   const fivestar::testing::TempDir& dir() const { return dir_; }
+  // The --database of the service called `name` ("projects", "registry"
+  // are the env's own; another name, an empty database), on the test
+  // run's engine (tests/testing/test_database.h).
+  std::string database(const std::string& name) { return databases_.Get(name); }
 
   // A second projects server on its own database, e.g. pointed at a closed
   // port; it shares the tokens and the clock.
@@ -132,6 +137,7 @@ class ProjectsTestEnv {
 
  private:
   fivestar::testing::TempDir dir_;
+  fivestar::testing::TestDatabases databases_;
   FakeClock clock_;
   std::shared_ptr<const Authenticator> tokens_;
   std::unique_ptr<RegistryHost> registry_;

@@ -24,7 +24,7 @@
 #include "common/registry_client/village_directory.h"
 #include "services/projects/progress_summaries.h"
 #include "services/projects/project_tracker.h"
-#include "services/projects/sqlite_projects_store.h"
+#include "services/projects/sql_projects_store.h"
 #include "tests/projects/memory_region_tree.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
@@ -45,8 +45,8 @@ class RegionSumTest : public ::testing::Test {
       : clock_(Day(2023, 3, 15) + absl::Hours(10)), jurisdiction_(&tree_) {}
 
   void SetUp() override {
-    ASSERT_OK_AND_ASSIGN(store_,
-                         SqliteProjectsStore::Open(dir_.File("p.db"), &clock_));
+    ASSERT_OK_AND_ASSIGN(
+        store_, SqlProjectsStore<SqlitePool>::Open(dir_.File("p.db"), &clock_));
     kept_ = std::make_unique<ProgressSummaries>(store_.get(), &jurisdiction_,
                                                 &clock_);
     rows_ = std::make_unique<ProgressSummaries>(store_.get(), &jurisdiction_,
@@ -252,7 +252,7 @@ class RegionSumTest : public ::testing::Test {
   FakeClock clock_;
   MemoryRegionTree tree_;
   Jurisdiction jurisdiction_;
-  std::unique_ptr<SqliteProjectsStore> store_;
+  std::unique_ptr<SqlProjectsStore<SqlitePool>> store_;
   std::unique_ptr<ProgressSummaries> kept_;
   std::unique_ptr<ProgressSummaries> rows_;
   std::mt19937 random_{20221009};

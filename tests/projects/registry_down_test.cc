@@ -81,7 +81,7 @@ class RegistryDownTest : public ::testing::Test {
     ProjectsHostOptions options;
     options.registry_address = address;
     options.registry_deadline = deadline;
-    return env_.StartProjects(env_.dir().File("isolated.db"), options);
+    return env_.StartProjects(env_.database("isolated"), options);
   }
 
   template <typename Request, typename Response>
@@ -301,7 +301,7 @@ TEST_F(RegistryDownTest, RegistryRefusingOurTokenIsAnInternalError) {
   ProjectsHostOptions options;
   options.registry_address = env_.registry().address();
   options.registry_token = "not-a-registry-token";
-  auto host = env_.StartProjects(env_.dir().File("isolated.db"), options);
+  auto host = env_.StartProjects(env_.database("isolated"), options);
   auto stub = v1::ProjectsService::NewStub(host->NewChannel());
   // The cause (our token refused) is the operator's to fix: it goes to
   // the server's log, and the client gets a request id to quote.

@@ -23,7 +23,7 @@
 #include "common/peer_client.h"
 #include "common/registry_client/jurisdiction.h"
 #include "services/projects/indicator_ledger.h"
-#include "services/projects/sqlite_projects_store.h"
+#include "services/projects/sql_projects_store.h"
 #include "tests/projects/memory_region_tree.h"
 #include "tests/projects/projects_test_env.h"
 #include "tests/testing/status_matchers.h"
@@ -623,8 +623,8 @@ TEST_F(RegistryVillageDirectoryTest,
   AddDistrict("411323-other-big", 64);
   fivestar::testing::TempDir dir;
   ASSERT_OK_AND_ASSIGN(
-      std::unique_ptr<SqliteProjectsStore> store,
-      SqliteProjectsStore::Open(dir.File("p.db"), &env_.clock()));
+      std::unique_ptr<SqlProjectsStore<SqlitePool>> store,
+      SqlProjectsStore<SqlitePool>::Open(dir.File("p.db"), &env_.clock()));
   ASSERT_OK(DefineIndicators(
       store.get(), {{"grids", v1::STOCK}, {"people_trained", v1::FLOW}}));
   std::unique_ptr<RegistryVillageDirectory> directory =

@@ -66,7 +66,9 @@ TEST_F(StorageConcurrencyTest, ReadsWritesAndHealthAnswerWhileALongReadRuns) {
                        env_.CreateProject(RoadProject(kDangziling)));
   // A read as long as a province's summary: it holds a reader connection
   // and its snapshot until the test lets it go.
-  SqlitePool* pool = env_.projects().server().store().pool_for_testing();
+  auto* store = env_.projects().server().sql_store<SqlitePool>();
+  ASSERT_NE(store, nullptr);
+  SqlitePool* pool = store->pool_for_testing();
   absl::Notification reading;
   absl::Notification release;
   absl::Status long_read;
@@ -100,7 +102,7 @@ TEST_F(StorageConcurrencyTest, ReadsAndHealthAnswerWhileAnImportWaitsToApply) {
   // The test takes the database's write lock on a connection of its own, so
   // the import below cannot finish applying until the test lets it.
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<SqliteDatabase> holder,
-                       SqliteDatabase::Open(env_.dir().File("projects.db")));
+                       SqliteDatabase::Open(env_.database("projects")));
   ASSERT_OK(holder->Execute("BEGIN IMMEDIATE"));
 
   std::atomic<bool> import_done{false};
@@ -131,7 +133,7 @@ TEST_F(StorageConcurrencyTest, ReadsAndHealthAnswerWhileAWriteWaitsToCommit) {
   ASSERT_OK_AND_ASSIGN(v1::Project existing,
                        env_.CreateProject(RoadProject(kDangziling)));
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<SqliteDatabase> holder,
-                       SqliteDatabase::Open(env_.dir().File("projects.db")));
+                       SqliteDatabase::Open(env_.database("projects")));
   ASSERT_OK(holder->Execute("BEGIN IMMEDIATE"));
 
   std::atomic<bool> create_done{false};

@@ -23,7 +23,7 @@
 #include "common/registry_client/village_directory.h"
 #include "services/projects/progress_summaries.h"
 #include "services/projects/project_tracker.h"
-#include "services/projects/sqlite_projects_store.h"
+#include "services/projects/sql_projects_store.h"
 #include "tests/projects/memory_region_tree.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
@@ -45,8 +45,8 @@ class SummaryCacheTest : public ::testing::Test {
         jurisdiction_(&directory_) {}
 
   void SetUp() override {
-    ASSERT_OK_AND_ASSIGN(store_,
-                         SqliteProjectsStore::Open(dir_.File("p.db"), &clock_));
+    ASSERT_OK_AND_ASSIGN(
+        store_, SqlProjectsStore<SqlitePool>::Open(dir_.File("p.db"), &clock_));
     fast_ = std::make_unique<ProgressSummaries>(store_.get(), &jurisdiction_,
                                                 &clock_);
     slow_ = std::make_unique<ProgressSummaries>(store_.get(), &jurisdiction_,
@@ -175,7 +175,7 @@ class SummaryCacheTest : public ::testing::Test {
   FakeClock clock_;
   MemoryRegionTree directory_;
   Jurisdiction jurisdiction_;
-  std::unique_ptr<SqliteProjectsStore> store_;
+  std::unique_ptr<SqlProjectsStore<SqlitePool>> store_;
   std::unique_ptr<ProgressSummaries> fast_;
   std::unique_ptr<ProgressSummaries> slow_;
   std::mt19937 random_{20221008};
@@ -247,8 +247,9 @@ TEST_F(SummaryCacheTest, AFreshServiceOnAnOlderDatabaseSeesLaterWrites) {
   request.set_region_id("41-c1");
   request.set_period("2022-10");
   ASSERT_OK_AND_ASSIGN(v1::Summary first, fast_->GetSummary(auditor_, request));
-  ASSERT_OK_AND_ASSIGN(std::unique_ptr<SqliteProjectsStore> other,
-                       SqliteProjectsStore::Open(dir_.File("p.db"), &clock_));
+  ASSERT_OK_AND_ASSIGN(
+      std::unique_ptr<SqlProjectsStore<SqlitePool>> other,
+      SqlProjectsStore<SqlitePool>::Open(dir_.File("p.db"), &clock_));
   ASSERT_OK(other->SetIndicatorValues(
       {Value("41-c1-t1-v3", "flow_b", "2022-10")}, RequestKey{}, false));
   ASSERT_OK_AND_ASSIGN(v1::Summary second,

@@ -21,6 +21,7 @@
 #include "common/peer_client.h"
 #include "tests/projects/projects_test_env.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/test_database.h"
 
 namespace fivestar::projects {
 namespace {
@@ -526,10 +527,15 @@ TEST_F(VillageSummariesTest, ScopedViewersListOnlyTheirSubtree) {
 TEST_F(VillageSummariesTest, APageIsReadInFiveQueriesWhateverItsSize) {
   // The service's logic on a second connection to its database, with the
   // store calls counted.
-  ASSERT_OK_AND_ASSIGN(
-      std::unique_ptr<SqliteProjectsStore> sqlite,
-      SqliteProjectsStore::Open(env_.dir().File("projects.db"), &env_.clock()));
-  CountingStore store(sqlite.get());
+  const std::string database = env_.database("projects");
+  absl::StatusOr<std::unique_ptr<ProjectsStore>> second;
+  if (fivestar::testing::TestEngine() == SqlEngine::kPostgres) {
+    second = SqlProjectsStore<PostgresPool>::Open(database, &env_.clock());
+  } else {
+    second = SqlProjectsStore<SqlitePool>::Open(database, &env_.clock());
+  }
+  ASSERT_OK(second);
+  CountingStore store(second->get());
   RegistryDirectoryOptions options;
   options.bearer_token = kProjectsServiceToken;
   RegistryVillageDirectory directory(NewPeerChannel(env_.registry().address()),

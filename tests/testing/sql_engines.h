@@ -9,6 +9,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/types/span.h"
 #include "common/postgres_pool.h"
 #include "common/sqlite_pool.h"
@@ -26,6 +27,10 @@ struct SqliteEngine {
   // The database for a pool or a store to open: a file of this engine's
   // directory.
   absl::StatusOr<std::string> Database() { return dir.File("test.db"); }
+  // Another database, empty, at each call.
+  absl::StatusOr<std::string> NewDatabase() {
+    return dir.File(absl::StrCat("other-", ++others, ".db"));
+  }
   // A pool on it, migrated.
   absl::StatusOr<std::unique_ptr<Pool>> Open(
       absl::Span<const SchemaMigration> migrations) {
@@ -37,6 +42,7 @@ struct SqliteEngine {
   }
 
   TempDir dir;
+  int others = 0;
 };
 
 struct PostgresEngine {
@@ -57,6 +63,12 @@ struct PostgresEngine {
       uri = *created;
     }
     return uri;
+  }
+  // Another database, empty, at each call.
+  absl::StatusOr<std::string> NewDatabase() {
+    absl::StatusOr<std::string> database = Database();
+    if (!database.ok()) return database.status();
+    return server->CreateDatabase();
   }
   // A pool on it, migrated.
   absl::StatusOr<std::unique_ptr<Pool>> Open(

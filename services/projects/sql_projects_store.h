@@ -1,6 +1,8 @@
-// ProjectsStore on an embedded SQLite database (the default backend).
-#ifndef FIVESTAR_SERVICES_PROJECTS_SQLITE_PROJECTS_STORE_H_
-#define FIVESTAR_SERVICES_PROJECTS_SQLITE_PROJECTS_STORE_H_
+// ProjectsStore on an SQL database: an embedded SQLite file (the default)
+// or a PostgreSQL server. One code for both engines, instantiated for
+// SqlitePool and PostgresPool.
+#ifndef FIVESTAR_SERVICES_PROJECTS_SQL_PROJECTS_STORE_H_
+#define FIVESTAR_SERVICES_PROJECTS_SQL_PROJECTS_STORE_H_
 
 #include <functional>
 #include <memory>
@@ -10,8 +12,8 @@
 
 #include "common/change_log.h"
 #include "common/clock.h"
+#include "common/postgres_pool.h"
 #include "common/sql_audit.h"
-#include "common/sqlite.h"
 #include "common/sqlite_pool.h"
 #include "services/projects/projects_store.h"
 
@@ -22,22 +24,29 @@ namespace fivestar::projects {
 // change feed is a table whose INTEGER PRIMARY KEY is the sequence, written
 // in the same transaction as the change it records (see ChangeLog), so
 // sequences are gapless. Reads run on the pool's readers beside the writer;
-// writes are group-committed, an import alone.
-class SqliteProjectsStore final : public ProjectsStore {
+// writes are group-committed (on SQLite), an import alone.
+//
+// `Pool` is SqlitePool or PostgresPool (instantiated for both in the .cc).
+template <typename Pool>
+class SqlProjectsStore final : public ProjectsStore {
  public:
-  // Opens the database at `path` and brings its schema up to date.
-  static absl::StatusOr<std::unique_ptr<SqliteProjectsStore>> Open(
-      const std::string& path, const Clock* clock);
+  using Database = typename Pool::Database;
+  using Statement = typename Pool::Statement;
 
-  // The audit log kept in this store's database (the audit_events table of
-  // migration 2), sharing its writer so that audit events group-commit with
-  // the store's writes.
+  // Opens `database` (an SQLite file's path or a PostgreSQL URI, as Pool
+  // takes it) and brings its schema up to date.
+  static absl::StatusOr<std::unique_ptr<SqlProjectsStore>> Open(
+      const std::string& database, const Clock* clock);
+
+  // The audit log kept in this store's database (its audit_events table),
+  // sharing its writer so that audit events commit with the store's
+  // writes.
   AuditStore* audit_store() { return &audit_; }
 
   void SetCommitObserver(std::function<void(uint64_t)> observer) override;
 
   // The connection set, for tests that hold a reader or the writer busy.
-  SqlitePool* pool_for_testing() { return pool_.get(); }
+  Pool* pool_for_testing() { return pool_.get(); }
 
   absl::StatusOr<Project> GetProject(const std::string& id) override;
   absl::StatusOr<std::pair<Project, std::string>> FindProjectByRequest(
@@ -119,42 +128,36 @@ class SqliteProjectsStore final : public ProjectsStore {
       int limit) override;
 
  private:
-  SqliteProjectsStore(std::unique_ptr<SqlitePool> pool,
-                      std::unique_ptr<ChangeLog<SqlitePool>> feed,
-                      const Clock* clock)
+  SqlProjectsStore(std::unique_ptr<Pool> pool,
+                   std::unique_ptr<ChangeLog<Pool>> feed, const Clock* clock)
       : pool_(std::move(pool)), feed_(std::move(feed)), clock_(clock) {}
 
   // The helpers run inside a pool_ read or a feed_ write, on its `db`.
 
-  absl::StatusOr<std::string> NewId(SqliteDatabase& db,
-                                    absl::string_view prefix);
-  absl::StatusOr<Project> LoadProject(SqliteDatabase& db,
-                                      const std::string& id);
-  absl::StatusOr<Project> InsertProject(SqliteDatabase& db,
-                                        const Project& project,
+  absl::StatusOr<std::string> NewId(Database& db, absl::string_view prefix);
+  absl::StatusOr<Project> LoadProject(Database& db, const std::string& id);
+  absl::StatusOr<Project> InsertProject(Database& db, const Project& project,
                                         const RequestKey& key, int64_t now_us);
   // Replaces the project's row, bumping its version; with a non-empty
   // `fingerprint` also the fingerprint of its request_id.
-  absl::StatusOr<Project> ReplaceProject(SqliteDatabase& db,
-                                         const Project& project,
+  absl::StatusOr<Project> ReplaceProject(Database& db, const Project& project,
                                          const std::string& fingerprint,
                                          int64_t now_us);
-  absl::StatusOr<ProgressReport> InsertReport(SqliteDatabase& db,
+  absl::StatusOr<ProgressReport> InsertReport(Database& db,
                                               const ProgressReport& report,
                                               const std::string& village_id,
                                               const RequestKey& key,
                                               int64_t now_us);
-  absl::StatusOr<IndicatorDefinition> LoadDefinition(SqliteDatabase& db,
+  absl::StatusOr<IndicatorDefinition> LoadDefinition(Database& db,
                                                      const std::string& key);
   absl::StatusOr<IndicatorDefinition> InsertDefinition(
-      SqliteDatabase& db, const IndicatorDefinition& definition,
-      int64_t now_us);
+      Database& db, const IndicatorDefinition& definition, int64_t now_us);
   // Writes the projects of one batch of an import (see ApplyImport).
-  absl::Status WriteImported(SqliteDatabase& db,
+  absl::Status WriteImported(Database& db,
                              const std::vector<ImportedProject>& projects,
                              int64_t now_us);
   // Appends one change-feed entry and reports its sequence to feed_.
-  absl::Status AppendChange(SqliteDatabase& db, const std::string& village_id,
+  absl::Status AppendChange(Database& db, const std::string& village_id,
                             const std::string& village_path,
                             v1::ChangeKind kind, const std::string& entity_id,
                             const std::string& project_id,
@@ -162,17 +165,19 @@ class SqliteProjectsStore final : public ProjectsStore {
   // Appends to `out` the values `query` selects (its cursor and filters),
   // of the villages in the JSON array `village_json` (of every village
   // when null), at most `limit` (all when negative).
-  absl::Status SelectValues(SqliteDatabase& db,
-                            const IndicatorValueQuery& query,
+  absl::Status SelectValues(Database& db, const IndicatorValueQuery& query,
                             const std::string* village_json, int limit,
                             std::vector<IndicatorValue>* out);
 
-  const std::unique_ptr<SqlitePool> pool_;
-  SqlAuditStore<SqlitePool> audit_{pool_.get()};
-  const std::unique_ptr<ChangeLog<SqlitePool>> feed_;
+  const std::unique_ptr<Pool> pool_;
+  SqlAuditStore<Pool> audit_{pool_.get()};
+  const std::unique_ptr<ChangeLog<Pool>> feed_;
   const Clock* clock_;
 };
 
+extern template class SqlProjectsStore<SqlitePool>;
+extern template class SqlProjectsStore<PostgresPool>;
+
 }  // namespace fivestar::projects
 
-#endif  // FIVESTAR_SERVICES_PROJECTS_SQLITE_PROJECTS_STORE_H_
+#endif  // FIVESTAR_SERVICES_PROJECTS_SQL_PROJECTS_STORE_H_

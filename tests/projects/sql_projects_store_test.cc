@@ -1,9 +1,10 @@
-// SqliteProjectsStore on its own: the change feed is written with each
+// The projects store on its own, on both engines (SQLite and a real
+// PostgreSQL): the change feed is written with each
 // change and only then (failed and dry-run writes leave no sequence behind),
 // the commit observer hears of commits only, and data and feed identity
-// survive reopening the file; indicator values of a long list of villages
+// survive reopening the database; indicator values of a long list of villages
 // page correctly across the statements they are read in.
-#include "services/projects/sqlite_projects_store.h"
+#include "services/projects/sql_projects_store.h"
 
 #include <gtest/gtest.h>
 
@@ -13,8 +14,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "tests/testing/sql_engines.h"
 #include "tests/testing/status_matchers.h"
-#include "tests/testing/temp_dir.h"
 
 namespace fivestar::projects {
 namespace {
@@ -38,15 +39,24 @@ Project NewProject() {
   return project;
 }
 
-class SqliteProjectsStoreTest : public ::testing::Test {
+template <typename Engine>
+class SqlProjectsStoreTest : public ::testing::Test {
  protected:
+  using Store = SqlProjectsStore<typename Engine::Pool>;
+
   void SetUp() override {
-    ASSERT_OK_AND_ASSIGN(store_, SqliteProjectsStore::Open(Path(), &clock_));
+    ASSERT_OK(Reopen());
     store_->SetCommitObserver(
         [this](uint64_t newest) { observed_.push_back(newest); });
   }
 
-  std::string Path() const { return dir_.File("projects.db"); }
+  // Closes the store (if open) and opens it again on the same database.
+  absl::Status Reopen() {
+    store_.reset();
+    ASSIGN_OR_RETURN(std::string database, engine_.Database());
+    ASSIGN_OR_RETURN(store_, Store::Open(database, &clock_));
+    return absl::OkStatus();
+  }
 
   std::vector<uint64_t> AllSequences() {
     std::vector<uint64_t> out;
@@ -60,11 +70,13 @@ class SqliteProjectsStoreTest : public ::testing::Test {
     return out;
   }
 
-  fivestar::testing::TempDir dir_;
+  Engine engine_;
   FakeClock clock_{absl::FromUnixSeconds(1665194400)};
-  std::unique_ptr<SqliteProjectsStore> store_;
+  std::unique_ptr<Store> store_;
   std::vector<uint64_t> observed_;
 };
+TYPED_TEST_SUITE(SqlProjectsStoreTest, fivestar::testing::SqlEngines,
+                 fivestar::testing::SqlEngineNames);
 
 TEST(LineagePathTest, RunsFromTheRootToTheVillage) {
   EXPECT_EQ(LineagePath({"v", "district", "township", "root"}),
@@ -72,15 +84,15 @@ TEST(LineagePathTest, RunsFromTheRootToTheVillage) {
   EXPECT_EQ(PathComponent("district"), "/district/");
 }
 
-TEST_F(SqliteProjectsStoreTest, FailedWritesLeaveNoSequenceBehind) {
+TYPED_TEST(SqlProjectsStoreTest, FailedWritesLeaveNoSequenceBehind) {
   ASSERT_OK_AND_ASSIGN(
       Project project,
-      store_->CreateProject(NewProject(), {"key-1", "f1"}, kPath));
-  EXPECT_THAT(store_->CreateProject(NewProject(), {"key-1", "f2"}, kPath),
+      this->store_->CreateProject(NewProject(), {"key-1", "f1"}, kPath));
+  EXPECT_THAT(this->store_->CreateProject(NewProject(), {"key-1", "f2"}, kPath),
               StatusIs(absl::StatusCode::kAlreadyExists, "key-1"));
   Project changed = project;
   changed.set_title("other road");
-  EXPECT_THAT(store_->UpdateProject(changed, "1-0", kPath),
+  EXPECT_THAT(this->store_->UpdateProject(changed, "1-0", kPath),
               StatusIs(absl::StatusCode::kAborted, "etag mismatch"));
   ProgressReport report;
   report.set_project_id(project.id());
@@ -90,92 +102,94 @@ TEST_F(SqliteProjectsStoreTest, FailedWritesLeaveNoSequenceBehind) {
   after_report.set_delivered_quantity(5);
   after_report.set_report_count(1);
   after_report.set_status(v1::IN_PROGRESS);
-  ASSERT_OK(store_->AppendReport(report, {"r-1", "fr"}, after_report,
-                                 project.etag(), kPath));
-  EXPECT_THAT(store_->AppendReport(report, {"r-2", "fr"}, after_report,
-                                   project.etag(), kPath),
+  ASSERT_OK(this->store_->AppendReport(report, {"r-1", "fr"}, after_report,
+                                       project.etag(), kPath));
+  EXPECT_THAT(this->store_->AppendReport(report, {"r-2", "fr"}, after_report,
+                                         project.etag(), kPath),
               StatusIs(absl::StatusCode::kAborted, "etag mismatch"));
-  EXPECT_THAT(store_->DeleteProject(project.id(), "", kPath),
+  EXPECT_THAT(this->store_->DeleteProject(project.id(), "", kPath),
               StatusIs(absl::StatusCode::kFailedPrecondition,
                        "cancel the project instead"));
   IndicatorDefinition grids;
   grids.set_key("grids");
   grids.set_kind(v1::STOCK);
   grids.set_max_value(100);
-  ASSERT_OK(store_->InsertIndicatorDefinitionsIfAbsent({grids}));
+  ASSERT_OK(this->store_->InsertIndicatorDefinitionsIfAbsent({grids}));
   IndicatorWrite write;
   write.value.set_village_id("411323-huiche-west-01");
   write.value.set_indicator_key("grids");
   write.value.set_period("2022-09");
   write.value.set_value(11);
   write.village_path = kPath;
-  ASSERT_OK_AND_ASSIGN(auto dry, store_->SetIndicatorValues({write}, {}, true));
+  ASSERT_OK_AND_ASSIGN(auto dry,
+                       this->store_->SetIndicatorValues({write}, {}, true));
   EXPECT_EQ(dry.created(), 1);
-  ASSERT_OK(store_->SetIndicatorValues({write}, {"v-1", "fv"}, false));
+  ASSERT_OK(this->store_->SetIndicatorValues({write}, {"v-1", "fv"}, false));
 
-  EXPECT_EQ(AllSequences(), (std::vector<uint64_t>{1, 2, 3}));
-  EXPECT_EQ(observed_, (std::vector<uint64_t>{1, 2, 3}));
-  ASSERT_OK_AND_ASSIGN(uint64_t newest, store_->NewestSequence());
+  EXPECT_EQ(this->AllSequences(), (std::vector<uint64_t>{1, 2, 3}));
+  EXPECT_EQ(this->observed_, (std::vector<uint64_t>{1, 2, 3}));
+  ASSERT_OK_AND_ASSIGN(uint64_t newest, this->store_->NewestSequence());
   EXPECT_EQ(newest, 3u);
 }
 
-TEST_F(SqliteProjectsStoreTest, ReadChangesFiltersByPathAndReportsProgress) {
+TYPED_TEST(SqlProjectsStoreTest, ReadChangesFiltersByPathAndReportsProgress) {
   for (int i = 0; i < 3; ++i) {
-    ASSERT_OK(store_->CreateProject(NewProject(), {}, kPath));
+    ASSERT_OK(this->store_->CreateProject(NewProject(), {}, kPath));
   }
   Project elsewhere = NewProject();
   elsewhere.set_village_id("411323-other-01");
-  ASSERT_OK(store_->CreateProject(elsewhere, {},
-                                  "/410000/411300/411323/411323-other/"
-                                  "411323-other-01/"));
-  ASSERT_OK_AND_ASSIGN(auto west,
-                       store_->ReadChanges(0, {"/411323-huiche-west/"}, 2));
+  ASSERT_OK(this->store_->CreateProject(elsewhere, {},
+                                        "/410000/411300/411323/411323-other/"
+                                        "411323-other-01/"));
+  ASSERT_OK_AND_ASSIGN(
+      auto west, this->store_->ReadChanges(0, {"/411323-huiche-west/"}, 2));
   ASSERT_EQ(west.changes.size(), 2u);
   EXPECT_EQ(west.scanned_through, 2u);  // A full page: resume after it.
-  ASSERT_OK_AND_ASSIGN(auto rest,
-                       store_->ReadChanges(2, {"/411323-huiche-west/"}, 2));
+  ASSERT_OK_AND_ASSIGN(
+      auto rest, this->store_->ReadChanges(2, {"/411323-huiche-west/"}, 2));
   ASSERT_EQ(rest.changes.size(), 1u);
   EXPECT_EQ(rest.changes[0].sequence(), 3u);
   EXPECT_EQ(rest.scanned_through, 4u);  // Sequence 4 examined, skipped.
   ASSERT_OK_AND_ASSIGN(
-      auto both, store_->ReadChanges(0, {"/411323/", "/411323-other-01/"}, 10));
+      auto both,
+      this->store_->ReadChanges(0, {"/411323/", "/411323-other-01/"}, 10));
   ASSERT_EQ(both.changes.size(), 1u);
   EXPECT_EQ(both.changes[0].village_id(), "411323-other-01");
 }
 
-TEST_F(SqliteProjectsStoreTest, ReopeningKeepsDataAndFeedIdentity) {
+TYPED_TEST(SqlProjectsStoreTest, ReopeningKeepsDataAndFeedIdentity) {
   ASSERT_OK_AND_ASSIGN(
       Project project,
-      store_->CreateProject(NewProject(), {"key-1", "f1"}, kPath));
-  ASSERT_OK_AND_ASSIGN(std::string feed_id, store_->FeedId());
+      this->store_->CreateProject(NewProject(), {"key-1", "f1"}, kPath));
+  ASSERT_OK_AND_ASSIGN(std::string feed_id, this->store_->FeedId());
   EXPECT_EQ(feed_id.size(), 32u);
-  store_.reset();
-  ASSERT_OK_AND_ASSIGN(store_, SqliteProjectsStore::Open(Path(), &clock_));
-  ASSERT_OK_AND_ASSIGN(std::string reopened_id, store_->FeedId());
+  ASSERT_OK(this->Reopen());
+  ASSERT_OK_AND_ASSIGN(std::string reopened_id, this->store_->FeedId());
   EXPECT_EQ(reopened_id, feed_id);
-  ASSERT_OK_AND_ASSIGN(Project reread, store_->GetProject(project.id()));
+  ASSERT_OK_AND_ASSIGN(Project reread, this->store_->GetProject(project.id()));
   EXPECT_EQ(reread.SerializeAsString(), project.SerializeAsString());
-  ASSERT_OK_AND_ASSIGN(auto found, store_->FindProjectByRequest("key-1"));
+  ASSERT_OK_AND_ASSIGN(auto found, this->store_->FindProjectByRequest("key-1"));
   EXPECT_EQ(found.first.id(), project.id());
   EXPECT_EQ(found.second, "f1");
-  ASSERT_OK_AND_ASSIGN(uint64_t newest, store_->NewestSequence());
+  ASSERT_OK_AND_ASSIGN(uint64_t newest, this->store_->NewestSequence());
   EXPECT_EQ(newest, 1u);
 
   // Another database has another feed.
-  ASSERT_OK_AND_ASSIGN(
-      auto other, SqliteProjectsStore::Open(dir_.File("other.db"), &clock_));
+  ASSERT_OK_AND_ASSIGN(std::string elsewhere, this->engine_.NewDatabase());
+  ASSERT_OK_AND_ASSIGN(auto other,
+                       TestFixture::Store::Open(elsewhere, &this->clock_));
   ASSERT_OK_AND_ASSIGN(std::string other_id, other->FeedId());
   EXPECT_NE(other_id, feed_id);
 }
 
-TEST_F(SqliteProjectsStoreTest, ValuesOfManyVillagesPageAcrossStatements) {
+TYPED_TEST(SqlProjectsStoreTest, ValuesOfManyVillagesPageAcrossStatements) {
   IndicatorDefinition grids;
   grids.set_key("grids");
   grids.set_name_zh("网格数");
   grids.set_unit("grids");
   grids.set_kind(v1::STOCK);
   grids.set_max_value(10'000);
-  ASSERT_OK(store_->CreateIndicatorDefinition(grids));
+  ASSERT_OK(this->store_->CreateIndicatorDefinition(grids));
   // 1,200 villages (more than two statements' worth); every third one has
   // values for three months.
   std::vector<std::string> villages;
@@ -202,7 +216,7 @@ TEST_F(SqliteProjectsStoreTest, ValuesOfManyVillagesPageAcrossStatements) {
   outside.value.set_indicator_key("grids");
   outside.value.set_period("2022-08");
   outside.village_path = "/root/v0001x/";
-  ASSERT_OK(store_->SetIndicatorValues(writes, {}, /*dry_run=*/false));
+  ASSERT_OK(this->store_->SetIndicatorValues(writes, {}, /*dry_run=*/false));
 
   IndicatorValueQuery query;
   query.village_ids = villages;
@@ -216,7 +230,7 @@ TEST_F(SqliteProjectsStoreTest, ValuesOfManyVillagesPageAcrossStatements) {
     std::vector<std::string> listed;
     for (int page = 0; page < 200; ++page) {
       ASSERT_OK_AND_ASSIGN(std::vector<IndicatorValue> values,
-                           store_->ListIndicatorValues(query));
+                           this->store_->ListIndicatorValues(query));
       ASSERT_LE(static_cast<int>(values.size()), limit);
       for (const IndicatorValue& value : values) {
         listed.push_back(absl::StrCat(value.village_id(), "/", value.period()));
@@ -233,11 +247,11 @@ TEST_F(SqliteProjectsStoreTest, ValuesOfManyVillagesPageAcrossStatements) {
   query.after_period.clear();
   query.limit = -1;
   ASSERT_OK_AND_ASSIGN(std::vector<IndicatorValue> all,
-                       store_->ListIndicatorValues(query));
+                       this->store_->ListIndicatorValues(query));
   EXPECT_EQ(all.size(), expected.size());
 
   std::swap(query.village_ids->front(), query.village_ids->back());
-  EXPECT_THAT(store_->ListIndicatorValues(query),
+  EXPECT_THAT(this->store_->ListIndicatorValues(query),
               StatusIs(absl::StatusCode::kInternal, "ascending order"));
 }
 
