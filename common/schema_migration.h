@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "common/sql_engine.h"
 
 namespace fivestar {
 
@@ -25,6 +26,13 @@ struct SchemaMigration {
 // binary migrated the database; this one must not run against it).
 absl::StatusOr<absl::Span<const SchemaMigration>> PendingMigrations(
     absl::Span<const SchemaMigration> migrations, int current);
+
+// A store's steps on `engine`, of its two lists (one per engine).
+inline absl::Span<const SchemaMigration> MigrationsFor(
+    SqlEngine engine, absl::Span<const SchemaMigration> sqlite,
+    absl::Span<const SchemaMigration> postgres) {
+  return engine == SqlEngine::kPostgres ? postgres : sqlite;
+}
 
 }  // namespace fivestar
 

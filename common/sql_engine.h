@@ -18,6 +18,12 @@ enum class SqlEngine {
   kPostgres,
 };
 
+// The dialect's function of (text, part) giving part's 1-based position in
+// text, 0 when absent: SQLite's instr, PostgreSQL's strpos.
+constexpr const char* PositionFunction(SqlEngine engine) {
+  return engine == SqlEngine::kSqlite ? "instr" : "strpos";
+}
+
 // The engine of a --database value: a "postgresql://" or "postgres://" URI
 // (libpq's connection URI) names a PostgreSQL database; anything else is
 // the path of an SQLite file.

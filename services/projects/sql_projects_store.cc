@@ -182,16 +182,6 @@ CREATE TABLE changes (
     {2, "audit log (append-only)", kPostgresAuditEventsSchema},
 };
 
-// The schema steps of `Pool`'s engine.
-template <typename Pool>
-absl::Span<const SchemaMigration> Migrations() {
-  if constexpr (Pool::kEngine == SqlEngine::kPostgres) {
-    return kPostgresMigrations;
-  } else {
-    return kSqliteMigrations;
-  }
-}
-
 // The values of the JSON array of strings bound to parameter `param` as a
 // subquery ("village_id IN <it>"), in `Pool`'s dialect.
 template <typename Pool>
@@ -261,8 +251,10 @@ int64_t Micros(const google::protobuf::Timestamp& timestamp) {
 template <typename Pool>
 absl::StatusOr<std::unique_ptr<SqlProjectsStore<Pool>>>
 SqlProjectsStore<Pool>::Open(const std::string& database, const Clock* clock) {
-  ASSIGN_OR_RETURN(std::unique_ptr<Pool> pool,
-                   Pool::Open(database, Migrations<Pool>()));
+  ASSIGN_OR_RETURN(
+      std::unique_ptr<Pool> pool,
+      Pool::Open(database, MigrationsFor(Pool::kEngine, kSqliteMigrations,
+                                         kPostgresMigrations)));
   ASSIGN_OR_RETURN(std::unique_ptr<ChangeLog<Pool>> feed,
                    ChangeLog<Pool>::Open(pool.get()));
   return std::unique_ptr<SqlProjectsStore>(
@@ -1226,8 +1218,7 @@ absl::StatusOr<ChangeBatch> SqlProjectsStore<Pool>::ReadChanges(
         "SELECT sequence, village_id, kind, entity_id, project_id, period, "
         "change_time_us FROM changes WHERE sequence > ?1";
     for (size_t i = 0; i < path_components.size(); ++i) {
-      absl::StrAppend(&sql, " AND ",
-                      Pool::kEngine == SqlEngine::kSqlite ? "instr" : "strpos",
+      absl::StrAppend(&sql, " AND ", PositionFunction(Pool::kEngine),
                       "(village_path, ?", i + 3, ") > 0");
     }
     absl::StrAppend(&sql, " ORDER BY sequence LIMIT ?2");

@@ -167,16 +167,6 @@ CREATE TABLE changes (
     {2, "audit log (append-only)", kPostgresAuditEventsSchema},
 };
 
-// The schema steps of `Pool`'s engine.
-template <typename Pool>
-absl::Span<const SchemaMigration> Migrations() {
-  if constexpr (Pool::kEngine == SqlEngine::kPostgres) {
-    return kPostgresMigrations;
-  } else {
-    return kSqliteMigrations;
-  }
-}
-
 // The place of a new region of `kind` with id `id` under `parent` (the
 // root's place, "" path, for none).
 RegionPlace PlaceBelow(const RegionPlace& parent, const std::string& id,
@@ -236,8 +226,10 @@ std::string VillagePath(const std::string& region_path,
 template <typename Pool>
 absl::StatusOr<std::unique_ptr<SqlRegistryStore<Pool>>>
 SqlRegistryStore<Pool>::Open(const std::string& database, const Clock* clock) {
-  ASSIGN_OR_RETURN(std::unique_ptr<Pool> pool,
-                   Pool::Open(database, Migrations<Pool>()));
+  ASSIGN_OR_RETURN(
+      std::unique_ptr<Pool> pool,
+      Pool::Open(database, MigrationsFor(Pool::kEngine, kSqliteMigrations,
+                                         kPostgresMigrations)));
   ASSIGN_OR_RETURN(std::unique_ptr<ChangeLog<Pool>> feed,
                    ChangeLog<Pool>::Open(pool.get()));
   std::unique_ptr<SqlRegistryStore<Pool>> store(
@@ -958,8 +950,7 @@ absl::StatusOr<ChangeBatch> SqlRegistryStore<Pool>::ReadChanges(
       // Every component in the path after the change, or every one in the
       // path before it (a move seen from the place it left).
       std::string in_path, in_old_path;
-      const char* position =
-          Pool::kEngine == SqlEngine::kSqlite ? "instr" : "strpos";
+      const char* position = PositionFunction(Pool::kEngine);
       for (size_t i = 0; i < path_components.size(); ++i) {
         const char* glue = i == 0 ? "" : " AND ";
         absl::StrAppend(&in_path, glue, position, "(path, ?", i + 3, ") > 0");
