@@ -18,7 +18,8 @@
 #include "services/scoring/scoring_server.h"
 
 ABSL_FLAG(std::string, database, "scoring.db",
-          "SQLite database file of scoring (created when missing).");
+          "SQLite database file of scoring (created when missing). Unlike "
+          "the registry's and projects', not yet a PostgreSQL URI.");
 ABSL_FLAG(std::string, rubric_file, "",
           "Rubric (protobuf text format) stored as version 1 and made active "
           "when the database holds no rubric yet; empty means the built-in "

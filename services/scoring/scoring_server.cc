@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/peer_client.h"
+#include "common/sql_engine.h"
 #include "common/status.h"
 #include "services/scoring/redis_board_cache.h"
 
@@ -17,6 +18,13 @@ absl::StatusOr<std::unique_ptr<ScoringServer>> ScoringServer::Start(
   if (options.peers.registry.deadline <= absl::ZeroDuration() ||
       options.peers.projects.deadline <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("peer deadlines: must be positive");
+  }
+  if (EngineOf(options.database) != SqlEngine::kSqlite) {
+    // Not a file name to create: the other services take such a URI.
+    return absl::InvalidArgumentError(absl::StrCat(
+        "database: scoring keeps its records in an SQLite file only so far; "
+        "got the PostgreSQL URI ",
+        RedactedDatabase(options.database)));
   }
   if (options.server.name.empty()) options.server.name = "scoring";
   std::unique_ptr<ScoringServer> server(new ScoringServer(std::move(options)));

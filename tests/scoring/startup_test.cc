@@ -2,6 +2,7 @@
 // does not parse or breaks a rule stops start-up with the line or field
 // named; a Redis that stops answering (SIGSTOP) degrades board reads to the
 // database without holding any call past its deadline.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -71,6 +72,23 @@ TEST(ScoringStartupTest, ARubricFileThatBreaksARuleNamesLineAndField) {
   EXPECT_THAT(server, StatusIs(absl::StatusCode::kInvalidArgument, path + ":"));
   EXPECT_THAT(ScoringServer::Start(Options(dir.path(), dir.File("missing"))),
               StatusIs(absl::StatusCode::kNotFound, "missing"));
+}
+
+// Scoring does not run on PostgreSQL yet: its URI is refused, never taken
+// for the name of an SQLite file to create.
+TEST(ScoringStartupTest, APostgresUriIsRefusedWithItsPasswordMasked) {
+  fivestar::testing::TempDir dir;
+  ScoringServerOptions options = Options(dir.path(), "");
+  options.database = "postgresql://fivestar:s3cret@127.0.0.1:1/scoring";
+  absl::StatusOr<std::unique_ptr<ScoringServer>> server =
+      ScoringServer::Start(options);
+  EXPECT_THAT(server,
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "database: scoring keeps its records in an SQLite file "
+                       "only so far; got the PostgreSQL URI "
+                       "postgresql://fivestar:***@127.0.0.1:1/scoring"));
+  EXPECT_THAT(server.status().message(),
+              ::testing::Not(::testing::HasSubstr("s3cret")));
 }
 
 TEST(ScoringStartupTest, TheBuiltInRubricAndAFileAreStoredOnceAsVersionOne) {
