@@ -172,7 +172,8 @@ TEST(NumberPlaceholdersTest, NamesTheNumbersNeverUsed) {
 TEST_F(PostgresTest, AStatementMaySkipAParameterNumber) {
   std::unique_ptr<PostgresConnection> db = Connect();
   ASSERT_NE(db, nullptr);
-  absl::StatusOr<PgStatement> sum = db->Prepare("SELECT CAST(?2 AS bigint) + ?3");
+  absl::StatusOr<PgStatement> sum =
+      db->Prepare("SELECT CAST(?2 AS bigint) + ?3");
   ASSERT_OK(sum.status());
   sum->Bind(1, "ignored").Bind(2, 40).Bind(3, 2);
   ASSERT_THAT(sum->Step(), fivestar::testing::IsOkAndHolds(true));
