@@ -16,6 +16,22 @@ SqlEngine EngineOf(absl::string_view database) {
              : SqlEngine::kSqlite;
 }
 
+std::string JsonTextList(SqlEngine engine, int param) {
+  if (engine == SqlEngine::kPostgres) {
+    return absl::StrCat(
+        "(SELECT value COLLATE \"C\" FROM json_array_elements_text(CAST(?",
+        param, " AS json)) AS list(value))");
+  }
+  return absl::StrCat("(SELECT value FROM json_each(?", param, "))");
+}
+
+const char* RandomIdSql(SqlEngine engine) {
+  // PostgreSQL: 80 bits of a hash of 122 random ones.
+  return engine == SqlEngine::kPostgres
+             ? "SELECT substr(md5(gen_random_uuid()::text), 1, 20)"
+             : "SELECT lower(hex(randomblob(10)))";
+}
+
 std::string RedactedDatabase(absl::string_view database) {
   if (EngineOf(database) != SqlEngine::kPostgres) return std::string(database);
   const size_t scheme_end = database.find("://") + 3;

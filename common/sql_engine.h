@@ -24,6 +24,14 @@ constexpr const char* PositionFunction(SqlEngine engine) {
   return engine == SqlEngine::kSqlite ? "instr" : "strpos";
 }
 
+// The values of the JSON array of strings bound to parameter `param` as a
+// subquery ("village_id IN <it>"), compared bytewise on either engine.
+std::string JsonTextList(SqlEngine engine, int param);
+
+// A query whose one row and column is 20 lowercase hex digits of 80 random
+// bits, for ids.
+const char* RandomIdSql(SqlEngine engine);
+
 // The engine of a --database value: a "postgresql://" or "postgres://" URI
 // (libpq's connection URI) names a PostgreSQL database; anything else is
 // the path of an SQLite file.

@@ -182,20 +182,6 @@ CREATE TABLE changes (
     {2, "audit log (append-only)", kPostgresAuditEventsSchema},
 };
 
-// The values of the JSON array of strings bound to parameter `param` as a
-// subquery ("village_id IN <it>"), in `Pool`'s dialect.
-template <typename Pool>
-std::string JsonList(int param) {
-  if constexpr (Pool::kEngine == SqlEngine::kPostgres) {
-    return absl::StrCat(
-        "(SELECT value COLLATE \"C\" FROM "
-        "json_array_elements_text(CAST(?",
-        param, " AS json)) AS list(value))");
-  } else {
-    return absl::StrCat("(SELECT value FROM json_each(?", param, "))");
-  }
-}
-
 // Idempotency keys are remembered this long (the contract promises 7 days).
 constexpr absl::Duration kValueRequestMemory = absl::Hours(24 * 30);
 
@@ -232,8 +218,8 @@ absl::StatusOr<IndicatorValue> ReadValue(const Statement& stmt) {
   return value;
 }
 
-// Villages named in one statement's JSON list (JsonList) when a query walks a
-// long list of villages (ListIndicatorValues) chunk by chunk.
+// Villages named in one statement's JSON list (JsonTextList) when a query walks
+// a long list of villages (ListIndicatorValues) chunk by chunk.
 constexpr size_t kVillagesPerStatement = 500;
 
 // A LIMIT for `limit`, where negative means none: SQLite takes a negative
@@ -356,7 +342,8 @@ absl::StatusOr<std::vector<Project>> SqlProjectsStore<Pool>::ListProjects(
     // One statement for both cases; ?1 is unused without a village filter.
     const std::string villages =
         query.village_ids.has_value()
-            ? absl::StrCat("village_id IN ", JsonList<Pool>(1), " AND ")
+            ? absl::StrCat("village_id IN ", JsonTextList(Pool::kEngine, 1),
+                           " AND ")
             : "";
     ASSIGN_OR_RETURN(
         Statement stmt,
@@ -963,7 +950,8 @@ absl::Status SqlProjectsStore<Pool>::SelectValues(
     std::vector<IndicatorValue>* out) {
   const std::string villages =
       village_json != nullptr
-          ? absl::StrCat("village_id IN ", JsonList<Pool>(1), " AND ")
+          ? absl::StrCat("village_id IN ", JsonTextList(Pool::kEngine, 1),
+                         " AND ")
           : "";
   ASSIGN_OR_RETURN(
       Statement stmt,
@@ -996,43 +984,45 @@ template <typename Pool>
 absl::StatusOr<std::vector<TaskSnapshot>> SqlProjectsStore<Pool>::SnapshotTasks(
     const std::optional<std::vector<std::string>>& village_ids,
     absl::Time as_of, const std::string& as_of_day) {
-  return pool_->Read([&](Database& db)
-                         -> absl::StatusOr<std::vector<TaskSnapshot>> {
-    const bool filtered = village_ids.has_value();
-    ASSIGN_OR_RETURN(
-        Statement stmt,
-        db.Prepare(absl::StrCat(
-            "SELECT p.village_id, p.star, p.target_quantity, p.due_date, "
-            "p.cancel_time_us IS NOT NULL AND p.cancel_time_us <= ?1, "
-            "COALESCE(r.n, 0), COALESCE(r.q, 0.0) "
-            "FROM projects p LEFT JOIN (SELECT project_id, COUNT(*) AS n, "
-            "SUM(quantity) AS q FROM reports WHERE report_time_us <= ?1 ",
-            filtered
-                ? absl::StrCat("AND village_id IN ", JsonList<Pool>(3), " ")
-                : "",
-            "GROUP BY project_id) r ON r.project_id = p.id "
-            "WHERE p.start_date <= ?2",
-            filtered ? absl::StrCat(" AND p.village_id IN ", JsonList<Pool>(3))
-                     : "")));
-    stmt.Bind(1, absl::ToUnixMicros(as_of))
-        .Bind(2, as_of_day)
-        .Bind(3, filtered ? SqliteJsonArray(*village_ids) : std::string("[]"));
-    std::vector<TaskSnapshot> out;
-    while (true) {
-      ASSIGN_OR_RETURN(bool row, stmt.Step());
-      if (!row) break;
-      TaskSnapshot task;
-      task.village_id = stmt.ColumnText(0);
-      task.star = static_cast<Star>(stmt.ColumnInt64(1));
-      task.target_quantity = stmt.ColumnDouble(2);
-      task.due_date = stmt.ColumnText(3);
-      task.cancelled = stmt.ColumnInt64(4) != 0;
-      task.reports = stmt.ColumnInt64(5);
-      task.delivered_quantity = stmt.ColumnDouble(6);
-      out.push_back(std::move(task));
-    }
-    return out;
-  });
+  return pool_->Read(
+      [&](Database& db) -> absl::StatusOr<std::vector<TaskSnapshot>> {
+        const bool filtered = village_ids.has_value();
+        ASSIGN_OR_RETURN(
+            Statement stmt,
+            db.Prepare(absl::StrCat(
+                "SELECT p.village_id, p.star, p.target_quantity, p.due_date, "
+                "p.cancel_time_us IS NOT NULL AND p.cancel_time_us <= ?1, "
+                "COALESCE(r.n, 0), COALESCE(r.q, 0.0) "
+                "FROM projects p LEFT JOIN (SELECT project_id, COUNT(*) AS n, "
+                "SUM(quantity) AS q FROM reports WHERE report_time_us <= ?1 ",
+                filtered ? absl::StrCat("AND village_id IN ",
+                                        JsonTextList(Pool::kEngine, 3), " ")
+                         : "",
+                "GROUP BY project_id) r ON r.project_id = p.id "
+                "WHERE p.start_date <= ?2",
+                filtered ? absl::StrCat(" AND p.village_id IN ",
+                                        JsonTextList(Pool::kEngine, 3))
+                         : "")));
+        stmt.Bind(1, absl::ToUnixMicros(as_of))
+            .Bind(2, as_of_day)
+            .Bind(3,
+                  filtered ? SqliteJsonArray(*village_ids) : std::string("[]"));
+        std::vector<TaskSnapshot> out;
+        while (true) {
+          ASSIGN_OR_RETURN(bool row, stmt.Step());
+          if (!row) break;
+          TaskSnapshot task;
+          task.village_id = stmt.ColumnText(0);
+          task.star = static_cast<Star>(stmt.ColumnInt64(1));
+          task.target_quantity = stmt.ColumnDouble(2);
+          task.due_date = stmt.ColumnText(3);
+          task.cancelled = stmt.ColumnInt64(4) != 0;
+          task.reports = stmt.ColumnInt64(5);
+          task.delivered_quantity = stmt.ColumnDouble(6);
+          out.push_back(std::move(task));
+        }
+        return out;
+      });
 }
 
 template <typename Pool>
@@ -1049,7 +1039,7 @@ SqlProjectsStore<Pool>::CountReportingWeeks(
             db.Prepare(absl::StrCat(
                 "SELECT village_id, COUNT(DISTINCT (?1 - report_time_us) "
                 "/ ?2) FROM reports WHERE village_id IN ",
-                JsonList<Pool>(3),
+                JsonTextList(Pool::kEngine, 3),
                 " AND report_time_us <= ?1 AND report_time_us > ?1 - ?2 * ?4 "
                 "GROUP BY village_id")));
         stmt.Bind(1, absl::ToUnixMicros(as_of))

@@ -31,8 +31,8 @@ absl::StatusOr<std::unique_ptr<ScoringServer>> ScoringServer::Start(
   ScoringServer& s = *server;
   const ScoringServerOptions& o = s.options_;
 
-  absl::StatusOr<std::unique_ptr<SqliteScoringStore>> store =
-      SqliteScoringStore::Open(o.database, o.clock);
+  absl::StatusOr<std::unique_ptr<SqlScoringStore<SqlitePool>>> store =
+      SqlScoringStore<SqlitePool>::Open(o.database, o.clock);
   if (!store.ok()) {
     return absl::Status(
         store.status().code(),

@@ -29,7 +29,7 @@
 #include "services/scoring/near_board_cache.h"
 #include "services/scoring/rubric_book.h"
 #include "services/scoring/scoring_service.h"
-#include "services/scoring/sqlite_scoring_store.h"
+#include "services/scoring/sql_scoring_store.h"
 
 namespace fivestar::scoring {
 
@@ -87,7 +87,7 @@ class ScoringServer {
 
   int port() const { return host_->port(); }
   ServerHost& host() { return *host_; }
-  SqliteScoringStore& store() { return *store_; }
+  SqlScoringStore<SqlitePool>& store() { return *store_; }
   // The board cache the leaderboards use: the near-cache in front of Redis
   // (or Redis alone when the near-cache is off); null without Redis.
   BoardCache* cache() { return cache_.get(); }
@@ -108,7 +108,7 @@ class ScoringServer {
 
   // Members in the order they are built; destroyed in reverse.
   ScoringServerOptions options_;
-  std::unique_ptr<SqliteScoringStore> store_;
+  std::unique_ptr<SqlScoringStore<SqlitePool>> store_;
   std::unique_ptr<RegistryVillageDirectory> directory_;
   std::unique_ptr<Jurisdiction> jurisdiction_;
   std::unique_ptr<GrpcInputsSource> inputs_;

@@ -1,6 +1,8 @@
-// ScoringStore on an embedded SQLite database (the default backend).
-#ifndef FIVESTAR_SERVICES_SCORING_SQLITE_SCORING_STORE_H_
-#define FIVESTAR_SERVICES_SCORING_SQLITE_SCORING_STORE_H_
+// ScoringStore on an SQL database: an embedded SQLite file (the default)
+// or a PostgreSQL server. One code for both engines, instantiated for
+// SqlitePool and PostgresPool.
+#ifndef FIVESTAR_SERVICES_SCORING_SQL_SCORING_STORE_H_
+#define FIVESTAR_SERVICES_SCORING_SQL_SCORING_STORE_H_
 
 #include <memory>
 #include <optional>
@@ -9,8 +11,8 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "common/postgres_pool.h"
 #include "common/sql_audit.h"
-#include "common/sqlite.h"
 #include "common/sqlite_pool.h"
 #include "services/scoring/scoring_store.h"
 
@@ -25,22 +27,30 @@ namespace fivestar::scoring {
 // pass over the board for a province: this is the fallback when Redis is
 // down, not the main read path). Frozen boards are copies with their ranks
 // and positions, so reading them pages by primary key. Reads run on the
-// pool's readers beside the writer; writes are group-committed.
-class SqliteScoringStore final : public ScoringStore {
+// pool's readers beside the writer; writes are group-committed (on
+// SQLite).
+//
+// `Pool` is SqlitePool or PostgresPool (instantiated for both in the .cc).
+template <typename Pool>
+class SqlScoringStore final : public ScoringStore {
  public:
-  // Opens the database at `path` and brings its schema up to date. Every
-  // time the store writes is its caller's; `clock` is kept for parity with
-  // the other stores (and future expiry of request ids).
-  static absl::StatusOr<std::unique_ptr<SqliteScoringStore>> Open(
-      const std::string& path, const Clock* clock);
+  using Database = typename Pool::Database;
+  using Statement = typename Pool::Statement;
 
-  // The audit log kept in this store's database (the audit_events table of
-  // migration 2), sharing its writer so that audit events group-commit with
-  // the store's writes.
+  // Opens `database` (an SQLite file's path or a PostgreSQL URI, as Pool
+  // takes it) and brings its schema up to date. Every time the store
+  // writes is its caller's; `clock` is kept for parity with the other
+  // stores (and future expiry of request ids).
+  static absl::StatusOr<std::unique_ptr<SqlScoringStore>> Open(
+      const std::string& database, const Clock* clock);
+
+  // The audit log kept in this store's database (its audit_events table),
+  // sharing its writer so that audit events commit with the store's
+  // writes.
   AuditStore* audit_store() { return &audit_; }
 
   // The connection set, for tests that hold a reader or the writer busy.
-  SqlitePool* pool_for_testing() { return pool_.get(); }
+  Pool* pool_for_testing() { return pool_.get(); }
 
   absl::StatusOr<v1::Rubric> CreateRubric(const v1::Rubric& rubric,
                                           bool activate) override;
@@ -108,14 +118,17 @@ class SqliteScoringStore final : public ScoringStore {
   absl::Status SetCursor(const CursorUpdate& cursor) override;
 
  private:
-  SqliteScoringStore(std::unique_ptr<SqlitePool> pool, const Clock* clock)
+  SqlScoringStore(std::unique_ptr<Pool> pool, const Clock* clock)
       : pool_(std::move(pool)), clock_(clock) {}
 
-  const std::unique_ptr<SqlitePool> pool_;
-  SqlAuditStore<SqlitePool> audit_{pool_.get()};
+  const std::unique_ptr<Pool> pool_;
+  SqlAuditStore<Pool> audit_{pool_.get()};
   [[maybe_unused]] const Clock* clock_;
 };
 
+extern template class SqlScoringStore<SqlitePool>;
+extern template class SqlScoringStore<PostgresPool>;
+
 }  // namespace fivestar::scoring
 
-#endif  // FIVESTAR_SERVICES_SCORING_SQLITE_SCORING_STORE_H_
+#endif  // FIVESTAR_SERVICES_SCORING_SQL_SCORING_STORE_H_

@@ -1,10 +1,11 @@
-// SqliteScoringStore on a real SQLite file: rubric versions and the active
-// one; evaluations recorded with the feed cursor in one transaction; boards
-// ranked from the standings (ties, paging, per-star boards, every region
-// level, a village that moved); frozen boards that later evaluations do not
-// touch; awards with idempotent creation, etag- and state-checked
-// transitions and their event trail; and everything surviving a reopen.
-#include "services/scoring/sqlite_scoring_store.h"
+// The scoring store on both engines (SQLite and a real PostgreSQL): rubric
+// versions and the active one; evaluations recorded with the feed cursor in one
+// transaction; boards ranked from the standings (ties, paging, per-star boards,
+// every region level, a village that moved); frozen boards that later
+// evaluations do not touch; awards with idempotent creation, etag- and
+// state-checked transitions and their event trail; and everything surviving a
+// reopen.
+#include "services/scoring/sql_scoring_store.h"
 
 #include <gmock/gmock.h>
 #include <google/protobuf/util/time_util.h>
@@ -27,6 +28,7 @@
 #include "services/scoring/leaderboards.h"
 #include "services/scoring/redis_board_cache.h"
 #include "tests/testing/redis_server.h"
+#include "tests/testing/sql_engines.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
@@ -166,13 +168,19 @@ AwardTransition Move(const v1::Award& award, v1::AwardState to, int64_t seconds,
   return transition;
 }
 
-class SqliteScoringStoreTest : public ::testing::Test {
+template <typename Engine>
+class SqlScoringStoreTest : public ::testing::Test {
  protected:
+  using Store = SqlScoringStore<typename Engine::Pool>;
+
   void SetUp() override { Open(); }
 
+  // Closes the store (if open) and opens it again on the same database.
   void Open() {
     store_.reset();
-    auto store = SqliteScoringStore::Open(dir_.File("scoring.db"), &clock_);
+    auto database = engine_.Database();
+    ASSERT_OK(database);
+    auto store = Store::Open(*database, &clock_);
     ASSERT_OK(store);
     store_ = *std::move(store);
   }
@@ -205,10 +213,12 @@ class SqliteScoringStoreTest : public ::testing::Test {
             Overall("v-d", "d1", 2, 100)});
   }
 
-  fivestar::testing::TempDir dir_;
+  Engine engine_;
   FakeClock clock_{absl::FromUnixSeconds(1664600000)};
-  std::unique_ptr<SqliteScoringStore> store_;
+  std::unique_ptr<Store> store_;
 };
+TYPED_TEST_SUITE(SqlScoringStoreTest, fivestar::testing::SqlEngines,
+                 fivestar::testing::SqlEngineNames);
 
 // --- Rubrics -----------------------------------------------------------------
 
@@ -223,53 +233,55 @@ v1::Rubric NamedRubric(const std::string& name) {
   return rubric;
 }
 
-TEST_F(SqliteScoringStoreTest, FirstRubricBecomesActiveAndVersionsCount) {
-  EXPECT_THAT(store_->GetRubric(0),
+TYPED_TEST(SqlScoringStoreTest, FirstRubricBecomesActiveAndVersionsCount) {
+  EXPECT_THAT(this->store_->GetRubric(0),
               StatusIs(absl::StatusCode::kNotFound, "no rubric is active yet"));
   ASSERT_OK_AND_ASSIGN(v1::Rubric first,
-                       store_->CreateRubric(NamedRubric("one"), false));
+                       this->store_->CreateRubric(NamedRubric("one"), false));
   EXPECT_EQ(first.version(), 1);
   EXPECT_TRUE(first.active());
   EXPECT_EQ(first.creator(), "admin");
   EXPECT_EQ(first.create_time(), At(1664000000));
   ASSERT_OK_AND_ASSIGN(v1::Rubric second,
-                       store_->CreateRubric(NamedRubric("two"), false));
+                       this->store_->CreateRubric(NamedRubric("two"), false));
   EXPECT_EQ(second.version(), 2);
   EXPECT_FALSE(second.active());
-  ASSERT_OK_AND_ASSIGN(v1::Rubric active, store_->GetRubric(0));
+  ASSERT_OK_AND_ASSIGN(v1::Rubric active, this->store_->GetRubric(0));
   EXPECT_EQ(active.version(), 1);
   ASSERT_OK_AND_ASSIGN(v1::Rubric third,
-                       store_->CreateRubric(NamedRubric("three"), true));
+                       this->store_->CreateRubric(NamedRubric("three"), true));
   EXPECT_EQ(third.version(), 3);
   EXPECT_TRUE(third.active());
-  ASSERT_OK_AND_ASSIGN(v1::Rubric old, store_->GetRubric(1));
+  ASSERT_OK_AND_ASSIGN(v1::Rubric old, this->store_->GetRubric(1));
   EXPECT_EQ(old.name(), "one");
   EXPECT_FALSE(old.active());
 }
 
-TEST_F(SqliteScoringStoreTest, ActiveRubricSwitchesAndSurvivesReopen) {
+TYPED_TEST(SqlScoringStoreTest, ActiveRubricSwitchesAndSurvivesReopen) {
   for (const char* name : {"one", "two", "three"}) {
-    ASSERT_OK(store_->CreateRubric(NamedRubric(name), false));
+    ASSERT_OK(this->store_->CreateRubric(NamedRubric(name), false));
   }
-  ASSERT_OK_AND_ASSIGN(v1::Rubric two, store_->SetActiveRubric(2));
+  ASSERT_OK_AND_ASSIGN(v1::Rubric two, this->store_->SetActiveRubric(2));
   EXPECT_EQ(two.version(), 2);
   EXPECT_TRUE(two.active());
   EXPECT_THAT(
-      store_->SetActiveRubric(9),
+      this->store_->SetActiveRubric(9),
       StatusIs(absl::StatusCode::kNotFound, "rubric version 9 not found"));
-  EXPECT_THAT(store_->GetRubric(7), StatusIs(absl::StatusCode::kNotFound,
-                                             "rubric version 7 not found"));
-  Open();
-  ASSERT_OK_AND_ASSIGN(v1::Rubric active, store_->GetRubric(0));
+  EXPECT_THAT(
+      this->store_->GetRubric(7),
+      StatusIs(absl::StatusCode::kNotFound, "rubric version 7 not found"));
+  this->Open();
+  ASSERT_OK_AND_ASSIGN(v1::Rubric active, this->store_->GetRubric(0));
   EXPECT_EQ(active.version(), 2);
   EXPECT_EQ(active.name(), "two");
-  ASSERT_OK_AND_ASSIGN(v1::Rubric one, store_->GetRubric(1));
+  ASSERT_OK_AND_ASSIGN(v1::Rubric one, this->store_->GetRubric(1));
   EXPECT_FALSE(one.active());
 }
 
-TEST_F(SqliteScoringStoreTest, RubricsListNewestFirstInPages) {
+TYPED_TEST(SqlScoringStoreTest, RubricsListNewestFirstInPages) {
   for (int i = 1; i <= 5; ++i) {
-    ASSERT_OK(store_->CreateRubric(NamedRubric(absl::StrCat("r", i)), false));
+    ASSERT_OK(
+        this->store_->CreateRubric(NamedRubric(absl::StrCat("r", i)), false));
   }
   auto versions = [](const std::vector<v1::Rubric>& rubrics) {
     std::vector<std::pair<int, bool>> out;
@@ -278,33 +290,34 @@ TEST_F(SqliteScoringStoreTest, RubricsListNewestFirstInPages) {
     }
     return out;
   };
-  ASSERT_OK_AND_ASSIGN(auto page, store_->ListRubrics(0, 2));
+  ASSERT_OK_AND_ASSIGN(auto page, this->store_->ListRubrics(0, 2));
   EXPECT_EQ(versions(page),
             (std::vector<std::pair<int, bool>>{{5, false}, {4, false}}));
-  ASSERT_OK_AND_ASSIGN(page, store_->ListRubrics(4, 2));
+  ASSERT_OK_AND_ASSIGN(page, this->store_->ListRubrics(4, 2));
   EXPECT_EQ(versions(page),
             (std::vector<std::pair<int, bool>>{{3, false}, {2, false}}));
-  ASSERT_OK_AND_ASSIGN(page, store_->ListRubrics(2, 2));
+  ASSERT_OK_AND_ASSIGN(page, this->store_->ListRubrics(2, 2));
   EXPECT_EQ(versions(page), (std::vector<std::pair<int, bool>>{{1, true}}));
-  ASSERT_OK_AND_ASSIGN(page, store_->ListRubrics(1, 2));
+  ASSERT_OK_AND_ASSIGN(page, this->store_->ListRubrics(1, 2));
   EXPECT_THAT(page, IsEmpty());
 }
 
 // --- Evaluations -------------------------------------------------------------
 
-TEST_F(SqliteScoringStoreTest, RecordingReplacesAndReturnsThePreviousStanding) {
+TYPED_TEST(SqlScoringStoreTest,
+           RecordingReplacesAndReturnsThePreviousStanding) {
   ASSERT_OK_AND_ASSIGN(
       auto outcomes,
-      store_->RecordEvaluations({Rec("v1", kMonth, "d1", {70, 10, 0, 0, 0}, 1)},
-                                Cursor(3)));
+      this->store_->RecordEvaluations(
+          {Rec("v1", kMonth, "d1", {70, 10, 0, 0, 0}, 1)}, Cursor(3)));
   ASSERT_EQ(outcomes.size(), 1u);
   EXPECT_FALSE(outcomes[0].previous.has_value());
 
-  ASSERT_OK_AND_ASSIGN(
-      outcomes,
-      store_->RecordEvaluations({Rec("v1", kMonth, "d2", {80, 90, 0, 0, 0}, 3),
-                                 Rec("v2", kMonth, "t2", {1, 0, 0, 0, 0}, 0)},
-                                Cursor(7)));
+  ASSERT_OK_AND_ASSIGN(outcomes,
+                       this->store_->RecordEvaluations(
+                           {Rec("v1", kMonth, "d2", {80, 90, 0, 0, 0}, 3),
+                            Rec("v2", kMonth, "t2", {1, 0, 0, 0, 0}, 0)},
+                           Cursor(7)));
   ASSERT_EQ(outcomes.size(), 2u);
   ASSERT_TRUE(outcomes[0].previous.has_value());
   const Standing& previous = *outcomes[0].previous;
@@ -321,70 +334,72 @@ TEST_F(SqliteScoringStoreTest, RecordingReplacesAndReturnsThePreviousStanding) {
   EXPECT_FALSE(outcomes[1].previous.has_value());
 
   ASSERT_OK_AND_ASSIGN(v1::Evaluation stored,
-                       store_->GetEvaluation("v1", kMonth));
+                       this->store_->GetEvaluation("v1", kMonth));
   EXPECT_EQ(stored.total_points(), 170);
   EXPECT_EQ(stored.stars_earned(), 2);
   EXPECT_TRUE(stored.recorded());
-  EXPECT_THAT(store_->GetEvaluation("v1", kNextMonth),
+  EXPECT_THAT(this->store_->GetEvaluation("v1", kNextMonth),
               StatusIs(absl::StatusCode::kNotFound,
                        "village v1 has no recorded evaluation for 2022-10"));
-  ASSERT_OK_AND_ASSIGN(FeedCursor cursor, store_->GetCursor("projects"));
+  ASSERT_OK_AND_ASSIGN(FeedCursor cursor, this->store_->GetCursor("projects"));
   EXPECT_EQ(cursor.feed_id, "feed-a");
   EXPECT_EQ(cursor.sequence, 7u);
 }
 
-TEST_F(SqliteScoringStoreTest, FailingRecordLeavesBatchAndCursorUnwritten) {
-  ASSERT_OK(store_->RecordEvaluations({Overall("v1", "d1", 1, 60)}, Cursor(3)));
+TYPED_TEST(SqlScoringStoreTest, FailingRecordLeavesBatchAndCursorUnwritten) {
+  ASSERT_OK(
+      this->store_->RecordEvaluations({Overall("v1", "d1", 1, 60)}, Cursor(3)));
   EvaluationRecord broken = Overall("v3", "d1", 2, 100);
   broken.standing.lineage.clear();
   EXPECT_THAT(
-      store_->RecordEvaluations(
+      this->store_->RecordEvaluations(
           {Overall("v1", "d1", 5, 500), Overall("v2", "d2", 2, 100), broken},
           Cursor(9)),
       StatusIs(absl::StatusCode::kInternal, "records[2]: the standing"));
-  Open();  // What the file holds, not what a connection might cache.
-  ASSERT_OK_AND_ASSIGN(FeedCursor cursor, store_->GetCursor("projects"));
+  this->Open();  // What the file holds, not what a connection might cache.
+  ASSERT_OK_AND_ASSIGN(FeedCursor cursor, this->store_->GetCursor("projects"));
   EXPECT_EQ(cursor.sequence, 3u);
-  EXPECT_THAT(store_->GetEvaluation("v2", kMonth),
+  EXPECT_THAT(this->store_->GetEvaluation("v2", kMonth),
               StatusIs(absl::StatusCode::kNotFound, "v2"));
-  EXPECT_THAT(WholeBoard(Board("t1")), ElementsAre(Row{1, "v1", 1, 60}));
+  EXPECT_THAT(this->WholeBoard(Board("t1")), ElementsAre(Row{1, "v1", 1, 60}));
 }
 
-TEST_F(SqliteScoringStoreTest, StandingsListByMonthAndVillage) {
-  EXPECT_THAT(store_->StandingPeriods(),
+TYPED_TEST(SqlScoringStoreTest, StandingsListByMonthAndVillage) {
+  EXPECT_THAT(this->store_->StandingPeriods(),
               ::fivestar::testing::IsOkAndHolds(IsEmpty()));
-  Record({Overall("v2", "d1", 1, 60), Overall("v1", "t2", 2, 100),
-          Overall("v3", "t3", 0, 10), Overall("v1", "t2", 3, 150, kNextMonth),
-          Overall("v4", "t2", 3, 150, "2021-12")});
+  this->Record({Overall("v2", "d1", 1, 60), Overall("v1", "t2", 2, 100),
+                Overall("v3", "t3", 0, 10),
+                Overall("v1", "t2", 3, 150, kNextMonth),
+                Overall("v4", "t2", 3, 150, "2021-12")});
   EXPECT_THAT(
-      store_->RecordedPeriods("v1"),
+      this->store_->RecordedPeriods("v1"),
       ::fivestar::testing::IsOkAndHolds(ElementsAre("2022-09", "2022-10")));
-  EXPECT_THAT(store_->StandingPeriods(),
+  EXPECT_THAT(this->store_->StandingPeriods(),
               ::fivestar::testing::IsOkAndHolds(
                   ElementsAre("2021-12", "2022-09", "2022-10")));
-  ASSERT_OK_AND_ASSIGN(auto page, store_->ListStandings(kMonth, "", 2));
+  ASSERT_OK_AND_ASSIGN(auto page, this->store_->ListStandings(kMonth, "", 2));
   ASSERT_EQ(page.size(), 2u);
   EXPECT_EQ(page[0].village_id, "v1");
   EXPECT_EQ(page[0].lineage, Lineage("v1", "t2"));
   EXPECT_EQ(page[1].village_id, "v2");
-  ASSERT_OK_AND_ASSIGN(page, store_->ListStandings(kMonth, "v2", 2));
+  ASSERT_OK_AND_ASSIGN(page, this->store_->ListStandings(kMonth, "v2", 2));
   ASSERT_EQ(page.size(), 1u);
   EXPECT_EQ(page[0].village_id, "v3");
   EXPECT_EQ(page[0].points, 10);
   // Any month counts: v4 stands only in 2021-12.
-  EXPECT_THAT(store_->VillagesWithStandings("k1"),
+  EXPECT_THAT(this->store_->VillagesWithStandings("k1"),
               ::fivestar::testing::IsOkAndHolds(ElementsAre("v1", "v2", "v4")));
   EXPECT_THAT(
-      store_->VillagesWithStandings("c1"),
+      this->store_->VillagesWithStandings("c1"),
       ::fivestar::testing::IsOkAndHolds(ElementsAre("v1", "v2", "v3", "v4")));
-  EXPECT_THAT(store_->VillagesWithStandings("t3"),
+  EXPECT_THAT(this->store_->VillagesWithStandings("t3"),
               ::fivestar::testing::IsOkAndHolds(ElementsAre("v3")));
 }
 
-TEST_F(SqliteScoringStoreTest, StandingsUnderARegionListByItsBoard) {
-  Record({Overall("v2", "d1", 1, 60), Overall("v1", "t2", 2, 100),
-          Overall("v3", "t3", 0, 10), Overall("v5", "d2", 1, 50),
-          Overall("v1", "t2", 3, 150, kNextMonth)});
+TYPED_TEST(SqlScoringStoreTest, StandingsUnderARegionListByItsBoard) {
+  this->Record({Overall("v2", "d1", 1, 60), Overall("v1", "t2", 2, 100),
+                Overall("v3", "t3", 0, 10), Overall("v5", "d2", 1, 50),
+                Overall("v1", "t2", 3, 150, kNextMonth)});
   auto ids = [](const absl::StatusOr<std::vector<Standing>>& page) {
     std::vector<std::string> out;
     if (page.ok()) {
@@ -393,168 +408,174 @@ TEST_F(SqliteScoringStoreTest, StandingsUnderARegionListByItsBoard) {
     return out;
   };
   // Every level: the villages whose lineage holds the region, that month.
-  EXPECT_THAT(ids(store_->ListStandingsUnder("p1", kMonth, "", 10)),
+  EXPECT_THAT(ids(this->store_->ListStandingsUnder("p1", kMonth, "", 10)),
               ElementsAre("v1", "v2", "v3", "v5"));
-  EXPECT_THAT(ids(store_->ListStandingsUnder("k1", kMonth, "", 10)),
+  EXPECT_THAT(ids(this->store_->ListStandingsUnder("k1", kMonth, "", 10)),
               ElementsAre("v1", "v2", "v5"));
-  EXPECT_THAT(ids(store_->ListStandingsUnder("t1", kMonth, "", 10)),
+  EXPECT_THAT(ids(this->store_->ListStandingsUnder("t1", kMonth, "", 10)),
               ElementsAre("v2", "v5"));
-  EXPECT_THAT(ids(store_->ListStandingsUnder("k2", kNextMonth, "", 10)),
+  EXPECT_THAT(ids(this->store_->ListStandingsUnder("k2", kNextMonth, "", 10)),
               IsEmpty());
   // In pages, whole standings.
   ASSERT_OK_AND_ASSIGN(auto page,
-                       store_->ListStandingsUnder("p1", kMonth, "", 2));
+                       this->store_->ListStandingsUnder("p1", kMonth, "", 2));
   EXPECT_THAT(ids(page), ElementsAre("v1", "v2"));
   EXPECT_EQ(page[0].lineage, Lineage("v1", "t2"));
   EXPECT_EQ(page[0].points, 100);
-  EXPECT_THAT(ids(store_->ListStandingsUnder("p1", kMonth, "v2", 2)),
+  EXPECT_THAT(ids(this->store_->ListStandingsUnder("p1", kMonth, "v2", 2)),
               ElementsAre("v3", "v5"));
-  EXPECT_THAT(store_->StandingTops(kMonth),
+  EXPECT_THAT(this->store_->StandingTops(kMonth),
               ::fivestar::testing::IsOkAndHolds(ElementsAre("p1")));
-  Record({Overall("v9", "t9", 1, 5), Overall("v8", "t9", 1, 5, kNextMonth)});
-  EXPECT_THAT(store_->StandingTops(kMonth),
+  this->Record(
+      {Overall("v9", "t9", 1, 5), Overall("v8", "t9", 1, 5, kNextMonth)});
+  EXPECT_THAT(this->store_->StandingTops(kMonth),
               ::fivestar::testing::IsOkAndHolds(ElementsAre("p1", "p2")));
-  EXPECT_THAT(store_->StandingTops(kNextMonth),
+  EXPECT_THAT(this->store_->StandingTops(kNextMonth),
               ::fivestar::testing::IsOkAndHolds(ElementsAre("p1", "p2")));
-  EXPECT_THAT(store_->StandingTops("2021-01"),
+  EXPECT_THAT(this->store_->StandingTops("2021-01"),
               ::fivestar::testing::IsOkAndHolds(IsEmpty()));
   // A village that moved is listed under its new regions only.
-  Record({Overall("v3", "t2", 0, 10)});
-  EXPECT_THAT(ids(store_->ListStandingsUnder("k2", kMonth, "", 10)), IsEmpty());
-  EXPECT_THAT(ids(store_->ListStandingsUnder("t2", kMonth, "", 10)),
+  this->Record({Overall("v3", "t2", 0, 10)});
+  EXPECT_THAT(ids(this->store_->ListStandingsUnder("k2", kMonth, "", 10)),
+              IsEmpty());
+  EXPECT_THAT(ids(this->store_->ListStandingsUnder("t2", kMonth, "", 10)),
               ElementsAre("v1", "v3"));
 }
 
-TEST_F(SqliteScoringStoreTest, RemovedVillageLeavesEveryMonthAndBoard) {
-  Record({Overall("v1", "d1", 1, 60), Overall("v1", "d1", 2, 90, kNextMonth),
-          Overall("v2", "d1", 3, 100)});
+TYPED_TEST(SqlScoringStoreTest, RemovedVillageLeavesEveryMonthAndBoard) {
+  this->Record({Overall("v1", "d1", 1, 60),
+                Overall("v1", "d1", 2, 90, kNextMonth),
+                Overall("v2", "d1", 3, 100)});
   ASSERT_OK_AND_ASSIGN(std::vector<Standing> removed,
-                       store_->RemoveVillage("v1", Cursor(12)));
+                       this->store_->RemoveVillage("v1", Cursor(12)));
   ASSERT_EQ(removed.size(), 2u);
   EXPECT_EQ(removed[0].period, kMonth);
   EXPECT_EQ(removed[0].lineage, Lineage("v1", "d1"));
   EXPECT_EQ(removed[1].period, kNextMonth);
   EXPECT_EQ(removed[1].points, 90);
-  EXPECT_THAT(WholeBoard(Board("d1")), ElementsAre(Row{1, "v2", 3, 100}));
-  EXPECT_THAT(WholeBoard(Board("p1", STAR_UNSPECIFIED, kNextMonth)), IsEmpty());
-  EXPECT_THAT(store_->RecordedPeriods("v1"),
+  EXPECT_THAT(this->WholeBoard(Board("d1")), ElementsAre(Row{1, "v2", 3, 100}));
+  EXPECT_THAT(this->WholeBoard(Board("p1", STAR_UNSPECIFIED, kNextMonth)),
+              IsEmpty());
+  EXPECT_THAT(this->store_->RecordedPeriods("v1"),
               ::fivestar::testing::IsOkAndHolds(IsEmpty()));
-  EXPECT_THAT(store_->VillagesWithStandings("t1"),
+  EXPECT_THAT(this->store_->VillagesWithStandings("t1"),
               ::fivestar::testing::IsOkAndHolds(ElementsAre("v2")));
-  ASSERT_OK_AND_ASSIGN(FeedCursor cursor, store_->GetCursor("projects"));
+  ASSERT_OK_AND_ASSIGN(FeedCursor cursor, this->store_->GetCursor("projects"));
   EXPECT_EQ(cursor.sequence, 12u);
 }
 
 // --- Boards ------------------------------------------------------------------
 
-TEST_F(SqliteScoringStoreTest, TiedVillagesShareARankListedById) {
-  RecordTiedTownship();
-  EXPECT_THAT(WholeBoard(Board("t1")),
+TYPED_TEST(SqlScoringStoreTest, TiedVillagesShareARankListedById) {
+  this->RecordTiedTownship();
+  EXPECT_THAT(this->WholeBoard(Board("t1")),
               ElementsAre(Row{1, "v-a", 3, 200}, Row{2, "v-b", 2, 150},
                           Row{2, "v-c", 2, 150}, Row{4, "v-d", 2, 100},
                           Row{5, "v-e", 1, 300}));
 }
 
-TEST_F(SqliteScoringStoreTest, BoardPagesKeepRanksOfTheWholeBoard) {
-  RecordTiedTownship();
-  ASSERT_OK_AND_ASSIGN(BoardSlice slice, store_->ReadBoard(Board("t1"), 2, 2));
+TYPED_TEST(SqlScoringStoreTest, BoardPagesKeepRanksOfTheWholeBoard) {
+  this->RecordTiedTownship();
+  ASSERT_OK_AND_ASSIGN(BoardSlice slice,
+                       this->store_->ReadBoard(Board("t1"), 2, 2));
   EXPECT_EQ(slice.total, 5);
   EXPECT_THAT(Rows(slice.entries),
               ElementsAre(Row{2, "v-c", 2, 150}, Row{4, "v-d", 2, 100}));
-  ASSERT_OK_AND_ASSIGN(slice, store_->ReadBoard(Board("t1"), 4, 2));
+  ASSERT_OK_AND_ASSIGN(slice, this->store_->ReadBoard(Board("t1"), 4, 2));
   EXPECT_THAT(Ids(slice.entries), ElementsAre("v-e"));
-  ASSERT_OK_AND_ASSIGN(slice, store_->ReadBoard(Board("t1"), 5, 2));
+  ASSERT_OK_AND_ASSIGN(slice, this->store_->ReadBoard(Board("t1"), 5, 2));
   EXPECT_EQ(slice.total, 5);
   EXPECT_THAT(slice.entries, IsEmpty());
-  ASSERT_OK_AND_ASSIGN(slice, store_->ReadBoard(Board("t2"), 0, 10));
+  ASSERT_OK_AND_ASSIGN(slice, this->store_->ReadBoard(Board("t2"), 0, 10));
   EXPECT_EQ(slice.total, 0);
   EXPECT_THAT(slice.entries, IsEmpty());
 }
 
-TEST_F(SqliteScoringStoreTest, RanksOfSomeVillagesOmitThoseNotOnTheBoard) {
-  RecordTiedTownship();
-  Record({Overall("v-x", "t2", 5, 500)});
+TYPED_TEST(SqlScoringStoreTest, RanksOfSomeVillagesOmitThoseNotOnTheBoard) {
+  this->RecordTiedTownship();
+  this->Record({Overall("v-x", "t2", 5, 500)});
   ASSERT_OK_AND_ASSIGN(
       auto ranks,
-      store_->RanksOf(Board("d1"), {"v-e", "v-x", "nowhere", "v-c"}));
+      this->store_->RanksOf(Board("d1"), {"v-e", "v-x", "nowhere", "v-c"}));
   EXPECT_THAT(Rows(ranks),
               ElementsAre(Row{1, "v-c", 2, 150}, Row{3, "v-e", 1, 300}));
 }
 
-TEST_F(SqliteScoringStoreTest, PerStarBoardRanksByThatStarAlone) {
-  Record({Rec("v1", kMonth, "d1", {90, 10, 0, 40, 0}, 0b00001),
-          Rec("v2", kMonth, "d1", {10, 10, 0, 70, 0}, 0b01000),
-          Rec("v3", kMonth, "d2", {50, 10, 0, 70, 0}, 0b01011),
-          Rec("v4", kMonth, "t2", {0, 0, 0, 99, 0}, 0b01000)});
-  EXPECT_THAT(WholeBoard(Board("t1", SAFE_LAWFUL)),
+TYPED_TEST(SqlScoringStoreTest, PerStarBoardRanksByThatStarAlone) {
+  this->Record({Rec("v1", kMonth, "d1", {90, 10, 0, 40, 0}, 0b00001),
+                Rec("v2", kMonth, "d1", {10, 10, 0, 70, 0}, 0b01000),
+                Rec("v3", kMonth, "d2", {50, 10, 0, 70, 0}, 0b01011),
+                Rec("v4", kMonth, "t2", {0, 0, 0, 99, 0}, 0b01000)});
+  EXPECT_THAT(this->WholeBoard(Board("t1", SAFE_LAWFUL)),
               ElementsAre(Row{1, "v2", 1, 70}, Row{1, "v3", 1, 70},
                           Row{3, "v1", 0, 40}));
-  EXPECT_THAT(WholeBoard(Board("t1", BRANCH_STRONG)),
+  EXPECT_THAT(this->WholeBoard(Board("t1", BRANCH_STRONG)),
               ElementsAre(Row{1, "v1", 1, 90}, Row{2, "v3", 1, 50},
                           Row{3, "v2", 0, 10}));
   EXPECT_THAT(
-      WholeBoard(Board("t1", CIVILIZED_HAPPY)),
+      this->WholeBoard(Board("t1", CIVILIZED_HAPPY)),
       ElementsAre(Row{1, "v1", 0, 0}, Row{1, "v2", 0, 0}, Row{1, "v3", 0, 0}));
-  EXPECT_THAT(WholeBoard(Board("t1")),
+  EXPECT_THAT(this->WholeBoard(Board("t1")),
               ElementsAre(Row{1, "v3", 3, 130}, Row{2, "v1", 1, 140},
                           Row{3, "v2", 1, 90}));
-  EXPECT_THAT(store_->ReadBoard(Board("t1", static_cast<Star>(9)), 0, 10),
+  EXPECT_THAT(this->store_->ReadBoard(Board("t1", static_cast<Star>(9)), 0, 10),
               StatusIs(absl::StatusCode::kInvalidArgument, "board.star"));
 }
 
-TEST_F(SqliteScoringStoreTest, RegionBoardsHoldTheVillagesBelowAtEveryLevel) {
-  Record({Overall("v1", "d1", 1, 10), Overall("v2", "d1", 2, 20),
-          Overall("v3", "d2", 3, 30), Overall("v4", "t2", 4, 40),
-          Overall("v5", "t3", 5, 50), Overall("v6", "d2", 0, 5, kNextMonth)});
-  EXPECT_THAT(Ids(store_->ReadBoard(Board("d1"), 0, 10)->entries),
+TYPED_TEST(SqlScoringStoreTest, RegionBoardsHoldTheVillagesBelowAtEveryLevel) {
+  this->Record({Overall("v1", "d1", 1, 10), Overall("v2", "d1", 2, 20),
+                Overall("v3", "d2", 3, 30), Overall("v4", "t2", 4, 40),
+                Overall("v5", "t3", 5, 50),
+                Overall("v6", "d2", 0, 5, kNextMonth)});
+  EXPECT_THAT(Ids(this->store_->ReadBoard(Board("d1"), 0, 10)->entries),
               ElementsAre("v2", "v1"));
-  EXPECT_THAT(Ids(store_->ReadBoard(Board("d2"), 0, 10)->entries),
+  EXPECT_THAT(Ids(this->store_->ReadBoard(Board("d2"), 0, 10)->entries),
               ElementsAre("v3"));
-  EXPECT_THAT(Ids(store_->ReadBoard(Board("t1"), 0, 10)->entries),
+  EXPECT_THAT(Ids(this->store_->ReadBoard(Board("t1"), 0, 10)->entries),
               ElementsAre("v3", "v2", "v1"));
-  EXPECT_THAT(Ids(store_->ReadBoard(Board("t2"), 0, 10)->entries),
+  EXPECT_THAT(Ids(this->store_->ReadBoard(Board("t2"), 0, 10)->entries),
               ElementsAre("v4"));
-  EXPECT_THAT(Ids(store_->ReadBoard(Board("k1"), 0, 10)->entries),
+  EXPECT_THAT(Ids(this->store_->ReadBoard(Board("k1"), 0, 10)->entries),
               ElementsAre("v4", "v3", "v2", "v1"));
-  EXPECT_THAT(Ids(store_->ReadBoard(Board("k2"), 0, 10)->entries),
+  EXPECT_THAT(Ids(this->store_->ReadBoard(Board("k2"), 0, 10)->entries),
               ElementsAre("v5"));
   EXPECT_THAT(
-      WholeBoard(Board("p1")),
+      this->WholeBoard(Board("p1")),
       ElementsAre(Row{1, "v5", 5, 50}, Row{2, "v4", 4, 40}, Row{3, "v3", 3, 30},
                   Row{4, "v2", 2, 20}, Row{5, "v1", 1, 10}));
-  EXPECT_THAT(WholeBoard(Board("d2", STAR_UNSPECIFIED, kNextMonth)),
+  EXPECT_THAT(this->WholeBoard(Board("d2", STAR_UNSPECIFIED, kNextMonth)),
               ElementsAre(Row{1, "v6", 0, 5}));
   // A village is no region: it has no board of its own.
-  EXPECT_THAT(WholeBoard(Board("v1")), IsEmpty());
+  EXPECT_THAT(this->WholeBoard(Board("v1")), IsEmpty());
 }
 
-TEST_F(SqliteScoringStoreTest, VillageThatMovedLeavesItsOldRegionsBoards) {
-  Record({Overall("v1", "d1", 2, 20), Overall("v2", "d1", 1, 10),
-          Overall("v3", "t3", 1, 10)});
-  ASSERT_OK_AND_ASSIGN(
-      auto outcomes,
-      store_->RecordEvaluations({Overall("v1", "t2", 2, 25)}, std::nullopt));
+TYPED_TEST(SqlScoringStoreTest, VillageThatMovedLeavesItsOldRegionsBoards) {
+  this->Record({Overall("v1", "d1", 2, 20), Overall("v2", "d1", 1, 10),
+                Overall("v3", "t3", 1, 10)});
+  ASSERT_OK_AND_ASSIGN(auto outcomes,
+                       this->store_->RecordEvaluations(
+                           {Overall("v1", "t2", 2, 25)}, std::nullopt));
   ASSERT_TRUE(outcomes[0].previous.has_value());
   EXPECT_EQ(outcomes[0].previous->lineage, Lineage("v1", "d1"));
-  EXPECT_THAT(WholeBoard(Board("d1")), ElementsAre(Row{1, "v2", 1, 10}));
-  EXPECT_THAT(WholeBoard(Board("t1")), ElementsAre(Row{1, "v2", 1, 10}));
-  EXPECT_THAT(WholeBoard(Board("t2")), ElementsAre(Row{1, "v1", 2, 25}));
-  EXPECT_THAT(WholeBoard(Board("k1")),
+  EXPECT_THAT(this->WholeBoard(Board("d1")), ElementsAre(Row{1, "v2", 1, 10}));
+  EXPECT_THAT(this->WholeBoard(Board("t1")), ElementsAre(Row{1, "v2", 1, 10}));
+  EXPECT_THAT(this->WholeBoard(Board("t2")), ElementsAre(Row{1, "v1", 2, 25}));
+  EXPECT_THAT(this->WholeBoard(Board("k1")),
               ElementsAre(Row{1, "v1", 2, 25}, Row{2, "v2", 1, 10}));
-  EXPECT_THAT(store_->VillagesWithStandings("d1"),
+  EXPECT_THAT(this->store_->VillagesWithStandings("d1"),
               ::fivestar::testing::IsOkAndHolds(ElementsAre("v2")));
   // Across counties too.
-  Record({Overall("v1", "t3", 2, 25)});
-  EXPECT_THAT(WholeBoard(Board("k1")), ElementsAre(Row{1, "v2", 1, 10}));
-  EXPECT_THAT(Ids(store_->ReadBoard(Board("k2"), 0, 10)->entries),
+  this->Record({Overall("v1", "t3", 2, 25)});
+  EXPECT_THAT(this->WholeBoard(Board("k1")), ElementsAre(Row{1, "v2", 1, 10}));
+  EXPECT_THAT(Ids(this->store_->ReadBoard(Board("k2"), 0, 10)->entries),
               ElementsAre("v1", "v3"));
-  EXPECT_EQ(store_->ReadBoard(Board("p1"), 0, 0)->total, 3);
+  EXPECT_EQ(this->store_->ReadBoard(Board("p1"), 0, 0)->total, 3);
 }
 
-TEST_F(SqliteScoringStoreTest, NeighbourhoodStopsAtTheEdgesOfTheBoard) {
-  RecordTiedTownship();
+TYPED_TEST(SqlScoringStoreTest, NeighbourhoodStopsAtTheEdgesOfTheBoard) {
+  this->RecordTiedTownship();
   ASSERT_OK_AND_ASSIGN(BoardNeighbourhood top,
-                       store_->ReadNeighbourhood(Board("t1"), "v-a", 2));
+                       this->store_->ReadNeighbourhood(Board("t1"), "v-a", 2));
   EXPECT_EQ(top.total, 5);
   EXPECT_EQ(Rows({top.entry}), (std::vector<Row>{Row{1, "v-a", 3, 200}}));
   EXPECT_THAT(top.above, IsEmpty());
@@ -562,30 +583,31 @@ TEST_F(SqliteScoringStoreTest, NeighbourhoodStopsAtTheEdgesOfTheBoard) {
               ElementsAre(Row{2, "v-b", 2, 150}, Row{2, "v-c", 2, 150}));
 
   ASSERT_OK_AND_ASSIGN(BoardNeighbourhood bottom,
-                       store_->ReadNeighbourhood(Board("t1"), "v-e", 3));
+                       this->store_->ReadNeighbourhood(Board("t1"), "v-e", 3));
   EXPECT_EQ(bottom.entry.rank, 5);
   EXPECT_THAT(Ids(bottom.above), ElementsAre("v-b", "v-c", "v-d"));
   EXPECT_THAT(bottom.below, IsEmpty());
 
   ASSERT_OK_AND_ASSIGN(BoardNeighbourhood middle,
-                       store_->ReadNeighbourhood(Board("t1"), "v-c", 1));
+                       this->store_->ReadNeighbourhood(Board("t1"), "v-c", 1));
   EXPECT_EQ(middle.entry.rank, 2);
   EXPECT_THAT(Ids(middle.above), ElementsAre("v-b"));
   EXPECT_THAT(Rows(middle.below), ElementsAre(Row{4, "v-d", 2, 100}));
 
   ASSERT_OK_AND_ASSIGN(BoardNeighbourhood alone,
-                       store_->ReadNeighbourhood(Board("d2"), "v-b", 0));
+                       this->store_->ReadNeighbourhood(Board("d2"), "v-b", 0));
   EXPECT_EQ(alone.total, 2);
   EXPECT_EQ(alone.entry.rank, 2);
   EXPECT_THAT(alone.above, IsEmpty());
   EXPECT_THAT(alone.below, IsEmpty());
 
-  EXPECT_THAT(store_->ReadNeighbourhood(Board("d2"), "v-c", 1),
+  EXPECT_THAT(this->store_->ReadNeighbourhood(Board("d2"), "v-c", 1),
               StatusIs(absl::StatusCode::kNotFound,
                        "village v-c is not on the overall board of region d2 "
                        "for 2022-09"));
   EXPECT_THAT(
-      store_->ReadNeighbourhood(Board("t1", SAFE_LAWFUL, kNextMonth), "v-a", 1),
+      this->store_->ReadNeighbourhood(Board("t1", SAFE_LAWFUL, kNextMonth),
+                                      "v-a", 1),
       StatusIs(absl::StatusCode::kNotFound,
                "village v-a is not on the SAFE_LAWFUL board of region t1 for "
                "2022-10"));
@@ -604,178 +626,181 @@ v1::LeaderboardSnapshot SnapshotOf(const std::string& region) {
   return snapshot;
 }
 
-TEST_F(SqliteScoringStoreTest, FrozenBoardsNeverChangeAfterwards) {
-  RecordTiedTownship();
-  Record({Rec("v-f", kMonth, "t2", {0, 0, 0, 70, 0}, 0b01000)});
-  const std::vector<Row> live_overall = WholeBoard(Board("t1"));
+TYPED_TEST(SqlScoringStoreTest, FrozenBoardsNeverChangeAfterwards) {
+  this->RecordTiedTownship();
+  this->Record({Rec("v-f", kMonth, "t2", {0, 0, 0, 70, 0}, 0b01000)});
+  const std::vector<Row> live_overall = this->WholeBoard(Board("t1"));
   const std::vector<Row> live_industry =
-      WholeBoard(Board("t1", INDUSTRY_THRIVING));
+      this->WholeBoard(Board("t1", INDUSTRY_THRIVING));
   ASSERT_OK_AND_ASSIGN(v1::LeaderboardSnapshot frozen,
-                       store_->FreezeBoards(SnapshotOf("t1")));
+                       this->store_->FreezeBoards(SnapshotOf("t1")));
   EXPECT_EQ(frozen.total_villages(), 5);
   EXPECT_EQ(frozen.creator(), "operator-t1");
   EXPECT_EQ(frozen.comment(), "September meeting");
   EXPECT_EQ(frozen.create_time(), At(1664700000));
 
   // Later evaluations: one village overtakes, one joins, one moves away.
-  Record({Overall("v-e", "d1", 5, 500), Overall("v-g", "d2", 4, 10),
-          Overall("v-a", "t2", 3, 200)});
-  EXPECT_NE(WholeBoard(Board("t1")), live_overall);
-  EXPECT_EQ(FrozenBoard(Board("t1")), live_overall);
-  EXPECT_EQ(FrozenBoard(Board("t1", INDUSTRY_THRIVING)), live_industry);
-  EXPECT_THAT(FrozenBoard(Board("t1")),
+  this->Record({Overall("v-e", "d1", 5, 500), Overall("v-g", "d2", 4, 10),
+                Overall("v-a", "t2", 3, 200)});
+  EXPECT_NE(this->WholeBoard(Board("t1")), live_overall);
+  EXPECT_EQ(this->FrozenBoard(Board("t1")), live_overall);
+  EXPECT_EQ(this->FrozenBoard(Board("t1", INDUSTRY_THRIVING)), live_industry);
+  EXPECT_THAT(this->FrozenBoard(Board("t1")),
               ElementsAre(Row{1, "v-a", 3, 200}, Row{2, "v-b", 2, 150},
                           Row{2, "v-c", 2, 150}, Row{4, "v-d", 2, 100},
                           Row{5, "v-e", 1, 300}));
   ASSERT_OK_AND_ASSIGN(BoardSlice page,
-                       store_->ReadFrozenBoard(Board("t1"), 1, 2));
+                       this->store_->ReadFrozenBoard(Board("t1"), 1, 2));
   EXPECT_EQ(page.total, 5);
   EXPECT_THAT(Ids(page.entries), ElementsAre("v-b", "v-c"));
 
-  EXPECT_THAT(store_->FreezeBoards(SnapshotOf("t1")),
+  EXPECT_THAT(this->store_->FreezeBoards(SnapshotOf("t1")),
               StatusIs(absl::StatusCode::kAlreadyExists,
                        "the boards of region t1 for 2022-09 are already "
                        "frozen"));
-  Open();
+  this->Open();
   ASSERT_OK_AND_ASSIGN(v1::LeaderboardSnapshot again,
-                       store_->GetSnapshot("t1", kMonth));
+                       this->store_->GetSnapshot("t1", kMonth));
   EXPECT_EQ(again.total_villages(), 5);
   EXPECT_EQ(again.creator(), "operator-t1");
-  EXPECT_EQ(FrozenBoard(Board("t1")), live_overall);
+  EXPECT_EQ(this->FrozenBoard(Board("t1")), live_overall);
 }
 
-TEST_F(SqliteScoringStoreTest, FrozenPerStarBoardsKeepTheirOwnRanks) {
-  Record({Rec("v1", kMonth, "d1", {90, 10, 0, 40, 0}, 0b00001),
-          Rec("v2", kMonth, "d1", {10, 10, 0, 70, 0}, 0b01000),
-          Rec("v3", kMonth, "d2", {50, 10, 0, 70, 0}, 0b01011)});
-  ASSERT_OK(store_->FreezeBoards(SnapshotOf("t1")));
-  Record({Rec("v1", kMonth, "d1", {90, 10, 0, 99, 0}, 0b01001)});
-  EXPECT_THAT(FrozenBoard(Board("t1", SAFE_LAWFUL)),
+TYPED_TEST(SqlScoringStoreTest, FrozenPerStarBoardsKeepTheirOwnRanks) {
+  this->Record({Rec("v1", kMonth, "d1", {90, 10, 0, 40, 0}, 0b00001),
+                Rec("v2", kMonth, "d1", {10, 10, 0, 70, 0}, 0b01000),
+                Rec("v3", kMonth, "d2", {50, 10, 0, 70, 0}, 0b01011)});
+  ASSERT_OK(this->store_->FreezeBoards(SnapshotOf("t1")));
+  this->Record({Rec("v1", kMonth, "d1", {90, 10, 0, 99, 0}, 0b01001)});
+  EXPECT_THAT(this->FrozenBoard(Board("t1", SAFE_LAWFUL)),
               ElementsAre(Row{1, "v2", 1, 70}, Row{1, "v3", 1, 70},
                           Row{3, "v1", 0, 40}));
-  EXPECT_THAT(WholeBoard(Board("t1", SAFE_LAWFUL)),
+  EXPECT_THAT(this->WholeBoard(Board("t1", SAFE_LAWFUL)),
               ElementsAre(Row{1, "v1", 1, 99}, Row{2, "v2", 1, 70},
                           Row{2, "v3", 1, 70}));
 }
 
-TEST_F(SqliteScoringStoreTest, BoardsNeverFrozenAreNotFound) {
-  RecordTiedTownship();
-  ASSERT_OK(store_->FreezeBoards(SnapshotOf("d1")));
-  EXPECT_THAT(store_->GetSnapshot("t1", kMonth),
+TYPED_TEST(SqlScoringStoreTest, BoardsNeverFrozenAreNotFound) {
+  this->RecordTiedTownship();
+  ASSERT_OK(this->store_->FreezeBoards(SnapshotOf("d1")));
+  EXPECT_THAT(this->store_->GetSnapshot("t1", kMonth),
               StatusIs(absl::StatusCode::kNotFound,
                        "the boards of region t1 for 2022-09 were never "
                        "frozen"));
-  EXPECT_THAT(store_->ReadFrozenBoard(Board("t1"), 0, 10),
+  EXPECT_THAT(this->store_->ReadFrozenBoard(Board("t1"), 0, 10),
               StatusIs(absl::StatusCode::kNotFound, "were never frozen"));
-  EXPECT_THAT(
-      store_->ReadFrozenBoard(Board("d1", STAR_UNSPECIFIED, kNextMonth), 0, 10),
-      StatusIs(absl::StatusCode::kNotFound, "were never frozen"));
-  EXPECT_THAT(FrozenBoard(Board("d1")),
+  EXPECT_THAT(this->store_->ReadFrozenBoard(
+                  Board("d1", STAR_UNSPECIFIED, kNextMonth), 0, 10),
+              StatusIs(absl::StatusCode::kNotFound, "were never frozen"));
+  EXPECT_THAT(this->FrozenBoard(Board("d1")),
               ElementsAre(Row{1, "v-c", 2, 150}, Row{2, "v-d", 2, 100},
                           Row{3, "v-e", 1, 300}));
   // An empty region freezes too: its boards are empty.
   ASSERT_OK_AND_ASSIGN(v1::LeaderboardSnapshot empty,
-                       store_->FreezeBoards(SnapshotOf("t2")));
+                       this->store_->FreezeBoards(SnapshotOf("t2")));
   EXPECT_EQ(empty.total_villages(), 0);
-  EXPECT_THAT(FrozenBoard(Board("t2")), IsEmpty());
+  EXPECT_THAT(this->FrozenBoard(Board("t2")), IsEmpty());
 }
 
 // --- Awards ------------------------------------------------------------------
 
-TEST_F(SqliteScoringStoreTest, CreatedAwardHasIdEtagAndCreatingEvent) {
+TYPED_TEST(SqlScoringStoreTest, CreatedAwardHasIdEtagAndCreatingEvent) {
   ASSERT_OK_AND_ASSIGN(
       v1::Award award,
-      store_->CreateAward(NewAward("v1", BRANCH_STRONG), Lineage("v1", "d1"),
-                          Event(v1::AWARD_STATE_UNSPECIFIED, v1::APPLIED), {}));
+      this->store_->CreateAward(
+          NewAward("v1", BRANCH_STRONG), Lineage("v1", "d1"),
+          Event(v1::AWARD_STATE_UNSPECIFIED, v1::APPLIED), {}));
   EXPECT_THAT(award.id(), MatchesRegex("aw-[0-9a-f]{20}"));
   EXPECT_EQ(award.etag(), "1-1664600000000000");
   EXPECT_EQ(award.state(), v1::APPLIED);
   EXPECT_EQ(award.create_time(), At(1664600000));
-  ASSERT_OK_AND_ASSIGN(StoredAward stored, store_->GetAward(award.id()));
+  ASSERT_OK_AND_ASSIGN(StoredAward stored, this->store_->GetAward(award.id()));
   EXPECT_EQ(stored.award.SerializeAsString(), award.SerializeAsString());
   EXPECT_EQ(stored.lineage, Lineage("v1", "d1"));
-  ASSERT_OK_AND_ASSIGN(auto events, store_->ListAwardEvents({}));
+  ASSERT_OK_AND_ASSIGN(auto events, this->store_->ListAwardEvents({}));
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0].sequence(), 1);
   EXPECT_EQ(events[0].award_id(), award.id());
   EXPECT_EQ(events[0].village_id(), "v1");
   EXPECT_EQ(events[0].star(), BRANCH_STRONG);
   EXPECT_EQ(events[0].to_state(), v1::APPLIED);
-  EXPECT_THAT(store_->GetAward("aw-none"),
+  EXPECT_THAT(this->store_->GetAward("aw-none"),
               StatusIs(absl::StatusCode::kNotFound, "award aw-none not found"));
 }
 
-TEST_F(SqliteScoringStoreTest, OpenApplicationOrHeldStarBlocksAnother) {
+TYPED_TEST(SqlScoringStoreTest, OpenApplicationOrHeldStarBlocksAnother) {
   const v1::AwardEvent created =
       Event(v1::AWARD_STATE_UNSPECIFIED, v1::APPLIED);
-  ASSERT_OK_AND_ASSIGN(v1::Award first,
-                       store_->CreateAward(NewAward("v1", BRANCH_STRONG),
-                                           Lineage("v1", "d1"), created, {}));
+  ASSERT_OK_AND_ASSIGN(v1::Award first, this->store_->CreateAward(
+                                            NewAward("v1", BRANCH_STRONG),
+                                            Lineage("v1", "d1"), created, {}));
   EXPECT_THAT(
-      store_->CreateAward(NewAward("v1", BRANCH_STRONG), Lineage("v1", "d1"),
-                          created, {}),
+      this->store_->CreateAward(NewAward("v1", BRANCH_STRONG),
+                                Lineage("v1", "d1"), created, {}),
       StatusIs(absl::StatusCode::kAlreadyExists,
                absl::StrCat("village v1 already has an open application for "
                             "star BRANCH_STRONG (award ",
                             first.id(), ", APPLIED)")));
   // Another star, or another village, is free.
-  ASSERT_OK(store_->CreateAward(NewAward("v1", SAFE_LAWFUL),
-                                Lineage("v1", "d1"), created, {}));
-  ASSERT_OK(store_->CreateAward(NewAward("v2", BRANCH_STRONG),
-                                Lineage("v2", "d1"), created, {}));
+  ASSERT_OK(this->store_->CreateAward(NewAward("v1", SAFE_LAWFUL),
+                                      Lineage("v1", "d1"), created, {}));
+  ASSERT_OK(this->store_->CreateAward(NewAward("v2", BRANCH_STRONG),
+                                      Lineage("v2", "d1"), created, {}));
   ASSERT_OK_AND_ASSIGN(
       v1::Award held,
-      store_->CreateAward(NewAward("v3", BRANCH_STRONG, v1::AWARDED),
-                          Lineage("v3", "t2"),
-                          Event(v1::AWARD_STATE_UNSPECIFIED, v1::AWARDED), {}));
+      this->store_->CreateAward(
+          NewAward("v3", BRANCH_STRONG, v1::AWARDED), Lineage("v3", "t2"),
+          Event(v1::AWARD_STATE_UNSPECIFIED, v1::AWARDED), {}));
   EXPECT_THAT(
-      store_->CreateAward(NewAward("v3", BRANCH_STRONG), Lineage("v3", "t2"),
-                          created, {}),
+      this->store_->CreateAward(NewAward("v3", BRANCH_STRONG),
+                                Lineage("v3", "t2"), created, {}),
       StatusIs(absl::StatusCode::kAlreadyExists,
                absl::StrCat("village v3 already holds star BRANCH_STRONG "
                             "(award ",
                             held.id(), ")")));
   // A closed award frees the star for a new application.
-  ASSERT_OK(store_->TransitionAward(
+  ASSERT_OK(this->store_->TransitionAward(
       Move(first, v1::WITHDRAWN, 1664610000, first.etag())));
-  ASSERT_OK(store_->CreateAward(NewAward("v1", BRANCH_STRONG),
-                                Lineage("v1", "d1"), created, {}));
-  ASSERT_OK_AND_ASSIGN(auto events, store_->ListAwardEvents({}));
+  ASSERT_OK(this->store_->CreateAward(NewAward("v1", BRANCH_STRONG),
+                                      Lineage("v1", "d1"), created, {}));
+  ASSERT_OK_AND_ASSIGN(auto events, this->store_->ListAwardEvents({}));
   EXPECT_EQ(events.size(), 6u);
 }
 
-TEST_F(SqliteScoringStoreTest, RequestIdReturnsTheFirstAwardOrConflicts) {
+TYPED_TEST(SqlScoringStoreTest, RequestIdReturnsTheFirstAwardOrConflicts) {
   const v1::AwardEvent created =
       Event(v1::AWARD_STATE_UNSPECIFIED, v1::APPLIED);
-  ASSERT_OK_AND_ASSIGN(
-      v1::Award first,
-      store_->CreateAward(NewAward("v1", BRANCH_STRONG), Lineage("v1", "d1"),
-                          created, {"req-1", "fp-1"}));
-  Open();
-  ASSERT_OK_AND_ASSIGN(
-      v1::Award retry,
-      store_->CreateAward(NewAward("v1", BRANCH_STRONG), Lineage("v1", "d1"),
-                          created, {"req-1", "fp-1"}));
+  ASSERT_OK_AND_ASSIGN(v1::Award first,
+                       this->store_->CreateAward(NewAward("v1", BRANCH_STRONG),
+                                                 Lineage("v1", "d1"), created,
+                                                 {"req-1", "fp-1"}));
+  this->Open();
+  ASSERT_OK_AND_ASSIGN(v1::Award retry,
+                       this->store_->CreateAward(NewAward("v1", BRANCH_STRONG),
+                                                 Lineage("v1", "d1"), created,
+                                                 {"req-1", "fp-1"}));
   EXPECT_EQ(retry.id(), first.id());
   EXPECT_EQ(retry.etag(), first.etag());
   EXPECT_THAT(
-      store_->CreateAward(NewAward("v1", SAFE_LAWFUL), Lineage("v1", "d1"),
-                          created, {"req-1", "fp-2"}),
+      this->store_->CreateAward(NewAward("v1", SAFE_LAWFUL),
+                                Lineage("v1", "d1"), created,
+                                {"req-1", "fp-2"}),
       StatusIs(absl::StatusCode::kAlreadyExists,
                absl::StrCat("request_id req-1 was already used for award ",
                             first.id(), " with a different request")));
-  ASSERT_OK_AND_ASSIGN(auto awards, store_->ListAwards({}));
+  ASSERT_OK_AND_ASSIGN(auto awards, this->store_->ListAwards({}));
   EXPECT_EQ(awards.size(), 1u);
-  ASSERT_OK_AND_ASSIGN(auto events, store_->ListAwardEvents({}));
+  ASSERT_OK_AND_ASSIGN(auto events, this->store_->ListAwardEvents({}));
   EXPECT_EQ(events.size(), 1u);
 }
 
-TEST_F(SqliteScoringStoreTest, TransitionsCheckEtagThenStateAndAppendEvents) {
+TYPED_TEST(SqlScoringStoreTest, TransitionsCheckEtagThenStateAndAppendEvents) {
   ASSERT_OK_AND_ASSIGN(
       v1::Award applied,
-      store_->CreateAward(NewAward("v1", BRANCH_STRONG), Lineage("v1", "d1"),
-                          Event(v1::AWARD_STATE_UNSPECIFIED, v1::APPLIED), {}));
-  ASSERT_OK_AND_ASSIGN(v1::Award reviewed, store_->TransitionAward(Move(
+      this->store_->CreateAward(
+          NewAward("v1", BRANCH_STRONG), Lineage("v1", "d1"),
+          Event(v1::AWARD_STATE_UNSPECIFIED, v1::APPLIED), {}));
+  ASSERT_OK_AND_ASSIGN(v1::Award reviewed, this->store_->TransitionAward(Move(
                                                applied, v1::TOWNSHIP_REVIEWED,
                                                1664610000, applied.etag())));
   EXPECT_EQ(reviewed.state(), v1::TOWNSHIP_REVIEWED);
@@ -784,7 +809,7 @@ TEST_F(SqliteScoringStoreTest, TransitionsCheckEtagThenStateAndAppendEvents) {
   EXPECT_EQ(reviewed.update_time(), At(1664610000));
 
   // A stale etag loses, whatever the state says.
-  EXPECT_THAT(store_->TransitionAward(
+  EXPECT_THAT(this->store_->TransitionAward(
                   Move(applied, v1::REJECTED, 1664620000, applied.etag())),
               StatusIs(absl::StatusCode::kAborted,
                        absl::StrCat("award ", applied.id(),
@@ -792,29 +817,30 @@ TEST_F(SqliteScoringStoreTest, TransitionsCheckEtagThenStateAndAppendEvents) {
                                     "mismatch)")));
   // Without an etag, the state decides: the other reviewer's APPLIED is
   // gone.
-  EXPECT_THAT(
-      store_->TransitionAward(Move(applied, v1::REJECTED, 1664620000, "")),
-      StatusIs(absl::StatusCode::kFailedPrecondition,
-               absl::StrCat("award ", applied.id(),
-                            " is TOWNSHIP_REVIEWED, not APPLIED")));
+  EXPECT_THAT(this->store_->TransitionAward(
+                  Move(applied, v1::REJECTED, 1664620000, "")),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       absl::StrCat("award ", applied.id(),
+                                    " is TOWNSHIP_REVIEWED, not APPLIED")));
   // The same update time still gives a new etag.
-  ASSERT_OK_AND_ASSIGN(v1::Award approved, store_->TransitionAward(Move(
+  ASSERT_OK_AND_ASSIGN(v1::Award approved, this->store_->TransitionAward(Move(
                                                reviewed, v1::COUNTY_APPROVED,
                                                1664610000, reviewed.etag())));
   EXPECT_EQ(approved.etag(), "3-1664610000000000");
-  EXPECT_THAT(store_->TransitionAward(
+  EXPECT_THAT(this->store_->TransitionAward(
                   Move(approved, v1::PUBLIC_NOTICE, 1664630000, "bogus")),
               StatusIs(absl::StatusCode::kAborted, "etag mismatch"));
   AwardTransition missing = Move(approved, v1::PUBLIC_NOTICE, 1664630000, "");
   missing.award.set_id("aw-none");
-  EXPECT_THAT(store_->TransitionAward(missing),
+  EXPECT_THAT(this->store_->TransitionAward(missing),
               StatusIs(absl::StatusCode::kNotFound, "award aw-none not found"));
 
-  Open();
-  ASSERT_OK_AND_ASSIGN(StoredAward stored, store_->GetAward(applied.id()));
+  this->Open();
+  ASSERT_OK_AND_ASSIGN(StoredAward stored,
+                       this->store_->GetAward(applied.id()));
   EXPECT_EQ(stored.award.state(), v1::COUNTY_APPROVED);
   EXPECT_EQ(stored.award.etag(), approved.etag());
-  ASSERT_OK_AND_ASSIGN(auto events, store_->ListAwardEvents({}));
+  ASSERT_OK_AND_ASSIGN(auto events, this->store_->ListAwardEvents({}));
   ASSERT_EQ(events.size(), 3u);
   std::vector<std::tuple<int64_t, v1::AwardState, v1::AwardState>> trail;
   for (const v1::AwardEvent& event : events) {
@@ -832,7 +858,7 @@ TEST_F(SqliteScoringStoreTest, TransitionsCheckEtagThenStateAndAppendEvents) {
 
 // Awards of villages v1 (d1), v2 (t2), v3 (t3), some stars each, created in
 // an order unlike list order; returns their ids in list order.
-std::vector<std::string> CreateSpreadAwards(SqliteScoringStore& store) {
+std::vector<std::string> CreateSpreadAwards(ScoringStore& store) {
   const v1::AwardEvent created =
       Event(v1::AWARD_STATE_UNSPECIFIED, v1::APPLIED);
   const std::vector<std::tuple<std::string, std::string, Star, v1::AwardState>>
@@ -859,97 +885,103 @@ std::vector<std::string> AwardIds(const std::vector<StoredAward>& awards) {
   return out;
 }
 
-TEST_F(SqliteScoringStoreTest, AwardsListByVillageStarAndCreationInPages) {
-  const std::vector<std::string> ids = CreateSpreadAwards(*store_);
+TYPED_TEST(SqlScoringStoreTest, AwardsListByVillageStarAndCreationInPages) {
+  const std::vector<std::string> ids = CreateSpreadAwards(*this->store_);
   ASSERT_EQ(ids.size(), 5u);
   // A second, later award of v1's BRANCH_STRONG lists after the first.
-  ASSERT_OK_AND_ASSIGN(StoredAward v1_branch, store_->GetAward(ids[0]));
-  ASSERT_OK(store_->TransitionAward(
+  ASSERT_OK_AND_ASSIGN(StoredAward v1_branch, this->store_->GetAward(ids[0]));
+  ASSERT_OK(this->store_->TransitionAward(
       Move(v1_branch.award, v1::REJECTED, 1664610000, "")));
   ASSERT_OK_AND_ASSIGN(
       v1::Award again,
-      store_->CreateAward(NewAward("v1", BRANCH_STRONG), Lineage("v1", "d1"),
-                          Event(v1::AWARD_STATE_UNSPECIFIED, v1::APPLIED), {}));
+      this->store_->CreateAward(
+          NewAward("v1", BRANCH_STRONG), Lineage("v1", "d1"),
+          Event(v1::AWARD_STATE_UNSPECIFIED, v1::APPLIED), {}));
   std::vector<std::string> order = ids;
   order.insert(order.begin() + 1, again.id());
 
-  ASSERT_OK_AND_ASSIGN(auto all, store_->ListAwards({}));
+  ASSERT_OK_AND_ASSIGN(auto all, this->store_->ListAwards({}));
   EXPECT_EQ(AwardIds(all), order);
 
   AwardQuery query;
   query.limit = 4;
-  ASSERT_OK_AND_ASSIGN(auto page, store_->ListAwards(query));
+  ASSERT_OK_AND_ASSIGN(auto page, this->store_->ListAwards(query));
   EXPECT_EQ(AwardIds(page),
             std::vector<std::string>(order.begin(), order.begin() + 4));
   query.after = page.back().position;
-  ASSERT_OK_AND_ASSIGN(page, store_->ListAwards(query));
+  ASSERT_OK_AND_ASSIGN(page, this->store_->ListAwards(query));
   EXPECT_EQ(AwardIds(page),
             std::vector<std::string>(order.begin() + 4, order.end()));
   query.after = page.back().position;
-  ASSERT_OK_AND_ASSIGN(page, store_->ListAwards(query));
+  ASSERT_OK_AND_ASSIGN(page, this->store_->ListAwards(query));
   EXPECT_THAT(page, IsEmpty());
   query.after = "not-a-position";
-  EXPECT_THAT(store_->ListAwards(query),
+  EXPECT_THAT(this->store_->ListAwards(query),
               StatusIs(absl::StatusCode::kInvalidArgument, "after"));
 }
 
-TEST_F(SqliteScoringStoreTest, AwardFiltersCombine) {
-  const std::vector<std::string> ids = CreateSpreadAwards(*store_);
+TYPED_TEST(SqlScoringStoreTest, AwardFiltersCombine) {
+  const std::vector<std::string> ids = CreateSpreadAwards(*this->store_);
   // ids: v1/BRANCH, v1/SAFE, v2/BRANCH, v2/SAFE, v3/BRANCH.
   AwardQuery query;
   query.village_id = "v2";
-  EXPECT_THAT(AwardIds(*store_->ListAwards(query)),
+  EXPECT_THAT(AwardIds(*this->store_->ListAwards(query)),
               ElementsAre(ids[2], ids[3]));
   query = {};
   query.ancestor_region_id = "k1";
-  EXPECT_THAT(AwardIds(*store_->ListAwards(query)),
+  EXPECT_THAT(AwardIds(*this->store_->ListAwards(query)),
               ElementsAre(ids[0], ids[1], ids[2], ids[3]));
   query.star = BRANCH_STRONG;
-  EXPECT_THAT(AwardIds(*store_->ListAwards(query)),
+  EXPECT_THAT(AwardIds(*this->store_->ListAwards(query)),
               ElementsAre(ids[0], ids[2]));
   query.state = v1::AWARDED;
-  EXPECT_THAT(AwardIds(*store_->ListAwards(query)), ElementsAre(ids[2]));
+  EXPECT_THAT(AwardIds(*this->store_->ListAwards(query)), ElementsAre(ids[2]));
   query = {};
   query.ancestor_region_id = "d1";
   query.state = v1::APPLIED;
-  EXPECT_THAT(AwardIds(*store_->ListAwards(query)), ElementsAre(ids[0]));
+  EXPECT_THAT(AwardIds(*this->store_->ListAwards(query)), ElementsAre(ids[0]));
   query.ancestor_region_id = "t1";  // d1's township, from the lineage
-  EXPECT_THAT(AwardIds(*store_->ListAwards(query)), ElementsAre(ids[0]));
+  EXPECT_THAT(AwardIds(*this->store_->ListAwards(query)), ElementsAre(ids[0]));
 }
 
-TEST_F(SqliteScoringStoreTest, AwardEventsFilterAndPageBySequence) {
-  const std::vector<std::string> ids = CreateSpreadAwards(*store_);
-  ASSERT_OK_AND_ASSIGN(StoredAward v3_branch, store_->GetAward(ids[4]));
-  ASSERT_OK(store_->TransitionAward(
+TYPED_TEST(SqlScoringStoreTest, AwardEventsFilterAndPageBySequence) {
+  const std::vector<std::string> ids = CreateSpreadAwards(*this->store_);
+  ASSERT_OK_AND_ASSIGN(StoredAward v3_branch, this->store_->GetAward(ids[4]));
+  ASSERT_OK(this->store_->TransitionAward(
       Move(v3_branch.award, v1::TOWNSHIP_REVIEWED, 1664610000, "")));
   auto sequences = [](const std::vector<v1::AwardEvent>& events) {
     std::vector<int64_t> out;
     for (const v1::AwardEvent& event : events) out.push_back(event.sequence());
     return out;
   };
-  ASSERT_OK_AND_ASSIGN(auto all, store_->ListAwardEvents({}));
+  ASSERT_OK_AND_ASSIGN(auto all, this->store_->ListAwardEvents({}));
   EXPECT_THAT(sequences(all), ElementsAre(1, 2, 3, 4, 5, 6));
   AwardEventQuery query;
   query.after_sequence = 2;
   query.limit = 2;
-  EXPECT_THAT(sequences(*store_->ListAwardEvents(query)), ElementsAre(3, 4));
+  EXPECT_THAT(sequences(*this->store_->ListAwardEvents(query)),
+              ElementsAre(3, 4));
   query = {};
   query.award_id = ids[4];
-  EXPECT_THAT(sequences(*store_->ListAwardEvents(query)), ElementsAre(3, 6));
+  EXPECT_THAT(sequences(*this->store_->ListAwardEvents(query)),
+              ElementsAre(3, 6));
   query = {};
   query.village_id = "v1";
-  EXPECT_THAT(sequences(*store_->ListAwardEvents(query)), ElementsAre(2, 4));
+  EXPECT_THAT(sequences(*this->store_->ListAwardEvents(query)),
+              ElementsAre(2, 4));
   query = {};
   query.ancestor_region_id = "k2";
-  EXPECT_THAT(sequences(*store_->ListAwardEvents(query)), ElementsAre(3, 6));
+  EXPECT_THAT(sequences(*this->store_->ListAwardEvents(query)),
+              ElementsAre(3, 6));
   query.ancestor_region_id = "c1";
   query.after_sequence = 4;
-  EXPECT_THAT(sequences(*store_->ListAwardEvents(query)), ElementsAre(5, 6));
+  EXPECT_THAT(sequences(*this->store_->ListAwardEvents(query)),
+              ElementsAre(5, 6));
   query.award_id = ids[0];
-  EXPECT_THAT(sequences(*store_->ListAwardEvents(query)), IsEmpty());
+  EXPECT_THAT(sequences(*this->store_->ListAwardEvents(query)), IsEmpty());
 }
 
-TEST_F(SqliteScoringStoreTest, CountsVillagesAtALevelBelowARegion) {
+TYPED_TEST(SqlScoringStoreTest, CountsVillagesAtALevelBelowARegion) {
   const v1::AwardEvent recorded =
       Event(v1::AWARD_STATE_UNSPECIFIED, v1::AWARDED);
   // v1 (d1): 2 stars; v2 (d2): 1 star and an application; v3 (t2): 3 stars
@@ -970,35 +1002,37 @@ TEST_F(SqliteScoringStoreTest, CountsVillagesAtALevelBelowARegion) {
       {"v4", "t3", BRANCH_STRONG, v1::AWARDED},
       {"v5", "d1", BRANCH_STRONG, v1::APPLIED}};
   for (const Held& h : held) {
-    ASSERT_OK(store_->CreateAward(NewAward(h.village, h.star, h.state),
-                                  Lineage(h.village, h.parent), recorded, {}));
+    ASSERT_OK(this->store_->CreateAward(NewAward(h.village, h.star, h.state),
+                                        Lineage(h.village, h.parent), recorded,
+                                        {}));
   }
-  ASSERT_OK_AND_ASSIGN(auto v3, store_->ListAwards({"v3", "", CIVILIZED_HAPPY,
-                                                    v1::AWARDED, "", 10}));
+  ASSERT_OK_AND_ASSIGN(auto v3,
+                       this->store_->ListAwards(
+                           {"v3", "", CIVILIZED_HAPPY, v1::AWARDED, "", 10}));
   ASSERT_EQ(v3.size(), 1u);
-  ASSERT_OK(store_->TransitionAward(
+  ASSERT_OK(this->store_->TransitionAward(
       Move(v3[0].award, v1::WITHDRAWN, 1664610000, "")));
 
-  EXPECT_THAT(store_->CountVillagesAtLevel("k1", 1, ""),
+  EXPECT_THAT(this->store_->CountVillagesAtLevel("k1", 1, ""),
               ::fivestar::testing::IsOkAndHolds(3));
-  EXPECT_THAT(store_->CountVillagesAtLevel("k1", 2, ""),
+  EXPECT_THAT(this->store_->CountVillagesAtLevel("k1", 2, ""),
               ::fivestar::testing::IsOkAndHolds(2));
-  EXPECT_THAT(store_->CountVillagesAtLevel("k1", 3, ""),
+  EXPECT_THAT(this->store_->CountVillagesAtLevel("k1", 3, ""),
               ::fivestar::testing::IsOkAndHolds(0));
-  EXPECT_THAT(store_->CountVillagesAtLevel("t1", 2, ""),
+  EXPECT_THAT(this->store_->CountVillagesAtLevel("t1", 2, ""),
               ::fivestar::testing::IsOkAndHolds(1));
   // v2's approval would lift it to two stars.
-  EXPECT_THAT(store_->CountVillagesAtLevel("t1", 2, "v2"),
+  EXPECT_THAT(this->store_->CountVillagesAtLevel("t1", 2, "v2"),
               ::fivestar::testing::IsOkAndHolds(2));
-  EXPECT_THAT(store_->CountVillagesAtLevel("k1", 3, "v1"),
+  EXPECT_THAT(this->store_->CountVillagesAtLevel("k1", 3, "v1"),
               ::fivestar::testing::IsOkAndHolds(1));
   // v5 holds nothing yet: its first star makes it level 1.
-  EXPECT_THAT(store_->CountVillagesAtLevel("d1", 1, "v5"),
+  EXPECT_THAT(this->store_->CountVillagesAtLevel("d1", 1, "v5"),
               ::fivestar::testing::IsOkAndHolds(2));
   // A village not below the region is not counted, extra or not.
-  EXPECT_THAT(store_->CountVillagesAtLevel("k2", 1, "v1"),
+  EXPECT_THAT(this->store_->CountVillagesAtLevel("k2", 1, "v1"),
               ::fivestar::testing::IsOkAndHolds(1));
-  EXPECT_THAT(store_->CountVillagesAtLevel("p1", 1, ""),
+  EXPECT_THAT(this->store_->CountVillagesAtLevel("p1", 1, ""),
               ::fivestar::testing::IsOkAndHolds(4));
 }
 
@@ -1008,7 +1042,7 @@ TEST_F(SqliteScoringStoreTest, CountsVillagesAtALevelBelowARegion) {
 // Writers racing through the pool (several in one group commit) still see
 // each other's work: versions are distinct, one application wins, one
 // transition from an etag wins.
-TEST_F(SqliteScoringStoreTest, ConcurrentWritersSerializeThroughThePool) {
+TYPED_TEST(SqlScoringStoreTest, ConcurrentWritersSerializeThroughThePool) {
   constexpr int kThreads = 8;
   std::vector<int> versions(kThreads * 3);
   std::vector<absl::StatusCode> applied(kThreads);
@@ -1017,11 +1051,11 @@ TEST_F(SqliteScoringStoreTest, ConcurrentWritersSerializeThroughThePool) {
     for (int t = 0; t < kThreads; ++t) {
       threads.emplace_back([&, t] {
         for (int i = 0; i < 3; ++i) {
-          auto rubric = store_->CreateRubric(NamedRubric("r"), false);
+          auto rubric = this->store_->CreateRubric(NamedRubric("r"), false);
           versions[t * 3 + i] = rubric.ok() ? rubric->version() : -1;
         }
         applied[t] =
-            store_
+            this->store_
                 ->CreateAward(
                     NewAward("v1", BRANCH_STRONG), Lineage("v1", "d1"),
                     Event(v1::AWARD_STATE_UNSPECIFIED, v1::APPLIED), {})
@@ -1041,7 +1075,7 @@ TEST_F(SqliteScoringStoreTest, ConcurrentWritersSerializeThroughThePool) {
                        absl::StatusCode::kAlreadyExists),
             kThreads - 1);
 
-  ASSERT_OK_AND_ASSIGN(auto awards, store_->ListAwards({}));
+  ASSERT_OK_AND_ASSIGN(auto awards, this->store_->ListAwards({}));
   ASSERT_EQ(awards.size(), 1u);
   const v1::Award award = awards[0].award;
   std::vector<absl::StatusCode> moved(kThreads);
@@ -1049,7 +1083,7 @@ TEST_F(SqliteScoringStoreTest, ConcurrentWritersSerializeThroughThePool) {
     std::vector<std::thread> threads;
     for (int t = 0; t < kThreads; ++t) {
       threads.emplace_back([&, t] {
-        moved[t] = store_
+        moved[t] = this->store_
                        ->TransitionAward(Move(award, v1::TOWNSHIP_REVIEWED,
                                               1664610000 + t, award.etag()))
                        .status()
@@ -1061,24 +1095,26 @@ TEST_F(SqliteScoringStoreTest, ConcurrentWritersSerializeThroughThePool) {
   EXPECT_EQ(std::count(moved.begin(), moved.end(), absl::StatusCode::kOk), 1);
   EXPECT_EQ(std::count(moved.begin(), moved.end(), absl::StatusCode::kAborted),
             kThreads - 1);
-  ASSERT_OK_AND_ASSIGN(auto events, store_->ListAwardEvents({}));
+  ASSERT_OK_AND_ASSIGN(auto events, this->store_->ListAwardEvents({}));
   EXPECT_EQ(events.size(), 2u);
 }
 
 // --- Cursors -----------------------------------------------------------------
 
-TEST_F(SqliteScoringStoreTest, CursorsStartEmptyAndPersistPerFeed) {
-  ASSERT_OK_AND_ASSIGN(FeedCursor none, store_->GetCursor("registry"));
+TYPED_TEST(SqlScoringStoreTest, CursorsStartEmptyAndPersistPerFeed) {
+  ASSERT_OK_AND_ASSIGN(FeedCursor none, this->store_->GetCursor("registry"));
   EXPECT_EQ(none.feed_id, "");
   EXPECT_EQ(none.sequence, 0u);
-  ASSERT_OK(store_->SetCursor({"registry", {"reg-1", 40}}));
-  ASSERT_OK(store_->SetCursor({"projects", {"proj-1", 7}}));
-  ASSERT_OK(store_->SetCursor({"registry", {"reg-2", 3}}));
-  Open();
-  ASSERT_OK_AND_ASSIGN(FeedCursor registry, store_->GetCursor("registry"));
+  ASSERT_OK(this->store_->SetCursor({"registry", {"reg-1", 40}}));
+  ASSERT_OK(this->store_->SetCursor({"projects", {"proj-1", 7}}));
+  ASSERT_OK(this->store_->SetCursor({"registry", {"reg-2", 3}}));
+  this->Open();
+  ASSERT_OK_AND_ASSIGN(FeedCursor registry,
+                       this->store_->GetCursor("registry"));
   EXPECT_EQ(registry.feed_id, "reg-2");
   EXPECT_EQ(registry.sequence, 3u);
-  ASSERT_OK_AND_ASSIGN(FeedCursor projects, store_->GetCursor("projects"));
+  ASSERT_OK_AND_ASSIGN(FeedCursor projects,
+                       this->store_->GetCursor("projects"));
   EXPECT_EQ(projects.feed_id, "proj-1");
   EXPECT_EQ(projects.sequence, 7u);
 }
@@ -1088,10 +1124,11 @@ TEST_F(SqliteScoringStoreTest, CursorsStartEmptyAndPersistPerFeed) {
 // Leaderboards::RebuildBoardsUnder against a real Redis: the boards under
 // the named top regions are rebuilt from the store, the others are left
 // as they are.
-class BoardRebuildTest : public SqliteScoringStoreTest {
+class BoardRebuildTest
+    : public SqlScoringStoreTest<fivestar::testing::SqliteEngine> {
  protected:
   void SetUp() override {
-    SqliteScoringStoreTest::SetUp();
+    SqlScoringStoreTest::SetUp();
     ASSERT_OK_AND_ASSIGN(redis_, ::fivestar::testing::RedisServer::Start());
     RedisOptions options;
     options.port = redis_->port();
