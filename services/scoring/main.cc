@@ -18,8 +18,11 @@
 #include "services/scoring/scoring_server.h"
 
 ABSL_FLAG(std::string, database, "scoring.db",
-          "SQLite database file of scoring (created when missing). Unlike "
-          "the registry's and projects', not yet a PostgreSQL URI.");
+          "Where scoring keeps its records: an SQLite database file "
+          "(created when missing), or a PostgreSQL connection URI "
+          "(postgresql://user@host:port/dbname?...; the database must exist, "
+          "its tables are created at start-up). A password is best given "
+          "through PGPASSFILE or PGPASSWORD, not in the URI.");
 ABSL_FLAG(std::string, rubric_file, "",
           "Rubric (protobuf text format) stored as version 1 and made active "
           "when the database holds no rubric yet; empty means the built-in "

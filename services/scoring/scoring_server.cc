@@ -19,26 +19,19 @@ absl::StatusOr<std::unique_ptr<ScoringServer>> ScoringServer::Start(
       options.peers.projects.deadline <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("peer deadlines: must be positive");
   }
-  if (EngineOf(options.database) != SqlEngine::kSqlite) {
-    // Not a file name to create: the other services take such a URI.
-    return absl::InvalidArgumentError(absl::StrCat(
-        "database: scoring keeps its records in an SQLite file only so far; "
-        "got the PostgreSQL URI ",
-        RedactedDatabase(options.database)));
-  }
   if (options.server.name.empty()) options.server.name = "scoring";
   std::unique_ptr<ScoringServer> server(new ScoringServer(std::move(options)));
   ScoringServer& s = *server;
   const ScoringServerOptions& o = s.options_;
 
-  absl::StatusOr<std::unique_ptr<SqlScoringStore<SqlitePool>>> store =
-      SqlScoringStore<SqlitePool>::Open(o.database, o.clock);
-  if (!store.ok()) {
-    return absl::Status(
-        store.status().code(),
-        absl::StrCat("database ", o.database, ": ", store.status().message()));
+  absl::Status opened = EngineOf(o.database) == SqlEngine::kPostgres
+                            ? s.OpenStore<PostgresPool>()
+                            : s.OpenStore<SqlitePool>();
+  if (!opened.ok()) {
+    return absl::Status(opened.code(),
+                        absl::StrCat("database ", RedactedDatabase(o.database),
+                                     ": ", opened.message()));
   }
-  s.store_ = *std::move(store);
 
   // One channel per peer for the life of the process.
   std::shared_ptr<grpc::Channel> registry =
@@ -106,10 +99,9 @@ absl::StatusOr<std::unique_ptr<ScoringServer>> ScoringServer::Start(
       s.rubrics_.get(), s.evaluations_.get(), s.awards_.get(), s.boards_.get(),
       RpcRuntime{o.authenticator.get(), s.executor_.get()});
   s.audit_service_ = std::make_unique<AuditServiceImpl>(
-      s.store_->audit_store(),
-      RpcRuntime{o.authenticator.get(), s.executor_.get()});
-  const ServerAudit audit{s.store_->audit_store(), o.authenticator.get(),
-                          o.clock, ScoringWriteMethods()};
+      s.audit_store_, RpcRuntime{o.authenticator.get(), s.executor_.get()});
+  const ServerAudit audit{s.audit_store_, o.authenticator.get(), o.clock,
+                          ScoringWriteMethods()};
   ASSIGN_OR_RETURN(
       s.host_, ServerHost::Start(
                    o.server,
@@ -128,12 +120,22 @@ absl::StatusOr<std::unique_ptr<ScoringServer>> ScoringServer::Start(
     follower->Start();
   }
   s.host_->SetServing(true);
-  spdlog::info("msg=serving database={} registry={} projects={} redis={}",
-               o.database, o.registry_address, o.projects_address,
-               o.redis.host.empty()
-                   ? std::string("none")
-                   : absl::StrCat(o.redis.host, ":", o.redis.port));
+  spdlog::info(
+      "msg=serving database={} registry={} projects={} redis={}",
+      RedactedDatabase(o.database), o.registry_address, o.projects_address,
+      o.redis.host.empty() ? std::string("none")
+                           : absl::StrCat(o.redis.host, ":", o.redis.port));
   return server;
+}
+
+template <typename Pool>
+absl::Status ScoringServer::OpenStore() {
+  ASSIGN_OR_RETURN(
+      std::unique_ptr<SqlScoringStore<Pool>> store,
+      SqlScoringStore<Pool>::Open(options_.database, options_.clock));
+  audit_store_ = store->audit_store();
+  store_ = std::move(store);
+  return absl::OkStatus();
 }
 
 ScoringServer::~ScoringServer() { Stop(); }

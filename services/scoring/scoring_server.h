@@ -36,7 +36,9 @@ namespace fivestar::scoring {
 struct ScoringServerOptions {
   // Listen addresses, metrics, drain and grace periods, handler threads.
   ServerConfig server;
-  // The SQLite database file (created when missing).
+  // Where scoring keeps its records: an SQLite file's path (created when
+  // missing) or a PostgreSQL URI ("postgresql://..."; see
+  // common/sql_engine.h).
   std::string database = "scoring.db";
   // Required: who may call.
   std::shared_ptr<const Authenticator> authenticator;
@@ -87,7 +89,7 @@ class ScoringServer {
 
   int port() const { return host_->port(); }
   ServerHost& host() { return *host_; }
-  SqlScoringStore<SqlitePool>& store() { return *store_; }
+  ScoringStore& store() { return *store_; }
   // The board cache the leaderboards use: the near-cache in front of Redis
   // (or Redis alone when the near-cache is off); null without Redis.
   BoardCache* cache() { return cache_.get(); }
@@ -106,9 +108,14 @@ class ScoringServer {
   explicit ScoringServer(ScoringServerOptions options)
       : options_(std::move(options)) {}
 
+  // Opens store_ (and audit_store_) on options_.database through `Pool`.
+  template <typename Pool>
+  absl::Status OpenStore();
+
   // Members in the order they are built; destroyed in reverse.
   ScoringServerOptions options_;
-  std::unique_ptr<SqlScoringStore<SqlitePool>> store_;
+  std::unique_ptr<ScoringStore> store_;
+  AuditStore* audit_store_ = nullptr;  // Kept in store_'s database.
   std::unique_ptr<RegistryVillageDirectory> directory_;
   std::unique_ptr<Jurisdiction> jurisdiction_;
   std::unique_ptr<GrpcInputsSource> inputs_;

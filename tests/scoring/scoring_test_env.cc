@@ -105,10 +105,10 @@ ScoringTestEnv::ScoringTestEnv(ScoringEnvOptions options)
   }));
   if (options_.redis) StartRedis();
   registry_ = std::make_unique<fivestar::testing::RegistryHost>(
-      dir_.File("registry.db"), tokens_, Clock::System());
+      databases_.Get("registry"), tokens_, Clock::System());
   LoadRegistry(registry_->registry());
   projects_ = std::make_unique<fivestar::testing::ProjectsHost>(
-      dir_.File("projects.db"), registry_->address(), kServiceToken, tokens_,
+      databases_.Get("projects"), registry_->address(), kServiceToken, tokens_,
       &clock_);
   projects_stub_ =
       projects_v1::ProjectsService::NewStub(projects_->NewChannel());
@@ -132,7 +132,7 @@ void ScoringTestEnv::StartScoring(
     const fivestar::testing::ScoringHost::Adjust& adjust) {
   const bool follow = options_.follow_feeds;
   scoring_ = std::make_unique<fivestar::testing::ScoringHost>(
-      dir_.File("scoring.db"), registry_->address(), projects_->address(),
+      databases_.Get("scoring"), registry_->address(), projects_->address(),
       kServiceToken, options_.redis ? redis_port_ : 0, tokens_, &clock_,
       [follow, &adjust](ScoringServerOptions& options) {
         options.follow_feeds = follow;
@@ -157,7 +157,7 @@ void ScoringTestEnv::RestartProjects() {
   projects_stub_.reset();
   projects_.reset();
   projects_ = std::make_unique<fivestar::testing::ProjectsHost>(
-      dir_.File("projects.db"), registry_->address(), kServiceToken, tokens_,
+      databases_.Get("projects"), registry_->address(), kServiceToken, tokens_,
       &clock_, [port](projects::ProjectsServerOptions& options) {
         options.server.listen_address = "127.0.0.1:" + std::to_string(port);
       });

@@ -25,6 +25,7 @@
 #include "tests/testing/redis_server.h"
 #include "tests/testing/service_hosts.h"
 #include "tests/testing/temp_dir.h"
+#include "tests/testing/test_database.h"
 #include "tests/testing/test_server.h"
 
 namespace fivestar::scoring::testing {
@@ -88,6 +89,10 @@ class ScoringTestEnv {
   fivestar::testing::ScoringHost& scoring() { return *scoring_; }
   fivestar::testing::RedisServer* redis() { return redis_.get(); }
   const fivestar::testing::TempDir& dir() const { return dir_; }
+  // The --database of the service called `name` ("registry", "projects",
+  // "scoring" are the env's own), on the test run's engine
+  // (tests/testing/test_database.h).
+  std::string database(const std::string& name) { return databases_.Get(name); }
   std::shared_ptr<const Authenticator> tokens() const { return tokens_; }
 
   // Stops scoring and starts it again on the same database (a restart).
@@ -148,6 +153,7 @@ class ScoringTestEnv {
  private:
   ScoringEnvOptions options_;
   fivestar::testing::TempDir dir_;
+  fivestar::testing::TestDatabases databases_;
   FakeClock clock_;
   std::shared_ptr<const Authenticator> tokens_;
   std::unique_ptr<fivestar::testing::RedisServer> redis_;

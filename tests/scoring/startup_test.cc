@@ -12,6 +12,7 @@
 #include "absl/time/clock.h"
 #include "tests/scoring/scoring_test_env.h"
 #include "tests/testing/ndjson.h"
+#include "tests/testing/ports.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_tokens.h"
 
@@ -74,19 +75,22 @@ TEST(ScoringStartupTest, ARubricFileThatBreaksARuleNamesLineAndField) {
               StatusIs(absl::StatusCode::kNotFound, "missing"));
 }
 
-// Scoring does not run on PostgreSQL yet: its URI is refused, never taken
-// for the name of an SQLite file to create.
-TEST(ScoringStartupTest, APostgresUriIsRefusedWithItsPasswordMasked) {
+// Scoring takes a PostgreSQL URI as the other services do; one it cannot
+// reach stops start-up as UNAVAILABLE, its password never shown.
+TEST(ScoringStartupTest,
+     AnUnreachablePostgresIsUnavailableWithItsPasswordMasked) {
   fivestar::testing::TempDir dir;
+  absl::StatusOr<int> port = fivestar::testing::PickFreePort();
+  ASSERT_TRUE(port.ok()) << port.status();
   ScoringServerOptions options = Options(dir.path(), "");
-  options.database = "postgresql://fivestar:s3cret@127.0.0.1:1/scoring";
+  const std::string where = "127.0.0.1:" + std::to_string(*port) + "/scoring";
+  options.database = "postgresql://fivestar:s3cret@" + where;
   absl::StatusOr<std::unique_ptr<ScoringServer>> server =
       ScoringServer::Start(options);
   EXPECT_THAT(server,
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       "database: scoring keeps its records in an SQLite file "
-                       "only so far; got the PostgreSQL URI "
-                       "postgresql://fivestar:***@127.0.0.1:1/scoring"));
+              StatusIs(absl::StatusCode::kUnavailable,
+                       "database postgresql://fivestar:***@" + where +
+                           ": the database at " + where + " is unreachable"));
   EXPECT_THAT(server.status().message(),
               ::testing::Not(::testing::HasSubstr("s3cret")));
 }
