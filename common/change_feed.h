@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -25,6 +26,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "common/auth.h"
@@ -183,6 +185,12 @@ absl::Status CheckFeedCursor(absl::string_view feed_id,
                              absl::string_view requested_feed_id,
                              uint64_t after_sequence, uint64_t newest);
 
+// How often a feed on a database that replicas share asks the database for
+// its newest sequence, to wake its followers for entries other replicas
+// committed (this process's own commits wake them at once).
+inline constexpr absl::Duration kReplicaFeedPollInterval =
+    absl::Milliseconds(100);
+
 // The bounds of a WatchChanges heartbeat interval.
 inline constexpr absl::Duration kMinHeartbeatInterval = absl::Seconds(1);
 inline constexpr absl::Duration kMaxHeartbeatInterval = absl::Hours(1);
@@ -210,9 +218,13 @@ class StoreChangeFeed {
   // Reads the feed id and newest sequence of `store`, which must outlive the
   // feed, and makes the feed the store's commit observer until it is
   // destroyed. `name` labels the feed's metric ("registry", "projects");
-  // heartbeats carry `heartbeat_kind`.
+  // heartbeats carry `heartbeat_kind`. With `poll_interval` positive (a
+  // database other replicas write too), a thread of the feed also reads
+  // the store's newest sequence that often and wakes the followers when
+  // it moved, until Close().
   static absl::StatusOr<std::unique_ptr<StoreChangeFeed>> Create(
-      Store* store, const std::string& name, Kind heartbeat_kind) {
+      Store* store, const std::string& name, Kind heartbeat_kind,
+      absl::Duration poll_interval = absl::ZeroDuration()) {
     ASSIGN_OR_RETURN(std::string feed_id, store->FeedId());
     ASSIGN_OR_RETURN(uint64_t newest, store->NewestSequence());
     std::unique_ptr<StoreChangeFeed> feed(new StoreChangeFeed(
@@ -220,10 +232,25 @@ class StoreChangeFeed {
     FeedNotifier* notifier = &feed->notifier_;
     store->SetCommitObserver(
         [notifier](uint64_t sequence) { notifier->Published(sequence); });
+    if (poll_interval > absl::ZeroDuration()) {
+      StoreChangeFeed* raw = feed.get();
+      feed->poller_ = std::thread([raw, poll_interval] {
+        while (!raw->stopping_.WaitForNotificationWithTimeout(poll_interval)) {
+          // A failed read (the database away) is tried again next time.
+          absl::StatusOr<uint64_t> newest = raw->store_->NewestSequence();
+          if (newest.ok() && *newest > raw->notifier_.newest()) {
+            raw->notifier_.Published(*newest);
+          }
+        }
+      });
+    }
     return feed;
   }
 
-  ~StoreChangeFeed() { store_->SetCommitObserver(nullptr); }
+  ~StoreChangeFeed() {
+    Close();
+    store_->SetCommitObserver(nullptr);
+  }
 
   StoreChangeFeed(const StoreChangeFeed&) = delete;
   StoreChangeFeed& operator=(const StoreChangeFeed&) = delete;
@@ -262,8 +289,13 @@ class StoreChangeFeed {
     return subscription;
   }
 
-  // Ends every follower and refuses new ones. Idempotent.
-  void Close() { notifier_.Close(); }
+  // Ends every follower and refuses new ones, and stops polling. Idempotent;
+  // not concurrently with itself.
+  void Close() {
+    notifier_.Close();
+    if (!stopping_.HasBeenNotified()) stopping_.Notify();
+    if (poller_.joinable()) poller_.join();
+  }
   bool closed() const { return notifier_.closed(); }
 
   // The feed's newest-sequence gauge, for ServerMetrics::Expose.
@@ -311,6 +343,9 @@ class StoreChangeFeed {
   const std::string feed_id_;
   const Kind heartbeat_kind_;
   FeedNotifier notifier_;
+  // The poll of a shared database's newest sequence (none without).
+  absl::Notification stopping_;
+  std::thread poller_;
 };
 
 }  // namespace fivestar

@@ -18,6 +18,14 @@ enum class SqlEngine {
   kPostgres,
 };
 
+// Whether other processes may write the same database, so that state a
+// process keeps in memory must also follow the database, not only its own
+// writes: replicas of a service share one PostgreSQL database, while an
+// SQLite file belongs to one process.
+constexpr bool SharedByReplicas(SqlEngine engine) {
+  return engine == SqlEngine::kPostgres;
+}
+
 // The dialect's function of (text, part) giving part's 1-based position in
 // text, 0 when absent: SQLite's instr, PostgreSQL's strpos.
 constexpr const char* PositionFunction(SqlEngine engine) {

@@ -9,9 +9,11 @@
 namespace fivestar::projects {
 
 absl::StatusOr<std::unique_ptr<ChangeFeed>> ChangeFeed::Create(
-    ProjectsStore* store, const Jurisdiction* jurisdiction) {
+    ProjectsStore* store, const Jurisdiction* jurisdiction, bool shared) {
   ASSIGN_OR_RETURN(std::unique_ptr<StoreFeed> feed,
-                   StoreFeed::Create(store, "projects", v1::HEARTBEAT));
+                   StoreFeed::Create(store, "projects", v1::HEARTBEAT,
+                                     shared ? kReplicaFeedPollInterval
+                                            : absl::ZeroDuration()));
   return std::unique_ptr<ChangeFeed>(
       new ChangeFeed(std::move(feed), jurisdiction));
 }

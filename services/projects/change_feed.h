@@ -24,9 +24,11 @@ namespace fivestar::projects {
 class ChangeFeed {
  public:
   // `store` and `jurisdiction` must outlive the feed. Makes the feed the
-  // store's commit observer.
+  // store's commit observer; with `shared` (other replicas write the same
+  // database) it also polls the store for their entries (see
+  // StoreChangeFeed).
   static absl::StatusOr<std::unique_ptr<ChangeFeed>> Create(
-      ProjectsStore* store, const Jurisdiction* jurisdiction);
+      ProjectsStore* store, const Jurisdiction* jurisdiction, bool shared);
 
   // Checks a WatchChanges request (permission, heartbeat interval, feed id,
   // cursor, region filter) and returns what the stream follows.

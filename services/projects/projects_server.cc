@@ -56,7 +56,8 @@ absl::StatusOr<std::unique_ptr<ProjectsServer>> ProjectsServer::Start(
   s.summaries_ = std::make_unique<ProgressSummaries>(
       s.store_.get(), s.jurisdiction_.get(), o.clock);
   ASSIGN_OR_RETURN(s.feed_,
-                   ChangeFeed::Create(s.store_.get(), s.jurisdiction_.get()));
+                   ChangeFeed::Create(s.store_.get(), s.jurisdiction_.get(),
+                                      SharedByReplicas(EngineOf(o.database))));
   s.executor_ = std::make_unique<Executor>(o.server.handler_threads,
                                            absl::StrCat(o.server.name, "-rpc"));
   s.service_ = std::make_unique<ProjectsServiceImpl>(

@@ -8,9 +8,11 @@
 namespace fivestar::registry {
 
 absl::StatusOr<std::unique_ptr<ChangeFeed>> ChangeFeed::Create(
-    RegistryStore* store) {
+    RegistryStore* store, bool shared) {
   ASSIGN_OR_RETURN(std::unique_ptr<StoreFeed> feed,
-                   StoreFeed::Create(store, "registry", v1::HEARTBEAT));
+                   StoreFeed::Create(store, "registry", v1::HEARTBEAT,
+                                     shared ? kReplicaFeedPollInterval
+                                            : absl::ZeroDuration()));
   return std::unique_ptr<ChangeFeed>(new ChangeFeed(store, std::move(feed)));
 }
 

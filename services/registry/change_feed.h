@@ -26,9 +26,10 @@ namespace fivestar::registry {
 class ChangeFeed {
  public:
   // `store` must outlive the feed. Makes the feed the store's commit
-  // observer.
+  // observer; with `shared` (other replicas write the same database) it
+  // also polls the store for their entries (see StoreChangeFeed).
   static absl::StatusOr<std::unique_ptr<ChangeFeed>> Create(
-      RegistryStore* store);
+      RegistryStore* store, bool shared);
 
   // Checks a WatchChanges request (permission, heartbeat interval, feed id,
   // cursor, region filter) and returns what the stream follows: the changes

@@ -33,6 +33,9 @@ void RegionTree::Reset(std::vector<v1::Region> regions, uint64_t sequence) {
 void RegionTree::Apply(const std::vector<RegionTreeChange>& changes,
                        uint64_t sequence) {
   absl::MutexLock lock(&mu_);
+  // Older than what the tree holds (a replica's catch-up that read an
+  // earlier snapshot than one already applied): its regions may be stale.
+  if (sequence < applied_) return;
   for (const RegionTreeChange& change : changes) {
     if (change.erased) {
       regions_.erase(change.region.id());

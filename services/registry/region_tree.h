@@ -37,7 +37,8 @@ class RegionTree {
 
   // Applies the changes of one committed write batch whose newest
   // change-feed sequence is `sequence` (a batch that changed no region
-  // passes no changes).
+  // passes no changes). Ignored when `sequence` is older than the tree's
+  // (the regions it read may have changed since).
   void Apply(const std::vector<RegionTreeChange>& changes, uint64_t sequence);
 
   // The region `id`; NOT_FOUND ("region <id> not found") when absent.

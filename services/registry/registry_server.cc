@@ -33,7 +33,9 @@ absl::StatusOr<std::unique_ptr<RegistryServer>> RegistryServer::Start(
   }
   server->registry_ =
       std::make_unique<Registry>(server->store_.get(), o.max_import_records);
-  ASSIGN_OR_RETURN(server->feed_, ChangeFeed::Create(server->store_.get()));
+  ASSIGN_OR_RETURN(server->feed_,
+                   ChangeFeed::Create(server->store_.get(),
+                                      SharedByReplicas(EngineOf(o.database))));
   server->executor_ = std::make_unique<Executor>(
       o.server.handler_threads, absl::StrCat(o.server.name, "-rpc"));
   server->service_ = std::make_unique<RegistryServiceImpl>(

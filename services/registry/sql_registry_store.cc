@@ -242,30 +242,99 @@ SqlRegistryStore<Pool>::Open(const std::string& database, const Clock* clock) {
   return store;
 }
 
+// The regions as the tree holds them; ReadTreeRegion reads a row.
+constexpr char kTreeRegionsSql[] =
+    "SELECT body, version, create_time_us, update_time_us, id, "
+    "COALESCE(parent_id, '') FROM regions";
+
+template <typename Statement>
+absl::StatusOr<Region> ReadTreeRegion(Statement& stmt) {
+  ASSIGN_OR_RETURN(Region region, ReadVersionedResource<Region>(stmt));
+  // The columns are what the tables' references hold (the body holds the
+  // same, written from the same record).
+  region.set_id(stmt.ColumnText(4));
+  region.set_parent_id(stmt.ColumnText(5));
+  return region;
+}
+
 template <typename Pool>
 absl::Status SqlRegistryStore<Pool>::LoadTree() {
   // Every region and the feed's newest sequence in one snapshot, so the
   // tree knows which snapshots it matches.
   return pool_->Read([&](Database& db) -> absl::Status {
     ASSIGN_OR_RETURN(uint64_t sequence, ChangeLog<Pool>::NewestSequence(db));
-    ASSIGN_OR_RETURN(
-        Statement stmt,
-        db.Prepare("SELECT body, version, create_time_us, update_time_us, id, "
-                   "COALESCE(parent_id, '') FROM regions"));
+    ASSIGN_OR_RETURN(Statement stmt, db.Prepare(kTreeRegionsSql));
     std::vector<Region> regions;
     while (true) {
       ASSIGN_OR_RETURN(bool row, stmt.Step());
       if (!row) break;
-      ASSIGN_OR_RETURN(Region region, ReadVersionedResource<Region>(stmt));
-      // The columns are what the tables' references hold (the body holds
-      // the same, written from the same record).
-      region.set_id(stmt.ColumnText(4));
-      region.set_parent_id(stmt.ColumnText(5));
+      ASSIGN_OR_RETURN(Region region, ReadTreeRegion(stmt));
       regions.push_back(std::move(region));
     }
     tree_.Reset(std::move(regions), sequence);
     return absl::OkStatus();
   });
+}
+
+template <typename Pool>
+absl::StatusOr<std::vector<RegionTreeChange>>
+SqlRegistryStore<Pool>::RegionsChangedAfter(Database& db, uint64_t sequence) {
+  ASSIGN_OR_RETURN(
+      Statement changed,
+      db.Prepare("SELECT DISTINCT entity_id FROM changes WHERE sequence > ? "
+                 "AND kind IN (?, ?, ?, ?)"));
+  changed.Bind(1, static_cast<int64_t>(sequence))
+      .Bind(2, static_cast<int>(v1::REGION_CREATED))
+      .Bind(3, static_cast<int>(v1::REGION_CHANGED))
+      .Bind(4, static_cast<int>(v1::REGION_MOVED))
+      .Bind(5, static_cast<int>(v1::REGION_DELETED));
+  std::vector<std::string> ids;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, changed.Step());
+    if (!row) break;
+    ids.push_back(changed.ColumnText(0));
+  }
+  // Each as it is now (in `db`'s snapshot), or gone.
+  std::vector<RegionTreeChange> changes(ids.size());
+  const std::string load_sql = absl::StrCat(kTreeRegionsSql, " WHERE id = ?");
+  for (size_t i = 0; i < ids.size(); ++i) {
+    ASSIGN_OR_RETURN(Statement load, db.Prepare(load_sql));
+    load.Bind(1, ids[i]);
+    ASSIGN_OR_RETURN(bool row, load.Step());
+    if (row) {
+      ASSIGN_OR_RETURN(changes[i].region, ReadTreeRegion(load));
+    } else {
+      changes[i].region.set_id(ids[i]);
+      changes[i].erased = true;
+    }
+  }
+  return changes;
+}
+
+template <typename Pool>
+absl::Status SqlRegistryStore<Pool>::CatchUpTree() {
+  if constexpr (!SharedByReplicas(Pool::kEngine)) return absl::OkStatus();
+  return pool_->Read([&](Database& db) -> absl::Status {
+    ASSIGN_OR_RETURN(uint64_t newest, ChangeLog<Pool>::NewestSequence(db));
+    const uint64_t applied = tree_.sequence();
+    if (newest <= applied) return absl::OkStatus();
+    ASSIGN_OR_RETURN(std::vector<RegionTreeChange> changes,
+                     RegionsChangedAfter(db, applied));
+    tree_.Apply(changes, newest);
+    return absl::OkStatus();
+  });
+}
+
+template <typename Pool>
+absl::Status SqlRegistryStore<Pool>::CatchUpTreeIn(Database& db) {
+  if constexpr (!SharedByReplicas(Pool::kEngine)) return absl::OkStatus();
+  // Under the writer lock: every other write committed before this one.
+  ASSIGN_OR_RETURN(std::vector<RegionTreeChange> changes,
+                   RegionsChangedAfter(db, tree_.sequence()));
+  batch_changes_.insert(batch_changes_.end(),
+                        std::make_move_iterator(changes.begin()),
+                        std::make_move_iterator(changes.end()));
+  return absl::OkStatus();
 }
 
 template <typename Pool>
@@ -360,12 +429,14 @@ absl::StatusOr<Region> SqlRegistryStore<Pool>::LoadRegion(
 template <typename Pool>
 absl::StatusOr<Region> SqlRegistryStore<Pool>::GetRegion(
     const std::string& id) {
+  RETURN_IF_ERROR(CatchUpTree());
   return tree_.Get(id);
 }
 
 template <typename Pool>
 absl::StatusOr<std::vector<std::string>> SqlRegistryStore<Pool>::RegionLineage(
     const std::string& id) {
+  RETURN_IF_ERROR(CatchUpTree());
   return tree_.Lineage(id);
 }
 

@@ -14,6 +14,7 @@
 #include "common/clock.h"
 #include "common/postgres_pool.h"
 #include "common/sql_audit.h"
+#include "common/sql_engine.h"
 #include "common/sqlite_pool.h"
 #include "services/registry/region_tree.h"
 #include "services/registry/registry_store.h"
@@ -114,6 +115,22 @@ class SqlRegistryStore final : public RegistryStore {
   // The batch hook of feed_: hands batch_changes_ to tree_ if `committed`.
   void BatchEnded(bool committed, uint64_t newest);
 
+  // Replicas (a database other processes write, SharedByReplicas): their
+  // region changes reach tree_ as well, so GetRegion and RegionLineage
+  // answer as the database does. Nothing on SQLite.
+  //
+  // The regions changed by entries after `sequence`, each as `db`'s
+  // snapshot holds it (or erased).
+  absl::StatusOr<std::vector<RegionTreeChange>> RegionsChangedAfter(
+      Database& db, uint64_t sequence);
+  // Before a read of tree_: applies what the database's newest sequence
+  // has that tree_ has not (one query when nothing is new).
+  absl::Status CatchUpTree();
+  // At the start of a write (holding the writer lock): adds what other
+  // replicas committed since tree_'s sequence to the batch's changes, so
+  // the batch hands tree_ everything up to its own newest sequence.
+  absl::Status CatchUpTreeIn(Database& db);
+
   // feed_->Write/WriteAlone for writes that may change regions: the region
   // changes `fn` records in write_changes_ join its batch's only if fn
   // succeeded (a failed fn is rolled back to its savepoint).
@@ -129,6 +146,8 @@ class SqlRegistryStore final : public RegistryStore {
   template <typename Fn>
   auto Collect(Fn& fn, Database& db) {
     write_changes_.clear();
+    absl::Status caught_up = CatchUpTreeIn(db);
+    if (!caught_up.ok()) return decltype(fn(db))(caught_up);
     auto result = fn(db);
     if (result.ok()) {
       batch_changes_.insert(batch_changes_.end(),

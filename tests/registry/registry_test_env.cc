@@ -16,20 +16,18 @@ RegistryTestEnv::RegistryTestEnv()
     : database_(databases_.Get("registry")),
       clock_(absl::FromCivil(absl::CivilSecond(2022, 9, 30, 12, 0, 0),
                              absl::UTCTimeZone())) {
-  auto tokens =
-      std::make_shared<Authenticator>(fivestar::testing::TestTokenTable({
-          {kAdminToken, "admin", "*", "province-admin"},
-          {kHuicheAdminToken, "admin", "411323-huiche", "huiche-admin"},
-          {kHuicheOperatorToken, "operator", "411323-huiche",
-           "huiche-operator"},
-          {kNorthViewerToken, "viewer", "411323-huiche-north", "north-viewer"},
-          {kMaoheReporterToken, "reporter", "411323-huiche-north-01",
-           "maohe-reporter"},
-          {kOtherTownshipOperatorToken, "operator", "411323-other",
-           "other-operator"},
-      }));
-  host_ = std::make_unique<fivestar::testing::RegistryHost>(
-      database_, std::move(tokens), &clock_);
+  tokens_ = std::make_shared<Authenticator>(fivestar::testing::TestTokenTable({
+      {kAdminToken, "admin", "*", "province-admin"},
+      {kHuicheAdminToken, "admin", "411323-huiche", "huiche-admin"},
+      {kHuicheOperatorToken, "operator", "411323-huiche", "huiche-operator"},
+      {kNorthViewerToken, "viewer", "411323-huiche-north", "north-viewer"},
+      {kMaoheReporterToken, "reporter", "411323-huiche-north-01",
+       "maohe-reporter"},
+      {kOtherTownshipOperatorToken, "operator", "411323-other",
+       "other-operator"},
+  }));
+  host_ = std::make_unique<fivestar::testing::RegistryHost>(database_, tokens_,
+                                                            &clock_);
   stub_ = v1::RegistryService::NewStub(host_->NewChannel());
 }
 

@@ -42,6 +42,8 @@ class RegistryTestEnv {
   // More databases on the same engine, for more services.
   fivestar::testing::TestDatabases& databases() { return databases_; }
   fivestar::testing::RegistryHost& host() { return *host_; }
+  // Who may call, as the env's registry knows them (for more replicas).
+  std::shared_ptr<const Authenticator> tokens() const { return tokens_; }
 
   // Imports `records` as the global admin; returns the final progress.
   absl::StatusOr<v1::ImportRegistryResponse> Import(
@@ -57,6 +59,7 @@ class RegistryTestEnv {
   fivestar::testing::TestDatabases databases_;
   std::string database_;
   FakeClock clock_;
+  std::shared_ptr<const Authenticator> tokens_;
   std::unique_ptr<fivestar::testing::RegistryHost> host_;
   std::unique_ptr<v1::RegistryService::Stub> stub_;
 };
