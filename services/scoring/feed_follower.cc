@@ -189,6 +189,11 @@ FeedFollower::FeedFollower(FollowerOptions options, Open open,
 FeedFollower::~FeedFollower() { Stop(); }
 
 void FeedFollower::Start() {
+  if (thread_.joinable()) return;
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = false;
+  }
   thread_ = std::thread([this] { Run(); });
 }
 

@@ -82,7 +82,8 @@ class FeedFollower {
   FeedFollower(FollowerOptions options, Open open, Evaluations* evaluations);
   ~FeedFollower();
 
-  // Starts following on a thread of its own.
+  // Starts following on a thread of its own (again after Stop(), from the
+  // stored cursor). Not concurrently with Stop().
   void Start();
   // Ends the stream and the thread. Idempotent.
   void Stop();

@@ -2,7 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <vector>
+
 #include "absl/strings/str_cat.h"
+#include "common/logging.h"
 #include "common/peer_client.h"
 #include "common/sql_engine.h"
 #include "common/status.h"
@@ -52,6 +55,13 @@ absl::StatusOr<std::unique_ptr<ScoringServer>> ScoringServer::Start(
     s.cache_ = std::make_unique<RedisBoardCache>(o.redis);
     if (o.wrap_cache) s.cache_ = o.wrap_cache(std::move(s.cache_));
     if (o.near_cache.max_entries > 0) {
+      if (SharedByReplicas(EngineOf(o.database))) {
+        spdlog::warn("msg={}",
+                     LogValue("the board near-cache drops what this "
+                              "replica's writes change, not other "
+                              "replicas': run one replica on this database "
+                              "or set --board_near_cache_entries=0"));
+      }
       auto near =
           std::make_unique<NearBoardCache>(std::move(s.cache_), o.near_cache);
       s.near_cache_ = near.get();
@@ -113,11 +123,28 @@ absl::StatusOr<std::unique_ptr<ScoringServer>> ScoringServer::Start(
   if (s.near_cache_ != nullptr) {
     s.host_->metrics().Expose(s.near_cache_->metrics());
   }
+  std::vector<FeedFollower*> followers;
   for (FeedFollower* follower :
        {s.projects_follower_.get(), s.registry_follower_.get()}) {
     if (follower == nullptr) continue;
     s.host_->metrics().Expose(follower->metrics());
-    follower->Start();
+    followers.push_back(follower);
+  }
+  if (!followers.empty() && SharedByReplicas(EngineOf(o.database))) {
+    PostgresLeaseOptions lease;
+    lease.database = o.database;
+    lease.name = "fivestar.scoring.feed_followers";
+    lease.check_interval = o.follower_lease_interval;
+    lease.acquired = [followers] {
+      for (FeedFollower* follower : followers) follower->Start();
+    };
+    lease.released = [followers] {
+      for (FeedFollower* follower : followers) follower->Stop();
+    };
+    s.lease_ = std::make_unique<PostgresLease>(std::move(lease));
+    s.lease_->Start();
+  } else {
+    for (FeedFollower* follower : followers) follower->Start();
   }
   s.host_->SetServing(true);
   spdlog::info(
@@ -145,6 +172,7 @@ void ScoringServer::Stop() {
     // The followers hold streams to the peers, not calls of ours: stop them
     // while draining, so no re-evaluation starts during the grace period.
     host_->Shutdown([this] {
+      if (lease_ != nullptr) lease_->Stop();
       if (projects_follower_ != nullptr) projects_follower_->Stop();
       if (registry_follower_ != nullptr) registry_follower_->Stop();
     });

@@ -17,6 +17,7 @@
 #include "common/auth.h"
 #include "common/clock.h"
 #include "common/executor.h"
+#include "common/postgres_lease.h"
 #include "common/registry_client/jurisdiction.h"
 #include "common/registry_client/registry_village_directory.h"
 #include "common/server.h"
@@ -72,7 +73,11 @@ struct ScoringServerOptions {
   std::function<std::unique_ptr<BoardCache>(std::unique_ptr<BoardCache>)>
       wrap_cache;
   // Follow the peers' change feeds (tests of other things may turn it off).
+  // On a PostgreSQL database (replicas) one replica at a time follows
+  // them: the one holding the followers' lease (common/postgres_lease.h),
+  // which the others try to take every `follower_lease_interval`.
   bool follow_feeds = true;
+  absl::Duration follower_lease_interval = absl::Seconds(1);
   absl::Duration feed_heartbeat = absl::Seconds(5);
 };
 
@@ -97,6 +102,11 @@ class ScoringServer {
   NearBoardCache* near_cache() { return near_cache_; }
   FeedFollower* projects_follower() { return projects_follower_.get(); }
   FeedFollower* registry_follower() { return registry_follower_.get(); }
+  // Whether this replica follows the feeds now (holds their lease on a
+  // PostgreSQL database; always, when following, on SQLite).
+  bool following() const {
+    return lease_ != nullptr ? lease_->held() : projects_follower_ != nullptr;
+  }
   GrpcInputsSource& inputs() { return *inputs_; }
 
   // NOT_SERVING and the drain; the followers stop; then no new calls and
@@ -127,6 +137,8 @@ class ScoringServer {
   std::unique_ptr<AwardDesk> awards_;
   std::unique_ptr<FeedFollower> projects_follower_;
   std::unique_ptr<FeedFollower> registry_follower_;
+  // The followers' lease, on a database replicas share (null otherwise).
+  std::unique_ptr<PostgresLease> lease_;
   std::unique_ptr<Executor> executor_;
   std::unique_ptr<ScoringServiceImpl> service_;
   std::unique_ptr<AuditServiceImpl> audit_service_;
