@@ -32,9 +32,27 @@
 
 namespace fivestar::scoring {
 
+// A Redis server's or a sentinel's address.
+struct RedisAddress {
+  std::string host;
+  int port = 0;
+};
+
 struct RedisOptions {
+  // The Redis server, when no sentinels are given; an empty host (and no
+  // sentinels) runs without a cache.
   std::string host = "127.0.0.1";
   int port = 6379;
+  // Redis Sentinel: when not empty, host and port are not used. Every new
+  // connection asks these sentinels in turn for the address of
+  // `master_name` (SENTINEL get-master-addr-by-name) and checks with ROLE
+  // that the server there is a master. A master at another address than
+  // the last one used (a failover) may lack writes the old one accepted,
+  // so the boards are re-synced from the store.
+  std::vector<RedisAddress> sentinels;
+  std::string master_name;
+  // AUTH for the sentinels (requirepass of the sentinel); empty for none.
+  std::string sentinel_password;
   // AUTH: password alone, or ACL user and password; empty for none.
   std::string user;
   std::string password;
@@ -45,6 +63,9 @@ struct RedisOptions {
   absl::Duration probe_interval = absl::Seconds(1);
   // Key prefix, so several deployments (or tests) can share one Redis.
   std::string key_prefix = "fivestar";
+
+  // Whether a cache is configured at all (a host or sentinels).
+  bool enabled() const { return !sentinels.empty() || !host.empty(); }
 };
 
 class BoardCache {

@@ -6,11 +6,14 @@
 
 #include <cstdint>
 #include <cstdlib>
+#include <optional>
+#include <string>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/flags.h"
 #include "common/logging.h"
@@ -54,7 +57,19 @@ ABSL_FLAG(std::string, redis, "127.0.0.1:6379",
           "Address (host:port) of the Redis server caching the leaderboards; "
           "empty runs without a cache (boards computed from the database). "
           "The password comes from FIVESTAR_REDIS_PASSWORD and an ACL user "
-          "from FIVESTAR_REDIS_USER, never from the command line.");
+          "from FIVESTAR_REDIS_USER, never from the command line. Not used "
+          "with --redis_sentinels.");
+ABSL_FLAG(std::string, redis_sentinels, "",
+          "Redis Sentinel: comma-separated addresses (host:port,host:port) of "
+          "the sentinels that name the cache's master (--redis_master_name); "
+          "when set, --redis is not used. Every new connection asks them in "
+          "turn for the master's address and checks with ROLE that the server "
+          "there is a master; after a failover the boards are re-synced from "
+          "the database. A sentinel password comes from "
+          "FIVESTAR_REDIS_SENTINEL_PASSWORD.");
+ABSL_FLAG(std::string, redis_master_name, "",
+          "Name of the master the sentinels monitor (sentinel monitor <name> "
+          "...); required with --redis_sentinels, and only with it.");
 ABSL_FLAG(absl::Duration, redis_connect_timeout, absl::Milliseconds(500),
           "Timeout of connecting to Redis.");
 ABSL_FLAG(absl::Duration, redis_command_timeout, absl::Milliseconds(500),
@@ -73,6 +88,76 @@ ABSL_FLAG(bool, follow_feeds, true,
           "re-evaluating the villages they name.");
 
 namespace {
+
+using fivestar::scoring::RedisAddress;
+using fivestar::scoring::RedisOptions;
+
+// "host:port", split at the last colon (an IPv6 literal may be bracketed:
+// "[::1]:6379"), with a port 1..65535; nullopt otherwise.
+std::optional<RedisAddress> ParseHostPort(absl::string_view text) {
+  const size_t colon = text.rfind(':');
+  if (colon == absl::string_view::npos) return std::nullopt;
+  absl::string_view host = text.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  int port = 0;
+  if (host.empty() || !absl::SimpleAtoi(text.substr(colon + 1), &port) ||
+      port < 1 || port > 65535) {
+    return std::nullopt;
+  }
+  return RedisAddress{std::string(host), port};
+}
+
+// The Redis flags (and FIVESTAR_REDIS_* secrets) as options;
+// INVALID_ARGUMENT naming the flag and the rule.
+absl::Status RedisOptionsFromFlags(RedisOptions& options) {
+  options.host.clear();
+  const std::string sentinels = absl::GetFlag(FLAGS_redis_sentinels);
+  const std::string master_name = absl::GetFlag(FLAGS_redis_master_name);
+  if (!sentinels.empty()) {
+    for (absl::string_view item : absl::StrSplit(sentinels, ',')) {
+      std::optional<RedisAddress> address = ParseHostPort(item);
+      if (!address.has_value()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "--redis_sentinels: must be host:port,host:port,... with ports "
+            "1..65535, got \"",
+            item, "\" in ", sentinels));
+      }
+      options.sentinels.push_back(*std::move(address));
+    }
+    if (master_name.empty()) {
+      return absl::InvalidArgumentError(
+          "--redis_master_name: required with --redis_sentinels");
+    }
+    options.master_name = master_name;
+  } else if (!master_name.empty()) {
+    return absl::InvalidArgumentError(
+        "--redis_master_name: only with --redis_sentinels, which is empty");
+  } else if (const std::string redis = absl::GetFlag(FLAGS_redis);
+             !redis.empty()) {
+    std::optional<RedisAddress> address = ParseHostPort(redis);
+    if (!address.has_value()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--redis: must be host:port with a port 1..65535, got ", redis));
+    }
+    options.host = address->host;
+    options.port = address->port;
+  }
+  if (const char* user = std::getenv("FIVESTAR_REDIS_USER")) {
+    options.user = user;
+  }
+  if (const char* password = std::getenv("FIVESTAR_REDIS_PASSWORD")) {
+    options.password = password;
+  }
+  if (const char* password = std::getenv("FIVESTAR_REDIS_SENTINEL_PASSWORD")) {
+    options.sentinel_password = password;
+  }
+  options.connect_timeout = absl::GetFlag(FLAGS_redis_connect_timeout);
+  options.command_timeout = absl::GetFlag(FLAGS_redis_command_timeout);
+  options.key_prefix = absl::GetFlag(FLAGS_redis_key_prefix);
+  return absl::OkStatus();
+}
 
 int Run() {
   using namespace fivestar;
@@ -101,29 +186,11 @@ int Run() {
   options.registry_cache_ttl = absl::GetFlag(FLAGS_registry_cache_ttl);
   options.follow_feeds = absl::GetFlag(FLAGS_follow_feeds);
 
-  const std::string redis = absl::GetFlag(FLAGS_redis);
-  options.redis.host.clear();
-  if (!redis.empty()) {
-    std::pair<std::string, std::string> parts =
-        absl::StrSplit(redis, absl::MaxSplits(':', 1));
-    int port = 0;
-    if (parts.first.empty() || !absl::SimpleAtoi(parts.second, &port) ||
-        port < 1 || port > 65535) {
-      spdlog::critical("msg=bad_configuration error={}",
-                       LogValue("--redis: must be host:port, got " + redis));
-      return 2;
-    }
-    options.redis.host = parts.first;
-    options.redis.port = port;
+  if (absl::Status redis = RedisOptionsFromFlags(options.redis); !redis.ok()) {
+    spdlog::critical("msg=bad_configuration error={}",
+                     LogValue(redis.message()));
+    return 2;
   }
-  if (const char* user = std::getenv("FIVESTAR_REDIS_USER")) {
-    options.redis.user = user;
-  }
-  if (const char* password = std::getenv("FIVESTAR_REDIS_PASSWORD")) {
-    options.redis.password = password;
-  }
-  options.redis.connect_timeout = absl::GetFlag(FLAGS_redis_connect_timeout);
-  options.redis.command_timeout = absl::GetFlag(FLAGS_redis_command_timeout);
   const int64_t near_entries = absl::GetFlag(FLAGS_board_near_cache_entries);
   if (near_entries < 0) {
     spdlog::critical(
@@ -134,7 +201,6 @@ int Run() {
     return 2;
   }
   options.near_cache.max_entries = static_cast<size_t>(near_entries);
-  options.redis.key_prefix = absl::GetFlag(FLAGS_redis_key_prefix);
   for (const auto& [flag, token] :
        {std::pair{"--registry_token", options.peers.registry.bearer_token},
         std::pair{"--projects_token", options.peers.projects.bearer_token}}) {

@@ -19,6 +19,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/logging.h"
@@ -247,11 +248,13 @@ bool RedisBoardCache::available() const {
 bool RedisBoardCache::Reachable() {
   if (!available()) return false;
   uint64_t generation = 0;
+  std::string address;
   {
     absl::MutexLock lock(&mu_);
     if (idle_.empty()) return true;
     const Connection& connection = idle_.back();
     generation = connection.generation;
+    address = AddressOf(connection.context);
     char byte = 0;
     const ssize_t n =
         recv(connection.context->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
@@ -261,9 +264,7 @@ bool RedisBoardCache::Reachable() {
     }
   }
   // Marks the cache down; the caller reads the store instead.
-  Fail(absl::StrCat("redis at ", options_.host, ":", options_.port,
-                    ": connection closed"),
-       generation)
+  Fail(absl::StrCat("redis at ", address, ": connection closed"), generation)
       .IgnoreError();
   return false;
 }
@@ -306,39 +307,144 @@ absl::Status RedisBoardCache::Exchange(redisContext* context,
   return absl::OkStatus();
 }
 
-absl::StatusOr<redisContext*> RedisBoardCache::Connect() {
-  const std::string where =
-      absl::StrCat("redis at ", options_.host, ":", options_.port);
-  redisContext* context =
-      redisConnectWithTimeout(options_.host.c_str(), options_.port,
-                              TimeoutOf(options_.connect_timeout));
+namespace {
+
+// A connection to `address` with the command timeout set; errors start
+// with `where`.
+absl::StatusOr<redisContext*> OpenContext(const RedisAddress& address,
+                                          const std::string& where,
+                                          const RedisOptions& options) {
+  redisContext* context = redisConnectWithTimeout(
+      address.host.c_str(), address.port, TimeoutOf(options.connect_timeout));
   if (context == nullptr) {
     return absl::UnavailableError(absl::StrCat(where, ": out of memory"));
   }
-  if (context->err != 0) {
-    const std::string why = absl::StrCat(where, ": ", context->errstr);
-    redisFree(context);
-    return absl::UnavailableError(why);
+  if (context->err == 0 &&
+      redisSetTimeout(context, TimeoutOf(options.command_timeout)) ==
+          REDIS_OK) {
+    return context;
   }
-  if (redisSetTimeout(context, TimeoutOf(options_.command_timeout)) !=
-      REDIS_OK) {
-    const std::string why = absl::StrCat(where, ": ", context->errstr);
-    redisFree(context);
-    return absl::UnavailableError(why);
+  const std::string why = absl::StrCat(where, ": ", context->errstr);
+  redisFree(context);
+  return absl::UnavailableError(why);
+}
+
+// The AUTH command of a password alone or an ACL user and password.
+std::vector<std::string> AuthCommand(const std::string& user,
+                                     const std::string& password) {
+  if (user.empty()) return {"AUTH", password};
+  return {"AUTH", user, password};
+}
+
+}  // namespace
+
+std::string FormatAddress(const RedisAddress& address) {
+  if (absl::StrContains(address.host, ':')) {
+    return absl::StrCat("[", address.host, "]:", address.port);
   }
-  // AUTH, the scripts, a PING and the marker in one round trip.
+  return absl::StrCat(address.host, ":", address.port);
+}
+
+std::string DescribeRedis(const RedisOptions& options) {
+  if (!options.sentinels.empty()) {
+    std::vector<std::string> sentinels;
+    for (const RedisAddress& sentinel : options.sentinels) {
+      sentinels.push_back(FormatAddress(sentinel));
+    }
+    return absl::StrCat("master \"", options.master_name, "\" of sentinels ",
+                        absl::StrJoin(sentinels, ","));
+  }
+  if (options.host.empty()) return "none";
+  return FormatAddress({options.host, options.port});
+}
+
+std::string RedisBoardCache::AddressOf(const redisContext* context) {
+  return absl::StrCat(context->tcp.host != nullptr ? context->tcp.host : "?",
+                      ":", context->tcp.port);
+}
+
+absl::StatusOr<RedisBoardCache::Master> RedisBoardCache::FindMaster() const {
+  if (options_.sentinels.empty()) {
+    const RedisAddress address{options_.host, options_.port};
+    return Master{address, absl::StrCat("redis at ", FormatAddress(address))};
+  }
+  std::vector<Command> commands;
+  if (!options_.sentinel_password.empty()) {
+    commands.push_back(AuthCommand("", options_.sentinel_password));
+  }
+  commands.push_back(
+      {"SENTINEL", "get-master-addr-by-name", options_.master_name});
+  // Each sentinel asked, and why it gave no address.
+  std::vector<std::string> tried;
+  for (const RedisAddress& sentinel : options_.sentinels) {
+    const std::string where =
+        absl::StrCat("sentinel ", FormatAddress(sentinel));
+    absl::StatusOr<redisContext*> context =
+        OpenContext(sentinel, where, options_);
+    if (!context.ok()) {
+      tried.emplace_back(context.status().message());
+      continue;
+    }
+    std::vector<Reply> replies;
+    const absl::Status io = Exchange(*context, commands, &replies);
+    redisFree(*context);
+    if (!io.ok()) {
+      tried.push_back(absl::StrCat(where, ": ", io.message()));
+      continue;
+    }
+    const redisReply* error = nullptr;
+    for (const Reply& reply : replies) {
+      if (reply->type == REDIS_REPLY_ERROR && error == nullptr) {
+        error = reply.get();
+      }
+    }
+    if (error != nullptr) {
+      tried.push_back(absl::StrCat(where, ": ", ReplyText(error)));
+      continue;
+    }
+    const redisReply* address = replies.back().get();
+    if (address->type == REDIS_REPLY_NIL) {
+      tried.push_back(absl::StrCat(where, ": master unknown"));
+      continue;
+    }
+    int port = 0;
+    if (address->type != REDIS_REPLY_ARRAY || address->elements != 2 ||
+        address->element[0]->type != REDIS_REPLY_STRING ||
+        address->element[1]->type != REDIS_REPLY_STRING ||
+        !absl::SimpleAtoi(ReplyText(address->element[1]), &port)) {
+      tried.push_back(absl::StrCat(
+          where, ": unexpected reply to SENTINEL get-master-addr-by-name"));
+      continue;
+    }
+    const RedisAddress master{ReplyText(address->element[0]), port};
+    return Master{
+        master, absl::StrCat("redis at ", FormatAddress(master), " (master \"",
+                             options_.master_name, "\" by ", where, ")")};
+  }
+  return absl::UnavailableError(absl::StrCat(
+      "no sentinel gave the address of master \"", options_.master_name, "\" (",
+      absl::StrJoin(tried, "; "), ")"));
+}
+
+absl::StatusOr<redisContext*> RedisBoardCache::Connect() {
+  ASSIGN_OR_RETURN(const Master master, FindMaster());
+  const std::string& where = master.where;
+  ASSIGN_OR_RETURN(redisContext * context,
+                   OpenContext(master.address, where, options_));
+  // AUTH, the scripts, a PING, the marker and (behind sentinels) the role
+  // in one round trip.
   std::vector<Command> commands;
   const bool auth = !options_.password.empty();
-  if (auth && !options_.user.empty()) {
-    commands.push_back({"AUTH", options_.user, options_.password});
-  } else if (auth) {
-    commands.push_back({"AUTH", options_.password});
-  }
+  if (auth) commands.push_back(AuthCommand(options_.user, options_.password));
   for (int script = 0; script < kScriptCount; ++script) {
     commands.push_back({"SCRIPT", "LOAD", ScriptSource(script)});
   }
   commands.push_back({"PING"});
   commands.push_back({"EXISTS", marker_key_});
+  // Only behind sentinels: a server named directly is trusted to be the
+  // master, and the minimal ACL of such a deployment may not allow ROLE.
+  const bool check_role = !options_.sentinels.empty();
+  if (check_role) commands.push_back({"ROLE"});
   std::vector<Reply> replies;
   absl::Status io = Exchange(context, commands, &replies);
   if (!io.ok()) {
@@ -377,16 +483,56 @@ absl::StatusOr<redisContext*> RedisBoardCache::Connect() {
   // opened to a Redis that restarted empty since the probe's last look
   // must not serve its empty boards.
   int64_t marker = 0;
-  if (!ReadInteger(replies[next].get(), &marker)) {
+  if (!ReadInteger(replies[next++].get(), &marker)) {
     redisFree(context);
     return absl::UnavailableError(
         absl::StrCat(where, ": unexpected reply to EXISTS"));
   }
-  if (marker == 0) RequestResync();
-  absl::MutexLock lock(&mu_);
-  for (int script = 0; script < kScriptCount; ++script) {
-    script_shas_[script] = shas[script];
+  if (check_role) {
+    // A sentinel's answer may be stale: a master it has just demoted (now a
+    // replica, or about to be) must not be written to.
+    const redisReply* role = replies[next++].get();
+    if (role->type != REDIS_REPLY_ARRAY || role->elements < 1 ||
+        role->element[0]->type != REDIS_REPLY_STRING) {
+      const std::string why = absl::StrCat(
+          where, ": ROLE failed",
+          role->type == REDIS_REPLY_ERROR ? ": " + ReplyText(role) : "");
+      redisFree(context);
+      return absl::UnavailableError(why);
+    }
+    const std::string name = ReplyText(role->element[0]);
+    if (name != "master") {
+      redisFree(context);
+      return absl::UnavailableError(
+          absl::StrCat(where, ": is a ", name, ", not a master"));
+    }
   }
+  const std::string address = FormatAddress(master.address);
+  std::string previous;
+  std::vector<Connection> closing;
+  {
+    absl::MutexLock lock(&mu_);
+    for (int script = 0; script < kScriptCount; ++script) {
+      script_shas_[script] = shas[script];
+    }
+    previous = master_address_;
+    master_address_ = address;
+    if (!previous.empty() && previous != address) {
+      // Idle connections to the old master are not used again.
+      ++generation_;
+      closing.swap(idle_);
+    }
+  }
+  for (Connection& connection : closing) redisFree(connection.context);
+  if (!previous.empty() && previous != address) {
+    // A failover: the new master may lack writes the old one accepted after
+    // it last replicated them, and its marker (replicated too) says nothing
+    // about that.
+    spdlog::warn("msg=leaderboard_cache_master_changed from={} to={}",
+                 LogValue(previous), LogValue(address));
+    RequestResync();
+  }
+  if (marker == 0) RequestResync();
   return context;
 }
 
@@ -472,10 +618,10 @@ absl::StatusOr<std::vector<RedisBoardCache::Reply>> RedisBoardCache::RoundTrip(
   std::vector<Reply> replies;
   absl::Status io = Exchange(connection.context, commands, &replies);
   if (!io.ok()) {
+    const std::string why = absl::StrCat(
+        "redis at ", AddressOf(connection.context), ": ", io.message());
     redisFree(connection.context);
-    return Fail(absl::StrCat("redis at ", options_.host, ":", options_.port,
-                             ": ", io.message()),
-                connection.generation);
+    return Fail(why, connection.generation);
   }
   // The connection is in step again (every reply read), whatever the
   // replies say.

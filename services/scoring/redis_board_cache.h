@@ -28,6 +28,18 @@
 // that no write overlapped. Under a steady stream of writes this can postpone
 // availability; reads then keep going to the store, which is correct.
 //
+// Sentinel. With RedisOptions::sentinels set, every new connection (a
+// caller's or the probe's) first asks the sentinels in turn for the
+// master's address and checks with ROLE that the server there is a master;
+// when none answers, or the server is not a master, the connection fails
+// like any other and the cache stays down until the probe finds a master.
+// After a failover the old master's connections fail (it died, or the
+// sentinel closed its clients when it demoted it), the cache goes down, and
+// the probe reconnects to whatever master the sentinels name then. A master
+// at another address than the last one asks for a re-sync: the replica that
+// was promoted may lack writes the old master accepted after it last
+// replicated them, and its marker, replicated with the boards, cannot tell.
+//
 // Connections: a pool of idle connections (at most kMaxIdleConnections);
 // a call takes one or opens a new one, so there are at most as many as
 // concurrent callers (handler threads of a bounded executor) plus the
@@ -53,6 +65,12 @@
 #include "services/scoring/standing.h"
 
 namespace fivestar::scoring {
+
+// "host:port", an IPv6 address bracketed ("[::1]:6379").
+std::string FormatAddress(const RedisAddress& address);
+// Where the cache is, for logs: "host:port", "master \"<name>\" of sentinels
+// host:port,...", or "none" when no cache is configured.
+std::string DescribeRedis(const RedisOptions& options);
 
 class RedisBoardCache final : public BoardCache {
  public:
@@ -134,9 +152,22 @@ class RedisBoardCache final : public BoardCache {
   // The Lua scripts (sources in the .cc).
   enum Script { kReadBoard, kRanksOf, kNeighbourhood, kSwap, kScriptCount };
 
-  // A new authenticated connection with the scripts loaded, or why not.
-  // Asks for a re-sync when the marker is gone.
+  // Where to connect, and how errors name it ("redis at host:port", with
+  // the master's name and the sentinel that gave the address).
+  struct Master {
+    RedisAddress address;
+    std::string where;
+  };
+  // The master: options_' host and port, or the first answer of a sentinel
+  // (asked in turn). UNAVAILABLE naming the master and every sentinel tried
+  // when none knows it.
+  absl::StatusOr<Master> FindMaster() const;
+  // A new authenticated connection to the master with the scripts loaded,
+  // or why not. Asks for a re-sync when the marker is gone or the master is
+  // at another address than the last connection's.
   absl::StatusOr<redisContext*> Connect();
+  // "host:port" of a connection, for messages.
+  static std::string AddressOf(const redisContext* context);
   // An idle or new connection; UNAVAILABLE at once when down or stopped.
   absl::StatusOr<Connection> Acquire(Access access);
   void Release(Connection connection);
@@ -194,6 +225,9 @@ class RedisBoardCache final : public BoardCache {
   std::vector<Connection> idle_ ABSL_GUARDED_BY(mu_);
   uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
   std::string down_reason_ ABSL_GUARDED_BY(mu_) = "not connected yet";
+  // "host:port" of the master the last new connection reached; empty
+  // before the first.
+  std::string master_address_ ABSL_GUARDED_BY(mu_);
   // Bumped by every request for a re-sync: a re-sync clears needs_resync_
   // only when no request came while it ran.
   uint64_t resync_requests_ ABSL_GUARDED_BY(mu_) = 0;

@@ -22,6 +22,10 @@ absl::StatusOr<std::unique_ptr<ScoringServer>> ScoringServer::Start(
       options.peers.projects.deadline <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("peer deadlines: must be positive");
   }
+  if (!options.redis.sentinels.empty() && options.redis.master_name.empty()) {
+    return absl::InvalidArgumentError(
+        "redis.master_name: must be set when redis.sentinels are");
+  }
   if (options.server.name.empty()) options.server.name = "scoring";
   std::unique_ptr<ScoringServer> server(new ScoringServer(std::move(options)));
   ScoringServer& s = *server;
@@ -51,7 +55,7 @@ absl::StatusOr<std::unique_ptr<ScoringServer>> ScoringServer::Start(
   s.jurisdiction_ = std::make_unique<Jurisdiction>(s.directory_.get());
   s.inputs_ =
       std::make_unique<GrpcInputsSource>(registry, projects, o.peers, o.clock);
-  if (!o.redis.host.empty()) {
+  if (o.redis.enabled()) {
     s.cache_ = std::make_unique<RedisBoardCache>(o.redis);
     if (o.wrap_cache) s.cache_ = o.wrap_cache(std::move(s.cache_));
     if (o.near_cache.max_entries > 0) {
@@ -147,11 +151,9 @@ absl::StatusOr<std::unique_ptr<ScoringServer>> ScoringServer::Start(
     for (FeedFollower* follower : followers) follower->Start();
   }
   s.host_->SetServing(true);
-  spdlog::info(
-      "msg=serving database={} registry={} projects={} redis={}",
-      RedactedDatabase(o.database), o.registry_address, o.projects_address,
-      o.redis.host.empty() ? std::string("none")
-                           : absl::StrCat(o.redis.host, ":", o.redis.port));
+  spdlog::info("msg=serving database={} registry={} projects={} redis={}",
+               RedactedDatabase(o.database), o.registry_address,
+               o.projects_address, LogValue(DescribeRedis(o.redis)));
   return server;
 }
 

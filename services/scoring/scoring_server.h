@@ -57,8 +57,8 @@ struct ScoringServerOptions {
   std::shared_ptr<grpc::ChannelCredentials> peer_credentials;
   // How long the registry's answers used for permission checks are reused.
   absl::Duration registry_cache_ttl = absl::Seconds(60);
-  // The leaderboard cache; an empty host runs without Redis (every board
-  // read is computed from the database and marked degraded).
+  // The leaderboard cache; an empty host and no sentinels run without Redis
+  // (every board read is computed from the database and marked degraded).
   RedisOptions redis;
   // The in-process near-cache of board reads in front of Redis
   // (near_board_cache.h); max_entries 0 (the default) leaves it off. Off by

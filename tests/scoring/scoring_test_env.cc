@@ -103,7 +103,13 @@ ScoringTestEnv::ScoringTestEnv(ScoringEnvOptions options)
       {kMaoheOperatorToken, "operator", kMaohe, "maohe-operator"},
       {kOtherOperatorToken, "operator", kOtherTownship, "other-operator"},
   }));
-  if (options_.redis) StartRedis();
+  if (options_.redis_sentinel) {
+    redis_failover_ = std::make_unique<fivestar::testing::RedisFailoverGroup>(
+        OrDie(fivestar::testing::RedisFailoverGroup::Start(kRedisMasterName),
+              "start redis master, replica and sentinel"));
+  } else if (options_.redis) {
+    StartRedis();
+  }
   registry_ = std::make_unique<fivestar::testing::RegistryHost>(
       databases_.Get("registry"), tokens_, Clock::System());
   LoadRegistry(registry_->registry());
@@ -126,16 +132,26 @@ ScoringTestEnv::~ScoringTestEnv() {
   projects_.reset();
   registry_.reset();
   redis_.reset();
+  redis_failover_.reset();
 }
 
 void ScoringTestEnv::StartScoring(
     const fivestar::testing::ScoringHost::Adjust& adjust) {
   const bool follow = options_.follow_feeds;
+  const int sentinel_port =
+      redis_failover_ != nullptr ? redis_failover_->sentinel->port() : 0;
   scoring_ = std::make_unique<fivestar::testing::ScoringHost>(
       databases_.Get("scoring"), registry_->address(), projects_->address(),
-      kServiceToken, options_.redis ? redis_port_ : 0, tokens_, &clock_,
-      [follow, &adjust](ScoringServerOptions& options) {
+      kServiceToken, options_.redis && sentinel_port == 0 ? redis_port_ : 0,
+      tokens_, &clock_,
+      [follow, sentinel_port, &adjust](ScoringServerOptions& options) {
         options.follow_feeds = follow;
+        if (sentinel_port != 0) {
+          options.redis.sentinels = {{"127.0.0.1", sentinel_port}};
+          options.redis.master_name = kRedisMasterName;
+          options.redis.probe_interval = absl::Milliseconds(100);
+          options.redis.command_timeout = absl::Milliseconds(300);
+        }
         if (adjust) adjust(options);
       });
   stub_ = v1::ScoringService::NewStub(scoring_->NewChannel());

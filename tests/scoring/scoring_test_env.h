@@ -1,7 +1,8 @@
 // Scoring as production runs it, for tests: the real registry (loaded with
 // the Huiche township and a second township of the same county), the real
 // project tracking (Huiche's 193 practical tasks with their reports and its
-// 2022-09 indicator values, imported over gRPC), a real redis-server, and
+// 2022-09 indicator values, imported over gRPC), a real redis-server (or a
+// master, a replica and a sentinel), and
 // scoring itself, each started through its composition root on its own
 // SQLite file with authentication on; plus client stubs, a fake clock
 // (2022-10-08 10:00 China time) and tokens for a cast of principals.
@@ -22,6 +23,7 @@
 #include "fivestar/projects/v1/projects.grpc.pb.h"
 #include "fivestar/registry/v1/registry.grpc.pb.h"
 #include "fivestar/scoring/v1/scoring.grpc.pb.h"
+#include "tests/testing/redis_sentinel.h"
 #include "tests/testing/redis_server.h"
 #include "tests/testing/service_hosts.h"
 #include "tests/testing/temp_dir.h"
@@ -58,6 +60,8 @@ inline constexpr char kDangziling[] = "411323-huiche-west-01";
 inline constexpr char kOtherTownship[] = "411323-other";
 inline constexpr char kOtherVillage[] = "411323-other-01";
 inline constexpr char kPeriod[] = "2022-09";
+// The name the sentinel knows scoring's Redis by (redis_sentinel).
+inline constexpr char kRedisMasterName[] = "fivestar-boards";
 
 // The fake clock's start: 2022-10-08 10:00 China Standard Time.
 absl::Time StartTime();
@@ -65,6 +69,11 @@ absl::Time StartTime();
 struct ScoringEnvOptions {
   // Start a redis-server for scoring (else scoring runs without a cache).
   bool redis = true;
+  // Instead of that one redis-server: a master, a replica of it and a
+  // sentinel monitoring it as kRedisMasterName (quorum 1, 1 s down-after),
+  // which scoring asks for the master (redis_failover()). Kill the master
+  // to fail over. StopRedis, StartRedis and FlushRedis do not apply.
+  bool redis_sentinel = false;
   // Load Huiche's projects and indicators into project tracking.
   bool load_projects = true;
   // Let scoring follow the feeds.
@@ -87,7 +96,12 @@ class ScoringTestEnv {
   fivestar::testing::RegistryHost& registry() { return *registry_; }
   fivestar::testing::ProjectsHost& projects() { return *projects_; }
   fivestar::testing::ScoringHost& scoring() { return *scoring_; }
+  // The redis-server; null with redis_sentinel.
   fivestar::testing::RedisServer* redis() { return redis_.get(); }
+  // The master, replica and sentinel; null without redis_sentinel.
+  fivestar::testing::RedisFailoverGroup* redis_failover() {
+    return redis_failover_.get();
+  }
   const fivestar::testing::TempDir& dir() const { return dir_; }
   // The --database of the service called `name` ("registry", "projects",
   // "scoring" are the env's own), on the test run's engine
@@ -157,6 +171,7 @@ class ScoringTestEnv {
   FakeClock clock_;
   std::shared_ptr<const Authenticator> tokens_;
   std::unique_ptr<fivestar::testing::RedisServer> redis_;
+  std::unique_ptr<fivestar::testing::RedisFailoverGroup> redis_failover_;
   int redis_port_ = 0;
   std::unique_ptr<fivestar::testing::RegistryHost> registry_;
   std::unique_ptr<fivestar::testing::ProjectsHost> projects_;

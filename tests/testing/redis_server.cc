@@ -38,6 +38,36 @@ bool Pings(int port, const std::string& password) {
 
 }  // namespace
 
+absl::StatusOr<RedisReply> RedisCommand(int port,
+                                        const std::vector<std::string>& command,
+                                        absl::Duration timeout) {
+  const timeval limit = absl::ToTimeval(timeout);
+  redisContext* context = redisConnectWithTimeout("127.0.0.1", port, limit);
+  if (context == nullptr || context->err != 0) {
+    const std::string why =
+        context == nullptr ? "out of memory" : context->errstr;
+    if (context != nullptr) redisFree(context);
+    return absl::UnavailableError(
+        absl::StrCat("127.0.0.1:", port, ": cannot connect: ", why));
+  }
+  redisSetTimeout(context, limit);
+  std::vector<const char*> argv;
+  std::vector<size_t> lengths;
+  for (const std::string& arg : command) {
+    argv.push_back(arg.data());
+    lengths.push_back(arg.size());
+  }
+  RedisReply reply(static_cast<redisReply*>(redisCommandArgv(
+      context, static_cast<int>(argv.size()), argv.data(), lengths.data())));
+  const std::string why = context->errstr;
+  redisFree(context);
+  if (reply == nullptr) {
+    return absl::UnavailableError(
+        absl::StrCat("127.0.0.1:", port, ": no reply: ", why));
+  }
+  return reply;
+}
+
 absl::StatusOr<std::unique_ptr<RedisServer>> RedisServer::Start(
     const RedisServerOptions& options) {
   std::unique_ptr<RedisServer> server(new RedisServer());
@@ -69,6 +99,15 @@ absl::StatusOr<std::unique_ptr<RedisServer>> RedisServer::Start(
       args.push_back("--requirepass");
       args.push_back(options.password);
     }
+    // A replica's first sync starts at once, not after the 5 s Redis waits
+    // by default for more replicas to share it.
+    args.push_back("--repl-diskless-sync-delay");
+    args.push_back("0");
+    if (options.replica_of != 0) {
+      args.push_back("--replicaof");
+      args.push_back("127.0.0.1");
+      args.push_back(std::to_string(options.replica_of));
+    }
     ChildProcessOptions spawn;
     spawn.argv = args;
     absl::StatusOr<std::unique_ptr<ChildProcess>> process =
@@ -93,6 +132,11 @@ RedisServer::~RedisServer() { Stop(); }
 
 void RedisServer::Stop() {
   if (process_ != nullptr) process_->Stop();
+  process_.reset();
+}
+
+void RedisServer::Kill() {
+  if (process_ != nullptr) process_->Kill();
   process_.reset();
 }
 
