@@ -8,10 +8,6 @@ namespace fivestar {
 
 namespace {
 
-// The database's one writer lock, taken by every write transaction ("fivewrit"
-// in ASCII; the migration lock is another key).
-constexpr absl::string_view kBeginWrite =
-    "BEGIN; SELECT pg_advisory_xact_lock(7379559642591029620)";
 constexpr absl::string_view kBeginRead =
     "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY";
 

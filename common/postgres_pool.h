@@ -49,6 +49,13 @@ namespace fivestar {
 // UNAVAILABLE.
 class PostgresPool : public PoolWork<PostgresPool, PostgresConnection> {
  public:
+  // What opens every write transaction: BEGIN, then the database's one
+  // writer lock (a transaction-scoped advisory lock; "fivewrit" in ASCII,
+  // another key than the migrations'). Tests take it on a connection of
+  // their own to hold writers up as another process would.
+  static constexpr absl::string_view kBeginWrite =
+      "BEGIN; SELECT pg_advisory_xact_lock(7379559642591029620)";
+
   struct Options {
     // The most connections open at once (reads and writes together).
     int connections = 8;

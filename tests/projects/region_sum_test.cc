@@ -24,10 +24,10 @@
 #include "common/registry_client/village_directory.h"
 #include "services/projects/progress_summaries.h"
 #include "services/projects/project_tracker.h"
-#include "services/projects/sql_projects_store.h"
 #include "tests/projects/memory_region_tree.h"
+#include "tests/projects/test_store.h"
 #include "tests/testing/status_matchers.h"
-#include "tests/testing/temp_dir.h"
+#include "tests/testing/test_database.h"
 
 namespace fivestar::projects {
 namespace {
@@ -35,6 +35,7 @@ namespace {
 using ::fivestar::projects::testing::Day;
 using ::fivestar::projects::testing::DefineIndicators;
 using ::fivestar::projects::testing::MemoryRegionTree;
+using ::fivestar::projects::testing::OpenTestStore;
 using ::fivestar::projects::testing::StoreCancel;
 using ::fivestar::projects::testing::StoreReport;
 using ::google::protobuf::util::MessageDifferencer;
@@ -45,8 +46,8 @@ class RegionSumTest : public ::testing::Test {
       : clock_(Day(2023, 3, 15) + absl::Hours(10)), jurisdiction_(&tree_) {}
 
   void SetUp() override {
-    ASSERT_OK_AND_ASSIGN(
-        store_, SqlProjectsStore<SqlitePool>::Open(dir_.File("p.db"), &clock_));
+    ASSERT_OK_AND_ASSIGN(store_,
+                         OpenTestStore(databases_.Get("projects"), &clock_));
     kept_ = std::make_unique<ProgressSummaries>(store_.get(), &jurisdiction_,
                                                 &clock_);
     rows_ = std::make_unique<ProgressSummaries>(store_.get(), &jurisdiction_,
@@ -248,11 +249,11 @@ class RegionSumTest : public ::testing::Test {
     } while (!request.page_token().empty());
   }
 
-  ::fivestar::testing::TempDir dir_;
+  ::fivestar::testing::TestDatabases databases_;
   FakeClock clock_;
   MemoryRegionTree tree_;
   Jurisdiction jurisdiction_;
-  std::unique_ptr<SqlProjectsStore<SqlitePool>> store_;
+  std::unique_ptr<ProjectsStore> store_;
   std::unique_ptr<ProgressSummaries> kept_;
   std::unique_ptr<ProgressSummaries> rows_;
   std::mt19937 random_{20221009};

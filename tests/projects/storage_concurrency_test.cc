@@ -1,7 +1,9 @@
 // While the projects database is provably busy (a long read in progress, an
 // import or a write waiting on the write lock), reads, writes and health
 // checks still answer: the store's reads run on their own connections, not
-// behind one lock with everything else.
+// behind one lock with everything else. On both engines: the write lock is
+// SQLite's (BEGIN IMMEDIATE) or PostgreSQL's writer lock, held by the test
+// on a connection of its own as another process would.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -12,6 +14,9 @@
 
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "common/postgres.h"
+#include "common/postgres_pool.h"
+#include "common/sql_engine.h"
 #include "common/sqlite.h"
 #include "common/sqlite_pool.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -58,7 +63,46 @@ class StorageConcurrencyTest : public ::testing::Test {
     return response.status();
   }
 
+  bool postgres() {
+    return EngineOf(env_.database("projects")) == SqlEngine::kPostgres;
+  }
+
+  // Takes the database's write lock on a connection of the test's own.
+  absl::Status HoldWriteLock() {
+    if (postgres()) {
+      ASSIGN_OR_RETURN(pg_holder_, PostgresConnection::Connect(
+                                       env_.database("projects"), {}));
+      return pg_holder_->Execute(PostgresPool::kBeginWrite);
+    }
+    ASSIGN_OR_RETURN(sqlite_holder_,
+                     SqliteDatabase::Open(env_.database("projects")));
+    return sqlite_holder_->Execute("BEGIN IMMEDIATE");
+  }
+  absl::Status ReleaseWriteLock() {
+    return postgres() ? pg_holder_->Execute("ROLLBACK")
+                      : sqlite_holder_->Execute("ROLLBACK");
+  }
+
+  // A read on the store's pool that holds its connection and snapshot
+  // from `reading` until `release`.
+  template <typename Pool>
+  absl::Status HeldRead(absl::Notification& reading,
+                        absl::Notification& release) {
+    auto* store = env_.projects().server().sql_store<Pool>();
+    if (store == nullptr) {
+      reading.Notify();
+      return absl::InternalError("the store is not on this engine");
+    }
+    return store->pool_for_testing()->ReadWork([&](typename Pool::Database&) {
+      reading.Notify();
+      release.WaitForNotification();
+      return absl::OkStatus();
+    });
+  }
+
   ProjectsTestEnv env_;
+  std::unique_ptr<SqliteDatabase> sqlite_holder_;
+  std::unique_ptr<PostgresConnection> pg_holder_;
 };
 
 TEST_F(StorageConcurrencyTest, ReadsWritesAndHealthAnswerWhileALongReadRuns) {
@@ -66,18 +110,12 @@ TEST_F(StorageConcurrencyTest, ReadsWritesAndHealthAnswerWhileALongReadRuns) {
                        env_.CreateProject(RoadProject(kDangziling)));
   // A read as long as a province's summary: it holds a reader connection
   // and its snapshot until the test lets it go.
-  auto* store = env_.projects().server().sql_store<SqlitePool>();
-  ASSERT_NE(store, nullptr);
-  SqlitePool* pool = store->pool_for_testing();
   absl::Notification reading;
   absl::Notification release;
   absl::Status long_read;
   std::thread reader([&] {
-    long_read = pool->ReadWork([&](SqliteDatabase&) {
-      reading.Notify();
-      release.WaitForNotification();
-      return absl::OkStatus();
-    });
+    long_read = postgres() ? HeldRead<PostgresPool>(reading, release)
+                           : HeldRead<SqlitePool>(reading, release);
   });
   reading.WaitForNotification();
 
@@ -101,9 +139,7 @@ TEST_F(StorageConcurrencyTest, ReadsAndHealthAnswerWhileAnImportWaitsToApply) {
                        env_.CreateProject(RoadProject(kDangziling)));
   // The test takes the database's write lock on a connection of its own, so
   // the import below cannot finish applying until the test lets it.
-  ASSERT_OK_AND_ASSIGN(std::unique_ptr<SqliteDatabase> holder,
-                       SqliteDatabase::Open(env_.database("projects")));
-  ASSERT_OK(holder->Execute("BEGIN IMMEDIATE"));
+  ASSERT_OK(HoldWriteLock());
 
   std::atomic<bool> import_done{false};
   absl::StatusOr<v1::ImportProjectsResponse> imported;
@@ -120,7 +156,7 @@ TEST_F(StorageConcurrencyTest, ReadsAndHealthAnswerWhileAnImportWaitsToApply) {
   // Both answered while the import was still held up by the write lock.
   EXPECT_FALSE(import_done);
 
-  ASSERT_OK(holder->Execute("ROLLBACK"));
+  ASSERT_OK(ReleaseWriteLock());
   importer.join();
   ASSERT_OK(imported);
   EXPECT_EQ(imported->phase(), v1::ImportProjectsResponse::DONE);
@@ -132,9 +168,7 @@ TEST_F(StorageConcurrencyTest, ReadsAndHealthAnswerWhileAnImportWaitsToApply) {
 TEST_F(StorageConcurrencyTest, ReadsAndHealthAnswerWhileAWriteWaitsToCommit) {
   ASSERT_OK_AND_ASSIGN(v1::Project existing,
                        env_.CreateProject(RoadProject(kDangziling)));
-  ASSERT_OK_AND_ASSIGN(std::unique_ptr<SqliteDatabase> holder,
-                       SqliteDatabase::Open(env_.database("projects")));
-  ASSERT_OK(holder->Execute("BEGIN IMMEDIATE"));
+  ASSERT_OK(HoldWriteLock());
 
   std::atomic<bool> create_done{false};
   absl::StatusOr<v1::Project> created;
@@ -149,7 +183,7 @@ TEST_F(StorageConcurrencyTest, ReadsAndHealthAnswerWhileAWriteWaitsToCommit) {
               IsOkAndHolds(grpc::health::v1::HealthCheckResponse::SERVING));
   EXPECT_FALSE(create_done);
 
-  ASSERT_OK(holder->Execute("ROLLBACK"));
+  ASSERT_OK(ReleaseWriteLock());
   creator.join();
   ASSERT_OK(created);
   EXPECT_EQ(created->village_id(), kMaohe);

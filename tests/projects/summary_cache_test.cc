@@ -23,10 +23,10 @@
 #include "common/registry_client/village_directory.h"
 #include "services/projects/progress_summaries.h"
 #include "services/projects/project_tracker.h"
-#include "services/projects/sql_projects_store.h"
 #include "tests/projects/memory_region_tree.h"
+#include "tests/projects/test_store.h"
 #include "tests/testing/status_matchers.h"
-#include "tests/testing/temp_dir.h"
+#include "tests/testing/test_database.h"
 
 namespace fivestar::projects {
 namespace {
@@ -34,6 +34,7 @@ namespace {
 using ::fivestar::projects::testing::Day;
 using ::fivestar::projects::testing::DefineIndicators;
 using ::fivestar::projects::testing::MemoryRegionTree;
+using ::fivestar::projects::testing::OpenTestStore;
 using ::fivestar::projects::testing::StoreCancel;
 using ::fivestar::projects::testing::StoreReport;
 using ::google::protobuf::util::MessageDifferencer;
@@ -45,8 +46,8 @@ class SummaryCacheTest : public ::testing::Test {
         jurisdiction_(&directory_) {}
 
   void SetUp() override {
-    ASSERT_OK_AND_ASSIGN(
-        store_, SqlProjectsStore<SqlitePool>::Open(dir_.File("p.db"), &clock_));
+    ASSERT_OK_AND_ASSIGN(store_,
+                         OpenTestStore(databases_.Get("projects"), &clock_));
     fast_ = std::make_unique<ProgressSummaries>(store_.get(), &jurisdiction_,
                                                 &clock_);
     slow_ = std::make_unique<ProgressSummaries>(store_.get(), &jurisdiction_,
@@ -171,11 +172,11 @@ class SummaryCacheTest : public ::testing::Test {
     return out;
   }
 
-  ::fivestar::testing::TempDir dir_;
+  ::fivestar::testing::TestDatabases databases_;
   FakeClock clock_;
   MemoryRegionTree directory_;
   Jurisdiction jurisdiction_;
-  std::unique_ptr<SqlProjectsStore<SqlitePool>> store_;
+  std::unique_ptr<ProjectsStore> store_;
   std::unique_ptr<ProgressSummaries> fast_;
   std::unique_ptr<ProgressSummaries> slow_;
   std::mt19937 random_{20221008};
@@ -241,15 +242,14 @@ TEST_F(SummaryCacheTest, KeptFiguresAddUpToTheRowsBeforeAndAfterWrites) {
 }
 
 TEST_F(SummaryCacheTest, AFreshServiceOnAnOlderDatabaseSeesLaterWrites) {
-  // Figures kept, then a write through another store on the same file (as
+  // Figures kept, then a write through another store on the same database (as
   // another process, or an import, would write): the next summary sees it.
   v1::GetSummaryRequest request;
   request.set_region_id("41-c1");
   request.set_period("2022-10");
   ASSERT_OK_AND_ASSIGN(v1::Summary first, fast_->GetSummary(auditor_, request));
-  ASSERT_OK_AND_ASSIGN(
-      std::unique_ptr<SqlProjectsStore<SqlitePool>> other,
-      SqlProjectsStore<SqlitePool>::Open(dir_.File("p.db"), &clock_));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<ProjectsStore> other,
+                       OpenTestStore(databases_.Get("projects"), &clock_));
   ASSERT_OK(other->SetIndicatorValues(
       {Value("41-c1-t1-v3", "flow_b", "2022-10")}, RequestKey{}, false));
   ASSERT_OK_AND_ASSIGN(v1::Summary second,
