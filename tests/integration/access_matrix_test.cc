@@ -945,9 +945,9 @@ std::vector<AccessMatrixTest::Rpc> AccessMatrixTest::Rpcs() {
 }
 
 std::vector<std::string> AccessMatrixTest::RunMatrix() {
-  const std::vector<std::string> databases = {env_->dir().File("registry.db"),
-                                              env_->dir().File("projects.db"),
-                                              env_->dir().File("scoring.db")};
+  const std::vector<std::string> databases = {env_->database("registry"),
+                                              env_->database("projects"),
+                                              env_->database("scoring")};
   auto digest = [&] {
     std::map<std::string, std::string> all;
     for (const std::string& path : databases) {

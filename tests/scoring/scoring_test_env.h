@@ -69,15 +69,17 @@ absl::Time StartTime();
 struct ScoringEnvOptions {
   // Start a redis-server for scoring (else scoring runs without a cache).
   bool redis = true;
-  // Instead of that one redis-server: a master, a replica of it and a
-  // sentinel monitoring it as kRedisMasterName (quorum 1, 1 s down-after),
-  // which scoring asks for the master (redis_failover()). Kill the master
-  // to fail over. StopRedis, StartRedis and FlushRedis do not apply.
-  bool redis_sentinel = false;
   // Load Huiche's projects and indicators into project tracking.
   bool load_projects = true;
   // Let scoring follow the feeds.
   bool follow_feeds = true;
+  // Instead of `redis`'s one redis-server: a master, a replica of it and a
+  // sentinel monitoring it as kRedisMasterName (quorum 1, 1 s down-after),
+  // which scoring asks for the master (redis_failover()). Kill the master
+  // to fail over. StopRedis, StartRedis and FlushRedis do not apply. Last,
+  // so that the fields before keep their places in aggregate
+  // initialisation.
+  bool redis_sentinel = false;
 };
 
 class ScoringTestEnv {
