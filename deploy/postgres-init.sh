@@ -13,6 +13,9 @@ set -eu
 user="${FIVESTAR_DB_USER:-fivestar}"
 password_file="${FIVESTAR_DB_PASSWORD_FILE:?}"
 socket_dir=/tmp
+# The first start's own server listens on a socket elsewhere, so that
+# pg_isready (the health checks) says "accepting" only once the real one runs.
+init_socket_dir=/tmp/fivestar-postgres-init
 
 if [ ! -s "$PGDATA/PG_VERSION" ]; then
   if [ ! -s "$password_file" ]; then
@@ -30,10 +33,11 @@ local all postgres           peer
 host  all all      0.0.0.0/0 scram-sha-256
 host  all all      ::/0      scram-sha-256
 HBA
+  mkdir -p -m 0700 "$init_socket_dir"
   pg_ctl --pgdata="$PGDATA" --wait --silent \
-    -o "-c listen_addresses='' -c unix_socket_directories=$socket_dir" start
+    -o "-c listen_addresses='' -c unix_socket_directories=$init_socket_dir" start
   # The password reaches psql through a file, never a command line.
-  psql --host="$socket_dir" --username=postgres --dbname=postgres --quiet \
+  psql --host="$init_socket_dir" --username=postgres --dbname=postgres --quiet \
     --no-psqlrc -v ON_ERROR_STOP=1 -v user="$user" <<'SQL'
 \set password `cat "$FIVESTAR_DB_PASSWORD_FILE"`
 CREATE ROLE :"user" LOGIN PASSWORD :'password';
@@ -42,6 +46,7 @@ CREATE DATABASE projects OWNER :"user";
 CREATE DATABASE scoring OWNER :"user";
 SQL
   pg_ctl --pgdata="$PGDATA" --wait --silent --mode=fast stop
+  rmdir "$init_socket_dir"
   echo "fivestar-postgres: role $user and databases registry, projects, scoring created"
 fi
 

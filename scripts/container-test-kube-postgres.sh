@@ -150,6 +150,13 @@ for lane in a b; do
   PROJECTS="$(kube_pg_published "fivestar-projects-$lane" grpc)"
   SCORING="$(kube_pg_published "fivestar-scoring-$lane" grpc)"
   echo "pods fivestar-registry-$lane, fivestar-projects-$lane, fivestar-scoring-$lane"
+  # Redis started with the scoring pods: a board read before a pod's first
+  # connection is served from the database, marked degraded. Wait for the
+  # cache, then compare.
+  for _ in $(seq 30); do
+    cli leaderboard "$TOWNSHIP" "$PERIOD" 2>&1 | grep -q '^(degraded' || break
+    sleep 1
+  done
   check_data
 done
 village_b="$(cli get-village 411323-huiche-west-01)" || die "get-village (registry-b pod) failed"
