@@ -10,9 +10,10 @@
 # Deployment of two replicas is played as two (<name>-a and <name>-b, one
 # replica each, the same labels), both lanes' peers being the a-pods; and
 # each emptyDir is named after its pod, since podman makes a named volume
-# of it that two pods would otherwise share. PostgreSQL is played first and
-# the rest once it accepts connections (podman does not restart a server
-# that exited because its database did not answer).
+# of it that two pods would otherwise share. PostgreSQL is played first,
+# the services once it accepts connections (podman does not restart a
+# server that exited because its database did not answer), the loader once
+# they serve.
 
 step "kube-postgres: rendering deploy/k8s-postgres for podman kube play"
 mkdir -p "$WORK/secrets/fivestar-tokens" "$WORK/secrets/fivestar-postgres-password"
@@ -49,7 +50,7 @@ secret_values = {
 }
 paths = [f"{directory}/{name}.yaml" for name in
          ("config", "serviceaccount", "postgres", "redis", "registry", "projects", "scoring")]
-first, rest = [], []
+first, rest, last = [], [], []
 for path in paths + [loader]:
     with open(path) as f:
         for doc in yaml.safe_load_all(f):
@@ -99,11 +100,15 @@ for path in paths + [loader]:
                                 del variable["valueFrom"]
                                 variable["value"] = secret_values[ref["name"]][ref["key"]]
                 print(f"played: {kind} {name}", file=sys.stderr)
-                (first if "postgres" in name else rest).append(doc)
+                if kind == "ConfigMap":  # kube play reads it from the same file
+                    last.append(doc)
+                (first if "postgres" in name else last if kind == "Pod" else rest).append(doc)
 with open(f"{work}/kube-pg-db.yaml", "w") as out:
     yaml.safe_dump_all(first, out, sort_keys=False)
 with open(f"{work}/kube-pg.yaml", "w") as out:
     yaml.safe_dump_all(rest, out, sort_keys=False)
+with open(f"{work}/kube-pg-loader.yaml", "w") as out:
+    yaml.safe_dump_all(last, out, sort_keys=False)
 PYTHON
 
 kube_pg_published() {  # kube_pg_published <deployment> <port name>
@@ -130,9 +135,11 @@ for lane in a b; do
   SCORING="$(kube_pg_published "fivestar-scoring-$lane" grpc)"
   wait_serving
 done
-code="$(timeout 180 podman wait fivestar-load-huiche-loader)" || die "the loader pod did not finish"
-podman logs fivestar-load-huiche-loader >"$WORK/loader.log" 2>&1
-[[ "$code" == 0 ]] || { cat "$WORK/loader.log" >&2; die "the loader pod exited with $code"; }
+# The loader once all six serve, as with compose.
+podman kube play --network "$KUBE_PG_NETWORK" "$WORK/kube-pg-loader.yaml" \
+  >>"$WORK/kube-pg-play.log" 2>&1 ||
+  { cat "$WORK/kube-pg-play.log" >&2; die "podman kube play (loader) failed"; }
+run_loader fivestar-load-huiche-loader
 grep -qF "created 30, updated 0, unchanged 0" "$WORK/loader.log" ||
   die "the loader pod did not create the 30 regions"
 ok "the loader pod imported Huiche through the a-pods and exited 0"

@@ -77,8 +77,16 @@ teardown_postgres() {
   podman network rm -f "${PG_PROJECT}_default" >/dev/null 2>&1 || true
 }
 teardown_kube_postgres() {
-  local file
-  for file in "$WORK/kube-pg.yaml" "$WORK/kube-pg-db.yaml"; do
+  local file pod anonymous=()
+  # The image's VOLUME /var/lib/fivestar, which the manifests leave to
+  # Kubernetes (it ignores it), is an anonymous volume in podman that
+  # `kube down` keeps: removed with its pods.
+  for pod in $(podman pod ls --format '{{.Name}}' 2>/dev/null |
+      grep -E '^fivestar-(registry|projects|scoring)-[ab]-pod-0$' || true); do
+    anonymous+=($(podman pod inspect --format '{{range .Containers}}{{.Name}} {{end}}' "$pod" |
+      xargs -r podman inspect --format '{{range .Mounts}}{{if eq .Destination "/var/lib/fivestar"}}{{.Name}} {{end}}{{end}}' 2>/dev/null || true))
+  done
+  for file in "$WORK/kube-pg-loader.yaml" "$WORK/kube-pg.yaml" "$WORK/kube-pg-db.yaml"; do
     [[ -f "$file" ]] && podman kube down "$file" >/dev/null 2>&1 || true
   done
   podman pod ls --format '{{.Name}}' 2>/dev/null |
@@ -87,6 +95,7 @@ teardown_kube_postgres() {
   podman volume ls --format '{{.Name}}' |
     grep -E '^(fivestar-postgres-data|fivestar-(registry|projects|scoring)-[ab]-[a-z]+-tmp|fivestar-postgres-(postgres-tmp|shm))$' |
     xargs -r podman volume rm -f >/dev/null 2>&1 || true
+  [[ ${#anonymous[@]} -eq 0 ]] || podman volume rm -f "${anonymous[@]}" >/dev/null 2>&1 || true
   podman network rm -f "$KUBE_PG_NETWORK" >/dev/null 2>&1 || true
 }
 teardown_kube() {
