@@ -19,7 +19,8 @@
 # CLI with scripts/build.sh (BUILD_DIR, default build) unless it is there.
 # podman runs under deploy/podman/containers.conf (CONTAINERS_CONF). From
 # nothing (no base image, no build cache) it took 5.5 minutes on two cores,
-# 3.5 of them compiling in the build stage; with the images built, 2.5.
+# 3.5 of them compiling in the build stage; with the images built, 2.5
+# (before the PostgreSQL part; with it about 3, --postgres-only 2.5).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
