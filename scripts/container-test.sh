@@ -2,12 +2,15 @@
 # Checks the containers for real: builds the images from deploy/Containerfile,
 # runs the stack of deploy/compose.yaml (redis, the three services and the
 # Huiche loader) with podman, then the Kubernetes manifests of deploy/k8s
-# with `podman kube play`, and checks both from the host with the project's
-# CLI against published loopback ports. Tears everything down at the end
+# with `podman kube play`, then deploy/compose.postgres.yaml (PostgreSQL and
+# two replicas of each service; scripts/container-test-postgres.sh), and
+# checks each from the host with the project's CLI against published
+# loopback ports. Tears everything down at the end
 # (and at the start, what a killed run left); a second run works the same.
 # Images and podman's build cache are kept, so a second run builds nothing.
 #
-# Usage: scripts/container-test.sh [--compose-only | --kube-only]
+# Usage: scripts/container-test.sh [--compose-only | --kube-only | --postgres-only]
+# (JOBS=1 in the environment caps the build stage's compiler jobs.)
 #
 # Needs root and Debian's archive: installs podman, runc, catatonit,
 # podman-compose, debootstrap, curl, sqlite3 and python3-yaml when missing,
@@ -16,14 +19,15 @@
 # CLI with scripts/build.sh (BUILD_DIR, default build) unless it is there.
 # podman runs under deploy/podman/containers.conf (CONTAINERS_CONF). From
 # nothing (no base image, no build cache) it took 5.5 minutes on two cores,
-# 3.5 of them compiling in the build stage; with the images built, 2.5.
+# 3.5 of them compiling in the build stage; with the images built, 2.5
+# (before the PostgreSQL part; with it about 3, --postgres-only 2.5).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 MODE="${1:-all}"
 case "$MODE" in
-  all | --compose-only | --kube-only) ;;
-  *) echo "usage: $0 [--compose-only | --kube-only]" >&2; exit 2 ;;
+  all | --compose-only | --kube-only | --postgres-only) ;;
+  *) echo "usage: $0 [--compose-only | --kube-only | --postgres-only]" >&2; exit 2 ;;
 esac
 
 export CONTAINERS_CONF="${CONTAINERS_CONF:-$ROOT/deploy/podman/containers.conf}"
@@ -33,7 +37,9 @@ CLI="$BUILD_DIR/tools/cli/fivestar"
 BASE_IMAGE=docker.io/library/debian:12-slim
 VERSION=0.1.0
 PROJECT=fivestar-container-test   # compose project: names, volumes, network
+PG_PROJECT=fivestar-container-test-pg   # the same for compose.postgres.yaml
 KUBE_NETWORK=fivestar-container-test-kube
+KUBE_PG_NETWORK=fivestar-container-test-kube-pg
 TOWNSHIP=411323-huiche
 PERIOD=2022-09
 EXPECTED_BOARD="$ROOT/tests/integration/expected/huiche_leaderboard_2022-09.txt"
@@ -64,6 +70,35 @@ teardown_compose() {
   compose down -v >/dev/null 2>&1 || true
   podman network rm -f "${PROJECT}_default" >/dev/null 2>&1 || true
 }
+pg_compose() {
+  podman-compose -p "$PG_PROJECT" -f "$ROOT/deploy/compose.postgres.yaml" "$@"
+}
+teardown_postgres() {
+  pg_compose down -v >/dev/null 2>&1 || true
+  podman network rm -f "${PG_PROJECT}_default" >/dev/null 2>&1 || true
+}
+teardown_kube_postgres() {
+  local file pod anonymous=()
+  # The image's VOLUME /var/lib/fivestar, which the manifests leave to
+  # Kubernetes (it ignores it), is an anonymous volume in podman that
+  # `kube down` keeps: removed with its pods.
+  for pod in $(podman pod ls --format '{{.Name}}' 2>/dev/null |
+      grep -E '^fivestar-(registry|projects|scoring)-[ab]-pod-0$' || true); do
+    anonymous+=($(podman pod inspect --format '{{range .Containers}}{{.Name}} {{end}}' "$pod" |
+      xargs -r podman inspect --format '{{range .Mounts}}{{if eq .Destination "/var/lib/fivestar"}}{{.Name}} {{end}}{{end}}' 2>/dev/null || true))
+  done
+  for file in "$WORK/kube-pg-loader.yaml" "$WORK/kube-pg.yaml" "$WORK/kube-pg-db.yaml"; do
+    [[ -f "$file" ]] && podman kube down "$file" >/dev/null 2>&1 || true
+  done
+  podman pod ls --format '{{.Name}}' 2>/dev/null |
+    grep -E '^(fivestar-(registry|projects|scoring)-[ab]-pod-0|fivestar-(postgres|redis)-pod-0|fivestar-load-huiche)$' |
+    xargs -r podman pod rm -f >/dev/null 2>&1 || true
+  podman volume ls --format '{{.Name}}' |
+    grep -E '^(fivestar-postgres-data|fivestar-(registry|projects|scoring)-[ab]-[a-z]+-tmp|fivestar-postgres-(postgres-tmp|shm))$' |
+    xargs -r podman volume rm -f >/dev/null 2>&1 || true
+  [[ ${#anonymous[@]} -eq 0 ]] || podman volume rm -f "${anonymous[@]}" >/dev/null 2>&1 || true
+  podman network rm -f "$KUBE_PG_NETWORK" >/dev/null 2>&1 || true
+}
 teardown_kube() {
   if [[ -f "$WORK/kube.yaml" ]]; then
     podman kube down "$WORK/kube.yaml" >/dev/null 2>&1 || true
@@ -91,6 +126,8 @@ cleanup() {
   fi
   teardown_compose
   teardown_kube
+  teardown_postgres
+  teardown_kube_postgres
   rm -rf "$WORK"
   exit $status
 }
@@ -125,13 +162,15 @@ echo "using $CLI"
 step "what an earlier, interrupted run left behind"
 teardown_compose
 teardown_kube
+teardown_postgres
+teardown_kube_postgres
 echo "nothing left"
 
 step "images from deploy/Containerfile (compiled once, in the build stage)"
 build_image() {  # build_image <target> <tag>
   local started=$SECONDS
-  if ! podman build --quiet -f "$ROOT/deploy/Containerfile" --target "$1" \
-      -t "$2" "$ROOT" >"$WORK/build-$1.log" 2>&1; then
+  if ! podman build --quiet ${JOBS:+--build-arg "JOBS=$JOBS"} -f "$ROOT/deploy/Containerfile" \
+      --target "$1" -t "$2" "$ROOT" >"$WORK/build-$1.log" 2>&1; then
     tail -n 40 "$WORK/build-$1.log" >&2
     die "podman build --target $1 failed"
   fi
@@ -142,6 +181,7 @@ build_image projects "fivestar-projects:$VERSION"
 build_image scoring "fivestar-scoring:$VERSION"
 build_image tools "fivestar-tools:$VERSION"
 build_image redis "fivestar-redis:7.0"
+build_image postgres "fivestar-postgres:15"
 base_size=$(podman image inspect --format '{{.Size}}' "$BASE_IMAGE")
 for image in registry projects scoring tools; do
   size=$(podman image inspect --format '{{.Size}}' "fivestar-$image:$VERSION")
@@ -157,6 +197,12 @@ for image in registry projects scoring; do
     die "fivestar-$image:$VERSION: entrypoint and user are $entrypoint"
   ok "fivestar-$image:$VERSION runs /usr/local/bin/fivestar-$image itself (no shell) as 10001:10001"
 done
+entrypoint=$(podman image inspect --format '{{json .Config.Entrypoint}} {{.Config.User}}' \
+  fivestar-postgres:15)
+[[ "$entrypoint" == '["/usr/local/bin/fivestar-postgres"] 10002:10002' ]] ||
+  die "fivestar-postgres:15: entrypoint and user are $entrypoint"
+ok "fivestar-postgres:15 runs /usr/local/bin/fivestar-postgres as 10002:10002" \
+  "($(($(podman image inspect --format '{{.Size}}' fivestar-postgres:15) / 1000000)) MB)"
 
 step "tokens (minted on the host; the services get SHA-256 hashes only)"
 "$CLI" new-token admin '*' container-test-admin >"$WORK/admin-token"
@@ -256,7 +302,7 @@ stop_and_start() {  # stop_and_start <container> <address> <health service>
   cli --deadline=2s health --wait=120s "$2" "$3" >/dev/null || die "$1 did not come back"
 }
 
-if [[ "$MODE" != --kube-only ]]; then
+if [[ "$MODE" == all || "$MODE" == --compose-only ]]; then
   step "compose: podman-compose -p $PROJECT -f deploy/compose.yaml up -d"
   export FIVESTAR_SECRETS_DIR="$WORK"
   export FIVESTAR_PROJECTS_REGISTRY_TOKEN="$PROJECTS_TOKEN"
@@ -330,9 +376,16 @@ if [[ "$MODE" != --kube-only ]]; then
   ok "no container, volume or network of $PROJECT left"
 fi
 
-if [[ "$MODE" != --compose-only ]]; then
+if [[ "$MODE" == all || "$MODE" == --kube-only ]]; then
   # shellcheck source=scripts/container-test-kube.sh
   source "$ROOT/scripts/container-test-kube.sh"
+fi
+
+if [[ "$MODE" == all || "$MODE" == --postgres-only ]]; then
+  # shellcheck source=scripts/container-test-postgres.sh
+  source "$ROOT/scripts/container-test-postgres.sh"
+  # shellcheck source=scripts/container-test-kube-postgres.sh
+  source "$ROOT/scripts/container-test-kube-postgres.sh"
 fi
 
 step "done"
