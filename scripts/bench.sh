@@ -132,6 +132,10 @@ cleanup() {
   fi
 }
 trap cleanup EXIT
+# A signal ends the run through the EXIT trap too (once the step in the
+# foreground ends), so that nothing it started is left running.
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 step() { printf '==> %s\n' "$*" >&2; }
 now_ns() { date +%s%N; }
