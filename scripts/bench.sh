@@ -26,10 +26,20 @@
 #      beside Ping in the same repetition, --repeat times;
 #   6. h2load (nghttp2-client) as a second opinion on the read figures.
 #
+# With --engines=sqlite,postgres it compares the storage engines instead:
+# one stack per engine (its own redis-server and three services; for
+# PostgreSQL, a cluster of its own on a free loopback port, in a temporary
+# directory on disk, stopped at the end), the same loads into each, timed,
+# and every figure's repetitions interleaved across the engines (sqlite,
+# postgres, sqlite, ...) so that the machine's noise falls on both. Only
+# the loads and the figures run; the table is the section "Storage
+# engines" (tools/bench/report.py).
+#
 # Usage: scripts/bench.sh [--scale=province] [--duration=5s] [--warmup=1s]
 #          [--connections=4] [--in_flight=16] [--repeat=3]
 #          [--figures=get_village,...] [--out=BENCHMARKS.md] [--skip=h2load,...]
 #          [--include=OTHER.ndjson ...] [--notes=NOTES.md]
+#          [--engines=sqlite,postgres]
 #   --scale     the generator's scale (small, province, national)
 #   --skip      parts to leave out: loads-reference, probes, summaries,
 #               startup, figures, h2load (the loads themselves always run)
@@ -40,11 +50,17 @@
 #               default docs/benchmark-notes.md, --notes= for none)
 #   --board_near_cache_entries  scoring's flag (default here 200000; the
 #               service's own default is 0, off)
+#   --engines   compare storage engines (sqlite, postgres; the first is
+#               the one the others are divided by); --out then defaults to
+#               BENCHMARKS-engines.md, to --include in BENCHMARKS.md
+#   FIVESTAR_POSTGRES_BINDIR  PostgreSQL's server programs (default
+#               /usr/lib/postgresql/15/bin)
 #   BUILD_DIR   the build directory (default build-release, Release)
 #   JOBS        parallel compile jobs (default: the number of cores)
 #   FIVESTAR_BENCH_NO_BUILD=1 uses the binaries already in BUILD_DIR
 #   FIVESTAR_BENCH_KEEP=1 keeps the work directory (databases, logs, the
-#                         JSON lines) and prints where it is
+#                         JSON lines; PostgreSQL's cluster) and prints where
+#                         it is
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -56,8 +72,10 @@ CONNECTIONS=4
 IN_FLIGHT=16
 REPEAT=3
 FIGURES=get_village,get_project,list_villages,get_summary,get_leaderboard,get_village_rank,create_progress_report
-OUT="$ROOT/BENCHMARKS.md"
+OUT=""
 SKIP=","
+# Empty: the usual run, on SQLite; else the engines to compare.
+ENGINES_FLAG=""
 # Scoring's near-cache of board reads (off by default; see README.md).
 NEAR_CACHE=200000
 INCLUDES=()
@@ -77,6 +95,7 @@ for arg in "$@"; do
     --board_near_cache_entries=*) NEAR_CACHE="${arg#*=}" ;;
     --include=*) INCLUDES+=("${arg#*=}") ;;
     --notes=*) NOTES="${arg#*=}" ;;
+    --engines=*) ENGINES_FLAG="${arg#*=}" ;;
     -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench.sh: unknown argument \"$arg\" (see --help)" >&2; exit 2 ;;
   esac
@@ -91,6 +110,30 @@ for part in ${SKIP//,/ }; do
     *) echo "bench.sh: --skip: unknown part \"$part\" (see --help)" >&2; exit 2 ;;
   esac
 done
+# ENGINES: one stack each; COMPARE: whether this run compares them.
+ENGINES=(sqlite)
+COMPARE=""
+if [[ -n "$ENGINES_FLAG" ]]; then
+  IFS=, read -r -a ENGINES <<<"$ENGINES_FLAG"
+  declare -A seen_engine=()
+  for engine in "${ENGINES[@]}"; do
+    case "$engine" in
+      sqlite|postgres) ;;
+      *) echo "bench.sh: --engines: unknown engine \"$engine\" (sqlite, postgres)" >&2; exit 2 ;;
+    esac
+    if [[ -n "${seen_engine[$engine]:-}" ]]; then
+      echo "bench.sh: --engines: \"$engine\" named twice" >&2
+      exit 2
+    fi
+    seen_engine[$engine]=1
+  done
+  COMPARE=1
+  # The other parts measure against SQLite's own references and Ping.
+  SKIP+="loads-reference,probes,summaries,startup,h2load,"
+fi
+if [[ -z "$OUT" ]]; then
+  OUT="$ROOT/BENCHMARKS${COMPARE:+-engines}.md"
+fi
 skipped() { [[ "$SKIP" == *",$1,"* ]]; }
 
 # What the build, redis-server, the generator's python3, sqlite3 and h2load
@@ -117,6 +160,13 @@ RESULTS="$WORK/results.ndjson"
 : >"$RESULTS"
 declare -A SERVICE_PID=()
 PROBE_PIDS=()
+# PostgreSQL's cluster (--engines=...,postgres): its directory, outside
+# $WORK since the server runs as another user when this runs as root, and
+# its postmaster's pid.
+PG_BIN="${FIVESTAR_POSTGRES_BINDIR:-/usr/lib/postgresql/15/bin}"
+PG_DIR=""
+PG_PID=""
+PG_PORT=""
 cleanup() {
   local pid
   for pid in "${PROBE_PIDS[@]}" "${SERVICE_PID[@]}"; do
@@ -125,13 +175,36 @@ cleanup() {
       wait "$pid" 2>/dev/null || true
     fi
   done
+  stop_postgres
   if [[ -n "${FIVESTAR_BENCH_KEEP:-}" ]]; then
-    echo "bench.sh: kept $WORK" >&2
+    echo "bench.sh: kept $WORK${PG_DIR:+ and $PG_DIR}" >&2
   else
     rm -rf "$WORK"
+    [[ -z "$PG_DIR" ]] || rm -rf "$PG_DIR"
   fi
 }
+# stop_postgres: a fast shutdown of the cluster's postmaster, by its pid
+# (also one that pg_ctl started but did not see come up); SIGKILL after
+# 30 s.
+stop_postgres() {
+  local pid="$PG_PID"
+  if [[ -z "$pid" && -n "$PG_DIR" && -f "$PG_DIR/data/postmaster.pid" ]]; then
+    pid="$(head -1 "$PG_DIR/data/postmaster.pid")"
+  fi
+  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 0
+  kill -INT "$pid" 2>/dev/null || true
+  for _ in $(seq 1 300); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  echo "bench.sh: PostgreSQL (pid $pid) did not stop in 30 s; killing it" >&2
+  kill -KILL "$pid" 2>/dev/null || true
+}
 trap cleanup EXIT
+# A signal ends the run through the EXIT trap too (once the step in the
+# foreground ends), so that nothing it started is left running.
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 step() { printf '==> %s\n' "$*" >&2; }
 now_ns() { date +%s%N; }
@@ -206,42 +279,78 @@ export FIVESTAR_TOKEN="$(sed -n 1p "$WORK/admin-token")"
 PEER_TOKEN="$(sed -n 1p "$WORK/peer-token")"
 { sed -n 2p "$WORK/admin-token"; sed -n 2p "$WORK/peer-token"; } >"$WORK/tokens"
 
-declare -A ADDRESS=(
-  [registry]="127.0.0.1:$(free_port)"
-  [projects]="127.0.0.1:$(free_port)"
-  [scoring]="127.0.0.1:$(free_port)"
-  [ping]="127.0.0.1:$(free_port)"
-)
-REDIS_PORT="$(free_port)"
+# One stack per engine: its own redis-server and three services, with their
+# databases and logs in $WORK/<engine>. STACK, ADDRESS[registry|projects|
+# scoring] and REDIS_PORT are the current stack's (use_stack); the Ping
+# reference (the usual run only) belongs to none.
+declare -A ADDRESS=() STACK_ADDRESS=() STACK_REDIS_PORT=()
+[[ -n "$COMPARE" ]] || ADDRESS[ping]="127.0.0.1:$(free_port)"
+for engine in "${ENGINES[@]}"; do
+  mkdir -p "$WORK/$engine"
+  for name in registry projects scoring; do
+    STACK_ADDRESS[$engine/$name]="127.0.0.1:$(free_port)"
+  done
+  STACK_REDIS_PORT[$engine]="$(free_port)"
+done
+use_stack() {
+  local name
+  STACK="$1"
+  for name in registry projects scoring; do
+    ADDRESS[$name]="${STACK_ADDRESS[$1/$name]}"
+  done
+  REDIS_PORT="${STACK_REDIS_PORT[$1]}"
+}
+# each_engine <command...>: the command on every engine's stack in turn.
+each_engine() {
+  local engine
+  for engine in "${ENGINES[@]}"; do
+    use_stack "$engine"
+    "$@"
+  done
+}
+use_stack "${ENGINES[0]}"
 redis() { redis-cli -h 127.0.0.1 -p "$REDIS_PORT" "$@"; }
 fivestar() {
   "$CLI" --registry="${ADDRESS[registry]}" --projects="${ADDRESS[projects]}" \
     --scoring="${ADDRESS[scoring]}" "$@"
 }
 
+# database <service>: the current stack's --database for it.
+database() {
+  case "$STACK" in
+    sqlite) echo "$WORK/sqlite/$1.db" ;;
+    postgres) echo "postgresql://postgres@127.0.0.1:$PG_PORT/$1" ;;
+  esac
+}
+# log_file <service>: where its output goes.
+log_file() {
+  if [[ "$1" == ping ]]; then echo "$WORK/ping.log"; else echo "$WORK/$STACK/$1.log"; fi
+}
+
 # start <service>: starts it in the background on its address and database.
 start() {
-  local name="$1" port="${ADDRESS[$1]##*:}"
+  local name="$1" port="${ADDRESS[$1]##*:}" log
+  log="$(log_file "$1")"
   local common=(--host=127.0.0.1 --port="$port" --metrics_port=0
                 --tokens_file="$WORK/tokens")
   case "$name" in
     registry)
       "$BUILD_DIR/services/registry/fivestar-registry" "${common[@]}" \
-        --database="$WORK/registry.db" >>"$WORK/registry.log" 2>&1 & ;;
+        --database="$(database registry)" >>"$log" 2>&1 & ;;
     projects)
       FIVESTAR_REGISTRY_TOKEN="$PEER_TOKEN" \
         "$BUILD_DIR/services/projects/fivestar-projects" "${common[@]}" \
-        --database="$WORK/projects.db" --registry="${ADDRESS[registry]}" \
-        >>"$WORK/projects.log" 2>&1 & ;;
+        --database="$(database projects)" --registry="${ADDRESS[registry]}" \
+        >>"$log" 2>&1 & ;;
     scoring)
       FIVESTAR_REGISTRY_TOKEN="$PEER_TOKEN" FIVESTAR_PROJECTS_TOKEN="$PEER_TOKEN" \
         "$BUILD_DIR/services/scoring/fivestar-scoring" "${common[@]}" \
-        --database="$WORK/scoring.db" --registry="${ADDRESS[registry]}" \
+        --database="$(database scoring)" --registry="${ADDRESS[registry]}" \
         --projects="${ADDRESS[projects]}" --redis="127.0.0.1:$REDIS_PORT" \
-        --board_near_cache_entries="$NEAR_CACHE" >>"$WORK/scoring.log" 2>&1 & ;;
-    ping) "$BENCH" serve-ping "${common[@]}" >>"$WORK/ping.log" 2>&1 & ;;
+        --board_near_cache_entries="$NEAR_CACHE" >>"$log" 2>&1 & ;;
+    ping) "$BENCH" serve-ping "${common[@]}" >>"$log" 2>&1 & ;;
   esac
-  SERVICE_PID[$name]=$!
+  if [[ "$name" == ping ]]; then SERVICE_PID[ping]=$!; else SERVICE_PID[$STACK/$name]=$!; fi
 }
 # wait_serving <service> <since_ns> [label]: waits for SERVING; with a label,
 # records the start-up time.
@@ -250,7 +359,7 @@ wait_serving() {
   if ! line="$("$BENCH" wait-serving --target="${ADDRESS[$1]}" --since_ns="$2" \
       --label="${3:-}" --wait_timeout=120s)"; then
     echo "bench.sh: $1 did not turn SERVING; its log:" >&2
-    tail -50 "$WORK/$1.log" >&2
+    tail -50 "$(log_file "$1")" >&2
     exit 1
   fi
   if [[ -n "${3:-}" ]]; then
@@ -258,15 +367,16 @@ wait_serving() {
   fi
 }
 stop() {
-  local pid="${SERVICE_PID[$1]}"
+  local pid="${SERVICE_PID[$STACK/$1]}"
   kill -TERM "$pid"
   wait "$pid" 2>/dev/null || true
 }
 # rss: every service's peak (VmHWM) and current (VmRSS) resident set, kB.
 rss() {
-  local name sep="" out="{"
+  local name pid sep="" out="{"
   for name in registry projects scoring; do
-    out+="$sep\"$name\":{\"hwm_kb\":$(awk '/^VmHWM/ {print $2}' "/proc/${SERVICE_PID[$name]}/status"),\"rss_kb\":$(awk '/^VmRSS/ {print $2}' "/proc/${SERVICE_PID[$name]}/status")}"
+    pid="${SERVICE_PID[$STACK/$name]}"
+    out+="$sep\"$name\":{\"hwm_kb\":$(awk '/^VmHWM/ {print $2}' "/proc/$pid/status"),\"rss_kb\":$(awk '/^VmRSS/ {print $2}' "/proc/$pid/status")}"
     sep=","
   done
   echo "$out}"
@@ -279,19 +389,83 @@ redis_latency_max() {
   redis LATENCY RESET >/dev/null
 }
 
-step "starting redis-server, the services and the Ping reference"
-mkdir -p "$WORK/redis"
-redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
-  --latency-monitor-threshold 1 --dir "$WORK/redis" >"$WORK/redis.log" 2>&1 &
-SERVICE_PID[redis]=$!
-for _ in $(seq 1 50); do
-  redis ping >/dev/null 2>&1 && break
-  sleep 0.1
-done
-for name in registry projects scoring ping; do
-  start "$name"
-  wait_serving "$name" "$(now_ns)"
-done
+# as_postgres <program> <args...>: PostgreSQL's server programs refuse to
+# run as root; as root they run as the postgres user (in the cluster's
+# directory, which that user can enter).
+as_postgres() {
+  if [[ "$EUID" -eq 0 ]]; then
+    (cd "$PG_DIR" && runuser -u postgres -- "$@")
+  else
+    "$@"
+  fi
+}
+# start_postgres: a cluster of its own on a free loopback port, in a
+# directory on disk (not /dev/shm, so that its commits' fsyncs cost what
+# SQLite's do in $WORK), with PostgreSQL's default settings, and one
+# database per service.
+start_postgres() {
+  PG_DIR="$(mktemp -d "${TMPDIR:-/tmp}/fivestar-bench-postgres.XXXXXX")"
+  [[ "$EUID" -ne 0 ]] || chown postgres: "$PG_DIR"
+  PG_PORT="$(free_port)"
+  step "starting PostgreSQL in $PG_DIR on 127.0.0.1:$PG_PORT"
+  as_postgres "$PG_BIN/initdb" -D "$PG_DIR/data" -U postgres -A trust -E UTF8 \
+    --locale=C --no-instructions >"$WORK/postgres-initdb.log" 2>&1 || {
+    echo "bench.sh: initdb failed:" >&2; cat "$WORK/postgres-initdb.log" >&2; exit 1; }
+  if ! as_postgres "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/postgres.log" \
+      -w -t 60 -o "-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1" \
+      start >/dev/null; then
+    echo "bench.sh: PostgreSQL did not start; its log:" >&2
+    tail -50 "$PG_DIR/postgres.log" >&2
+    exit 1
+  fi
+  PG_PID="$(head -1 "$PG_DIR/data/postmaster.pid")"
+  local name
+  for name in registry projects scoring; do
+    "$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres "$name"
+  done
+}
+# psql_value <query>: one value from the cluster.
+psql_value() {
+  "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -XAtc "$1"
+}
+# file_system <dir>: what the directory is on, e.g. "ext4 on /dev/vda".
+file_system() { findmnt -n -o FSTYPE,SOURCE -T "$1" | awk '{ print $1 " on " $2 }'; }
+# start_stack: the current stack's redis-server and services.
+start_stack() {
+  local name
+  step "starting redis-server and the services on $STACK"
+  mkdir -p "$WORK/$STACK/redis"
+  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
+    --latency-monitor-threshold 1 --dir "$WORK/$STACK/redis" \
+    >"$WORK/$STACK/redis.log" 2>&1 &
+  SERVICE_PID[$STACK/redis]=$!
+  for _ in $(seq 1 50); do
+    redis ping >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  for name in registry projects scoring; do
+    start "$name"
+    wait_serving "$name" "$(now_ns)"
+  done
+}
+
+STORAGE="SQLite: WAL, synchronous=FULL, files on $(file_system "$WORK")"
+if [[ " ${ENGINES[*]} " == *" postgres "* ]]; then
+  start_postgres
+  STORAGE+="; PostgreSQL $(psql_value 'SHOW server_version'): a cluster of"
+  STORAGE+=" its own on $(file_system "$PG_DIR"), default settings"
+  STORAGE+=" (fsync=$(psql_value 'SHOW fsync'),"
+  STORAGE+=" synchronous_commit=$(psql_value 'SHOW synchronous_commit'),"
+  STORAGE+=" shared_buffers=$(psql_value 'SHOW shared_buffers')),"
+  STORAGE+=" over TCP on loopback"
+fi
+each_engine start_stack
+use_stack "${ENGINES[0]}"
+if [[ -z "$COMPARE" ]]; then
+  step "starting the Ping reference"
+  start ping
+  wait_serving ping "$(now_ns)"
+fi
 
 # --- Latency probes: one call in flight, on each service's health and on
 # reads unrelated to the load; idle first, then while each load runs.
@@ -341,20 +515,21 @@ probes_stop() {
 }
 for probe in $PROBES; do idle_probe "$probe"; done
 
-# load <name> <service> <command...>: one load, timed, with the probes, its
-# raw SQLite reference over <service>'s database, RSS and Redis latency.
+# load <name> <service> <command...>: one load on the current stack, timed,
+# with the probes, its raw SQLite reference over <service>'s database, RSS
+# and Redis latency.
 load() {
   local name="$1" service="$2" start_ns seconds reference='null' boards='null'
   shift 2
   mkdir -p "$WORK/ref"
   if ! skipped loads-reference; then
-    sqlite3 "$WORK/$service.db" ".backup '$WORK/ref/before.db'"
+    sqlite3 "$(database "$service")" ".backup '$WORK/ref/before.db'"
   fi
   redis LATENCY RESET >/dev/null
   probes_start "$name"
-  step "load: $name"
+  step "load: $name ($STACK)"
   start_ns="$(now_ns)"
-  "$@" >"$WORK/$name.out"
+  "$@" >"$WORK/$STACK/$name.out"
   seconds="$(seconds_since "$start_ns")"
   probes_stop
   local memory redis_ms
@@ -362,7 +537,7 @@ load() {
   redis_ms="$(redis_latency_max)"
   if ! skipped loads-reference; then
     step "raw SQLite reference of $name"
-    sqlite3 "$WORK/$service.db" ".backup '$WORK/ref/after.db'"
+    sqlite3 "$(database "$service")" ".backup '$WORK/ref/after.db'"
     reference="$("$ROOT/tools/bench/sqlite_reference.sh" "$WORK/ref/before.db" \
       "$WORK/ref/after.db" "$WORK/ref/work")"
     if [[ "$service" == scoring ]]; then
@@ -378,16 +553,17 @@ load() {
     fi
     rm -f "$WORK/ref/"*.db "$WORK/ref/boards.resp"
   fi
-  printf '{"kind":"load","load":"%s","service":"%s","seconds":%s,"reference":%s,"boards_reference":%s,"rss":%s,"redis_latency_max_ms":%s}\n' \
-    "$name" "$service" "$seconds" "$reference" "$boards" "$memory" \
+  printf '{"kind":"load","load":"%s","service":"%s","engine":"%s","seconds":%s,"reference":%s,"boards_reference":%s,"rss":%s,"redis_latency_max_ms":%s}\n' \
+    "$name" "$service" "$STACK" "$seconds" "$reference" "$boards" "$memory" \
     "$redis_ms" >>"$RESULTS"
 }
 
-load import-registry registry fivestar import-registry "$DATA/registry.ndjson"
+# Each load on every engine's stack in turn (the usual run has one).
+each_engine load import-registry registry fivestar import-registry "$DATA/registry.ndjson"
 PROBES+=" get_village"
 idle_probe get_village
-load import-projects projects fivestar import-projects "$DATA/projects.ndjson"
-load set-indicators projects fivestar set-indicators "$DATA/indicators.ndjson"
+each_engine load import-projects projects fivestar import-projects "$DATA/projects.ndjson"
+each_engine load set-indicators projects fivestar set-indicators "$DATA/indicators.ndjson"
 PROBES+=" get_project"
 idle_probe get_project
 # evaluate_roots: evaluates every root region in turn, as an operator would.
@@ -397,7 +573,7 @@ evaluate_roots() {
     fivestar evaluate-region "$root" "$PERIOD" || return 1
   done <"$WORK/roots.txt"
 }
-load evaluate-region scoring evaluate_roots
+each_engine load evaluate-region scoring evaluate_roots
 PROBES+=" get_leaderboard"
 idle_probe get_leaderboard
 
@@ -455,24 +631,41 @@ if ! skipped startup; then
     "$boards_before" "${resync:-null}" "$(redis_latency_max)" "$(rss)" >>"$RESULTS"
 fi
 
-# --- The figures under load, each beside Ping in the same repetition.
+# --- The figures under load, each beside Ping in the same repetition; or,
+# comparing engines, each repetition on every engine in turn.
+# figure_args <figure>: sets args to the current stack's target address of
+# the figure, then its fivestar-bench flags.
+figure_args() {
+  case "$1" in
+    get_village) args=("${ADDRESS[registry]}" --ids_file="$WORK/villages.txt") ;;
+    list_villages) args=("${ADDRESS[registry]}" --ids_file="$WORK/townships.txt") ;;
+    get_project|create_progress_report)
+      args=("${ADDRESS[projects]}" --discover_under="$ROOT_REGION") ;;
+    get_summary) args=("${ADDRESS[projects]}" --ids_file="$WORK/townships.txt" --period="$PERIOD") ;;
+    get_leaderboard) args=("${ADDRESS[scoring]}" --ids_file="$WORK/townships.txt" --period="$PERIOD") ;;
+    get_village_rank) args=("${ADDRESS[scoring]}" --ids_file="$WORK/villages.txt" --period="$PERIOD") ;;
+    *) echo "bench.sh: --figures: unknown figure \"$1\"" >&2; exit 2 ;;
+  esac
+}
+# run_on_stack <figure> <repetition>: the figure on the current stack,
+# labelled <figure>/<repetition>/<engine>.
+run_on_stack() {
+  figure_args "$1"
+  run "$1" "${args[0]}" "$1/$2/$STACK" "${args[@]:1}"
+}
 if ! skipped figures; then
   IFS=, read -r -a figures <<<"$FIGURES"
   for figure in "${figures[@]}"; do
-    case "$figure" in
-      get_village) args=("${ADDRESS[registry]}" --ids_file="$WORK/villages.txt") ;;
-      list_villages) args=("${ADDRESS[registry]}" --ids_file="$WORK/townships.txt") ;;
-      get_project|create_progress_report)
-        args=("${ADDRESS[projects]}" --discover_under="$ROOT_REGION") ;;
-      get_summary) args=("${ADDRESS[projects]}" --ids_file="$WORK/townships.txt" --period="$PERIOD") ;;
-      get_leaderboard) args=("${ADDRESS[scoring]}" --ids_file="$WORK/townships.txt" --period="$PERIOD") ;;
-      get_village_rank) args=("${ADDRESS[scoring]}" --ids_file="$WORK/villages.txt" --period="$PERIOD") ;;
-      *) echo "bench.sh: --figures: unknown figure \"$figure\"" >&2; exit 2 ;;
-    esac
+    figure_args "$figure"  # an unknown figure stops the run here
     for rep in $(seq 1 "$REPEAT"); do
-      step "$figure, repetition $rep of $REPEAT (beside Ping)"
-      run ping "${ADDRESS[ping]}" "$figure/$rep"
-      run "$figure" "${args[0]}" "$figure/$rep" "${args[@]:1}"
+      if [[ -n "$COMPARE" ]]; then
+        step "$figure, repetition $rep of $REPEAT (${ENGINES[*]})"
+        each_engine run_on_stack "$figure" "$rep"
+      else
+        step "$figure, repetition $rep of $REPEAT (beside Ping)"
+        run ping "${ADDRESS[ping]}" "$figure/$rep"
+        run "$figure" "${args[0]}" "$figure/$rep" "${args[@]:1}"
+      fi
     done
   done
 fi
@@ -567,7 +760,8 @@ print(json.dumps({"kind": "context", "command": """$COMMAND""",
   "data": "tools/datagen/generate.py --scale=$SCALE --seed=1; period $PERIOD",
   "scale": "$SCALE", "connections": $CONNECTIONS, "in_flight": $IN_FLIGHT,
   "warmup": "$WARMUP", "duration": "$DURATION", "repeat": $REPEAT,
-  "figures": "$FIGURES", "board_near_cache_entries": $NEAR_CACHE},
+  "figures": "$FIGURES", "board_near_cache_entries": $NEAR_CACHE,
+  "engines": "$ENGINES_FLAG", "storage": "$STORAGE"},
   ensure_ascii=False))
 PY
   cat "$RESULTS"

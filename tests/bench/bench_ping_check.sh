@@ -7,7 +7,7 @@
 # flag. The health figure, --until_signal (the window ends at SIGINT),
 # --interval (paced calls) and wait-serving work against the same server,
 # and tools/bench/report.py turns a set of measurements into the tables
-# with the right verdicts.
+# with the right verdicts (also a comparison of the storage engines).
 # Asserts outcomes only, never speeds.
 # Usage: bench_ping_check.sh <fivestar-bench> <fivestar>
 set -euo pipefail
@@ -167,4 +167,28 @@ expect '| import-registry | health/registry | 10 | 2,500 µs | 200 µs | 12.5 | 
 expect '| registry | 150.5 ms | **holds** | 0 MiB |'
 expect '## At national scale'
 expect '### Loads'
+
+# An engines run (bench.sh --engines=sqlite,postgres), included: each
+# engine's figures and the ratio to the first engine's per repetition; a
+# failed call marks the figure invalid.
+{
+  echo '{"kind": "context", "command": "scripts/bench.sh --engines=sqlite,postgres", "date": "today", "commit": "abc", "build": "Release (build-release)", "machine": "test", "data": "test", "scale": "small", "connections": 4, "in_flight": 16, "warmup": "1s", "duration": "3s", "repeat": 2, "figures": "get_village,create_progress_report", "engines": "sqlite,postgres", "storage": "SQLite: test; PostgreSQL: test"}'
+  figure get_village get_village/1/sqlite 1000 100 200
+  figure get_village get_village/1/postgres 400 250 500
+  figure get_village get_village/2/sqlite 800 120 300
+  figure get_village get_village/2/postgres 400 260 600
+  figure create_progress_report create_progress_report/1/sqlite 100 1000 2000
+  figure create_progress_report create_progress_report/1/postgres 10 9000 9000 false
+  echo '{"kind":"load","load":"import-registry","service":"registry","engine":"sqlite","seconds":1.0,"reference":null,"boards_reference":null,"rss":{},"redis_latency_max_ms":0}'
+  echo '{"kind":"load","load":"import-registry","service":"registry","engine":"postgres","seconds":2.5,"reference":null,"boards_reference":null,"rss":{},"redis_latency_max_ms":0}'
+} >"$WORK/engines.ndjson"
+/usr/bin/python3 "$REPORT" --results="$WORK/results.ndjson" \
+  --results="$WORK/engines.ndjson" --out="$WORK/report.md" >/dev/null ||
+  fail "report.py failed on an engines run"
+expect '## Storage engines: SQLite and PostgreSQL'
+expect '- Storage: SQLite: test; PostgreSQL: test'
+expect '| figure | SQLite calls/s | p50 | p99 | PostgreSQL calls/s | p50 | p99 | PostgreSQL / SQLite calls/s (min / median / max) |'
+expect '| get_village | 900 | 110 µs | 250 µs | 400 | 255 µs | 550 µs | 0.400 / 0.450 / 0.500 |'
+expect '| create_progress_report | 100 | 1,000 µs | 2,000 µs | 10 | 9,000 µs | 9,000 µs | 0.100 / 0.100 / 0.100 **invalid**'
+expect '| registry import (ImportRegistry) | 1.00 | 2.50 | 2.50 |'
 echo "bench_ping_check: ok"

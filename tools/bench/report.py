@@ -5,11 +5,17 @@ Usage: report.py --results=RUN.ndjson [--results=OTHER.ndjson ...]
                  [--notes=NOTES.md] --out=FILE
 
 A run's .ndjson holds its context (the first line, "kind": "context": the
-command, date, commit, build, machine, data and load settings) and one JSON
-line per measurement: fivestar-bench's figure
+command, date, commit, build, machine, data, storage and load settings)
+and one JSON line per measurement: fivestar-bench's figure
 lines (a "figure" and a "label": "<figure>/<repetition>", "idle/<probe>",
 "<load>/<probe>", "summaries/<what>"), and bench.sh's own lines with a
 "kind": "load", "startup", "resync" or "h2load". Every goal is issue 10's.
+
+A run that compared storage engines (bench.sh --engines=sqlite,postgres;
+its context names them in "engines") has figure lines labelled
+"<figure>/<repetition>/<engine>" and a load line per load and engine; its
+tables divide every engine's figures by the first engine's, and an
+included one follows the others under "Storage engines: ...".
 """
 import argparse
 import json
@@ -18,6 +24,7 @@ import statistics
 import sys
 
 MIB = 1024
+ENGINE_NAMES = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
 RSS_GOAL_KB = 256 * MIB
 
 FIGURE_GOALS = {
@@ -82,15 +89,7 @@ def figures_table(lines, ctx):
                          f"{median(ratios) / goal:.2f} of the goal at the "
                          "median")
         if invalid:
-            errors = {}
-            for x in invalid:
-                for code, n in x["errors"].items():
-                    errors[code] = errors.get(code, 0) + n
-            first = next((x["first_error"] for x in invalid
-                          if x["first_error"]), "no calls")
-            warmup = sum(x["warmup_errors"] for x in invalid)
-            result = (f"**invalid**: errors {errors} ({warmup} in the "
-                      f"warm-up); first: {first}")
+            result = invalid_text(invalid)
         ping = ", ".join(f"{p['calls_per_s']:.0f}" for _, p in reps)
         rows.append(
             f"| {figure} | {median([f['calls_per_s'] for f, _ in reps]):.0f} "
@@ -99,6 +98,95 @@ def figures_table(lines, ctx):
             f"{ratios[0]:.3f} / {median(ratios):.3f} / {ratios[-1]:.3f} | "
             f"{goal_text}: {result} |")
     return rows
+
+
+def invalid_text(invalid):
+    """What a table says of a figure some of whose runs failed."""
+    errors = {}
+    for x in invalid:
+        for code, n in x["errors"].items():
+            errors[code] = errors.get(code, 0) + n
+    first = next((x["first_error"] for x in invalid if x["first_error"]),
+                 "no calls")
+    warmup = sum(x["warmup_errors"] for x in invalid)
+    return (f"**invalid**: errors {errors} ({warmup} in the warm-up); "
+            f"first: {first}")
+
+
+def engines_of(ctx):
+    """The engines a run compared, the first the one divided by."""
+    return ctx["engines"].split(",")
+
+
+def engines_title(ctx):
+    return "Storage engines: " + " and ".join(
+        ENGINE_NAMES[e] for e in engines_of(ctx))
+
+
+def engines_figures_table(lines, ctx):
+    engines = engines_of(ctx)
+    base = engines[0]
+    runs = {r["label"]: r for r in lines
+            if "figure" in r and "kind" not in r
+            and r["label"].count("/") == 2}
+    if not runs:
+        return []
+    head = ["figure"]
+    for e in engines:
+        head += [f"{ENGINE_NAMES[e]} calls/s", "p50", "p99"]
+    head += [f"{ENGINE_NAMES[e]} / {ENGINE_NAMES[base]} calls/s "
+             "(min / median / max)" for e in engines[1:]]
+    rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for figure in ctx["figures"].split(","):
+        reps = [{e: runs.get(f"{figure}/{i}/{e}") for e in engines}
+                for i in range(1, ctx["repeat"] + 1)]
+        cells = [figure]
+        for e in engines:
+            xs = [rep[e] for rep in reps if rep[e]]
+            if not xs:
+                cells += ["not run", "", ""]
+                continue
+            cells += [f"{median([x['calls_per_s'] for x in xs]):.0f}",
+                      us(median([x["p50_us"] for x in xs])),
+                      us(median([x["p99_us"] for x in xs]))]
+        for e in engines[1:]:
+            ratios = sorted(rep[e]["calls_per_s"] / rep[base]["calls_per_s"]
+                            for rep in reps
+                            if rep[e] and rep[base]
+                            and rep[base]["calls_per_s"])
+            cells.append(f"{ratios[0]:.3f} / {median(ratios):.3f} / "
+                         f"{ratios[-1]:.3f}" if ratios else "")
+        invalid = [x for rep in reps for x in rep.values()
+                   if x and not x["valid"]]
+        if invalid:
+            cells[-1] += " " + invalid_text(invalid)
+        rows.append("| " + " | ".join(cells) + " |")
+    return rows
+
+
+def engines_loads_table(lines, ctx):
+    engines = engines_of(ctx)
+    base = engines[0]
+    loads = {(r["load"], r.get("engine", "sqlite")): r for r in lines
+             if r.get("kind") == "load"}
+    head = (["load"] + [f"{ENGINE_NAMES[e]} seconds" for e in engines]
+            + [f"{ENGINE_NAMES[e]} / {ENGINE_NAMES[base]}"
+               for e in engines[1:]])
+    rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    found = False
+    for name, text in LOADS:
+        runs = {e: loads.get((name, e)) for e in engines}
+        if not any(runs.values()):
+            continue
+        found = True
+        cells = [text] + [f"{runs[e]['seconds']:.2f}" if runs[e] else
+                          "not run" for e in engines]
+        for e in engines[1:]:
+            cells.append(f"{runs[e]['seconds'] / runs[base]['seconds']:.2f}"
+                         if runs[e] and runs[base]
+                         and runs[base]["seconds"] else "")
+        rows.append("| " + " | ".join(cells) + " |")
+    return rows if found else []
 
 
 def h2load_table(lines, ctx):
@@ -303,6 +391,10 @@ def run_header(ctx, results):
         f"- Build: {ctx['build']}",
         f"- Machine: {ctx['machine']}",
         f"- Data: {ctx['data']}",
+    ]
+    if ctx.get("storage"):
+        out.append(f"- Storage: {ctx['storage']}")
+    out += [
         f"- Scoring: `--board_near_cache_entries="
         f"{ctx.get('board_near_cache_entries', 0)}`"
         + (" (its near-cache of board reads; off by default)"
@@ -314,9 +406,44 @@ def run_header(ctx, results):
     return out
 
 
+def engines_sections(ctx, lines):
+    names = [ENGINE_NAMES[e] for e in engines_of(ctx)]
+    return [
+        ("Reads and writes on each engine",
+         "The same data loaded into one stack per engine (its own "
+         "redis-server and three services), then every figure under load "
+         f"on each: {ctx['connections']} connections × {ctx['in_flight']} "
+         f"calls in flight, warm-up {ctx['warmup']}, {ctx['duration']} "
+         f"measured, {ctx['repeat']} repetitions, each run on every engine "
+         f"in turn ({', '.join(names)}), so that the machine's noise falls "
+         "on each engine alike. Calls/s, p50 and p99 are medians over the "
+         f"repetitions; the ratio divides {names[-1]}'s calls/s by {names[0]}'s in the "
+         "same repetition. Any failed call, warm-up included, makes a "
+         "figure invalid.",
+         engines_figures_table(lines, ctx)),
+        ("Loads on each engine",
+         "Each load through the CLI as an operator runs it, into each "
+         f"engine's stack in turn ({', '.join(names)}), once; the ratio "
+         f"divides {names[-1]}'s seconds by {names[0]}'s.",
+         engines_loads_table(lines, ctx)),
+    ]
+
+
 def run_sections(ctx, lines, level):
+    if ctx.get("engines"):
+        sections = engines_sections(ctx, lines)
+    else:
+        sections = usual_sections(ctx, lines)
+    out = []
+    for title, text, rows in sections:
+        if rows:
+            out += ["", f"{'#' * level} {title}", "", text, ""] + rows
+    return out
+
+
+def usual_sections(ctx, lines):
     by_label = probe_lines(lines)
-    sections = [
+    return [
         ("Reads and writes under load",
          f"{ctx['connections']} connections × {ctx['in_flight']} calls in "
          f"flight, warm-up {ctx['warmup']}, {ctx['duration']} measured, "
@@ -353,11 +480,6 @@ def run_sections(ctx, lines, level):
          "the process to a SERVING health answer (polled every 5 ms).",
          startup_table(lines)),
     ]
-    out = []
-    for title, text, rows in sections:
-        if rows:
-            out += ["", f"{'#' * level} {title}", "", text, ""] + rows
-    return out
 
 
 def main():
@@ -384,7 +506,9 @@ def main():
     ] + run_header(ctx, args.results[0]) + run_sections(ctx, lines, 2)
     for path in args.results[1:]:
         other, other_lines = read_run(path)
-        out += ["", f"## At {other['scale']} scale", ""]
+        title = (engines_title(other) if other.get("engines")
+                 else f"At {other['scale']} scale")
+        out += ["", f"## {title}", ""]
         out += run_header(other, path) + run_sections(other, other_lines, 3)
     if args.notes:
         out += ["", open(args.notes, encoding="utf-8").read().rstrip()]
