@@ -37,8 +37,8 @@ absl::Status RequireViewer(const Principal& principal, absl::string_view what) {
 }  // namespace
 
 RubricBook::RubricBook(ScoringStore* store, InputsSource* inputs,
-                       const Clock* clock)
-    : store_(store), inputs_(inputs), clock_(clock) {}
+                       const Clock* clock, bool shared)
+    : store_(store), inputs_(inputs), clock_(clock), shared_(shared) {}
 
 absl::Status RubricBook::Seed(const std::string& path) {
   const std::string source = path.empty() ? kDefaultRubricSource : path;
@@ -91,6 +91,7 @@ absl::StatusOr<v1::Rubric> RubricBook::Resolve(int version) {
       return absl::FailedPreconditionError("no rubric is active yet");
     }
     RETURN_IF_ERROR(active.status());
+    if (shared_) return active;
     absl::MutexLock lock(&mu_);
     active_ = std::make_shared<const v1::Rubric>(*active);
     return active;
@@ -117,7 +118,7 @@ absl::StatusOr<v1::Rubric> RubricBook::CreateRubric(
   if (request.validate_only()) return rubric;
   ASSIGN_OR_RETURN(v1::Rubric stored,
                    store_->CreateRubric(rubric, request.activate()));
-  if (stored.active()) {
+  if (stored.active() && !shared_) {
     absl::MutexLock lock(&mu_);
     active_ = std::make_shared<const v1::Rubric>(stored);
   }
@@ -177,6 +178,7 @@ absl::StatusOr<v1::Rubric> RubricBook::SetActiveRubric(
         absl::StrCat("rubric version ", version, " does not exist"));
   }
   RETURN_IF_ERROR(stored.status());
+  if (shared_) return stored;
   absl::MutexLock lock(&mu_);
   active_ = std::make_shared<const v1::Rubric>(*stored);
   return stored;

@@ -22,8 +22,11 @@ namespace fivestar::scoring {
 
 class RubricBook {
  public:
-  // Everything must outlive the book.
-  RubricBook(ScoringStore* store, InputsSource* inputs, const Clock* clock);
+  // Everything must outlive the book. `shared`: other replicas write the
+  // same database (and may activate another rubric), so the active rubric
+  // is read from the store at every use instead of kept in memory.
+  RubricBook(ScoringStore* store, InputsSource* inputs, const Clock* clock,
+             bool shared = false);
 
   // At start-up: parses and checks the rubric file at `path` (the built-in
   // default rubric when empty) against every rule but the indicator keys,
@@ -50,9 +53,11 @@ class RubricBook {
   ScoringStore* const store_;
   InputsSource* const inputs_;
   const Clock* const clock_;
+  const bool shared_;
 
   absl::Mutex mu_;
-  // The active rubric, read once and replaced when another is activated.
+  // The active rubric, read once and replaced when another is activated
+  // (never kept when shared_).
   std::shared_ptr<const v1::Rubric> active_ ABSL_GUARDED_BY(mu_);
   IndicatorCatalogue catalogue_ ABSL_GUARDED_BY(mu_);
   absl::Time catalogue_expires_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();

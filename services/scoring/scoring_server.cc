@@ -74,7 +74,8 @@ absl::StatusOr<std::unique_ptr<ScoringServer>> ScoringServer::Start(
   }
 
   s.rubrics_ =
-      std::make_unique<RubricBook>(s.store_.get(), s.inputs_.get(), o.clock);
+      std::make_unique<RubricBook>(s.store_.get(), s.inputs_.get(), o.clock,
+                                   SharedByReplicas(EngineOf(o.database)));
   RETURN_IF_ERROR(s.rubrics_->Seed(o.rubric_file));
   s.boards_ = std::make_unique<Leaderboards>(s.store_.get(), s.cache_.get(),
                                              s.jurisdiction_.get(),

@@ -131,5 +131,38 @@ TEST_F(ScoringReplicasTest, ALostSessionHandsTheFeedsOver) {
   EXPECT_TRUE(WaitForInspection(7));
 }
 
+TEST_F(ScoringReplicasTest, ARubricActivatedThroughOneIsUsedThroughTheOther) {
+  // An evaluation through the second replica first, so that it has used
+  // (and, were it kept, remembered) the active rubric.
+  auto evaluate_through_second = [&] {
+    v1::EvaluateRequest request;
+    request.set_village_id(kMaohe);
+    request.set_period(kPeriod);
+    return ScoringTestEnv::CallOn(*second_stub_, &Stub::Evaluate, request,
+                                  std::string(kAdminToken));
+  };
+  ASSERT_OK_AND_ASSIGN(v1::Evaluation before, evaluate_through_second());
+  EXPECT_EQ(before.rubric_version(), 1);
+  // A second version, made and activated through the first replica.
+  ASSERT_OK_AND_ASSIGN(
+      v1::Rubric active,
+      env_->Call(&Stub::GetRubric, v1::GetRubricRequest(), kViewerToken));
+  v1::CreateRubricRequest create;
+  *create.mutable_rubric() = active;
+  create.mutable_rubric()->set_name("第二版");
+  create.set_activate(true);
+  ASSERT_OK_AND_ASSIGN(v1::Rubric created,
+                       env_->Call(&Stub::CreateRubric, create, kAdminToken));
+  EXPECT_EQ(created.version(), 2);
+  ASSERT_OK_AND_ASSIGN(v1::Evaluation after, evaluate_through_second());
+  EXPECT_EQ(after.rubric_version(), 2);
+  // And back to the first, also through the first replica.
+  v1::SetActiveRubricRequest back;
+  back.set_version(1);
+  ASSERT_OK(env_->Call(&Stub::SetActiveRubric, back, kAdminToken).status());
+  ASSERT_OK_AND_ASSIGN(v1::Evaluation again, evaluate_through_second());
+  EXPECT_EQ(again.rubric_version(), 1);
+}
+
 }  // namespace
 }  // namespace fivestar::scoring
