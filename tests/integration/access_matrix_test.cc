@@ -43,6 +43,8 @@
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "common/auth.h"
+#include "common/postgres.h"
+#include "common/sql_engine.h"
 #include "fivestar/audit/v1/audit.grpc.pb.h"
 #include "google/protobuf/util/time_util.h"
 #include "tests/scoring/scoring_test_env.h"
@@ -112,12 +114,12 @@ std::string CodeName(grpc::StatusCode code) {
 }
 
 // The audit log's table, which records refused writes too, and so is left
-// out of the digests (with its row in sqlite_sequence).
+// out of the digests (with its row in sqlite_sequence, or its sequence).
 constexpr char kAuditTable[] = "audit_events";
 
 // Per table but the audit log's, a SHA-256 of all its rows in order (every
 // column, typed), read through a read-only connection of its own.
-std::map<std::string, std::string> TableDigests(const std::string& path) {
+std::map<std::string, std::string> SqliteTableDigests(const std::string& path) {
   std::map<std::string, std::string> digests;
   sqlite3* db = nullptr;
   if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) !=
@@ -188,6 +190,68 @@ std::map<std::string, std::string> TableDigests(const std::string& path) {
   query("COMMIT", [](sqlite3_stmt*) {});
   sqlite3_close(db);
   return digests;
+}
+
+// The same of a PostgreSQL database: per table of its public schema but
+// the audit log's, a SHA-256 of all its rows (each row as PostgreSQL's
+// text of the whole row, in byte order), and one of its sequences' values
+// but the audit log's, all read in one snapshot.
+std::map<std::string, std::string> PostgresTableDigests(
+    const std::string& uri) {
+  std::map<std::string, std::string> digests;
+  absl::StatusOr<std::unique_ptr<PostgresConnection>> db =
+      PostgresConnection::Connect(uri, {});
+  if (!db.ok()) {
+    ADD_FAILURE() << db.status();
+    return digests;
+  }
+  auto query = [&](const std::string& sql,
+                   const std::function<void(const PgStatement&)>& row) {
+    absl::StatusOr<PgStatement> statement = (*db)->Prepare(sql);
+    if (!statement.ok()) {
+      ADD_FAILURE() << sql << ": " << statement.status();
+      return;
+    }
+    absl::StatusOr<bool> stepped;
+    while ((stepped = statement->Step()).ok() && *stepped) row(*statement);
+    if (!stepped.ok()) ADD_FAILURE() << sql << ": " << stepped.status();
+  };
+  EXPECT_OK((*db)->Execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
+  std::vector<std::string> tables;
+  query(
+      "SELECT table_name FROM information_schema.tables "
+      "WHERE table_schema = 'public' AND table_type = 'BASE TABLE' "
+      "ORDER BY table_name",
+      [&](const PgStatement& row) { tables.push_back(row.ColumnText(0)); });
+  for (const std::string& table : tables) {
+    if (table == kAuditTable) continue;
+    query(absl::StrCat("SELECT count(*), coalesce(string_agg(t::text, E'\\n' "
+                       "ORDER BY t::text COLLATE \"C\"), '') FROM \"",
+                       table, "\" AS t"),
+          [&](const PgStatement& row) {
+            digests[table] = Sha256Hex(
+                absl::StrCat(row.ColumnInt64(0), "\n", row.ColumnText(1)));
+          });
+  }
+  std::string sequences;
+  query(absl::StrCat("SELECT sequencename, coalesce(last_value, 0) "
+                     "FROM pg_sequences WHERE schemaname = 'public' "
+                     "AND sequencename NOT LIKE '",
+                     kAuditTable, "%' ORDER BY sequencename COLLATE \"C\""),
+        [&](const PgStatement& row) {
+          absl::StrAppend(&sequences, row.ColumnText(0), "=",
+                          row.ColumnInt64(1), "\n");
+        });
+  digests["(sequences)"] = Sha256Hex(sequences);
+  EXPECT_OK((*db)->Execute("COMMIT"));
+  return digests;
+}
+
+// The digests of the database `database` names, either engine.
+std::map<std::string, std::string> TableDigests(const std::string& database) {
+  return EngineOf(database) == SqlEngine::kPostgres
+             ? PostgresTableDigests(database)
+             : SqliteTableDigests(database);
 }
 
 class AccessMatrixTest : public ::testing::Test {

@@ -39,20 +39,20 @@ constexpr absl::Duration kReturnsWithin = absl::Seconds(15);
 class HungRegistryTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_OK_AND_ASSIGN(
-        registry_, ServiceProcess::Start(RegistryOptions(dir_, "registry.db")));
+    ASSERT_OK_AND_ASSIGN(registry_, ServiceProcess::Start(
+                                        RegistryOptions(sandbox_, "registry")));
     auto registry_stub =
         registry_v1::RegistryService::NewStub(registry_->NewChannel());
     ASSERT_OK(ImportRegistry(*registry_stub, HuicheRegistry(), 100));
     villages_ = VillageIds(HuicheRegistry());
     ASSERT_OK_AND_ASSIGN(
         projects_, ServiceProcess::Start(ProjectsOptions(
-                       dir_, "projects.db", registry_->address(),
+                       sandbox_, "projects", registry_->address(),
                        {"--registry_deadline=1s", "--registry_cache_ttl=0"})));
     ASSERT_OK_AND_ASSIGN(
         scoring_,
         ServiceProcess::Start(ScoringOptions(
-            dir_, "scoring.db", registry_->address(), projects_->address(), "",
+            sandbox_, "scoring", registry_->address(), projects_->address(), "",
             {"--peer_deadline=1s", "--registry_cache_ttl=0"})));
     projects_stub_ =
         projects_v1::ProjectsService::NewStub(projects_->NewChannel());
@@ -153,7 +153,7 @@ class HungRegistryTest : public ::testing::Test {
     ExpectSucceedsAgain<scoring_v1::Evaluation>([this] { return Evaluate(); });
   }
 
-  testing::TempDir dir_;
+  Sandbox sandbox_;
   std::unique_ptr<ServiceProcess> registry_, projects_, scoring_;
   std::unique_ptr<projects_v1::ProjectsService::Stub> projects_stub_;
   std::unique_ptr<scoring_v1::ScoringService::Stub> scoring_stub_;

@@ -61,12 +61,12 @@ std::string Text(const scoring_v1::Evaluation& evaluation) {
 }
 
 TEST(KillDuringEvaluationTest, NoEvaluationIsHalfApplied) {
-  testing::TempDir dir;
+  Sandbox sandbox;
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<RedisServer> redis,
                        RedisServer::Start());
   const std::string redis_address = absl::StrCat("127.0.0.1:", redis->port());
-  ASSERT_OK_AND_ASSIGN(auto registry, ServiceProcess::Start(
-                                          RegistryOptions(dir, "registry.db")));
+  ASSERT_OK_AND_ASSIGN(auto registry, ServiceProcess::Start(RegistryOptions(
+                                          sandbox, "registry")));
   const std::vector<registry_v1::RegistryRecord> township = Township();
   const std::vector<std::string> villages = VillageIds(township);
   {
@@ -75,14 +75,15 @@ TEST(KillDuringEvaluationTest, NoEvaluationIsHalfApplied) {
   }
   ASSERT_OK_AND_ASSIGN(auto projects,
                        ServiceProcess::Start(ProjectsOptions(
-                           dir, "projects.db", registry->address())));
+                           sandbox, "projects", registry->address())));
   auto projects_stub =
       projects_v1::ProjectsService::NewStub(projects->NewChannel());
   ASSERT_OK(ImportProjects(*projects_stub, HuicheProjects(), 50));
 
-  ASSERT_OK_AND_ASSIGN(auto scoring, ServiceProcess::Start(ScoringOptions(
-                                         dir, "scoring.db", registry->address(),
-                                         projects->address(), redis_address)));
+  ASSERT_OK_AND_ASSIGN(
+      auto scoring, ServiceProcess::Start(
+                        ScoringOptions(sandbox, "scoring", registry->address(),
+                                       projects->address(), redis_address)));
   auto stub = scoring_v1::ScoringService::NewStub(scoring->NewChannel());
 
   // The old standing: evaluated before the month's indicator values came.
@@ -105,7 +106,7 @@ TEST(KillDuringEvaluationTest, NoEvaluationIsHalfApplied) {
     ASSERT_OK_AND_ASSIGN(
         auto reference,
         ServiceProcess::Start(ScoringOptions(
-            dir, "reference.db", registry->address(), projects->address(),
+            sandbox, "reference", registry->address(), projects->address(),
             redis_address, {"--redis_key_prefix=reference"})));
     auto reference_stub =
         scoring_v1::ScoringService::NewStub(reference->NewChannel());

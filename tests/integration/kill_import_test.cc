@@ -90,22 +90,22 @@ std::vector<registry_v1::RegistryRecord> RegistryImport() {
 }
 
 TEST(KillDuringImportTest, RegistryImportIsAllOrNothing) {
-  testing::TempDir dir;
+  Sandbox sandbox;
   const std::vector<registry_v1::RegistryRecord> import = RegistryImport();
 
   // A clean run: the acknowledged first import, then the one under test.
   std::vector<std::string> clean;
   {
-    ASSERT_OK_AND_ASSIGN(auto reference, ServiceProcess::Start(
-                                             RegistryOptions(dir, "clean.db")));
+    ASSERT_OK_AND_ASSIGN(auto reference, ServiceProcess::Start(RegistryOptions(
+                                             sandbox, "clean")));
     auto stub = registry_v1::RegistryService::NewStub(reference->NewChannel());
     ASSERT_OK(ImportRegistry(*stub, HuicheRegistry(), kChunk));
     ASSERT_OK(ImportRegistry(*stub, import, kChunk));
     ASSERT_OK_AND_ASSIGN(clean, RegistryState(*stub));
   }
 
-  ASSERT_OK_AND_ASSIGN(auto registry, ServiceProcess::Start(
-                                          RegistryOptions(dir, "registry.db")));
+  ASSERT_OK_AND_ASSIGN(auto registry, ServiceProcess::Start(RegistryOptions(
+                                          sandbox, "registry")));
   auto stub = registry_v1::RegistryService::NewStub(registry->NewChannel());
   ASSERT_OK(ImportRegistry(*stub, HuicheRegistry(), kChunk));
   ASSERT_OK_AND_ASSIGN(const std::vector<std::string> before,
@@ -154,9 +154,9 @@ std::vector<projects_v1::ProjectRecord> FirstProjects() {
 }
 
 TEST(KillDuringImportTest, ProjectsImportIsAllOrNothing) {
-  testing::TempDir dir;
-  ASSERT_OK_AND_ASSIGN(auto registry, ServiceProcess::Start(
-                                          RegistryOptions(dir, "registry.db")));
+  Sandbox sandbox;
+  ASSERT_OK_AND_ASSIGN(auto registry, ServiceProcess::Start(RegistryOptions(
+                                          sandbox, "registry")));
   {
     auto stub = registry_v1::RegistryService::NewStub(registry->NewChannel());
     ASSERT_OK(ImportRegistry(*stub, HuicheRegistry(), kChunk));
@@ -167,7 +167,7 @@ TEST(KillDuringImportTest, ProjectsImportIsAllOrNothing) {
   {
     ASSERT_OK_AND_ASSIGN(auto reference,
                          ServiceProcess::Start(ProjectsOptions(
-                             dir, "clean.db", registry->address())));
+                             sandbox, "clean", registry->address())));
     auto stub = projects_v1::ProjectsService::NewStub(reference->NewChannel());
     ASSERT_OK(ImportProjects(*stub, FirstProjects(), kChunk));
     ASSERT_OK(ImportProjects(*stub, import, kChunk));
@@ -177,7 +177,7 @@ TEST(KillDuringImportTest, ProjectsImportIsAllOrNothing) {
 
   ASSERT_OK_AND_ASSIGN(auto projects,
                        ServiceProcess::Start(ProjectsOptions(
-                           dir, "projects.db", registry->address())));
+                           sandbox, "projects", registry->address())));
   auto stub = projects_v1::ProjectsService::NewStub(projects->NewChannel());
   ASSERT_OK(ImportProjects(*stub, FirstProjects(), kChunk));
   ASSERT_OK_AND_ASSIGN(const std::vector<std::string> before,

@@ -67,16 +67,16 @@ absl::StatusOr<projects_v1::CreateProgressReportResponse> Send(
 }
 
 TEST(KillDuringProgressReportsTest, EachReportIsWhollyThereOrAbsent) {
-  testing::TempDir dir;
-  ASSERT_OK_AND_ASSIGN(auto registry, ServiceProcess::Start(
-                                          RegistryOptions(dir, "registry.db")));
+  Sandbox sandbox;
+  ASSERT_OK_AND_ASSIGN(auto registry, ServiceProcess::Start(RegistryOptions(
+                                          sandbox, "registry")));
   {
     auto stub = registry_v1::RegistryService::NewStub(registry->NewChannel());
     ASSERT_OK(ImportRegistry(*stub, HuicheRegistry(), 100));
   }
   ASSERT_OK_AND_ASSIGN(auto projects,
                        ServiceProcess::Start(ProjectsOptions(
-                           dir, "projects.db", registry->address())));
+                           sandbox, "projects", registry->address())));
   auto stub = projects_v1::ProjectsService::NewStub(projects->NewChannel());
 
   // One project per thread, each in its own village.

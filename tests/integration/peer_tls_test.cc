@@ -15,6 +15,7 @@
 #include "fivestar/scoring/v1/scoring.grpc.pb.h"
 #include "tests/testing/service_hosts.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/test_database.h"
 #include "tests/testing/test_server.h"
 #include "tests/testing/tls_certs.h"
 
@@ -36,7 +37,7 @@ class PeerTlsTest : public ::testing::Test {
             {registry.cert_file, registry.key_file, ca_.cert_file, true},
             kTlsRefreshInterval));
     registry_ = std::make_unique<RegistryHost>(
-        certs_.dir().File("registry.db"), tokens_, Clock::System(),
+        databases_.Get("registry"), tokens_, Clock::System(),
         [&credentials](registry::RegistryServerOptions& options) {
           options.server.credentials = credentials;
         });
@@ -61,7 +62,7 @@ class PeerTlsTest : public ::testing::Test {
       const std::string& name,
       std::shared_ptr<grpc::ChannelCredentials> credentials) {
     ProjectsHost projects(
-        certs_.dir().File(name + ".db"), registry_->address(), "", tokens_,
+        databases_.Get(name), registry_->address(), "", tokens_,
         Clock::System(),
         [&credentials](projects::ProjectsServerOptions& options) {
           options.peer_credentials = credentials;
@@ -87,7 +88,7 @@ class PeerTlsTest : public ::testing::Test {
   absl::Status EvaluateVia(
       const std::string& name,
       std::shared_ptr<grpc::ChannelCredentials> credentials) {
-    ScoringHost scoring(certs_.dir().File(name + ".db"), registry_->address(),
+    ScoringHost scoring(databases_.Get(name), registry_->address(),
                         registry_->address(), "", /*redis_port=*/0, tokens_,
                         Clock::System(),
                         [&credentials](scoring::ScoringServerOptions& options) {
@@ -104,6 +105,8 @@ class PeerTlsTest : public ::testing::Test {
   }
 
   TestCertificates certs_;
+  // Before the hosts, so that it outlives them.
+  fivestar::testing::TestDatabases databases_;
   CertKeyFiles ca_;
   CertKeyFiles client_;
   std::shared_ptr<const Authenticator> tokens_ =

@@ -15,41 +15,44 @@ namespace projects_v1 = ::fivestar::projects::v1;
 namespace scoring_v1 = ::fivestar::scoring::v1;
 
 testing::ServiceProcessOptions RegistryOptions(
-    const testing::TempDir& dir, const std::string& database,
+    Sandbox& sandbox, const std::string& database,
     const std::vector<std::string>& extra) {
   testing::ServiceProcessOptions options;
   options.service = "registry";
-  options.flags = {"--database=" + dir.File(database), "--disable_auth"};
+  options.flags = {"--database=" + sandbox.databases.Get(database),
+                   "--disable_auth"};
   options.flags.insert(options.flags.end(), extra.begin(), extra.end());
-  options.log_path = dir.File("registry.log");
+  options.log_path = sandbox.dir.File("registry.log");
   return options;
 }
 
 testing::ServiceProcessOptions ProjectsOptions(
-    const testing::TempDir& dir, const std::string& database,
+    Sandbox& sandbox, const std::string& database,
     const std::string& registry_address,
     const std::vector<std::string>& extra) {
   testing::ServiceProcessOptions options;
   options.service = "projects";
-  options.flags = {"--database=" + dir.File(database), "--disable_auth",
-                   "--registry=" + registry_address};
+  options.flags = {"--database=" + sandbox.databases.Get(database),
+                   "--disable_auth", "--registry=" + registry_address};
   options.flags.insert(options.flags.end(), extra.begin(), extra.end());
-  options.log_path = dir.File("projects.log");
+  options.log_path = sandbox.dir.File("projects.log");
   return options;
 }
 
 testing::ServiceProcessOptions ScoringOptions(
-    const testing::TempDir& dir, const std::string& database,
+    Sandbox& sandbox, const std::string& database,
     const std::string& registry_address, const std::string& projects_address,
     const std::string& redis_address, const std::vector<std::string>& extra) {
   testing::ServiceProcessOptions options;
   options.service = "scoring";
-  options.flags = {
-      "--database=" + dir.File(database), "--disable_auth",
-      "--registry=" + registry_address,   "--projects=" + projects_address,
-      "--redis=" + redis_address,         "--follow_feeds=false"};
+  options.flags = {"--database=" + sandbox.databases.Get(database),
+                   "--disable_auth",
+                   "--registry=" + registry_address,
+                   "--projects=" + projects_address,
+                   "--redis=" + redis_address,
+                   "--follow_feeds=false"};
   options.flags.insert(options.flags.end(), extra.begin(), extra.end());
-  options.log_path = dir.File("scoring.log");
+  options.log_path = sandbox.dir.File("scoring.log");
   return options;
 }
 

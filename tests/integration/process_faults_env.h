@@ -23,6 +23,7 @@
 #include "fivestar/scoring/v1/scoring.grpc.pb.h"
 #include "tests/testing/service_process.h"
 #include "tests/testing/temp_dir.h"
+#include "tests/testing/test_database.h"
 
 namespace fivestar::faults {
 
@@ -33,22 +34,32 @@ using ScoringStub = scoring::v1::ScoringService::Stub;
 inline constexpr char kHuiche[] = "411323-huiche";
 inline constexpr char kPeriod[] = "2022-09";
 
-// Options of a registry process on `dir`/`database`, logging to
-// `dir`/registry.log, authentication off, plus `extra` flags.
+// A test's processes' place: a directory for their logs and their
+// databases on the engine of the test run (tests/testing/test_database.h),
+// so that each test runs on SQLite files and on PostgreSQL alike. Declare
+// it before the processes, so that it outlives them.
+struct Sandbox {
+  testing::TempDir dir;
+  testing::TestDatabases databases;
+};
+
+// Options of a registry process on the database `database` of `sandbox`
+// (the same name, the same database), logging to registry.log in its
+// directory, authentication off, plus `extra` flags.
 testing::ServiceProcessOptions RegistryOptions(
-    const testing::TempDir& dir, const std::string& database,
+    Sandbox& sandbox, const std::string& database,
     const std::vector<std::string>& extra = {});
 // Options of a project tracking process calling the registry at
 // `registry_address`.
 testing::ServiceProcessOptions ProjectsOptions(
-    const testing::TempDir& dir, const std::string& database,
+    Sandbox& sandbox, const std::string& database,
     const std::string& registry_address,
     const std::vector<std::string>& extra = {});
 // Options of a scoring process calling the registry and project tracking
 // at their addresses and Redis at `redis_address` ("" for none), with its
 // feed followers off (so only the test's calls evaluate).
 testing::ServiceProcessOptions ScoringOptions(
-    const testing::TempDir& dir, const std::string& database,
+    Sandbox& sandbox, const std::string& database,
     const std::string& registry_address, const std::string& projects_address,
     const std::string& redis_address,
     const std::vector<std::string>& extra = {});

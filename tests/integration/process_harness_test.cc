@@ -15,10 +15,10 @@ using ::fivestar::testing::IsServing;
 using ::fivestar::testing::ServiceProcess;
 
 TEST(ProcessHarnessTest, StartTermRestartKill) {
-  testing::TempDir dir;
+  Sandbox sandbox;
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<ServiceProcess> registry,
                        ServiceProcess::Start(RegistryOptions(
-                           dir, "registry.db", {"--shutdown_grace=2s"})));
+                           sandbox, "registry", {"--shutdown_grace=2s"})));
   const int port = registry->port();
   EXPECT_TRUE(IsServing(registry->address(), absl::Seconds(5)));
 

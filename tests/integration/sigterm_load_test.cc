@@ -215,9 +215,10 @@ InFlight ImportInFlight(
 }
 
 TEST(SigtermUnderLoadTest, Registry) {
-  testing::TempDir dir;
-  ASSERT_OK_AND_ASSIGN(auto registry, ServiceProcess::Start(RegistryOptions(
-                                          dir, "registry.db", kShutdownFlags)));
+  Sandbox sandbox;
+  ASSERT_OK_AND_ASSIGN(
+      auto registry, ServiceProcess::Start(
+                         RegistryOptions(sandbox, "registry", kShutdownFlags)));
   std::shared_ptr<registry_v1::RegistryService::Stub> stub =
       registry_v1::RegistryService::NewStub(registry->NewChannel());
   ASSERT_OK(ImportRegistry(*stub, HuicheRegistry(), 100));
@@ -285,9 +286,9 @@ TEST(SigtermUnderLoadTest, Registry) {
 }
 
 TEST(SigtermUnderLoadTest, Projects) {
-  testing::TempDir dir;
-  ASSERT_OK_AND_ASSIGN(auto registry, ServiceProcess::Start(
-                                          RegistryOptions(dir, "registry.db")));
+  Sandbox sandbox;
+  ASSERT_OK_AND_ASSIGN(auto registry, ServiceProcess::Start(RegistryOptions(
+                                          sandbox, "registry")));
   {
     auto stub = registry_v1::RegistryService::NewStub(registry->NewChannel());
     ASSERT_OK(ImportRegistry(*stub, HuicheRegistry(), 100));
@@ -295,7 +296,7 @@ TEST(SigtermUnderLoadTest, Projects) {
   ASSERT_OK_AND_ASSIGN(
       auto projects,
       ServiceProcess::Start(ProjectsOptions(
-          dir, "projects.db", registry->address(), kShutdownFlags)));
+          sandbox, "projects", registry->address(), kShutdownFlags)));
   std::shared_ptr<projects_v1::ProjectsService::Stub> stub =
       projects_v1::ProjectsService::NewStub(projects->NewChannel());
   std::vector<projects_v1::ProjectRecord> records = HuicheProjects();
@@ -360,9 +361,9 @@ TEST(SigtermUnderLoadTest, Projects) {
 }
 
 TEST(SigtermUnderLoadTest, Scoring) {
-  testing::TempDir dir;
-  ASSERT_OK_AND_ASSIGN(auto registry, ServiceProcess::Start(
-                                          RegistryOptions(dir, "registry.db")));
+  Sandbox sandbox;
+  ASSERT_OK_AND_ASSIGN(auto registry, ServiceProcess::Start(RegistryOptions(
+                                          sandbox, "registry")));
   std::vector<registry_v1::RegistryRecord> township = HuicheRegistry();
   for (auto& record : SyntheticVillages(300, 2)) township.push_back(record);
   {
@@ -371,15 +372,16 @@ TEST(SigtermUnderLoadTest, Scoring) {
   }
   ASSERT_OK_AND_ASSIGN(auto projects,
                        ServiceProcess::Start(ProjectsOptions(
-                           dir, "projects.db", registry->address())));
+                           sandbox, "projects", registry->address())));
   {
     auto stub = projects_v1::ProjectsService::NewStub(projects->NewChannel());
     ASSERT_OK(ImportProjects(*stub, HuicheProjects(), 100));
   }
   std::vector<std::string> flags = kShutdownFlags;
-  ASSERT_OK_AND_ASSIGN(auto scoring, ServiceProcess::Start(ScoringOptions(
-                                         dir, "scoring.db", registry->address(),
-                                         projects->address(), "", flags)));
+  ASSERT_OK_AND_ASSIGN(
+      auto scoring, ServiceProcess::Start(
+                        ScoringOptions(sandbox, "scoring", registry->address(),
+                                       projects->address(), "", flags)));
   const std::vector<std::string> villages = VillageIds(HuicheRegistry());
 
   // In flight: a region evaluation streaming every result, read slowly.

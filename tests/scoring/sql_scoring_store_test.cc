@@ -1124,11 +1124,11 @@ TYPED_TEST(SqlScoringStoreTest, CursorsStartEmptyAndPersistPerFeed) {
 // Leaderboards::RebuildBoardsUnder against a real Redis: the boards under
 // the named top regions are rebuilt from the store, the others are left
 // as they are.
-class BoardRebuildTest
-    : public SqlScoringStoreTest<fivestar::testing::SqliteEngine> {
+template <typename Engine>
+class BoardRebuildTest : public SqlScoringStoreTest<Engine> {
  protected:
   void SetUp() override {
-    SqlScoringStoreTest::SetUp();
+    SqlScoringStoreTest<Engine>::SetUp();
     ASSERT_OK_AND_ASSIGN(redis_, ::fivestar::testing::RedisServer::Start());
     RedisOptions options;
     options.port = redis_->port();
@@ -1141,8 +1141,8 @@ class BoardRebuildTest
       absl::SleepFor(absl::Milliseconds(10));
     }
     ASSERT_TRUE(cache_->available());
-    boards_ = std::make_unique<Leaderboards>(store_.get(), cache_.get(),
-                                             nullptr, nullptr, &clock_);
+    boards_ = std::make_unique<Leaderboards>(this->store_.get(), cache_.get(),
+                                             nullptr, nullptr, &this->clock_);
   }
   void TearDown() override { cache_->Stop(); }
 
@@ -1157,44 +1157,48 @@ class BoardRebuildTest
   std::unique_ptr<RedisBoardCache> cache_;
   std::unique_ptr<Leaderboards> boards_;
 };
+TYPED_TEST_SUITE(BoardRebuildTest, fivestar::testing::SqlEngines,
+                 fivestar::testing::SqlEngineNames);
 
-TEST_F(BoardRebuildTest, OnlyTheBoardsUnderTheNamedTopsAreRebuilt) {
-  Record({Overall("v1", "t2", 2, 100), Overall("v2", "t3", 1, 60),
-          Overall("v8", "t9", 3, 10), Overall("v9", "t9", 1, 90)});
-  boards_->RebuildBoardsUnder(kMonth, {"p1", "p2"});
-  EXPECT_THAT(Cached(Board("p1")), ElementsAre("v1", "v2"));
-  EXPECT_THAT(Cached(Board("p2")), ElementsAre("v8", "v9"));
+TYPED_TEST(BoardRebuildTest, OnlyTheBoardsUnderTheNamedTopsAreRebuilt) {
+  this->Record({Overall("v1", "t2", 2, 100), Overall("v2", "t3", 1, 60),
+                Overall("v8", "t9", 3, 10), Overall("v9", "t9", 1, 90)});
+  this->boards_->RebuildBoardsUnder(kMonth, {"p1", "p2"});
+  EXPECT_THAT(this->Cached(Board("p1")), ElementsAre("v1", "v2"));
+  EXPECT_THAT(this->Cached(Board("p2")), ElementsAre("v8", "v9"));
 
   // The store changes in both provinces; only p1 is rebuilt.
-  Record({Overall("v2", "t3", 3, 60), Overall("v9", "t9", 4, 90)});
-  boards_->RebuildBoardsUnder(kMonth, {"p1"});
-  EXPECT_THAT(Cached(Board("p1")), ElementsAre("v2", "v1"));
-  EXPECT_THAT(Cached(Board("k2")), ElementsAre("v2"));
-  EXPECT_THAT(Cached(Board("p2")), ElementsAre("v8", "v9"));
-  EXPECT_THAT(Cached(Board("t9")), ElementsAre("v8", "v9"));
-  boards_->RebuildBoardsUnder(kMonth, {"p2"});
-  EXPECT_THAT(Cached(Board("p2")), ElementsAre("v9", "v8"));
+  this->Record({Overall("v2", "t3", 3, 60), Overall("v9", "t9", 4, 90)});
+  this->boards_->RebuildBoardsUnder(kMonth, {"p1"});
+  EXPECT_THAT(this->Cached(Board("p1")), ElementsAre("v2", "v1"));
+  EXPECT_THAT(this->Cached(Board("k2")), ElementsAre("v2"));
+  EXPECT_THAT(this->Cached(Board("p2")), ElementsAre("v8", "v9"));
+  EXPECT_THAT(this->Cached(Board("t9")), ElementsAre("v8", "v9"));
+  this->boards_->RebuildBoardsUnder(kMonth, {"p2"});
+  EXPECT_THAT(this->Cached(Board("p2")), ElementsAre("v9", "v8"));
 
   // A village that moved across provinces: the rebuild of both tops (its
   // old and new lineage's) takes it off the old boards.
-  Record({Overall("v8", "t2", 3, 10)});
-  boards_->RebuildBoardsUnder(kMonth, {"p1", "p2"});
-  EXPECT_THAT(Cached(Board("p1")), ElementsAre("v2", "v8", "v1"));
-  EXPECT_THAT(Cached(Board("p2")), ElementsAre("v9"));
-  EXPECT_THAT(Cached(Board("t9")), ElementsAre("v9"));
-  EXPECT_EQ(cache_->ReadBoard(Board("p1"), 0, 0)->total, 3);
+  this->Record({Overall("v8", "t2", 3, 10)});
+  this->boards_->RebuildBoardsUnder(kMonth, {"p1", "p2"});
+  EXPECT_THAT(this->Cached(Board("p1")), ElementsAre("v2", "v8", "v1"));
+  EXPECT_THAT(this->Cached(Board("p2")), ElementsAre("v9"));
+  EXPECT_THAT(this->Cached(Board("t9")), ElementsAre("v9"));
+  EXPECT_EQ(this->cache_->ReadBoard(Board("p1"), 0, 0)->total, 3);
 }
 
-TEST_F(BoardRebuildTest, AResyncRebuildsEveryTopOfEveryMonth) {
-  Record({Overall("v1", "t2", 2, 100), Overall("v8", "t9", 3, 10),
-          Overall("v9", "t9", 1, 90), Overall("v2", "t3", 1, 5, kNextMonth)});
-  ASSERT_OK(boards_->Resync());
-  EXPECT_THAT(Cached(Board("p1")), ElementsAre("v1"));
-  EXPECT_THAT(Cached(Board("k9")), ElementsAre("v8", "v9"));
-  EXPECT_THAT(Cached(Board("p2")), ElementsAre("v8", "v9"));
-  EXPECT_THAT(Cached(Board("p1", STAR_UNSPECIFIED, kNextMonth)),
+TYPED_TEST(BoardRebuildTest, AResyncRebuildsEveryTopOfEveryMonth) {
+  this->Record({Overall("v1", "t2", 2, 100), Overall("v8", "t9", 3, 10),
+                Overall("v9", "t9", 1, 90),
+                Overall("v2", "t3", 1, 5, kNextMonth)});
+  ASSERT_OK(this->boards_->Resync());
+  EXPECT_THAT(this->Cached(Board("p1")), ElementsAre("v1"));
+  EXPECT_THAT(this->Cached(Board("k9")), ElementsAre("v8", "v9"));
+  EXPECT_THAT(this->Cached(Board("p2")), ElementsAre("v8", "v9"));
+  EXPECT_THAT(this->Cached(Board("p1", STAR_UNSPECIFIED, kNextMonth)),
               ElementsAre("v2"));
-  EXPECT_THAT(Cached(Board("p2", STAR_UNSPECIFIED, kNextMonth)), IsEmpty());
+  EXPECT_THAT(this->Cached(Board("p2", STAR_UNSPECIFIED, kNextMonth)),
+              IsEmpty());
 }
 
 }  // namespace

@@ -24,11 +24,11 @@ using ::fivestar::testing::StatusIs;
 using Stub = v1::ScoringService::Stub;
 
 // Scoring's options for a start that must fail before it needs its peers.
-ScoringServerOptions Options(const std::string& dir,
+ScoringServerOptions Options(const std::string& database,
                              const std::string& rubric) {
   ScoringServerOptions options;
   options.server.listen_address = "127.0.0.1:0";
-  options.database = dir + "/scoring.db";
+  options.database = database;
   options.authenticator =
       std::make_shared<Authenticator>(fivestar::testing::TestTokenTable(
           {{kAdminToken, "admin", "*", "admin"}}));
@@ -53,25 +53,28 @@ std::string DefaultRubricText() {
 
 TEST(ScoringStartupTest, ARubricFileThatDoesNotParseStopsStartUp) {
   fivestar::testing::TempDir dir;
+  fivestar::testing::TestDatabases databases;
   const std::string path = WriteFile(
       dir, "bad.textproto", "name: \"x\"\nstars {\n  pass_mark: sixty\n}\n");
-  EXPECT_THAT(ScoringServer::Start(Options(dir.path(), path)),
+  EXPECT_THAT(ScoringServer::Start(Options(databases.Get("scoring"), path)),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        path + ":3:14: Expected integer, got: sixty"));
 }
 
 TEST(ScoringStartupTest, ARubricFileThatBreaksARuleNamesLineAndField) {
   fivestar::testing::TempDir dir;
+  fivestar::testing::TestDatabases databases;
   std::string text = DefaultRubricText();
   const std::string from = "pass_mark: 60";
   text.replace(text.find(from), from.size(), "pass_mark: 160");
   const std::string path = WriteFile(dir, "rule.textproto", text);
   absl::StatusOr<std::unique_ptr<ScoringServer>> server =
-      ScoringServer::Start(Options(dir.path(), path));
+      ScoringServer::Start(Options(databases.Get("scoring"), path));
   EXPECT_THAT(server, StatusIs(absl::StatusCode::kInvalidArgument,
                                "rubric.stars[0].pass_mark"));
   EXPECT_THAT(server, StatusIs(absl::StatusCode::kInvalidArgument, path + ":"));
-  EXPECT_THAT(ScoringServer::Start(Options(dir.path(), dir.File("missing"))),
+  EXPECT_THAT(ScoringServer::Start(
+                  Options(databases.Get("scoring"), dir.File("missing"))),
               StatusIs(absl::StatusCode::kNotFound, "missing"));
 }
 
@@ -79,12 +82,11 @@ TEST(ScoringStartupTest, ARubricFileThatBreaksARuleNamesLineAndField) {
 // reach stops start-up as UNAVAILABLE, its password never shown.
 TEST(ScoringStartupTest,
      AnUnreachablePostgresIsUnavailableWithItsPasswordMasked) {
-  fivestar::testing::TempDir dir;
   absl::StatusOr<int> port = fivestar::testing::PickFreePort();
   ASSERT_TRUE(port.ok()) << port.status();
-  ScoringServerOptions options = Options(dir.path(), "");
   const std::string where = "127.0.0.1:" + std::to_string(*port) + "/scoring";
-  options.database = "postgresql://fivestar:s3cret@" + where;
+  ScoringServerOptions options =
+      Options("postgresql://fivestar:s3cret@" + where, "");
   absl::StatusOr<std::unique_ptr<ScoringServer>> server =
       ScoringServer::Start(options);
   EXPECT_THAT(server,
@@ -97,18 +99,19 @@ TEST(ScoringStartupTest,
 
 TEST(ScoringStartupTest, TheBuiltInRubricAndAFileAreStoredOnceAsVersionOne) {
   fivestar::testing::TempDir dir;
+  fivestar::testing::TestDatabases databases;
   const std::string path =
       WriteFile(dir, "mine.textproto", DefaultRubricText());
   {
-    ASSERT_OK_AND_ASSIGN(auto server,
-                         ScoringServer::Start(Options(dir.path(), path)));
+    ASSERT_OK_AND_ASSIGN(auto server, ScoringServer::Start(Options(
+                                          databases.Get("scoring"), path)));
     ASSERT_OK_AND_ASSIGN(v1::Rubric rubric, server->store().GetRubric(0));
     EXPECT_EQ(rubric.version(), 1);
     EXPECT_EQ(rubric.creator(), "file:" + path);
   }
   // A restart keeps the stored rubric; it does not add a version.
-  ASSERT_OK_AND_ASSIGN(auto server,
-                       ScoringServer::Start(Options(dir.path(), "")));
+  ASSERT_OK_AND_ASSIGN(
+      auto server, ScoringServer::Start(Options(databases.Get("scoring"), "")));
   ASSERT_OK_AND_ASSIGN(auto rubrics, server->store().ListRubrics(0, 10));
   EXPECT_EQ(rubrics.size(), 1u);
 }
