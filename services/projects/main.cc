@@ -42,6 +42,15 @@ ABSL_FLAG(int64_t, max_import_records,
           "SQLITE_TMPDIR or TMPDIR), not in memory, so this bounds disk and "
           "time: the "
           "default takes a country (about 2.5 million records).");
+ABSL_FLAG(int64_t, summary_cache_villages,
+          fivestar::projects::ProgressSummaries::kDefaultMaxCachedVillages,
+          "Most villages whose summary figures of closed months are kept in "
+          "memory, so that a region's GetSummary and scoring's evaluation "
+          "add up kept figures instead of reading every row again. About "
+          "1.6 KB each; beyond it the kept figures are dropped and read "
+          "again as needed. The default takes a province of 46,000 villages "
+          "whole; raise it for a larger one if memory allows; 0 computes "
+          "every summary from the rows.");
 
 namespace {
 
@@ -66,6 +75,7 @@ int Run() {
   options.registry.cache_ttl = absl::GetFlag(FLAGS_registry_cache_ttl);
   options.registry.max_in_flight = absl::GetFlag(FLAGS_registry_max_in_flight);
   options.max_import_records = absl::GetFlag(FLAGS_max_import_records);
+  options.summary_cache_villages = absl::GetFlag(FLAGS_summary_cache_villages);
   if (options.registry.bearer_token.empty()) {
     spdlog::warn("msg={}", LogValue("no --registry_token: calls to the "
                                     "registry carry no credentials"));

@@ -26,6 +26,11 @@ absl::StatusOr<std::unique_ptr<ProjectsServer>> ProjectsServer::Start(
         absl::StrCat("max_import_records: must be at least 1, got ",
                      options.max_import_records));
   }
+  if (options.summary_cache_villages < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("summary_cache_villages: must not be negative, got ",
+                     options.summary_cache_villages));
+  }
   if (options.server.name.empty()) options.server.name = "projects";
   std::unique_ptr<ProjectsServer> server(
       new ProjectsServer(std::move(options)));
@@ -54,7 +59,8 @@ absl::StatusOr<std::unique_ptr<ProjectsServer>> ProjectsServer::Start(
   s.ledger_ = std::make_unique<IndicatorLedger>(s.store_.get(),
                                                 s.jurisdiction_.get(), o.clock);
   s.summaries_ = std::make_unique<ProgressSummaries>(
-      s.store_.get(), s.jurisdiction_.get(), o.clock);
+      s.store_.get(), s.jurisdiction_.get(), o.clock,
+      static_cast<size_t>(o.summary_cache_villages));
   ASSIGN_OR_RETURN(s.feed_,
                    ChangeFeed::Create(s.store_.get(), s.jurisdiction_.get(),
                                       SharedByReplicas(EngineOf(o.database))));

@@ -51,6 +51,9 @@ struct ProjectsServerOptions {
   std::shared_ptr<grpc::ChannelCredentials> peer_credentials;
   // Most project records one ImportProjects call may hold.
   int64_t max_import_records = kDefaultMaxImportRecords;
+  // Most villages whose closed-month summary figures are kept in memory
+  // (ProgressSummaries); 0 computes every summary from the rows.
+  int64_t summary_cache_villages = ProgressSummaries::kDefaultMaxCachedVillages;
 };
 
 class ProjectsServer {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/calendar.h"
+#include "services/projects/projects_server.h"
 #include "tests/projects/projects_test_env.h"
 #include "tests/testing/status_matchers.h"
 
@@ -623,6 +624,17 @@ TEST_F(ProjectsServiceTest, ListReportsOldestFirstInPages) {
   request.set_project_id("p-unknown");
   EXPECT_THAT(env_.Call(&Stub::ListProgressReports, request, kAdminToken),
               StatusIs(absl::StatusCode::kNotFound, "p-unknown"));
+}
+
+// The summary cache's bound is checked before anything starts, by name.
+TEST(ProjectsServerOptionsTest, ANegativeSummaryCacheIsRefusedByName) {
+  ProjectsServerOptions options;
+  options.authenticator =
+      std::make_shared<const Authenticator>(Authenticator::Disabled());
+  options.summary_cache_villages = -1;
+  EXPECT_THAT(ProjectsServer::Start(std::move(options)),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "summary_cache_villages: must not be negative, got -1"));
 }
 
 }  // namespace
