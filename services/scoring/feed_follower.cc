@@ -229,7 +229,8 @@ void FeedFollower::Run() {
                    LogValue("followed feed does not know our cursor; "
                             "starting over"),
                    options_.feed, LogValue(status.message()));
-      (void)evaluations_->store()->SetCursor({options_.feed, FeedCursor{}});
+      (void)evaluations_->store()->SetCursor(
+          {options_.feed, FeedCursor{}, std::nullopt});
       continue;
     }
     reconnects_.Increment();
@@ -269,7 +270,7 @@ absl::Status FeedFollower::FollowOnce(FeedCursor& cursor) {
     if (!batch.empty() &&
         (caught_up || static_cast<int>(batch.size()) >= options_.max_batch)) {
       FeedCursor next{message.feed_id, batch.back().sequence};
-      status = Apply(batch, next);
+      status = Apply(batch, cursor, next);
       if (status.ok()) {
         cursor = next;
         batch.clear();
@@ -293,6 +294,7 @@ absl::Status FeedFollower::FollowOnce(FeedCursor& cursor) {
 }
 
 absl::Status FeedFollower::Apply(const std::vector<FeedMessage>& batch,
+                                 const FeedCursor& began,
                                  const FeedCursor& cursor) {
   // Village → the earliest month to re-evaluate from ("" = all).
   absl::btree_map<std::string, std::string> from;
@@ -322,7 +324,8 @@ absl::Status FeedFollower::Apply(const std::vector<FeedMessage>& batch,
     }
     if (!item.periods.empty()) work.push_back(std::move(item));
   }
-  return evaluations_->Reevaluate(work, CursorUpdate{options_.feed, cursor});
+  return evaluations_->Reevaluate(work,
+                                  CursorUpdate{options_.feed, cursor, began});
 }
 
 }  // namespace fivestar::scoring

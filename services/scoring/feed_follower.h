@@ -6,7 +6,10 @@
 // stored in scoring's database in the same transaction as the evaluations
 // a batch of changes produced, so a dropped stream or a restart resumes
 // right after the last batch applied: nothing is missed and nothing is
-// applied twice. While the peer is down the follower reconnects with
+// applied twice. Each batch's write is fenced by the cursor it began from
+// (CursorUpdate::expected), so that two followers of the same database (the
+// replicas' lease changing hands) never both apply a range of the feed.
+// While the peer is down the follower reconnects with
 // jittered exponential backoff. A cursor the peer does not recognise (its
 // database was replaced) starts over from the beginning of the feed.
 #ifndef FIVESTAR_SERVICES_SCORING_FEED_FOLLOWER_H_
@@ -106,9 +109,11 @@ class FeedFollower {
   void Run();
   // Follows one stream until it ends or fails; OK when stopped.
   absl::Status FollowOnce(FeedCursor& cursor);
-  // Applies `batch` and stores the cursor after it.
+  // Applies `batch`, read after cursor `began`, and stores `cursor` (the
+  // cursor after it) with its results, fenced by `began`: ABORTED, nothing
+  // applied, when another follower has moved the stored cursor since.
   absl::Status Apply(const std::vector<FeedMessage>& batch,
-                     const FeedCursor& cursor);
+                     const FeedCursor& began, const FeedCursor& cursor);
   bool stopping() {
     absl::MutexLock lock(&mu_);
     return stopping_;

@@ -41,9 +41,17 @@ struct FeedCursor {
 
 // The cursor to store with a batch of results: `feed` names the followed
 // feed ("projects" or "registry").
+//
+// `expected`, when set, fences the write: it is the cursor the batch was
+// read after, and the write (the batch's results with it) fails with
+// ABORTED, changing nothing, unless the stored cursor is still exactly
+// that. So when two replicas follow at once for a moment (a lease holder
+// that has not yet noticed it lost its lease), only one of them can apply
+// each range of the feed; the other reads the stored cursor again.
 struct CursorUpdate {
   std::string feed;
   FeedCursor cursor;
+  std::optional<FeedCursor> expected;
 };
 
 // One evaluation to record as a village's standing for its month.

@@ -273,6 +273,29 @@ absl::Status Activate(Database& db, int version) {
 
 template <typename Database>
 absl::Status WriteCursor(Database& db, const CursorUpdate& cursor) {
+  if (cursor.expected.has_value()) {
+    // In the write's transaction, under the writer lock: no other write
+    // can move the cursor between this check and the update.
+    ASSIGN_OR_RETURN(auto stored,
+                     db.Prepare("SELECT feed_id, sequence FROM feed_cursors "
+                                "WHERE feed = ?"));
+    stored.Bind(1, cursor.feed);
+    ASSIGN_OR_RETURN(bool row, stored.Step());
+    FeedCursor now;
+    if (row) {
+      now.feed_id = stored.ColumnText(0);
+      now.sequence = static_cast<uint64_t>(stored.ColumnInt64(1));
+    }
+    if (now.feed_id != cursor.expected->feed_id ||
+        now.sequence != cursor.expected->sequence) {
+      return absl::AbortedError(absl::StrCat(
+          "feed ", cursor.feed, ": the stored cursor is at ", now.sequence,
+          " of feed \"", now.feed_id, "\", not at ", cursor.expected->sequence,
+          " of \"", cursor.expected->feed_id,
+          "\" where this batch began: another follower applied it "
+          "meanwhile"));
+    }
+  }
   ASSIGN_OR_RETURN(
       auto stmt,
       db.Prepare("INSERT INTO feed_cursors(feed, feed_id, sequence) "

@@ -258,6 +258,30 @@ TEST_F(FeedFollowTest, ARestartAndACutStreamMissNothingAndRepeatNothing) {
   ASSERT_TRUE(WaitForCaughtUp());
 }
 
+// Another follower of the same database (a scoring replica that took the
+// lease over) applied a range first: this follower's batch for it is
+// refused by the fence, so the range is not applied twice, and it resumes
+// after the stored cursor.
+TEST_F(FeedFollowTest, ARangeAnotherFollowerAppliedIsNotAppliedAgain) {
+  ASSERT_OK(env_->SetIndicator(kMaohe, "inspection_score", kPeriod, 41));
+  ASSERT_TRUE(WaitForActual(kMaohe, inspection_, 41));
+  ASSERT_TRUE(WaitForCaughtUp());
+  ScoringStore& store = env_->scoring().server().store();
+  ASSERT_OK_AND_ASSIGN(FeedCursor stored, store.GetCursor("projects"));
+  // The other follower's write: the next change is applied.
+  ASSERT_OK(store.SetCursor({"projects",
+                             FeedCursor{stored.feed_id, stored.sequence + 1},
+                             std::nullopt}));
+  ASSERT_OK(env_->SetIndicator(kMaohe, "inspection_score", kPeriod, 43));
+  ASSERT_TRUE(WaitForCaughtUp());
+  absl::SleepFor(absl::Milliseconds(1500));  // a heartbeat or more
+  ASSERT_OK_AND_ASSIGN(v1::Evaluation skipped, Recorded(kMaohe));
+  EXPECT_EQ(Actual(skipped, inspection_), 41);
+  // Later changes are this follower's again.
+  ASSERT_OK(env_->SetIndicator(kMaohe, "inspection_score", kPeriod, 44));
+  EXPECT_TRUE(WaitForActual(kMaohe, inspection_, 44));
+}
+
 }  // namespace
 }  // namespace fivestar::scoring
 

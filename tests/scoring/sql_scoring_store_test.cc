@@ -104,7 +104,7 @@ EvaluationRecord Overall(const std::string& village, const std::string& parent,
 }
 
 CursorUpdate Cursor(uint64_t sequence) {
-  return CursorUpdate{"projects", FeedCursor{"feed-a", sequence}};
+  return CursorUpdate{"projects", FeedCursor{"feed-a", sequence}, std::nullopt};
 }
 
 // (rank, village, stars, points) of entries, for compact expectations.
@@ -1105,9 +1105,9 @@ TYPED_TEST(SqlScoringStoreTest, CursorsStartEmptyAndPersistPerFeed) {
   ASSERT_OK_AND_ASSIGN(FeedCursor none, this->store_->GetCursor("registry"));
   EXPECT_EQ(none.feed_id, "");
   EXPECT_EQ(none.sequence, 0u);
-  ASSERT_OK(this->store_->SetCursor({"registry", {"reg-1", 40}}));
-  ASSERT_OK(this->store_->SetCursor({"projects", {"proj-1", 7}}));
-  ASSERT_OK(this->store_->SetCursor({"registry", {"reg-2", 3}}));
+  ASSERT_OK(this->store_->SetCursor({"registry", {"reg-1", 40}, std::nullopt}));
+  ASSERT_OK(this->store_->SetCursor({"projects", {"proj-1", 7}, std::nullopt}));
+  ASSERT_OK(this->store_->SetCursor({"registry", {"reg-2", 3}, std::nullopt}));
   this->Open();
   ASSERT_OK_AND_ASSIGN(FeedCursor registry,
                        this->store_->GetCursor("registry"));
@@ -1117,6 +1117,53 @@ TYPED_TEST(SqlScoringStoreTest, CursorsStartEmptyAndPersistPerFeed) {
                        this->store_->GetCursor("projects"));
   EXPECT_EQ(projects.feed_id, "proj-1");
   EXPECT_EQ(projects.sequence, 7u);
+}
+
+// A batch fenced by the cursor it began from is written only while the
+// stored cursor is still that one: a second follower that applied the
+// range first wins, and the late one's results and cursor are not written.
+TYPED_TEST(SqlScoringStoreTest, AFencedBatchIsRefusedOnceTheCursorMoved) {
+  ASSERT_OK(
+      this->store_->RecordEvaluations({Overall("v1", "d1", 1, 60)}, Cursor(3)));
+  // Another follower applied 3..5 first.
+  CursorUpdate first = Cursor(5);
+  first.expected = FeedCursor{"feed-a", 3};
+  ASSERT_OK(
+      this->store_->RecordEvaluations({Overall("v1", "d1", 2, 80)}, first));
+  // The late one, which also began at 3.
+  CursorUpdate late = Cursor(6);
+  late.expected = FeedCursor{"feed-a", 3};
+  EXPECT_THAT(
+      this->store_->RecordEvaluations(
+          {Overall("v1", "d1", 5, 500), Overall("v2", "d2", 2, 100)}, late),
+      StatusIs(absl::StatusCode::kAborted,
+               "feed projects: the stored cursor is at 5 of feed \"feed-a\", "
+               "not at 3 of \"feed-a\" where this batch began"));
+  EXPECT_THAT(
+      this->store_->SetCursor(late),
+      StatusIs(absl::StatusCode::kAborted, "another follower applied it"));
+  CursorUpdate removal = Cursor(6);
+  removal.expected = FeedCursor{"feed-a", 4};
+  EXPECT_THAT(
+      this->store_->RemoveVillage("v1", removal),
+      StatusIs(absl::StatusCode::kAborted, "another follower applied it"));
+  this->Open();
+  ASSERT_OK_AND_ASSIGN(FeedCursor cursor, this->store_->GetCursor("projects"));
+  EXPECT_EQ(cursor.sequence, 5u);
+  EXPECT_THAT(this->store_->GetEvaluation("v2", kMonth),
+              StatusIs(absl::StatusCode::kNotFound, "v2"));
+  EXPECT_THAT(this->WholeBoard(Board("t1")), ElementsAre(Row{1, "v1", 2, 80}));
+
+  // A first batch expects the empty cursor of a feed never stored, and a
+  // feed that starts over (another feed id) is told apart.
+  CursorUpdate fresh{"registry", {"reg-1", 2}, FeedCursor{}};
+  ASSERT_OK(this->store_->SetCursor(fresh));
+  CursorUpdate other_feed{"registry", {"reg-2", 9}, FeedCursor{"reg-2", 2}};
+  EXPECT_THAT(
+      this->store_->SetCursor(other_feed),
+      StatusIs(absl::StatusCode::kAborted, "another follower applied it"));
+  CursorUpdate next{"registry", {"reg-1", 4}, FeedCursor{"reg-1", 2}};
+  EXPECT_OK(this->store_->SetCursor(next));
 }
 
 // --- Rebuilding the cached boards --------------------------------------------
