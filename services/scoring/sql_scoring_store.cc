@@ -271,21 +271,29 @@ absl::Status Activate(Database& db, int version) {
 
 // --- Cursors -----------------------------------------------------------------
 
+// The stored cursor of `feed`; sequence 0 and an empty feed_id when never
+// stored.
+template <typename Database>
+absl::StatusOr<FeedCursor> ReadCursor(Database& db, const std::string& feed) {
+  ASSIGN_OR_RETURN(auto stmt,
+                   db.Prepare("SELECT feed_id, sequence FROM feed_cursors "
+                              "WHERE feed = ?"));
+  stmt.Bind(1, feed);
+  ASSIGN_OR_RETURN(bool row, stmt.Step());
+  FeedCursor cursor;
+  if (row) {
+    cursor.feed_id = stmt.ColumnText(0);
+    cursor.sequence = static_cast<uint64_t>(stmt.ColumnInt64(1));
+  }
+  return cursor;
+}
+
 template <typename Database>
 absl::Status WriteCursor(Database& db, const CursorUpdate& cursor) {
   if (cursor.expected.has_value()) {
     // In the write's transaction, under the writer lock: no other write
     // can move the cursor between this check and the update.
-    ASSIGN_OR_RETURN(auto stored,
-                     db.Prepare("SELECT feed_id, sequence FROM feed_cursors "
-                                "WHERE feed = ?"));
-    stored.Bind(1, cursor.feed);
-    ASSIGN_OR_RETURN(bool row, stored.Step());
-    FeedCursor now;
-    if (row) {
-      now.feed_id = stored.ColumnText(0);
-      now.sequence = static_cast<uint64_t>(stored.ColumnInt64(1));
-    }
+    ASSIGN_OR_RETURN(FeedCursor now, ReadCursor(db, cursor.feed));
     if (now.feed_id != cursor.expected->feed_id ||
         now.sequence != cursor.expected->sequence) {
       return absl::AbortedError(absl::StrCat(
@@ -1296,17 +1304,7 @@ template <typename Pool>
 absl::StatusOr<FeedCursor> SqlScoringStore<Pool>::GetCursor(
     const std::string& feed) {
   return pool_->Read([&](Database& db) -> absl::StatusOr<FeedCursor> {
-    ASSIGN_OR_RETURN(Statement stmt,
-                     db.Prepare("SELECT feed_id, sequence FROM feed_cursors "
-                                "WHERE feed = ?"));
-    stmt.Bind(1, feed);
-    ASSIGN_OR_RETURN(bool row, stmt.Step());
-    FeedCursor cursor;
-    if (row) {
-      cursor.feed_id = stmt.ColumnText(0);
-      cursor.sequence = static_cast<uint64_t>(stmt.ColumnInt64(1));
-    }
-    return cursor;
+    return ReadCursor(db, feed);
   });
 }
 
