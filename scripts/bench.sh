@@ -50,6 +50,9 @@
 #               default docs/benchmark-notes.md, --notes= for none)
 #   --board_near_cache_entries  scoring's flag (default here 200000; the
 #               service's own default is 0, off)
+#   --summary_cache_villages  projects' flag (default: the service's own);
+#               a tenth of the province's villages stands in for a nation,
+#               whose villages are ten times the default
 #   --engines   compare storage engines (sqlite, postgres; the first is
 #               the one the others are divided by); --out then defaults to
 #               BENCHMARKS-engines.md, to --include in BENCHMARKS.md
@@ -78,6 +81,8 @@ SKIP=","
 ENGINES_FLAG=""
 # Scoring's near-cache of board reads (off by default; see README.md).
 NEAR_CACHE=200000
+# Projects' bound on kept summary figures; empty: the service's default.
+SUMMARY_CACHE=""
 INCLUDES=()
 # What limits each figure that misses its goal, kept beside the code.
 NOTES="$ROOT/docs/benchmark-notes.md"
@@ -93,6 +98,7 @@ for arg in "$@"; do
     --out=*) OUT="${arg#*=}" ;;
     --skip=*) SKIP=",${arg#*=}," ;;
     --board_near_cache_entries=*) NEAR_CACHE="${arg#*=}" ;;
+    --summary_cache_villages=*) SUMMARY_CACHE="${arg#*=}" ;;
     --include=*) INCLUDES+=("${arg#*=}") ;;
     --notes=*) NOTES="${arg#*=}" ;;
     --engines=*) ENGINES_FLAG="${arg#*=}" ;;
@@ -341,6 +347,7 @@ start() {
       FIVESTAR_REGISTRY_TOKEN="$PEER_TOKEN" \
         "$BUILD_DIR/services/projects/fivestar-projects" "${common[@]}" \
         --database="$(database projects)" --registry="${ADDRESS[registry]}" \
+        ${SUMMARY_CACHE:+--summary_cache_villages="$SUMMARY_CACHE"} \
         >>"$log" 2>&1 & ;;
     scoring)
       FIVESTAR_REGISTRY_TOKEN="$PEER_TOKEN" FIVESTAR_PROJECTS_TOKEN="$PEER_TOKEN" \
@@ -761,6 +768,7 @@ print(json.dumps({"kind": "context", "command": """$COMMAND""",
   "scale": "$SCALE", "connections": $CONNECTIONS, "in_flight": $IN_FLIGHT,
   "warmup": "$WARMUP", "duration": "$DURATION", "repeat": $REPEAT,
   "figures": "$FIGURES", "board_near_cache_entries": $NEAR_CACHE,
+  "summary_cache_villages": ${SUMMARY_CACHE:-None},
   "engines": "$ENGINES_FLAG", "storage": "$STORAGE"},
   ensure_ascii=False))
 PY

@@ -17,10 +17,13 @@
 #include "absl/types/span.h"
 #include "common/calendar.h"
 #include "common/check.h"
+#include "common/logging.h"
 #include "common/paging.h"
 #include "common/status.h"
 #include "common/validation.h"
+#include "services/projects/kept_figures.pb.h"
 #include "services/projects/project_tracker.h"
+#include "spdlog/spdlog.h"
 
 namespace fivestar::projects {
 namespace {
@@ -509,6 +512,73 @@ std::string WindowKey(const Window& window) {
                       window.indicator_months);
 }
 
+// The stored form of `figures` (ProjectsStore's kept figures).
+std::string EncodeFigures(const VillageFigures& figures) {
+  internal::KeptVillageFigures kept;
+  kept.set_total(figures.total);
+  kept.set_planned(figures.planned);
+  kept.set_in_progress(figures.in_progress);
+  kept.set_delivered(figures.delivered);
+  kept.set_cancelled(figures.cancelled);
+  kept.set_overdue(figures.overdue);
+  for (const VillageFigures::StarCount& count : figures.by_star) {
+    internal::KeptVillageFigures::StarCount* star = kept.add_by_star();
+    star->set_total(count.total);
+    star->set_delivered(count.delivered);
+    star->set_cancelled(count.cancelled);
+  }
+  kept.set_reporting_weeks(figures.reporting_weeks);
+  uint32_t begin = 0;
+  for (const VillageFigures::Series& series : figures.series) {
+    internal::KeptVillageFigures::Series* out = kept.add_series();
+    out->set_key(*series.key);
+    out->mutable_values()->Add(figures.values.begin() + begin,
+                               figures.values.begin() + series.end);
+    begin = series.end;
+  }
+  return kept.SerializeAsString();
+}
+
+// The figures `bytes` (EncodeFigures) hold, naming their keys in `interned`.
+absl::StatusOr<VillageFigures> DecodeFigures(const std::string& village,
+                                             const std::string& bytes,
+                                             IndicatorKeys* interned) {
+  internal::KeptVillageFigures kept;
+  if (!kept.ParseFromString(bytes) ||
+      kept.by_star_size() !=
+          static_cast<int>(VillageFigures().by_star.size())) {
+    return absl::DataLossError(absl::StrCat(
+        "the kept summary figures of village ", village, " do not parse"));
+  }
+  VillageFigures figures;
+  figures.total = kept.total();
+  figures.planned = kept.planned();
+  figures.in_progress = kept.in_progress();
+  figures.delivered = kept.delivered();
+  figures.cancelled = kept.cancelled();
+  figures.overdue = kept.overdue();
+  for (size_t star = 0; star < figures.by_star.size(); ++star) {
+    const internal::KeptVillageFigures::StarCount& count =
+        kept.by_star(static_cast<int>(star));
+    figures.by_star[star] = {count.total(), count.delivered(),
+                             count.cancelled()};
+  }
+  figures.reporting_weeks = kept.reporting_weeks();
+  figures.series.reserve(kept.series_size());
+  for (const internal::KeptVillageFigures::Series& series : kept.series()) {
+    if (series.values().empty()) {
+      return absl::DataLossError(
+          absl::StrCat("the kept summary figures of village ", village,
+                       " hold an indicator without values"));
+    }
+    figures.values.insert(figures.values.end(), series.values().begin(),
+                          series.values().end());
+    figures.series.push_back({interned->Intern(series.key()),
+                              static_cast<uint32_t>(figures.values.size())});
+  }
+  return figures;
+}
+
 // Changes read per query while catching up with the feed.
 constexpr int kChangesPerRead = 10'000;
 
@@ -533,11 +603,13 @@ std::string RegionSumKey(const std::string& window_key,
 ProgressSummaries::ProgressSummaries(ProjectsStore* store,
                                      const Jurisdiction* jurisdiction,
                                      const Clock* clock,
-                                     size_t max_cached_villages)
+                                     size_t max_cached_villages,
+                                     size_t min_villages_kept_in_database)
     : store_(store),
       jurisdiction_(jurisdiction),
       clock_(clock),
       max_cached_villages_(max_cached_villages),
+      min_villages_kept_in_database_(min_villages_kept_in_database),
       keys_(std::make_unique<IndicatorKeys>()) {
   // Where the change feed stands: nothing is kept yet, so nothing before
   // it can be stale. Failing that, the first closed-month summary asks.
@@ -620,6 +692,32 @@ void ProgressSummaries::KeepFigures(const std::string& window_key,
   if (window_figures.empty()) figures_.erase(window_key);
 }
 
+void ProgressSummaries::KeepInDatabase(const std::string& window_key,
+                                       const std::vector<std::string>& villages,
+                                       const std::vector<Figures>& figures,
+                                       uint64_t seen) {
+  FIVESTAR_CHECK(villages.size() == figures.size(),
+                 "village figures out of step with the villages");
+  if (max_cached_villages_ == 0 || villages.empty() ||
+      villages.size() < min_villages_kept_in_database_) {
+    return;
+  }
+  std::vector<KeptFigures> stored;
+  stored.reserve(villages.size());
+  for (size_t i = 0; i < villages.size(); ++i) {
+    stored.push_back({villages[i], EncodeFigures(*figures[i])});
+  }
+  // Not waited for: the figures are a cache, and the summary is already
+  // computed. A failure costs the next summary a read of the rows.
+  store_->KeepFiguresAsync(
+      window_key, seen, std::move(stored), [](absl::Status status) {
+        if (!status.ok()) {
+          spdlog::warn("msg=kept_figures_not_written error={}",
+                       LogValue(status.ToString()));
+        }
+      });
+}
+
 void ProgressSummaries::DropRegionSums(
     const absl::flat_hash_set<std::string>& changed) {
   if (changed.empty() || region_sums_.empty()) return;
@@ -694,6 +792,39 @@ absl::StatusOr<v1::Summary> ProgressSummaries::SumKept(
       missing.push_back(villages[i]);
     }
   }
+  if (!missing.empty()) {
+    // Figures kept in the database, by this process or another: valid when
+    // read, as a write to a village deletes them in its transaction.
+    ASSIGN_OR_RETURN(std::vector<KeptFigures> stored,
+                     store_->ReadKeptFigures(key, missing));
+    std::vector<std::string> found_villages;
+    std::vector<Figures> found;
+    found_villages.reserve(stored.size());
+    found.reserve(stored.size());
+    for (KeptFigures& village : stored) {
+      ASSIGN_OR_RETURN(
+          VillageFigures figures,
+          DecodeFigures(village.village_id, village.figures, keys_.get()));
+      found_villages.push_back(std::move(village.village_id));
+      found.push_back(
+          std::make_shared<const VillageFigures>(std::move(figures)));
+    }
+    // Both are in village order.
+    size_t next = 0;
+    std::vector<std::string> still_missing;
+    for (size_t i = 0; i < villages.size(); ++i) {
+      if (kept[i] != nullptr) continue;
+      if (next < found_villages.size() && found_villages[next] == villages[i]) {
+        kept[i] = found[next++];
+      } else {
+        still_missing.push_back(villages[i]);
+      }
+    }
+    FIVESTAR_CHECK(next == found_villages.size(),
+                   "kept figures of a village not asked for, or out of order");
+    KeepFigures(key, found_villages, found, seen);
+    missing = std::move(still_missing);
+  }
   absl::flat_hash_map<std::string, v1::IndicatorKind> kinds;
   if (missing.empty() && read_kinds.has_value()) {
     kinds = *std::move(read_kinds);
@@ -725,6 +856,7 @@ absl::StatusOr<v1::Summary> ProgressSummaries::SumKept(
       ++next;
     }
     KeepFigures(key, missing, fresh, seen);
+    KeepInDatabase(key, missing, fresh, seen);
   }
   std::vector<const VillageFigures*> figures;
   figures.reserve(kept.size());
@@ -867,7 +999,10 @@ ProgressSummaries::ListVillageSummaries(
   ASSIGN_OR_RETURN(std::vector<v1::Summary> summaries,
                    SummarizeEach(store_, page, window, keys_.get(),
                                  seen.has_value() ? &figures : nullptr));
-  if (seen.has_value()) KeepFigures(WindowKey(window), page, figures, *seen);
+  if (seen.has_value()) {
+    KeepFigures(WindowKey(window), page, figures, *seen);
+    KeepInDatabase(WindowKey(window), page, figures, *seen);
+  }
   v1::ListVillageSummariesResponse response;
   for (v1::Summary& summary : summaries) {
     *response.add_summaries() = std::move(summary);

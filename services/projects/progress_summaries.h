@@ -47,8 +47,14 @@ class IndicatorKeys;
 // closed month reads the change feed as well and keeps the figures of the
 // villages of its page (from the same rows as their summaries), so a
 // region evaluated page by page is then added up without reading its rows
-// again. Indicator kinds are read on every call (definitions append no
-// change), and the region's villages come from the directory on every
+// again. Figures read from rows are also kept in the store's database
+// (ProjectsStore's kept figures, written without waiting), and a village
+// whose figures are not on the heap is looked up there before its rows
+// are read: the heap holds at most `max_cached_villages`, the database a
+// nation's, and a write to a village deletes its kept figures in the
+// write's own transaction, so they are never stale whichever process (or
+// replica) kept them. Indicator kinds are read on every call (definitions
+// append no change), and the region's villages come from the directory on every
 // call. The figures are identical to a computation from the rows: integer
 // counts add exactly,
 // and indicator values are added in the same order as from the rows. The
@@ -72,11 +78,21 @@ class ProgressSummaries {
   // whole and bounds the cache to about 80 MB however large the country.
   static constexpr size_t kDefaultMaxCachedVillages = 50'000;
 
+  // Figures read from the rows of fewer villages at once than this are not
+  // kept in the database: a township's rows (about 20 villages) are read
+  // about as fast as the write would take, while a county's (175 - 300) or
+  // an evaluation's page (up to 1,000) are kept. So a region whose villages
+  // change one at a time reads those again without writing on every read.
+  static constexpr size_t kDefaultMinVillagesKeptInDatabase = 50;
+
   // Every argument must outlive the summaries. `max_cached_villages` 0
-  // disables the closed-month cache (every summary from the rows).
-  ProgressSummaries(ProjectsStore* store, const Jurisdiction* jurisdiction,
-                    const Clock* clock,
-                    size_t max_cached_villages = kDefaultMaxCachedVillages);
+  // disables the closed-month cache (every summary from the rows), in the
+  // database too.
+  ProgressSummaries(
+      ProjectsStore* store, const Jurisdiction* jurisdiction,
+      const Clock* clock,
+      size_t max_cached_villages = kDefaultMaxCachedVillages,
+      size_t min_villages_kept_in_database = kDefaultMinVillagesKeptInDatabase);
   ~ProgressSummaries();
 
   // The figures as of the end of `request.period` (or now, for the current
@@ -126,6 +142,13 @@ class ProgressSummaries {
                    const std::vector<std::string>& villages,
                    const std::vector<Figures>& figures, uint64_t seen)
       ABSL_LOCKS_EXCLUDED(mu_);
+  // Keeps `figures` (of `villages`, in the same order), read from rows read
+  // after change `seen` was seen, in the store's kept figures, without
+  // waiting for the write; not when they are fewer than
+  // min_villages_kept_in_database_.
+  void KeepInDatabase(const std::string& window_key,
+                      const std::vector<std::string>& villages,
+                      const std::vector<Figures>& figures, uint64_t seen);
   // Drops every kept region sum that names a village of `changed`.
   void DropRegionSums(const absl::flat_hash_set<std::string>& changed)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -137,6 +160,7 @@ class ProgressSummaries {
   const Jurisdiction* jurisdiction_;
   const Clock* clock_;
   const size_t max_cached_villages_;
+  const size_t min_villages_kept_in_database_;
   // Declared before the figures, which point into it.
   const std::unique_ptr<IndicatorKeys> keys_;
 

@@ -139,6 +139,21 @@ struct ImportedProject {
 using ImportBatchSource = std::function<
     absl::StatusOr<std::optional<std::vector<ImportedProject>>>()>;
 
+// One village's figures for a summary window as kept in the database:
+// the serialized internal::KeptVillageFigures (see ProgressSummaries).
+struct KeptFigures {
+  std::string village_id;
+  std::string figures;
+};
+// How long kept figures stay without being kept again: a month's
+// evaluation reads every village's summary, so its figures last until the
+// next month's.
+inline constexpr absl::Duration kKeptFiguresLifetime = absl::Hours(24 * 40);
+// KeepFiguresAsync keeps nothing when more changes than this came after the
+// rows were read (an import ran meanwhile): checking them would cost more
+// than reading the rows again.
+inline constexpr int kMostChangesCheckedToKeep = 10'000;
+
 // A page of the change feed read for one follower.
 using ChangeBatch = FeedBatch<Change>;
 
@@ -283,6 +298,32 @@ class ProjectsStore {
   virtual absl::StatusOr<std::vector<std::pair<std::string, int>>>
   CountReportingWeeks(const std::vector<std::string>& village_ids,
                       absl::Time as_of, int weeks) = 0;
+
+  // --- Kept summary figures ------------------------------------------------
+  //
+  // Figures of villages for closed-month summary windows, kept in the
+  // database below ProgressSummaries' heap so that a region's summary adds
+  // up stored figures rather than every village's rows, whichever replica
+  // computed them and however many villages there are. Every write that
+  // appends a change naming a village deletes that village's kept figures
+  // in its own transaction, so a kept row never lags the village's rows.
+  // Rows not kept again for kKeptFiguresLifetime are removed.
+
+  // Reads the figures kept for `window` (an opaque key naming everything
+  // that decides them) of those of `village_ids` (ascending) that have
+  // some, in village order.
+  virtual absl::StatusOr<std::vector<KeptFigures>> ReadKeptFigures(
+      const std::string& window,
+      const std::vector<std::string>& village_ids) = 0;
+  // Keeps `figures` for `window`, computed from rows read when change
+  // `seen` was the newest: the figures of a village that a change after
+  // `seen` names are left out (they may predate it), and all are left out
+  // when more than kMostChangesCheckedToKeep came after `seen`. Does not
+  // wait for the write: `done` gets its status once durable (or failed),
+  // possibly on another thread, and must not block.
+  virtual void KeepFiguresAsync(const std::string& window, uint64_t seen,
+                                std::vector<KeptFigures> figures,
+                                std::function<void(absl::Status)> done) = 0;
 
   // --- Import --------------------------------------------------------------
 

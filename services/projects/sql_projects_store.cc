@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/types/span.h"
@@ -98,6 +100,16 @@ CREATE TABLE changes (
 );
 )sql"},
     {2, "audit log (append-only)", kAuditEventsSchema},
+    {3, "kept summary figures", R"sql(
+CREATE TABLE kept_figures (
+  village_id TEXT NOT NULL,
+  summary_window TEXT NOT NULL,
+  kept_us INTEGER NOT NULL,
+  figures BLOB NOT NULL,
+  PRIMARY KEY (village_id, summary_window)
+) WITHOUT ROWID;
+CREATE INDEX kept_figures_by_time ON kept_figures(kept_us);
+)sql"},
 };
 
 // The same schema on PostgreSQL, in one step: no PostgreSQL database
@@ -180,6 +192,16 @@ CREATE TABLE changes (
 );
 )sql"},
     {2, "audit log (append-only)", kPostgresAuditEventsSchema},
+    {3, "kept summary figures", R"sql(
+CREATE TABLE kept_figures (
+  village_id text COLLATE "C" NOT NULL,
+  summary_window text COLLATE "C" NOT NULL,
+  kept_us bigint NOT NULL,
+  figures bytea NOT NULL,
+  PRIMARY KEY (village_id, summary_window)
+);
+CREATE INDEX kept_figures_by_time ON kept_figures(kept_us);
+)sql"},
 };
 
 // Idempotency keys are remembered this long (the contract promises 7 days).
@@ -276,14 +298,27 @@ absl::Status SqlProjectsStore<Pool>::AppendChange(
     const std::string& entity_id, const std::string& project_id,
     const std::string& period, int64_t now_us) {
   // This row commits or rolls back with the change it records (see
-  // ChangeLog), so the feed has no gaps.
+  // ChangeLog), so the feed has no gaps. The village's kept summary figures
+  // go in the same transaction (see ReadKeptFigures): on PostgreSQL in the
+  // same statement, which saves a round trip per write.
+  if (Pool::kEngine == SqlEngine::kSqlite) {
+    ASSIGN_OR_RETURN(
+        Statement drop,
+        db.Prepare("DELETE FROM kept_figures WHERE village_id = ?1"));
+    drop.Bind(1, village_id);
+    RETURN_IF_ERROR(drop.Run());
+  }
   ASSIGN_OR_RETURN(
       Statement stmt,
       db.Prepare(absl::StrCat(
+          Pool::kEngine == SqlEngine::kPostgres
+              ? "WITH dropped AS (DELETE FROM kept_figures "
+                "WHERE village_id = ?1) "
+              : "",
           "INSERT INTO changes(sequence, village_id, village_path, kind, "
           "entity_id, project_id, period, change_time_us) VALUES(",
           ChangeLog<Pool>::kNextSequenceSql,
-          ", ?, ?, ?, ?, ?, ?, ?) RETURNING sequence")));
+          ", ?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING sequence")));
   stmt.Bind(1, village_id)
       .Bind(2, village_path)
       .Bind(3, static_cast<int>(kind))
@@ -1055,6 +1090,131 @@ SqlProjectsStore<Pool>::CountReportingWeeks(
         }
         return out;
       });
+}
+
+// --- Kept summary figures ----------------------------------------------------
+
+template <typename Pool>
+absl::StatusOr<std::vector<KeptFigures>>
+SqlProjectsStore<Pool>::ReadKeptFigures(
+    const std::string& window, const std::vector<std::string>& village_ids) {
+  if (!std::is_sorted(village_ids.begin(), village_ids.end())) {
+    return absl::InternalError(
+        "ReadKeptFigures: village_ids must be in ascending order");
+  }
+  return pool_->Read(
+      [&](Database& db) -> absl::StatusOr<std::vector<KeptFigures>> {
+        std::vector<KeptFigures> out;
+        const std::string sql = absl::StrCat(
+            "SELECT village_id, figures FROM kept_figures "
+            "WHERE summary_window = ?1 AND village_id IN ",
+            JsonTextList(Pool::kEngine, 2), " ORDER BY village_id");
+        // A bounded list per statement, as ListIndicatorValues reads.
+        for (size_t next = 0; next < village_ids.size();
+             next += kVillagesPerStatement) {
+          const size_t count =
+              std::min(kVillagesPerStatement, village_ids.size() - next);
+          ASSIGN_OR_RETURN(Statement stmt, db.Prepare(sql));
+          stmt.Bind(1, window).Bind(
+              2, SqliteJsonArray(
+                     absl::MakeConstSpan(village_ids).subspan(next, count)));
+          while (true) {
+            ASSIGN_OR_RETURN(bool row, stmt.Step());
+            if (!row) break;
+            out.push_back({stmt.ColumnText(0), stmt.ColumnBlob(1)});
+          }
+        }
+        return out;
+      });
+}
+
+template <typename Pool>
+void SqlProjectsStore<Pool>::KeepFiguresAsync(
+    const std::string& window, uint64_t seen, std::vector<KeptFigures> figures,
+    std::function<void(absl::Status)> done) {
+  if (figures.empty()) return done(absl::OkStatus());
+  pool_->WriteAsync(
+      [this, window, seen,
+       figures = std::move(figures)](Database& db) -> absl::Status {
+        ASSIGN_OR_RETURN(const uint64_t newest_sequence,
+                         ChangeLog<Pool>::NewestSequence(db));
+        if (newest_sequence > seen + kMostChangesCheckedToKeep) {
+          return absl::OkStatus();
+        }
+        // Villages written since the rows were read; this runs under the
+        // writer, so no write comes between this check and the inserts.
+        absl::flat_hash_set<std::string> changed;
+        if (newest_sequence > seen) {
+          ASSIGN_OR_RETURN(Statement stmt,
+                           db.Prepare("SELECT DISTINCT village_id FROM changes "
+                                      "WHERE sequence > ?1"));
+          stmt.Bind(1, static_cast<int64_t>(seen));
+          while (true) {
+            ASSIGN_OR_RETURN(bool more, stmt.Step());
+            if (!more) break;
+            changed.insert(stmt.ColumnText(0));
+          }
+        }
+        const int64_t now = absl::ToUnixMicros(clock_->Now());
+        // Rows not kept again within their lifetime go, a bounded number
+        // per write so that no write holds the writer long.
+        ASSIGN_OR_RETURN(
+            Statement expire,
+            db.Prepare("DELETE FROM kept_figures WHERE (village_id, "
+                       "summary_window) IN (SELECT village_id, summary_window "
+                       "FROM kept_figures WHERE kept_us < ?1 ORDER BY kept_us "
+                       "LIMIT ?2)"));
+        expire.Bind(1, now - absl::ToInt64Microseconds(kKeptFiguresLifetime))
+            .Bind(2, static_cast<int64_t>(2 * figures.size()));
+        RETURN_IF_ERROR(expire.Run());
+        constexpr absl::string_view kUpsert =
+            " ON CONFLICT (village_id, summary_window) DO UPDATE "
+            "SET kept_us = excluded.kept_us, figures = excluded.figures";
+        if (Pool::kEngine == SqlEngine::kPostgres) {
+          // One statement for them all, rather than a round trip each: the
+          // villages and their figures (base64) as two JSON lists.
+          std::vector<std::string> villages;
+          std::vector<std::string> encoded;
+          for (const KeptFigures& village : figures) {
+            if (changed.contains(village.village_id)) continue;
+            villages.push_back(village.village_id);
+            encoded.push_back(absl::Base64Escape(village.figures));
+          }
+          if (villages.empty()) return absl::OkStatus();
+          ASSIGN_OR_RETURN(
+              Statement insert,
+              db.Prepare(absl::StrCat(
+                  "INSERT INTO kept_figures(village_id, summary_window, "
+                  "kept_us, figures) SELECT v.value, ?3, ?4, "
+                  "decode(f.value, 'base64') "
+                  "FROM json_array_elements_text(CAST(?1 AS json)) "
+                  "WITH ORDINALITY AS v(value, n) "
+                  "JOIN json_array_elements_text(CAST(?2 AS json)) "
+                  "WITH ORDINALITY AS f(value, n) USING (n)",
+                  kUpsert)));
+          insert.Bind(1, SqliteJsonArray(villages))
+              .Bind(2, SqliteJsonArray(encoded))
+              .Bind(3, window)
+              .Bind(4, now);
+          return insert.Run();
+        }
+        for (const KeptFigures& village : figures) {
+          if (changed.contains(village.village_id)) continue;
+          ASSIGN_OR_RETURN(
+              Statement insert,
+              db.Prepare(absl::StrCat(
+                  "INSERT INTO kept_figures(village_id, summary_window, "
+                  "kept_us, figures) VALUES(?1, ?2, ?3, ?4)",
+                  kUpsert)));
+          insert.Bind(1, village.village_id)
+              .Bind(2, window)
+              .Bind(3, now)
+              .BindBlob(4, village.figures);
+          RETURN_IF_ERROR(insert.Run());
+        }
+        return absl::OkStatus();
+      },
+      std::move(done));
 }
 
 // --- Import ------------------------------------------------------------------

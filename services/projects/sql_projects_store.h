@@ -108,6 +108,15 @@ class SqlProjectsStore final : public ProjectsStore {
       const std::vector<std::string>& village_ids, absl::Time as_of,
       int weeks) override;
 
+  absl::StatusOr<std::vector<KeptFigures>> ReadKeptFigures(
+      const std::string& window,
+      const std::vector<std::string>& village_ids) override;
+  // Queued on the writer, after the writes already queued (PostgreSQL:
+  // written before it returns, as its pool's writes are).
+  void KeepFiguresAsync(const std::string& window, uint64_t seen,
+                        std::vector<KeptFigures> figures,
+                        std::function<void(absl::Status)> done) override;
+
   absl::Status ApplyImport(
       const std::vector<ImportedProject>& projects) override;
   // One transaction on the writer, alone, for the whole import (all or

@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/synchronization/notification.h"
 #include "tests/testing/sql_engines.h"
 #include "tests/testing/status_matchers.h"
 
@@ -56,6 +57,34 @@ class SqlProjectsStoreTest : public ::testing::Test {
     ASSIGN_OR_RETURN(std::string database, engine_.Database());
     ASSIGN_OR_RETURN(store_, Store::Open(database, &clock_));
     return absl::OkStatus();
+  }
+
+  // KeepFiguresAsync, waiting for its write.
+  absl::Status Keep(const std::string& window, uint64_t seen,
+                    std::vector<KeptFigures> figures) {
+    absl::Notification written;
+    absl::Status out;
+    store_->KeepFiguresAsync(window, seen, std::move(figures),
+                             [&](absl::Status status) {
+                               out = std::move(status);
+                               written.Notify();
+                             });
+    written.WaitForNotification();
+    return out;
+  }
+
+  // The kept figures of `villages` for `window`, as "village=figures".
+  std::vector<std::string> Kept(const std::string& window,
+                                const std::vector<std::string>& villages) {
+    std::vector<std::string> out;
+    absl::StatusOr<std::vector<KeptFigures>> kept =
+        store_->ReadKeptFigures(window, villages);
+    EXPECT_OK(kept);
+    if (!kept.ok()) return out;
+    for (const KeptFigures& village : *kept) {
+      out.push_back(absl::StrCat(village.village_id, "=", village.figures));
+    }
+    return out;
   }
 
   std::vector<uint64_t> AllSequences() {
@@ -253,6 +282,91 @@ TYPED_TEST(SqlProjectsStoreTest, ValuesOfManyVillagesPageAcrossStatements) {
   std::swap(query.village_ids->front(), query.village_ids->back());
   EXPECT_THAT(this->store_->ListIndicatorValues(query),
               StatusIs(absl::StatusCode::kInternal, "ascending order"));
+}
+
+// Villages of the kept-figures tests: one with kPath's lineage, two others.
+constexpr char kWest01[] = "411323-huiche-west-01";
+constexpr char kOtherB[] = "v-b";
+constexpr char kOtherC[] = "v-c";
+
+TYPED_TEST(SqlProjectsStoreTest, KeptFiguresGoWithAnyWriteToTheirVillage) {
+  auto& store = this->store_;
+  const std::vector<std::string> all = {kWest01, kOtherB, kOtherC};
+  ASSERT_OK_AND_ASSIGN(uint64_t seen, store->NewestSequence());
+  ASSERT_OK(this->Keep("w1", seen, {{kWest01, "a1"}, {kOtherB, "b1"}}));
+  ASSERT_OK(this->Keep("w2", seen, {{kWest01, "a2"}}));
+  EXPECT_EQ(this->Kept("w1", all),
+            (std::vector<std::string>{"411323-huiche-west-01=a1", "v-b=b1"}));
+  EXPECT_EQ(this->Kept("w2", all),
+            (std::vector<std::string>{"411323-huiche-west-01=a2"}));
+  EXPECT_EQ(this->Kept("w3", all), std::vector<std::string>{});
+  // Kept again: replaced.
+  ASSERT_OK(this->Keep("w1", seen, {{kOtherB, "b1'"}}));
+  EXPECT_EQ(this->Kept("w1", {kOtherB}), std::vector<std::string>{"v-b=b1'"});
+
+  // A project of the village: its figures go, in every window.
+  ASSERT_OK(store->CreateProject(NewProject(), {"key-1", "f1"}, kPath));
+  EXPECT_EQ(this->Kept("w1", all), std::vector<std::string>{"v-b=b1'"});
+  EXPECT_EQ(this->Kept("w2", all), std::vector<std::string>{});
+
+  // A write refused leaves them (its transaction rolled back).
+  ASSERT_OK_AND_ASSIGN(seen, store->NewestSequence());
+  ASSERT_OK(this->Keep("w1", seen, {{kWest01, "a3"}}));
+  EXPECT_THAT(store->CreateProject(NewProject(), {"key-1", "f2"}, kPath),
+              StatusIs(absl::StatusCode::kAlreadyExists, "key-1"));
+  EXPECT_EQ(this->Kept("w1", all),
+            (std::vector<std::string>{"411323-huiche-west-01=a3", "v-b=b1'"}));
+
+  // An indicator value of the other village: its figures go.
+  IndicatorDefinition grids;
+  grids.set_key("grids");
+  grids.set_kind(v1::STOCK);
+  grids.set_max_value(100);
+  ASSERT_OK(store->InsertIndicatorDefinitionsIfAbsent({grids}));
+  IndicatorWrite write;
+  write.value.set_village_id(kOtherB);
+  write.value.set_indicator_key("grids");
+  write.value.set_period("2022-09");
+  write.value.set_value(3);
+  write.village_path = "/root/v-b/";
+  ASSERT_OK(store->SetIndicatorValues({write}, {}, /*dry_run=*/false));
+  EXPECT_EQ(this->Kept("w1", all),
+            std::vector<std::string>{"411323-huiche-west-01=a3"});
+
+  EXPECT_THAT(store->ReadKeptFigures("w1", {kOtherB, kWest01}),
+              StatusIs(absl::StatusCode::kInternal, "ascending order"));
+}
+
+TYPED_TEST(SqlProjectsStoreTest,
+           FiguresOfAVillageWrittenSinceTheirReadAreNotKept) {
+  auto& store = this->store_;
+  ASSERT_OK_AND_ASSIGN(const uint64_t seen, store->NewestSequence());
+  // The rows were read at `seen`; then a write to one village commits
+  // before the figures are kept.
+  ASSERT_OK(store->CreateProject(NewProject(), {"key-1", "f1"}, kPath));
+  ASSERT_OK(this->Keep("w", seen, {{kWest01, "stale"}, {kOtherB, "b"}}));
+  EXPECT_EQ(this->Kept("w", {kWest01, kOtherB, kOtherC}),
+            std::vector<std::string>{"v-b=b"});
+  // Read after that write, they are kept.
+  ASSERT_OK_AND_ASSIGN(const uint64_t now_seen, store->NewestSequence());
+  ASSERT_OK(this->Keep("w", now_seen, {{kWest01, "fresh"}}));
+  EXPECT_EQ(this->Kept("w", {kWest01}),
+            std::vector<std::string>{"411323-huiche-west-01=fresh"});
+}
+
+TYPED_TEST(SqlProjectsStoreTest, KeptFiguresExpireUnlessKeptAgain) {
+  const std::vector<std::string> all = {kWest01, kOtherB, kOtherC};
+  ASSERT_OK(this->Keep("w", 0, {{kWest01, "a"}, {kOtherB, "b"}}));
+  this->clock_.Advance(kKeptFiguresLifetime - absl::Hours(1));
+  ASSERT_OK(this->Keep("w", 0, {{kOtherB, "b2"}}));
+  this->clock_.Advance(absl::Hours(2));
+  // The village kept once is past its lifetime; the one kept again is not.
+  // The next write to the kept figures removes the expired.
+  EXPECT_EQ(this->Kept("w", all),
+            (std::vector<std::string>{"411323-huiche-west-01=a", "v-b=b2"}));
+  ASSERT_OK(this->Keep("other", 0, {{kOtherC, "c"}}));
+  EXPECT_EQ(this->Kept("w", all), std::vector<std::string>{"v-b=b2"});
+  EXPECT_EQ(this->Kept("other", all), std::vector<std::string>{"v-c=c"});
 }
 
 }  // namespace

@@ -18,6 +18,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "common/check.h"
 #include "common/peer_client.h"
 #include "tests/projects/projects_test_env.h"
 #include "tests/testing/status_matchers.h"
@@ -174,6 +176,33 @@ class CountingStore final : public ProjectsStore {
     return Count("CountReportingWeeks")
         ->CountReportingWeeks(village_ids, as_of, weeks);
   }
+  absl::StatusOr<std::vector<KeptFigures>> ReadKeptFigures(
+      const std::string& window,
+      const std::vector<std::string>& village_ids) override {
+    return Count("ReadKeptFigures")->ReadKeptFigures(window, village_ids);
+  }
+  void KeepFiguresAsync(const std::string& window, uint64_t seen,
+                        std::vector<KeptFigures> figures,
+                        std::function<void(absl::Status)> done) override {
+    {
+      absl::MutexLock lock(&mu_);
+      ++keeps_pending_;
+    }
+    Count("KeepFiguresAsync")
+        ->KeepFiguresAsync(window, seen, std::move(figures),
+                           [this, done = std::move(done)](absl::Status status) {
+                             EXPECT_OK(status);
+                             done(std::move(status));
+                             absl::MutexLock lock(&mu_);
+                             --keeps_pending_;
+                           });
+  }
+  // Waits until every KeepFiguresAsync call has finished its write.
+  void AwaitKeeps() {
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(
+        +[](int* pending) { return *pending == 0; }, &keeps_pending_));
+  }
   absl::Status ApplyImport(
       const std::vector<ImportedProject>& projects) override {
     return Count("ApplyImport")->ApplyImport(projects);
@@ -199,6 +228,8 @@ class CountingStore final : public ProjectsStore {
 
   ProjectsStore* inner_;
   std::map<std::string, int> calls_;
+  absl::Mutex mu_;
+  int keeps_pending_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 class VillageSummariesTest : public ::testing::Test {
@@ -524,24 +555,52 @@ TEST_F(VillageSummariesTest, ScopedViewersListOnlyTheirSubtree) {
       StatusIs(absl::StatusCode::kUnauthenticated, "unknown bearer token"));
 }
 
-TEST_F(VillageSummariesTest, APageIsReadInFiveQueriesWhateverItsSize) {
-  // The service's logic on a second connection to its database, with the
-  // store calls counted.
-  const std::string database = env_.database("projects");
-  absl::StatusOr<std::unique_ptr<ProjectsStore>> second;
-  if (fivestar::testing::TestEngine() == SqlEngine::kPostgres) {
-    second = SqlProjectsStore<PostgresPool>::Open(database, &env_.clock());
-  } else {
-    second = SqlProjectsStore<SqlitePool>::Open(database, &env_.clock());
+// The service's summaries on a connection of their own to its database
+// (as another process of the service would have), with the store calls
+// counted.
+class SummariesOfItsOwn {
+ public:
+  // By default it keeps figures in the database however few (the county
+  // has 22 villages).
+  explicit SummariesOfItsOwn(
+      ProjectsTestEnv& env,
+      size_t max_cached_villages = ProgressSummaries::kDefaultMaxCachedVillages,
+      size_t min_villages_kept_in_database = 1) {
+    const std::string database = env.database("projects");
+    absl::StatusOr<std::unique_ptr<ProjectsStore>> opened;
+    if (fivestar::testing::TestEngine() == SqlEngine::kPostgres) {
+      opened = SqlProjectsStore<PostgresPool>::Open(database, &env.clock());
+    } else {
+      opened = SqlProjectsStore<SqlitePool>::Open(database, &env.clock());
+    }
+    FIVESTAR_CHECK(opened.ok(), opened.status().ToString());
+    inner_ = *std::move(opened);
+    store_ = std::make_unique<CountingStore>(inner_.get());
+    RegistryDirectoryOptions options;
+    options.bearer_token = kProjectsServiceToken;
+    directory_ = std::make_unique<RegistryVillageDirectory>(
+        NewPeerChannel(env.registry().address()), options, &env.clock());
+    jurisdiction_ = std::make_unique<Jurisdiction>(directory_.get());
+    summaries_ = std::make_unique<ProgressSummaries>(
+        store_.get(), jurisdiction_.get(), &env.clock(), max_cached_villages,
+        min_villages_kept_in_database);
   }
-  ASSERT_OK(second);
-  CountingStore store(second->get());
-  RegistryDirectoryOptions options;
-  options.bearer_token = kProjectsServiceToken;
-  RegistryVillageDirectory directory(NewPeerChannel(env_.registry().address()),
-                                     options, &env_.clock());
-  Jurisdiction jurisdiction(&directory);
-  ProgressSummaries summaries(&store, &jurisdiction, &env_.clock());
+
+  CountingStore& store() { return *store_; }
+  ProgressSummaries& summaries() { return *summaries_; }
+
+ private:
+  std::unique_ptr<ProjectsStore> inner_;
+  std::unique_ptr<CountingStore> store_;
+  std::unique_ptr<RegistryVillageDirectory> directory_;
+  std::unique_ptr<Jurisdiction> jurisdiction_;
+  std::unique_ptr<ProgressSummaries> summaries_;
+};
+
+TEST_F(VillageSummariesTest, APageIsReadInFiveQueriesWhateverItsSize) {
+  SummariesOfItsOwn own(env_);
+  CountingStore& store = own.store();
+  ProgressSummaries& summaries = own.summaries();
   const Principal auditor{"auditor", Role::kViewer, "*"};
 
   const std::map<std::string, int> kOnePassEach = {
@@ -550,12 +609,15 @@ TEST_F(VillageSummariesTest, APageIsReadInFiveQueriesWhateverItsSize) {
       {"ListIndicatorValues", 1},
       {"SnapshotTasks", 1}};
   // A closed month's page also reads the change feed, so that the figures
-  // it reads can be kept for GetSummary; with nothing kept yet (the first
-  // page), only where the feed stands.
+  // it reads can be kept for GetSummary, and keeps them in the database
+  // (a write not waited for); with nothing kept yet (the first page), it
+  // reads only where the feed stands.
   std::map<std::string, int> with_feed = kOnePassEach;
   with_feed["ReadChanges"] = 1;
+  with_feed["KeepFiguresAsync"] = 1;
   std::map<std::string, int> with_newest = kOnePassEach;
   with_newest["NewestSequence"] = 1;
+  with_newest["KeepFiguresAsync"] = 1;
   bool first = true;
   for (int page_size : {1, 7, 1000}) {
     SCOPED_TRACE(absl::StrCat("page_size ", page_size));
@@ -587,19 +649,104 @@ TEST_F(VillageSummariesTest, APageIsReadInFiveQueriesWhateverItsSize) {
             (std::map<std::string, int>{{"ListIndicatorDefinitions", 1},
                                         {"ReadChanges", 1}}));
   // GetSummary of a region in another window reads the same way as a page,
-  // the change feed included (for writes that invalidate kept figures);
-  // asked again, it reads only the feed and the indicator kinds.
+  // the change feed included (for writes that invalidate kept figures),
+  // after looking for figures kept in the database; asked again, it reads
+  // only the feed and the indicator kinds.
   store.Reset();
   v1::GetSummaryRequest region;
   region.set_region_id(kCounty);
   region.set_period("2022-09");
   ASSERT_OK(summaries.GetSummary(auditor, region));
-  EXPECT_EQ(store.calls(), with_feed);
+  std::map<std::string, int> from_rows = with_feed;
+  from_rows["ReadKeptFigures"] = 1;
+  EXPECT_EQ(store.calls(), from_rows);
   store.Reset();
   ASSERT_OK(summaries.GetSummary(auditor, region));
   EXPECT_EQ(store.calls(),
             (std::map<std::string, int>{{"ListIndicatorDefinitions", 1},
                                         {"ReadChanges", 1}}));
+}
+
+TEST_F(VillageSummariesTest, AnotherProcessAddsUpFiguresKeptInTheDatabase) {
+  const Principal auditor{"auditor", Role::kViewer, "*"};
+  // The rows themselves (nothing kept), for the expected figures.
+  SummariesOfItsOwn rows(env_, /*max_cached_villages=*/0);
+  v1::GetSummaryRequest county;
+  county.set_region_id(kCounty);
+  county.set_period("2022-09");
+  county.set_indicator_months(2);
+  ASSERT_OK_AND_ASSIGN(v1::Summary expected,
+                       rows.summaries().GetSummary(auditor, county));
+  ASSERT_EQ(expected.villages(), 22);
+  ASSERT_EQ(rows.store().calls().count("KeepFiguresAsync"), 0);
+
+  v1::ListVillageSummariesRequest request = Request(kCounty, "2022-09", 1000);
+  request.set_indicator_months(2);
+  // By default the figures of fewer than 50 villages read at once are not
+  // kept in the database: the county's 22 are not.
+  {
+    SummariesOfItsOwn defaults(
+        env_, ProgressSummaries::kDefaultMaxCachedVillages,
+        ProgressSummaries::kDefaultMinVillagesKeptInDatabase);
+    ASSERT_OK(defaults.summaries().ListVillageSummaries(auditor, request));
+    ASSERT_OK(defaults.summaries().GetSummary(auditor, county));
+    EXPECT_EQ(defaults.store().calls().count("KeepFiguresAsync"), 0);
+  }
+
+  // One process lists the county's village summaries for that window, as an
+  // evaluation does, and keeps their figures in the database.
+  {
+    SummariesOfItsOwn lister(env_);
+    ASSERT_OK_AND_ASSIGN(
+        v1::ListVillageSummariesResponse page,
+        lister.summaries().ListVillageSummaries(auditor, request));
+    ASSERT_EQ(page.summaries_size(), 22);
+    lister.store().AwaitKeeps();
+  }
+
+  // Another, started afresh, adds the county up from them: no task,
+  // report or value rows read, and the same figures. (It reads where the
+  // feed stands when it starts and again when it first catches up, with
+  // nothing kept on its heap.)
+  SummariesOfItsOwn fresh(env_);
+  ASSERT_OK_AND_ASSIGN(v1::Summary summed,
+                       fresh.summaries().GetSummary(auditor, county));
+  EXPECT_TRUE(MessageDifferencer::Equals(summed, expected))
+      << "kept: " << summed.ShortDebugString()
+      << "\nrows: " << expected.ShortDebugString();
+  EXPECT_EQ(fresh.store().calls(),
+            (std::map<std::string, int>{{"ListIndicatorDefinitions", 1},
+                                        {"NewestSequence", 2},
+                                        {"ReadKeptFigures", 1}}));
+
+  // A write to one of its villages deletes that village's kept figures in
+  // its own transaction: a third process reads that village's rows alone
+  // (and keeps its figures again), and sees the write.
+  v1::SetIndicatorValuesRequest write;
+  v1::IndicatorValue* value = write.add_values();
+  value->set_village_id(kDangziling);
+  value->set_indicator_key("collective_income_yuan_ytd");
+  value->set_period("2022-09");
+  value->set_value(123456);
+  ASSERT_OK(env_.Call(&Stub::SetIndicatorValues, write, kAdminToken));
+  ASSERT_OK_AND_ASSIGN(v1::Summary expected_after,
+                       rows.summaries().GetSummary(auditor, county));
+  ASSERT_FALSE(MessageDifferencer::Equals(expected_after, expected));
+  SummariesOfItsOwn third(env_);
+  ASSERT_OK_AND_ASSIGN(v1::Summary after,
+                       third.summaries().GetSummary(auditor, county));
+  EXPECT_TRUE(MessageDifferencer::Equals(after, expected_after))
+      << "kept: " << after.ShortDebugString()
+      << "\nrows: " << expected_after.ShortDebugString();
+  EXPECT_EQ(third.store().calls(),
+            (std::map<std::string, int>{{"CountReportingWeeks", 1},
+                                        {"KeepFiguresAsync", 1},
+                                        {"ListIndicatorDefinitions", 1},
+                                        {"ListIndicatorValues", 1},
+                                        {"NewestSequence", 2},
+                                        {"ReadKeptFigures", 1},
+                                        {"SnapshotTasks", 1}}));
+  third.store().AwaitKeeps();
 }
 
 }  // namespace

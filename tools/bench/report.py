@@ -399,8 +399,12 @@ def run_header(ctx, results):
         f"{ctx.get('board_near_cache_entries', 0)}`"
         + (" (its near-cache of board reads; off by default)"
            if ctx.get("board_near_cache_entries") else " (off)"),
-        f"- Measurements: `{os.path.basename(results)}`",
     ]
+    if ctx.get("summary_cache_villages") is not None:
+        out.append(f"- Projects: `--summary_cache_villages="
+                   f"{ctx['summary_cache_villages']}` (its bound on the "
+                   "summary figures kept on its heap)")
+    out.append(f"- Measurements: `{os.path.basename(results)}`")
     if not ctx["build"].startswith("Release"):
         out += ["", "**Preliminary**: not a Release build."]
     return out
