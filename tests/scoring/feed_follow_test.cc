@@ -90,28 +90,9 @@ class FeedFollowTest : public ::testing::Test {
     return false;
   }
 
-  // The newest sequence of project tracking's feed, as a heartbeat says.
-  uint64_t ProjectsNewest() {
-    projects_v1::WatchChangesRequest request;
-    request.set_after_sequence(0);
-    request.mutable_heartbeat_interval()->set_seconds(1);
-    std::unique_ptr<grpc::ClientContext> context =
-        fivestar::testing::NewContext(kAdminToken, absl::Seconds(20));
-    auto reader = env_->projects_stub().WatchChanges(context.get(), request);
-    projects_v1::Change change;
-    uint64_t newest = 0;
-    while (reader->Read(&change)) {
-      newest = change.newest_sequence();
-      if (change.kind() == projects_v1::HEARTBEAT) break;
-    }
-    context->TryCancel();
-    reader->Finish();
-    return newest;
-  }
-
   // Waits until scoring has applied project tracking's whole feed.
   bool WaitForCaughtUp() {
-    const uint64_t newest = ProjectsNewest();
+    const uint64_t newest = env_->ProjectsNewest();
     const absl::Time deadline = absl::Now() + absl::Seconds(20);
     while (absl::Now() < deadline) {
       FeedFollower* follower = env_->scoring().server().projects_follower();

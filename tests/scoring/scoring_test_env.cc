@@ -264,4 +264,22 @@ absl::Status ScoringTestEnv::SetIndicator(const std::string& village,
       .status();
 }
 
+uint64_t ScoringTestEnv::ProjectsNewest() {
+  projects_v1::WatchChangesRequest request;
+  request.set_after_sequence(0);
+  request.mutable_heartbeat_interval()->set_seconds(1);
+  std::unique_ptr<grpc::ClientContext> context =
+      fivestar::testing::NewContext(kAdminToken, absl::Seconds(20));
+  auto reader = projects_stub().WatchChanges(context.get(), request);
+  projects_v1::Change change;
+  uint64_t newest = 0;
+  while (reader->Read(&change)) {
+    newest = change.newest_sequence();
+    if (change.kind() == projects_v1::HEARTBEAT) break;
+  }
+  context->TryCancel();
+  reader->Finish();
+  return newest;
+}
+
 }  // namespace fivestar::scoring::testing

@@ -98,6 +98,10 @@ class ScoringTestEnv {
   fivestar::testing::RegistryHost& registry() { return *registry_; }
   fivestar::testing::ProjectsHost& projects() { return *projects_; }
   fivestar::testing::ScoringHost& scoring() { return *scoring_; }
+
+  // The newest sequence of project tracking's feed, as a heartbeat of its
+  // WatchChanges says.
+  uint64_t ProjectsNewest();
   // The redis-server; null with redis_sentinel.
   fivestar::testing::RedisServer* redis() { return redis_.get(); }
   // The master, replica and sentinel; null without redis_sentinel.
