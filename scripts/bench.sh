@@ -388,11 +388,19 @@ rss() {
   done
   echo "$out}"
 }
-# redis_latency_max: Redis's longest latency event (ms) since the last reset,
-# 0 when none reached the 1 ms threshold; then resets the monitor.
-redis_latency_max() {
+# redis_latency: Redis's latency events since the last reset as JSON
+# members, then resets the monitor: "redis_latency_max_ms" (the longest
+# event's ms, 0 when none reached the 1 ms threshold) and
+# "redis_latency_events" (each event's name, e.g. command, fast-command,
+# expire-cycle, with its longest ms), so that a long one is attributed.
+redis_latency() {
   # Four lines an event: name, time, latest ms, longest ms.
-  redis LATENCY LATEST | awk 'NR % 4 == 0 && $1 > max { max = $1 } END { print max + 0 }'
+  redis LATENCY LATEST | awk '
+    NR % 4 == 1 { name = $1 }
+    NR % 4 == 0 { events = events sep "\"" name "\":" $1; sep = ",";
+                  if ($1 > max) max = $1 }
+    END { printf "\"redis_latency_max_ms\":%d,\"redis_latency_events\":{%s}",
+                 max + 0, events }'
   redis LATENCY RESET >/dev/null
 }
 
@@ -541,7 +549,7 @@ load() {
   probes_stop
   local memory redis_ms
   memory="$(rss)"
-  redis_ms="$(redis_latency_max)"
+  redis_ms="$(redis_latency)"
   if ! skipped loads-reference; then
     step "raw SQLite reference of $name"
     sqlite3 "$(database "$service")" ".backup '$WORK/ref/after.db'"
@@ -560,7 +568,7 @@ load() {
     fi
     rm -f "$WORK/ref/"*.db "$WORK/ref/boards.resp"
   fi
-  printf '{"kind":"load","load":"%s","service":"%s","engine":"%s","seconds":%s,"reference":%s,"boards_reference":%s,"rss":%s,"redis_latency_max_ms":%s}\n' \
+  printf '{"kind":"load","load":"%s","service":"%s","engine":"%s","seconds":%s,"reference":%s,"boards_reference":%s,"rss":%s,%s}\n' \
     "$name" "$service" "$STACK" "$seconds" "$reference" "$boards" "$memory" \
     "$redis_ms" >>"$RESULTS"
 }
@@ -634,8 +642,8 @@ if ! skipped startup; then
     fi
     sleep 0.1
   done
-  printf '{"kind":"resync","keys":%s,"seconds":%s,"redis_latency_max_ms":%s,"rss":%s}\n' \
-    "$boards_before" "${resync:-null}" "$(redis_latency_max)" "$(rss)" >>"$RESULTS"
+  printf '{"kind":"resync","keys":%s,"seconds":%s,%s,"rss":%s}\n' \
+    "$boards_before" "${resync:-null}" "$(redis_latency)" "$(rss)" >>"$RESULTS"
 fi
 
 # --- The figures under load, each beside Ping in the same repetition; or,

@@ -302,13 +302,23 @@ def loads_table(lines):
                          f"({memory['rss_kb'] / MIB:.0f} MiB)")
         rss_result = verdict(peak <= RSS_GOAL_KB,
                              "%.1f × the bound" % (peak / RSS_GOAL_KB))
-        redis_ms = r["redis_latency_max_ms"]
-        redis_text = "under 1 ms" if redis_ms == 0 else "%s ms" % redis_ms
+        redis_text = redis_latency_text(r)
         rows.append(
             f"| {text} | {r['seconds']:.2f} | {ref_text} | {ratio_text} | "
             f"{result} | {rss_text} | "
             f"{rss_result} | {redis_text} |")
     return rows
+
+
+def redis_latency_text(r):
+    """Redis's longest latency event of a measurement, with the events that
+    reached it by name (runs before the names were recorded have none)."""
+    longest = r["redis_latency_max_ms"]
+    if longest == 0:
+        return "under 1 ms"
+    names = sorted(name for name, ms in r.get("redis_latency_events", {}).items()
+                   if ms == longest)
+    return f"{longest} ms" + (f" ({', '.join(names)})" if names else "")
 
 
 def probes_table(by_label):
@@ -364,9 +374,7 @@ def startup_table(lines):
             "",
             f"Scoring's re-sync of an emptied Redis ({resync['keys']:,} keys) "
             f"took {resync['seconds']} s from its start; Redis's longest "
-            "latency event meanwhile: "
-            + ("under 1 ms" if resync["redis_latency_max_ms"] == 0
-               else f"{resync['redis_latency_max_ms']} ms")
+            "latency event meanwhile: " + redis_latency_text(resync)
             + " (goal: ≤ 1 ms while a board is swapped).",
         ]
     return rows if found else []
