@@ -1,5 +1,6 @@
 #include "services/projects/progress_summaries.h"
 
+#include <google/protobuf/arena.h>
 #include <google/protobuf/util/time_util.h>
 
 #include <algorithm>
@@ -528,54 +529,63 @@ std::string EncodeFigures(const VillageFigures& figures) {
     star->set_cancelled(count.cancelled);
   }
   kept.set_reporting_weeks(figures.reporting_weeks);
-  uint32_t begin = 0;
   for (const VillageFigures::Series& series : figures.series) {
-    internal::KeptVillageFigures::Series* out = kept.add_series();
-    out->set_key(*series.key);
-    out->mutable_values()->Add(figures.values.begin() + begin,
-                               figures.values.begin() + series.end);
-    begin = series.end;
+    kept.add_keys(*series.key);
+    kept.add_ends(series.end);
   }
+  kept.mutable_values()->Add(figures.values.begin(), figures.values.end());
   return kept.SerializeAsString();
 }
 
-// The figures `bytes` (EncodeFigures) hold, naming their keys in `interned`.
+// The figures `bytes` (EncodeFigures) hold, naming their keys in
+// `interned`; the message is parsed on `arena` (reset by the caller).
 absl::StatusOr<VillageFigures> DecodeFigures(const std::string& village,
                                              const std::string& bytes,
-                                             IndicatorKeys* interned) {
-  internal::KeptVillageFigures kept;
-  if (!kept.ParseFromString(bytes) ||
-      kept.by_star_size() !=
-          static_cast<int>(VillageFigures().by_star.size())) {
+                                             IndicatorKeys* interned,
+                                             google::protobuf::Arena* arena) {
+  auto* kept =
+      google::protobuf::Arena::CreateMessage<internal::KeptVillageFigures>(
+          arena);
+  const auto broken = [&village](absl::string_view why) {
     return absl::DataLossError(absl::StrCat(
-        "the kept summary figures of village ", village, " do not parse"));
-  }
+        "the kept summary figures of village ", village, " ", why));
+  };
+  if (!kept->ParseFromString(bytes)) return broken("do not parse");
   VillageFigures figures;
-  figures.total = kept.total();
-  figures.planned = kept.planned();
-  figures.in_progress = kept.in_progress();
-  figures.delivered = kept.delivered();
-  figures.cancelled = kept.cancelled();
-  figures.overdue = kept.overdue();
+  if (kept->by_star_size() != static_cast<int>(figures.by_star.size())) {
+    return broken("do not count every star");
+  }
+  if (kept->keys_size() != kept->ends_size()) {
+    return broken("do not end every indicator's values");
+  }
+  figures.total = kept->total();
+  figures.planned = kept->planned();
+  figures.in_progress = kept->in_progress();
+  figures.delivered = kept->delivered();
+  figures.cancelled = kept->cancelled();
+  figures.overdue = kept->overdue();
   for (size_t star = 0; star < figures.by_star.size(); ++star) {
     const internal::KeptVillageFigures::StarCount& count =
-        kept.by_star(static_cast<int>(star));
+        kept->by_star(static_cast<int>(star));
     figures.by_star[star] = {count.total(), count.delivered(),
                              count.cancelled()};
   }
-  figures.reporting_weeks = kept.reporting_weeks();
-  figures.series.reserve(kept.series_size());
-  for (const internal::KeptVillageFigures::Series& series : kept.series()) {
-    if (series.values().empty()) {
-      return absl::DataLossError(
-          absl::StrCat("the kept summary figures of village ", village,
-                       " hold an indicator without values"));
+  figures.reporting_weeks = kept->reporting_weeks();
+  figures.series.reserve(kept->keys_size());
+  uint32_t begin = 0;
+  for (int i = 0; i < kept->keys_size(); ++i) {
+    // Each indicator has at least one value, and they end in order.
+    if (kept->ends(i) <= begin ||
+        kept->ends(i) > static_cast<uint32_t>(kept->values_size())) {
+      return broken("end an indicator's values out of order");
     }
-    figures.values.insert(figures.values.end(), series.values().begin(),
-                          series.values().end());
-    figures.series.push_back({interned->Intern(series.key()),
-                              static_cast<uint32_t>(figures.values.size())});
+    begin = kept->ends(i);
+    figures.series.push_back({interned->Intern(kept->keys(i)), begin});
   }
+  if (begin != static_cast<uint32_t>(kept->values_size())) {
+    return broken("hold values of no indicator");
+  }
+  figures.values.assign(kept->values().begin(), kept->values().end());
   return figures;
 }
 
@@ -801,10 +811,12 @@ absl::StatusOr<v1::Summary> ProgressSummaries::SumKept(
     std::vector<Figures> found;
     found_villages.reserve(stored.size());
     found.reserve(stored.size());
+    google::protobuf::Arena arena;
     for (KeptFigures& village : stored) {
-      ASSIGN_OR_RETURN(
-          VillageFigures figures,
-          DecodeFigures(village.village_id, village.figures, keys_.get()));
+      ASSIGN_OR_RETURN(VillageFigures figures,
+                       DecodeFigures(village.village_id, village.figures,
+                                     keys_.get(), &arena));
+      arena.Reset();
       found_villages.push_back(std::move(village.village_id));
       found.push_back(
           std::make_shared<const VillageFigures>(std::move(figures)));

@@ -17,6 +17,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/synchronization/notification.h"
 #include "common/calendar.h"
 #include "common/change_feed.h"
 #include "common/clock.h"
@@ -38,6 +39,7 @@ using ::fivestar::projects::testing::MemoryRegionTree;
 using ::fivestar::projects::testing::OpenTestStore;
 using ::fivestar::projects::testing::StoreCancel;
 using ::fivestar::projects::testing::StoreReport;
+using ::fivestar::testing::StatusIs;
 using ::google::protobuf::util::MessageDifferencer;
 
 class SummaryCacheTest : public ::testing::Test {
@@ -272,6 +274,30 @@ TEST_F(SummaryCacheTest, AFreshServiceOnAnOlderDatabaseSeesLaterWrites) {
                        slow_->GetSummary(auditor_, request));
   EXPECT_TRUE(MessageDifferencer::Equals(second, expected));
   EXPECT_FALSE(MessageDifferencer::Equals(first, second));
+}
+
+TEST_F(SummaryCacheTest, KeptFiguresThatDoNotParseAreDataLossNamingTheVillage) {
+  // Bytes in the database that are not figures (a damaged file, a bug):
+  // the summary fails by name rather than add up garbage.
+  ASSERT_OK_AND_ASSIGN(const uint64_t seen, store_->NewestSequence());
+  absl::Notification written;
+  store_->KeepFiguresAsync("2022-10|12|1", seen, {{"41-c1-t0-v2", "\xff\xff"}},
+                           [&](absl::Status status) {
+                             EXPECT_OK(status);
+                             written.Notify();
+                           });
+  written.WaitForNotification();
+  ProgressSummaries fresh(store_.get(), &jurisdiction_, &clock_);
+  v1::GetSummaryRequest request;
+  request.set_village_id("41-c1-t0-v2");
+  request.set_period("2022-10");
+  EXPECT_THAT(fresh.GetSummary(auditor_, request),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       "the kept summary figures of village 41-c1-t0-v2 do "
+                       "not parse"));
+  // Another window of the village is not touched.
+  request.set_weeks(4);
+  EXPECT_OK(fresh.GetSummary(auditor_, request));
 }
 
 }  // namespace
