@@ -15,6 +15,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/container/node_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/types/span.h"
 #include "common/calendar.h"
 #include "common/check.h"
@@ -529,65 +530,88 @@ std::string EncodeFigures(const VillageFigures& figures) {
     star->set_cancelled(count.cancelled);
   }
   kept.set_reporting_weeks(figures.reporting_weeks);
+  std::string* keys = kept.mutable_keys();
   for (const VillageFigures::Series& series : figures.series) {
-    kept.add_keys(*series.key);
+    if (!keys->empty()) keys->push_back(' ');
+    keys->append(*series.key);
     kept.add_ends(series.end);
   }
   kept.mutable_values()->Add(figures.values.begin(), figures.values.end());
   return kept.SerializeAsString();
 }
 
-// The figures `bytes` (EncodeFigures) hold, naming their keys in
-// `interned`; the message is parsed on `arena` (reset by the caller).
-absl::StatusOr<VillageFigures> DecodeFigures(const std::string& village,
-                                             const std::string& bytes,
-                                             IndicatorKeys* interned,
-                                             google::protobuf::Arena* arena) {
-  auto* kept =
-      google::protobuf::Arena::CreateMessage<internal::KeptVillageFigures>(
-          arena);
-  const auto broken = [&village](absl::string_view why) {
-    return absl::DataLossError(absl::StrCat(
-        "the kept summary figures of village ", village, " ", why));
-  };
-  if (!kept->ParseFromString(bytes)) return broken("do not parse");
-  VillageFigures figures;
-  if (kept->by_star_size() != static_cast<int>(figures.by_star.size())) {
-    return broken("do not count every star");
-  }
-  if (kept->keys_size() != kept->ends_size()) {
-    return broken("do not end every indicator's values");
-  }
-  figures.total = kept->total();
-  figures.planned = kept->planned();
-  figures.in_progress = kept->in_progress();
-  figures.delivered = kept->delivered();
-  figures.cancelled = kept->cancelled();
-  figures.overdue = kept->overdue();
-  for (size_t star = 0; star < figures.by_star.size(); ++star) {
-    const internal::KeptVillageFigures::StarCount& count =
-        kept->by_star(static_cast<int>(star));
-    figures.by_star[star] = {count.total(), count.delivered(),
-                             count.cancelled()};
-  }
-  figures.reporting_weeks = kept->reporting_weeks();
-  figures.series.reserve(kept->keys_size());
-  uint32_t begin = 0;
-  for (int i = 0; i < kept->keys_size(); ++i) {
-    // Each indicator has at least one value, and they end in order.
-    if (kept->ends(i) <= begin ||
-        kept->ends(i) > static_cast<uint32_t>(kept->values_size())) {
-      return broken("end an indicator's values out of order");
+// Decodes kept figures (EncodeFigures), naming their keys in `interned`:
+// one decoder for the figures of one read, reusing its arena and the keys
+// it interned.
+class FiguresDecoder {
+ public:
+  explicit FiguresDecoder(IndicatorKeys* interned) : interned_(interned) {}
+
+  absl::StatusOr<VillageFigures> Decode(const std::string& village,
+                                        const std::string& bytes) {
+    arena_.Reset();
+    auto* kept =
+        google::protobuf::Arena::CreateMessage<internal::KeptVillageFigures>(
+            &arena_);
+    const auto broken = [&village](absl::string_view why) {
+      return absl::DataLossError(absl::StrCat(
+          "the kept summary figures of village ", village, " ", why));
+    };
+    if (!kept->ParseFromString(bytes)) return broken("do not parse");
+    VillageFigures figures;
+    if (kept->by_star_size() != static_cast<int>(figures.by_star.size())) {
+      return broken("do not count every star");
     }
-    begin = kept->ends(i);
-    figures.series.push_back({interned->Intern(kept->keys(i)), begin});
+    figures.total = kept->total();
+    figures.planned = kept->planned();
+    figures.in_progress = kept->in_progress();
+    figures.delivered = kept->delivered();
+    figures.cancelled = kept->cancelled();
+    figures.overdue = kept->overdue();
+    for (size_t star = 0; star < figures.by_star.size(); ++star) {
+      const internal::KeptVillageFigures::StarCount& count =
+          kept->by_star(static_cast<int>(star));
+      figures.by_star[star] = {count.total(), count.delivered(),
+                               count.cancelled()};
+    }
+    figures.reporting_weeks = kept->reporting_weeks();
+    figures.series.reserve(kept->ends_size());
+    uint32_t begin = 0;
+    int i = 0;
+    if (!kept->keys().empty()) {
+      for (absl::string_view key : absl::StrSplit(kept->keys(), ' ')) {
+        // Each indicator has at least one value, and they end in order.
+        if (i == kept->ends_size() || kept->ends(i) <= begin ||
+            kept->ends(i) > static_cast<uint32_t>(kept->values_size())) {
+          return broken("do not end each indicator's values in order");
+        }
+        begin = kept->ends(i++);
+        figures.series.push_back({Intern(key), begin});
+      }
+    }
+    if (i != kept->ends_size() ||
+        begin != static_cast<uint32_t>(kept->values_size())) {
+      return broken("hold values of no indicator");
+    }
+    figures.values.assign(kept->values().begin(), kept->values().end());
+    return figures;
   }
-  if (begin != static_cast<uint32_t>(kept->values_size())) {
-    return broken("hold values of no indicator");
+
+ private:
+  // The interned key, asking `interned_` once per key and decoder.
+  const std::string* Intern(absl::string_view key) {
+    auto found = seen_.find(key);
+    if (found != seen_.end()) return found->second;
+    const std::string* interned = interned_->Intern(std::string(key));
+    seen_.emplace(*interned, interned);
+    return interned;
   }
-  figures.values.assign(kept->values().begin(), kept->values().end());
-  return figures;
-}
+
+  IndicatorKeys* interned_;
+  google::protobuf::Arena arena_;
+  // Viewing the interned strings themselves.
+  absl::flat_hash_map<absl::string_view, const std::string*> seen_;
+};
 
 // Changes read per query while catching up with the feed.
 constexpr int kChangesPerRead = 10'000;
@@ -811,12 +835,10 @@ absl::StatusOr<v1::Summary> ProgressSummaries::SumKept(
     std::vector<Figures> found;
     found_villages.reserve(stored.size());
     found.reserve(stored.size());
-    google::protobuf::Arena arena;
+    FiguresDecoder decoder(keys_.get());
     for (KeptFigures& village : stored) {
       ASSIGN_OR_RETURN(VillageFigures figures,
-                       DecodeFigures(village.village_id, village.figures,
-                                     keys_.get(), &arena));
-      arena.Reset();
+                       decoder.Decode(village.village_id, village.figures));
       found_villages.push_back(std::move(village.village_id));
       found.push_back(
           std::make_shared<const VillageFigures>(std::move(figures)));
