@@ -524,10 +524,9 @@ std::string EncodeFigures(const VillageFigures& figures) {
   kept.set_cancelled(figures.cancelled);
   kept.set_overdue(figures.overdue);
   for (const VillageFigures::StarCount& count : figures.by_star) {
-    internal::KeptVillageFigures::StarCount* star = kept.add_by_star();
-    star->set_total(count.total);
-    star->set_delivered(count.delivered);
-    star->set_cancelled(count.cancelled);
+    kept.add_by_star(count.total);
+    kept.add_by_star(count.delivered);
+    kept.add_by_star(count.cancelled);
   }
   kept.set_reporting_weeks(figures.reporting_weeks);
   std::string* keys = kept.mutable_keys();
@@ -559,7 +558,7 @@ class FiguresDecoder {
     };
     if (!kept->ParseFromString(bytes)) return broken("do not parse");
     VillageFigures figures;
-    if (kept->by_star_size() != static_cast<int>(figures.by_star.size())) {
+    if (kept->by_star_size() != 3 * static_cast<int>(figures.by_star.size())) {
       return broken("do not count every star");
     }
     figures.total = kept->total();
@@ -569,10 +568,9 @@ class FiguresDecoder {
     figures.cancelled = kept->cancelled();
     figures.overdue = kept->overdue();
     for (size_t star = 0; star < figures.by_star.size(); ++star) {
-      const internal::KeptVillageFigures::StarCount& count =
-          kept->by_star(static_cast<int>(star));
-      figures.by_star[star] = {count.total(), count.delivered(),
-                               count.cancelled()};
+      const int first = 3 * static_cast<int>(star);
+      figures.by_star[star] = {kept->by_star(first), kept->by_star(first + 1),
+                               kept->by_star(first + 2)};
     }
     figures.reporting_weeks = kept->reporting_weeks();
     figures.series.reserve(kept->ends_size());
